@@ -1,0 +1,359 @@
+// Package emulator is the mock GitHub (and GitLab, Bitbucket, Codeberg,
+// Azure DevOps) that the atomics exfiltrate to. It serves the REST endpoints
+// the atomics use, git smart-HTTP backed by real bare repositories through
+// `git http-backend`, TLS with a certificate authority made per run, and, in
+// local mode, the CONNECT proxy the atomics are pointed at, which refuses
+// every host that is not a code repository. Every request lands in the
+// Ledger with the client socket, the host asked for, and the name, size and
+// sha256 of every uploaded file.
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config tunes an Emulator. Zero values take the defaults below.
+type Config struct {
+	// DataDir holds the bare repositories; it must exist.
+	DataDir string
+	// MaxBody caps a request body; larger requests get 413.
+	MaxBody int64
+	// Git is the git binary whose http-backend serves the repositories.
+	Git string
+	// ReadTimeout and WriteTimeout bound one request.
+	ReadTimeout, WriteTimeout time.Duration
+	// ErrorLog receives server-side errors (default: discarded).
+	ErrorLog io.Writer
+}
+
+const (
+	defaultMaxBody = 64 << 20
+	defaultTimeout = 2 * time.Minute
+)
+
+// Emulator is one mock code-hosting service with its ledger and state.
+type Emulator struct {
+	cfg    Config
+	ca     *CA
+	ledger *Ledger
+	state  *state
+	git    *gitServer
+	routes map[string]http.Handler
+
+	tunnels *connQueue
+	inner   *http.Server
+	mu      sync.Mutex
+	servers []*http.Server
+	wg      sync.WaitGroup
+}
+
+// New builds an emulator that signs its server certificates with ca.
+func New(cfg Config, ca *CA) (*Emulator, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("emulator: DataDir is required")
+	}
+	if st, err := os.Stat(cfg.DataDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("emulator: data dir %q: not a directory (%v)", cfg.DataDir, err)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = defaultMaxBody
+	}
+	if cfg.Git == "" {
+		cfg.Git = "git"
+	}
+	gitPath, err := exec.LookPath(cfg.Git)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: git is needed for the smart-HTTP backend: %w", err)
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = defaultTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultTimeout
+	}
+	if cfg.ErrorLog == nil {
+		cfg.ErrorLog = io.Discard
+	}
+	e := &Emulator{
+		cfg:     cfg,
+		ca:      ca,
+		ledger:  &Ledger{},
+		state:   newState(),
+		git:     &gitServer{git: gitPath, root: cfg.DataDir, errLog: cfg.ErrorLog},
+		tunnels: newConnQueue(),
+	}
+	e.routes = e.buildRoutes()
+	e.inner = e.newServer(e.Handler())
+	e.inner.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if tc, ok := c.(*tunnelConn); ok {
+			return context.WithValue(ctx, connInfoKey{}, tc.info)
+		}
+		return ctx
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		_ = e.inner.Serve(e.tunnels)
+	}()
+	return e, nil
+}
+
+// Ledger is the record of every request.
+func (e *Emulator) Ledger() *Ledger { return e.ledger }
+
+// CA is the authority the emulator's certificates chain to.
+func (e *Emulator) CA() *CA { return e.ca }
+
+// Hosts lists the host names the emulator serves, for network aliases and
+// the proxy's allow list.
+func (e *Emulator) Hosts() []string {
+	return ServedHosts()
+}
+
+// Close stops every server the emulator started and waits for them.
+func (e *Emulator) Close() error {
+	e.mu.Lock()
+	servers := append([]*http.Server{e.inner}, e.servers...)
+	e.mu.Unlock()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.tunnels.Close()
+	e.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (e *Emulator) newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		ReadTimeout:       e.cfg.ReadTimeout,
+		WriteTimeout:      e.cfg.WriteTimeout,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          log.New(e.cfg.ErrorLog, "emulator: ", log.LstdFlags),
+	}
+}
+
+func (e *Emulator) serve(s *http.Server, l net.Listener) error {
+	e.mu.Lock()
+	e.servers = append(e.servers, s)
+	e.mu.Unlock()
+	err := s.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// connInfo is what the emulator knows of a client connection before any
+// HTTP request arrives on it.
+type connInfo struct {
+	host     string // CONNECT target host, or SNI on a direct TLS listener
+	sni      string
+	clientIP string
+	port     int
+}
+
+type connInfoKey struct{}
+
+func splitAddr(addr string) (string, int) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	p, _ := strconv.Atoi(port)
+	return host, p
+}
+
+// serviceHost is the host a request is for: the tunnel's host when it came
+// through the proxy or TLS listener, else the Host header.
+func serviceHost(r *http.Request) string {
+	if info, ok := r.Context().Value(connInfoKey{}).(connInfo); ok && info.host != "" {
+		return info.host
+	}
+	h := r.Host
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.ToLower(h)
+}
+
+// Handler serves every emulated host, routing on the service host and
+// recording each request in the ledger. It can be mounted on any server.
+func (e *Emulator) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := serviceHost(r)
+		rec := &record{}
+		entry := Entry{
+			Time:       time.Now().UTC(),
+			Host:       host,
+			HTTPHost:   r.Host,
+			Method:     r.Method,
+			Path:       r.URL.RequestURI(),
+			UserAgent:  r.UserAgent(),
+			AuthScheme: authScheme(r),
+		}
+		entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
+		if info, ok := r.Context().Value(connInfoKey{}).(connInfo); ok {
+			entry.SNI = info.sni
+			entry.ClientIP, entry.ClientPort = info.clientIP, info.port
+		}
+		body := &countingReader{r: http.MaxBytesReader(w, r.Body, e.cfg.MaxBody)}
+		r.Body = body
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+
+		if r.ContentLength > e.cfg.MaxBody {
+			tooLarge(sw, e.cfg.MaxBody)
+		} else if h, ok := e.routes[host]; ok {
+			h.ServeHTTP(sw, r)
+		} else {
+			// Unreachable through the proxy, which only tunnels served hosts.
+			http.Error(sw, "no such host on this emulator: "+host, http.StatusMisdirectedRequest)
+		}
+		// Count what the client sent even when a handler stopped reading early.
+		_, _ = io.Copy(io.Discard, body)
+
+		entry.BytesReceived = body.n
+		entry.Status = sw.status()
+		entry.Files = rec.files
+		entry.Note = rec.note
+		e.ledger.Add(entry)
+	})
+}
+
+// record collects what a handler learned about the request for the ledger.
+type record struct {
+	mu    sync.Mutex
+	files []File
+	note  string
+}
+
+type recordKey struct{}
+
+func noteFiles(r *http.Request, files ...File) {
+	if rec, ok := r.Context().Value(recordKey{}).(*record); ok {
+		rec.mu.Lock()
+		rec.files = append(rec.files, files...)
+		rec.mu.Unlock()
+	}
+}
+
+func noteText(r *http.Request, format string, args ...any) {
+	if rec, ok := r.Context().Value(recordKey{}).(*record); ok {
+		rec.mu.Lock()
+		rec.note = fmt.Sprintf(format, args...)
+		rec.mu.Unlock()
+	}
+}
+
+// authScheme names how the client authenticated, never with what.
+func authScheme(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		if r.Header.Get("Private-Token") != "" {
+			return "private-token"
+		}
+		return ""
+	}
+	scheme, _, _ := strings.Cut(h, " ")
+	return strings.ToLower(scheme)
+}
+
+// hasCredential reports whether the request carries a non-empty credential.
+func hasCredential(r *http.Request) bool {
+	if r.Header.Get("Private-Token") != "" {
+		return true
+	}
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.TrimSpace(cred) != ""
+}
+
+type countingReader struct {
+	r io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.r.Close() }
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) status() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
+}
+
+// readBody reads the whole body, answering 413 when it is over the limit.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	data, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		tooLarge(w, tooBig.Limit)
+		return nil, false
+	}
+	if err != nil {
+		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	return data, true
+}
+
+func tooLarge(w http.ResponseWriter, limit int64) {
+	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
+		"message": fmt.Sprintf("request body is larger than %d bytes", limit),
+	})
+}
+
+// repoDir is where a repository's bare clone lives under the data dir.
+func repoDir(root, host string, parts ...string) string {
+	return filepath.Join(append([]string{root, host}, parts...)...)
+}

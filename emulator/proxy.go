@@ -1,0 +1,198 @@
+package emulator
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+const handshakeTimeout = 15 * time.Second
+
+// ServeProxy runs the local mode's CONNECT proxy on l until ctx ends. A
+// CONNECT to port 443 of a served host is answered by the emulator itself,
+// with a certificate from the run's CA; every other destination, and every
+// request that is not a CONNECT, gets 403 and a ledger entry. Nothing is
+// ever dialled out.
+func (e *Emulator) ServeProxy(ctx context.Context, l net.Listener) error {
+	s := e.newServer(http.HandlerFunc(e.proxy))
+	// A hijacked CONNECT outlives the request; the deadlines of the tunnel's
+	// inner server apply from there.
+	s.ReadTimeout, s.WriteTimeout = 0, 0
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	return e.serve(s, l)
+}
+
+// ServeTLS serves the emulated hosts directly over TLS on l, choosing the
+// certificate and the host from SNI: the container mode, where network
+// aliases stand in for the proxy.
+func (e *Emulator) ServeTLS(ctx context.Context, l net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { _ = l.Close() })
+	defer stop()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("emulator: accept: %w", err)
+		}
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.terminate(c, "")
+		}()
+	}
+}
+
+func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
+	entry := Entry{
+		Time:       time.Now().UTC(),
+		Method:     r.Method,
+		Path:       r.RequestURI,
+		UserAgent:  r.UserAgent(),
+		AuthScheme: authScheme(r),
+	}
+	entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
+	host, port := r.Host, "443"
+	if h, p, err := net.SplitHostPort(r.Host); err == nil {
+		host, port = h, p
+	}
+	if r.Method != http.MethodConnect && r.URL.Host != "" {
+		host, port = r.URL.Hostname(), r.URL.Port()
+	}
+	entry.Host = strings.ToLower(host)
+	entry.HTTPHost = r.Host
+
+	refuse := func(why string) {
+		entry.Status, entry.Refused, entry.Note = http.StatusForbidden, true, why
+		e.ledger.Add(entry)
+		http.Error(w, "t1567-harness proxy: "+why, http.StatusForbidden)
+	}
+	switch {
+	case r.Method != http.MethodConnect:
+		refuse(fmt.Sprintf("refused %s %s: only CONNECT to a code-repository host is allowed", r.Method, r.RequestURI))
+		return
+	case !IsServedHost(entry.Host):
+		refuse(fmt.Sprintf("refused CONNECT %s: not an emulated code-repository host, nothing leaves this machine", r.Host))
+		return
+	case port != "443":
+		refuse(fmt.Sprintf("refused CONNECT %s: only port 443 is emulated", r.Host))
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		refuse("connection cannot be hijacked")
+		return
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		refuse("hijack: " + err.Error())
+		return
+	}
+	entry.Status = http.StatusOK
+	entry.Note = "tunnel to the emulator"
+	e.ledger.Add(entry)
+	if _, err := conn.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
+		_ = conn.Close()
+		return
+	}
+	e.terminate(&bufferedConn{Conn: conn, r: buf.Reader}, entry.Host)
+}
+
+// terminate does the TLS handshake on c and hands the connection to the
+// inner HTTP server. connectHost is the CONNECT target, empty on a direct
+// TLS listener.
+func (e *Emulator) terminate(c net.Conn, connectHost string) {
+	var sni string
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"http/1.1"},
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			sni = strings.ToLower(hello.ServerName)
+			name := sni
+			if name == "" || !IsServedHost(name) {
+				name = connectHost
+			}
+			if name == "" {
+				return nil, fmt.Errorf("no served host for SNI %q", hello.ServerName)
+			}
+			return e.ca.Leaf(name)
+		},
+	}
+	tc := tls.Server(c, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		fmt.Fprintf(e.cfg.ErrorLog, "emulator: TLS handshake from %s: %v\n", c.RemoteAddr(), err)
+		_ = c.Close()
+		return
+	}
+	host := connectHost
+	if host == "" {
+		host = sni
+	}
+	ip, port := splitAddr(c.RemoteAddr().String())
+	if !e.tunnels.push(&tunnelConn{Conn: tc, info: connInfo{host: host, sni: sni, clientIP: ip, port: port}}) {
+		_ = tc.Close()
+	}
+}
+
+// bufferedConn keeps bytes the proxy's reader already buffered (a client
+// may send its ClientHello right behind the CONNECT).
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// tunnelConn is a terminated TLS connection with what is known of it.
+type tunnelConn struct {
+	net.Conn
+	info connInfo
+}
+
+// connQueue is a net.Listener fed with connections the emulator accepted
+// and terminated itself.
+type connQueue struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newConnQueue() *connQueue {
+	return &connQueue{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (q *connQueue) push(c net.Conn) bool {
+	select {
+	case q.ch <- c:
+		return true
+	case <-q.done:
+		return false
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.done) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }

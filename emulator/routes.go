@@ -1,0 +1,131 @@
+package emulator
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// The hosts the emulator answers for, and the only ones the proxy tunnels.
+var servedHosts = []string{
+	"github.com", "api.github.com", "gist.github.com",
+	"gitlab.com", "api.gitlab.com",
+	"bitbucket.org", "api.bitbucket.org",
+	"codeberg.org", "dev.azure.com",
+}
+
+// ServedHosts lists the host names the emulator serves.
+func ServedHosts() []string { return slices.Clone(servedHosts) }
+
+// IsServedHost reports whether host is one the emulator serves.
+func IsServedHost(host string) bool { return slices.Contains(servedHosts, host) }
+
+// notFound bodies are what each real service answers for an unknown path,
+// so a client sees the failure it would see in the wild.
+var (
+	githubAPINotFound = jsonResponder(http.StatusNotFound, map[string]any{
+		"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"})
+	gitlabNotFound    = jsonResponder(http.StatusNotFound, map[string]any{"error": "404 Not Found"})
+	bitbucketNotFound = jsonResponder(http.StatusNotFound, map[string]any{
+		"type": "error", "error": map[string]any{"message": "Resource not found"}})
+	giteaNotFound = jsonResponder(http.StatusNotFound, map[string]any{
+		"errors": nil, "message": "not found", "url": "https://codeberg.org/api/swagger"})
+)
+
+func htmlNotFound(service string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Page not found · " + service +
+			"</title></head><body><h1>404</h1><p>This is not the web page you are looking for.</p></body></html>\n"))
+	}
+}
+
+func (e *Emulator) buildRoutes() map[string]http.Handler {
+	routes := map[string]http.Handler{}
+
+	api := http.NewServeMux()
+	api.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", e.githubPutContents)
+	api.HandleFunc("POST /gists", e.githubCreateGist)
+	api.HandleFunc("GET /user", e.githubUser)
+	api.HandleFunc("POST /user/repos", e.githubCreateRepo)
+	api.Handle("/", githubAPINotFound)
+	routes["api.github.com"] = api
+
+	gh := http.NewServeMux()
+	e.git.mount(gh, "github.com", "/{owner}/{repo}")
+	gh.Handle("/", htmlNotFound("GitHub"))
+	routes["github.com"] = gh
+
+	gist := http.NewServeMux()
+	e.git.mount(gist, "gist.github.com", "/{id}")
+	e.git.mount(gist, "gist.github.com", "/{owner}/{id}")
+	gist.Handle("/", htmlNotFound("GitHub"))
+	routes["gist.github.com"] = gist
+
+	gitlabAPI := func(mux *http.ServeMux, prefix string) {
+		mux.HandleFunc("POST "+prefix+"/projects/{id}/repository/files/{path...}", e.gitlabFile)
+		mux.HandleFunc("PUT "+prefix+"/projects/{id}/repository/files/{path...}", e.gitlabFile)
+		mux.HandleFunc("POST "+prefix+"/snippets", e.gitlabSnippet)
+	}
+	gl := http.NewServeMux()
+	gitlabAPI(gl, "/api/v4")
+	e.git.mount(gl, "gitlab.com", "/{owner}/{repo}")
+	gl.Handle("/", apiOrWebNotFound("/api/", gitlabNotFound, htmlNotFound("GitLab")))
+	routes["gitlab.com"] = gl
+
+	glAPI := http.NewServeMux()
+	gitlabAPI(glAPI, "/api/v4")
+	gitlabAPI(glAPI, "")
+	glAPI.Handle("/", gitlabNotFound)
+	routes["api.gitlab.com"] = glAPI
+
+	bb := http.NewServeMux()
+	e.git.mount(bb, "bitbucket.org", "/{owner}/{repo}")
+	bb.Handle("/", htmlNotFound("Bitbucket"))
+	routes["bitbucket.org"] = bb
+
+	bbAPI := http.NewServeMux()
+	bbAPI.HandleFunc("POST /2.0/repositories/{workspace}/{repo}/src", e.bitbucketSrc)
+	bbAPI.Handle("/", bitbucketNotFound)
+	routes["api.bitbucket.org"] = bbAPI
+
+	cb := http.NewServeMux()
+	cb.HandleFunc("POST /api/v1/repos/{owner}/{repo}/contents/{path...}", e.giteaContents)
+	cb.HandleFunc("PUT /api/v1/repos/{owner}/{repo}/contents/{path...}", e.giteaContents)
+	e.git.mount(cb, "codeberg.org", "/{owner}/{repo}")
+	cb.Handle("/", apiOrWebNotFound("/api/", giteaNotFound, htmlNotFound("Codeberg")))
+	routes["codeberg.org"] = cb
+
+	ado := http.NewServeMux()
+	e.git.mount(ado, "dev.azure.com", "/{org}/{project}/_git/{repo}")
+	ado.Handle("/", htmlNotFound("Azure DevOps"))
+	routes["dev.azure.com"] = ado
+
+	return routes
+}
+
+// apiOrWebNotFound answers like the service's API under prefix and like its
+// web site elsewhere.
+func apiOrWebNotFound(prefix string, api, web http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			api(w, r)
+			return
+		}
+		web(w, r)
+	}
+}
+
+func jsonResponder(code int, body any) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, code, body) }
+}
+
+func writeJSON(w http.ResponseWriter, code int, body any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(body)
+}

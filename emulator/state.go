@@ -1,0 +1,83 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"sync"
+)
+
+// state is what the REST endpoints remember between requests.
+type state struct {
+	mu       sync.Mutex
+	contents map[string]string // "host/owner/repo/path" -> git blob sha
+	repos    map[string]bool   // "host/owner/repo"
+	gists    map[string][]string
+}
+
+func newState() *state {
+	return &state{contents: map[string]string{}, repos: map[string]bool{}, gists: map[string][]string{}}
+}
+
+// putContent stores a file's blob sha; it fails the way GitHub does when an
+// existing file is replaced without naming the sha it replaces.
+func (s *state) putContent(key, blobSHA, ifSHA string) (created bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, exists := s.contents[key]
+	switch {
+	case exists && ifSHA == "":
+		return false, errShaMissing
+	case exists && ifSHA != old:
+		return false, errShaMismatch
+	}
+	s.contents[key] = blobSHA
+	return !exists, nil
+}
+
+func (s *state) createRepo(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.repos[key] {
+		return false
+	}
+	s.repos[key] = true
+	return true
+}
+
+func (s *state) addGist(files []string) (string, error) {
+	id, err := randomHex(16)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gists[id] = files
+	return id, nil
+}
+
+type stateError string
+
+func (e stateError) Error() string { return string(e) }
+
+const (
+	errShaMissing  stateError = "Invalid request.\n\n\"sha\" wasn't supplied."
+	errShaMismatch stateError = "sha does not match"
+)
+
+// gitBlobSHA is the object id git gives content, as GitHub returns it.
+func gitBlobSHA(content []byte) string {
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", len(content))
+	h.Write(content)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
