@@ -37,6 +37,8 @@ type Config struct {
 	ReadTimeout, WriteTimeout time.Duration
 	// ErrorLog receives server-side errors (default: discarded).
 	ErrorLog io.Writer
+	// OnEntry, when set, sees each ledger entry as it is recorded.
+	OnEntry func(Entry)
 }
 
 const (
@@ -90,7 +92,7 @@ func New(cfg Config, ca *CA) (*Emulator, error) {
 	e := &Emulator{
 		cfg:     cfg,
 		ca:      ca,
-		ledger:  &Ledger{},
+		ledger:  &Ledger{onAdd: cfg.OnEntry},
 		state:   newState(),
 		git:     &gitServer{git: gitPath, root: cfg.DataDir, errLog: cfg.ErrorLog},
 		tunnels: newConnQueue(),

@@ -49,15 +49,19 @@ type Ledger struct {
 	mu      sync.Mutex
 	entries []Entry
 	next    int64
+	onAdd   func(Entry)
 }
 
 // Add appends e, numbering it.
 func (l *Ledger) Add(e Entry) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.next++
 	e.Seq = l.next
 	l.entries = append(l.entries, e)
+	l.mu.Unlock()
+	if l.onAdd != nil {
+		l.onAdd(e)
+	}
 }
 
 // Entries returns a copy of every entry so far.

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/t1567001/harness/harness"
+	"github.com/t1567001/harness/reports"
+)
+
+func newRunCmd() *cobra.Command {
+	var (
+		opts harness.Options
+		mode string
+		out  string
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the atomics against the mock GitHub and report what arrived",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if mode != "local" {
+				return badInput(fmt.Errorf("--mode %q: only local is available", mode))
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("locating the harness binary: %w", err)
+			}
+			opts.Harness = exe
+			opts.Progress = cmd.ErrOrStderr()
+			if _, err := harness.LoadAtomics(opts.Atomics, opts.Tests); err != nil {
+				return badInput(err)
+			}
+			r, err := harness.RunLocal(cmd.Context(), opts)
+			if r == nil || r.Results == nil {
+				return err
+			}
+			if werr := reports.WriteText(cmd.OutOrStdout(), r.Results); werr != nil {
+				return werr
+			}
+			if out != "" {
+				if werr := writeOut(out, r); werr != nil {
+					return werr
+				}
+			}
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			if !r.Results.AllIntact() {
+				return &exitError{code: exitFailed, err: fmt.Errorf("not every staged file arrived intact")}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&mode, "mode", "local", "where the atomics run: local")
+	f.StringVar(&opts.Atomics, "atomics", "", "Atomic Red Team file or folder (default: the embedded T1567.001 file)")
+	f.StringArrayVar(&opts.Tests, "test", nil, "run only this test (name or GUID; repeatable)")
+	f.StringVar(&out, "out", "", "write ledger.json and results.json to this folder")
+	f.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "time limit for each test's command")
+	f.BoolVar(&opts.Keep, "keep", false, "keep the run's temporary folder (work dirs, bare repositories)")
+	return cmd
+}
+
+func writeOut(dir string, r *harness.Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := reports.WriteJSON(dir, "results.json", r.Results); err != nil {
+		return err
+	}
+	return reports.WriteJSON(dir, "ledger.json", map[string]any{"run_id": r.Results.RunID, "entries": r.Ledger})
+}

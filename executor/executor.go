@@ -1,0 +1,289 @@
+// Package executor runs one atomic test on this machine: it stages the
+// test's files in a fresh work directory, checks its prerequisites, runs its
+// command unmodified with `sh` and an environment that points every client
+// at the emulator's proxy and the run's CA, and always runs the cleanup
+// command, on success, failure, timeout and cancellation alike. When a tool
+// the test needs is missing and the test says how, the test's network
+// exchange is replayed by a child process instead and the result is marked
+// simulated, never executed.
+package executor
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/t1567001/harness/atomics"
+)
+
+// Execution says how a test's behaviour came about.
+type Execution string
+
+const (
+	// Executed: the test's own command ran.
+	Executed Execution = "executed"
+	// Simulated: a missing tool was stood in for by a replay of its traffic.
+	Simulated Execution = "simulated"
+	// NotRun: a prerequisite was missing and nothing ran.
+	NotRun Execution = "not-run"
+)
+
+// Config says where and how tests run.
+type Config struct {
+	// ProxyURL is the emulator's CONNECT proxy (http://127.0.0.1:port).
+	ProxyURL string
+	// CAFile is the run's CA certificate in PEM.
+	CAFile string
+	// Harness is the binary that provides `replay-http`; #{harness} in a
+	// simulation command expands to it.
+	Harness string
+	// WorkRoot holds each test's fresh work directory.
+	WorkRoot string
+	// Staging is where staged_files are read from.
+	Staging fs.FS
+	// Timeout bounds the test's command; cleanup gets its own budget.
+	Timeout time.Duration
+	// Wrap, when set, turns the command's argv into the argv that runs
+	// (for example under the sensor).
+	Wrap func(argv []string) []string
+	// Output, when set, also receives the command's stdout and stderr live.
+	Output io.Writer
+}
+
+const (
+	defaultTimeout = 2 * time.Minute
+	cleanupTimeout = 30 * time.Second
+	waitDelay      = 5 * time.Second
+)
+
+// Staged is one file copied into the work directory before the test ran.
+type Staged struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Result is what happened when a test ran.
+type Result struct {
+	Name             string    `json:"name"`
+	GUID             string    `json:"guid"`
+	Execution        Execution `json:"execution"`
+	SimulationReason string    `json:"simulation_reason,omitempty"`
+	MissingPrereqs   []string  `json:"missing_prereqs,omitempty"`
+	Command          string    `json:"command"`
+	WorkDir          string    `json:"work_dir"`
+	ExitCode         int       `json:"exit_code"`
+	TimedOut         bool      `json:"timed_out,omitempty"`
+	Interrupted      bool      `json:"interrupted,omitempty"`
+	Stdout           string    `json:"stdout,omitempty"`
+	Stderr           string    `json:"stderr,omitempty"`
+	CleanupError     string    `json:"cleanup_error,omitempty"`
+	Staged           []Staged  `json:"staged"`
+	Started          time.Time `json:"started"`
+	Ended            time.Time `json:"ended"`
+}
+
+// Run runs test t with its input arguments (defaults with overrides
+// applied). The returned error is for failures of the harness itself; a
+// test that fails is a Result with a non-zero ExitCode.
+func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Config) (*Result, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = defaultTimeout
+	}
+	res := &Result{Name: t.Name, GUID: t.GUID, Started: time.Now().UTC(), ExitCode: -1}
+	defer func() { res.Ended = time.Now().UTC() }()
+
+	dir, err := os.MkdirTemp(cfg.WorkRoot, slug(t.Name)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("work dir for %q: %w", t.Name, err)
+	}
+	res.WorkDir = dir
+	if res.Staged, err = stage(cfg.Staging, t.StagedFiles, dir); err != nil {
+		return nil, fmt.Errorf("staging files for %q: %w", t.Name, err)
+	}
+	home, err := os.MkdirTemp(cfg.WorkRoot, "home-")
+	if err != nil {
+		return nil, fmt.Errorf("home dir for %q: %w", t.Name, err)
+	}
+	env := Environ(cfg, home)
+	vars := withBuiltins(args, cfg)
+
+	command := t.Executor.Command
+	res.Execution = Executed
+	if sim := t.Simulation; sim != nil {
+		if _, err := exec.LookPath(sim.Requires); err != nil {
+			command = sim.Command
+			res.Execution = Simulated
+			res.SimulationReason = sim.Reason
+			if res.SimulationReason == "" {
+				res.SimulationReason = sim.Requires + " is not installed"
+			}
+		}
+	}
+	if res.Execution == Executed {
+		res.MissingPrereqs = checkPrereqs(ctx, t, vars, dir, env)
+		if len(res.MissingPrereqs) > 0 {
+			res.Execution = NotRun
+			return res, nil
+		}
+	}
+	res.Command = atomics.Substitute(command, vars)
+
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	argv := []string{"sh", "-c", res.Command}
+	if cfg.Wrap != nil {
+		argv = cfg.Wrap(argv)
+	}
+	var stdout, stderr bytes.Buffer
+	res.ExitCode, err = runCommand(runCtx, argv, dir, env, tee(&stdout, cfg.Output), tee(&stderr, cfg.Output))
+	res.Stdout, res.Stderr = stdout.String(), stderr.String()
+	switch {
+	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+		res.TimedOut = true
+	case ctx.Err() != nil:
+		res.Interrupted = true
+	}
+
+	// Cleanup runs whatever happened, even after the caller gave up.
+	if c := t.Executor.CleanupCommand; strings.TrimSpace(c) != "" {
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer ccancel()
+		var cout bytes.Buffer
+		code, cerr := runCommand(cctx, []string{"sh", "-c", atomics.Substitute(c, vars)}, dir, env, &cout, &cout)
+		switch {
+		case cerr != nil:
+			res.CleanupError = cerr.Error()
+		case code != 0:
+			res.CleanupError = fmt.Sprintf("cleanup exited %d: %s", code, strings.TrimSpace(cout.String()))
+		}
+	}
+	if err != nil && !res.TimedOut && !res.Interrupted {
+		return res, fmt.Errorf("running %q: %w", t.Name, err)
+	}
+	return res, nil
+}
+
+// Environ is the environment a test runs with: the caller's, less anything
+// that could route around the proxy or trust another CA, plus the proxy and
+// the run's CA for every client the atomics use.
+func Environ(cfg Config, home string) []string {
+	drop := regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !drop.MatchString(kv) {
+			env = append(env, kv)
+		}
+	}
+	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"} {
+		env = append(env, k+"="+cfg.ProxyURL)
+	}
+	for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE"} {
+		env = append(env, k+"="+cfg.CAFile)
+	}
+	return append(env,
+		"NO_PROXY=", "no_proxy=",
+		"HOME="+home,
+		// No user or system git configuration (insteadOf, credential
+		// helpers, proxies) can redirect a push, and git never prompts.
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
+	)
+}
+
+func withBuiltins(args map[string]string, cfg Config) map[string]string {
+	vars := make(map[string]string, len(args)+1)
+	for k, v := range args {
+		vars[k] = v
+	}
+	vars["harness"] = cfg.Harness
+	return vars
+}
+
+func checkPrereqs(ctx context.Context, t *atomics.Test, vars map[string]string, dir string, env []string) []string {
+	if n := t.DependencyExecutorName; n != "" && n != "sh" && n != "bash" {
+		return []string{fmt.Sprintf("dependencies need the %q executor, which this harness does not run", n)}
+	}
+	var missing []string
+	for _, d := range t.Dependencies {
+		pctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		var out bytes.Buffer
+		code, err := runCommand(pctx, []string{"sh", "-c", atomics.Substitute(d.PrereqCommand, vars)}, dir, env, &out, &out)
+		cancel()
+		if err != nil || code != 0 {
+			missing = append(missing, strings.TrimSpace(atomics.Substitute(d.Description, vars)))
+		}
+	}
+	return missing
+}
+
+// runCommand runs argv in its own process group so that a timeout or a
+// cancellation kills everything it started, not just the shell.
+func runCommand(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = waitDelay
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &exitErr):
+		return exitErr.ExitCode(), nil
+	default:
+		return -1, fmt.Errorf("%s: %w", argv[0], err)
+	}
+}
+
+func stage(src fs.FS, names []string, dir string) ([]Staged, error) {
+	var staged []Staged
+	for _, name := range names {
+		if src == nil {
+			return nil, fmt.Errorf("staged file %q: no staging source configured", name)
+		}
+		data, err := fs.ReadFile(src, name)
+		if err != nil {
+			return nil, fmt.Errorf("staged file %q: %w", name, err)
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(dst, data, 0o600); err != nil {
+			return nil, fmt.Errorf("staged file %q: %w", name, err)
+		}
+		sum := sha256.Sum256(data)
+		staged = append(staged, Staged{Name: name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	return staged, nil
+}
+
+func tee(buf *bytes.Buffer, also io.Writer) io.Writer {
+	if also == nil {
+		return buf
+	}
+	return io.MultiWriter(buf, also)
+}
+
+var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
+
+func slug(name string) string {
+	s := strings.Trim(nonWord.ReplaceAllString(strings.ToLower(name), "-"), "-")
+	if len(s) > 40 {
+		s = strings.TrimRight(s[:40], "-")
+	}
+	return s
+}

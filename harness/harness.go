@@ -1,0 +1,269 @@
+// Package harness wires the pipeline together: it loads the atomics, starts
+// the emulator, runs each test through the executor, attributes the
+// emulator's ledger to the test that caused it, checks every staged file
+// against what the mock stored, and returns the results document. It is the
+// Go API for callers that want a run without the CLI.
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/executor"
+	"github.com/t1567001/harness/fixtures"
+	"github.com/t1567001/harness/reports"
+)
+
+// Options selects what a run does.
+type Options struct {
+	// Atomics is an ART file or a folder of them; empty means the embedded
+	// T1567.001 file.
+	Atomics string
+	// Tests keeps only the tests with these names or GUIDs (all if empty).
+	Tests []string
+	// Harness is the binary providing `replay-http` for simulated tests.
+	Harness string
+	// Timeout bounds each test's command.
+	Timeout time.Duration
+	// Progress, when set, receives a line as each test starts and ends.
+	Progress io.Writer
+	// Keep leaves the run's temporary directory in place.
+	Keep bool
+}
+
+// Run is one completed run.
+type Run struct {
+	Results *reports.Results
+	Ledger  []emulator.Entry
+	// Dir is the run's temporary directory (gone unless Options.Keep).
+	Dir string
+}
+
+// Selected is one test chosen for a run.
+type Selected struct {
+	Technique *atomics.Technique
+	Test      *atomics.Test
+}
+
+// LoadAtomics reads the atomics a run would use and picks the tests asked for.
+func LoadAtomics(path string, keys []string) ([]Selected, error) {
+	var techs []*atomics.Technique
+	switch {
+	case path == "":
+		t, err := atomics.Load("atomics/T1567.001.yaml", atomics.Embedded)
+		if err != nil {
+			return nil, err
+		}
+		techs = []*atomics.Technique{t}
+	default:
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("atomics: %w", err)
+		}
+		if st.IsDir() {
+			if techs, err = atomics.LoadDir(path); err != nil {
+				return nil, err
+			}
+		} else {
+			t, err := atomics.LoadFile(path)
+			if err != nil {
+				return nil, err
+			}
+			techs = []*atomics.Technique{t}
+		}
+	}
+	var out []Selected
+	for _, tech := range techs {
+		for i := range tech.Tests {
+			out = append(out, Selected{Technique: tech, Test: &tech.Tests[i]})
+		}
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var picked []Selected
+	for _, k := range keys {
+		found := false
+		for _, tech := range techs {
+			if t, ok := tech.Find(k); ok {
+				picked = append(picked, Selected{Technique: tech, Test: t})
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no atomic test named %q in %s", k, describe(path))
+		}
+	}
+	return picked, nil
+}
+
+func describe(path string) string {
+	if path == "" {
+		return "the embedded atomics/T1567.001.yaml"
+	}
+	return path
+}
+
+// RunLocal runs the selected tests on this machine against an in-process
+// emulator reached through its CONNECT proxy on loopback.
+func RunLocal(ctx context.Context, opts Options) (*Run, error) {
+	selected, err := LoadAtomics(opts.Atomics, opts.Tests)
+	if err != nil {
+		return nil, err
+	}
+	runID := uuid.NewString()
+	dir, err := os.MkdirTemp("", "t1567-run-")
+	if err != nil {
+		return nil, fmt.Errorf("run dir: %w", err)
+	}
+	run := &Run{Dir: dir}
+	if !opts.Keep {
+		defer os.RemoveAll(dir)
+	}
+	for _, sub := range []string{"repos", "work"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("run dir: %w", err)
+		}
+	}
+
+	ca, err := emulator.NewCA(runID)
+	if err != nil {
+		return nil, err
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
+		return nil, fmt.Errorf("write CA: %w", err)
+	}
+	emu, err := emulator.New(emulator.Config{DataDir: filepath.Join(dir, "repos")}, ca)
+	if err != nil {
+		return nil, err
+	}
+	defer emu.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("proxy listener: %w", err)
+	}
+	proxyCtx, stopProxy := context.WithCancel(context.Background())
+	proxyDone := make(chan error, 1)
+	go func() { proxyDone <- emu.ServeProxy(proxyCtx, l) }()
+	defer func() {
+		stopProxy()
+		<-proxyDone
+	}()
+
+	staging, err := fs.Sub(fixtures.FS, "sensitive")
+	if err != nil {
+		return nil, fmt.Errorf("fixtures: %w", err)
+	}
+	cfg := executor.Config{
+		ProxyURL: "http://" + l.Addr().String(),
+		CAFile:   caFile,
+		Harness:  opts.Harness,
+		WorkRoot: filepath.Join(dir, "work"),
+		Staging:  staging,
+		Timeout:  opts.Timeout,
+	}
+	res := &reports.Results{RunID: runID, Mode: "local", Started: time.Now().UTC(), Verdicts: []reports.Verdict{}}
+	for i, sel := range selected {
+		if ctx.Err() != nil {
+			break
+		}
+		progress(opts.Progress, "[%d/%d] %s ...\n", i+1, len(selected), sel.Test.Name)
+		args, err := sel.Test.Args(nil)
+		if err != nil {
+			return nil, err
+		}
+		mark := emu.Ledger().Mark()
+		r, err := executor.Run(ctx, sel.Test, args, cfg)
+		if r == nil {
+			return nil, err
+		}
+		a := summarize(sel, r, emu.Ledger().Since(mark))
+		if err != nil {
+			a.Stderr = joinLines(a.Stderr, err.Error())
+		}
+		res.Atomics = append(res.Atomics, a)
+		progress(opts.Progress, "[%d/%d] %s: %s, exit %d, intact=%v\n", i+1, len(selected), sel.Test.Name, a.Execution, a.ExitCode, a.Intact)
+	}
+	res.Ended = time.Now().UTC()
+	run.Results = res
+	run.Ledger = emu.Ledger().Entries()
+	if err := ctx.Err(); err != nil {
+		return run, fmt.Errorf("run interrupted: %w", err)
+	}
+	return run, nil
+}
+
+// summarize joins what the executor saw with what the mock recorded.
+func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) reports.Atomic {
+	a := reports.Atomic{
+		Technique:        sel.Technique.AttackTechnique,
+		Name:             r.Name,
+		GUID:             r.GUID,
+		Execution:        string(r.Execution),
+		SimulationReason: r.SimulationReason,
+		MissingPrereqs:   r.MissingPrereqs,
+		Command:          r.Command,
+		ExitCode:         r.ExitCode,
+		TimedOut:         r.TimedOut,
+		Interrupted:      r.Interrupted,
+		CleanupError:     r.CleanupError,
+		Stderr:           r.Stderr,
+		Requests:         []reports.Request{},
+		Uploads:          []reports.Upload{},
+	}
+	staged := map[string]bool{}
+	for _, s := range r.Staged {
+		staged[s.SHA256] = true
+	}
+	arrived := map[string]bool{}
+	for _, e := range entries {
+		a.Requests = append(a.Requests, reports.Request{
+			Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,
+			BytesReceived: e.BytesReceived, Refused: e.Refused, Note: e.Note,
+		})
+		// Only what the mock accepted counts as exfiltrated.
+		if e.Status/100 != 2 {
+			continue
+		}
+		for _, f := range e.Files {
+			intact := staged[f.SHA256]
+			arrived[f.SHA256] = arrived[f.SHA256] || intact
+			a.Uploads = append(a.Uploads, reports.Upload{
+				Host: e.Host, Method: e.Method, Path: e.Path, File: f.Name,
+				Size: f.Size, SHA256: f.SHA256, Intact: intact,
+			})
+		}
+	}
+	a.Intact = len(r.Staged) > 0
+	for _, s := range r.Staged {
+		ok := arrived[s.SHA256]
+		a.Staged = append(a.Staged, reports.Staged{Name: s.Name, Size: s.Size, SHA256: s.SHA256, Arrived: ok})
+		a.Intact = a.Intact && ok
+	}
+	return a
+}
+
+func progress(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
+func joinLines(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "\n" + b
+}

@@ -1,0 +1,121 @@
+// Package reports holds the run's results document, in the shape the CLI
+// contract promises (results.json), and writes it for people and machines:
+// a step-by-step text summary and JSON.
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Results is results.json. Fields may be added; none may be renamed.
+type Results struct {
+	RunID    string    `json:"run_id"`
+	Mode     string    `json:"mode"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended"`
+	Atomics  []Atomic  `json:"atomics"`
+	Verdicts []Verdict `json:"verdicts"`
+}
+
+// Atomic is what one atomic test did and what the mock received from it.
+type Atomic struct {
+	Technique        string    `json:"technique"`
+	Name             string    `json:"name"`
+	GUID             string    `json:"guid"`
+	Execution        string    `json:"execution"`
+	SimulationReason string    `json:"simulation_reason,omitempty"`
+	MissingPrereqs   []string  `json:"missing_prereqs,omitempty"`
+	Command          string    `json:"command,omitempty"`
+	ExitCode         int       `json:"exit_code"`
+	TimedOut         bool      `json:"timed_out,omitempty"`
+	Interrupted      bool      `json:"interrupted,omitempty"`
+	CleanupError     string    `json:"cleanup_error,omitempty"`
+	Stderr           string    `json:"stderr,omitempty"`
+	Staged           []Staged  `json:"staged"`
+	Requests         []Request `json:"requests"`
+	Uploads          []Upload  `json:"uploads"`
+	// Intact is true when every staged file arrived at the mock unchanged.
+	Intact bool `json:"intact"`
+}
+
+// Staged is a file the test was given to exfiltrate.
+type Staged struct {
+	Name    string `json:"name"`
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"`
+	Arrived bool   `json:"arrived"`
+}
+
+// Request is one request the mock received during the test.
+type Request struct {
+	Host          string `json:"host"`
+	Method        string `json:"method"`
+	Path          string `json:"path"`
+	Status        int    `json:"status"`
+	BytesReceived int64  `json:"bytes_received"`
+	Refused       bool   `json:"refused,omitempty"`
+	Note          string `json:"note,omitempty"`
+}
+
+// Upload is one file the mock stored, and whether it is byte for byte one
+// of the staged files.
+type Upload struct {
+	Host   string `json:"host"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	File   string `json:"file"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Intact bool   `json:"intact"`
+}
+
+// Verdict is one expectation checked: atomic x context x rule.
+type Verdict struct {
+	Atomic      string   `json:"atomic"`
+	Context     string   `json:"context"`
+	Rule        string   `json:"rule"`
+	Expected    Expected `json:"expected"`
+	Actual      Actual   `json:"actual"`
+	Pass        bool     `json:"pass"`
+	Explanation string   `json:"explanation,omitempty"`
+}
+
+// Expected is what the atomic's expect: block asked of the rule.
+type Expected struct {
+	Fires  bool   `json:"fires"`
+	Signal string `json:"signal,omitempty"`
+	Score  *int   `json:"score,omitempty"`
+}
+
+// Actual is what the rule did.
+type Actual struct {
+	Fires bool             `json:"fires"`
+	Rows  []map[string]any `json:"rows"`
+}
+
+// AllIntact reports whether every atomic delivered every staged file.
+func (r *Results) AllIntact() bool {
+	for _, a := range r.Atomics {
+		if !a.Intact {
+			return false
+		}
+	}
+	return len(r.Atomics) > 0
+}
+
+// WriteJSON writes v as indented JSON to dir/name.
+func WriteJSON(dir, name string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+// Package spl evaluates the subset of Splunk's Search Processing Language
+// (SPL) that detection content uses, so that a detection written for Splunk
+// can be run, unchanged, over recorded or synthesised events.
+//
+// The package is a lexer, a parser to an abstract syntax tree and an
+// evaluator. Queries are compiled once by [Parse]: wildcards become matchers,
+// regular expressions are compiled, and [Query.Run] then evaluates the
+// pipeline over a slice of [Event] values without re-reading the query text.
+//
+// # Supported subset
+//
+// The initial search (implicit `search`) and the `search` command support
+// field=value terms with `*` wildcards anywhere in the value, quoted values
+// with the backslash escapes `\\` (one backslash) and `\"` (a quote), bare
+// terms, `field IN (a, b, "c*")`, the comparisons != < > <= >=, NOT, OR,
+// explicit and implicit AND and parentheses. Values match case-insensitively;
+// field names are case-sensitive. A bare term is a wildcard substring match
+// on `_raw` when the event has one, otherwise on any field value.
+//
+// The other commands are where, eval, table, fields, rename, sort, head,
+// dedup and stats (count, count(X), dc, values, list, min, max, sum, avg,
+// first, last). Expressions in where and eval support arithmetic (+ - * / %),
+// string concatenation (.), comparisons (= == != < > <= >=), LIKE, IN, AND,
+// OR, NOT, XOR, and the functions abs, case, coalesce, false, if, in, isnotnull,
+// isnull, isnum, isstr, len, like, lower, ltrim, match, mvcount, null, replace,
+// round, rtrim, substr, tonumber, tostring, trim, true and upper. Comparisons
+// in where and eval are case-sensitive; values that look numeric on both sides
+// compare as numbers. Null propagates as Splunk documents: arithmetic and
+// concatenation with null give null, comparisons with null are false, and
+// assigning null with eval removes the field. SPL comments (```...```) are
+// skipped; macros (`name`) are rejected with an error asking for expansion.
+//
+// # Precedence
+//
+// Splunk evaluates Boolean operators differently by command ("Boolean
+// expressions", Splunk Search Manual): in search, NOT binds tightest, then OR,
+// then AND, so `a b OR c` means `a AND (b OR c)`. In where and eval the order
+// is NOT, AND, OR, then XOR, as in most languages, so `a AND b OR c` means
+// `(a AND b) OR c`.
+//
+// # Regular expressions
+//
+// Splunk uses PCRE; this package uses Go's RE2-based regexp package, which
+// guarantees linear-time matching but lacks lookahead and lookbehind
+// ((?=...), (?!...), (?<=...), (?<!...)), backreferences (\1, \k<name>),
+// atomic groups ((?>...)) and possessive quantifiers (*+, ++, ?+). A regular
+// expression using one of these is rejected at parse time with an error
+// naming the construct. Inline flags such as (?i) work in both. Regular
+// expressions must be string literals so that they are compiled once.
+//
+// # Deliberate deviations
+//
+// Time modifiers (earliest, latest) match every event, because replayed
+// telemetry is not bounded by a search window. Search terms match by
+// substring with wildcards rather than by Splunk's indexed-token
+// segmentation. Multivalue fields exist only as the output of stats values()
+// and list(); eval treats a multivalue field as its first value.
+package spl

@@ -1,0 +1,287 @@
+package spl
+
+import (
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Event is one record: field name to value. Field names are case-sensitive;
+// a field absent from the map is null.
+type Event map[string]string
+
+// Kind is the type of a [Value].
+type Kind uint8
+
+// The kinds of value an expression can produce. Splunk stores every field as
+// text, but eval and where compute numbers and Booleans; Booleans cannot be
+// stored in a field.
+const (
+	KindNull Kind = iota
+	KindString
+	KindNumber
+	KindBool
+	KindMulti
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindNull:
+		return "null"
+	case KindString:
+		return "string"
+	case KindNumber:
+		return "number"
+	case KindBool:
+		return "bool"
+	case KindMulti:
+		return "multivalue"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Value is the result of an expression or the content of a result field.
+// The zero Value is null.
+type Value struct {
+	kind  Kind
+	field bool // text read from event data: compares as a number when it looks like one
+	str   string
+	num   float64
+	multi []string
+}
+
+// NullValue returns the null value.
+func NullValue() Value { return Value{} }
+
+// StringValue returns a string value.
+func StringValue(s string) Value { return Value{kind: KindString, str: s} }
+
+// FieldValue returns a string as it is read from event data: like Splunk,
+// where and eval compare it as a number when it looks like one.
+func FieldValue(s string) Value { return Value{kind: KindString, str: s, field: true} }
+
+// NumberValue returns a numeric value.
+func NumberValue(f float64) Value { return Value{kind: KindNumber, num: f} }
+
+// BoolValue returns a Boolean value.
+func BoolValue(b bool) Value {
+	if b {
+		return Value{kind: KindBool, num: 1}
+	}
+	return Value{kind: KindBool}
+}
+
+// MultiValue returns a multivalue field; an empty list is null.
+func MultiValue(vals []string) Value {
+	if len(vals) == 0 {
+		return Value{}
+	}
+	return Value{kind: KindMulti, multi: vals, field: true}
+}
+
+// Kind reports the type of v.
+func (v Value) Kind() Kind { return v.kind }
+
+// IsNull reports whether v is null.
+func (v Value) IsNull() bool { return v.kind == KindNull }
+
+// Text returns v as Splunk displays it, and false when v is null. Numbers
+// print without a trailing ".0"; a multivalue prints its first value.
+func (v Value) Text() (string, bool) {
+	switch v.kind {
+	case KindString:
+		return v.str, true
+	case KindNumber:
+		return formatNumber(v.num), true
+	case KindBool:
+		if v.num != 0 {
+			return "true", true
+		}
+		return "false", true
+	case KindMulti:
+		return v.multi[0], true
+	}
+	return "", false
+}
+
+// String implements fmt.Stringer; null prints as "null".
+func (v Value) String() string {
+	if v.kind == KindMulti {
+		return strings.Join(v.multi, "\n")
+	}
+	if s, ok := v.Text(); ok {
+		return s
+	}
+	return "null"
+}
+
+// Number returns v as a number when it is one or is text that looks like one.
+func (v Value) Number() (float64, bool) {
+	switch v.kind {
+	case KindNumber:
+		return v.num, true
+	case KindString:
+		return parseNumber(v.str)
+	case KindMulti:
+		return parseNumber(v.multi[0])
+	}
+	return 0, false
+}
+
+// Bool returns the truth of a Boolean value; ok is false for other kinds.
+func (v Value) Bool() (b, ok bool) { return v.num != 0, v.kind == KindBool }
+
+// Values returns the values of a multivalue, or v's text as a single value.
+func (v Value) Values() []string {
+	if v.kind == KindMulti {
+		return v.multi
+	}
+	if s, ok := v.Text(); ok {
+		return []string{s}
+	}
+	return nil
+}
+
+// MarshalJSON renders null as null, numbers as JSON numbers, multivalues as
+// arrays and everything else as strings.
+func (v Value) MarshalJSON() ([]byte, error) {
+	switch v.kind {
+	case KindNumber:
+		if math.IsNaN(v.num) || math.IsInf(v.num, 0) {
+			return []byte("null"), nil
+		}
+		return []byte(formatNumber(v.num)), nil
+	case KindBool:
+		if v.num != 0 {
+			return []byte("true"), nil
+		}
+		return []byte("false"), nil
+	case KindMulti:
+		return json.Marshal(v.multi)
+	case KindString:
+		return json.Marshal(v.str)
+	}
+	return []byte("null"), nil
+}
+
+// numeric reports v as a number for comparison: numbers, and text read from
+// events that looks numeric. String literals stay strings, so eval's
+// EventCode="3" compares text while EventCode=3 compares numbers.
+func (v Value) numeric() (float64, bool) {
+	switch v.kind {
+	case KindNumber:
+		return v.num, true
+	case KindString:
+		if v.field {
+			return parseNumber(v.str)
+		}
+	case KindMulti:
+		return parseNumber(v.multi[0])
+	}
+	return 0, false
+}
+
+func formatNumber(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// parseNumber accepts decimal numbers only. The shape check comes first so
+// that strconv never builds an error value for ordinary text in a hot loop.
+func parseNumber(s string) (float64, bool) {
+	if !looksNumeric(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false
+	}
+	return f, true
+}
+
+func looksNumeric(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// Row is one result. Fields holds the field order (the order of a table or
+// fields command, otherwise the event's fields sorted by name followed by
+// fields created by the pipeline); Values holds the non-null values.
+type Row struct {
+	Fields []string
+	Values map[string]Value
+}
+
+// Get returns the value of a field, null when absent.
+func (r Row) Get(field string) Value { return r.Values[field] }
+
+// MarshalJSON renders the row as one object whose keys follow Fields; a field
+// listed but without a value is null.
+func (r Row) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, f := range r.Fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(f)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		v, err := r.Values[f].MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
+
+// sortedKeys lists an event's field names in a stable order for output.
+func sortedKeys(ev Event) []string {
+	keys := make([]string, 0, len(ev))
+	for k := range ev {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
