@@ -315,7 +315,9 @@ func (e *Emulator) bitbucketSrc(w http.ResponseWriter, r *http.Request) {
 // POST|PUT /api/v1/repos/{owner}/{repo}/contents/{path}: Gitea (Codeberg)
 // takes base64 content like GitHub.
 func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
-	fail := func(code int, msg string) { writeJSON(w, code, map[string]any{"message": msg, "url": "https://codeberg.org/api/swagger"}) }
+	fail := func(code int, msg string) {
+		writeJSON(w, code, map[string]any{"message": msg, "url": "https://codeberg.org/api/swagger"})
+	}
 	if !hasCredential(r) {
 		fail(http.StatusUnauthorized, "token is required")
 		return
