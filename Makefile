@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+GO        ?= go
+BIN       := bin/harness
+OUT       ?= out
+PKGS      := ./...
+DEB_PKGS  := git curl python3 ca-certificates
+
+.PHONY: run test bench lint build deps clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/harness
+
+# All atomics against the embedded mock GitHub, a report at the end.
+run: deps build
+	./$(BIN) run --out $(OUT)
+
+test: deps
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
+
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Installs the Debian packages the atomics run with, when one is missing.
+deps:
+	@missing=""; for t in git curl python3; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages for:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(DEB_PKGS); \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq $(DEB_PKGS); fi; \
+	fi
+
+clean:
+	rm -rf bin $(OUT)

