@@ -19,7 +19,7 @@ test: deps
 	$(GO) test -race -count=1 $(PKGS)
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

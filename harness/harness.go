@@ -220,6 +220,8 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 		Interrupted:      r.Interrupted,
 		CleanupError:     r.CleanupError,
 		Stderr:           r.Stderr,
+		Started:          r.Started,
+		Ended:            r.Ended,
 		Requests:         []reports.Request{},
 		Uploads:          []reports.Upload{},
 	}

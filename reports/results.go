@@ -35,6 +35,8 @@ type Atomic struct {
 	Interrupted      bool      `json:"interrupted,omitempty"`
 	CleanupError     string    `json:"cleanup_error,omitempty"`
 	Stderr           string    `json:"stderr,omitempty"`
+	Started          time.Time `json:"started"`
+	Ended            time.Time `json:"ended"`
 	Staged           []Staged  `json:"staged"`
 	Requests         []Request `json:"requests"`
 	Uploads          []Upload  `json:"uploads"`
