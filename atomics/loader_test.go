@@ -89,6 +89,14 @@ func TestCorpusQuirks(t *testing.T) {
 		})
 	}
 
+	// A default that refers to another argument stays literal: substitution
+	// is a single pass (see Substitute).
+	tech, err := LoadFile(filepath.Join(dir, "T1055.011.yaml"))
+	require.NoError(t, err)
+	args, err := tech.Tests[0].Args(nil)
+	require.NoError(t, err)
+	assert.Equal(t, `PathToAtomicsFolder\T1055.011\bin\T1055.011_#{arch}.exe`, Substitute(tech.Tests[0].Executor.Command, args))
+
 	// Defaults written as YAML ints and as empty/null must come out as text.
 	all, err := LoadDir(dir)
 	require.NoError(t, err)
@@ -122,6 +130,15 @@ func TestCorpusHarnessAtomics(t *testing.T) {
 	for _, tech := range all {
 		assert.NotEmpty(t, tech.Tests, tech.Path)
 	}
+}
+
+// TestEmbedded checks the harness's own technique file, which the binary
+// embeds, against the same rules.
+func TestEmbedded(t *testing.T) {
+	tech, err := Load("atomics/T1567.001.yaml", Embedded)
+	require.NoError(t, err)
+	assert.Equal(t, "T1567.001", tech.AttackTechnique)
+	assert.NotEmpty(t, tech.Tests)
 }
 
 func TestLoadTestdata(t *testing.T) {
@@ -193,7 +210,7 @@ func TestLoadDir(t *testing.T) {
 // on line 4.
 const head = "attack_technique: T0000\ndisplay_name: Broken\natomic_tests:\n"
 
-// okTest is a valid test entry (lines 4-8 when it comes first).
+// okTest is a valid test entry (lines 4-7 when it comes first).
 const okTest = `- name: ok
   description: d
   supported_platforms: [linux]
@@ -212,12 +229,12 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "syntax error",
 			yaml: head + "- name: \"unterminated\n  description: d\n",
-			line: 6, msg: "found unexpected end of stream",
+			line: 4, msg: "found unexpected end of stream",
 		},
 		{
 			name: "tab indentation",
 			yaml: head + "- name: x\n\tdescription: d\n",
-			line: 5, msg: "found character that cannot start any token",
+			line: 4, msg: "found a tab character that violates indentation",
 		},
 		{name: "empty file", yaml: "", line: 0, msg: "empty document"},
 		{name: "null document", yaml: "~\n", line: 1, msg: "empty document"},
@@ -245,12 +262,12 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "test is a string",
 			yaml: head + okTest + "- just words\n",
-			line: 9, col: 3, field: "atomic_tests[1]", msg: "expected a mapping, got a string",
+			line: 8, col: 3, field: "atomic_tests[1]", msg: "expected a mapping, got a string",
 		},
 		{
 			name: "missing executor.name",
 			yaml: head + okTest + "- name: second\n  description: d\n  supported_platforms: [linux]\n  executor:\n    command: echo\n",
-			line: 12, col: 3, field: "atomic_tests[1].executor.name", msg: "required field is missing",
+			line: 11, col: 3, field: "atomic_tests[1].executor.name", msg: "required field is missing",
 		},
 		{
 			name: "missing executor",
@@ -306,27 +323,27 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "argument without type",
 			yaml: head + okTest + "  input_arguments:\n    file:\n      default: x\n",
-			line: 10, col: 5, field: "atomic_tests[0].input_arguments.file.type", msg: "required field is missing",
+			line: 9, col: 5, field: "atomic_tests[0].input_arguments.file.type", msg: "required field is missing",
 		},
 		{
 			name: "argument default is a mapping",
 			yaml: head + okTest + "  input_arguments:\n    file:\n      type: path\n      default: {a: b}\n",
-			line: 12, col: 16, field: "atomic_tests[0].input_arguments.file.default", msg: "expected a string, got a mapping",
+			line: 11, col: 16, field: "atomic_tests[0].input_arguments.file.default", msg: "expected a string, got a mapping",
 		},
 		{
 			name: "input_arguments is a list",
 			yaml: head + okTest + "  input_arguments: [a]\n",
-			line: 9, col: 20, field: "atomic_tests[0].input_arguments", msg: "expected a mapping, got a list",
+			line: 8, col: 20, field: "atomic_tests[0].input_arguments", msg: "expected a mapping, got a list",
 		},
 		{
 			name: "elevation_required not a bool",
 			yaml: head + "- name: x\n  description: d\n  supported_platforms: [linux]\n  executor: {name: sh, command: echo, elevation_required: maybe}\n",
-			line: 7, col: 61, field: "atomic_tests[0].executor.elevation_required", msg: "expected a bool, got a string",
+			line: 7, col: 59, field: "atomic_tests[0].executor.elevation_required", msg: "expected a bool, got a string",
 		},
 		{
 			name: "dependency is a string",
 			yaml: head + okTest + "  dependencies:\n  - check curl\n",
-			line: 10, col: 5, field: "atomic_tests[0].dependencies[0]", msg: "expected a mapping, got a string",
+			line: 9, col: 5, field: "atomic_tests[0].dependencies[0]", msg: "expected a mapping, got a string",
 		},
 		{
 			name: "duplicate key",
@@ -336,37 +353,37 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "windows_executor without name",
 			yaml: head + okTest + "  windows_executor:\n    command: dir\n",
-			line: 9, col: 3, field: "atomic_tests[0].windows_executor.name", msg: "required field is missing",
+			line: 8, col: 3, field: "atomic_tests[0].windows_executor.name", msg: "required field is missing",
 		},
 		{
 			name: "simulation without command",
 			yaml: head + okTest + "  simulation:\n    requires: curl\n",
-			line: 9, col: 3, field: "atomic_tests[0].simulation.command", msg: "required field is missing",
+			line: 8, col: 3, field: "atomic_tests[0].simulation.command", msg: "required field is missing",
 		},
 		{
 			name: "expectation without rule",
 			yaml: head + okTest + "  expect:\n    workstation:\n    - fires: true\n",
-			line: 11, col: 7, field: "atomic_tests[0].expect.workstation[0].rule", msg: "required field is missing",
+			line: 10, col: 7, field: "atomic_tests[0].expect.workstation[0].rule", msg: "required field is missing",
 		},
 		{
 			name: "silent rule with a signal",
 			yaml: head + okTest + "  expect:\n    workstation:\n    - rule: r\n      fires: false\n      signal: upload\n",
-			line: 13, col: 7, field: "atomic_tests[0].expect.workstation[0].signal", msg: "set while fires is false",
+			line: 12, col: 7, field: "atomic_tests[0].expect.workstation[0].signal", msg: "set while fires is false",
 		},
 		{
 			name: "silent rule with a score (fires omitted)",
 			yaml: head + okTest + "  expect:\n    workstation:\n    - rule: r\n      score: 50\n",
-			line: 12, col: 7, field: "atomic_tests[0].expect.workstation[0].score", msg: "set while fires is false",
+			line: 11, col: 7, field: "atomic_tests[0].expect.workstation[0].score", msg: "set while fires is false",
 		},
 		{
 			name: "score not an integer",
 			yaml: head + okTest + "  expect:\n    workstation:\n    - rule: r\n      fires: true\n      score: high\n",
-			line: 13, col: 14, field: "atomic_tests[0].expect.workstation[0].score", msg: "expected an integer, got a string",
+			line: 12, col: 14, field: "atomic_tests[0].expect.workstation[0].score", msg: "expected an integer, got a string",
 		},
 		{
 			name: "expect context is a mapping",
 			yaml: head + okTest + "  expect:\n    workstation: {rule: r}\n",
-			line: 10, col: 18, field: "atomic_tests[0].expect.workstation", msg: "expected a list, got a mapping",
+			line: 9, col: 18, field: "atomic_tests[0].expect.workstation", msg: "expected a list, got a mapping",
 		},
 	}
 	for _, tc := range tests {
