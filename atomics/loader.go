@@ -305,31 +305,46 @@ func (d *decoder) expectation(n *yaml.Node, path string, x *Expectation) error {
 	if x.Rule, err = f.requiredStr("rule"); err != nil {
 		return err
 	}
-	if _, err = f.scalar("fires", "!!bool", "a bool", &x.Fires); err != nil {
+	if x.Fires, x.Signal, x.Score, err = d.outcome(f, path); err != nil {
 		return err
-	}
-	if x.Signal, err = f.str("signal"); err != nil {
-		return err
-	}
-	var score int
-	hasScore, err := f.scalar("score", "!!int", "an integer", &score)
-	if err != nil {
-		return err
-	}
-	if hasScore {
-		x.Score = &score
 	}
 	if x.Why, err = f.str("why"); err != nil {
 		return err
 	}
-	// A silent rule produces no rows, so there is nothing to carry a signal
-	// or score; giving one means the author got fires wrong.
-	if !x.Fires {
-		for _, key := range []string{"signal", "score"} {
-			if f.has(key) {
-				return d.errorf(f.keys[key], join(path, key), "set while fires is false (a silent rule has no rows)")
-			}
+	if f.has("intent") {
+		in, err := f.sub("intent")
+		if err != nil {
+			return err
+		}
+		x.Intent = &Intent{}
+		if x.Intent.Fires, x.Intent.Signal, x.Intent.Score, err = d.outcome(in, join(path, "intent")); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// outcome reads fires, signal and score, the shape an expectation and an
+// intent share.
+func (d *decoder) outcome(f *fields, path string) (fires bool, signal string, score *int, err error) {
+	if _, err = f.scalar("fires", "!!bool", "a bool", &fires); err != nil {
+		return
+	}
+	if signal, err = f.str("signal"); err != nil {
+		return
+	}
+	var n int
+	has, err := f.scalar("score", "!!int", "an integer", &n)
+	if err != nil {
+		return
+	}
+	if has {
+		score = &n
+	}
+	// Silence has no rows to score; with a signal it means "no row with
+	// that signal", without one "no row at all".
+	if !fires && f.has("score") {
+		return false, "", nil, d.errorf(f.keys["score"], join(path, "score"), "set while fires is false (a silent rule has no rows to score)")
+	}
+	return fires, signal, score, nil
 }

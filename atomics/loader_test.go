@@ -366,9 +366,14 @@ func TestLoadErrors(t *testing.T) {
 			line: 10, col: 7, field: "atomic_tests[0].expect.workstation[0].rule", msg: "required field is missing",
 		},
 		{
-			name: "silent rule with a signal",
-			yaml: head + okTest + "  expect:\n    workstation:\n    - rule: r\n      fires: false\n      signal: upload\n",
-			line: 12, col: 7, field: "atomic_tests[0].expect.workstation[0].signal", msg: "set while fires is false",
+			name: "silent signal with a score",
+			yaml: head + okTest + "  expect:\n    workstation:\n    - rule: r\n      fires: false\n      signal: upload\n      score: 1\n",
+			line: 13, col: 7, field: "atomic_tests[0].expect.workstation[0].score", msg: "set while fires is false",
+		},
+		{
+			name: "intent with a score while silent",
+			yaml: head + okTest + "  expect:\n    workstation:\n    - rule: r\n      fires: true\n      intent:\n        fires: false\n        score: 1\n",
+			line: 14, col: 9, field: "atomic_tests[0].expect.workstation[0].intent.score", msg: "set while fires is false",
 		},
 		{
 			name: "silent rule with a score (fires omitted)",

@@ -76,7 +76,8 @@ type Simulation struct {
 }
 
 // Expectation is what one rule must do for a test in one host context: fire
-// with a row carrying Signal and Score, or stay silent.
+// with a row carrying Signal (and Score), or stay silent. With a Signal,
+// silence means no row with that Signal; without one, no row at all.
 type Expectation struct {
 	Rule   string `yaml:"rule"`
 	Fires  bool   `yaml:"fires"`
@@ -84,4 +85,15 @@ type Expectation struct {
 	Score  *int   `yaml:"score,omitempty"`
 	// Why is the expectation author's reasoning, shown with the verdict.
 	Why string `yaml:"why,omitempty"`
+	// Intent is what the rule's author meant, where real telemetry keeps
+	// the rule from doing it: the verdict checks the expectation and shows
+	// the gap to the intent, with the reason.
+	Intent *Intent `yaml:"intent,omitempty"`
+}
+
+// Intent is an outcome the rule's author meant.
+type Intent struct {
+	Fires  bool   `yaml:"fires"`
+	Signal string `yaml:"signal,omitempty"`
+	Score  *int   `yaml:"score,omitempty"`
 }
