@@ -55,9 +55,10 @@ type Config struct {
 	Staging fs.FS
 	// Timeout bounds the test's command; cleanup gets its own budget.
 	Timeout time.Duration
-	// Wrap, when set, turns the command's argv into the argv that runs
-	// (for example under the sensor).
-	Wrap func(argv []string) []string
+	// Wrap, when set, turns the command's argv into the argv that runs,
+	// for example under the sensor; it is told the test's work and home
+	// directories.
+	Wrap func(argv []string, workDir, homeDir string) []string
 	// Output, when set, also receives the command's stdout and stderr live.
 	Output io.Writer
 }
@@ -84,6 +85,7 @@ type Result struct {
 	MissingPrereqs   []string  `json:"missing_prereqs,omitempty"`
 	Command          string    `json:"command"`
 	WorkDir          string    `json:"work_dir"`
+	HomeDir          string    `json:"home_dir"`
 	ExitCode         int       `json:"exit_code"`
 	TimedOut         bool      `json:"timed_out,omitempty"`
 	Interrupted      bool      `json:"interrupted,omitempty"`
@@ -117,6 +119,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	if err != nil {
 		return nil, fmt.Errorf("home dir for %q: %w", t.Name, err)
 	}
+	res.HomeDir = home
 	env := Environ(cfg, home)
 	vars := withBuiltins(args, cfg)
 
@@ -145,7 +148,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	defer cancel()
 	argv := []string{"sh", "-c", res.Command}
 	if cfg.Wrap != nil {
-		argv = cfg.Wrap(argv)
+		argv = cfg.Wrap(argv, dir, home)
 	}
 	var stdout, stderr bytes.Buffer
 	res.ExitCode, err = runCommand(runCtx, argv, dir, env, tee(&stdout, cfg.Output), tee(&stderr, cfg.Output))
@@ -176,14 +179,17 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	return res, nil
 }
 
+// routesAround matches inherited variables that could send a client around
+// the proxy or make it trust another CA.
+var routesAround = regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
+
 // Environ is the environment a test runs with: the caller's, less anything
 // that could route around the proxy or trust another CA, plus the proxy and
 // the run's CA for every client the atomics use.
 func Environ(cfg Config, home string) []string {
-	drop := regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
 	var env []string
 	for _, kv := range os.Environ() {
-		if !drop.MatchString(kv) {
+		if !routesAround.MatchString(kv) {
 			env = append(env, kv)
 		}
 	}

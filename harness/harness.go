@@ -22,6 +22,7 @@ import (
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/reports"
+	"github.com/t1567001/harness/sensor"
 )
 
 // Options selects what a run does.
@@ -39,14 +40,30 @@ type Options struct {
 	Progress io.Writer
 	// Keep leaves the run's temporary directory in place.
 	Keep bool
+	// Observe runs each test under the sensor (the harness binary's
+	// `sensor` subcommand), so its telemetry can be rendered.
+	Observe bool
 }
 
 // Run is one completed run.
 type Run struct {
 	Results *reports.Results
 	Ledger  []emulator.Entry
+	// Tests holds what each test did, for rendering its telemetry.
+	Tests []TestRun
 	// Dir is the run's temporary directory (gone unless Options.Keep).
 	Dir string
+	// Harness is the binary whose replay child stood in for missing tools.
+	Harness string
+}
+
+// TestRun is one test as the executor, the sensor and the emulator saw it.
+type TestRun struct {
+	Selected
+	Args         map[string]string
+	Result       *executor.Result
+	Observations []sensor.Observation
+	Ledger       []emulator.Entry
 }
 
 // Selected is one test chosen for a run.
@@ -127,7 +144,7 @@ func RunLocal(ctx context.Context, opts Options) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
-	run := &Run{Dir: dir}
+	run := &Run{Dir: dir, Harness: opts.Harness}
 	if !opts.Keep {
 		defer os.RemoveAll(dir)
 	}
@@ -174,6 +191,12 @@ func RunLocal(ctx context.Context, opts Options) (*Run, error) {
 		Staging:  staging,
 		Timeout:  opts.Timeout,
 	}
+	if opts.Observe {
+		cfg.Wrap = func(argv []string, workDir, homeDir string) []string {
+			return append([]string{opts.Harness, "sensor", "-o", observationsFile(workDir),
+				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
+		}
+	}
 	res := &reports.Results{RunID: runID, Mode: "local", Started: time.Now().UTC(), Verdicts: []reports.Verdict{}}
 	for i, sel := range selected {
 		if ctx.Err() != nil {
@@ -189,10 +212,17 @@ func RunLocal(ctx context.Context, opts Options) (*Run, error) {
 		if r == nil {
 			return nil, err
 		}
-		a := summarize(sel, r, emu.Ledger().Since(mark))
+		tr := TestRun{Selected: sel, Args: args, Result: r, Ledger: emu.Ledger().Since(mark)}
+		a := summarize(sel, r, tr.Ledger)
 		if err != nil {
 			a.Stderr = joinLines(a.Stderr, err.Error())
 		}
+		if opts.Observe && r.Execution != executor.NotRun {
+			if tr.Observations, err = readObservations(observationsFile(r.WorkDir)); err != nil {
+				return nil, err
+			}
+		}
+		run.Tests = append(run.Tests, tr)
 		res.Atomics = append(res.Atomics, a)
 		progress(opts.Progress, "[%d/%d] %s: %s, exit %d, intact=%v\n", i+1, len(selected), sel.Test.Name, a.Execution, a.ExitCode, a.Intact)
 	}

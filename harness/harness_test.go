@@ -14,11 +14,22 @@ import (
 
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
+	"github.com/t1567001/harness/sensor"
 )
 
+// The test binary stands in for the harness binary: it is the sensor, its
+// trampoline, and the replay child of simulated tests.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "replay-http" {
-		os.Exit(executor.Replay(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	if sensor.MaybeTrampoline() {
+		return
+	}
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "replay-http":
+			os.Exit(executor.Replay(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+		case "sensor":
+			os.Exit(sensor.Main(os.Args[2:], os.Stdout))
+		}
 	}
 	os.Exit(m.Run())
 }

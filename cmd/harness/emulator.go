@@ -14,7 +14,10 @@ import (
 	"github.com/t1567001/harness/emulator"
 )
 
-var errReplayFailed = errors.New("replay-http: the request did not succeed")
+var (
+	errReplayFailed = errors.New("replay-http: the request did not succeed")
+	errSensorExit   = errors.New("sensor: the traced command did not succeed")
+)
 
 func newEmulatorCmd() *cobra.Command {
 	var listen, tlsListen, dataDir string

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/t1567001/harness/sensor"
 )
 
 // Exit codes of the CLI contract.
@@ -33,6 +35,11 @@ func (e *exitError) Unwrap() error { return e.err }
 func badInput(err error) error { return &exitError{code: exitBadInput, err: err} }
 
 func main() {
+	// Must come first: the sensor re-executes this binary as the seccomp
+	// trampoline of each traced command.
+	if sensor.MaybeTrampoline() {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -64,6 +71,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newListCmd(), newEmulatorCmd(), newReplayCmd())
+	root.AddCommand(newRunCmd(), newListCmd(), newEmulatorCmd(), newReplayCmd(), newSensorCmd())
 	return root
 }

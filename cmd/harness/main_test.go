@@ -10,11 +10,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/sensor"
 )
 
-// The test binary is the harness binary for the simulated test's child.
+// The test binary is the harness binary for its own children: the sensor,
+// its trampoline and the simulated test's replay.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "replay-http" {
+	if sensor.MaybeTrampoline() {
+		return
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "replay-http" || os.Args[1] == "sensor") {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

@@ -2,20 +2,26 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/t1567001/harness/harness"
 	"github.com/t1567001/harness/reports"
+	"github.com/t1567001/harness/telemetry"
 )
 
 func newRunCmd() *cobra.Command {
 	var (
-		opts harness.Options
-		mode string
-		out  string
+		opts     harness.Options
+		mode     string
+		out      string
+		contexts []string
+		realism  string
+		noSensor bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -31,7 +37,16 @@ func newRunCmd() *cobra.Command {
 			}
 			opts.Harness = exe
 			opts.Progress = cmd.ErrOrStderr()
+			opts.Observe = !noSensor
 			if _, err := harness.LoadAtomics(opts.Atomics, opts.Tests); err != nil {
+				return badInput(err)
+			}
+			real, err := telemetry.ParseRealism(realism)
+			if err != nil {
+				return badInput(err)
+			}
+			profiles, err := harness.Contexts(contexts)
+			if err != nil {
 				return badInput(err)
 			}
 			r, err := harness.RunLocal(cmd.Context(), opts)
@@ -42,7 +57,7 @@ func newRunCmd() *cobra.Command {
 				return werr
 			}
 			if out != "" {
-				if werr := writeOut(out, r); werr != nil {
+				if werr := writeOut(out, r, profiles, real); werr != nil {
 					return werr
 				}
 			}
@@ -62,15 +77,44 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&out, "out", "", "write ledger.json and results.json to this folder")
 	f.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "time limit for each test's command")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's temporary folder (work dirs, bare repositories)")
+	f.StringArrayVar(&contexts, "context", nil, "render telemetry under this host context (repeatable; default: every profile)")
+	f.StringVar(&realism, "realism", "resolved", "Sysmon 3 DestinationHostname: resolved (name asked for), ptr (reverse lookup), off (\"-\")")
+	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered)")
 	return cmd
 }
 
-func writeOut(dir string, r *harness.Run) error {
+func writeOut(dir string, r *harness.Run, profiles []*telemetry.Profile, realism telemetry.Realism) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	if err := reports.WriteJSON(dir, "results.json", r.Results); err != nil {
 		return err
 	}
-	return reports.WriteJSON(dir, "ledger.json", map[string]any{"run_id": r.Results.RunID, "entries": r.Ledger})
+	if err := reports.WriteJSON(dir, "ledger.json", map[string]any{"run_id": r.Results.RunID, "entries": r.Ledger}); err != nil {
+		return err
+	}
+	var events []telemetry.Event
+	for _, p := range profiles {
+		evs, err := r.Render(p, realism)
+		if err != nil {
+			return err
+		}
+		events = append(events, evs...)
+	}
+	if err := writeFile(filepath.Join(dir, "events.xml"), func(w io.Writer) error { return telemetry.WriteXML(w, events) }); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "events.jsonl"), func(w io.Writer) error { return telemetry.WriteJSONL(w, events) })
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -1,0 +1,517 @@
+package telemetry
+
+import (
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/sensor"
+)
+
+// Realism chooses what Sysmon Event ID 3 carries in DestinationHostname.
+type Realism string
+
+const (
+	// RealismResolved writes the name the client asked for (default).
+	RealismResolved Realism = "resolved"
+	// RealismPTR writes the reverse-lookup name, as Sysmon's own DNS lookup does.
+	RealismPTR Realism = "ptr"
+	// RealismOff writes "-", as Sysmon does with DnsLookup disabled.
+	RealismOff Realism = "off"
+)
+
+// ParseRealism validates a --realism value.
+func ParseRealism(s string) (Realism, error) {
+	switch r := Realism(s); r {
+	case RealismResolved, RealismPTR, RealismOff:
+		return r, nil
+	case "":
+		return RealismResolved, nil
+	}
+	return "", fmt.Errorf("realism %q: want resolved, ptr or off", s)
+}
+
+// Input is one atomic test's run as the sensor and the emulator saw it.
+type Input struct {
+	RunID        string
+	Observations []sensor.Observation
+	// Ledger holds the emulator's entries for the test; the renderer joins
+	// a connect() to the entry whose client socket is the connect's local
+	// socket.
+	Ledger []emulator.Entry
+	// Shell is the atomic's Windows executor name (command_prompt,
+	// powershell) and Command its Windows command: the first process.
+	Shell   string
+	Command string
+	// Merge is the executable whose processes are the simulated tool
+	// itself (the harness's replay child): their activity belongs to their
+	// parent, and they are not rendered as processes of their own.
+	Merge string
+	// WorkDir and HomeDir are the Linux directories that map to the
+	// profile's work_dir and the user's profile folder.
+	WorkDir string
+	HomeDir string
+	Realism Realism
+}
+
+// process is one rendered Windows process.
+type process struct {
+	guid, image, cmdline, cwd string
+	pid                       int
+	parent                    *process
+	hashes                    string
+	meta                      Image
+	dnsDone                   map[string]bool
+}
+
+// renderer holds the state of rendering one input under one profile.
+type renderer struct {
+	p       *Profile
+	in      Input
+	events  []Event
+	byPID   map[int]*process // Linux pid -> current Windows process
+	folded  map[int]bool     // Linux pids folded into an ancestor
+	ppidOf  map[int]int      // Linux pid -> the pid that forked it
+	// shellImage is how a Linux shell renders when it is not the root.
+	shellImage string
+	root    *process
+	rootPID int
+	parent  *process
+	nextPID int
+	seq     int
+	hashes  map[string]string
+	records map[string]uint64
+}
+
+// Render turns one test's observations into Windows events under profile p.
+// Every event comes from an observation: the process tree from exec
+// observations, network events from connect() joined with the ledger, file
+// events from files the processes created, DNS from queries sent or, through
+// the proxy, from the name the client asked the proxy for.
+func Render(p *Profile, in Input) ([]Event, error) {
+	if in.Realism == "" {
+		in.Realism = RealismResolved
+	}
+	shell, ok := p.Shells[in.Shell]
+	if !ok {
+		return nil, fmt.Errorf("profile %s has no shell %q", p.Name, in.Shell)
+	}
+	r := &renderer{
+		p: p, in: in, byPID: map[int]*process{}, folded: map[int]bool{}, ppidOf: map[int]int{}, nextPID: 5000 + 4*int(hash32(in.RunID)%500),
+		hashes: map[string]string{}, records: map[string]uint64{},
+	}
+	sh, _ := p.ImageFor("sh", "sh")
+	r.shellImage = sh.Image
+	r.parent = &process{
+		image: p.expand(p.Parent.Image), cmdline: p.expand(p.Parent.CommandLine), pid: p.Parent.PID,
+	}
+	r.parent.guid = r.guid(time.Unix(0, 0), "parent")
+	obs := append([]sensor.Observation(nil), in.Observations...)
+	sort.SliceStable(obs, func(i, j int) bool { return obs[i].Time.Before(obs[j].Time) })
+	// A subshell forks without exec: only its exit tells who its parent was.
+	for _, o := range obs {
+		if o.PPID != 0 {
+			r.ppidOf[o.PID] = o.PPID
+		}
+	}
+	for _, o := range obs {
+		switch o.Kind {
+		case sensor.KindExec:
+			r.exec(o, shell)
+		case sensor.KindConnect:
+			r.connect(o)
+		case sensor.KindDNS:
+			if proc, _ := r.owner(o.PID); proc != nil {
+				r.dns(proc, o.Time, o.DNSName)
+			}
+		case sensor.KindFile:
+			r.file(o)
+		}
+	}
+	return r.events, nil
+}
+
+func (r *renderer) exec(o sensor.Observation, shell Image) {
+	if r.root == nil {
+		// The executor's sh is the atomic's Windows shell.
+		meta := shell
+		meta.Image = r.p.expand(shell.Image)
+		cmd := strings.ReplaceAll(shell.CommandLine, "{command}", strings.TrimSpace(r.in.Command))
+		r.root = r.start(o, r.parent, meta, meta.Image, cmd)
+		r.rootPID = o.PID
+		r.byPID[o.PID] = r.root
+		if shell.ScriptBlockLogging {
+			r.scriptBlock(r.root, o.Time, strings.TrimSpace(r.in.Command))
+		}
+		return
+	}
+	if r.in.Merge != "" && o.Exe == r.in.Merge {
+		// The replay child is the simulated tool: it is the process that
+		// started it.
+		if cur := r.byPID[o.PID]; cur != nil {
+			return
+		}
+		r.byPID[o.PID] = r.byPID[o.PPID]
+		return
+	}
+	// An exec without fork replaces the process the shell started;
+	// otherwise the parent is the nearest rendered ancestor.
+	parent, parentFolded := r.owner(o.PID)
+	argv := append([]string(nil), o.Argv...)
+	if len(argv) == 0 {
+		argv = []string{o.Exe}
+	}
+	meta, mapped := r.p.ImageFor(argv[0], o.Exe)
+	plumbing := r.p.collapses(argv) && (!mapped || meta.Image == r.shellImage)
+	if plumbing || parentFolded && !mapped {
+		// Plumbing with no Windows counterpart: what it does is its parent's.
+		r.byPID[o.PID] = parent
+		r.folded[o.PID] = true
+		return
+	}
+	r.folded[o.PID] = false
+	typedByShell := parent == r.root
+	if meta.Wrapper != "" && typedByShell {
+		// A command typed in the shell starts through the program's launcher.
+		wrapperArgv := append([]string{firstNonEmpty(meta.Typed, meta.Wrapper)}, argv[1:]...)
+		wmeta := meta
+		wmeta.Image = meta.Wrapper
+		parent = r.start(o, parent, wmeta, meta.Wrapper, JoinCommandLine(wrapperArgv))
+		typedByShell = false
+	}
+	if typedByShell && meta.Typed != "" {
+		argv[0] = meta.Typed
+	} else {
+		argv[0] = meta.Image
+	}
+	r.byPID[o.PID] = r.start(o, parent, meta, meta.Image, JoinCommandLine(argv))
+}
+
+// owner is the rendered process that pid's activity belongs to: pid's own,
+// or its nearest ancestor's; folded reports whether that link passes
+// through folded plumbing.
+func (r *renderer) owner(pid int) (proc *process, folded bool) {
+	for range 128 { // bounded: a pid cycle in bad input must not hang
+		if pid == 0 {
+			break
+		}
+		if p, ok := r.byPID[pid]; ok {
+			return p, folded || r.folded[pid]
+		}
+		pid = r.ppidOf[pid]
+	}
+	return r.root, folded
+}
+
+// start renders a process creation (Sysmon 1 and Security 4688).
+func (r *renderer) start(o sensor.Observation, parent *process, meta Image, image, cmdline string) *process {
+	r.nextPID += 4
+	proc := &process{
+		image: image, cmdline: cmdline, pid: r.nextPID, parent: parent, meta: meta,
+		cwd: r.windowsDir(o.Cwd), hashes: r.hashOf(o.Exe), dnsDone: map[string]bool{},
+	}
+	r.seq++
+	proc.guid = r.guid(o.Time, strconv.Itoa(r.seq))
+	p := r.p
+	r.sysmon(1, 5, o.Time, []Field{
+		{"RuleName", "-"},
+		{"UtcTime", utcTime(o.Time)},
+		{"ProcessGuid", proc.guid},
+		{"ProcessId", strconv.Itoa(proc.pid)},
+		{"Image", image},
+		{"FileVersion", meta.FileVersion},
+		{"Description", meta.Description},
+		{"Product", meta.Product},
+		{"Company", meta.Company},
+		{"OriginalFileName", meta.OriginalFileName},
+		{"CommandLine", cmdline},
+		{"CurrentDirectory", proc.cwd},
+		{"User", p.Account()},
+		{"LogonGuid", p.User.LogonGUID},
+		{"LogonId", p.User.LogonID},
+		{"TerminalSessionId", "1"},
+		{"IntegrityLevel", p.User.Integrity},
+		{"Hashes", proc.hashes},
+		{"ParentProcessGuid", parent.guid},
+		{"ParentProcessId", strconv.Itoa(parent.pid)},
+		{"ParentImage", parent.image},
+		{"ParentCommandLine", parent.cmdline},
+		{"ParentUser", p.Account()},
+	})
+	r.events = append(r.events, Event{
+		Provider: Security, EventID: 4688, Version: 2, Level: 0, Task: 13312, Opcode: 0,
+		Keywords: "0x8020000000000000", TimeCreated: o.Time, RecordID: r.record("security", p.Security.RecordBase),
+		ExecutionPID: 4, ExecutionTID: p.Security.TID, Channel: SecurityChannel, Computer: r.p.FQDN(), RunID: r.in.RunID,
+		Data: []Field{
+			{"SubjectUserSid", p.User.SID},
+			{"SubjectUserName", p.User.Name},
+			{"SubjectDomainName", p.User.Domain},
+			{"SubjectLogonId", p.User.LogonID},
+			{"NewProcessId", fmt.Sprintf("0x%x", proc.pid)},
+			{"NewProcessName", image},
+			{"TokenElevationType", tokenElevation(p.User.Integrity)},
+			{"ProcessId", fmt.Sprintf("0x%x", parent.pid)},
+			{"CommandLine", cmdline},
+			{"TargetUserSid", "S-1-0-0"},
+			{"TargetUserName", "-"},
+			{"TargetDomainName", "-"},
+			{"TargetLogonId", "0x0"},
+			{"ParentProcessName", parent.image},
+			{"MandatoryLabel", mandatoryLabel(p.User.Integrity)},
+		},
+	})
+	return proc
+}
+
+func (r *renderer) scriptBlock(proc *process, t time.Time, text string) {
+	r.events = append(r.events, Event{
+		Provider: PowerShell, EventID: 4104, Version: 1, Level: 5, Task: 2, Opcode: 15, Keywords: "0x0",
+		TimeCreated: t.Add(time.Millisecond), RecordID: r.record("powershell", r.p.PowerShellLog.RecordBase),
+		ExecutionPID: proc.pid, ExecutionTID: proc.pid + 4, Channel: PowerShellChannel, Computer: r.p.FQDN(),
+		UserID: r.p.User.SID, RunID: r.in.RunID,
+		Data: []Field{
+			{"MessageNumber", "1"},
+			{"MessageTotal", "1"},
+			{"ScriptBlockText", text},
+			{"ScriptBlockId", r.guid(t, "scriptblock")},
+			{"Path", ""},
+		},
+	})
+}
+
+// connect renders Sysmon 3 for a TCP connect, joined with the ledger on the
+// client socket to learn the host the client really asked for.
+func (r *renderer) connect(o sensor.Observation) {
+	proc, _ := r.owner(o.PID)
+	if proc == nil || (o.Result != sensor.ResultOK && o.Result != sensor.ResultAttempted) || o.Proto == "udp" {
+		return
+	}
+	host, port := "", o.RemotePort
+	destIP := o.RemoteIP
+	for _, e := range r.in.Ledger {
+		if e.ClientPort == o.LocalPort && (e.ClientIP == o.LocalIP || o.LocalIP == "") {
+			host = e.Host
+			if e.Method == "CONNECT" {
+				if _, p, err := net.SplitHostPort(e.Path); err == nil {
+					port, _ = strconv.Atoi(p)
+				}
+			} else {
+				port = 443
+			}
+			break
+		}
+	}
+	destName := "-"
+	if host != "" {
+		res, ok := r.p.Resolver[host]
+		if ok {
+			destIP = res.IP
+		}
+		r.dns(proc, o.Time.Add(-time.Millisecond), host)
+		switch r.in.Realism {
+		case RealismResolved:
+			destName = host
+		case RealismPTR:
+			destName = firstNonEmpty(res.PTR, "-")
+		}
+	}
+	ipv6 := strings.Contains(destIP, ":")
+	r.sysmon(3, 5, o.Time, []Field{
+		{"RuleName", "-"},
+		{"UtcTime", utcTime(o.Time)},
+		{"ProcessGuid", proc.guid},
+		{"ProcessId", strconv.Itoa(proc.pid)},
+		{"Image", proc.image},
+		{"User", r.p.Account()},
+		{"Protocol", "tcp"},
+		{"Initiated", "true"},
+		{"SourceIsIpv6", strconv.FormatBool(ipv6)},
+		{"SourceIp", r.p.Host.IP},
+		{"SourceHostname", r.p.FQDN()},
+		{"SourcePort", strconv.Itoa(o.LocalPort)},
+		{"SourcePortName", "-"},
+		{"DestinationIsIpv6", strconv.FormatBool(ipv6)},
+		{"DestinationIp", destIP},
+		{"DestinationHostname", destName},
+		{"DestinationPort", strconv.Itoa(port)},
+		{"DestinationPortName", portName(port)},
+	})
+}
+
+// dns renders Sysmon 22 once per process and name.
+func (r *renderer) dns(proc *process, t time.Time, name string) {
+	if name == "" || proc.dnsDone[name] {
+		return
+	}
+	proc.dnsDone[name] = true
+	results := "-"
+	if res, ok := r.p.Resolver[name]; ok {
+		results = "::ffff:" + res.IP + ";"
+	}
+	r.sysmon(22, 5, t, []Field{
+		{"RuleName", "-"},
+		{"UtcTime", utcTime(t)},
+		{"ProcessGuid", proc.guid},
+		{"ProcessId", strconv.Itoa(proc.pid)},
+		{"QueryName", name},
+		{"QueryStatus", "0"},
+		{"QueryResults", results},
+		{"Image", proc.image},
+		{"User", r.p.Account()},
+	})
+}
+
+func (r *renderer) file(o sensor.Observation) {
+	proc, _ := r.owner(o.PID)
+	if proc == nil || !o.Created || (o.Result != "" && o.Result != sensor.ResultOK) {
+		return
+	}
+	target, ok := r.windowsPath(o.Path)
+	if !ok {
+		return
+	}
+	r.sysmon(11, 2, o.Time, []Field{
+		{"RuleName", "-"},
+		{"UtcTime", utcTime(o.Time)},
+		{"ProcessGuid", proc.guid},
+		{"ProcessId", strconv.Itoa(proc.pid)},
+		{"Image", proc.image},
+		{"TargetFilename", target},
+		{"CreationUtcTime", utcTime(o.Time)},
+		{"User", r.p.Account()},
+	})
+}
+
+func (r *renderer) sysmon(id, version int, t time.Time, data []Field) {
+	r.events = append(r.events, Event{
+		Provider: Sysmon, EventID: id, Version: version, Level: 4, Task: id, Opcode: 0,
+		Keywords: "0x8000000000000000", TimeCreated: t, RecordID: r.record("sysmon", r.p.Sysmon.RecordBase),
+		ExecutionPID: r.p.Sysmon.PID, ExecutionTID: r.p.Sysmon.TID, Channel: SysmonChannel,
+		Computer: r.p.FQDN(), UserID: "S-1-5-18", Data: data, RunID: r.in.RunID,
+	})
+}
+
+func (r *renderer) record(channel string, base uint64) uint64 {
+	r.records[channel]++
+	return base + r.records[channel]
+}
+
+// windowsPath maps a Linux path under the work or home directory.
+func (r *renderer) windowsPath(p string) (string, bool) {
+	for _, m := range []struct{ linux, windows string }{
+		{r.in.WorkDir, r.p.expand(r.p.WorkDir)},
+		{r.in.HomeDir, `C:\Users\` + r.p.User.Name},
+	} {
+		if m.linux == "" {
+			continue
+		}
+		rel, err := filepath.Rel(m.linux, p)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			continue
+		}
+		if rel == "." {
+			return m.windows, true
+		}
+		return m.windows + `\` + strings.ReplaceAll(rel, "/", `\`), true
+	}
+	return "", false
+}
+
+// windowsDir is a process's current directory as Sysmon writes it, with a
+// trailing backslash; unknown directories render as the work directory.
+func (r *renderer) windowsDir(p string) string {
+	d, ok := r.windowsPath(p)
+	if !ok {
+		d = r.p.expand(r.p.WorkDir)
+	}
+	return d + `\`
+}
+
+// guid is a Sysmon-shaped process GUID: the machine prefix, the start time,
+// and a run-stable unique tail.
+func (r *renderer) guid(t time.Time, salt string) string {
+	h := fnv.New64a()
+	io.WriteString(h, r.in.RunID+"/"+r.p.Name+"/"+salt)
+	tail := h.Sum64()
+	secs := uint32(t.Unix())
+	return fmt.Sprintf("{%s-%04X-%04X-%04X-%012X}", strings.ToUpper(firstNonEmpty(r.p.Host.MachineGUIDPrefix, "00000000")),
+		secs&0xffff, secs>>16, uint16(tail>>48), tail&0xffffffffffff)
+}
+
+// hashOf is the Hashes field of the binary that really ran.
+func (r *renderer) hashOf(exe string) string {
+	if h, ok := r.hashes[exe]; ok {
+		return h
+	}
+	h := "-"
+	if f, err := os.Open(exe); err == nil {
+		md, sh := md5.New(), sha256.New()
+		if _, err := io.Copy(io.MultiWriter(md, sh), f); err == nil {
+			// An ELF binary has no PE import table: Sysmon writes zeros then.
+			h = fmt.Sprintf("MD5=%s,SHA256=%s,IMPHASH=00000000000000000000000000000000",
+				strings.ToUpper(hex.EncodeToString(md.Sum(nil))), strings.ToUpper(hex.EncodeToString(sh.Sum(nil))))
+		}
+		f.Close()
+	}
+	r.hashes[exe] = h
+	return h
+}
+
+func utcTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") }
+
+func portName(port int) string {
+	switch port {
+	case 443:
+		return "https"
+	case 80:
+		return "http"
+	case 53:
+		return "domain"
+	}
+	return "-"
+}
+
+func tokenElevation(integrity string) string {
+	if strings.EqualFold(integrity, "High") {
+		return "%%1937"
+	}
+	return "%%1938"
+}
+
+func mandatoryLabel(integrity string) string {
+	switch strings.ToLower(integrity) {
+	case "high":
+		return "S-1-16-12288"
+	case "system":
+		return "S-1-16-16384"
+	case "low":
+		return "S-1-16-4096"
+	}
+	return "S-1-16-8192"
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func hash32(s string) uint32 {
+	h := fnv.New32a()
+	io.WriteString(h, s)
+	return h.Sum32()
+}
