@@ -77,21 +77,21 @@ type process struct {
 
 // renderer holds the state of rendering one input under one profile.
 type renderer struct {
-	p       *Profile
-	in      Input
-	events  []Event
-	byPID   map[int]*process // Linux pid -> current Windows process
-	folded  map[int]bool     // Linux pids folded into an ancestor
-	ppidOf  map[int]int      // Linux pid -> the pid that forked it
+	p      *Profile
+	in     Input
+	events []Event
+	byPID  map[int]*process // Linux pid -> current Windows process
+	folded map[int]bool     // Linux pids folded into an ancestor
+	ppidOf map[int]int      // Linux pid -> the pid that forked it
 	// shellImage is how a Linux shell renders when it is not the root.
 	shellImage string
-	root    *process
-	rootPID int
-	parent  *process
-	nextPID int
-	seq     int
-	hashes  map[string]string
-	records map[string]uint64
+	root       *process
+	rootPID    int
+	parent     *process
+	nextPID    int
+	seq        int
+	hashes     map[string]string
+	records    map[string]uint64
 }
 
 // Render turns one test's observations into Windows events under profile p.
