@@ -48,11 +48,33 @@
 // naming the construct. Inline flags such as (?i) work in both. Regular
 // expressions must be string literals so that they are compiled once.
 //
+// A regular expression that is only an alternation of literals, such as
+// "(?i)(code\.exe|pycharm)", is matched by substring search instead of the
+// regex engine; the result is the same and much faster.
+//
+// # Explanations
+//
+// [Query.Explain] evaluates one event and reports, for each leaf term of the
+// first search clause, the field, the pattern after unescaping and the
+// event's actual value, within the AND/OR/NOT structure; then which later
+// command (a where, say) dropped the event and what eval had computed.
+//
 // # Deliberate deviations
 //
-// Time modifiers (earliest, latest) match every event, because replayed
-// telemetry is not bounded by a search window. Search terms match by
-// substring with wildcards rather than by Splunk's indexed-token
-// segmentation. Multivalue fields exist only as the output of stats values()
-// and list(); eval treats a multivalue field as its first value.
+//   - Time modifiers (earliest, latest) match every event, because replayed
+//     telemetry is not bounded by a search window.
+//   - Bare search terms match by substring with wildcards rather than by
+//     Splunk's indexed-token segmentation; field=value compares text, so
+//     EventCode=03 does not match "3".
+//   - Search comparisons (<, >, ...) on text are case-sensitive byte order.
+//   - Conditions are two-valued: a comparison with null is false, so
+//     NOT x=1 is true when x is null. A where condition that is not Boolean
+//     (a case() with no match, say) drops the row.
+//   - + concatenates as text unless both operands are numbers.
+//   - sort orders numbers before text and text byte-wise; it does not sort
+//     "10abc" by its leading number, and ip() sorts like auto().
+//   - match() and replace() need a literal regular expression; TERM(),
+//     CASE(), subsearches, macros and wildcard rename are not supported.
+//   - Multivalue fields exist only as the output of stats values() and
+//     list(); eval treats a multivalue field as its first value.
 package spl

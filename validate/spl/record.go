@@ -17,12 +17,41 @@ type record struct {
 	ev   Event
 	over []binding
 	cols []string // nil: every field is visible
+
+	// A cache of event lookups by slot, a per-query number for each field
+	// name the query reads: the seed query tests EventCode, Image and
+	// CommandLine in several branches, and map lookups dominate evaluation.
+	slotState []uint8 // 0 not looked up, 1 absent, 2 present
+	slotVal   []string
 }
 
 func (r *record) reset(ev Event) {
 	r.ev = ev
 	r.over = r.over[:0]
 	r.cols = nil
+	clear(r.slotState)
+}
+
+// evLookup reads an event field through the slot cache; slot -1, or a
+// record without a cache, reads the map.
+func (r *record) evLookup(slot int, name string) (string, bool) {
+	if slot < 0 || slot >= len(r.slotState) {
+		s, ok := r.ev[name]
+		return s, ok
+	}
+	switch r.slotState[slot] {
+	case 1:
+		return "", false
+	case 2:
+		return r.slotVal[slot], true
+	}
+	s, ok := r.ev[name]
+	if ok {
+		r.slotState[slot], r.slotVal[slot] = 2, s
+	} else {
+		r.slotState[slot] = 1
+	}
+	return s, ok
 }
 
 func (r *record) clone() *record {
@@ -35,15 +64,16 @@ func (r *record) clone() *record {
 
 // text returns a field as text for search terms. The common case, an
 // untouched event, is a single map lookup.
-func (r *record) text(name string) (string, bool) {
+func (r *record) text(slot int, name string) (string, bool) {
 	if len(r.over) == 0 && r.cols == nil {
-		s, ok := r.ev[name]
-		return s, ok
+		return r.evLookup(slot, name)
 	}
-	return r.get(name).Text()
+	return r.getSlot(slot, name).Text()
 }
 
-func (r *record) get(name string) Value {
+func (r *record) get(name string) Value { return r.getSlot(-1, name) }
+
+func (r *record) getSlot(slot int, name string) Value {
 	if r.cols != nil && !slices.Contains(r.cols, name) {
 		return Value{}
 	}
@@ -55,7 +85,7 @@ func (r *record) get(name string) Value {
 			return r.over[i].val
 		}
 	}
-	if s, ok := r.ev[name]; ok {
+	if s, ok := r.evLookup(slot, name); ok {
 		return Value{kind: KindString, str: s, field: true}
 	}
 	return Value{}

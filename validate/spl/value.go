@@ -58,9 +58,9 @@ func NullValue() Value { return Value{} }
 // StringValue returns a string value.
 func StringValue(s string) Value { return Value{kind: KindString, str: s} }
 
-// FieldValue returns a string as it is read from event data: like Splunk,
+// EventValue returns a string as it is read from event data: like Splunk,
 // where and eval compare it as a number when it looks like one.
-func FieldValue(s string) Value { return Value{kind: KindString, str: s, field: true} }
+func EventValue(s string) Value { return Value{kind: KindString, str: s, field: true} }
 
 // NumberValue returns a numeric value.
 func NumberValue(f float64) Value { return Value{kind: KindNumber, num: f} }

@@ -1,0 +1,723 @@
+package spl
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// command is one stage of a pipeline.
+type command interface {
+	base() *cmdBase
+}
+
+// streamer is a command that looks at one record at a time.
+type streamer interface {
+	command
+	stream(st *runState, i int, r *record) (keep bool, err error)
+}
+
+// blocker is a command that needs every record before producing output.
+type blocker interface {
+	command
+	block(recs []*record) []*record
+}
+
+type cmdBase struct {
+	start int    // byte offset of the command name in the query
+	text  string // the command's text, for explanations
+}
+
+func (c *cmdBase) base() *cmdBase { return c }
+
+// runState holds what streaming commands remember during one Run, so that a
+// Query itself stays immutable.
+type runState struct {
+	counts []int
+	seen   []map[string]int
+	stop   bool // head has its rows: nothing later in this segment passes
+}
+
+type searchCmd struct {
+	cmdBase
+	tree *sNode // as written, for Explain
+	fast *sNode // optimised for matching
+}
+
+func (c *searchCmd) stream(_ *runState, _ int, r *record) (bool, error) { return c.fast.match(r), nil }
+
+type whereCmd struct {
+	cmdBase
+	cond expr
+}
+
+func (c *whereCmd) stream(_ *runState, _ int, r *record) (bool, error) {
+	return truthy(c.cond.eval(r)), nil
+}
+
+type assignment struct {
+	field string
+	e     expr
+	pos   int
+}
+
+type evalCmd struct {
+	cmdBase
+	assigns []assignment
+}
+
+// errBoolAssign is reported at run time when a case() or if() branch yields
+// a Boolean, which Splunk does not store in a field either.
+type errBoolAssign struct{ field string }
+
+func (e errBoolAssign) Error() string {
+	return "field " + e.field + " cannot be assigned a Boolean result; use if(condition, value, value)"
+}
+
+func (c *evalCmd) stream(_ *runState, _ int, r *record) (bool, error) {
+	for _, a := range c.assigns {
+		v := a.e.eval(r)
+		if v.kind == KindBool {
+			return false, errBoolAssign{a.field}
+		}
+		// Splunk: assigning null removes the field.
+		r.set(a.field, v)
+	}
+	return true, nil
+}
+
+type fieldPat struct {
+	name string
+	wild bool
+	w    wildcard
+}
+
+type tableCmd struct {
+	cmdBase
+	fields []fieldPat
+}
+
+// expand resolves wildcard field names against the record's fields, in the
+// record's field order, as Splunk's table and fields do.
+func expand(pats []fieldPat, r *record, onlyPresent bool) []string {
+	var out []string
+	var visible []string
+	for _, p := range pats {
+		if !p.wild {
+			if !slices.Contains(out, p.name) && (!onlyPresent || !r.get(p.name).IsNull()) {
+				out = append(out, p.name)
+			}
+			continue
+		}
+		if visible == nil {
+			visible = r.names()
+		}
+		for _, n := range visible {
+			if p.w.match(n) && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func restrict(r *record, cols []string) {
+	if r.cols != nil {
+		// Fields the previous table or fields removed must stay removed.
+		for _, n := range cols {
+			if !slices.Contains(r.cols, n) {
+				r.set(n, Value{})
+			}
+		}
+	}
+	r.cols = cols
+}
+
+func (c *tableCmd) stream(_ *runState, _ int, r *record) (bool, error) {
+	restrict(r, expand(c.fields, r, false))
+	return true, nil
+}
+
+type fieldsCmd struct {
+	cmdBase
+	remove bool
+	fields []fieldPat
+}
+
+func (c *fieldsCmd) stream(_ *runState, _ int, r *record) (bool, error) {
+	if c.remove {
+		drop := expand(c.fields, r, true)
+		var keep []string
+		for _, n := range r.names() {
+			if !slices.Contains(drop, n) {
+				keep = append(keep, n)
+			}
+		}
+		restrict(r, keep)
+		return true, nil
+	}
+	cols := expand(c.fields, r, true)
+	// Splunk keeps the internal fields _raw and _time unless removed with -.
+	for _, internal := range []string{"_raw", "_time"} {
+		if !slices.Contains(cols, internal) && !r.get(internal).IsNull() {
+			cols = append(cols, internal)
+		}
+	}
+	restrict(r, cols)
+	return true, nil
+}
+
+type renameCmd struct {
+	cmdBase
+	pairs [][2]string
+}
+
+func (c *renameCmd) stream(_ *runState, _ int, r *record) (bool, error) {
+	for _, p := range c.pairs {
+		from, to := p[0], p[1]
+		v := r.get(from)
+		if v.IsNull() || from == to {
+			continue
+		}
+		if r.cols != nil {
+			cols := make([]string, 0, len(r.cols))
+			for _, n := range r.cols {
+				switch n {
+				case from:
+					cols = append(cols, to)
+				case to:
+				default:
+					cols = append(cols, n)
+				}
+			}
+			r.cols = cols
+		}
+		r.set(from, Value{})
+		r.set(to, v)
+	}
+	return true, nil
+}
+
+type headCmd struct {
+	cmdBase
+	n int
+}
+
+func (c *headCmd) stream(st *runState, i int, _ *record) (bool, error) {
+	if st.counts[i] >= c.n {
+		st.stop = true
+		return false, nil
+	}
+	st.counts[i]++
+	return true, nil
+}
+
+type dedupCmd struct {
+	cmdBase
+	limit     int
+	keepEmpty bool
+	fields    []string
+}
+
+func (c *dedupCmd) stream(st *runState, i int, r *record) (bool, error) {
+	var b strings.Builder
+	for _, f := range c.fields {
+		v := r.get(f)
+		if v.IsNull() {
+			// Splunk drops results missing a dedup field unless keepempty=true.
+			return c.keepEmpty, nil
+		}
+		b.WriteString(strings.Join(v.Values(), "\x01"))
+		b.WriteByte(0)
+	}
+	if st.seen[i] == nil {
+		st.seen[i] = make(map[string]int)
+	}
+	k := b.String()
+	if st.seen[i][k] >= c.limit {
+		return false, nil
+	}
+	st.seen[i][k]++
+	return true, nil
+}
+
+type sortKey struct {
+	field string
+	desc  bool
+	as    string // "", "auto", "num", "str", "ip"
+}
+
+type sortCmd struct {
+	cmdBase
+	limit int
+	keys  []sortKey
+}
+
+// sval is a precomputed sort key.
+type sval struct {
+	null  bool
+	isNum bool
+	num   float64
+	str   string
+}
+
+func sortValue(v Value, field, as string) sval {
+	s, ok := v.Text()
+	if !ok {
+		return sval{null: true}
+	}
+	if as == "str" {
+		return sval{str: s}
+	}
+	if f, ok := v.Number(); ok {
+		return sval{isNum: true, num: f, str: s}
+	}
+	if field == "_time" {
+		// _time may be an ISO timestamp; order it as a time.
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return sval{isNum: true, num: float64(t.UnixNano()) / 1e9, str: s}
+			}
+		}
+	}
+	if as == "num" {
+		return sval{null: true}
+	}
+	return sval{str: s}
+}
+
+// compareSort orders non-null keys as Splunk's sort does: numbers before
+// strings, numbers numerically, strings lexicographically (uppercase first).
+func compareSort(a, b sval) int {
+	switch {
+	case a.isNum && b.isNum:
+		switch {
+		case a.num < b.num:
+			return -1
+		case a.num > b.num:
+			return 1
+		}
+		return 0
+	case a.isNum:
+		return -1
+	case b.isNum:
+		return 1
+	}
+	return strings.Compare(a.str, b.str)
+}
+
+func (c *sortCmd) block(recs []*record) []*record {
+	keys := make([][]sval, len(recs))
+	for i, r := range recs {
+		keys[i] = make([]sval, len(c.keys))
+		for j, k := range c.keys {
+			keys[i][j] = sortValue(r.get(k.field), k.field, k.as)
+		}
+	}
+	idx := make([]int, len(recs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(x, y int) bool {
+		a, b := keys[idx[x]], keys[idx[y]]
+		for j, k := range c.keys {
+			// Results missing the field sort last in either direction.
+			if a[j].null || b[j].null {
+				if a[j].null != b[j].null {
+					return b[j].null
+				}
+				continue
+			}
+			cmp := compareSort(a[j], b[j])
+			if k.desc {
+				cmp = -cmp
+			}
+			if cmp != 0 {
+				return cmp < 0
+			}
+		}
+		return false
+	})
+	out := make([]*record, len(recs))
+	for i, j := range idx {
+		out[i] = recs[j]
+	}
+	if c.limit > 0 && len(out) > c.limit {
+		out = out[:c.limit]
+	}
+	return out
+}
+
+type aggregate struct {
+	fn    string
+	field string
+	name  string
+}
+
+type statsCmd struct {
+	cmdBase
+	aggs []aggregate
+	by   []string
+}
+
+type aggState struct {
+	count    int
+	distinct map[string]struct{}
+	list     []string
+	sum      float64
+	nums     int
+	minN     float64
+	maxN     float64
+	minS     string
+	maxS     string
+	seen     bool
+	first    Value
+	last     Value
+}
+
+func (a *aggState) add(fn string, v Value) {
+	for _, s := range v.Values() {
+		a.count++
+		switch fn {
+		case "dc", "distinct_count", "values":
+			if a.distinct == nil {
+				a.distinct = make(map[string]struct{})
+			}
+			a.distinct[s] = struct{}{}
+		case "list":
+			// Splunk's list() keeps at most 100 values.
+			if len(a.list) < 100 {
+				a.list = append(a.list, s)
+			}
+		}
+		f, isNum := parseNumber(s)
+		if isNum {
+			a.sum += f
+			if a.nums == 0 || f < a.minN {
+				a.minN = f
+			}
+			if a.nums == 0 || f > a.maxN {
+				a.maxN = f
+			}
+			a.nums++
+		}
+		if !a.seen || s < a.minS {
+			a.minS = s
+		}
+		if !a.seen || s > a.maxS {
+			a.maxS = s
+		}
+		if !a.seen {
+			a.first = StringValue(s)
+			a.seen = true
+		}
+		a.last = StringValue(s)
+	}
+}
+
+func (a *aggState) result(fn string) Value {
+	switch fn {
+	case "count", "c":
+		return NumberValue(float64(a.count))
+	case "dc", "distinct_count":
+		return NumberValue(float64(len(a.distinct)))
+	case "values":
+		vals := make([]string, 0, len(a.distinct))
+		for s := range a.distinct {
+			vals = append(vals, s)
+		}
+		// Splunk: values() returns distinct values in lexicographical order.
+		sort.Strings(vals)
+		return MultiValue(vals)
+	case "list":
+		return MultiValue(a.list)
+	case "first":
+		return a.first
+	case "last":
+		return a.last
+	case "sum":
+		if a.nums == 0 {
+			return Value{}
+		}
+		return NumberValue(a.sum)
+	case "avg", "mean":
+		if a.nums == 0 {
+			return Value{}
+		}
+		return NumberValue(a.sum / float64(a.nums))
+	case "min", "max":
+		if !a.seen {
+			return Value{}
+		}
+		// Numbers when there are any, lexicographic order otherwise.
+		if a.nums > 0 {
+			if fn == "min" {
+				return NumberValue(a.minN)
+			}
+			return NumberValue(a.maxN)
+		}
+		if fn == "min" {
+			return StringValue(a.minS)
+		}
+		return StringValue(a.maxS)
+	}
+	return Value{}
+}
+
+type group struct {
+	by   []Value
+	aggs []aggState
+}
+
+func (c *statsCmd) block(recs []*record) []*record {
+	groups := map[string]*group{}
+	var order []*group
+	var key strings.Builder
+	for _, r := range recs {
+		key.Reset()
+		by := make([]Value, len(c.by))
+		skip := false
+		for i, f := range c.by {
+			by[i] = r.get(f)
+			if by[i].IsNull() {
+				// Splunk leaves out results that lack a by-field.
+				skip = true
+				break
+			}
+			key.WriteString(strings.Join(by[i].Values(), "\x01"))
+			key.WriteByte(0)
+		}
+		if skip {
+			continue
+		}
+		g := groups[key.String()]
+		if g == nil {
+			g = &group{by: by, aggs: make([]aggState, len(c.aggs))}
+			groups[key.String()] = g
+			order = append(order, g)
+		}
+		for i, a := range c.aggs {
+			if a.field == "" {
+				g.aggs[i].count++
+				continue
+			}
+			g.aggs[i].add(a.fn, r.get(a.field))
+		}
+	}
+	if len(c.by) == 0 && len(order) == 0 {
+		order = append(order, &group{aggs: make([]aggState, len(c.aggs))})
+	}
+	sort.SliceStable(order, func(x, y int) bool {
+		for i := range c.by {
+			cmp := compareSort(sortValue(order[x].by[i], c.by[i], ""), sortValue(order[y].by[i], c.by[i], ""))
+			if cmp != 0 {
+				return cmp < 0
+			}
+		}
+		return false
+	})
+	cols := slices.Clone(c.by)
+	for _, a := range c.aggs {
+		if !slices.Contains(cols, a.name) {
+			cols = append(cols, a.name)
+		}
+	}
+	out := make([]*record, 0, len(order))
+	for _, g := range order {
+		r := &record{cols: cols}
+		for i, f := range c.by {
+			r.over = append(r.over, binding{name: f, val: g.by[i]})
+		}
+		for i, a := range c.aggs {
+			v := g.aggs[i].result(a.fn)
+			r.over = append(r.over, binding{name: a.name, val: v, del: v.IsNull()})
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Run evaluates the pipeline over events, in order, and returns the result
+// rows. Events are not modified.
+func (q *Query) Run(events []Event) ([]Row, error) {
+	st := &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))}
+	seg := q.segmentEnd(0)
+	var recs []*record
+	scratch := record{slotState: make([]uint8, q.slots), slotVal: make([]string, q.slots)}
+	for _, ev := range events {
+		scratch.reset(ev)
+		keep, err := q.streamRange(st, &scratch, 0, seg)
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			recs = append(recs, scratch.clone())
+		}
+		if st.stop {
+			break
+		}
+	}
+	for i := seg; i < len(q.cmds); {
+		recs = q.cmds[i].(blocker).block(recs)
+		i++
+		end := q.segmentEnd(i)
+		st.stop = false
+		out := recs[:0]
+		for _, r := range recs {
+			keep, err := q.streamRange(st, r, i, end)
+			if err != nil {
+				return nil, err
+			}
+			if keep {
+				out = append(out, r)
+			}
+			if st.stop {
+				break
+			}
+		}
+		recs = out
+		i = end
+	}
+	rows := make([]Row, len(recs))
+	for i, r := range recs {
+		rows[i] = r.row()
+	}
+	return rows, nil
+}
+
+// segmentEnd returns the index of the first blocking command at or after i.
+func (q *Query) segmentEnd(i int) int {
+	for ; i < len(q.cmds); i++ {
+		if _, ok := q.cmds[i].(blocker); ok {
+			return i
+		}
+	}
+	return i
+}
+
+func (q *Query) streamRange(st *runState, r *record, from, to int) (bool, error) {
+	for i := from; i < to; i++ {
+		keep, err := q.cmds[i].(streamer).stream(st, i, r)
+		if err != nil {
+			b := q.cmds[i].base()
+			line, col := position(q.src, b.start)
+			return false, fmt.Errorf("spl: %d:%d: %s: %w", line, col, firstWord(b.text), err)
+		}
+		if !keep {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexAny(s, " \t\r\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Explanation tells why an event did or did not produce a result.
+type Explanation struct {
+	// Search is the evaluation of the first search clause; nil when the
+	// query has none.
+	Search *Trace
+	// Stages follows the event through the streaming commands (search,
+	// where, eval, table, ...) up to the first command that needs every
+	// event (sort, stats), stopping at the command that dropped it.
+	Stages []Stage
+	// Kept is true when the event survived every stage in Stages.
+	Kept bool
+}
+
+// Stage is one command applied to the explained event.
+type Stage struct {
+	Command string // the command text as written
+	Line    int
+	Column  int
+	Kept    bool
+	// Set lists, for eval, the fields assigned and their values (null when
+	// the assignment removed the field), which shows e.g. why a score was 1.
+	Set []FieldValue
+	Err error // a run-time error raised by the command
+}
+
+// FieldValue is a field name and its value.
+type FieldValue struct {
+	Field string
+	Value Value
+}
+
+// Explain evaluates the query on one event and reports, term by term, how
+// the first search clause matched and which later command, if any, dropped
+// the event. It is how a detection engineer learns why a rule missed.
+func (q *Query) Explain(ev Event) *Explanation {
+	x := &Explanation{Kept: true}
+	r := &record{}
+	r.reset(ev)
+	st := &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))}
+	for i, c := range q.cmds {
+		s, ok := c.(streamer)
+		if !ok {
+			break
+		}
+		b := c.base()
+		stage := Stage{Command: b.text}
+		stage.Line, stage.Column = position(q.src, b.start)
+		if sc, ok := c.(*searchCmd); ok && sc == q.search {
+			x.Search = sc.tree.explain(newPosTracker(q.src), r)
+		}
+		keep, err := s.stream(st, i, r)
+		stage.Kept, stage.Err = keep && err == nil, err
+		if e, ok := c.(*evalCmd); ok {
+			for _, a := range e.assigns {
+				stage.Set = append(stage.Set, FieldValue{Field: a.field, Value: r.get(a.field)})
+			}
+		}
+		x.Stages = append(x.Stages, stage)
+		if !stage.Kept {
+			x.Kept = false
+			break
+		}
+	}
+	if x.Search == nil && q.search != nil {
+		// The first search clause comes after a blocking command; still
+		// show how its terms fare on the raw event.
+		r.reset(ev)
+		x.Search = q.search.tree.explain(newPosTracker(q.src), r)
+	}
+	return x
+}
+
+// String renders the explanation for people: the search trace, then each
+// stage with its outcome.
+func (x *Explanation) String() string {
+	var b strings.Builder
+	if x.Search != nil {
+		b.WriteString("search:\n")
+		x.Search.write(&b, 1)
+	}
+	for _, s := range x.Stages {
+		mark := "[ok]"
+		if !s.Kept {
+			mark = "[dropped]"
+		}
+		fmt.Fprintf(&b, "%s %d:%d %s\n", mark, s.Line, s.Column, firstLine(s.Command))
+		for _, f := range s.Set {
+			fmt.Fprintf(&b, "    %s = %s\n", f.Field, f.Value)
+		}
+		if s.Err != nil {
+			fmt.Fprintf(&b, "    error: %v\n", s.Err)
+		}
+	}
+	return b.String()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}

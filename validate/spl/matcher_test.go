@@ -1,0 +1,79 @@
+package spl
+
+import (
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The fast matchers must agree with the obvious regular expressions.
+
+func TestWildcardAgreesWithRegexp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"a", "B", "\\", ".", "*", "x", "é", "É"}
+	gen := func(n int, stars bool) string {
+		var b strings.Builder
+		for range rng.IntN(n) {
+			c := alphabet[rng.IntN(len(alphabet))]
+			if c == "*" && !stars {
+				c = "a"
+			}
+			b.WriteString(c)
+		}
+		return b.String()
+	}
+	for range 20000 {
+		pat := gen(6, true)
+		var re strings.Builder
+		re.WriteString("(?is)^")
+		for i, seg := range strings.Split(pat, "*") {
+			if i > 0 {
+				re.WriteString(".*")
+			}
+			re.WriteString(regexp.QuoteMeta(seg))
+		}
+		re.WriteString("$")
+		want := regexp.MustCompile(re.String())
+		w := compileWildcard(pat, false)
+		s := gen(8, false)
+		require.Equal(t, want.MatchString(s), w.match(s), "pattern %q text %q", pat, s)
+	}
+}
+
+func TestLiteralMatcher(t *testing.T) {
+	texts := []string{"", "Code.exe", `C:\VS Code\CODE.EXE`, "codeXexe", "jenkins-1", "CI-runner", "ci_x", "cix", "gitlab-runner", "push", "PUSH", "github.com", "api.github.com/gists", strings.Repeat("x", 600) + "PyCharm"}
+	for _, re := range []string{
+		`(?i)(code\.exe|idea64\.exe|pycharm|devenv\.exe|sourcetree|gitkraken|fork\.exe|tower\.exe)`,
+		`(?i)(jenkins|gitlab-runner|ci[-_]|build[-_]|deploy|devops|runner|bamboo|teamcity)`,
+		`push`,
+		`(github\.com|gitlab\.com|bitbucket\.org)`,
+		`(api\.github\.com|api\.gitlab\.com|gist\.github\.com)`,
+	} {
+		m := compileLiterals(re)
+		require.NotNil(t, m, "%s should take the literal fast path", re)
+		rx := regexp.MustCompile(re)
+		for _, s := range texts {
+			assert.Equal(t, rx.MatchString(s), m.match(s), "%s on %q", re, s)
+		}
+	}
+	for _, re := range []string{`^push`, `a.b`, `[a-z]+`, `(?i)[k]`, `x*`, `(?i)é`, `a(?i)b`} {
+		assert.Nil(t, compileLiterals(re), "%s must keep the regex engine", re)
+	}
+}
+
+func TestLikeMatch(t *testing.T) {
+	for _, c := range []struct {
+		s, p string
+		want bool
+	}{
+		{"abc", "abc", true}, {"abc", "a%", true}, {"abc", "%c", true}, {"abc", "%b%", true},
+		{"abc", "a_c", true}, {"abc", "a_", false}, {"", "%", true}, {"", "_", false},
+		{"éa", "_a", true}, {"aXbXc", "a%b%c", true}, {"abc", "ABC", false}, {"a%b", "a%%b", true},
+	} {
+		assert.Equal(t, c.want, likeMatch(c.s, c.p), "%q LIKE %q", c.s, c.p)
+	}
+}
