@@ -46,6 +46,12 @@ func WriteJSONL(w io.Writer, events []Event) error {
 	// Command lines are full of & < >; \u0026 would only hurt grep.
 	enc.SetEscapeHTML(false)
 	str := func(s string) {
+		if jsonPlainASCII(s) { // byte-identical to encoding/json, without its allocations
+			line.WriteByte('"')
+			line.WriteString(s)
+			line.WriteByte('"')
+			return
+		}
 		_ = enc.Encode(s) // a string always encodes (bad UTF-8 becomes U+FFFD)
 		line.Truncate(line.Len() - 1)
 	}
@@ -105,6 +111,17 @@ func WriteJSONL(w io.Writer, events []Event) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// jsonPlainASCII reports whether s is printable ASCII that encoding/json
+// (HTML escaping off) would write unchanged between quotes.
+func jsonPlainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonlError locates a ReadJSONL failure by its 1-based line number.

@@ -16,21 +16,21 @@ import (
 // eventNS is the namespace every Windows event element carries.
 const eventNS = "http://schemas.microsoft.com/win/2004/08/events/event"
 
-// systemTimeLayout is TimeCreated/@SystemTime as EvtRender writes it: UTC,
-// always 7 fractional digits (the FILETIME's 100 ns resolution), and Z.
-const systemTimeLayout = "2006-01-02T15:04:05.0000000Z"
+// systemTimeLayout is TimeCreated/@SystemTime as current Windows' EvtRender
+// writes it and the Splunk samples carry it: UTC, nine fractional digits,
+// Z. The clock is a FILETIME, so the last two digits are always 00
+// (2020-10-08T11:03:46.617920300Z); older Windows wrote seven digits, which
+// the readers accept too.
+const systemTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
-// formatSystemTime renders t the way Windows writes SystemTime; JSONL uses
-// the same string so the two forms compare textually.
-func formatXMLSystemTime(t time.Time) string {
-	return string(appendXMLSystemTime(nil, t))
-}
-
+// appendXMLSystemTime renders t the way Windows writes SystemTime,
+// truncated to the FILETIME's 100 ns resolution. JSONL's TimeCreated is
+// the same string, so the two forms compare textually.
 func appendXMLSystemTime(b []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(b, systemTimeLayout)
+	return t.UTC().Truncate(100*time.Nanosecond).AppendFormat(b, systemTimeLayout)
 }
 
-// parseSystemTime accepts Windows' RFC 3339 form and python-evtx's
+// parseXMLSystemTime accepts Windows' RFC 3339 form and python-evtx's
 // "2019-05-02 14:48:53.950750" (UTC, no zone). Empty means the zero time.
 func parseXMLSystemTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
@@ -152,6 +152,11 @@ func appendXMLEscaped(b []byte, s string, attr bool) []byte {
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		// Fast path: most bytes are printable ASCII needing nothing.
+		if c >= 0x20 && c < utf8.RuneSelf && c != '&' && c != '<' && c != '>' && c != '\'' {
+			i++
+			continue
+		}
 		var esc string
 		width := 1
 		switch {
