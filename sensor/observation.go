@@ -42,7 +42,7 @@ type Observation struct {
 	UID  *int     `json:"uid,omitempty"`
 
 	// exit: exactly one of ExitCode and Signal is set.
-	ExitCode *int  `json:"exit_code,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
 	Signal   string `json:"signal,omitempty"`
 
 	// connect (and dns when the destination is known)
@@ -82,6 +82,31 @@ type Config struct {
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+
+	// hooks lets tests force the rare event orderings the tracer must
+	// survive; nil in production.
+	hooks *testHooks
+}
+
+// reorderMode makes the tracer hold back a parent's fork/clone event until
+// the child's initial stop has been seen, reproducing deterministically the
+// race in which the child reports first.
+type reorderMode int
+
+const (
+	reorderNone reorderMode = iota
+	// reorderResolve releases the held event as soon as the child stops,
+	// so the child is resolved as a pending orphan by its parent's event.
+	reorderResolve
+	// reorderAdopt releases it only after the idle fallback adopted the
+	// child from /proc.
+	reorderAdopt
+)
+
+type testHooks struct {
+	reorder reorderMode
+	// Counters written by the tracer thread, read after Run returns.
+	orphans, adopted int
 }
 
 // Decode reads a stream of JSON-lines observations, as written by [Main],
