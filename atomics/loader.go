@@ -65,6 +65,29 @@ func Load(name string, data []byte) (*Technique, error) {
 	return t, nil
 }
 
+// LoadExpectations parses an expectations file: a document whose `expect:`
+// key holds what an atomic test's expect: block holds, host context ->
+// expectations. Errors are *ParseError, as for Load.
+func LoadExpectations(name string, data []byte) (map[string][]Expectation, error) {
+	var doc yaml.Node
+	if err := unmarshal(data, &doc); err != nil {
+		return nil, syntaxError(name, err)
+	}
+	d := &decoder{file: name}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || isNull(deref(doc.Content[0])) {
+		return nil, d.errorf(nil, "", "empty document")
+	}
+	root := deref(doc.Content[0])
+	f, err := d.mapping(root, root, "")
+	if err != nil {
+		return nil, err
+	}
+	if !f.has("expect") {
+		return nil, d.errorf(root, "expect", "required field is missing")
+	}
+	return d.expect(f)
+}
+
 // unmarshal turns a panic inside yaml.v3 into an error: Load promises
 // callers (and FuzzLoad) that no input can crash it.
 func unmarshal(data []byte, n *yaml.Node) (err error) {

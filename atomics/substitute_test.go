@@ -156,3 +156,27 @@ func TestSubstituteLoaded(t *testing.T) {
 	_, err = test.Args(map[string]string{"retry": "2"})
 	assert.ErrorContains(t, err, `"retry"`)
 }
+
+func TestLoadExpectations(t *testing.T) {
+	exps, err := LoadExpectations("e.yaml", []byte("expect:\n  workstation:\n  - rule: r\n    fires: true\n    signal: S\n    score: 2\n    intent:\n      fires: false\n"))
+	require.NoError(t, err)
+	require.Len(t, exps["workstation"], 1)
+	e := exps["workstation"][0]
+	assert.Equal(t, "r", e.Rule)
+	assert.Equal(t, "S", e.Signal)
+	require.NotNil(t, e.Score)
+	assert.Equal(t, 2, *e.Score)
+	require.NotNil(t, e.Intent)
+	assert.False(t, e.Intent.Fires)
+
+	_, err = LoadExpectations("e.yaml", []byte("expect:\n  workstation:\n  - fires: true\n"))
+	var pe *ParseError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "e.yaml", pe.File)
+	assert.Equal(t, 3, pe.Line)
+	assert.Contains(t, pe.Field, "expect.workstation[0]")
+
+	_, err = LoadExpectations("e.yaml", []byte("rules: []\n"))
+	require.ErrorAs(t, err, &pe)
+	assert.Contains(t, err.Error(), "expect")
+}

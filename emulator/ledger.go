@@ -70,27 +70,3 @@ func (l *Ledger) Entries() []Entry {
 	defer l.mu.Unlock()
 	return slices.Clone(l.entries)
 }
-
-// Mark is the sequence number of the latest entry; entries after it belong
-// to whatever runs next.
-func (l *Ledger) Mark() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.next
-}
-
-// Since returns the entries added after mark.
-func (l *Ledger) Since(mark int64) []Entry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(l.entries, mark+1, func(e Entry, seq int64) int {
-		switch {
-		case e.Seq < seq:
-			return -1
-		case e.Seq > seq:
-			return 1
-		}
-		return 0
-	})
-	return slices.Clone(l.entries[i:])
-}

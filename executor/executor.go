@@ -61,7 +61,17 @@ type Config struct {
 	Wrap func(argv []string, workDir, homeDir string) []string
 	// Output, when set, also receives the command's stdout and stderr live.
 	Output io.Writer
+	// Runner runs one command where the tests run; nil runs it on this
+	// machine in its own process group. It returns the exit code, or an
+	// error when the command could not be run at all.
+	Runner Runner
+	// BaseEnv is the environment tests start from; nil means this
+	// process's environment.
+	BaseEnv []string
 }
+
+// Runner runs argv in dir with env, like a shell would.
+type Runner func(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error)
 
 const (
 	defaultTimeout = 2 * time.Minute
@@ -104,6 +114,10 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultTimeout
 	}
+	run := cfg.Runner
+	if run == nil {
+		run = runCommand
+	}
 	res := &Result{Name: t.Name, GUID: t.GUID, Started: time.Now().UTC(), ExitCode: -1}
 	defer func() { res.Ended = time.Now().UTC() }()
 
@@ -126,7 +140,8 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	command := t.Executor.Command
 	res.Execution = Executed
 	if sim := t.Simulation; sim != nil {
-		if _, err := exec.LookPath(sim.Requires); err != nil {
+		// Looked up where the test runs, which need not be this machine.
+		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", sim.Requires}, dir, env, io.Discard, io.Discard); code != 0 {
 			command = sim.Command
 			res.Execution = Simulated
 			res.SimulationReason = sim.Reason
@@ -136,7 +151,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		}
 	}
 	if res.Execution == Executed {
-		res.MissingPrereqs = checkPrereqs(ctx, t, vars, dir, env)
+		res.MissingPrereqs = checkPrereqs(ctx, run, t, vars, dir, env)
 		if len(res.MissingPrereqs) > 0 {
 			res.Execution = NotRun
 			return res, nil
@@ -151,7 +166,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		argv = cfg.Wrap(argv, dir, home)
 	}
 	var stdout, stderr bytes.Buffer
-	res.ExitCode, err = runCommand(runCtx, argv, dir, env, tee(&stdout, cfg.Output), tee(&stderr, cfg.Output))
+	res.ExitCode, err = run(runCtx, argv, dir, env, tee(&stdout, cfg.Output), tee(&stderr, cfg.Output))
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
 	switch {
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
@@ -165,7 +180,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer ccancel()
 		var cout bytes.Buffer
-		code, cerr := runCommand(cctx, []string{"sh", "-c", atomics.Substitute(c, vars)}, dir, env, &cout, &cout)
+		code, cerr := run(cctx, []string{"sh", "-c", atomics.Substitute(c, vars)}, dir, env, &cout, &cout)
 		switch {
 		case cerr != nil:
 			res.CleanupError = cerr.Error()
@@ -183,21 +198,31 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 // the proxy or make it trust another CA.
 var routesAround = regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
 
-// Environ is the environment a test runs with: the caller's, less anything
-// that could route around the proxy or trust another CA, plus the proxy and
-// the run's CA for every client the atomics use.
+// Environ is the environment a test runs with: the base environment, less
+// anything that could route around the proxy or trust another CA, plus the
+// proxy and the run's CA for every client the atomics use (where the run has
+// a proxy and a CA file: in containers, names resolve to the emulator and
+// the CA is in the system store).
 func Environ(cfg Config, home string) []string {
+	base := cfg.BaseEnv
+	if base == nil {
+		base = os.Environ()
+	}
 	var env []string
-	for _, kv := range os.Environ() {
+	for _, kv := range base {
 		if !routesAround.MatchString(kv) {
 			env = append(env, kv)
 		}
 	}
-	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"} {
-		env = append(env, k+"="+cfg.ProxyURL)
+	if cfg.ProxyURL != "" {
+		for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"} {
+			env = append(env, k+"="+cfg.ProxyURL)
+		}
 	}
-	for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE"} {
-		env = append(env, k+"="+cfg.CAFile)
+	if cfg.CAFile != "" {
+		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE"} {
+			env = append(env, k+"="+cfg.CAFile)
+		}
 	}
 	return append(env,
 		"NO_PROXY=", "no_proxy=",
@@ -217,7 +242,7 @@ func withBuiltins(args map[string]string, cfg Config) map[string]string {
 	return vars
 }
 
-func checkPrereqs(ctx context.Context, t *atomics.Test, vars map[string]string, dir string, env []string) []string {
+func checkPrereqs(ctx context.Context, run Runner, t *atomics.Test, vars map[string]string, dir string, env []string) []string {
 	if n := t.DependencyExecutorName; n != "" && n != "sh" && n != "bash" {
 		return []string{fmt.Sprintf("dependencies need the %q executor, which this harness does not run", n)}
 	}
@@ -225,7 +250,7 @@ func checkPrereqs(ctx context.Context, t *atomics.Test, vars map[string]string, 
 	for _, d := range t.Dependencies {
 		pctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 		var out bytes.Buffer
-		code, err := runCommand(pctx, []string{"sh", "-c", atomics.Substitute(d.PrereqCommand, vars)}, dir, env, &out, &out)
+		code, err := run(pctx, []string{"sh", "-c", atomics.Substitute(d.PrereqCommand, vars)}, dir, env, &out, &out)
 		cancel()
 		if err != nil || code != 0 {
 			missing = append(missing, strings.TrimSpace(atomics.Substitute(d.Description, vars)))

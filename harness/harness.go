@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/sensor"
+	"github.com/t1567001/harness/validate"
 )
 
 // Options selects what a run does.
@@ -132,9 +132,30 @@ func describe(path string) string {
 	return path
 }
 
+// Backend is where the tests run and the emulator listens: this machine
+// (local mode) or containers.
+type Backend interface {
+	// Mode names the backend in the results ("local", "container").
+	Mode() string
+	// Executor is how tests run there: proxy, CA, runner, base environment.
+	// WorkRoot must be a folder on this machine the tests also see.
+	Executor() executor.Config
+	// HarnessPath is the harness binary as the tests' processes see it.
+	HarnessPath() string
+	// Ledger returns every request the emulator has recorded so far.
+	Ledger() ([]emulator.Entry, error)
+	Close() error
+}
+
 // RunLocal runs the selected tests on this machine against an in-process
 // emulator reached through its CONNECT proxy on loopback.
 func RunLocal(ctx context.Context, opts Options) (*Run, error) {
+	return RunWith(ctx, opts, func(runID, dir string) (Backend, error) { return newLocal(runID, dir, opts.Harness) })
+}
+
+// RunWith runs the selected tests on the backend made by newBackend for the
+// run's id and temporary folder.
+func RunWith(ctx context.Context, opts Options, newBackend func(runID, dir string) (Backend, error)) (*Run, error) {
 	selected, err := LoadAtomics(opts.Atomics, opts.Tests)
 	if err != nil {
 		return nil, err
@@ -144,60 +165,36 @@ func RunLocal(ctx context.Context, opts Options) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
-	run := &Run{Dir: dir, Harness: opts.Harness}
 	if !opts.Keep {
 		defer os.RemoveAll(dir)
 	}
-	for _, sub := range []string{"repos", "work"} {
-		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("run dir: %w", err)
-		}
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		return nil, fmt.Errorf("run dir: %w", err)
 	}
-
-	ca, err := emulator.NewCA(runID)
+	b, err := newBackend(runID, dir)
 	if err != nil {
 		return nil, err
 	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
-		return nil, fmt.Errorf("write CA: %w", err)
-	}
-	emu, err := emulator.New(emulator.Config{DataDir: filepath.Join(dir, "repos")}, ca)
-	if err != nil {
-		return nil, err
-	}
-	defer emu.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("proxy listener: %w", err)
-	}
-	proxyCtx, stopProxy := context.WithCancel(context.Background())
-	proxyDone := make(chan error, 1)
-	go func() { proxyDone <- emu.ServeProxy(proxyCtx, l) }()
-	defer func() {
-		stopProxy()
-		<-proxyDone
-	}()
+	defer b.Close()
 
 	staging, err := fs.Sub(fixtures.FS, "sensitive")
 	if err != nil {
 		return nil, fmt.Errorf("fixtures: %w", err)
 	}
-	cfg := executor.Config{
-		ProxyURL: "http://" + l.Addr().String(),
-		CAFile:   caFile,
-		Harness:  opts.Harness,
-		WorkRoot: filepath.Join(dir, "work"),
-		Staging:  staging,
-		Timeout:  opts.Timeout,
-	}
+	cfg := b.Executor()
+	cfg.WorkRoot, cfg.Staging, cfg.Timeout = work, staging, opts.Timeout
+	harnessPath := b.HarnessPath()
+	cfg.Harness = harnessPath
 	if opts.Observe {
 		cfg.Wrap = func(argv []string, workDir, homeDir string) []string {
-			return append([]string{opts.Harness, "sensor", "-o", observationsFile(workDir),
+			return append([]string{harnessPath, "sensor", "-o", observationsFile(workDir),
 				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
 		}
 	}
-	res := &reports.Results{RunID: runID, Mode: "local", Started: time.Now().UTC(), Verdicts: []reports.Verdict{}}
+	run := &Run{Dir: dir, Harness: harnessPath}
+	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
+	run.Results = res
 	for i, sel := range selected {
 		if ctx.Err() != nil {
 			break
@@ -207,12 +204,19 @@ func RunLocal(ctx context.Context, opts Options) (*Run, error) {
 		if err != nil {
 			return nil, err
 		}
-		mark := emu.Ledger().Mark()
+		before, err := b.Ledger()
+		if err != nil {
+			return nil, err
+		}
 		r, err := executor.Run(ctx, sel.Test, args, cfg)
 		if r == nil {
 			return nil, err
 		}
-		tr := TestRun{Selected: sel, Args: args, Result: r, Ledger: emu.Ledger().Since(mark)}
+		after, lerr := b.Ledger()
+		if lerr != nil {
+			return nil, lerr
+		}
+		tr := TestRun{Selected: sel, Args: args, Result: r, Ledger: after[len(before):]}
 		a := summarize(sel, r, tr.Ledger)
 		if err != nil {
 			a.Stderr = joinLines(a.Stderr, err.Error())
@@ -221,14 +225,16 @@ func RunLocal(ctx context.Context, opts Options) (*Run, error) {
 			if tr.Observations, err = readObservations(observationsFile(r.WorkDir)); err != nil {
 				return nil, err
 			}
+			a.Steps = steps(tr.Observations, tr.Ledger, r.WorkDir, harnessPath)
 		}
 		run.Tests = append(run.Tests, tr)
 		res.Atomics = append(res.Atomics, a)
 		progress(opts.Progress, "[%d/%d] %s: %s, exit %d, intact=%v\n", i+1, len(selected), sel.Test.Name, a.Execution, a.ExitCode, a.Intact)
 	}
 	res.Ended = time.Now().UTC()
-	run.Results = res
-	run.Ledger = emu.Ledger().Entries()
+	if run.Ledger, err = b.Ledger(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return run, fmt.Errorf("run interrupted: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,10 @@ import (
 
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
+	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/sensor"
+	"github.com/t1567001/harness/telemetry"
+	"github.com/t1567001/harness/validate"
 )
 
 // The test binary stands in for the harness binary: it is the sensor, its
@@ -38,7 +42,7 @@ func options(t *testing.T) Options {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	return Options{Harness: exe, Timeout: time.Minute}
+	return Options{Harness: exe, Timeout: time.Minute, Observe: true}
 }
 
 func fixtureSHA(t *testing.T, name string) string {
@@ -103,6 +107,52 @@ func TestFourAtomicsEndToEnd(t *testing.T) {
 		assert.NotContains(t, e.Path, "ghp_")
 		assert.NotContains(t, e.Note, "ghp_")
 	}
+	assertNothingLeftTheMachine(t, run)
+	assertDetections(t, run)
+}
+
+// assertNothingLeftTheMachine checks, from what the sensor saw every
+// process do, that no connect() went anywhere but loopback.
+func assertNothingLeftTheMachine(t *testing.T, run *Run) {
+	t.Helper()
+	connects := 0
+	for _, tr := range run.Tests {
+		require.NotEmpty(t, tr.Observations, "%s ran under the sensor", tr.Test.Name)
+		for _, o := range tr.Observations {
+			if o.Kind != sensor.KindConnect || o.RemoteIP == "" {
+				continue
+			}
+			connects++
+			ip := net.ParseIP(o.RemoteIP)
+			require.NotNil(t, ip, o.RemoteIP)
+			assert.True(t, ip.IsLoopback(), "%s: pid %d connected to %s:%d", tr.Test.Name, o.PID, o.RemoteIP, o.RemotePort)
+		}
+	}
+	assert.GreaterOrEqual(t, connects, 4, "each atomic connects at least once")
+}
+
+// assertDetections renders every context and checks every expectation of
+// the embedded atomics with the shipped seed rule.
+func assertDetections(t *testing.T, run *Run) {
+	t.Helper()
+	profiles, err := Contexts(nil)
+	require.NoError(t, err)
+	require.Len(t, profiles, 3)
+	loaded, _, err := validate.LoadRules(rules.FS, validate.Options{})
+	require.NoError(t, err)
+	events, err := run.Validate(context.Background(), profiles, telemetry.RealismResolved, loaded)
+	require.NoError(t, err)
+	assert.NotEmpty(t, events)
+	verdicts := run.Results.Verdicts
+	require.Len(t, verdicts, 19)
+	gaps := 0
+	for _, v := range verdicts {
+		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Context, v.Atomic, v.Expected, v.Explanation)
+		if v.Gap != "" {
+			gaps++
+		}
+	}
+	assert.Equal(t, 4, gaps, "IDE network exception x3, git-remote-https x1")
 }
 
 func TestOtherHostsAreRefusedAndRecorded(t *testing.T) {

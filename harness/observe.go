@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/sensor"
 	"github.com/t1567001/harness/telemetry"
+	"github.com/t1567001/harness/validate"
 )
 
 // observationsFile sits beside the work directory, where the sensor's own
@@ -63,34 +65,69 @@ func profilesFS() (fs.FS, error) {
 	return fsys, nil
 }
 
-// Render renders every observed test under profile p.
-func (r *Run) Render(p *telemetry.Profile, realism telemetry.Realism) ([]telemetry.Event, error) {
-	var events []telemetry.Event
-	for _, t := range r.Tests {
-		if t.Observations == nil {
-			continue
+// Validate renders every test under every profile, checks each test's
+// expectations for that context against rules, stores the verdicts in the
+// results, and returns all the rendered events.
+func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]telemetry.Event, error) {
+	byID := validate.ByID(rules)
+	var all []telemetry.Event
+	verdicts := []validate.Verdict{}
+	for _, p := range profiles {
+		for _, t := range r.Tests {
+			events, err := r.render(t, p, realism)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, events...)
+			for _, exp := range t.Test.Expect[p.Name] {
+				v, err := validate.Check(ctx, byID[exp.Rule], events, exp)
+				if err != nil {
+					return nil, fmt.Errorf("checking %q in %s: %w", t.Test.Name, p.Name, err)
+				}
+				if t.Observations == nil {
+					v.Pass = false
+					v.Explanation = "no telemetry for this test: " + r.whyNoTelemetry(t)
+				}
+				v.Atomic, v.GUID, v.Context = t.Test.Name, t.Test.GUID, p.Name
+				verdicts = append(verdicts, v)
+			}
 		}
-		in := telemetry.Input{
-			RunID:        r.Results.RunID,
-			Observations: t.Observations,
-			Ledger:       t.Ledger,
-			Shell:        "command_prompt",
-			Command:      t.Result.Command,
-			WorkDir:      t.Result.WorkDir,
-			HomeDir:      t.Result.HomeDir,
-			Realism:      realism,
-		}
-		if w := t.Test.WindowsExecutor; w != nil {
-			in.Shell, in.Command = w.Name, atomics.Substitute(w.Command, t.Args)
-		}
-		if t.Result.Execution == executor.Simulated {
-			in.Merge = r.Harness
-		}
-		evs, err := telemetry.Render(p, in)
-		if err != nil {
-			return nil, fmt.Errorf("rendering %q under %s: %w", t.Test.Name, p.Name, err)
-		}
-		events = append(events, evs...)
+	}
+	r.Results.Verdicts = verdicts
+	return all, nil
+}
+
+func (r *Run) whyNoTelemetry(t TestRun) string {
+	if t.Result.Execution == executor.NotRun {
+		return "it did not run (missing prerequisite: " + strings.Join(t.Result.MissingPrereqs, "; ") + ")"
+	}
+	return "it ran without the sensor"
+}
+
+// render renders one observed test under profile p.
+func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism) ([]telemetry.Event, error) {
+	if t.Observations == nil {
+		return nil, nil
+	}
+	in := telemetry.Input{
+		RunID:        r.Results.RunID,
+		Observations: t.Observations,
+		Ledger:       t.Ledger,
+		Shell:        "command_prompt",
+		Command:      t.Result.Command,
+		WorkDir:      t.Result.WorkDir,
+		HomeDir:      t.Result.HomeDir,
+		Realism:      realism,
+	}
+	if w := t.Test.WindowsExecutor; w != nil {
+		in.Shell, in.Command = w.Name, atomics.Substitute(w.Command, t.Args)
+	}
+	if t.Result.Execution == executor.Simulated {
+		in.Merge = r.Harness
+	}
+	events, err := telemetry.Render(p, in)
+	if err != nil {
+		return nil, fmt.Errorf("rendering %q under %s: %w", t.Test.Name, p.Name, err)
 	}
 	return events, nil
 }

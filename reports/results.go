@@ -9,16 +9,18 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/t1567001/harness/validate"
 )
 
 // Results is results.json. Fields may be added; none may be renamed.
 type Results struct {
-	RunID    string    `json:"run_id"`
-	Mode     string    `json:"mode"`
-	Started  time.Time `json:"started"`
-	Ended    time.Time `json:"ended"`
-	Atomics  []Atomic  `json:"atomics"`
-	Verdicts []Verdict `json:"verdicts"`
+	RunID    string             `json:"run_id"`
+	Mode     string             `json:"mode"`
+	Started  time.Time          `json:"started"`
+	Ended    time.Time          `json:"ended"`
+	Atomics  []Atomic           `json:"atomics"`
+	Verdicts []validate.Verdict `json:"verdicts"`
 }
 
 // Atomic is what one atomic test did and what the mock received from it.
@@ -40,6 +42,9 @@ type Atomic struct {
 	Staged           []Staged  `json:"staged"`
 	Requests         []Request `json:"requests"`
 	Uploads          []Upload  `json:"uploads"`
+	// Steps is what happened, in order, as observed: processes, connections,
+	// files, and what the mock received.
+	Steps []Step `json:"steps,omitempty"`
 	// Intact is true when every staged file arrived at the mock unchanged.
 	Intact bool `json:"intact"`
 }
@@ -63,6 +68,14 @@ type Request struct {
 	Note          string `json:"note,omitempty"`
 }
 
+// Step is one observed moment of a test.
+type Step struct {
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"` // exec, connect, file, dns, request, exit
+	PID  int       `json:"pid,omitempty"`
+	Text string    `json:"text"`
+}
+
 // Upload is one file the mock stored, and whether it is byte for byte one
 // of the staged files.
 type Upload struct {
@@ -75,28 +88,14 @@ type Upload struct {
 	Intact bool   `json:"intact"`
 }
 
-// Verdict is one expectation checked: atomic x context x rule.
-type Verdict struct {
-	Atomic      string   `json:"atomic"`
-	Context     string   `json:"context"`
-	Rule        string   `json:"rule"`
-	Expected    Expected `json:"expected"`
-	Actual      Actual   `json:"actual"`
-	Pass        bool     `json:"pass"`
-	Explanation string   `json:"explanation,omitempty"`
-}
-
-// Expected is what the atomic's expect: block asked of the rule.
-type Expected struct {
-	Fires  bool   `json:"fires"`
-	Signal string `json:"signal,omitempty"`
-	Score  *int   `json:"score,omitempty"`
-}
-
-// Actual is what the rule did.
-type Actual struct {
-	Fires bool             `json:"fires"`
-	Rows  []map[string]any `json:"rows"`
+// AllPass reports whether every verdict holds.
+func (r *Results) AllPass() bool {
+	for _, v := range r.Verdicts {
+		if !v.Pass {
+			return false
+		}
+	}
+	return true
 }
 
 // AllIntact reports whether every atomic delivered every staged file.

@@ -50,6 +50,16 @@ func WriteText(w io.Writer, r *Results) error {
 			}
 			p.f("    %-7s %s -> %d, %d bytes%s\n", q.Method, target, q.Status, q.BytesReceived, mark)
 		}
+		if len(a.Steps) > 0 {
+			p.f("  step by step:\n")
+			for i, st := range a.Steps {
+				if i == maxSteps {
+					p.f("    ... %d more in results.json and report.html\n", len(a.Steps)-maxSteps)
+					break
+				}
+				p.f("    %s %s\n", st.Time.Format("15:04:05.000"), st.Text)
+			}
+		}
 		for _, s := range a.Staged {
 			verdict := "arrived intact"
 			if !s.Arrived {
@@ -67,6 +77,9 @@ func WriteText(w io.Writer, r *Results) error {
 	p.f("\n%d of %d atomics delivered every staged file intact\n", intact, len(r.Atomics))
 	return p.err
 }
+
+// maxSteps keeps the terminal report readable; the files hold every step.
+const maxSteps = 25
 
 type printer struct {
 	w   io.Writer

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/sensor"
 )
 
@@ -125,4 +127,98 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 			assert.Contains(t, e, k)
 		}
 	}
+}
+
+func TestRuleRegressionFailsTheBuild(t *testing.T) {
+	src, err := rules.FS.ReadFile("seed_t1567_001_code_repo_exfil.spl")
+	require.NoError(t, err)
+	// A careless edit drops curl from both image lists.
+	edited := strings.ReplaceAll(string(src), `Image="*\\curl.exe" OR `, "")
+	require.NotEqual(t, string(src), edited, "the edit must change the rule")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "seed_t1567_001_code_repo_exfil.spl"), []byte(edited), 0o600))
+
+	out := t.TempDir()
+	code, stdout, stderr := cli(t, "run", "--rules", dir, "--test", "Exfiltrate Data via GitHub Gist API Using curl", "--out", out)
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stderr, "an expectation failed")
+	assert.Contains(t, stdout, "FAIL workstation / Exfiltrate Data via GitHub Gist API Using curl")
+	assert.Contains(t, stdout, `curl.exe`)
+
+	junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	require.NoError(t, err)
+	// The upload still fires from the parent powershell.exe, whose command
+	// line names api.github.com/gists; the connection curl.exe makes does not.
+	assert.Contains(t, string(junit), `<failure message="expected fires NetworkConnectionToCodeRepo/2, got silent"`)
+	assert.Regexp(t, `none of Image=.*matched Image=&#34;C:\\\\Windows\\\\System32\\\\curl.exe&#34;`, string(junit))
+
+	// The unedited rule passes the same run.
+	code, stdout, stderr = cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "5 of 5 expectations hold")
+}
+
+// recordRun runs the curl atomic once and returns its --out folder.
+func recordRun(t *testing.T) string {
+	t.Helper()
+	out := t.TempDir()
+	code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl", "--out", out)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	return out
+}
+
+func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
+	out := recordRun(t)
+	query := "../../rules/seed_t1567_001_code_repo_exfil.spl"
+	for _, file := range []string{"events.xml", "events.jsonl"} {
+		t.Run(file, func(t *testing.T) {
+			code, stdout, stderr := cli(t, "spl", "--query", query, "--events", filepath.Join(out, file), "--json")
+			require.Equal(t, 0, code, stderr)
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
+			// On the workstation and the IDE host: uploads from powershell.exe
+			// (its command line runs curl.exe) and curl.exe, curl's connection.
+			require.Len(t, lines, 6)
+			var first map[string]any
+			require.NoError(t, json.Unmarshal([]byte(lines[0]), &first))
+			assert.Equal(t, "3", first["SuspicionScore"])
+			signals := map[string]int{}
+			for _, l := range lines {
+				var row map[string]any
+				require.NoError(t, json.Unmarshal([]byte(l), &row))
+				signals[row["Signal"].(string)]++
+				assert.NotContains(t, row["host"], "RUNNER", "the CI host is excepted")
+			}
+			assert.Equal(t, map[string]int{"CodeRepoAPIUpload": 4, "NetworkConnectionToCodeRepo": 2}, signals)
+		})
+	}
+
+	expect := filepath.Join(t.TempDir(), "expect.yaml")
+	require.NoError(t, os.WriteFile(expect, []byte(`expect:
+  workstation:
+  - rule: seed_t1567_001_code_repo_exfil
+    fires: true
+    signal: NetworkConnectionToCodeRepo
+    score: 2
+  ci-runner:
+  - rule: seed_t1567_001_code_repo_exfil
+    fires: true
+    signal: CodeRepoAPIUpload
+`), 0o600))
+	code, stdout, _ := cli(t, "validate", "--events", filepath.Join(out, "events.jsonl"), "--expect", expect)
+	assert.Equal(t, 1, code, "the CI expectation is wrong on purpose")
+	assert.Contains(t, stdout, "1 of 2 expectations hold")
+	assert.Contains(t, stdout, "IsCISystem=1")
+
+	bad := filepath.Join(t.TempDir(), "bad.spl")
+	require.NoError(t, os.WriteFile(bad, []byte("index=wineventlog\n| eval Signal=case(EventCode=\"3\", \"x\"\n| table Signal\n"), 0o600))
+	code, _, stderr := cli(t, "spl", "--query", bad, "--events", filepath.Join(out, "events.jsonl"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, bad)
+	assert.Contains(t, stderr, "^")
+
+	broken := filepath.Join(t.TempDir(), "broken.jsonl")
+	require.NoError(t, os.WriteFile(broken, []byte("{\"EventID\":1}\nnot json\n"), 0o600))
+	code, _, stderr = cli(t, "spl", "--query", query, "--events", broken)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, broken+":2")
 }

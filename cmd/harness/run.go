@@ -12,6 +12,7 @@ import (
 	"github.com/t1567001/harness/harness"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/telemetry"
+	"github.com/t1567001/harness/validate"
 )
 
 func newRunCmd() *cobra.Command {
@@ -22,6 +23,8 @@ func newRunCmd() *cobra.Command {
 		contexts []string
 		realism  string
 		noSensor bool
+		rulesDir string
+		splOpts  validate.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -49,23 +52,38 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
+			rules, err := loadRules(cmd, rulesDir, splOpts)
+			if err != nil {
+				return err
+			}
 			r, err := harness.RunLocal(cmd.Context(), opts)
 			if r == nil || r.Results == nil {
 				return err
 			}
+			var events []telemetry.Event
+			if err == nil && opts.Observe {
+				if events, err = r.Validate(cmd.Context(), profiles, real, rules); err != nil {
+					return err
+				}
+			}
 			if werr := reports.WriteText(cmd.OutOrStdout(), r.Results); werr != nil {
 				return werr
 			}
+			if werr := reports.WriteVerdicts(cmd.OutOrStdout(), r.Results); werr != nil {
+				return werr
+			}
 			if out != "" {
-				if werr := writeOut(out, r, profiles, real); werr != nil {
+				if werr := writeOut(out, r, events); werr != nil {
 					return werr
 				}
 			}
-			if err != nil {
+			switch {
+			case err != nil:
 				return &exitError{code: exitFailed, err: err}
-			}
-			if !r.Results.AllIntact() {
+			case !r.Results.AllIntact():
 				return &exitError{code: exitFailed, err: fmt.Errorf("not every staged file arrived intact")}
+			case !r.Results.AllPass():
+				return &exitError{code: exitFailed, err: fmt.Errorf("an expectation failed")}
 			}
 			return nil
 		},
@@ -79,11 +97,13 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's temporary folder (work dirs, bare repositories)")
 	f.StringArrayVar(&contexts, "context", nil, "render telemetry under this host context (repeatable; default: every profile)")
 	f.StringVar(&realism, "realism", "resolved", "Sysmon 3 DestinationHostname: resolved (name asked for), ptr (reverse lookup), off (\"-\")")
-	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered)")
+	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
+	f.StringVar(&rulesDir, "rules", "", "folder of detection rules, *.spl and Sigma *.yml (default: the harness's own)")
+	addRuleFlags(f, &splOpts)
 	return cmd
 }
 
-func writeOut(dir string, r *harness.Run, profiles []*telemetry.Profile, realism telemetry.Realism) error {
+func writeOut(dir string, r *harness.Run, events []telemetry.Event) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
@@ -93,18 +113,20 @@ func writeOut(dir string, r *harness.Run, profiles []*telemetry.Profile, realism
 	if err := reports.WriteJSON(dir, "ledger.json", map[string]any{"run_id": r.Results.RunID, "entries": r.Ledger}); err != nil {
 		return err
 	}
-	var events []telemetry.Event
-	for _, p := range profiles {
-		evs, err := r.Render(p, realism)
-		if err != nil {
-			return err
-		}
-		events = append(events, evs...)
-	}
-	if err := writeFile(filepath.Join(dir, "events.xml"), func(w io.Writer) error { return telemetry.WriteXML(w, events) }); err != nil {
+	if err := reports.WriteJSON(dir, "layer.json", reports.Layer(r.Results)); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, "events.jsonl"), func(w io.Writer) error { return telemetry.WriteJSONL(w, events) })
+	for name, write := range map[string]func(io.Writer) error{
+		"events.xml":   func(w io.Writer) error { return telemetry.WriteXML(w, events) },
+		"events.jsonl": func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
+		"junit.xml":    func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
+		"report.html":  func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
+	} {
+		if err := writeFile(filepath.Join(dir, name), write); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeFile(path string, write func(io.Writer) error) error {

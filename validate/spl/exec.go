@@ -691,6 +691,37 @@ func (q *Query) Explain(ev Event) *Explanation {
 	return x
 }
 
+// Hypothetical evaluates the streaming commands after the first search on
+// ev as if that search had kept it, and returns what eval assigned: what the
+// rule would have made of an event its search dropped (for instance the
+// Signal it would have carried). It stops where a later command drops the
+// event or at the first command that needs every event.
+func (q *Query) Hypothetical(ev Event) []FieldValue {
+	r := &record{}
+	r.reset(ev)
+	st := &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))}
+	var set []FieldValue
+	for i, c := range q.cmds {
+		s, ok := c.(streamer)
+		if !ok {
+			break
+		}
+		if sc, ok := c.(*searchCmd); ok && sc == q.search {
+			continue
+		}
+		keep, err := s.stream(st, i, r)
+		if e, ok := c.(*evalCmd); ok {
+			for _, a := range e.assigns {
+				set = append(set, FieldValue{Field: a.field, Value: r.get(a.field)})
+			}
+		}
+		if !keep || err != nil {
+			break
+		}
+	}
+	return set
+}
+
 // String renders the explanation for people: the search trace, then each
 // stage with its outcome.
 func (x *Explanation) String() string {

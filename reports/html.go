@@ -1,0 +1,41 @@
+package reports
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+)
+
+//go:embed report.html.tmpl
+var reportTemplate string
+
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"actual": ActualString,
+	"short":  func(s string) string { return short(s, 60) },
+	"lower":  strings.ToLower,
+	"inc":    func(i int) int { return i + 1 },
+	"pct": func(n, d int) string {
+		if d == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%d%%", 100*n/d)
+	},
+}).Parse(reportTemplate))
+
+// WriteHTML writes a self-contained page for trainers and reviewers: each
+// atomic step by step as observed, what the mock stored, and every verdict
+// with its explanation and any gap to the rule author's intent.
+func WriteHTML(w io.Writer, r *Results) error {
+	pass, gaps := 0, 0
+	for _, v := range r.Verdicts {
+		if v.Pass {
+			pass++
+		}
+		if v.Gap != "" {
+			gaps++
+		}
+	}
+	return reportTmpl.Execute(w, map[string]any{"R": r, "Pass": pass, "Gaps": gaps})
+}

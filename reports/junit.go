@@ -1,0 +1,113 @@
+package reports
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/t1567001/harness/validate"
+)
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Classname string        `xml:"classname,attr"`
+	Name      string        `xml:"name,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes one testcase per verdict (atomic x context x rule),
+// grouped in a suite per host context; a failed expectation's explanation
+// is the failure text, and a gap to the rule author's intent goes to
+// system-out, so CI shows both without failing on a known gap.
+func WriteJUnit(w io.Writer, r *Results) error {
+	doc := junitSuites{Name: "t1567-harness " + r.RunID}
+	index := map[string]int{}
+	for _, v := range r.Verdicts {
+		i, ok := index[v.Context]
+		if !ok {
+			i = len(doc.Suites)
+			index[v.Context] = i
+			doc.Suites = append(doc.Suites, junitSuite{Name: "context " + v.Context})
+		}
+		c := junitCase{
+			Classname: "T1567.001." + v.Context,
+			Name:      fmt.Sprintf("%s :: %s :: %s", v.Atomic, v.Rule, v.Expected),
+		}
+		var out []string
+		if v.Why != "" {
+			out = append(out, "why: "+v.Why)
+		}
+		if v.Gap != "" {
+			out = append(out, fmt.Sprintf("gap: the rule's author meant %s\n%s", v.Intent, v.Gap))
+		}
+		c.SystemOut = strings.Join(out, "\n")
+		if !v.Pass {
+			c.Failure = &junitFailure{
+				Message: fmt.Sprintf("expected %s, got %s", v.Expected, ActualString(v)),
+				Type:    "expectation",
+				Text:    v.Explanation,
+			}
+			doc.Suites[i].Failures++
+			doc.Failures++
+		}
+		doc.Suites[i].Tests++
+		doc.Tests++
+		doc.Suites[i].Cases = append(doc.Suites[i].Cases, c)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("junit: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// ActualString summarises what a rule did for a verdict: its distinct
+// Signal/score pairs, or silence.
+func ActualString(v validate.Verdict) string {
+	if !v.Actual.Fires {
+		return "silent"
+	}
+	seen := map[string]bool{}
+	var parts []string
+	for _, row := range v.Actual.Rows {
+		s := row.Values["Signal"]
+		if sc, ok := row.Values["SuspicionScore"]; ok {
+			s += "/" + sc
+		}
+		if s == "" {
+			s = "match"
+		}
+		if !seen[s] {
+			seen[s] = true
+			parts = append(parts, s)
+		}
+	}
+	return "fires " + strings.Join(parts, ", ")
+}

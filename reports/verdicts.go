@@ -1,0 +1,56 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteVerdicts writes the verdict table (atomic x context x rule:
+// expected, actual, pass or fail), then the explanation of every failure
+// and every gap between a rule and its author's intent.
+func WriteVerdicts(w io.Writer, r *Results) error {
+	if len(r.Verdicts) == 0 {
+		_, err := fmt.Fprintln(w, "\nno expectations to check")
+		return err
+	}
+	p := &printer{w: w}
+	p.f("\nVerdicts (atomic x context x rule)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  RESULT\tCONTEXT\tATOMIC\tRULE\tEXPECTED\tACTUAL\t")
+	pass := 0
+	for _, v := range r.Verdicts {
+		res := "FAIL"
+		if v.Pass {
+			res = "pass"
+			pass++
+		}
+		if v.Gap != "" {
+			res += " (gap)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\n", res, v.Context, short(v.Atomic, 44), v.Rule, v.Expected, ActualString(v))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, v := range r.Verdicts {
+		if !v.Pass {
+			p.f("\nFAIL %s / %s / %s: expected %s, got %s\n%s\n", v.Context, v.Atomic, v.Rule, v.Expected, ActualString(v), indent("  "+v.Explanation, "  "))
+		}
+	}
+	for _, v := range r.Verdicts {
+		if v.Gap != "" {
+			p.f("\nGAP %s / %s / %s: the rule's author meant %s; the rule %s.\n  %s\n%s\n", v.Context, v.Atomic, v.Rule, v.Intent, ActualString(v), v.Why, indent("  "+v.Gap, "  "))
+		}
+	}
+	p.f("\n%d of %d expectations hold\n", pass, len(r.Verdicts))
+	return p.err
+}
+
+func short(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.TrimSpace(s[:n-1]) + "…"
+}

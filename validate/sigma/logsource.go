@@ -1,0 +1,242 @@
+package sigma
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/t1567001/harness/telemetry"
+)
+
+// Logsource is a rule's logsource block.
+type Logsource struct {
+	Category string
+	Product  string
+	Service  string
+}
+
+// String renders the logsource as "product windows, category
+// process_creation", leaving out empty parts.
+func (l Logsource) String() string {
+	var parts []string
+	for _, kv := range [][2]string{{"product", l.Product}, {"category", l.Category}, {"service", l.Service}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" "+kv[1])
+		}
+	}
+	if len(parts) == 0 {
+		return "(empty)"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// kind is one kind of rendered event.
+type kind uint8
+
+const (
+	kindNone kind = iota
+	kindSysmonProcess
+	kindSysmonNetwork
+	kindSysmonFile
+	kindSysmonDNS
+	kindSecurityProcess
+	kindPowerShellScript
+)
+
+var kindNames = [...]string{
+	kindNone:             "unrendered event",
+	kindSysmonProcess:    "Sysmon 1",
+	kindSysmonNetwork:    "Sysmon 3",
+	kindSysmonFile:       "Sysmon 11",
+	kindSysmonDNS:        "Sysmon 22",
+	kindSecurityProcess:  "Security 4688",
+	kindPowerShellScript: "PowerShell 4104",
+}
+
+func (k kind) String() string { return kindNames[k] }
+
+// kinds is a set of event kinds.
+type kinds uint8
+
+func kindsOf(ks ...kind) kinds {
+	var s kinds
+	for _, k := range ks {
+		s |= 1 << k
+	}
+	return s
+}
+
+func (s kinds) has(k kind) bool { return k != kindNone && s&(1<<k) != 0 }
+
+func (s kinds) String() string {
+	var names []string
+	for k := kindSysmonProcess; k <= kindPowerShellScript; k++ {
+		if s.has(k) {
+			names = append(names, k.String())
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+var (
+	sysmonKinds = kindsOf(kindSysmonProcess, kindSysmonNetwork, kindSysmonFile, kindSysmonDNS)
+	categories  = map[string]kinds{
+		"process_creation":   kindsOf(kindSysmonProcess, kindSecurityProcess),
+		"network_connection": kindsOf(kindSysmonNetwork),
+		"file_event":         kindsOf(kindSysmonFile),
+		"dns_query":          kindsOf(kindSysmonDNS),
+		"ps_script":          kindsOf(kindPowerShellScript),
+	}
+	services = map[string]kinds{
+		"sysmon":     sysmonKinds,
+		"security":   kindsOf(kindSecurityProcess),
+		"powershell": kindsOf(kindPowerShellScript),
+	}
+	allKinds = sysmonKinds | kindsOf(kindSecurityProcess, kindPowerShellScript)
+)
+
+// mapLogsource returns the event kinds a logsource covers, or why none.
+func mapLogsource(l Logsource) (kinds, string) {
+	cat, prod, svc := strings.ToLower(l.Category), strings.ToLower(l.Product), strings.ToLower(l.Service)
+	if prod != "" && prod != "windows" {
+		return 0, "logsource product " + l.Product + " not rendered by this harness"
+	}
+	set := allKinds
+	if cat != "" {
+		ks, ok := categories[cat]
+		if !ok {
+			if prod == "" {
+				return 0, "logsource category " + l.Category + " not rendered by this harness"
+			}
+			return 0, "logsource product " + l.Product + " category " + l.Category + " not rendered by this harness"
+		}
+		set = ks
+	}
+	if svc != "" {
+		ks, ok := services[svc]
+		if !ok {
+			return 0, "logsource product windows service " + l.Service + " not rendered by this harness"
+		}
+		set &= ks
+		if set == 0 {
+			return 0, "logsource " + l.String() + " is inconsistent: service " + l.Service + " does not log " + l.Category + " events"
+		}
+	}
+	if cat == "" && svc == "" && prod == "" {
+		return 0, "logsource is empty"
+	}
+	return set, ""
+}
+
+// kindOf classifies an event by provider (falling back to channel) and id.
+func kindOf(ev *telemetry.Event) kind {
+	p := ev.Provider.Name
+	switch {
+	case p == telemetry.Sysmon.Name || p == "" && ev.Channel == telemetry.SysmonChannel:
+		switch ev.EventID {
+		case 1:
+			return kindSysmonProcess
+		case 3:
+			return kindSysmonNetwork
+		case 11:
+			return kindSysmonFile
+		case 22:
+			return kindSysmonDNS
+		}
+	case p == telemetry.Security.Name || p == "" && ev.Channel == telemetry.SecurityChannel:
+		if ev.EventID == 4688 {
+			return kindSecurityProcess
+		}
+	case p == telemetry.PowerShell.Name || p == "" && ev.Channel == telemetry.PowerShellChannel:
+		if ev.EventID == 4104 {
+			return kindPowerShellScript
+		}
+	}
+	return kindNone
+}
+
+// describeEvent names an event for explanations: "Sysmon 3 on WS-FIN-0142".
+func describeEvent(ev *telemetry.Event, k kind) string {
+	s := k.String()
+	if k == kindNone {
+		s = ev.Provider.Name + " " + strconv.Itoa(ev.EventID)
+	}
+	if ev.Computer != "" {
+		s += " on " + ev.Computer
+	}
+	return s
+}
+
+// sysmonOnly are process_creation fields Sysmon 1 has and 4688 lacks.
+var sysmonOnly = map[string]bool{
+	"ParentCommandLine": true, "OriginalFileName": true, "Description": true,
+	"Product": true, "Company": true, "FileVersion": true, "Hashes": true,
+	"CurrentDirectory": true, "ParentUser": true, "ProcessGuid": true,
+	"ParentProcessGuid": true, "LogonGuid": true, "TerminalSessionId": true,
+}
+
+// eventFields flattens an event to the field names rules use (see the
+// package doc for the 4688 mapping).
+func eventFields(ev *telemetry.Event, k kind) map[string]string {
+	m := make(map[string]string, len(ev.Data)+12)
+	for _, f := range ev.Data {
+		m[f.Name] = f.Value
+	}
+	m["Computer"] = ev.Computer
+	m["Hostname"] = ev.Computer
+	m["EventID"] = strconv.Itoa(ev.EventID)
+	m["Channel"] = ev.Channel
+	m["Provider_Name"] = ev.Provider.Name
+	if k != kindSecurityProcess {
+		return m
+	}
+	get := func(name string) (string, bool) { v, ok := ev.Get(name); return v, ok }
+	if v, ok := get("NewProcessName"); ok {
+		m["Image"] = v
+	}
+	if v, ok := get("ParentProcessName"); ok {
+		m["ParentImage"] = v
+	}
+	delete(m, "ProcessId")
+	if v, ok := get("ProcessId"); ok {
+		m["ParentProcessId"] = decimalPID(v)
+	}
+	if v, ok := get("NewProcessId"); ok {
+		m["ProcessId"] = decimalPID(v)
+	}
+	if name, ok := get("SubjectUserName"); ok {
+		if dom, _ := get("SubjectDomainName"); dom != "" && dom != "-" {
+			name = dom + `\` + name
+		}
+		m["User"] = name
+	}
+	if v, ok := get("SubjectLogonId"); ok {
+		m["LogonId"] = v
+	}
+	if v, ok := get("MandatoryLabel"); ok {
+		if lvl, ok := integrityLevels[strings.ToUpper(v)]; ok {
+			m["IntegrityLevel"] = lvl
+		}
+	}
+	return m
+}
+
+var integrityLevels = map[string]string{
+	"S-1-16-0":     "Untrusted",
+	"S-1-16-4096":  "Low",
+	"S-1-16-8192":  "Medium",
+	"S-1-16-8448":  "MediumPlus",
+	"S-1-16-12288": "High",
+	"S-1-16-16384": "System",
+	"S-1-16-20480": "Protected",
+}
+
+// decimalPID turns 4688's "0x1a2c" into Sysmon's "6700"; other text is
+// kept as is.
+func decimalPID(s string) string {
+	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		if n, err := strconv.ParseUint(h, 16, 64); err == nil {
+			return strconv.FormatUint(n, 10)
+		}
+	}
+	return s
+}

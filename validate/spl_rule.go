@@ -1,0 +1,297 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/t1567001/harness/telemetry"
+	"github.com/t1567001/harness/validate/spl"
+)
+
+// SPLRule is a Splunk query run by package spl.
+type SPLRule struct {
+	id    string
+	query *spl.Query
+	opts  Options
+}
+
+// NewSPLRule parses src as the query of rule id.
+func NewSPLRule(id, src string, opts Options) (*SPLRule, error) {
+	q, err := spl.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	return &SPLRule{id: id, query: q, opts: opts.withDefaults()}, nil
+}
+
+// ID is the rule's file name without extension.
+func (r *SPLRule) ID() string { return r.id }
+
+// Kind is "spl".
+func (r *SPLRule) Kind() string { return "spl" }
+
+// SPLEvent is an event as Splunk's XmlWinEventLog extraction presents it:
+// every EventData name, EventCode, host, source, sourcetype and index.
+func SPLEvent(ev telemetry.Event, opts Options) spl.Event {
+	m := ev.Fields()
+	m["index"] = opts.Index
+	m["sourcetype"] = strings.ReplaceAll(opts.Sourcetype, "{channel}", ev.Channel)
+	return spl.Event(m)
+}
+
+func (r *SPLRule) events(evs []telemetry.Event) []spl.Event {
+	out := make([]spl.Event, len(evs))
+	for i, ev := range evs {
+		out[i] = SPLEvent(ev, r.opts)
+	}
+	return out
+}
+
+// Evaluate runs the query.
+func (r *SPLRule) Evaluate(_ context.Context, events []telemetry.Event) ([]Row, error) {
+	rows, err := r.query.Run(r.events(events))
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.id, err)
+	}
+	out := make([]Row, len(rows))
+	for i, row := range rows {
+		vals := make(map[string]string, len(row.Fields))
+		for _, f := range row.Fields {
+			if v := row.Get(f); !v.IsNull() {
+				vals[f] = v.String()
+			}
+		}
+		out[i] = Row{Fields: row.Fields, Values: vals}
+	}
+	return out, nil
+}
+
+// Explain follows every event through the query and reports what decides
+// the outcome: for rows that fire, the eval values that scored them and the
+// fields the rule reads that the event lacks; for a missing row, the events
+// the search dropped nearest to matching, clause by clause.
+func (r *SPLRule) Explain(_ context.Context, events []telemetry.Event, want Outcome) string {
+	var kept, dropped, missed []string
+	var fields []string
+	if rows, err := r.query.Run(r.events(events)); err == nil && len(rows) > 0 {
+		fields = rows[0].Fields
+	}
+	type miss struct {
+		text  string
+		count int
+	}
+	var misses []miss
+	for _, ev := range events {
+		x := r.query.Explain(SPLEvent(ev, r.opts))
+		desc := describe(ev)
+		switch {
+		case x.Kept:
+			set := evalValues(x)
+			if want.Signal != "" && set["Signal"] != "" && set["Signal"] != want.Signal {
+				continue
+			}
+			kept = append(kept, fmt.Sprintf("%s gives a row: %s%s", desc, formatSet(x), absent(ev, fields)))
+		case x.Search != nil && x.Search.Matched:
+			last := x.Stages[len(x.Stages)-1]
+			dropped = append(dropped, fmt.Sprintf("%s passes the search but %q drops it: %s", desc, oneLine(last.Command), formatSet(x)))
+		case x.Search != nil:
+			if want.Signal != "" && !wouldCarry(r.query.Hypothetical(SPLEvent(ev, r.opts)), want.Signal) {
+				continue // even a match would not have given the signal asked for
+			}
+			fails := failing(x.Search)
+			var parts []string
+			for _, f := range fails {
+				parts = append(parts, leafText(f))
+			}
+			misses = append(misses, miss{text: desc + ": " + strings.Join(parts, "; "), count: len(fails)})
+		}
+	}
+	var b strings.Builder
+	if !want.Fires {
+		if len(kept) == 0 {
+			return fmt.Sprintf("rule %s yields no row for %s", r.id, want)
+		}
+		fmt.Fprintf(&b, "rule %s fires where %s was expected:\n", r.id, want)
+		writeList(&b, kept)
+		return strings.TrimRight(b.String(), "\n")
+	}
+	fmt.Fprintf(&b, "rule %s yields no row for %s.\n", r.id, want)
+	if len(kept) > 0 {
+		b.WriteString("Rows it does yield:\n")
+		writeList(&b, kept)
+	}
+	if len(dropped) > 0 {
+		b.WriteString("Events that pass the search and are dropped later:\n")
+		writeList(&b, dropped)
+	}
+	if len(misses) > 0 {
+		sort.SliceStable(misses, func(i, j int) bool { return misses[i].count < misses[j].count })
+		best := misses[0].count
+		for _, m := range misses {
+			if m.count == best && len(missed) < 5 {
+				missed = append(missed, m.text)
+			}
+		}
+		b.WriteString("Nearest misses of the search:\n")
+		writeList(&b, missed)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// failing returns the smallest set of search clauses that, had they
+// matched, would have let the event through: every failing side of an AND,
+// and the nearest alternative of an OR.
+func failing(t *spl.Trace) []*spl.Trace {
+	if t.Matched {
+		return nil
+	}
+	switch t.Op {
+	case "AND":
+		var out []*spl.Trace
+		for _, c := range t.Children {
+			out = append(out, failing(c)...)
+		}
+		return out
+	case "OR":
+		if sameFieldLeaves(t) {
+			return []*spl.Trace{t}
+		}
+		var best []*spl.Trace
+		for _, c := range t.Children {
+			if f := failing(c); best == nil || len(f) < len(best) {
+				best = f
+			}
+		}
+		return best
+	}
+	return []*spl.Trace{t}
+}
+
+// sameFieldLeaves reports whether t is an OR of tests on one field, which
+// reads best as one clause: none of (...) matched.
+func sameFieldLeaves(t *spl.Trace) bool {
+	field := ""
+	for _, c := range t.Children {
+		if len(c.Children) > 0 || c.Field == "" || (field != "" && c.Field != field) {
+			return false
+		}
+		field = c.Field
+	}
+	return field != ""
+}
+
+func leafText(t *spl.Trace) string {
+	field := t.Field
+	if t.Op == "OR" && len(t.Children) > 0 {
+		field = t.Children[0].Field
+		for _, c := range t.Children {
+			if c.Present {
+				return fmt.Sprintf("none of %s (%d:%d) matched %s=%q", clip(t.Text), t.Line, t.Column, field, clip(c.Actual))
+			}
+		}
+		return fmt.Sprintf("%s (%d:%d) failed: the event has no %s field", clip(t.Text), t.Line, t.Column, field)
+	}
+	if field != "" && !t.Present {
+		return fmt.Sprintf("%s (%d:%d) failed: the event has no %s field", clip(t.Text), t.Line, t.Column, field)
+	}
+	if field != "" {
+		return fmt.Sprintf("%s (%d:%d) did not match %s=%q", clip(t.Text), t.Line, t.Column, field, clip(t.Actual))
+	}
+	return fmt.Sprintf("%s (%d:%d) did not match", clip(t.Text), t.Line, t.Column)
+}
+
+func wouldCarry(set []spl.FieldValue, signal string) bool {
+	for _, f := range set {
+		if f.Field == "Signal" && f.Value.String() == signal {
+			return true
+		}
+	}
+	return false
+}
+
+func evalValues(x *spl.Explanation) map[string]string {
+	m := map[string]string{}
+	for _, s := range x.Stages {
+		for _, f := range s.Set {
+			m[f.Field] = f.Value.String()
+		}
+	}
+	return m
+}
+
+func formatSet(x *spl.Explanation) string {
+	var parts []string
+	for _, s := range x.Stages {
+		for _, f := range s.Set {
+			v := f.Value.String()
+			if f.Value.IsNull() {
+				v = "null"
+			}
+			parts = append(parts, f.Field+"="+v)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// absent names the fields the rule reports that the event does not have:
+// the usual reason an exception on a field can never apply.
+func absent(ev telemetry.Event, fields []string) string {
+	m := ev.Fields()
+	var missing []string
+	for _, f := range fields {
+		if _, ok := m[f]; !ok && f != "_time" && !computed(f) {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; this Event ID %d has no %s field", ev.EventID, strings.Join(missing, ", "))
+}
+
+// computed are the fields the seed rule's evals create; they are never on
+// an event, so naming them as absent would be noise.
+func computed(f string) bool {
+	switch f {
+	case "Signal", "IsCISystem", "IsKnownIDE", "SuspicionScore":
+		return true
+	}
+	return false
+}
+
+func describe(ev telemetry.Event) string {
+	m := ev.Fields()
+	what := m["Image"]
+	if what == "" {
+		what = m["NewProcessName"]
+	}
+	switch ev.EventID {
+	case 1, 4688:
+		return fmt.Sprintf("EventCode %d on %s (%s: %s)", ev.EventID, ev.Computer, what, clip(m["CommandLine"]))
+	case 3:
+		return fmt.Sprintf("EventCode 3 on %s (%s -> %s:%s, DestinationHostname=%q)", ev.Computer, what, m["DestinationIp"], m["DestinationPort"], m["DestinationHostname"])
+	case 22:
+		return fmt.Sprintf("EventCode 22 on %s (%s asks for %s)", ev.Computer, what, m["QueryName"])
+	}
+	return fmt.Sprintf("EventCode %d on %s (%s)", ev.EventID, ev.Computer, what)
+}
+
+func writeList(b *strings.Builder, items []string) {
+	for _, it := range items {
+		b.WriteString("  - ")
+		b.WriteString(it)
+		b.WriteByte('\n')
+	}
+}
+
+func clip(s string) string {
+	s = oneLine(s)
+	if len(s) > 160 {
+		return s[:157] + "..."
+	}
+	return s
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

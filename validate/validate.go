@@ -1,0 +1,168 @@
+// Package validate runs detection rules over rendered telemetry and checks
+// each atomic's expectations: for every host context and rule, whether the
+// rule fires with the expected Signal and SuspicionScore or stays silent.
+// When an expectation fails, or when a rule cannot do what its author meant,
+// the verdict says why in the rule's own terms: which search clause failed
+// on which field of which event, or which eval produced the score.
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/t1567001/harness/telemetry"
+)
+
+// Row is one result row, its fields in the rule's order.
+type Row struct {
+	Fields []string
+	Values map[string]string
+}
+
+// MarshalJSON writes the row as an object keyed by its fields, in order.
+func (r Row) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, f := range r.Fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f)
+		b.Write(k)
+		b.WriteByte(':')
+		v, ok := r.Values[f]
+		if !ok {
+			b.WriteString("null")
+			continue
+		}
+		vb, _ := json.Marshal(v)
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
+
+// Outcome is what a rule does, or should do, for an expectation: fire with
+// a row carrying Signal (and Score), or stay silent.
+type Outcome struct {
+	Fires  bool   `json:"fires"`
+	Signal string `json:"signal,omitempty"`
+	Score  *int   `json:"score,omitempty"`
+}
+
+func (o Outcome) String() string {
+	if !o.Fires {
+		if o.Signal != "" {
+			return "no " + o.Signal + " row"
+		}
+		return "silent"
+	}
+	s := "fires"
+	if o.Signal != "" {
+		s += " " + o.Signal
+	}
+	if o.Score != nil {
+		s += "/" + strconv.Itoa(*o.Score)
+	}
+	return s
+}
+
+// Rule is a detection rule the validator runs.
+type Rule interface {
+	ID() string
+	Kind() string
+	// Evaluate runs the rule over events and returns its result rows.
+	Evaluate(ctx context.Context, events []telemetry.Event) ([]Row, error)
+	// Explain says, in the rule's terms, why the events give (or do not
+	// give) the outcome want.
+	Explain(ctx context.Context, events []telemetry.Event, want Outcome) string
+}
+
+// Unsupported is a rule file that cannot be evaluated, and why.
+type Unsupported struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Options tune how events are presented to rules.
+type Options struct {
+	// Index is the Splunk index every event is in (default wineventlog).
+	Index string
+	// Sourcetype is the Splunk sourcetype, with {channel} standing for the
+	// event's channel (default XmlWinEventLog:{channel}, as in the seed).
+	Sourcetype string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Index == "" {
+		o.Index = "wineventlog"
+	}
+	if o.Sourcetype == "" {
+		o.Sourcetype = "XmlWinEventLog:{channel}"
+	}
+	return o
+}
+
+// LoadRules loads every rule in fsys: *.spl files as Splunk queries, *.yml
+// and *.yaml as Sigma rules. A rule's id is its file name without the
+// extension. Files that cannot be used are returned as Unsupported; a rule
+// that does not parse is an error naming the file and position.
+func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
+	opts = opts.withDefaults()
+	var rules []Rule
+	var unsupported []Unsupported
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch path.Ext(p) {
+		case ".spl":
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			r, err := NewSPLRule(strings.TrimSuffix(path.Base(p), ".spl"), string(data), opts)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			rules = append(rules, r)
+		case ".yml", ".yaml":
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			r, err := NewSigmaRule(p, data)
+			if err != nil {
+				// A rule the engine cannot run is reported, not fatal: rule
+				// folders hold rules for many log sources.
+				unsupported = append(unsupported, Unsupported{Path: p, Reason: err.Error()})
+				return nil
+			}
+			rules = append(rules, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("rules: %w", err)
+	}
+	sort.Slice(rules, func(i, j int) bool { return rules[i].ID() < rules[j].ID() })
+	return rules, unsupported, nil
+}
+
+// ByID indexes rules by id.
+func ByID(rules []Rule) map[string]Rule {
+	m := make(map[string]Rule, len(rules))
+	for _, r := range rules {
+		m[r.ID()] = r
+	}
+	return m
+}

