@@ -102,12 +102,15 @@ func ActualString(v validate.Verdict) string {
 			s += "/" + sc
 		}
 		if s == "" {
-			s = "match"
+			continue // a rule without Signal (Sigma): counted below
 		}
 		if !seen[s] {
 			seen[s] = true
 			parts = append(parts, s)
 		}
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("fires (%d match(es))", len(v.Actual.Rows))
 	}
 	return "fires " + strings.Join(parts, ", ")
 }

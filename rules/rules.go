@@ -8,5 +8,5 @@ import "embed"
 
 // FS holds every *.spl and *.yml rule.
 //
-//go:embed *.spl
+//go:embed *.spl *.yml
 var FS embed.FS

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,13 +131,21 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 }
 
 func TestRuleRegressionFailsTheBuild(t *testing.T) {
-	src, err := rules.FS.ReadFile("seed_t1567_001_code_repo_exfil.spl")
-	require.NoError(t, err)
-	// A careless edit drops curl from both image lists.
-	edited := strings.ReplaceAll(string(src), `Image="*\\curl.exe" OR `, "")
-	require.NotEqual(t, string(src), edited, "the edit must change the rule")
+	// A copy of the shipped rules in which a careless edit drops curl from
+	// both image lists of the SPL.
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "seed_t1567_001_code_repo_exfil.spl"), []byte(edited), 0o600))
+	entries, err := fs.ReadDir(rules.FS, ".")
+	require.NoError(t, err)
+	for _, e := range entries {
+		src, err := rules.FS.ReadFile(e.Name())
+		require.NoError(t, err)
+		if e.Name() == "seed_t1567_001_code_repo_exfil.spl" {
+			edited := strings.ReplaceAll(string(src), `Image="*\\curl.exe" OR `, "")
+			require.NotEqual(t, string(src), edited, "the edit must change the rule")
+			src = []byte(edited)
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, e.Name()), src, 0o600))
+	}
 
 	out := t.TempDir()
 	code, stdout, stderr := cli(t, "run", "--rules", dir, "--test", "Exfiltrate Data via GitHub Gist API Using curl", "--out", out)
@@ -155,7 +164,7 @@ func TestRuleRegressionFailsTheBuild(t *testing.T) {
 	// The unedited rule passes the same run.
 	code, stdout, stderr = cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	assert.Contains(t, stdout, "5 of 5 expectations hold")
+	assert.Contains(t, stdout, "11 of 11 expectations hold")
 }
 
 // recordRun runs the curl atomic once and returns its --out folder.

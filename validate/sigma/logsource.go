@@ -174,50 +174,52 @@ var sysmonOnly = map[string]bool{
 	"ParentProcessGuid": true, "LogonGuid": true, "TerminalSessionId": true,
 }
 
-// eventFields flattens an event to the field names rules use (see the
-// package doc for the 4688 mapping).
-func eventFields(ev *telemetry.Event, k kind) map[string]string {
-	m := make(map[string]string, len(ev.Data)+12)
-	for _, f := range ev.Data {
-		m[f.Name] = f.Value
+// fields is an event as rules see it (see the package doc for the 4688
+// mapping), looked up without building a map.
+type fields struct {
+	ev *telemetry.Event
+	k  kind
+}
+
+func (f fields) get(name string) (string, bool) {
+	ev := f.ev
+	switch name {
+	case "Computer", "Hostname":
+		return ev.Computer, true
+	case "EventID":
+		return strconv.Itoa(ev.EventID), true
+	case "Channel":
+		return ev.Channel, true
+	case "Provider_Name":
+		return ev.Provider.Name, true
 	}
-	m["Computer"] = ev.Computer
-	m["Hostname"] = ev.Computer
-	m["EventID"] = strconv.Itoa(ev.EventID)
-	m["Channel"] = ev.Channel
-	m["Provider_Name"] = ev.Provider.Name
-	if k != kindSecurityProcess {
-		return m
-	}
-	get := func(name string) (string, bool) { v, ok := ev.Get(name); return v, ok }
-	if v, ok := get("NewProcessName"); ok {
-		m["Image"] = v
-	}
-	if v, ok := get("ParentProcessName"); ok {
-		m["ParentImage"] = v
-	}
-	delete(m, "ProcessId")
-	if v, ok := get("ProcessId"); ok {
-		m["ParentProcessId"] = decimalPID(v)
-	}
-	if v, ok := get("NewProcessId"); ok {
-		m["ProcessId"] = decimalPID(v)
-	}
-	if name, ok := get("SubjectUserName"); ok {
-		if dom, _ := get("SubjectDomainName"); dom != "" && dom != "-" {
-			name = dom + `\` + name
+	if f.k == kindSecurityProcess {
+		switch name {
+		case "Image":
+			return ev.Get("NewProcessName")
+		case "ParentImage":
+			return ev.Get("ParentProcessName")
+		case "ProcessId":
+			v, ok := ev.Get("NewProcessId")
+			return decimalPID(v), ok
+		case "ParentProcessId":
+			v, ok := ev.Get("ProcessId")
+			return decimalPID(v), ok
+		case "LogonId":
+			return ev.Get("SubjectLogonId")
+		case "User":
+			name, ok := ev.Get("SubjectUserName")
+			if dom, _ := ev.Get("SubjectDomainName"); ok && dom != "" && dom != "-" {
+				name = dom + `\` + name
+			}
+			return name, ok
+		case "IntegrityLevel":
+			v, _ := ev.Get("MandatoryLabel")
+			lvl, ok := integrityLevels[strings.ToUpper(v)]
+			return lvl, ok
 		}
-		m["User"] = name
 	}
-	if v, ok := get("SubjectLogonId"); ok {
-		m["LogonId"] = v
-	}
-	if v, ok := get("MandatoryLabel"); ok {
-		if lvl, ok := integrityLevels[strings.ToUpper(v)]; ok {
-			m["IntegrityLevel"] = lvl
-		}
-	}
-	return m
+	return ev.Get(name)
 }
 
 var integrityLevels = map[string]string{

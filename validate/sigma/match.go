@@ -152,22 +152,21 @@ func (r *Rule) Match(ctx context.Context, ev telemetry.Event) (matched bool, exp
 	}()
 	k := kindOf(&ev)
 	exp = &Explanation{
-		Rule:       r.name(),
+		Rule:       r.display,
 		Event:      describeEvent(&ev, k),
-		Logsource:  r.logsourceText(),
+		Logsource:  r.lsText,
 		Conditions: r.condText,
 	}
 	if !r.kinds.has(k) {
 		return false, exp, nil
 	}
 	exp.Applies = true
-	fields := eventFields(&ev, k)
-	results := make(map[string]bool, len(r.searches))
+	fs := fields{ev: &ev, k: k}
 	exp.Searches = make([]SearchResult, len(r.searches))
 	for i, s := range r.searches {
-		exp.Searches[i] = s.eval(fields, k)
-		results[s.name] = exp.Searches[i].Matched
+		exp.Searches[i] = s.eval(fs)
 	}
+	results := exp.Searches
 	for _, c := range r.conditions {
 		if r.evalExpr(c, results) {
 			exp.Matched = true
@@ -177,23 +176,23 @@ func (r *Rule) Match(ctx context.Context, ev telemetry.Event) (matched bool, exp
 	return exp.Matched, exp, nil
 }
 
-func (r *Rule) name() string {
-	if r.Title == "" {
-		return r.ID
+func displayName(id, title string) string {
+	if title == "" {
+		return id
 	}
-	return r.ID + " (" + r.Title + ")"
+	return id + " (" + title + ")"
 }
 
-func (r *Rule) logsourceText() string {
-	s := r.Logsource.Category
+func logsourceText(l Logsource, ks kinds) string {
+	s := l.Category
 	if s == "" {
-		s = r.Logsource.String()
+		s = l.String()
 	}
-	return s + " ← " + r.kinds.String()
+	return s + " ← " + ks.String()
 }
 
 // eval mirrors sigma-go's evaluateSearch: maps OR'ed, fields AND'ed.
-func (s *search) eval(fields map[string]string, k kind) SearchResult {
+func (s *search) eval(fs fields) SearchResult {
 	res := SearchResult{Name: s.name}
 	if len(s.alts) == 0 {
 		res.Matched = true
@@ -204,7 +203,7 @@ func (s *search) eval(fields map[string]string, k kind) SearchResult {
 		var matched []FieldResult
 		ok := true
 		for _, f := range alt {
-			fr := f.eval(fields, k)
+			fr := f.eval(fs)
 			if !fr.Matched {
 				failures = append(failures, fr)
 				ok = false
@@ -223,11 +222,15 @@ func (s *search) eval(fields map[string]string, k kind) SearchResult {
 
 // eval mirrors sigma-go's matcherMatchesValues for one event value, except
 // that an absent field only matches 'null'.
-func (f *field) eval(fields map[string]string, k kind) FieldResult {
-	actual, present := fields[f.name]
+func (f *field) eval(fs fields) FieldResult {
+	actual, present := fs.get(f.name)
 	fr := FieldResult{Key: f.key, Values: f.values, All: f.all, Actual: actual, Present: present}
 	if !present {
-		fr.Note = absentNote(f.name, k)
+		fr.Note = f.notes[fs.k]
+	}
+	var lower string
+	if f.lowered != nil && present {
+		lower = strings.ToLower(actual)
 	}
 	matched := f.all
 	for i, want := range f.values {
@@ -235,7 +238,15 @@ func (f *field) eval(fields map[string]string, k kind) FieldResult {
 		switch {
 		case !present:
 			ok = f.base && strings.EqualFold(want, "null")
-		case f.patterns != nil:
+		case f.op == opEqual:
+			ok = strings.EqualFold(actual, want)
+		case f.op == opContains:
+			ok = strings.Contains(lower, f.lowered[i])
+		case f.op == opPrefix:
+			ok = strings.HasPrefix(lower, f.lowered[i])
+		case f.op == opSuffix:
+			ok = strings.HasSuffix(lower, f.lowered[i])
+		case f.op == opRegexp:
 			ok = f.patterns[i].MatchString(actual)
 		default:
 			ok, _ = f.cmp(actual, want) // sigma-go ignores comparator errors too
@@ -262,7 +273,7 @@ func absentNote(name string, k kind) string {
 }
 
 // evalExpr mirrors sigma-go's evaluateSearchExpression.
-func (r *Rule) evalExpr(e sigmago.SearchExpr, results map[string]bool) bool {
+func (r *Rule) evalExpr(e sigmago.SearchExpr, results []SearchResult) bool {
 	switch e := e.(type) {
 	case sigmago.And:
 		for _, x := range e {
@@ -281,31 +292,31 @@ func (r *Rule) evalExpr(e sigmago.SearchExpr, results map[string]bool) bool {
 	case sigmago.Not:
 		return !r.evalExpr(e.Expr, results)
 	case sigmago.SearchIdentifier:
-		return results[e.Name]
+		return results[r.byName[e.Name].idx].Matched
 	case sigmago.OneOfThem:
 		for _, s := range r.searches {
-			if results[s.name] {
+			if results[s.idx].Matched {
 				return true
 			}
 		}
 		return false
 	case sigmago.AllOfThem:
 		for _, s := range r.searches {
-			if !results[s.name] {
+			if !results[s.idx].Matched {
 				return false
 			}
 		}
 		return true
 	case sigmago.OneOfPattern:
 		for _, s := range r.searches {
-			if ok, _ := path.Match(e.Pattern, s.name); ok && results[s.name] {
+			if ok, _ := path.Match(e.Pattern, s.name); ok && results[s.idx].Matched {
 				return true
 			}
 		}
 		return false
 	case sigmago.AllOfPattern:
 		for _, s := range r.searches {
-			if ok, _ := path.Match(e.Pattern, s.name); ok && !results[s.name] {
+			if ok, _ := path.Match(e.Pattern, s.name); ok && !results[s.idx].Matched {
 				return false
 			}
 		}

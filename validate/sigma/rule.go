@@ -36,6 +36,8 @@ type Rule struct {
 	Logsource Logsource
 
 	kinds      kinds
+	lsText     string
+	display    string
 	searches   []*search // in file order
 	byName     map[string]*search
 	conditions []sigmago.SearchExpr
@@ -61,6 +63,7 @@ func (u Unsupported) Error() string {
 // search is one compiled search identifier.
 type search struct {
 	name string
+	idx  int // position in Rule.searches
 	line int
 	// alts are OR'ed; the fields of one alternative are AND'ed. No
 	// alternatives is sigma-go's degenerate always-true search.
@@ -69,14 +72,30 @@ type search struct {
 
 // field is one compiled "Field|modifiers: values".
 type field struct {
-	key      string // as written: "Image|endswith"
-	name     string // "Image"
-	all      bool   // trailing |all: every value must match
-	base     bool   // no comparator modifier: equality
-	values   []string
-	cmp      modifiers.ComparatorFunc
-	patterns []*regexp.Regexp // precompiled, for a bare |re
+	key    string // as written: "Image|endswith"
+	name   string // "Image"
+	all    bool   // trailing |all: every value must match
+	base   bool   // no comparator modifier: equality
+	values []string
+	cmp    modifiers.ComparatorFunc
+	// op is a fast path with sigma-go's exact semantics for a lone
+	// comparator (no value modifiers); opCmp calls sigma-go's comparator.
+	op       op
+	lowered  []string                         // values lower-cased, for contains/startswith/endswith
+	patterns []*regexp.Regexp                 // precompiled, for re
+	notes    [kindPowerShellScript + 1]string // why the field is absent, per event kind
 }
+
+type op uint8
+
+const (
+	opCmp op = iota
+	opEqual
+	opContains
+	opPrefix
+	opSuffix
+	opRegexp
+)
 
 // LoadFile reads and loads one rule file.
 func LoadFile(path string) (*Rule, error) {
@@ -250,12 +269,14 @@ func (l *loader) load(data []byte) (*Rule, error) {
 		Path:        l.name,
 		Logsource:   ls,
 		kinds:       ks,
+		lsText:      logsourceText(ls, ks),
 		byName:      map[string]*search{},
 		condText:    condText,
 	}
 	if r.ID == "" {
 		r.ID = strings.TrimSuffix(path.Base(filepath.ToSlash(l.name)), path.Ext(l.name))
 	}
+	r.display = displayName(r.ID, r.Title)
 	for name, s := range sr.Detection.Searches {
 		cs, err := l.compileSearch(name, s)
 		if err != nil {
@@ -271,6 +292,9 @@ func (l *loader) load(data []byte) (*Rule, error) {
 		}
 		return a.name < b.name
 	})
+	for i, s := range r.searches {
+		s.idx = i
+	}
 	for i, c := range sr.Detection.Conditions {
 		line := condNodes[min(i, len(condNodes)-1)].Line
 		if c.Aggregation != nil {
@@ -338,6 +362,9 @@ func (l *loader) compileField(fm sigmago.FieldMatcher) (*field, error) {
 		key += "|" + strings.Join(fm.Modifiers, "|")
 	}
 	f := &field{key: key, name: fm.Field}
+	for k := range f.notes {
+		f.notes[k] = absentNote(f.name, kind(k))
+	}
 	mods := fm.Modifiers
 	if n := len(mods); n > 0 && mods[n-1] == "all" {
 		f.all, mods = true, mods[:n-1]
@@ -398,8 +425,18 @@ func (l *loader) compileField(fm sigmago.FieldMatcher) (*field, error) {
 		}
 		f.values = append(f.values, s)
 	}
-	if len(f.patterns) != len(f.values) {
-		f.patterns = nil
+	switch {
+	case len(mods) == 0:
+		f.op = opEqual
+	case len(mods) > 1:
+		f.op = opCmp
+	case comparator == "re":
+		f.op = opRegexp
+	case comparator == "contains", comparator == "startswith", comparator == "endswith":
+		f.op = map[string]op{"contains": opContains, "startswith": opPrefix, "endswith": opSuffix}[comparator]
+		for _, v := range f.values {
+			f.lowered = append(f.lowered, strings.ToLower(v))
+		}
 	}
 	return f, nil
 }

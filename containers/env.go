@@ -1,0 +1,455 @@
+package containers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// Timeouts of the lifecycle operations.
+const (
+	// StartTimeout bounds how long Start waits for Spec.WaitLog.
+	StartTimeout = 60 * time.Second
+	// stopGrace is how long a container gets between SIGTERM and SIGKILL on
+	// Close.
+	stopGrace = 2 * time.Second
+	// closeTimeout bounds Close as a whole.
+	closeTimeout = 60 * time.Second
+	// killTimeout bounds the exec that kills a cancelled Exec.
+	killTimeout = 10 * time.Second
+)
+
+// Env is one run's containers: an internal network with no route out of the
+// machine, and the containers started on it, all labelled with the run id.
+// Its methods are safe for concurrent use.
+type Env struct {
+	runID string
+	cli   *client.Client
+	net   *testcontainers.DockerNetwork
+
+	mu     sync.Mutex
+	ctrs   []*Container
+	closed bool
+}
+
+// Container is a running container of an Env.
+type Container struct {
+	env  *Env
+	name string
+	id   string
+	ip   string
+	ctr  testcontainers.Container
+}
+
+// Spec describes a container to Start.
+type Spec struct {
+	// Name is the container's short name: its hostname, and part of its
+	// Docker name (t1567-<run id>-<name>). Optional.
+	Name string
+	// Image is the image tag (see BaseImage, HarnessImage); never pulled.
+	Image string
+	// Cmd is the command (the images have no entrypoint).
+	Cmd []string
+	// Env is the process environment, added to the image's.
+	Env map[string]string
+	// Aliases are DNS names of the container on the env's network (for
+	// example "github.com").
+	Aliases []string
+	// Mounts are bind mounts, at the same path in the container as on the
+	// host.
+	Mounts []Mount
+	// CapAdd adds Linux capabilities, e.g. "SYS_PTRACE".
+	CapAdd []string
+	// SecurityOpt are Docker security options, e.g. "seccomp=unconfined".
+	SecurityOpt []string
+	// WaitLog, when set, makes Start wait (up to StartTimeout) until the
+	// container's output contains this text. Without it Start returns once
+	// the container is started.
+	WaitLog string
+	// User runs the container's processes, and its execs, as this user
+	// ("uid[:gid]" or a name known to the image).
+	User string
+}
+
+// Mount is a bind mount of Path, at the same path in the container.
+type Mount struct {
+	Path     string
+	ReadOnly bool
+}
+
+var nameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// NewEnv creates the internal network of run runID, labelled
+// t1567-harness=1 and t1567-harness.run=<runID>.
+func NewEnv(ctx context.Context, runID string) (*Env, error) {
+	if runID == "" {
+		return nil, errors.New("new env: empty run id")
+	}
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("new env %s: %w", runID, err)
+	}
+	nw, err := network.New(ctx,
+		network.WithInternal(),
+		network.WithLabels(map[string]string{LabelHarness: "1", LabelRun: runID}),
+	)
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("new env %s: create internal network: %w", runID, err)
+	}
+	return &Env{runID: runID, cli: cli.Client, net: nw}, nil
+}
+
+// Network returns the name of the env's network.
+func (e *Env) Network() string { return e.net.Name }
+
+// RunID returns the run id the env's objects are labelled with.
+func (e *Env) RunID() string { return e.runID }
+
+// Start runs a container on the env's network. On error nothing is left
+// running.
+func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
+	if spec.Image == "" {
+		return nil, errors.New("start: empty image")
+	}
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("start %s: env %s is closed", spec.Name, e.runID)
+	}
+
+	name := ""
+	if spec.Name != "" {
+		name = "t1567-" + nameUnsafe.ReplaceAllString(e.runID, "_") + "-" + nameUnsafe.ReplaceAllString(spec.Name, "_")
+	}
+	mounts := make([]mount.Mount, 0, len(spec.Mounts))
+	for _, m := range spec.Mounts {
+		if !strings.HasPrefix(m.Path, "/") {
+			return nil, fmt.Errorf("start %s: mount %q: path must be absolute", spec.Name, m.Path)
+		}
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Path, Target: m.Path, ReadOnly: m.ReadOnly})
+	}
+	req := testcontainers.ContainerRequest{
+		Image:          spec.Image,
+		Cmd:            spec.Cmd,
+		Env:            spec.Env,
+		Name:           name,
+		Labels:         map[string]string{LabelHarness: "1", LabelRun: e.runID},
+		Networks:       []string{e.net.Name},
+		NetworkAliases: map[string][]string{e.net.Name: spec.Aliases},
+		ConfigModifier: func(c *container.Config) {
+			c.Hostname = nameUnsafe.ReplaceAllString(spec.Name, "-")
+			c.User = spec.User
+		},
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.Mounts = append(hc.Mounts, mounts...)
+			hc.CapAdd = append(hc.CapAdd, spec.CapAdd...)
+			hc.SecurityOpt = append(hc.SecurityOpt, spec.SecurityOpt...)
+			hc.NetworkMode = container.NetworkMode(e.net.Name)
+			// Never publish ports: nothing here uses a host-mapped port.
+			hc.PortBindings = nil
+			hc.PublishAllPorts = false
+		},
+	}
+	if spec.WaitLog != "" {
+		req.WaitingFor = wait.ForLog(spec.WaitLog).WithStartupTimeout(StartTimeout)
+	}
+
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: req,
+		Started:          true,
+		Logger:           quietLogger{},
+	})
+	if err != nil {
+		if ctr != nil {
+			terminate(ctr)
+		}
+		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Image, err)
+	}
+	c := &Container{env: e, name: spec.Name, id: ctr.GetContainerID(), ctr: ctr}
+	e.mu.Lock()
+	if e.closed { // Close ran meanwhile
+		e.mu.Unlock()
+		terminate(ctr)
+		return nil, fmt.Errorf("start %s: env %s is closed", spec.Name, e.runID)
+	}
+	e.ctrs = append(e.ctrs, c)
+	e.mu.Unlock()
+
+	info, err := ctr.Inspect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: inspect: %w", spec.Name, err)
+	}
+	if info.NetworkSettings != nil {
+		if ep := info.NetworkSettings.Networks[e.net.Name]; ep != nil && ep.IPAddress.IsValid() {
+			c.ip = ep.IPAddress.String()
+		}
+	}
+	return c, nil
+}
+
+// terminate stops (SIGTERM, then SIGKILL after stopGrace) and removes ctr
+// with a fresh context.
+func terminate(ctr testcontainers.Container) error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	return ctr.Terminate(ctx, testcontainers.StopTimeout(stopGrace), testcontainers.StopContext(ctx))
+}
+
+// Close stops and removes every container of the env, then its network. It
+// also removes anything else labelled with the run id, so it cleans up after
+// a Start that failed half way. It is idempotent and uses its own context,
+// so it works after the caller's context is cancelled.
+func (e *Env) Close() error {
+	e.mu.Lock()
+	ctrs := e.ctrs
+	e.ctrs = nil
+	e.closed = true
+	e.mu.Unlock()
+
+	var (
+		errs []error
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+	)
+	for _, c := range ctrs {
+		wg.Go(func() {
+			if err := terminate(c.ctr); err != nil && !isGone(err) {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("remove container %s: %w", c.name, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	// The network goes with its label; this also catches stray containers.
+	if _, err := removeLabelled(ctx, e.cli, LabelRun+"="+e.runID); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("close env %s: %w", e.runID, errors.Join(errs...))
+	}
+	return nil
+}
+
+func isGone(err error) bool {
+	return err == nil || cerrdefs.IsNotFound(err) || isRemovalInProgress(err)
+}
+
+// Name returns the container's short name (Spec.Name).
+func (c *Container) Name() string { return c.name }
+
+// ID returns the Docker container id.
+func (c *Container) ID() string { return c.id }
+
+// IP returns the container's address on the env's network.
+func (c *Container) IP() string { return c.ip }
+
+// Wait waits for the container to exit and returns its exit code.
+func (c *Container) Wait(ctx context.Context) (int, error) {
+	res := c.env.cli.ContainerWait(ctx, c.id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case r := <-res.Result:
+		if r.Error != nil && r.Error.Message != "" {
+			return -1, fmt.Errorf("wait %s: %s", c.name, r.Error.Message)
+		}
+		return int(r.StatusCode), nil
+	case err := <-res.Error:
+		return -1, fmt.Errorf("wait %s: %w", c.name, err)
+	case <-ctx.Done():
+		return -1, fmt.Errorf("wait %s: %w", c.name, ctx.Err())
+	}
+}
+
+// Logs copies the container's output so far to stdout and stderr (either
+// may be nil to discard it).
+func (c *Container) Logs(ctx context.Context, stdout, stderr io.Writer) error {
+	rc, err := c.env.cli.ContainerLogs(ctx, c.id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return fmt.Errorf("logs %s: %w", c.name, err)
+	}
+	defer rc.Close()
+	if _, err := stdcopy.StdCopy(orDiscard(stdout), orDiscard(stderr), rc); err != nil {
+		return fmt.Errorf("logs %s: %w", c.name, err)
+	}
+	return nil
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// execWrapper runs the command under coreutils timeout (own process group,
+// SIGKILL at the deadline) in the background, and records timeout's pid in a
+// file for as long as it runs, so that a cancelled Exec can kill the whole
+// group. Arguments: pidfile, timeout, argv...
+const execWrapper = `f=$1 t=$2; shift 2
+timeout -s KILL "$t" "$@" &
+p=$!
+echo "$p" >"$f"
+wait "$p"; rc=$?
+rm -f "$f"
+exit "$rc"`
+
+// execKiller kills the process group recorded in the pidfile $1, waiting
+// up to 2s for the file to appear (the cancel may race the start).
+const execKiller = `f=$1 i=0
+while [ ! -s "$f" ] && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i+1)); done
+[ -s "$f" ] || exit 0
+p=$(cat "$f")
+kill -s KILL -- "-$p" 2>/dev/null || kill -s KILL "$p" 2>/dev/null
+exit 0`
+
+// Exec runs argv in the container (as docker exec, as the container's user)
+// in directory dir (the image's default if empty) with env ("KEY=value",
+// added to the container's), streaming its stdout and stderr, demultiplexed,
+// to the writers (nil discards). It returns the command's exit code; 127
+// means the command was not found.
+//
+// The command runs under /bin/sh and coreutils timeout, which the images
+// built here have: timeout puts it in its own process group and SIGKILLs the
+// group at ctx's deadline, if ctx has one. If ctx is cancelled, Exec runs a
+// second exec that SIGKILLs that process group (found through a pid file in
+// /tmp that lives as long as the command), closes the stream, and returns
+// ctx's error with exit code -1; processes that left the group (setsid,
+// daemons) survive until the container is stopped.
+func (c *Container) Exec(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
+	if len(argv) == 0 {
+		return -1, errors.New("exec: empty argv")
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, fmt.Errorf("exec %s in %s: %w", argv[0], c.name, err)
+	}
+	limit := "0" // no limit
+	if d, ok := ctx.Deadline(); ok {
+		// A little after ctx expires: the cancel path normally wins, this is
+		// the backstop if the harness is gone by then.
+		limit = fmt.Sprintf("%d", int(math.Ceil(time.Until(d).Seconds()))+2)
+	}
+	pidfile := "/tmp/.t1567-exec-" + randomHex() + ".pid"
+	cmd := append([]string{"/bin/sh", "-c", execWrapper, "sh", pidfile, limit}, argv...)
+
+	cli := c.env.cli
+	created, err := cli.ExecCreate(ctx, c.id, client.ExecCreateOptions{
+		AttachStdout: true,
+		AttachStderr: true,
+		Env:          env,
+		WorkingDir:   dir,
+		Cmd:          cmd,
+	})
+	if err != nil {
+		return -1, fmt.Errorf("exec %s in %s: create: %w", argv[0], c.name, err)
+	}
+	// The attach must outlive ctx: we need the stream until the process is
+	// killed, so it gets its own context.
+	attachCtx, cancelAttach := context.WithCancel(context.Background())
+	defer cancelAttach()
+	att, err := cli.ExecAttach(attachCtx, created.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return -1, fmt.Errorf("exec %s in %s: start: %w", argv[0], c.name, err)
+	}
+	defer att.Close()
+
+	copied := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(orDiscard(stdout), orDiscard(stderr), att.Reader)
+		copied <- err
+	}()
+
+	select {
+	case err := <-copied:
+		if err != nil {
+			return -1, fmt.Errorf("exec %s in %s: read output: %w", argv[0], c.name, err)
+		}
+	case <-ctx.Done():
+		kerr := c.kill(pidfile)
+		// The stream ends when the process dies; don't wait forever if the
+		// kill did not work.
+		select {
+		case <-copied:
+		case <-time.After(killTimeout):
+			att.Close()
+			<-copied
+		}
+		if kerr != nil {
+			return -1, fmt.Errorf("exec %s in %s: %w (and killing it failed: %v)", argv[0], c.name, ctx.Err(), kerr)
+		}
+		return -1, fmt.Errorf("exec %s in %s: %w", argv[0], c.name, ctx.Err())
+	}
+
+	// The stream closes when the process ends, but the engine may report the
+	// exec as running for a moment longer.
+	inspectCtx, cancel := context.WithTimeout(context.Background(), killTimeout)
+	defer cancel()
+	for {
+		res, err := cli.ExecInspect(inspectCtx, created.ID, client.ExecInspectOptions{})
+		if err != nil {
+			return -1, fmt.Errorf("exec %s in %s: inspect: %w", argv[0], c.name, err)
+		}
+		if !res.Running {
+			return res.ExitCode, nil
+		}
+		select {
+		case <-inspectCtx.Done():
+			return -1, fmt.Errorf("exec %s in %s: still running after its output ended", argv[0], c.name)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// kill SIGKILLs the process group of the exec that wrote pidfile.
+func (c *Container) kill(pidfile string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+	defer cancel()
+	created, err := c.env.cli.ExecCreate(ctx, c.id, client.ExecCreateOptions{
+		Cmd: []string{"/bin/sh", "-c", execKiller, "sh", pidfile},
+	})
+	if err != nil {
+		return fmt.Errorf("kill exec: %w", err)
+	}
+	att, err := c.env.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return fmt.Errorf("kill exec: %w", err)
+	}
+	defer att.Close()
+	// The stream ends when the killer exits.
+	if _, err := io.Copy(io.Discard, att.Reader); err != nil {
+		return fmt.Errorf("kill exec: %w", err)
+	}
+	return nil
+}
+
+func randomHex() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// quietLogger drops testcontainers' progress lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}

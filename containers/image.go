@@ -1,0 +1,390 @@
+package containers
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+)
+
+// Image repositories and the label that marks the images this package built.
+const (
+	BaseRepo    = "t1567-harness/base"
+	HarnessRepo = "t1567-harness/harness"
+	// LabelImage is "base" or "harness" on the images built here. It is
+	// deliberately not LabelHarness: containers inherit image labels, and
+	// [Clean] must only match containers an [Env] started.
+	LabelImage = "t1567-harness.image"
+)
+
+// The base image recipe. Changing any of it changes the tag; bump
+// baseRecipeVersion when the way the image is made changes.
+const (
+	baseRecipeVersion = "1"
+	baseSuite         = "bookworm"
+	baseVariant       = "minbase"
+	baseMirror        = "http://deb.debian.org/debian"
+)
+
+var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "procps", "python3", "wget"}
+
+// baseKey is the content hash of the base image recipe.
+func baseKey() string {
+	return shortHash("recipe="+baseRecipeVersion,
+		"suite="+baseSuite,
+		"variant="+baseVariant,
+		"mirror="+baseMirror,
+		"packages="+strings.Join(basePackages, ","))
+}
+
+func shortHash(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\n")))
+	return hex.EncodeToString(h[:])[:16]
+}
+
+// BaseImage returns the tag of the base image, t1567-harness/base:<key>,
+// building it once per machine: a debootstrap (variant minbase, Debian
+// bookworm, from deb.debian.org) root filesystem with git, curl, python3,
+// wget, ca-certificates, coreutils and procps, imported through the Docker API
+// (the docker CLI is not needed). An existing image with that tag is reused.
+// Building needs root and debootstrap, and takes about a minute; progress is
+// written to log (which may be nil).
+func BaseImage(ctx context.Context, log io.Writer) (string, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	key := baseKey()
+	tag := BaseRepo + ":" + key
+
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+
+	if ok, err := imageExists(ctx, cli.Client, tag); err != nil || ok {
+		return tag, err
+	}
+
+	// One build per machine: other processes wait for the lock, then find
+	// the image.
+	unlock, err := lockFile(ctx, filepath.Join(os.TempDir(), "t1567-harness-base-"+key+".lock"))
+	if err != nil {
+		return "", fmt.Errorf("base image %s: %w", tag, err)
+	}
+	defer unlock()
+	if ok, err := imageExists(ctx, cli.Client, tag); err != nil || ok {
+		return tag, err
+	}
+
+	debootstrap, err := findDebootstrap()
+	if err != nil {
+		return "", err
+	}
+	if os.Geteuid() != 0 {
+		return "", fmt.Errorf("base image %s: debootstrap must run as root (uid %d): run once as root, the image is then cached", tag, os.Geteuid())
+	}
+
+	start := time.Now()
+	dir, err := os.MkdirTemp("", "t1567-rootfs-")
+	if err != nil {
+		return "", fmt.Errorf("base image: %w", err)
+	}
+	defer removeRootfs(dir)
+	rootfs := filepath.Join(dir, "rootfs")
+
+	fmt.Fprintf(log, "building %s: debootstrap --variant=%s %s from %s\n", tag, baseVariant, baseSuite, baseMirror)
+	args := []string{
+		"--variant=" + baseVariant,
+		"--include=" + strings.Join(basePackages, ","),
+		baseSuite, rootfs, baseMirror,
+	}
+	if err := runDebootstrap(ctx, debootstrap, args, log); err != nil {
+		return "", fmt.Errorf("base image %s: debootstrap: %w%s", tag, err, debootstrapLogTail(rootfs))
+	}
+	fmt.Fprintf(log, "debootstrap done in %s; importing\n", time.Since(start).Round(time.Second))
+	trimRootfs(rootfs)
+
+	if err := importRootfs(ctx, cli.Client, rootfs, tag, key, log); err != nil {
+		return "", fmt.Errorf("base image %s: %w", tag, err)
+	}
+	fmt.Fprintf(log, "built %s in %s\n", tag, time.Since(start).Round(time.Second))
+	return tag, nil
+}
+
+// findDebootstrap looks in PATH and the sbin directories (often not in a
+// non-root PATH).
+func findDebootstrap() (string, error) {
+	if p, err := exec.LookPath("debootstrap"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/debootstrap", "/sbin/debootstrap"} {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", errors.New("debootstrap not found (needed once, to build the base image): install it as root with `apt-get update && apt-get install -y debootstrap`")
+}
+
+// debootstrapLogTail returns the end of debootstrap's own log, which says
+// more than its exit status.
+func debootstrapLogTail(rootfs string) string {
+	b, err := os.ReadFile(filepath.Join(rootfs, "debootstrap", "debootstrap.log"))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 15 {
+		lines = lines[len(lines)-15:]
+	}
+	return "\n--- debootstrap.log (tail) ---\n" + strings.Join(lines, "\n")
+}
+
+// trimRootfs drops what the image does not need (apt lists and caches).
+func trimRootfs(rootfs string) {
+	for _, pattern := range []string{
+		"var/lib/apt/lists/*_*",
+		"var/cache/apt/*.bin",
+		"var/cache/apt/archives/*.deb",
+		"var/log/*.log",
+	} {
+		matches, _ := filepath.Glob(filepath.Join(rootfs, pattern))
+		for _, m := range matches {
+			_ = os.Remove(m)
+		}
+	}
+}
+
+// importRootfs streams rootfs as a tar into the engine's image import.
+func importRootfs(ctx context.Context, cli *client.Client, rootfs, tag, key string, log io.Writer) error {
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(writeRootfsTar(ctx, pw, rootfs))
+	}()
+	defer pr.Close()
+
+	res, err := cli.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, tag, client.ImageImportOptions{
+		Message: "t1567 harness base: debootstrap " + baseVariant + " " + baseSuite,
+		Changes: []string{
+			"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"ENV LANG=C.UTF-8",
+			"LABEL " + LabelImage + "=base " + LabelImage + ".key=" + key,
+			`CMD ["/bin/bash"]`,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("image import: %w", err)
+	}
+	defer res.Close()
+	if err := readJSONStream(res, log); err != nil {
+		return fmt.Errorf("image import: %w", err)
+	}
+	if ok, err := imageExists(ctx, cli, tag); err != nil {
+		return err
+	} else if !ok {
+		return errors.New("image import finished but the tag does not exist")
+	}
+	return nil
+}
+
+// readJSONStream reads the engine's JSON progress stream (build or import),
+// copies the text to log and returns the first error it reports.
+func readJSONStream(r io.Reader, log io.Writer) error {
+	dec := json.NewDecoder(r)
+	for {
+		var m struct {
+			Stream      string `json:"stream"`
+			Status      string `json:"status"`
+			Error       string `json:"error"`
+			ErrorDetail *struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&m); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("read progress: %w", err)
+		}
+		switch {
+		case m.ErrorDetail != nil && m.ErrorDetail.Message != "":
+			return errors.New(m.ErrorDetail.Message)
+		case m.Error != "":
+			return errors.New(m.Error)
+		case m.Stream != "":
+			io.WriteString(log, m.Stream)
+		case m.Status != "":
+			fmt.Fprintln(log, m.Status)
+		}
+	}
+}
+
+func imageExists(ctx context.Context, cli *client.Client, ref string) (bool, error) {
+	_, err := cli.ImageInspect(ctx, ref)
+	switch {
+	case err == nil:
+		return true, nil
+	case cerrdefs.IsNotFound(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+}
+
+// HarnessImage returns the tag of an image made of base plus binary copied to
+// /usr/local/bin/harness (no entrypoint), t1567-harness/harness:<key> with key
+// a hash of the base tag and the binary's sha256. An existing image with that
+// tag is reused. binary must be statically linked (see [StaticBinary]).
+func HarnessImage(ctx context.Context, base, binary string, log io.Writer) (string, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	if err := checkStatic(binary); err != nil {
+		return "", err
+	}
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return "", fmt.Errorf("harness image: %w", err)
+	}
+	sum := sha256.Sum256(bin)
+	key := shortHash("base="+base, "binary="+hex.EncodeToString(sum[:]))
+	tag := HarnessRepo + ":" + key
+
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	if ok, err := imageExists(ctx, cli.Client, tag); err != nil || ok {
+		return tag, err
+	}
+	if ok, err := imageExists(ctx, cli.Client, base); err != nil {
+		return "", err
+	} else if !ok {
+		return "", fmt.Errorf("harness image: base image %s does not exist (build it with BaseImage)", base)
+	}
+
+	dockerfile := fmt.Sprintf("FROM %s\nCOPY harness /usr/local/bin/harness\nLABEL %s=harness %s.key=%s\n",
+		base, LabelImage, LabelImage, key)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	now := time.Now()
+	for _, f := range []struct {
+		name string
+		mode int64
+		data []byte
+	}{
+		{"Dockerfile", 0o644, []byte(dockerfile)},
+		{"harness", 0o755, bin},
+	} {
+		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: now, Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return "", fmt.Errorf("harness image: build context: %w", err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return "", fmt.Errorf("harness image: build context: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return "", fmt.Errorf("harness image: build context: %w", err)
+	}
+
+	start := time.Now()
+	fmt.Fprintf(log, "building %s from %s\n", tag, base)
+	res, err := cli.ImageBuild(ctx, &buf, client.ImageBuildOptions{
+		Tags:        []string{tag},
+		Dockerfile:  "Dockerfile",
+		Remove:      true,
+		ForceRemove: true,
+		PullParent:  false,
+		NetworkMode: "none",
+	})
+	if err != nil {
+		return "", fmt.Errorf("harness image %s: build: %w", tag, err)
+	}
+	defer res.Body.Close()
+	if err := readJSONStream(res.Body, log); err != nil {
+		return "", fmt.Errorf("harness image %s: build: %w", tag, err)
+	}
+	if ok, err := imageExists(ctx, cli.Client, tag); err != nil {
+		return "", err
+	} else if !ok {
+		return "", fmt.Errorf("harness image %s: build finished but the tag does not exist", tag)
+	}
+	fmt.Fprintf(log, "built %s in %s\n", tag, time.Since(start).Round(time.Millisecond))
+	return tag, nil
+}
+
+// checkStatic returns an error unless path is an ELF executable with no
+// program interpreter (PT_INTERP) and no shared library dependency
+// (DT_NEEDED).
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("binary %s: not a readable ELF file: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("binary %s is dynamically linked (has an ELF interpreter): build it with CGO_ENABLED=0", path)
+		}
+	}
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		return fmt.Errorf("binary %s: read dynamic section: %w", path, err)
+	}
+	if len(libs) > 0 {
+		return fmt.Errorf("binary %s is dynamically linked (needs %s): build it with CGO_ENABLED=0", path, strings.Join(libs, ", "))
+	}
+	return nil
+}
+
+// StaticBinary returns the path of a static build of the harness: exe itself
+// if it is static, else a fresh `CGO_ENABLED=0 go build -o <tmp> <pkg>` run
+// in moduleRoot (pkg such as "./cmd/harness"). A built binary lives in a new
+// temporary directory, which the caller may remove when done.
+func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, error) {
+	if exe != "" && checkStatic(exe) == nil {
+		return exe, nil
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		if goroot := os.Getenv("GOROOT"); goroot != "" {
+			goTool = filepath.Join(goroot, "bin", "go")
+			_, err = os.Stat(goTool)
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s is not a static binary and no go toolchain was found in PATH to build one (install Go, or build the harness with CGO_ENABLED=0)", exe)
+		}
+	}
+	dir, err := os.MkdirTemp("", "t1567-harness-bin-")
+	if err != nil {
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	out := filepath.Join(dir, "harness")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, pkg)
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("static binary: CGO_ENABLED=0 go build %s in %s: %w: %s", pkg, moduleRoot, err, strings.TrimSpace(string(b)))
+	}
+	if err := checkStatic(out); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/telemetry"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestGoldenTelemetry renders each atomic's real run under every context
+// and compares it, normalized, with testdata/golden/<atomic>.jsonl.
+// Regenerate with: go test ./harness -run TestGoldenTelemetry -update
+func TestGoldenTelemetry(t *testing.T) {
+	run, err := RunLocal(context.Background(), options(t))
+	require.NoError(t, err)
+	profiles, err := Contexts(nil)
+	require.NoError(t, err)
+	for _, tr := range run.Tests {
+		t.Run(tr.Test.Name, func(t *testing.T) {
+			var all []telemetry.Event
+			for _, p := range profiles {
+				evs, err := run.render(tr, p, telemetry.RealismResolved)
+				require.NoError(t, err)
+				all = append(all, evs...)
+			}
+			require.NotEmpty(t, all)
+			got := normalize(t, all)
+			path := filepath.Join("testdata", "golden", slug(tr.Test.Name)+".jsonl")
+			if *update {
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+				require.NoError(t, os.WriteFile(path, got, 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run with -update to create %s", path)
+			assert.Equal(t, string(want), string(got))
+		})
+	}
+}
+
+var (
+	nonWord = regexp.MustCompile(`[^a-z0-9]+`)
+	// git's mkstemp names (tmp_obj_XXXXXX, .git\tXXXXXX), and object
+	// folders named by hashes that include the commit's time.
+	gitTemp    = regexp.MustCompile(`(tmp_obj_|\\t)[A-Za-z0-9]{6}$`)
+	gitObjects = regexp.MustCompile(`\\objects\\[0-9a-f]{2}\\`)
+)
+
+func slug(s string) string { return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-") }
+
+// normalize replaces what differs between runs (times, pids, GUIDs, ports,
+// binary hashes, the run id) with stable names, and sorts the lines, so the
+// goldens pin structure and content, not scheduling.
+func normalize(t *testing.T, events []telemetry.Event) []byte {
+	t.Helper()
+	names := map[string]string{} // ProcessGuid or pid -> stable process name
+	for _, e := range events {
+		if e.EventID != 1 {
+			continue
+		}
+		img, _ := e.Get("Image")
+		cmd, _ := e.Get("CommandLine")
+		sum := sha256.Sum256([]byte(cmd))
+		name := img[strings.LastIndex(img, `\`)+1:] + "#" + hex.EncodeToString(sum[:4]) + "@" + e.Computer
+		guid, _ := e.Get("ProcessGuid")
+		pid, _ := e.Get("ProcessId")
+		names[guid], names["pid:"+e.Computer+":"+pid] = name, name
+	}
+	stable := func(e telemetry.Event, field, v string) string {
+		switch field {
+		case "ProcessGuid", "ParentProcessGuid":
+			if n, ok := names[v]; ok {
+				return "{" + n + "}"
+			}
+			return "{parent}"
+		case "ProcessId", "ParentProcessId", "NewProcessId":
+			if n, ok := names["pid:"+e.Computer+":"+decimal(v)]; ok {
+				return n
+			}
+			return "parent-pid"
+		case "UtcTime", "CreationUtcTime":
+			return "TIME"
+		case "SourcePort":
+			return "PORT"
+		case "Hashes":
+			return "HASHES"
+		case "ScriptBlockId":
+			return "{script-block}"
+		case "TargetFilename":
+			v = gitObjects.ReplaceAllString(v, `\objects\XX\`)
+			return gitTemp.ReplaceAllString(v, `${1}XXXXXX`)
+		}
+		return v
+	}
+	var lines []string
+	for _, e := range events {
+		m := map[string]any{"EventID": e.EventID, "Channel": e.Channel, "Computer": e.Computer, "Provider": e.Provider.Name}
+		for _, f := range e.Data {
+			if e.EventID == 4688 && f.Name == "ProcessId" {
+				m[f.Name] = stable(e, "ParentProcessId", f.Value)
+				continue
+			}
+			m[f.Name] = stable(e, f.Name, f.Value)
+		}
+		if e.EventID == 4104 {
+			m["ExecutionProcessID"] = "powershell"
+		}
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		lines = append(lines, string(b))
+	}
+	sort.Strings(lines)
+	var buf bytes.Buffer
+	for _, l := range lines {
+		buf.WriteString(l)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+// decimal turns a 4688 hex pid (0x1a4) into the decimal form Sysmon uses.
+func decimal(v string) string {
+	if h, ok := strings.CutPrefix(v, "0x"); ok {
+		if n, err := strconv.ParseInt(h, 16, 64); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+	}
+	return v
+}
