@@ -61,7 +61,9 @@ var (
 	gitObjects = regexp.MustCompile(`\\objects\\[0-9a-f]{2}\\`)
 )
 
-func slug(s string) string { return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-") }
+func slug(s string) string {
+	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
+}
 
 // normalize replaces what differs between runs (times, pids, GUIDs, ports,
 // binary hashes, the run id) with stable names, and sorts the lines, so the

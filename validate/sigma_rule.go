@@ -100,4 +100,6 @@ func (r *SigmaRule) Explain(ctx context.Context, events []telemetry.Event, want 
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func indentLines(s string) string { return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") }
+func indentLines(s string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
