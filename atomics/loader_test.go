@@ -9,41 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t1567001/harness/internal/reftest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// referenceDir is $HARNESS_REFERENCE, or ../shared/reference next to the
-// module root found by walking up to go.mod.
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("HARNESS_REFERENCE"); dir != "" {
-		return dir
-	}
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "reference")
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skipf("module root (go.mod) not found above %s; set HARNESS_REFERENCE", wd)
-		}
-	}
-}
-
-// corpusDir returns a folder of the reference corpus, skipping if absent.
-func corpusDir(t *testing.T, sub string) string {
-	t.Helper()
-	dir := filepath.Join(referenceDir(t), sub)
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		t.Skipf("reference corpus not found at %s; set HARNESS_REFERENCE", dir)
-	}
-	return dir
-}
-
 func TestCorpusAtomicRedTeam(t *testing.T) {
-	dir := corpusDir(t, "atomic-red-team")
+	dir := reftest.Dir(t, "atomic-red-team")
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	require.NoError(t, err)
 	assert.Greater(t, len(files), 300, "corpus looks truncated")
@@ -70,7 +43,7 @@ func TestCorpusAtomicRedTeam(t *testing.T) {
 
 // TestCorpusQuirks pins corpus entries that a naive struct decode gets wrong.
 func TestCorpusQuirks(t *testing.T) {
-	dir := corpusDir(t, "atomic-red-team")
+	dir := reftest.Dir(t, "atomic-red-team")
 	tests := []struct {
 		file, test, arg, want string
 	}{
@@ -123,7 +96,7 @@ func TestCorpusQuirks(t *testing.T) {
 }
 
 func TestCorpusHarnessAtomics(t *testing.T) {
-	dir := corpusDir(t, "atomics")
+	dir := reftest.Dir(t, "atomics")
 	all, err := LoadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, all, 4)

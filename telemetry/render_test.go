@@ -11,6 +11,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/t1567001/harness/internal/reftest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -253,7 +255,7 @@ func dataNames(e Event) []string {
 // and User to Event IDs 11 and 22, so those are the only differences
 // allowed. The 4.81 manifest itself is checked too.
 func TestFieldsMatchRealSamplesAndSchema(t *testing.T) {
-	ref := codecReferenceDir(t)
+	ref := reftest.Dir(t)
 	obs, ledger := gitPush()
 	events, err := Render(profile(t, "workstation"), Input{Observations: obs, Ledger: ledger, Shell: "command_prompt", Command: "git push", WorkDir: "/w"})
 	require.NoError(t, err)

@@ -10,37 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/t1567001/harness/internal/reftest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-// codecReferenceDir finds the shared reference corpus: $HARNESS_REFERENCE,
-// else ../shared/reference next to the module root. It skips the test when
-// the corpus is absent.
-func codecReferenceDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("HARNESS_REFERENCE")
-	if dir == "" {
-		wd, err := os.Getwd()
-		require.NoError(t, err)
-		for root := wd; ; root = filepath.Dir(root) {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				dir = filepath.Join(root, "..", "shared", "reference")
-				break
-			}
-			if filepath.Dir(root) == root {
-				dir = filepath.Join(wd, "..", "shared", "reference")
-				break
-			}
-		}
-	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		t.Skipf("reference corpus not found at %s; set HARNESS_REFERENCE", dir)
-	}
-	return dir
-}
 
 // codecGolden compares got with testdata/name, rewriting it under -update.
 func codecGolden(t *testing.T, name string, got []byte) {
@@ -111,7 +87,7 @@ func codecTestEvents() []Event {
 }
 
 func TestMarshalEventXMLReproducesSplunkSamples(t *testing.T) {
-	dir := filepath.Join(codecReferenceDir(t), "telemetry", "splunk_data_sources_example_log")
+	dir := filepath.Join(reftest.Dir(t), "telemetry", "splunk_data_sources_example_log")
 	for _, name := range []string{
 		"sysmon_eventid_1.xml",
 		"sysmon_eventid_3.xml",
@@ -137,7 +113,7 @@ func TestMarshalEventXMLReproducesSplunkSamples(t *testing.T) {
 }
 
 func TestReadXMLSplunkSampleFields(t *testing.T) {
-	dir := filepath.Join(codecReferenceDir(t), "telemetry", "splunk_data_sources_example_log")
+	dir := filepath.Join(reftest.Dir(t), "telemetry", "splunk_data_sources_example_log")
 	raw, err := os.ReadFile(filepath.Join(dir, "sysmon_eventid_1.xml"))
 	require.NoError(t, err)
 	events, err := ReadXML(bytes.NewReader(raw))
@@ -171,7 +147,7 @@ func TestReadXMLSplunkSampleFields(t *testing.T) {
 // TestReadXMLSplunkStream reads the five samples concatenated, as Splunk
 // exports them: bare <Event> elements, one per line, no root.
 func TestReadXMLSplunkStream(t *testing.T) {
-	dir := filepath.Join(codecReferenceDir(t), "telemetry", "splunk_data_sources_example_log")
+	dir := filepath.Join(reftest.Dir(t), "telemetry", "splunk_data_sources_example_log")
 	paths, err := filepath.Glob(filepath.Join(dir, "*.xml"))
 	require.NoError(t, err)
 	require.Len(t, paths, 5)
@@ -187,7 +163,7 @@ func TestReadXMLSplunkStream(t *testing.T) {
 }
 
 func TestReadXMLPythonEvtx(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join(codecReferenceDir(t), "telemetry", "sbousseaden_*.xml"))
+	paths, err := filepath.Glob(filepath.Join(reftest.Dir(t), "telemetry", "sbousseaden_*.xml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, paths)
 	for _, p := range paths {
@@ -213,7 +189,7 @@ func TestReadXMLPythonEvtx(t *testing.T) {
 }
 
 func TestReadXMLPythonEvtxValues(t *testing.T) {
-	p := filepath.Join(codecReferenceDir(t), "telemetry", "sbousseaden_sysmon_3_10_Invoke-Mimikatz_hosted_Github.xml")
+	p := filepath.Join(reftest.Dir(t), "telemetry", "sbousseaden_sysmon_3_10_Invoke-Mimikatz_hosted_Github.xml")
 	raw, err := os.ReadFile(p)
 	require.NoError(t, err)
 	events, err := ReadXML(bytes.NewReader(raw))

@@ -8,7 +8,6 @@ package validate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/t1567001/harness/telemetry"
+	"github.com/t1567001/harness/validate/spl"
 )
 
 // Row is one result row, its fields in the rule's order.
@@ -25,27 +25,14 @@ type Row struct {
 	Values map[string]string
 }
 
-// MarshalJSON writes the row as an object keyed by its fields, in order.
+// MarshalJSON writes the row as an object keyed by its fields, in order,
+// as SPL result rows are written.
 func (r Row) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, f := range r.Fields {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(f)
-		b.Write(k)
-		b.WriteByte(':')
-		v, ok := r.Values[f]
-		if !ok {
-			b.WriteString("null")
-			continue
-		}
-		vb, _ := json.Marshal(v)
-		b.Write(vb)
+	vals := make(map[string]spl.Value, len(r.Values))
+	for k, v := range r.Values {
+		vals[k] = spl.StringValue(v)
 	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
+	return spl.Row{Fields: r.Fields, Values: vals}.MarshalJSON()
 }
 
 // Outcome is what a rule does, or should do, for an expectation: fire with

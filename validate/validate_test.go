@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/telemetry"
 )
@@ -194,13 +196,10 @@ func TestSPLEventFields(t *testing.T) {
 }
 
 func TestSeedRuleIsVerbatim(t *testing.T) {
-	seed := os.Getenv("HARNESS_SEED")
-	if seed == "" {
-		seed = "../../shared/seed/004_ecbec7d42abb12da.txt"
-	}
+	seed := filepath.Join(reftest.ModuleRoot(t), "..", "shared", "seed", "004_ecbec7d42abb12da.txt")
 	doc, err := os.ReadFile(seed)
 	if err != nil {
-		t.Skipf("seed document not found at %s (set HARNESS_SEED): %v", seed, err)
+		t.Skipf("seed document not found at %s: %v", seed, err)
 	}
 	rule, err := rules.FS.ReadFile("seed_t1567_001_code_repo_exfil.spl")
 	require.NoError(t, err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/t1567001/harness/internal/reftest"
+
 	"github.com/t1567001/harness/telemetry"
 )
 
@@ -47,7 +49,7 @@ func benchEvents(n int) []telemetry.Event {
 func BenchmarkRuleSet(b *testing.B) {
 	net, proc := ownRules(b)
 	rules := []*Rule{net, proc}
-	if dir := referenceSigmaDir(b, false); dir != "" {
+	if dir, ok := reftest.Lookup(b, "sigma"); ok {
 		ref, _, err := LoadDir(dir)
 		if err != nil {
 			b.Fatal(err)

@@ -2,12 +2,14 @@ package sigma
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/t1567001/harness/internal/reftest"
+
 	"github.com/stretchr/testify/require"
+
 	"github.com/t1567001/harness/telemetry"
 )
 
@@ -94,45 +96,10 @@ func sampleEvents() []telemetry.Event {
 	}
 }
 
-// moduleRoot walks up from the package directory to go.mod's directory.
-func moduleRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	require.NoError(tb, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-// referenceSigmaDir is $HARNESS_REFERENCE/sigma (default
-// <module>/../shared/reference/sigma), or "" after skipping.
-func referenceSigmaDir(tb testing.TB, skip bool) string {
-	tb.Helper()
-	ref := os.Getenv("HARNESS_REFERENCE")
-	if ref == "" {
-		ref = filepath.Join(moduleRoot(tb), "..", "shared", "reference")
-	}
-	dir := filepath.Join(ref, "sigma")
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		if skip {
-			tb.Skipf("reference corpus not found at %s; set HARNESS_REFERENCE", dir)
-		}
-		return ""
-	}
-	return dir
-}
-
 // ownRules loads the shipped seed-equivalent rules.
 func ownRules(tb testing.TB) (net, proc *Rule) {
 	tb.Helper()
-	dir := filepath.Join(moduleRoot(tb), "rules")
+	dir := filepath.Join(reftest.ModuleRoot(tb), "rules")
 	net, err := LoadFile(filepath.Join(dir, "seed_t1567_001_code_repo_exfil_net.yml"))
 	require.NoError(tb, err)
 	proc, err = LoadFile(filepath.Join(dir, "seed_t1567_001_code_repo_exfil_proc.yml"))

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	sigmago "github.com/bradleyjkemp/sigma-go"
+
 	"github.com/t1567001/harness/telemetry"
 )
 

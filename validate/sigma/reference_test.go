@@ -9,15 +9,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t1567001/harness/internal/reftest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
 	"github.com/t1567001/harness/telemetry"
 )
 
 // TestReferenceCorpus loads every rule of the reference Sigma corpus,
 // unmodified: each loads and evaluates, or is Unsupported with a reason.
 func TestReferenceCorpus(t *testing.T) {
-	dir := referenceSigmaDir(t, true)
+	dir := reftest.Dir(t, "sigma")
 	var files []string
 	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
@@ -115,7 +118,7 @@ func TestReferenceCorpus(t *testing.T) {
 // TestReferenceRulesOnCraftedEvents runs real SigmaHQ rules on events
 // built to match them, through Sysmon and (for process_creation) 4688.
 func TestReferenceRulesOnCraftedEvents(t *testing.T) {
-	dir := referenceSigmaDir(t, true)
+	dir := reftest.Dir(t, "sigma")
 	load := func(name string) *Rule {
 		r, err := LoadFile(filepath.Join(dir, filepath.FromSlash(name)))
 		require.NoError(t, err)

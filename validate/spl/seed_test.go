@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t1567001/harness/internal/reftest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -130,24 +132,6 @@ func TestExplainSeed(t *testing.T) {
 
 // ---- recorded samples ----
 
-func referenceDir(t testing.TB) string {
-	if d := os.Getenv("HARNESS_REFERENCE"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "reference")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 type xmlEvent struct {
 	System struct {
 		EventID  string `xml:"EventID"`
@@ -192,12 +176,10 @@ func xmlEvents(t *testing.T, path string) []Event {
 }
 
 func TestSeedQueryOnRecordedSamples(t *testing.T) {
-	ref := referenceDir(t)
-	dir := filepath.Join(ref, "telemetry", "splunk_data_sources_example_log")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
-	if len(files) == 0 {
-		t.Skipf("no recorded samples in %s (set HARNESS_REFERENCE)", dir)
-	}
+	dir := reftest.Dir(t, "telemetry", "splunk_data_sources_example_log")
+	files, err := filepath.Glob(filepath.Join(dir, "*.xml"))
+	require.NoError(t, err)
+	require.Len(t, files, 5, "the five Splunk data-source samples")
 	var events []Event
 	for _, f := range files {
 		events = append(events, xmlEvents(t, f)...)

@@ -1,0 +1,407 @@
+package containers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	os.Exit(m.Run())
+}
+
+// Images are built once per test binary (and cached by the engine across
+// runs).
+var (
+	baseOnce    sync.Once
+	baseTag     string
+	baseErr     error
+	baseTook    time.Duration
+	harnessOnce sync.Once
+	harnessTag  string
+	harnessErr  error
+)
+
+func needDocker(t *testing.T) {
+	t.Helper()
+	testcontainers.SkipIfProviderIsNotHealthy(t)
+}
+
+func testLog(t *testing.T) *bytes.Buffer {
+	var buf bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", buf.String())
+		}
+	})
+	return &buf
+}
+
+func base(t *testing.T) string {
+	t.Helper()
+	needDocker(t)
+	baseOnce.Do(func() {
+		var log bytes.Buffer
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		baseTag, baseErr = BaseImage(ctx, &log)
+		baseTook = time.Since(start)
+		if baseErr != nil {
+			baseErr = fmt.Errorf("%w\n%s", baseErr, log.String())
+		}
+	})
+	require.NoError(t, baseErr)
+	return baseTag
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "no go.mod above the test directory")
+		dir = parent
+	}
+}
+
+func harnessImage(t *testing.T) string {
+	t.Helper()
+	b := base(t)
+	harnessOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		start := time.Now()
+		bin, err := StaticBinary(ctx, "", moduleRoot(t), "./cmd/harness")
+		if err != nil {
+			harnessErr = err
+			return
+		}
+		defer os.RemoveAll(filepath.Dir(bin))
+		built := time.Now()
+		var log bytes.Buffer
+		harnessTag, harnessErr = HarnessImage(ctx, b, bin, &log)
+		if harnessErr != nil {
+			harnessErr = fmt.Errorf("%w\n%s", harnessErr, log.String())
+		}
+		t.Logf("static go build %s, harness image %s", built.Sub(start).Round(time.Millisecond), time.Since(built).Round(time.Millisecond))
+	})
+	require.NoError(t, harnessErr)
+	return harnessTag
+}
+
+func runID(t *testing.T) string {
+	return fmt.Sprintf("test-%d-%s", os.Getpid(), randomHex()[:6])
+}
+
+func newEnv(t *testing.T) *Env {
+	t.Helper()
+	needDocker(t)
+	env, err := NewEnv(context.Background(), runID(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, env.Close()) })
+	return env
+}
+
+func startSleeper(t *testing.T, env *Env, spec Spec) *Container {
+	t.Helper()
+	if spec.Image == "" {
+		spec.Image = base(t)
+	}
+	if spec.Cmd == nil {
+		spec.Cmd = []string{"sh", "-c", "echo ready; exec sleep 300"}
+		spec.WaitLog = "ready"
+	}
+	start := time.Now()
+	c, err := env.Start(context.Background(), spec)
+	require.NoError(t, err)
+	t.Logf("started %s in %s", spec.Name, time.Since(start).Round(time.Millisecond))
+	return c
+}
+
+// run is Exec with captured output.
+func run(t *testing.T, ctx context.Context, c *Container, argv ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code, err := c.Exec(ctx, argv, "", nil, &stdout, &stderr)
+	require.NoError(t, err, "exec %v", argv)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestAvailable(t *testing.T) {
+	needDocker(t)
+	require.NoError(t, Available(context.Background()))
+}
+
+func TestBaseImageBuildsOnce(t *testing.T) {
+	tag := base(t)
+	t.Logf("first BaseImage call: %s (%s)", baseTook.Round(time.Millisecond), tag)
+	assert.True(t, strings.HasPrefix(tag, BaseRepo+":"), tag)
+
+	start := time.Now()
+	again, err := BaseImage(context.Background(), testLog(t))
+	require.NoError(t, err)
+	assert.Equal(t, tag, again)
+	assert.Less(t, time.Since(start), 5*time.Second, "cached BaseImage should return at once")
+}
+
+func TestCheckStatic(t *testing.T) {
+	err := checkStatic("/bin/ls")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "dynamically linked")
+
+	err = checkStatic("/etc/hostname")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a readable ELF file")
+
+	_, err = HarnessImage(context.Background(), "t1567-harness/base:none", "/bin/ls", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "CGO_ENABLED=0")
+}
+
+func TestStaticBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the harness")
+	}
+	ctx := context.Background()
+	bin, err := StaticBinary(ctx, "/bin/ls", moduleRoot(t), "./cmd/harness")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	require.NotEqual(t, "/bin/ls", bin)
+	require.NoError(t, checkStatic(bin))
+
+	// A static exe is used as is.
+	same, err := StaticBinary(ctx, bin, "/nonexistent", "./cmd/harness")
+	require.NoError(t, err)
+	assert.Equal(t, bin, same)
+}
+
+func TestHarnessImageAndNetwork(t *testing.T) {
+	img := harnessImage(t)
+	assert.True(t, strings.HasPrefix(img, HarnessRepo+":"), img)
+	ctx := context.Background()
+
+	// Cached.
+	start := time.Now()
+	bin, err := StaticBinary(ctx, "", moduleRoot(t), "./cmd/harness")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	again, err := HarnessImage(ctx, base(t), bin, nil)
+	require.NoError(t, err)
+	assert.Equal(t, img, again, "same binary, same tag (the go build is reproducible)")
+	t.Logf("cached HarnessImage (with go build): %s", time.Since(start).Round(time.Millisecond))
+
+	env := newEnv(t)
+	list, err := env.Start(ctx, Spec{Name: "list", Image: img, Cmd: []string{"/usr/local/bin/harness", "list"}})
+	require.NoError(t, err)
+	code, err := list.Wait(ctx)
+	require.NoError(t, err)
+	var out, errOut bytes.Buffer
+	require.NoError(t, list.Logs(ctx, &out, &errOut))
+	require.Equal(t, 0, code, "harness list: %s%s", out.String(), errOut.String())
+	assert.Contains(t, out.String(), "T1567.001")
+
+	gh := startSleeper(t, env, Spec{Name: "github", Aliases: []string{"github.com"}})
+	require.NotEmpty(t, gh.IP())
+	hostDir := t.TempDir()
+	runner := startSleeper(t, env, Spec{
+		Name:   "runner",
+		Image:  img,
+		Mounts: []Mount{{Path: hostDir}},
+		CapAdd: []string{"SYS_PTRACE"},
+		Env:    map[string]string{"RUN_MARK": "x1"},
+	})
+	assert.NotEqual(t, gh.IP(), runner.IP())
+
+	// The alias resolves to the first container.
+	code, stdout, stderr := run(t, ctx, runner, "getent", "hosts", "github.com")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, gh.IP(), strings.Fields(stdout)[0])
+
+	// No route out: no default route, and a connection fails at once.
+	code, stdout, _ = run(t, ctx, runner, "cat", "/proc/net/route")
+	require.Equal(t, 0, code)
+	for _, line := range strings.Split(stdout, "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 1 {
+			assert.NotEqual(t, "00000000", f[1], "default route in %s", stdout)
+		}
+	}
+	start = time.Now()
+	code, _, stderr = run(t, ctx, runner, "curl", "-sS", "--max-time", "5", "http://192.0.2.1/")
+	took := time.Since(start)
+	assert.NotEqual(t, 0, code)
+	assert.NotEqual(t, 28, code, "curl timed out instead of failing at once: %s", stderr)
+	assert.Less(t, took, 3*time.Second)
+	assert.Regexp(t, `(?i)unreachable|couldn't connect|failed to connect`, stderr)
+	t.Logf("curl to 192.0.2.1: exit %d in %s: %s", code, took.Round(time.Millisecond), strings.TrimSpace(stderr))
+
+	// Bind mount, working directory and environment.
+	var o, e bytes.Buffer
+	code, err = runner.Exec(ctx, []string{"sh", "-c", `pwd; echo "$RUN_MARK $EXTRA" > out.txt`}, hostDir, []string{"EXTRA=y2"}, &o, &e)
+	require.NoError(t, err)
+	require.Equal(t, 0, code, e.String())
+	assert.Equal(t, hostDir+"\n", o.String())
+	b, err := os.ReadFile(filepath.Join(hostDir, "out.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "x1 y2\n", string(b))
+
+	// The capability is there (CapEff bit 19 is CAP_SYS_PTRACE).
+	code, stdout, _ = run(t, ctx, runner, "grep", "CapEff", "/proc/self/status")
+	require.Equal(t, 0, code)
+	var capEff uint64
+	_, err = fmt.Sscanf(strings.Fields(stdout)[1], "%x", &capEff)
+	require.NoError(t, err)
+	assert.NotZero(t, capEff&(1<<19), "CAP_SYS_PTRACE missing: %s", stdout)
+}
+
+func TestExec(t *testing.T) {
+	env := newEnv(t)
+	c := startSleeper(t, env, Spec{Name: "exec"})
+	ctx := context.Background()
+
+	code, stdout, stderr := run(t, ctx, c, "sh", "-c", "echo out; echo err >&2; exit 3")
+	assert.Equal(t, 3, code)
+	assert.Equal(t, "out\n", stdout)
+	assert.Equal(t, "err\n", stderr)
+
+	code, _, _ = run(t, ctx, c, "no-such-command")
+	assert.Equal(t, 127, code)
+
+	_, err := c.Exec(ctx, nil, "", nil, nil, nil)
+	require.Error(t, err)
+
+	// Cancelled: returns quickly and kills the command.
+	cctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(500*time.Millisecond, cancel)
+	start := time.Now()
+	code, err = c.Exec(cctx, []string{"sleep", "30"}, "", nil, nil, nil)
+	took := time.Since(start)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, -1, code)
+	assert.Less(t, took, 5*time.Second)
+	t.Logf("cancelled exec returned after %s", took.Round(time.Millisecond))
+	assertNoSleep30(t, c)
+
+	// Deadline: same.
+	dctx, cancel2 := context.WithTimeout(ctx, time.Second)
+	defer cancel2()
+	start = time.Now()
+	_, err = c.Exec(dctx, []string{"sh", "-c", "sleep 30; echo never"}, "", nil, nil, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 6*time.Second)
+	assertNoSleep30(t, c)
+
+	// A command that finishes within its deadline is unaffected.
+	fctx, cancel3 := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel3()
+	code, stdout, _ = run(t, fctx, c, "echo", "fine")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "fine\n", stdout)
+}
+
+func assertNoSleep30(t *testing.T, c *Container) {
+	t.Helper()
+	code, stdout, _ := run(t, context.Background(), c, "ps", "-eo", "pid,args")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, stdout, "sleep 30", "exec'd process left running")
+}
+
+func listLabelled(t *testing.T, label string) (ctrs, nets []string) {
+	t.Helper()
+	ctx := context.Background()
+	cli, err := dockerClient(ctx)
+	require.NoError(t, err)
+	defer cli.Close()
+	cl, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", label)})
+	require.NoError(t, err)
+	for _, c := range cl.Items {
+		ctrs = append(ctrs, c.ID)
+	}
+	nl, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", label)})
+	require.NoError(t, err)
+	for _, n := range nl.Items {
+		nets = append(nets, n.Name)
+	}
+	return ctrs, nets
+}
+
+func TestCloseLeavesNothing(t *testing.T) {
+	env := newEnv(t)
+	startSleeper(t, env, Spec{Name: "a"})
+	startSleeper(t, env, Spec{Name: "b", Cmd: []string{"sleep", "300"}}) // ignores SIGTERM as pid 1
+	label := LabelRun + "=" + env.RunID()
+	ctrs, nets := listLabelled(t, label)
+	require.Len(t, ctrs, 2)
+	require.Equal(t, []string{env.Network()}, nets)
+
+	start := time.Now()
+	require.NoError(t, env.Close())
+	t.Logf("Close took %s", time.Since(start).Round(time.Millisecond))
+	ctrs, nets = listLabelled(t, label)
+	assert.Empty(t, ctrs)
+	assert.Empty(t, nets)
+
+	require.NoError(t, env.Close(), "Close is idempotent")
+	_, err := env.Start(context.Background(), Spec{Name: "late", Image: base(t), Cmd: []string{"true"}})
+	require.Error(t, err)
+}
+
+func TestCleanRemovesLeftovers(t *testing.T) {
+	needDocker(t)
+	ctx := context.Background()
+	// A run that crashes: never closed.
+	env, err := NewEnv(ctx, runID(t))
+	require.NoError(t, err)
+	c := startSleeper(t, env, Spec{Name: "crashed"})
+	name := "t1567-" + env.RunID() + "-crashed"
+
+	removed, err := Clean(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, removed, "container "+name)
+	assert.Contains(t, removed, "network "+env.Network())
+	ctrs, nets := listLabelled(t, LabelRun+"="+env.RunID())
+	assert.Empty(t, ctrs)
+	assert.Empty(t, nets)
+	_ = c
+
+	// Closing after Clean is harmless.
+	require.NoError(t, env.Close())
+}
+
+func TestStartFailureLeavesNothing(t *testing.T) {
+	env := newEnv(t)
+	_, err := env.Start(context.Background(), Spec{Name: "bad", Image: "t1567-harness/none:missing", Cmd: []string{"true"}})
+	require.Error(t, err)
+	_, err = env.Start(context.Background(), Spec{Name: "rel", Image: base(t), Mounts: []Mount{{Path: "relative"}}})
+	require.Error(t, err)
+	ctrs, _ := listLabelled(t, LabelRun+"="+env.RunID())
+	assert.Empty(t, ctrs)
+}
+
+func TestAvailableErrorIsOneLine(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	err := Available(context.Background())
+	if err == nil {
+		t.Skip("testcontainers found an engine despite DOCKER_HOST")
+	}
+	assert.NotContains(t, err.Error(), "\n")
+	assert.False(t, errors.Is(err, context.Canceled))
+	t.Log(err)
+}

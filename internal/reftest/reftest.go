@@ -1,0 +1,51 @@
+// Package reftest finds what the tests read from outside the module: the
+// public reference corpus ($HARNESS_REFERENCE, default ../shared/reference
+// beside the module root) and the module root itself.
+package reftest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// ModuleRoot is the nearest folder above the working directory holding
+// go.mod.
+func ModuleRoot(tb testing.TB) string {
+	tb.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Fatalf("working directory: %v", err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			tb.Fatalf("module root (go.mod) not found above %s", wd)
+		}
+	}
+}
+
+// Lookup returns the reference corpus folder joined with sub, and whether
+// it exists.
+func Lookup(tb testing.TB, sub ...string) (string, bool) {
+	tb.Helper()
+	ref := os.Getenv("HARNESS_REFERENCE")
+	if ref == "" {
+		ref = filepath.Join(ModuleRoot(tb), "..", "shared", "reference")
+	}
+	dir := filepath.Join(append([]string{ref}, sub...)...)
+	st, err := os.Stat(dir)
+	return dir, err == nil && st.IsDir()
+}
+
+// Dir is Lookup that skips the test, saying why, when the folder is absent.
+func Dir(tb testing.TB, sub ...string) string {
+	tb.Helper()
+	dir, ok := Lookup(tb, sub...)
+	if !ok {
+		tb.Skipf("reference corpus not found at %s; set HARNESS_REFERENCE", dir)
+	}
+	return dir
+}
