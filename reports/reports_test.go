@@ -1,0 +1,127 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/validate"
+)
+
+func three() *int { n := 3; return &n }
+
+func sample() *Results {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	return &Results{
+		RunID: "run-1", Mode: "local", Started: t0, Ended: t0.Add(time.Second),
+		Atomics: []Atomic{
+			{Name: "PowerShell PUT", Execution: "simulated", SimulationReason: "pwsh is not installed", ExitCode: 0, Intact: true,
+				Staged:   []Staged{{Name: "finance_q3.csv", Size: 10, SHA256: strings.Repeat("a", 64), Arrived: true}},
+				Requests: []Request{{Host: "api.github.com", Method: "CONNECT", Path: "api.github.com:443", Status: 200}, {Host: "api.github.com", Method: "PUT", Path: "/repos/o/r/contents/f", Status: 201, BytesReceived: 99}},
+				Steps:    []Step{{Time: t0, Kind: "exec", PID: 7, Text: "pid 7 starts <sh> & friends"}}},
+			{Name: "curl gist", Execution: "executed", ExitCode: 22, Stderr: "curl: (22) 403",
+				Staged: []Staged{{Name: "stolen_creds.txt", Size: 5, SHA256: strings.Repeat("b", 64)}}},
+		},
+		Verdicts: []validate.Verdict{
+			{Atomic: "PowerShell PUT", Context: "workstation", Rule: "seed", Expected: validate.Outcome{Fires: true, Signal: "CodeRepoAPIUpload", Score: three()},
+				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"Signal", "SuspicionScore"}, Values: map[string]string{"Signal": "CodeRepoAPIUpload", "SuspicionScore": "3"}}}}, Pass: true},
+			{Atomic: "curl gist", Context: "ide", Rule: "seed", Expected: validate.Outcome{Fires: true, Signal: "NetworkConnectionToCodeRepo"},
+				Actual: validate.Actual{Rows: []validate.Row{}}, Explanation: `Image="*\\curl.exe" <missing> & more`, Why: "curl connects"},
+			{Atomic: "curl gist", Context: "ide", Rule: "net", Expected: validate.Outcome{Fires: true}, Pass: true,
+				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"rule_id"}, Values: map[string]string{"rule_id": "x"}}}},
+				Intent: &validate.Outcome{Fires: false}, Gap: "ParentImage is absent on Sysmon 3"},
+		},
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnit(&buf, sample()))
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+					Text    string `xml:",chardata"`
+				} `xml:"failure"`
+				SystemOut string `xml:"system-out"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc), buf.String())
+	assert.Equal(t, 3, doc.Tests, "one testcase per atomic x context x rule")
+	assert.Equal(t, 1, doc.Failures)
+	require.Len(t, doc.Suites, 2, "a suite per context")
+	ide := doc.Suites[1]
+	require.Len(t, ide.Cases, 2)
+	require.NotNil(t, ide.Cases[0].Failure)
+	assert.Equal(t, "expected fires NetworkConnectionToCodeRepo, got silent", ide.Cases[0].Failure.Message)
+	assert.Equal(t, `Image="*\\curl.exe" <missing> & more`, ide.Cases[0].Failure.Text, "the explanation, escaped and read back intact")
+	assert.Nil(t, ide.Cases[1].Failure, "a known gap does not fail CI")
+	assert.Contains(t, ide.Cases[1].SystemOut, "ParentImage is absent on Sysmon 3")
+}
+
+func TestTextIsHonestAboutSimulationAndFailures(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteText(&buf, sample()))
+	require.NoError(t, WriteVerdicts(&buf, sample()))
+	out := buf.String()
+	assert.Contains(t, out, "SIMULATED (not a real run of the tool): pwsh is not installed")
+	assert.Contains(t, out, "CONNECT api.github.com:443 -> 200")
+	assert.Contains(t, out, "PUT     api.github.com/repos/o/r/contents/f -> 201, 99 bytes")
+	assert.Contains(t, out, "arrived intact")
+	assert.Contains(t, out, "DID NOT ARRIVE INTACT")
+	assert.Contains(t, out, "stderr: curl: (22) 403")
+	assert.Contains(t, out, "1 of 2 atomics delivered every staged file intact")
+	assert.Contains(t, out, "2 of 3 expectations hold")
+	assert.Contains(t, out, "FAIL ide / curl gist / seed")
+	assert.Contains(t, out, "GAP ide / curl gist / net: the rule's author meant silent; the rule fires (1 match(es))")
+}
+
+func TestHTMLEscapesAndShowsEverything(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, sample()))
+	out := buf.String()
+	assert.Contains(t, out, "SIMULATED")
+	assert.Contains(t, out, "pid 7 starts &lt;sh&gt; &amp; friends", "step text is escaped")
+	assert.NotContains(t, out, "<sh>")
+	assert.Contains(t, out, "2 of 3 expectations hold")
+	assert.Contains(t, out, "ParentImage is absent on Sysmon 3")
+}
+
+func TestLayer(t *testing.T) {
+	raw, err := json.Marshal(Layer(sample()))
+	require.NoError(t, err)
+	var l struct {
+		Domain     string `json:"domain"`
+		Techniques []struct {
+			TechniqueID string `json:"techniqueID"`
+			Tactic      string `json:"tactic"`
+			Score       int    `json:"score"`
+		} `json:"techniques"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &l))
+	assert.Equal(t, "enterprise-attack", l.Domain)
+	require.Len(t, l.Techniques, 1)
+	assert.Equal(t, "T1567.001", l.Techniques[0].TechniqueID)
+	assert.Equal(t, "exfiltration", l.Techniques[0].Tactic)
+	assert.Equal(t, 66, l.Techniques[0].Score)
+}
+
+func TestAllIntactAndAllPass(t *testing.T) {
+	r := sample()
+	assert.False(t, r.AllIntact())
+	assert.False(t, r.AllPass())
+	assert.False(t, (&Results{}).AllIntact(), "no atomic ran: nothing arrived")
+	assert.True(t, (&Results{}).AllPass())
+}
