@@ -32,3 +32,29 @@ func BenchmarkFourAtomics(b *testing.B) {
 		b.ReportMetric(ms/float64(b.N), fmt.Sprintf("test%d-ms", i+1))
 	}
 }
+
+// BenchmarkSensorOverhead is the four-atomic run untraced and traced; the
+// ratio of the two ns/op figures is the sensor's cost on real atomics.
+func BenchmarkSensorOverhead(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, observe := range []bool{false, true} {
+		name := "untraced"
+		if observe {
+			name = "traced"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				run, err := RunLocal(context.Background(), Options{Harness: exe, Observe: observe})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !run.Results.AllIntact() {
+					b.Fatal("a staged file did not arrive intact")
+				}
+			}
+		})
+	}
+}

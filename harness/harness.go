@@ -22,6 +22,7 @@ import (
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/sensor"
+	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate"
 )
 
@@ -55,6 +56,8 @@ type Run struct {
 	Dir string
 	// Harness is the binary whose replay child stood in for missing tools.
 	Harness string
+
+	hashes *telemetry.HashCache
 }
 
 // TestRun is one test as the executor, the sensor and the emulator saw it.
@@ -192,7 +195,7 @@ func RunWith(ctx context.Context, opts Options, newBackend func(runID, dir strin
 				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
 		}
 	}
-	run := &Run{Dir: dir, Harness: harnessPath}
+	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
 	run.Results = res
 	for i, sel := range selected {

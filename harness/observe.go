@@ -118,6 +118,7 @@ func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism)
 		WorkDir:      t.Result.WorkDir,
 		HomeDir:      t.Result.HomeDir,
 		Realism:      realism,
+		Hashes:       r.hashes,
 	}
 	if w := t.Test.WindowsExecutor; w != nil {
 		in.Shell, in.Command = w.Name, atomics.Substitute(w.Command, t.Args)

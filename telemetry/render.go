@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/t1567001/harness/emulator"
@@ -63,7 +64,20 @@ type Input struct {
 	WorkDir string
 	HomeDir string
 	Realism Realism
+	// Hashes caches the hashes of binaries across renders of one run;
+	// nil hashes afresh.
+	Hashes *HashCache
 }
+
+// HashCache remembers the Hashes field of each binary, which costs a read
+// of the whole file, across every test and context of a run.
+type HashCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// NewHashCache returns an empty cache.
+func NewHashCache() *HashCache { return &HashCache{m: map[string]string{}} }
 
 // process is one rendered Windows process.
 type process struct {
@@ -90,7 +104,7 @@ type renderer struct {
 	parent     *process
 	nextPID    int
 	seq        int
-	hashes     map[string]string
+	hashes     *HashCache
 	records    map[string]uint64
 }
 
@@ -103,13 +117,16 @@ func Render(p *Profile, in Input) ([]Event, error) {
 	if in.Realism == "" {
 		in.Realism = RealismResolved
 	}
+	if in.Hashes == nil {
+		in.Hashes = NewHashCache()
+	}
 	shell, ok := p.Shells[in.Shell]
 	if !ok {
 		return nil, fmt.Errorf("profile %s has no shell %q", p.Name, in.Shell)
 	}
 	r := &renderer{
 		p: p, in: in, byPID: map[int]*process{}, folded: map[int]bool{}, ppidOf: map[int]int{}, nextPID: 5000 + 4*int(hash32(in.RunID)%500),
-		hashes: map[string]string{}, records: map[string]uint64{},
+		hashes: in.Hashes, records: map[string]uint64{},
 	}
 	sh, _ := p.ImageFor("sh", "sh")
 	r.shellImage = sh.Image
@@ -451,7 +468,9 @@ func (r *renderer) guid(t time.Time, salt string) string {
 
 // hashOf is the Hashes field of the binary that really ran.
 func (r *renderer) hashOf(exe string) string {
-	if h, ok := r.hashes[exe]; ok {
+	r.hashes.mu.Lock()
+	defer r.hashes.mu.Unlock()
+	if h, ok := r.hashes.m[exe]; ok {
 		return h
 	}
 	h := "-"
@@ -464,7 +483,7 @@ func (r *renderer) hashOf(exe string) string {
 		}
 		f.Close()
 	}
-	r.hashes[exe] = h
+	r.hashes.m[exe] = h
 	return h
 }
 

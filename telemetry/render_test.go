@@ -304,3 +304,24 @@ func schemaFields(t *testing.T, schema string, id int) []string {
 	require.NotEmpty(t, out, "event ID %d in the schema", id)
 	return out
 }
+
+// BenchmarkRender renders a git push scenario under a profile, reporting
+// rendered events per second.
+func BenchmarkRender(b *testing.B) {
+	fsys, err := fs.Sub(fixtures.FS, "profiles")
+	require.NoError(b, err)
+	p, err := LoadProfile(fsys, "workstation")
+	require.NoError(b, err)
+	obs, ledger := gitPush()
+	in := Input{RunID: "bench", Observations: obs, Ledger: ledger, Shell: "command_prompt", Command: "git push", WorkDir: "/w", Hashes: NewHashCache()}
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		events, err := Render(p, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(events)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
