@@ -62,6 +62,41 @@ func NewCA(runID string) (*CA, error) {
 	}, nil
 }
 
+// KeyPEM is the CA's private key, for handing the run's CA to an emulator
+// in a container; it is never written anywhere that outlives the run.
+func (c *CA) KeyPEM() ([]byte, error) {
+	der, err := x509.MarshalECPrivateKey(c.key)
+	if err != nil {
+		return nil, fmt.Errorf("encode CA key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadCA rebuilds a CA from its certificate and key (as PEM and KeyPEM
+// write them).
+func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("CA certificate: no PEM CERTIFICATE block")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil || kb.Type != "EC PRIVATE KEY" {
+		return nil, fmt.Errorf("CA key: no PEM EC PRIVATE KEY block")
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("CA key: %w", err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("CA key does not belong to the certificate")
+	}
+	return &CA{cert: cert, key: key, certPEM: pem.EncodeToMemory(cb), leafs: map[string]*tls.Certificate{}}, nil
+}
+
 // PEM is the CA certificate clients must trust.
 func (c *CA) PEM() []byte { return c.certPEM }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -333,4 +334,26 @@ func TestServeTLSUsesSNI(t *testing.T) {
 	require.Len(t, entries, 1)
 	assert.Equal(t, "api.github.com", entries[0].Host)
 	assert.Equal(t, "api.github.com", entries[0].SNI)
+}
+
+func TestCARoundTrip(t *testing.T) {
+	ca, err := NewCA("rt")
+	require.NoError(t, err)
+	key, err := ca.KeyPEM()
+	require.NoError(t, err)
+	back, err := LoadCA(ca.PEM(), key)
+	require.NoError(t, err)
+	leaf, err := back.Leaf("api.github.com")
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(leaf.Certificate[0])
+	require.NoError(t, err)
+	_, err = cert.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "api.github.com"})
+	assert.NoError(t, err, "a leaf from the loaded CA chains to the original")
+
+	other, err := NewCA("other")
+	require.NoError(t, err)
+	_, err = LoadCA(other.PEM(), key)
+	assert.ErrorContains(t, err, "does not belong")
+	_, err = LoadCA([]byte("junk"), key)
+	assert.Error(t, err)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,13 +15,39 @@ import (
 	"github.com/t1567001/harness/emulator"
 )
 
+// emulatorCA is the CA given with --ca-cert/--ca-key, or a fresh one written
+// to dir for clients to trust.
+func emulatorCA(dir, certFile, keyFile string) (*emulator.CA, string, error) {
+	if certFile == "" && keyFile == "" {
+		ca, err := emulator.NewCA(uuid.NewString())
+		if err != nil {
+			return nil, "", err
+		}
+		caFile := filepath.Join(dir, "ca.pem")
+		return ca, caFile, os.WriteFile(caFile, ca.PEM(), 0o644)
+	}
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, "", badInput(fmt.Errorf("--ca-cert: %w", err))
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, "", badInput(fmt.Errorf("--ca-key: %w", err))
+	}
+	ca, err := emulator.LoadCA(certPEM, keyPEM)
+	if err != nil {
+		return nil, "", badInput(fmt.Errorf("%s, %s: %w", certFile, keyFile, err))
+	}
+	return ca, certFile, nil
+}
+
 var (
 	errReplayFailed = errors.New("replay-http: the request did not succeed")
 	errSensorExit   = errors.New("sensor: the traced command did not succeed")
 )
 
 func newEmulatorCmd() *cobra.Command {
-	var listen, tlsListen, dataDir string
+	var listen, tlsListen, dataDir, caCert, caKey, ledgerFile string
 	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Run the mock GitHub standalone (a CONNECT proxy on --listen)",
@@ -41,21 +68,31 @@ func newEmulatorCmd() *cobra.Command {
 					return err
 				}
 			}
-			ca, err := emulator.NewCA(uuid.NewString())
+			ca, caFile, err := emulatorCA(tmp, caCert, caKey)
 			if err != nil {
 				return err
 			}
-			caFile := filepath.Join(tmp, "ca.pem")
-			if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
-				return err
-			}
 			out := cmd.OutOrStdout()
+			var ledger *json.Encoder
+			if ledgerFile != "" {
+				f, err := os.OpenFile(ledgerFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+				if err != nil {
+					return badInput(fmt.Errorf("--ledger: %w", err))
+				}
+				defer f.Close()
+				ledger = json.NewEncoder(f)
+			}
 			emu, err := emulator.New(emulator.Config{
 				DataDir: dataDir,
 				OnEntry: func(e emulator.Entry) {
 					fmt.Fprintf(out, "%s %s:%d %s %s%s -> %d (%d bytes, %d files) %s\n",
 						e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.Method, e.Host, e.Path,
 						e.Status, e.BytesReceived, len(e.Files), e.Note)
+					if ledger != nil {
+						// One line per entry, written as it happens: the
+						// harness reads the file from outside the container.
+						_ = ledger.Encode(e)
+					}
 				},
 			}, ca)
 			if err != nil {
@@ -103,5 +140,8 @@ func newEmulatorCmd() *cobra.Command {
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address of the CONNECT proxy")
 	f.StringVar(&tlsListen, "tls-listen", "", "also serve the emulated hosts directly over TLS here (SNI picks the host)")
 	f.StringVar(&dataDir, "data", "", "folder for the bare repositories (default: a temporary one)")
+	f.StringVar(&caCert, "ca-cert", "", "serve with this CA certificate (PEM) instead of a fresh one; needs --ca-key")
+	f.StringVar(&caKey, "ca-key", "", "the CA's private key (PEM)")
+	f.StringVar(&ledgerFile, "ledger", "", "also append every ledger entry to this file as JSON lines")
 	return cmd
 }
