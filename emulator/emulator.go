@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,10 @@ type Config struct {
 	ErrorLog io.Writer
 	// OnEntry, when set, sees each ledger entry as it is recorded.
 	OnEntry func(Entry)
+	// OnInflight, when set, sees the number of requests being handled each
+	// time it changes, so a caller outside the process can wait for the
+	// ledger to settle.
+	OnInflight func(n int64)
 }
 
 const (
@@ -55,11 +60,12 @@ type Emulator struct {
 	git    *gitServer
 	routes map[string]http.Handler
 
-	tunnels *connQueue
-	inner   *http.Server
-	mu      sync.Mutex
-	servers []*http.Server
-	wg      sync.WaitGroup
+	tunnels  *connQueue
+	inner    *http.Server
+	inflight atomic.Int64
+	mu       sync.Mutex
+	servers  []*http.Server
+	wg       sync.WaitGroup
 }
 
 // New builds an emulator that signs its server certificates with ca.
@@ -200,6 +206,11 @@ func serviceHost(r *http.Request) string {
 // recording each request in the ledger. It can be mounted on any server.
 func (e *Emulator) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A client can be gone before its request is recorded (a push is
+		// read back from the repository after the answer): callers wait for
+		// the count to fall to zero before they read the ledger.
+		e.track(1)
+		defer e.track(-1)
 		host := serviceHost(r)
 		rec := &record{}
 		entry := Entry{
@@ -238,6 +249,26 @@ func (e *Emulator) Handler() http.Handler {
 		entry.Note = rec.note
 		e.ledger.Add(entry)
 	})
+}
+
+func (e *Emulator) track(d int64) {
+	n := e.inflight.Add(d)
+	if e.cfg.OnInflight != nil {
+		e.cfg.OnInflight(n)
+	}
+}
+
+// Quiesce waits until no request is being handled, so that the ledger holds
+// everything clients were answered for.
+func (e *Emulator) Quiesce(ctx context.Context) error {
+	for e.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("emulator: %d request(s) still in flight: %w", e.inflight.Load(), ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // record collects what a handler learned about the request for the ledger.

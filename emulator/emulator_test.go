@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -356,4 +357,48 @@ func TestCARoundTrip(t *testing.T) {
 	assert.ErrorContains(t, err, "does not belong")
 	_, err = LoadCA([]byte("junk"), key)
 	assert.Error(t, err)
+}
+
+func TestQuiesceWaitsForInflightRequests(t *testing.T) {
+	var seen []int64
+	ca, err := NewCA("q")
+	require.NoError(t, err)
+	e, err := New(Config{DataDir: t.TempDir(), OnInflight: func(n int64) { seen = append(seen, n) }}, ca)
+	require.NoError(t, err)
+	defer e.Close()
+	release := make(chan struct{})
+	body := &blockingReader{release: release, data: []byte(`{"files":{"a":{"content":"b"}}}`)}
+	req := httptest.NewRequest("POST", "https://api.github.com/gists", body)
+	req.Header.Set("Authorization", "token x")
+	done := make(chan struct{})
+	go func() {
+		e.Handler().ServeHTTP(httptest.NewRecorder(), req)
+		close(done)
+	}()
+	for e.inflight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	assert.Error(t, e.Quiesce(ctx), "a request is still being handled")
+	close(release)
+	<-done
+	require.NoError(t, e.Quiesce(context.Background()))
+	assert.Len(t, e.Ledger().Entries(), 1)
+	assert.Equal(t, []int64{1, 0}, seen)
+}
+
+type blockingReader struct {
+	release chan struct{}
+	data    []byte
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	<-b.release
+	if len(b.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, b.data)
+	b.data = b.data[n:]
+	return n, nil
 }

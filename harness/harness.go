@@ -135,6 +135,10 @@ func describe(path string) string {
 	return path
 }
 
+// settleTimeout bounds the wait for the emulator to finish recording what
+// a test's clients sent.
+const settleTimeout = 30 * time.Second
+
 // Backend is where the tests run and the emulator listens: this machine
 // (local mode) or containers.
 type Backend interface {

@@ -58,7 +58,14 @@ func (b *local) Executor() executor.Config {
 	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile}
 }
 
-func (b *local) Ledger() ([]emulator.Entry, error) { return b.emu.Ledger().Entries(), nil }
+func (b *local) Ledger() ([]emulator.Entry, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	if err := b.emu.Quiesce(ctx); err != nil {
+		return nil, err
+	}
+	return b.emu.Ledger().Entries(), nil
+}
 
 func (b *local) Close() error {
 	b.stopProxy()
