@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -60,12 +59,16 @@ type Emulator struct {
 	git    *gitServer
 	routes map[string]http.Handler
 
-	tunnels  *connQueue
-	inner    *http.Server
-	inflight atomic.Int64
-	mu       sync.Mutex
-	servers  []*http.Server
-	wg       sync.WaitGroup
+	tunnels *connQueue
+	inner   *http.Server
+
+	// inflight counts requests being handled; its hook runs under the same
+	// lock so that observers see the changes in order.
+	inflightMu sync.Mutex
+	inflight   int64
+	mu         sync.Mutex
+	servers    []*http.Server
+	wg         sync.WaitGroup
 }
 
 // New builds an emulator that signs its server certificates with ca.
@@ -252,19 +255,27 @@ func (e *Emulator) Handler() http.Handler {
 }
 
 func (e *Emulator) track(d int64) {
-	n := e.inflight.Add(d)
+	e.inflightMu.Lock()
+	defer e.inflightMu.Unlock()
+	e.inflight += d
 	if e.cfg.OnInflight != nil {
-		e.cfg.OnInflight(n)
+		e.cfg.OnInflight(e.inflight)
 	}
+}
+
+func (e *Emulator) inFlight() int64 {
+	e.inflightMu.Lock()
+	defer e.inflightMu.Unlock()
+	return e.inflight
 }
 
 // Quiesce waits until no request is being handled, so that the ledger holds
 // everything clients were answered for.
 func (e *Emulator) Quiesce(ctx context.Context) error {
-	for e.inflight.Load() > 0 {
+	for e.inFlight() > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("emulator: %d request(s) still in flight: %w", e.inflight.Load(), ctx.Err())
+			return fmt.Errorf("emulator: %d request(s) still in flight: %w", e.inFlight(), ctx.Err())
 		case <-time.After(2 * time.Millisecond):
 		}
 	}

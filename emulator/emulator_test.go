@@ -375,7 +375,7 @@ func TestQuiesceWaitsForInflightRequests(t *testing.T) {
 		e.Handler().ServeHTTP(httptest.NewRecorder(), req)
 		close(done)
 	}()
-	for e.inflight.Load() == 0 {
+	for e.inFlight() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

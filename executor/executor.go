@@ -252,8 +252,12 @@ func checkPrereqs(ctx context.Context, run Runner, t *atomics.Test, vars map[str
 		var out bytes.Buffer
 		code, err := run(pctx, []string{"sh", "-c", atomics.Substitute(d.PrereqCommand, vars)}, dir, env, &out, &out)
 		cancel()
-		if err != nil || code != 0 {
-			missing = append(missing, strings.TrimSpace(atomics.Substitute(d.Description, vars)))
+		desc := strings.TrimSpace(atomics.Substitute(d.Description, vars))
+		switch {
+		case err != nil:
+			missing = append(missing, fmt.Sprintf("%s (the check could not run: %v)", desc, err))
+		case code != 0:
+			missing = append(missing, desc)
 		}
 	}
 	return missing

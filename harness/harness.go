@@ -157,12 +157,14 @@ type Backend interface {
 // RunLocal runs the selected tests on this machine against an in-process
 // emulator reached through its CONNECT proxy on loopback.
 func RunLocal(ctx context.Context, opts Options) (*Run, error) {
-	return RunWith(ctx, opts, func(runID, dir string) (Backend, error) { return newLocal(runID, dir, opts.Harness) })
+	return RunWith(ctx, opts, func(_ context.Context, runID, dir string) (Backend, error) {
+		return newLocal(runID, dir, opts.Harness)
+	})
 }
 
 // RunWith runs the selected tests on the backend made by newBackend for the
 // run's id and temporary folder.
-func RunWith(ctx context.Context, opts Options, newBackend func(runID, dir string) (Backend, error)) (*Run, error) {
+func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Context, runID, dir string) (Backend, error)) (*Run, error) {
 	selected, err := LoadAtomics(opts.Atomics, opts.Tests)
 	if err != nil {
 		return nil, err
@@ -179,7 +181,7 @@ func RunWith(ctx context.Context, opts Options, newBackend func(runID, dir strin
 	if err := os.Mkdir(work, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
-	b, err := newBackend(runID, dir)
+	b, err := newBackend(ctx, runID, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -8,12 +8,23 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/t1567001/harness/emulator"
 )
+
+// writeInflight records how many requests are being handled in
+// ledger+".inflight", replacing it whole, so a reader outside the
+// container knows when the ledger has settled.
+func writeInflight(ledger string, n int64) {
+	tmp := ledger + ".inflight.tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(n, 10)), 0o644); err == nil {
+		_ = os.Rename(tmp, ledger+".inflight")
+	}
+}
 
 // emulatorCA is the CA given with --ca-cert/--ca-key, or a fresh one written
 // to dir for clients to trust.
@@ -74,7 +85,9 @@ func newEmulatorCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			var ledger *json.Encoder
+			var onInflight func(int64)
 			if ledgerFile != "" {
+				onInflight = func(n int64) { writeInflight(ledgerFile, n) }
 				f, err := os.OpenFile(ledgerFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 				if err != nil {
 					return badInput(fmt.Errorf("--ledger: %w", err))
@@ -83,7 +96,8 @@ func newEmulatorCmd() *cobra.Command {
 				ledger = json.NewEncoder(f)
 			}
 			emu, err := emulator.New(emulator.Config{
-				DataDir: dataDir,
+				DataDir:    dataDir,
+				OnInflight: onInflight,
 				OnEntry: func(e emulator.Entry) {
 					fmt.Fprintf(out, "%s %s:%d %s %s%s -> %d (%d bytes, %d files) %s\n",
 						e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.Method, e.Host, e.Path,
@@ -142,6 +156,6 @@ func newEmulatorCmd() *cobra.Command {
 	f.StringVar(&dataDir, "data", "", "folder for the bare repositories (default: a temporary one)")
 	f.StringVar(&caCert, "ca-cert", "", "serve with this CA certificate (PEM) instead of a fresh one; needs --ca-key")
 	f.StringVar(&caKey, "ca-key", "", "the CA's private key (PEM)")
-	f.StringVar(&ledgerFile, "ledger", "", "also append every ledger entry to this file as JSON lines")
+	f.StringVar(&ledgerFile, "ledger", "", "also append every ledger entry to this file as JSON lines (and keep FILE.inflight, the requests being handled)")
 	return cmd
 }

@@ -71,6 +71,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newListCmd(), newEmulatorCmd(), newSPLCmd(), newSigmaCmd(), newValidateCmd(), newReplayCmd(), newSensorCmd())
+	root.AddCommand(newRunCmd(), newListCmd(), newEmulatorCmd(), newSPLCmd(), newSigmaCmd(), newValidateCmd(), newCleanCmd(), newReplayCmd(), newSensorCmd())
 	return root
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,8 +32,8 @@ func newRunCmd() *cobra.Command {
 		Short: "Run the atomics against the mock GitHub and report what arrived",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if mode != "local" {
-				return badInput(fmt.Errorf("--mode %q: only local is available", mode))
+			if mode != "local" && mode != "container" {
+				return badInput(fmt.Errorf("--mode %q: want local or container", mode))
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -56,7 +57,15 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := harness.RunLocal(cmd.Context(), opts)
+			var r *harness.Run
+			if mode == "container" {
+				r, err = harness.RunContainer(cmd.Context(), opts, harness.ContainerOptions{Exe: exe, ModuleRoot: moduleRoot(), Log: cmd.ErrOrStderr()})
+				if errors.Is(err, harness.ErrNoDocker) {
+					return badInput(fmt.Errorf("--mode container: %w", err))
+				}
+			} else {
+				r, err = harness.RunLocal(cmd.Context(), opts)
+			}
 			if r == nil || r.Results == nil {
 				return err
 			}
@@ -89,7 +98,7 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&mode, "mode", "local", "where the atomics run: local")
+	f.StringVar(&mode, "mode", "local", "where the atomics run: local (this machine, in-process mock) or container (Docker)")
 	f.StringVar(&opts.Atomics, "atomics", "", "Atomic Red Team file or folder (default: the embedded T1567.001 file)")
 	f.StringArrayVar(&opts.Tests, "test", nil, "run only this test (name or GUID; repeatable)")
 	f.StringVar(&out, "out", "", "write ledger.json and results.json to this folder")
@@ -101,6 +110,24 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules, *.spl and Sigma *.yml (default: the harness's own)")
 	addRuleFlags(f, &splOpts)
 	return cmd
+}
+
+// moduleRoot is the source tree a static harness is built from for the
+// container images when this binary is not static: the nearest go.mod
+// above the working directory, or "" outside a checkout.
+func moduleRoot() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			return ""
+		}
+	}
 }
 
 func writeOut(dir string, r *harness.Run, events []telemetry.Event) error {

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/t1567001/harness/containers"
+)
+
+func newCleanCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "clean",
+		Short: "Remove the containers and networks that crashed container-mode runs left behind",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := containers.Available(cmd.Context()); err != nil {
+				return badInput(fmt.Errorf("no Docker engine answers: %w", err))
+			}
+			removed, err := containers.Clean(cmd.Context())
+			for _, r := range removed {
+				fmt.Fprintln(cmd.OutOrStdout(), "removed", r)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d object(s) removed\n", len(removed))
+			return nil
+		},
+	}
+}
