@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/harness
 OUT       ?= out
 PKGS      := ./...
-DEB_PKGS  := git curl python3 ca-certificates
+DEB_PKGS  := git curl python3 ca-certificates debootstrap
 
 .PHONY: run test bench lint build deps clean
 
@@ -26,9 +26,10 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-# Installs the Debian packages the atomics run with, when one is missing.
+# Installs the Debian packages the atomics (and container mode's image
+# build) need, when one is missing.
 deps:
-	@missing=""; for t in git curl python3; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=""; for t in git curl python3 debootstrap; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages for:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(DEB_PKGS); \

@@ -382,7 +382,8 @@ func TestCleanRemovesLeftovers(t *testing.T) {
 	c := startSleeper(t, env, Spec{Name: "crashed"})
 	name := "t1567-" + env.RunID() + "-crashed"
 
-	removed, err := Clean(ctx)
+	// Only this run: other packages' tests may have runs going on.
+	removed, err := Clean(ctx, env.RunID())
 	require.NoError(t, err)
 	assert.Contains(t, removed, "container "+name)
 	assert.Contains(t, removed, "network "+env.Network())

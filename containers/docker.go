@@ -42,11 +42,11 @@ func dockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 func Available(ctx context.Context) error {
 	cli, err := dockerClient(ctx)
 	if err != nil {
-		return fmt.Errorf("no docker engine: %s", oneLine(err))
+		return errors.New(oneLine(err))
 	}
 	defer cli.Close()
 	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("no docker engine at %s: %s", cli.DaemonHost(), oneLine(err))
+		return fmt.Errorf("%s: %s", cli.DaemonHost(), oneLine(err))
 	}
 	return nil
 }
@@ -56,17 +56,22 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// Clean removes every container and network labelled t1567-harness=1 (what
-// crashed runs left behind) and returns what it removed, as "container
-// <name>" and "network <name>". It keeps going after an error and returns
-// all errors joined.
-func Clean(ctx context.Context) ([]string, error) {
+// Clean removes the containers and networks crashed runs left behind: those
+// of run runID, or with runID "" every one labelled t1567-harness=1 (runs
+// going on at the same time included). It returns what it removed, as
+// "container <name>" and "network <name>", keeps going after an error and
+// returns all errors joined.
+func Clean(ctx context.Context, runID string) ([]string, error) {
 	cli, err := dockerClient(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
-	return removeLabelled(ctx, cli.Client, LabelHarness+"=1")
+	label := LabelHarness + "=1"
+	if runID != "" {
+		label = LabelRun + "=" + runID
+	}
+	return removeLabelled(ctx, cli.Client, label)
 }
 
 // removeLabelled force-removes the containers, then the networks, that carry

@@ -42,7 +42,6 @@ type Env struct {
 	runID   string
 	cli     *client.Client
 	netName string
-	netID   string
 
 	mu     sync.Mutex
 	ctrs   []*Container
@@ -120,7 +119,7 @@ func NewEnv(ctx context.Context, runID string) (*Env, error) {
 	labels[LabelHarness] = "1"
 	labels[LabelRun] = runID
 	name := "t1567-" + nameUnsafe.ReplaceAllString(runID, "_")
-	res, err := cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+	_, err = cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 		Driver:   "bridge",
 		Internal: true,
 		Options:  map[string]string{"com.docker.network.bridge.inhibit_ipv4": "true"},
@@ -133,7 +132,7 @@ func NewEnv(ctx context.Context, runID string) (*Env, error) {
 		}
 		return nil, fmt.Errorf("new env %s: create internal network: %w", runID, err)
 	}
-	return &Env{runID: runID, cli: cli.Client, netName: name, netID: res.ID}, nil
+	return &Env{runID: runID, cli: cli.Client, netName: name}, nil
 }
 
 // Network returns the name of the env's network.
@@ -142,8 +141,9 @@ func (e *Env) Network() string { return e.netName }
 // RunID returns the run id the env's objects are labelled with.
 func (e *Env) RunID() string { return e.runID }
 
-// Start runs a container on the env's network. On error nothing is left
-// running.
+// Start runs a container on the env's network and, if spec.WaitLog is set,
+// waits for that text in its output. The image must exist (it is never
+// pulled). On error nothing is left running.
 func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 	if spec.Image == "" {
 		return nil, errors.New("start: empty image")
@@ -191,8 +191,8 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 			hc.SecurityOpt = append(hc.SecurityOpt, spec.SecurityOpt...)
 			hc.NetworkMode = container.NetworkMode(e.netName)
 			// Reap orphans (a killed exec's processes) and forward SIGTERM.
-			init := true
-			hc.Init = &init
+			useInit := true
+			hc.Init = &useInit
 			// Fail fast on the way out: one ARP probe of 200ms for the
 			// gateway nobody answers, instead of 3 of 1s. eth0 is the
 			// env's network, the container's only one.
@@ -201,9 +201,6 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 				"net.ipv4.neigh.eth0.ucast_solicit":   "1",
 				"net.ipv4.neigh.eth0.retrans_time_ms": "200",
 			}
-			// Never publish ports: nothing here uses a host-mapped port.
-			hc.PortBindings = nil
-			hc.PublishAllPorts = false
 		},
 	}
 	if spec.WaitLog != "" {
@@ -217,29 +214,29 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 	})
 	if err != nil {
 		if ctr != nil {
-			terminate(ctr)
+			_ = terminate(ctr)
 		}
 		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Image, err)
 	}
-	c := &Container{env: e, name: spec.Name, id: ctr.GetContainerID(), ctr: ctr}
-	e.mu.Lock()
-	if e.closed { // Close ran meanwhile
-		e.mu.Unlock()
-		terminate(ctr)
-		return nil, fmt.Errorf("start %s: env %s is closed", spec.Name, e.runID)
-	}
-	e.ctrs = append(e.ctrs, c)
-	e.mu.Unlock()
-
 	info, err := ctr.Inspect(ctx)
 	if err != nil {
+		_ = terminate(ctr)
 		return nil, fmt.Errorf("start %s: inspect: %w", spec.Name, err)
 	}
+	c := &Container{env: e, name: spec.Name, id: ctr.GetContainerID(), ctr: ctr}
 	if info.NetworkSettings != nil {
 		if ep := info.NetworkSettings.Networks[e.netName]; ep != nil && ep.IPAddress.IsValid() {
 			c.ip = ep.IPAddress.String()
 		}
 	}
+	e.mu.Lock()
+	if e.closed { // Close ran meanwhile
+		e.mu.Unlock()
+		_ = terminate(ctr)
+		return nil, fmt.Errorf("start %s: env %s is closed", spec.Name, e.runID)
+	}
+	e.ctrs = append(e.ctrs, c)
+	e.mu.Unlock()
 	return c, nil
 }
 

@@ -44,6 +44,9 @@ type Options struct {
 	// Observe runs each test under the sensor (the harness binary's
 	// `sensor` subcommand), so its telemetry can be rendered.
 	Observe bool
+	// RunID names the run (default: a fresh UUID), for example after the
+	// CI job that started it.
+	RunID string
 }
 
 // Run is one completed run.
@@ -169,7 +172,10 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	if err != nil {
 		return nil, err
 	}
-	runID := uuid.NewString()
+	runID := opts.RunID
+	if runID == "" {
+		runID = uuid.NewString()
+	}
 	dir, err := os.MkdirTemp("", "t1567-run-")
 	if err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)

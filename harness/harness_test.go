@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -193,3 +194,5 @@ func TestLoadAtomicsSelection(t *testing.T) {
 	_, err = LoadAtomics("", []string{"nope"})
 	assert.ErrorContains(t, err, `no atomic test named "nope"`)
 }
+
+func rulesFS() fs.FS { return rules.FS }

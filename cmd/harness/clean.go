@@ -9,15 +9,17 @@ import (
 )
 
 func newCleanCmd() *cobra.Command {
-	return &cobra.Command{
+	var runID string
+	cmd := &cobra.Command{
 		Use:   "clean",
 		Short: "Remove the containers and networks that crashed container-mode runs left behind",
+		Long:  "Removes every container and network labelled by the harness, or only those of --run-id.\nDo not run it while another container-mode run is going on, unless you name a run.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := containers.Available(cmd.Context()); err != nil {
 				return badInput(fmt.Errorf("no Docker engine answers: %w", err))
 			}
-			removed, err := containers.Clean(cmd.Context())
+			removed, err := containers.Clean(cmd.Context(), runID)
 			for _, r := range removed {
 				fmt.Fprintln(cmd.OutOrStdout(), "removed", r)
 			}
@@ -28,4 +30,6 @@ func newCleanCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&runID, "run-id", "", "remove only the objects of this run")
+	return cmd
 }

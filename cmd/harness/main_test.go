@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -230,4 +231,31 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 	code, _, stderr = cli(t, "spl", "--query", query, "--events", broken)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, broken+":2")
+}
+
+// TestContainerModeWithoutDockerSaysSoAndExitsTwo runs the harness in a
+// mount namespace where the Docker socket is masked, as on a machine with
+// no engine.
+func TestContainerModeWithoutDockerSaysSoAndExitsTwo(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and unshare(1) to hide the Docker socket in a private mount namespace")
+	}
+	bin := filepath.Join(t.TempDir(), "harness")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+	cmd := exec.Command("unshare", "--mount", "sh", "-c",
+		`for s in /var/run/docker.sock /run/docker.sock; do [ -e "$s" ] && mount --bind /dev/null "$s"; done; exec "$0" run --mode container`, bin)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent/t1567-docker.sock")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr, "stderr: %s", stderr.String())
+	assert.Equal(t, 2, exitErr.ExitCode())
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	assert.Len(t, lines, 1, "one line: %s", stderr.String())
+	assert.Contains(t, lines[0], "harness: --mode container: no Docker engine answers")
+	assert.Empty(t, stdout.String(), "nothing ran")
 }

@@ -103,6 +103,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&opts.Tests, "test", nil, "run only this test (name or GUID; repeatable)")
 	f.StringVar(&out, "out", "", "write ledger.json and results.json to this folder")
 	f.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "time limit for each test's command")
+	f.StringVar(&opts.RunID, "run-id", "", "name the run (default: a fresh UUID); it labels the containers and is in every output")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's temporary folder (work dirs, bare repositories)")
 	f.StringArrayVar(&contexts, "context", nil, "render telemetry under this host context (repeatable; default: every profile)")
 	f.StringVar(&realism, "realism", "resolved", "Sysmon 3 DestinationHostname: resolved (name asked for), ptr (reverse lookup), off (\"-\")")

@@ -1,0 +1,182 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/t1567001/harness/containers"
+	"github.com/t1567001/harness/internal/reftest"
+	"github.com/t1567001/harness/sensor"
+	"github.com/t1567001/harness/telemetry"
+	"github.com/t1567001/harness/validate"
+)
+
+func containerOptions(t *testing.T) ContainerOptions {
+	t.Helper()
+	testcontainers.SkipIfProviderIsNotHealthy(t)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	return ContainerOptions{Exe: exe, ModuleRoot: reftest.ModuleRoot(t), Log: testWriter{t}}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// assertNoLeftovers checks that no container or network of the run
+// remains (other runs, such as other packages' tests, may be going on).
+func assertNoLeftovers(t *testing.T, runID string) {
+	t.Helper()
+	for _, kind := range [][]string{{"ps", "-a"}, {"network", "ls"}} {
+		out, err := exec.Command("docker", append(kind, "--filter", "label="+containers.LabelRun+"="+runID, "--format", "{{.Names}}")...).CombinedOutput()
+		require.NoError(t, err, string(out))
+		assert.Empty(t, strings.TrimSpace(string(out)), "docker %v", kind)
+	}
+}
+
+// TestContainerModeMatchesLocalMode runs the four atomics in containers and
+// locally: every staged file arrives intact in both, every connect stays
+// inside the run's network, and the verdicts are the same.
+func TestContainerModeMatchesLocalMode(t *testing.T) {
+	copts := containerOptions(t)
+	ctx := context.Background()
+	opts := options(t)
+	opts.RunID = "test-match-" + uuid.NewString()
+	inContainers, err := RunContainer(ctx, opts, copts)
+	require.NoError(t, err)
+	assertNoLeftovers(t, opts.RunID)
+	assert.Equal(t, "container", inContainers.Results.Mode)
+	require.Len(t, inContainers.Results.Atomics, 4)
+	for _, a := range inContainers.Results.Atomics {
+		assert.True(t, a.Intact, "%s: %s", a.Name, a.Stderr)
+	}
+	for _, tr := range inContainers.Tests {
+		require.NotEmpty(t, tr.Observations, "%s ran under the sensor in the runner", tr.Test.Name)
+		for _, o := range tr.Observations {
+			if o.Kind != sensor.KindConnect || o.RemoteIP == "" {
+				continue
+			}
+			ip := net.ParseIP(o.RemoteIP)
+			assert.True(t, ip.IsLoopback() || ip.IsPrivate(), "%s connected to %s: outside the run's network", tr.Test.Name, o.RemoteIP)
+		}
+	}
+	local, err := RunLocal(ctx, options(t))
+	require.NoError(t, err)
+
+	profiles, err := Contexts(nil)
+	require.NoError(t, err)
+	loaded, _, err := validate.LoadRules(rulesFS(), validate.Options{})
+	require.NoError(t, err)
+	verdicts := func(r *Run) []string {
+		_, err := r.Validate(ctx, profiles, telemetry.RealismResolved, loaded)
+		require.NoError(t, err)
+		var out []string
+		for _, v := range r.Results.Verdicts {
+			out = append(out, strings.Join([]string{v.Context, v.Atomic, v.Rule, v.Expected.String(), boolWord(v.Pass), boolWord(v.Gap != "")}, " | "))
+		}
+		return out
+	}
+	want := verdicts(local)
+	got := verdicts(inContainers)
+	assert.Equal(t, want, got)
+	assert.Len(t, got, 43)
+}
+
+func boolWord(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// TestContainerEgressIsClosed proves that the runner has no way out: a
+// connection to an address outside the run's network fails at once.
+func TestContainerEgressIsClosed(t *testing.T) {
+	copts := containerOptions(t)
+	ctx := context.Background()
+	image, err := HarnessImage(ctx, copts)
+	require.NoError(t, err)
+	runID := "test-egress-" + uuid.NewString()
+	b, err := newContainerBackend(ctx, runID, t.TempDir(), image)
+	require.NoError(t, err)
+	defer func() {
+		require.NoError(t, b.Close())
+		assertNoLeftovers(t, runID)
+	}()
+	var out bytes.Buffer
+	// 192.0.2.1 is TEST-NET-1: nothing answers there even where a route exists.
+	code, err := b.runner.Exec(ctx, []string{"curl", "-sS", "--max-time", "10", "http://192.0.2.1/"}, "/", runnerEnv, &out, &out)
+	require.NoError(t, err)
+	assert.NotEqual(t, 0, code, out.String())
+	assert.Regexp(t, `(?i)unreachable|couldn't connect|failed to connect`, out.String())
+
+	// While the emulator is reachable by the names it stands for.
+	out.Reset()
+	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "-H", "Authorization: token x", "https://api.github.com/user"}, "/", runnerEnv, &out, &out)
+	require.NoError(t, err)
+	assert.Equal(t, 0, code, out.String())
+	assert.Contains(t, out.String(), "exfil-operator")
+}
+
+// TestContainerRunInterruptedLeavesNothing sends SIGINT to a container-mode
+// run in the middle of an atomic and checks that every container, network
+// and temporary folder of the run is gone.
+func TestContainerRunInterruptedLeavesNothing(t *testing.T) {
+	copts := containerOptions(t)
+	bin, err := containers.StaticBinary(context.Background(), copts.Exe, copts.ModuleRoot, "./cmd/harness")
+	require.NoError(t, err)
+	atomicsFile := filepath.Join(t.TempDir(), "slow.yaml")
+	require.NoError(t, os.WriteFile(atomicsFile, []byte(`attack_technique: T0000
+display_name: slow
+atomic_tests:
+- name: slow upload
+  description: stays busy long enough to be interrupted
+  supported_platforms: [linux]
+  executor:
+    name: sh
+    command: echo started; sleep 120
+`), 0o600))
+	tmp := t.TempDir()
+	runID := "test-sigint-" + uuid.NewString()
+	cmd := exec.Command(bin, "run", "--mode", "container", "--atomics", atomicsFile, "--run-id", runID)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(5 * time.Minute)
+	for !strings.Contains(stderr.String(), "[1/1] slow upload ...") {
+		require.True(t, time.Now().Before(deadline), "the run never started: %s", stderr.String())
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // inside the atomic now
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the harness did not stop after SIGINT: %s", stderr.String())
+	}
+	assert.NotEqual(t, 0, cmd.ProcessState.ExitCode())
+	assertNoLeftovers(t, runID)
+	left, err := filepath.Glob(filepath.Join(tmp, "t1567-run-*"))
+	require.NoError(t, err)
+	assert.Empty(t, left, "the run's temporary folder is removed")
+}
