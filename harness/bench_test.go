@@ -4,7 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"testing"
+	"time"
+
+	"github.com/t1567001/harness/containers"
+	"github.com/t1567001/harness/internal/reftest"
 )
 
 // BenchmarkFourAtomics is the whole local run (emulator start to stop); each
@@ -57,4 +62,52 @@ func BenchmarkSensorOverhead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkContainerMode measures container mode against local mode in the
+// same loop and reports both and their ratio. Warm by default (images
+// cached); with HARNESS_BENCH_COLD=1 the harness's images are deleted
+// before each iteration, so the base image is rebuilt with debootstrap.
+func BenchmarkContainerMode(b *testing.B) {
+	ctx := context.Background()
+	if err := containers.Available(ctx); err != nil {
+		b.Skipf("no Docker engine answers: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cold := os.Getenv("HARNESS_BENCH_COLD") == "1"
+	copts := ContainerOptions{Exe: exe, ModuleRoot: reftest.ModuleRoot(b)}
+	if !cold {
+		if _, err := HarnessImage(ctx, copts); err != nil { // warm the cache outside the timer
+			b.Fatal(err)
+		}
+	}
+	var local, ctr time.Duration
+	for b.Loop() {
+		if cold {
+			out, err := exec.Command("sh", "-c", `docker images --format '{{.Repository}}:{{.Tag}}' | grep '^t1567-harness/' | xargs -r docker rmi -f`).CombinedOutput()
+			if err != nil {
+				b.Fatalf("removing cached images: %v: %s", err, out)
+			}
+		}
+		t0 := time.Now()
+		if _, err := RunLocal(ctx, Options{Harness: exe, Observe: true}); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		run, err := RunContainer(ctx, Options{Harness: exe, Observe: true}, copts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !run.Results.AllIntact() {
+			b.Fatal("a staged file did not arrive intact in container mode")
+		}
+		local, ctr = local+t1.Sub(t0), ctr+time.Since(t1)
+	}
+	n := float64(b.N)
+	b.ReportMetric(local.Seconds()*1000/n, "local-ms")
+	b.ReportMetric(ctr.Seconds()*1000/n, "container-ms")
+	b.ReportMetric(ctr.Seconds()/local.Seconds(), "container/local")
 }
