@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -156,8 +157,8 @@ atomic_tests:
 	runID := "test-sigint-" + uuid.NewString()
 	cmd := exec.Command(bin, "run", "--mode", "container", "--atomics", atomicsFile, "--run-id", runID)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	deadline := time.Now().Add(5 * time.Minute)
 	for !strings.Contains(stderr.String(), "[1/1] slow upload ...") {
@@ -179,4 +180,22 @@ atomic_tests:
 	left, err := filepath.Glob(filepath.Join(tmp, "t1567-run-*"))
 	require.NoError(t, err)
 	assert.Empty(t, left, "the run's temporary folder is removed")
+}
+
+// lockedBuffer is written by the child's output copier while the test polls it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
