@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -325,7 +326,27 @@ func HarnessImage(ctx context.Context, base, binary string, log io.Writer) (stri
 		return "", fmt.Errorf("harness image %s: build finished but the tag does not exist", tag)
 	}
 	fmt.Fprintf(log, "built %s in %s\n", tag, time.Since(start).Round(time.Millisecond))
+	pruneHarnessImages(ctx, cli.Client, tag, log)
 	return tag, nil
+}
+
+// pruneHarnessImages removes the harness images of earlier binaries, which
+// would otherwise pile up (one per build of the harness). An image a
+// container still uses is refused by the engine and kept, and images less
+// than an hour old are left to runs that may be starting at the same time.
+func pruneHarnessImages(ctx context.Context, cli *client.Client, keep string, log io.Writer) {
+	list, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", LabelImage+"=harness")})
+	if err != nil {
+		return
+	}
+	for _, img := range list.Items {
+		if slices.Contains(img.RepoTags, keep) || time.Since(time.Unix(img.Created, 0)) < time.Hour {
+			continue
+		}
+		if _, err := cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{PruneChildren: true}); err == nil {
+			fmt.Fprintf(log, "removed the older harness image %v\n", img.RepoTags)
+		}
+	}
 }
 
 // checkStatic returns an error unless path is an ELF executable with no
