@@ -21,7 +21,6 @@ import (
 	"github.com/t1567001/harness/containers"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/sensor"
-	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate"
 )
 
@@ -85,7 +84,7 @@ func TestContainerModeMatchesLocalMode(t *testing.T) {
 	loaded, _, err := validate.LoadRules(rulesFS(), validate.Options{})
 	require.NoError(t, err)
 	verdicts := func(r *Run) []string {
-		_, err := r.Validate(ctx, profiles, telemetry.RealismResolved, loaded)
+		_, err := r.Validate(ctx, profiles, "", loaded)
 		require.NoError(t, err)
 		var out []string
 		for _, v := range r.Results.Verdicts {
@@ -96,7 +95,7 @@ func TestContainerModeMatchesLocalMode(t *testing.T) {
 	want := verdicts(local)
 	got := verdicts(inContainers)
 	assert.Equal(t, want, got)
-	assert.Len(t, got, 43)
+	assert.Len(t, got, 74)
 }
 
 func boolWord(b bool) string {

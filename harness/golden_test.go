@@ -35,7 +35,7 @@ func TestGoldenTelemetry(t *testing.T) {
 		t.Run(tr.Test.Name, func(t *testing.T) {
 			var all []telemetry.Event
 			for _, p := range profiles {
-				evs, err := run.render(tr, p, telemetry.RealismResolved)
+				evs, err := run.render(tr, p, "")
 				require.NoError(t, err)
 				all = append(all, evs...)
 			}

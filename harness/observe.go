@@ -67,7 +67,8 @@ func profilesFS() (fs.FS, error) {
 
 // Validate renders every test under every profile, checks each test's
 // expectations for that context against rules, stores the verdicts in the
-// results, and returns all the rendered events.
+// results, and returns all the rendered events. realism, when not empty,
+// overrides each profile's own.
 func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]telemetry.Event, error) {
 	byID := validate.ByID(rules)
 	var all []telemetry.Event
@@ -108,6 +109,9 @@ func (r *Run) whyNoTelemetry(t TestRun) string {
 func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism) ([]telemetry.Event, error) {
 	if t.Observations == nil {
 		return nil, nil
+	}
+	if realism == "" {
+		realism = p.Realism
 	}
 	in := telemetry.Input{
 		RunID:        r.Results.RunID,

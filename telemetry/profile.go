@@ -20,7 +20,10 @@ type Profile struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
 	Base        string `yaml:"base"`
-	Host        struct {
+	// Realism is how this host's Sysmon fills DestinationHostname
+	// (resolved, ptr or off); empty means resolved.
+	Realism Realism `yaml:"realism"`
+	Host    struct {
 		Name              string `yaml:"name"`
 		Domain            string `yaml:"domain"`
 		IP                string `yaml:"ip"`
@@ -94,6 +97,9 @@ func LoadProfile(fsys fs.FS, name string) (*Profile, error) {
 	p.Base = ""
 	if err := p.validate(name + ".yaml"); err != nil {
 		return nil, err
+	}
+	if _, err := ParseRealism(string(p.Realism)); err != nil {
+		return nil, fmt.Errorf("%s.yaml: %w", name, err)
 	}
 	return p, nil
 }

@@ -203,7 +203,7 @@ func TestProfiles(t *testing.T) {
 	require.NoError(t, err)
 	names, err := ProfileNames(fsys)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"ci-runner", "ide", "workstation"}, names, "windows-base is a base, not a context")
+	assert.Equal(t, []string{"build-agent", "ci-runner", "ide", "workstation", "workstation-sysmon-dns"}, names, "windows-base is a base, not a context")
 	ci := profile(t, "ci-runner")
 	assert.Equal(t, "GITLAB-RUNNER-W03", ci.Host.Name)
 	assert.NotEmpty(t, ci.Images["git"].Image, "inherited from the base")

@@ -92,7 +92,7 @@ func (r *SPLRule) Explain(_ context.Context, events []telemetry.Event, want Outc
 			if want.Signal != "" && set["Signal"] != "" && set["Signal"] != want.Signal {
 				continue
 			}
-			kept = append(kept, fmt.Sprintf("%s gives a row: %s%s", desc, formatSet(x), absent(ev, fields)))
+			kept = append(kept, fmt.Sprintf("%s gives a row: %s%s", desc, formatSet(x), absent(ev, fields, x)))
 		case x.Search != nil && x.Search.Matched:
 			last := x.Stages[len(x.Stages)-1]
 			dropped = append(dropped, fmt.Sprintf("%s passes the search but %q drops it: %s", desc, oneLine(last.Command), formatSet(x)))
@@ -235,13 +235,13 @@ func formatSet(x *spl.Explanation) string {
 	return strings.Join(parts, ", ")
 }
 
-// absent names the fields the rule reports that the event does not have:
-// the usual reason an exception on a field can never apply.
-func absent(ev telemetry.Event, fields []string) string {
+// absent names the fields an eval of the rule reads that the event does
+// not have: the usual reason an exception on a field can never apply.
+func absent(ev telemetry.Event, fields []string, x *spl.Explanation) string {
 	m := ev.Fields()
 	var missing []string
 	for _, f := range fields {
-		if _, ok := m[f]; !ok && f != "_time" && !computed(f) {
+		if _, ok := m[f]; !ok && f != "_time" && !computed(f) && readByEval(x, f) {
 			missing = append(missing, f)
 		}
 	}
@@ -249,6 +249,24 @@ func absent(ev telemetry.Event, fields []string) string {
 		return ""
 	}
 	return fmt.Sprintf("; this Event ID %d has no %s field", ev.EventID, strings.Join(missing, ", "))
+}
+
+// readByEval reports whether an eval command of the explained pipeline
+// names field (as a whole word of its text).
+func readByEval(x *spl.Explanation, field string) bool {
+	for _, s := range x.Stages {
+		if len(s.Set) == 0 {
+			continue
+		}
+		for _, w := range strings.FieldsFunc(s.Command, func(r rune) bool {
+			return !(r == '_' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z')
+		}) {
+			if w == field {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // computed are the fields the seed rule's evals create; they are never on

@@ -165,7 +165,7 @@ func TestRuleRegressionFailsTheBuild(t *testing.T) {
 	// The unedited rule passes the same run.
 	code, stdout, stderr = cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	assert.Contains(t, stdout, "11 of 11 expectations hold")
+	assert.Contains(t, stdout, "19 of 19 expectations hold")
 }
 
 // recordRun runs the curl atomic once and returns its --out folder.
@@ -185,9 +185,11 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 			code, stdout, stderr := cli(t, "spl", "--query", query, "--events", filepath.Join(out, file), "--json")
 			require.Equal(t, 0, code, stderr)
 			lines := strings.Split(strings.TrimSpace(stdout), "\n")
-			// On the workstation and the IDE host: uploads from powershell.exe
-			// (its command line runs curl.exe) and curl.exe, curl's connection.
-			require.Len(t, lines, 6)
+			// Uploads from powershell.exe (its command line runs curl.exe) and
+			// curl.exe, and curl's connection, on the workstation, the IDE
+			// host and the build agent; with Sysmon's reverse lookup the
+			// connection does not match, and the CI runner is excepted.
+			require.Len(t, lines, 11)
 			var first map[string]any
 			require.NoError(t, json.Unmarshal([]byte(lines[0]), &first))
 			assert.Equal(t, "3", first["SuspicionScore"])
@@ -198,7 +200,7 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 				signals[row["Signal"].(string)]++
 				assert.NotContains(t, row["host"], "RUNNER", "the CI host is excepted")
 			}
-			assert.Equal(t, map[string]int{"CodeRepoAPIUpload": 4, "NetworkConnectionToCodeRepo": 2}, signals)
+			assert.Equal(t, map[string]int{"CodeRepoAPIUpload": 8, "NetworkConnectionToCodeRepo": 3}, signals)
 		})
 	}
 

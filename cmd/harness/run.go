@@ -45,9 +45,11 @@ func newRunCmd() *cobra.Command {
 			if _, err := harness.LoadAtomics(opts.Atomics, opts.Tests); err != nil {
 				return badInput(err)
 			}
-			real, err := telemetry.ParseRealism(realism)
-			if err != nil {
-				return badInput(err)
+			var real telemetry.Realism
+			if realism != "" {
+				if real, err = telemetry.ParseRealism(realism); err != nil {
+					return badInput(err)
+				}
 			}
 			profiles, err := harness.Contexts(contexts)
 			if err != nil {
@@ -106,7 +108,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&opts.RunID, "run-id", "", "name the run (default: a fresh UUID); it labels the containers and is in every output")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's temporary folder (work dirs, bare repositories)")
 	f.StringArrayVar(&contexts, "context", nil, "render telemetry under this host context (repeatable; default: every profile)")
-	f.StringVar(&realism, "realism", "resolved", "Sysmon 3 DestinationHostname: resolved (name asked for), ptr (reverse lookup), off (\"-\")")
+	f.StringVar(&realism, "realism", "", "Sysmon 3 DestinationHostname for every context: resolved (name asked for), ptr (reverse lookup), off (\"-\"); default: each profile's own")
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules, *.spl and Sigma *.yml (default: the harness's own)")
 	addRuleFlags(f, &splOpts)
