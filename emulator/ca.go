@@ -27,11 +27,7 @@ type CA struct {
 
 // NewCA creates a fresh CA named after the run.
 func NewCA(runID string) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate CA key: %w", err)
-	}
-	serial, err := randomSerial()
+	key, serial, err := newKey("CA")
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +110,7 @@ func (c *CA) Leaf(host string) (*tls.Certificate, error) {
 	if leaf, ok := c.leafs[host]; ok {
 		return leaf, nil
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate key for %s: %w", host, err)
-	}
-	serial, err := randomSerial()
+	key, serial, err := newKey(host)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +133,15 @@ func (c *CA) Leaf(host string) (*tls.Certificate, error) {
 	return leaf, nil
 }
 
-func randomSerial() (*big.Int, error) {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+// newKey makes a P-256 key and a random serial for a certificate of who.
+func newKey(who string) (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("certificate serial: %w", err)
+		return nil, nil, fmt.Errorf("generate key for %s: %w", who, err)
 	}
-	return n, nil
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate serial for %s: %w", who, err)
+	}
+	return key, serial, nil
 }

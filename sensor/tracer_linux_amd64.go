@@ -864,18 +864,24 @@ func openFlagString(flags int) string {
 }
 
 func (t *tracer) sendto(th *thread, fd int, buf, n, dest, dlen uint64) {
-	var remote *netip.AddrPort
-	if dest != 0 {
-		ip, port, ok := parseSockaddr(t.readBuf(th.tid, dest, min(dlen, 128)))
-		if !ok || port != t.dnsPort {
-			return
-		}
-		ap := netip.AddrPortFrom(ip, uint16(port))
-		remote = &ap
-	} else if remote = t.dnsSockOf(th.tgid, fd); remote == nil {
-		return
+	if remote := t.dnsRemote(th, fd, dest, dlen); remote != nil {
+		t.emitDNS(th, t.readBuf(th.tid, buf, n), remote)
 	}
-	t.emitDNS(th, t.readBuf(th.tid, buf, n), remote)
+}
+
+// dnsRemote is the DNS server a datagram goes to: the sockaddr at addr when
+// the call names one, else the server the socket is connected to; nil when
+// the destination is not the DNS port.
+func (t *tracer) dnsRemote(th *thread, fd int, addr, alen uint64) *netip.AddrPort {
+	if addr == 0 || alen == 0 {
+		return t.dnsSockOf(th.tgid, fd)
+	}
+	ip, port, ok := parseSockaddr(t.readBuf(th.tid, addr, min(alen, 128)))
+	if !ok || port != t.dnsPort {
+		return nil
+	}
+	ap := netip.AddrPortFrom(ip, uint16(port))
+	return &ap
 }
 
 // sendmsg inspects one struct msghdr at addr.
@@ -888,18 +894,9 @@ func (t *tracer) sendmsg(th *thread, fd int, addr uint64) {
 	nameLen := uint64(binary.NativeEndian.Uint32(hdr[8:]))
 	iov := binary.NativeEndian.Uint64(hdr[16:])
 	iovLen := binary.NativeEndian.Uint64(hdr[24:])
-	var remote *netip.AddrPort
-	if name != 0 && nameLen > 0 {
-		ip, port, ok := parseSockaddr(t.readBuf(th.tid, name, min(nameLen, 128)))
-		if !ok || port != t.dnsPort {
-			return
-		}
-		ap := netip.AddrPortFrom(ip, uint16(port))
-		remote = &ap
-	} else if remote = t.dnsSockOf(th.tgid, fd); remote == nil {
-		return
+	if remote := t.dnsRemote(th, fd, name, nameLen); remote != nil {
+		t.emitDNS(th, t.readIov(th.tid, iov, iovLen), remote)
 	}
-	t.emitDNS(th, t.readIov(th.tid, iov, iovLen), remote)
 }
 
 // dnsSockOf returns the DNS server a connected DNS socket talks to, or nil.
