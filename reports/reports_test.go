@@ -125,3 +125,20 @@ func TestAllIntactAndAllPass(t *testing.T) {
 	assert.False(t, (&Results{}).AllIntact(), "no atomic ran: nothing arrived")
 	assert.True(t, (&Results{}).AllPass())
 }
+
+func TestCoverage(t *testing.T) {
+	m := Coverage(sample())
+	assert.Equal(t, []string{"PowerShell PUT", "curl gist"}, m.Atomics)
+	assert.Equal(t, []string{"ide", "workstation"}, m.Contexts)
+	ws := m.Cells["PowerShell PUT"]["workstation"]
+	require.NotNil(t, ws)
+	assert.Equal(t, []string{"seed: CodeRepoAPIUpload"}, ws.Firing)
+	assert.Equal(t, 1, ws.Pass)
+	ide := m.Cells["curl gist"]["ide"]
+	require.NotNil(t, ide)
+	assert.Equal(t, []string{"net"}, ide.Firing, "a rule without Signal fires by name")
+	assert.Equal(t, 1, ide.Pass)
+	assert.Equal(t, 2, ide.Total)
+	assert.Equal(t, 1, ide.Gaps)
+	assert.Nil(t, m.Cells["PowerShell PUT"]["ide"])
+}

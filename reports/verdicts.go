@@ -44,8 +44,33 @@ func WriteVerdicts(w io.Writer, r *Results) error {
 			p.f("\nGAP %s / %s / %s: the rule's author meant %s; the rule %s.\n  %s\n%s\n", v.Context, v.Atomic, v.Rule, v.Intent, ActualString(v), v.Why, indent("  "+v.Gap, "  "))
 		}
 	}
+	writeCoverage(p, Coverage(r))
 	p.f("\n%d of %d expectations hold\n", pass, len(r.Verdicts))
 	return p.err
+}
+
+// writeCoverage prints, per atomic and context, what fires: the summary a
+// purple team reads first.
+func writeCoverage(p *printer, m Matrix) {
+	p.f("\nCoverage (what fires, per atomic and host context)\n")
+	for _, a := range m.Atomics {
+		p.f("  %s\n", a)
+		for _, c := range m.Contexts {
+			cell := m.Cells[a][c]
+			if cell == nil {
+				continue
+			}
+			what := "nothing fires"
+			if len(cell.Firing) > 0 {
+				what = strings.Join(cell.Firing, "; ")
+			}
+			gaps := ""
+			if cell.Gaps > 0 {
+				gaps = fmt.Sprintf(", %d gap(s)", cell.Gaps)
+			}
+			p.f("    %-24s %d/%d hold%s: %s\n", c, cell.Pass, cell.Total, gaps, what)
+		}
+	}
 }
 
 func short(s string, n int) string {
