@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/t1567001/harness/internal/reftest"
+
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,20 +75,6 @@ func base(t *testing.T) string {
 	return baseTag
 }
 
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "no go.mod above the test directory")
-		dir = parent
-	}
-}
-
 func harnessImage(t *testing.T) string {
 	t.Helper()
 	b := base(t)
@@ -94,7 +82,7 @@ func harnessImage(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		start := time.Now()
-		bin, err := StaticBinary(ctx, "", moduleRoot(t), "./cmd/harness")
+		bin, err := StaticBinary(ctx, "", reftest.ModuleRoot(t), "./cmd/harness")
 		if err != nil {
 			harnessErr = err
 			return
@@ -183,10 +171,10 @@ func TestCheckStatic(t *testing.T) {
 
 func TestStaticBinary(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the harness")
+		t.Skip("-short: skipped because it builds the whole harness with the go toolchain")
 	}
 	ctx := context.Background()
-	bin, err := StaticBinary(ctx, "/bin/ls", moduleRoot(t), "./cmd/harness")
+	bin, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
 	require.NotEqual(t, "/bin/ls", bin)
