@@ -40,7 +40,7 @@ func (r *SigmaRule) Evaluate(ctx context.Context, events []telemetry.Event) ([]R
 		if !r.rule.Applies(ev) {
 			continue
 		}
-		ok, _, err := r.rule.Match(ctx, ev)
+		ok, err := r.rule.Matches(ctx, ev)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.id, err)
 		}

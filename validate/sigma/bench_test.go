@@ -64,7 +64,7 @@ func BenchmarkRuleSet(b *testing.B) {
 		matches = 0
 		for _, ev := range events {
 			for _, r := range rules {
-				ok, _, err := r.Match(ctx, ev)
+				ok, err := r.Matches(ctx, ev)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -2,13 +2,14 @@
 // rendered Windows telemetry (telemetry.Event).
 //
 // Rules are parsed with github.com/bradleyjkemp/sigma-go v0.6.6 (its YAML
-// model and condition grammar) and field values are compared with that
-// module's own comparators (evaluator/modifiers), so a rule means here what
-// it means to sigma-go. The search and condition logic mirrors sigma-go's
-// evaluator package, re-implemented here so that every failed search can
-// say which field failed and on what value (sigma-go only reports a boolean
-// per search), and because the evaluator's transitive dependencies
-// (aho-corasick, jsonpath) are not in this module's go.sum.
+// model and condition grammar) and every match is decided by its evaluator
+// (evaluator.RuleEvaluator), so a rule means here what it means to sigma-go.
+// sigma-go reports only a boolean per search; to say which field failed and
+// on what value, this package also reads each search field by field with
+// sigma-go's own comparators (evaluator/modifiers). That reading only
+// explains: where it would not reach sigma-go's verdict the explanation says
+// so (Explanation.Disagreement), and the tests require that it never does on
+// the reference rules.
 //
 // # Logsource mapping
 //
@@ -55,10 +56,9 @@
 //
 // As in sigma-go: string comparisons are case-insensitive, re is Go RE2 and
 // case-sensitive (use (?i)), a search is an OR of its maps, a map an AND of
-// its fields, a field an OR of its values (AND with |all). One deliberate
-// difference: sigma-go hands an absent field to the comparator as nil, whose
-// text "<nil>" a contains or re could match; here an absent field matches
-// only the value 'null'.
+// its fields, a field an OR of its values (AND with |all). A field the event
+// does not have is left out of the event sigma-go sees; the explanation says
+// why it is absent (for example: Sysmon 3 has no ParentImage).
 //
 // # Load-time checks
 //

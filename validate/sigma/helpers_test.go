@@ -8,6 +8,7 @@ import (
 
 	"github.com/t1567001/harness/internal/reftest"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/t1567001/harness/telemetry"
@@ -112,5 +113,6 @@ func mustMatch(tb testing.TB, r *Rule, ev telemetry.Event) (bool, *Explanation) 
 	ok, exp, err := r.Match(context.Background(), ev)
 	require.NoError(tb, err)
 	require.NotNil(tb, exp)
+	assert.Empty(tb, exp.Disagreement, "the explanation must reach sigma-go's verdict")
 	return ok, exp
 }

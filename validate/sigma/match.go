@@ -25,9 +25,13 @@ type Explanation struct {
 	Applies    bool
 	Logsource  string // "network_connection ← Sysmon 3"
 	Conditions []string
-	Matched    bool
+	// Matched is sigma-go's verdict.
+	Matched bool
 	// Searches are the rule's search identifiers in file order.
 	Searches []SearchResult
+	// Disagreement is set when the field-by-field reading of Searches does
+	// not reach sigma-go's verdict (a bug to report, never expected).
+	Disagreement string
 }
 
 // SearchResult is one search identifier's outcome.
@@ -136,6 +140,9 @@ func (e *Explanation) String() string {
 	for _, s := range e.Searches {
 		b.WriteString("\n  " + s.String())
 	}
+	if e.Disagreement != "" {
+		b.WriteString("\n  note: " + e.Disagreement)
+	}
 	return b.String()
 }
 
@@ -167,14 +174,50 @@ func (r *Rule) Match(ctx context.Context, ev telemetry.Event) (matched bool, exp
 	for i, s := range r.searches {
 		exp.Searches[i] = s.eval(fs)
 	}
-	results := exp.Searches
+	explained := false
 	for _, c := range r.conditions {
-		if r.evalExpr(c, results) {
-			exp.Matched = true
+		if r.evalExpr(c, exp.Searches) {
+			explained = true
 			break
 		}
 	}
+	// sigma-go decides; the field-by-field reading must agree with it, and
+	// says so when it does not.
+	res, err := r.engine.Matches(ctx, r.eventFor(fs))
+	if err != nil {
+		return false, exp, fmt.Errorf("sigma: rule %s: %w", r.Path, err)
+	}
+	exp.Matched = res.Match
+	if explained != res.Match {
+		exp.Disagreement = fmt.Sprintf("sigma-go says matched=%v where the field-by-field reading says %v", res.Match, explained)
+	}
 	return exp.Matched, exp, nil
+}
+
+// Matches is sigma-go's verdict alone, without the explanation: the fast
+// path for evaluating a rule over many events.
+func (r *Rule) Matches(ctx context.Context, ev telemetry.Event) (bool, error) {
+	k := kindOf(&ev)
+	if !r.kinds.has(k) {
+		return false, nil
+	}
+	res, err := r.engine.Matches(ctx, r.eventFor(fields{ev: &ev, k: k}))
+	if err != nil {
+		return false, fmt.Errorf("sigma: rule %s: %w", r.Path, err)
+	}
+	return res.Match, nil
+}
+
+// eventFor gives sigma-go the fields the rule reads, through the logsource
+// mapping; absent fields stay absent.
+func (r *Rule) eventFor(fs fields) map[string]interface{} {
+	m := make(map[string]interface{}, len(r.fieldNames))
+	for _, name := range r.fieldNames {
+		if v, ok := fs.get(name); ok {
+			m[name] = v
+		}
+	}
+	return m
 }
 
 func displayName(id, title string) string {

@@ -86,6 +86,7 @@ func TestReferenceCorpus(t *testing.T) {
 			require.NoError(t, err, r.Path)
 			require.NotNil(t, exp)
 			assert.Equal(t, ok, exp.Matched)
+			assert.Empty(t, exp.Disagreement, "%s: the explanation must reach sigma-go's verdict", r.Path)
 			if ok {
 				fired[r.Path]++
 			}

@@ -11,9 +11,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/bradleyjkemp/sigma-go/evaluator"
 
 	sigmago "github.com/bradleyjkemp/sigma-go"
 	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
@@ -42,6 +45,11 @@ type Rule struct {
 	byName     map[string]*search
 	conditions []sigmago.SearchExpr
 	condText   []string
+	// engine is sigma-go's own evaluator: it decides every match. The
+	// compiled searches above only explain it, field by field.
+	engine *evaluator.RuleEvaluator
+	// fieldNames are the event fields the rule reads.
+	fieldNames []string
 }
 
 // Unsupported is a rule file that cannot be used, and why. It is also the
@@ -272,6 +280,7 @@ func (l *loader) load(data []byte) (*Rule, error) {
 		lsText:      logsourceText(ls, ks),
 		byName:      map[string]*search{},
 		condText:    condText,
+		engine:      evaluator.ForRule(sr),
 	}
 	if r.ID == "" {
 		r.ID = strings.TrimSuffix(path.Base(filepath.ToSlash(l.name)), path.Ext(l.name))
@@ -294,6 +303,13 @@ func (l *loader) load(data []byte) (*Rule, error) {
 	})
 	for i, s := range r.searches {
 		s.idx = i
+		for _, alt := range s.alts {
+			for _, f := range alt {
+				if !slices.Contains(r.fieldNames, f.name) {
+					r.fieldNames = append(r.fieldNames, f.name)
+				}
+			}
+		}
 	}
 	for i, c := range sr.Detection.Conditions {
 		line := condNodes[min(i, len(condNodes)-1)].Line
