@@ -138,11 +138,12 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	vars := withBuiltins(args, cfg)
 
 	command := t.Executor.Command
+	shell, why := interpreter(t.Executor.Name)
 	res.Execution = Executed
 	if sim := t.Simulation; sim != nil {
 		// Looked up where the test runs, which need not be this machine.
 		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", sim.Requires}, dir, env, io.Discard, io.Discard); code != 0 {
-			command = sim.Command
+			command, shell, why = sim.Command, []string{"sh", "-c"}, ""
 			res.Execution = Simulated
 			res.SimulationReason = sim.Reason
 			if res.SimulationReason == "" {
@@ -150,7 +151,17 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 			}
 		}
 	}
+	if why != "" {
+		res.Execution = NotRun
+		res.MissingPrereqs = []string{why}
+		return res, nil
+	}
 	if res.Execution == Executed {
+		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", shell[0]}, dir, env, io.Discard, io.Discard); code != 0 {
+			res.Execution = NotRun
+			res.MissingPrereqs = []string{fmt.Sprintf("the %s executor needs %s, which is not installed", t.Executor.Name, shell[0])}
+			return res, nil
+		}
 		res.MissingPrereqs = checkPrereqs(ctx, run, t, vars, dir, env)
 		if len(res.MissingPrereqs) > 0 {
 			res.Execution = NotRun
@@ -161,7 +172,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	argv := []string{"sh", "-c", res.Command}
+	argv := append(append([]string(nil), shell...), res.Command)
 	if cfg.Wrap != nil {
 		argv = cfg.Wrap(argv, dir, home)
 	}
@@ -180,7 +191,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer ccancel()
 		var cout bytes.Buffer
-		code, cerr := run(cctx, []string{"sh", "-c", atomics.Substitute(c, vars)}, dir, env, &cout, &cout)
+		code, cerr := run(cctx, append(append([]string(nil), shell...), atomics.Substitute(c, vars)), dir, env, &cout, &cout)
 		switch {
 		case cerr != nil:
 			res.CleanupError = cerr.Error()
@@ -231,6 +242,25 @@ func Environ(cfg Config, home string) []string {
 		// helpers, proxies) can redirect a push, and git never prompts.
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
 	)
+}
+
+// interpreter is how an executor's commands run here, or why they cannot:
+// Invoke-AtomicTest runs sh and bash tests with that shell and powershell
+// tests with PowerShell; cmd.exe and manual steps have no Linux equivalent.
+func interpreter(executor string) (argv []string, whyNot string) {
+	switch strings.ToLower(executor) {
+	case "sh", "":
+		return []string{"sh", "-c"}, ""
+	case "bash":
+		return []string{"bash", "-c"}, ""
+	case "powershell":
+		return []string{"pwsh", "-NoProfile", "-NonInteractive", "-Command"}, ""
+	case "command_prompt":
+		return nil, "the command_prompt executor runs cmd.exe, which Linux does not have"
+	case "manual":
+		return nil, "a manual test has steps for a person, not a command"
+	}
+	return nil, fmt.Sprintf("executor %q is not one this harness runs (sh, bash, powershell)", executor)
 }
 
 func withBuiltins(args map[string]string, cfg Config) map[string]string {

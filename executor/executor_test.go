@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -234,4 +235,41 @@ func TestStagedFileMissingIsAnError(t *testing.T) {
 	_, err := Run(context.Background(), test, nil, testConfig(t, "http://127.0.0.1:9"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nope.txt")
+}
+
+func TestExecutorNames(t *testing.T) {
+	_, pwshErr := exec.LookPath("pwsh")
+	cases := []struct {
+		name    string
+		want    Execution
+		because string
+	}{
+		{"sh", Executed, ""},
+		{"bash", Executed, ""},
+		{"command_prompt", NotRun, "cmd.exe"},
+		{"manual", NotRun, "manual"},
+		{"osascript", NotRun, `executor "osascript" is not one this harness runs`},
+	}
+	if pwshErr != nil {
+		cases = append(cases, struct {
+			name    string
+			want    Execution
+			because string
+		}{"powershell", NotRun, "needs pwsh, which is not installed"})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			test := &atomics.Test{Name: tc.name, Executor: atomics.Executor{Name: tc.name, Command: "echo ran > which"}}
+			res, err := Run(context.Background(), test, nil, testConfig(t, "http://127.0.0.1:9"))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, res.Execution)
+			if tc.want == NotRun {
+				require.Len(t, res.MissingPrereqs, 1)
+				assert.Contains(t, res.MissingPrereqs[0], tc.because)
+				assert.NoFileExists(t, filepath.Join(res.WorkDir, "which"), "nothing ran")
+			} else {
+				assert.FileExists(t, filepath.Join(res.WorkDir, "which"))
+			}
+		})
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
+	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/sensor"
 	"github.com/t1567001/harness/validate"
@@ -107,16 +110,20 @@ func TestFourAtomicsEndToEnd(t *testing.T) {
 		assert.NotContains(t, e.Path, "ghp_")
 		assert.NotContains(t, e.Note, "ghp_")
 	}
-	assertNothingLeftTheMachine(t, run)
+	assert.GreaterOrEqual(t, assertNothingLeftTheMachine(t, run), 4, "each atomic connects at least once")
 	assertDetections(t, run)
 }
 
 // assertNothingLeftTheMachine checks, from what the sensor saw every
-// process do, that no connect() went anywhere but loopback.
-func assertNothingLeftTheMachine(t *testing.T, run *Run) {
+// process do, that no connect() went anywhere but loopback, and returns how
+// many connects there were.
+func assertNothingLeftTheMachine(t *testing.T, run *Run) int {
 	t.Helper()
 	connects := 0
 	for _, tr := range run.Tests {
+		if tr.Result.Execution == executor.NotRun {
+			continue
+		}
 		require.NotEmpty(t, tr.Observations, "%s ran under the sensor", tr.Test.Name)
 		for _, o := range tr.Observations {
 			if o.Kind != sensor.KindConnect || o.RemoteIP == "" {
@@ -128,7 +135,7 @@ func assertNothingLeftTheMachine(t *testing.T, run *Run) {
 			assert.True(t, ip.IsLoopback(), "%s: pid %d connected to %s:%d", tr.Test.Name, o.PID, o.RemoteIP, o.RemotePort)
 		}
 	}
-	assert.GreaterOrEqual(t, connects, 4, "each atomic connects at least once")
+	return connects
 }
 
 // assertDetections renders every context and checks every expectation of
@@ -197,3 +204,36 @@ func TestLoadAtomicsSelection(t *testing.T) {
 }
 
 func rulesFS() fs.FS { return rules.FS }
+
+// TestRealWebhookAtomicsAreRefused runs the public T1567.004 atomics from
+// the Atomic Red Team corpus, unmodified: the shell ones really run curl at
+// discord.com and hooks.slack.com, and the proxy refuses and records them;
+// the PowerShell ones do not run here, and say why.
+func TestRealWebhookAtomicsAreRefused(t *testing.T) {
+	opts := options(t)
+	opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.004.yaml")
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, run.Results.Atomics, 4)
+	hosts := map[string]bool{}
+	for _, a := range run.Results.Atomics {
+		switch {
+		case strings.Contains(a.Name, "(PowerShell)"):
+			if _, err := exec.LookPath("pwsh"); err == nil {
+				continue
+			}
+			assert.Equal(t, "not-run", a.Execution, a.Name)
+			assert.Contains(t, strings.Join(a.MissingPrereqs, " "), "pwsh", a.Name)
+		default:
+			assert.Equal(t, "executed", a.Execution, a.Name)
+			require.NotEmpty(t, a.Requests, "%s reached the proxy", a.Name)
+			for _, q := range a.Requests {
+				assert.True(t, q.Refused, "%s: %+v", a.Name, q)
+				hosts[q.Host] = true
+			}
+			assert.Empty(t, a.Uploads)
+		}
+	}
+	assert.Equal(t, map[string]bool{"discord.com": true, "hooks.slack.com": true}, hosts)
+	assert.Equal(t, 2, assertNothingLeftTheMachine(t, run), "one connect per curl, to the proxy")
+}

@@ -37,5 +37,5 @@ func WriteHTML(w io.Writer, r *Results) error {
 			gaps++
 		}
 	}
-	return reportTmpl.Execute(w, map[string]any{"R": r, "M": Coverage(r), "Pass": pass, "Gaps": gaps})
+	return reportTmpl.Execute(w, map[string]any{"R": r, "M": Coverage(r), "T": techniques(r), "Pass": pass, "Gaps": gaps})
 }

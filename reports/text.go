@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -11,7 +12,7 @@ import (
 // intact.
 func WriteText(w io.Writer, r *Results) error {
 	p := &printer{w: w}
-	p.f("T1567.001 harness run %s (mode %s)\n", r.RunID, r.Mode)
+	p.f("ATT&CK %s harness run %s (mode %s)\n", techniques(r), r.RunID, r.Mode)
 	for i, a := range r.Atomics {
 		p.f("\n[%d/%d] %s\n", i+1, len(r.Atomics), a.Name)
 		switch a.Execution {
@@ -76,6 +77,20 @@ func WriteText(w io.Writer, r *Results) error {
 	}
 	p.f("\n%d of %d atomics delivered every staged file intact\n", intact, len(r.Atomics))
 	return p.err
+}
+
+// techniques names the techniques the run's atomics belong to.
+func techniques(r *Results) string {
+	var ts []string
+	for _, a := range r.Atomics {
+		if a.Technique != "" && !slices.Contains(ts, a.Technique) {
+			ts = append(ts, a.Technique)
+		}
+	}
+	if len(ts) == 0 {
+		return "T1567.001"
+	}
+	return strings.Join(ts, ", ")
 }
 
 // maxSteps keeps the terminal report readable; the files hold every step.

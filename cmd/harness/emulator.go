@@ -52,11 +52,6 @@ func emulatorCA(dir, certFile, keyFile string) (*emulator.CA, string, error) {
 	return ca, certFile, nil
 }
 
-var (
-	errReplayFailed = errors.New("replay-http: the request did not succeed")
-	errSensorExit   = errors.New("sensor: the traced command did not succeed")
-)
-
 func newEmulatorCmd() *cobra.Command {
 	var listen, tlsListen, dataDir, caCert, caKey, ledgerFile string
 	cmd := &cobra.Command{

@@ -29,7 +29,12 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
 func badInput(err error) error { return &exitError{code: exitBadInput, err: err} }
@@ -55,9 +60,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "harness:", err)
 	var ee *exitError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) && ee.err == nil {
+		// A child process (sensor, replay) passing on its command's status:
+		// the command has said what went wrong.
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "harness:", err)
+	if ee != nil {
 		return ee.code
 	}
 	// cobra's own errors are about flags and arguments.

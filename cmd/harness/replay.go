@@ -17,7 +17,7 @@ func newReplayCmd() *cobra.Command {
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if code := executor.Replay(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
-				return &exitError{code: code, err: errReplayFailed}
+				return &exitError{code: code}
 			}
 			return nil
 		},
@@ -34,7 +34,7 @@ func newSensorCmd() *cobra.Command {
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if code := sensor.Main(args, cmd.OutOrStdout()); code != 0 {
-				return &exitError{code: code, err: errSensorExit}
+				return &exitError{code: code}
 			}
 			return nil
 		},
