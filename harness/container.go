@@ -128,6 +128,14 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	if err != nil {
 		return nil, fmt.Errorf("runner container: %w", err)
 	}
+	// Bind mounts name host paths. Where the harness itself runs in a
+	// container, the engine's host may not have this folder at all: say so
+	// rather than fail obscurely later. (No port is ever mapped to the
+	// host, so TESTCONTAINERS_HOST_OVERRIDE does not matter here.)
+	if code, err := runner.Exec(ctx, []string{"test", "-r", caFile}, "/", runnerEnv, io.Discard, io.Discard); err != nil || code != 0 {
+		return nil, fmt.Errorf("the Docker engine does not see the run folder %s at the same path (exec: %v, exit %d); "+
+			"when the harness runs inside a container, mount a host folder at the same path and point TMPDIR at it (for example -v /tmp:/tmp)", dir, err, code)
+	}
 	// The runner trusts the run's CA in its system store, as a real host
 	// trusts the public ones: no client is told about it.
 	var out strings.Builder
