@@ -261,3 +261,18 @@ func TestContainerModeWithoutDockerSaysSoAndExitsTwo(t *testing.T) {
 	assert.Contains(t, lines[0], "harness: --mode container: no Docker engine answers")
 	assert.Empty(t, stdout.String(), "nothing ran")
 }
+
+func TestRunJSON(t *testing.T) {
+	code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl", "--context", "workstation", "--json")
+	require.Equal(t, 0, code, stderr)
+	var res struct {
+		RunID    string                       `json:"run_id"`
+		Atomics  []struct{ Execution string } `json:"atomics"`
+		Verdicts []struct{ Pass bool }        `json:"verdicts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), "stdout is one JSON document: %s", stdout)
+	assert.NotEmpty(t, res.RunID)
+	require.Len(t, res.Atomics, 1)
+	assert.Equal(t, "executed", res.Atomics[0].Execution)
+	assert.Len(t, res.Verdicts, 4)
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ func newRunCmd() *cobra.Command {
 		noSensor bool
 		rulesDir string
 		splOpts  validate.Options
+		asJSON   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -77,10 +79,7 @@ func newRunCmd() *cobra.Command {
 					return err
 				}
 			}
-			if werr := reports.WriteText(cmd.OutOrStdout(), r.Results); werr != nil {
-				return werr
-			}
-			if werr := reports.WriteVerdicts(cmd.OutOrStdout(), r.Results); werr != nil {
+			if werr := writeReport(cmd.OutOrStdout(), r.Results, asJSON); werr != nil {
 				return werr
 			}
 			if out != "" {
@@ -112,7 +111,21 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules, *.spl and Sigma *.yml (default: the harness's own)")
 	addRuleFlags(f, &splOpts)
+	f.BoolVar(&asJSON, "json", false, "print the results document (as results.json) instead of the text report")
 	return cmd
+}
+
+// writeReport prints the run for a person, or as JSON for a program.
+func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	if err := reports.WriteText(w, r); err != nil {
+		return err
+	}
+	return reports.WriteVerdicts(w, r)
 }
 
 // moduleRoot is the source tree a static harness is built from for the
