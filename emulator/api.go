@@ -78,22 +78,30 @@ func (e *Emulator) githubPutContents(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnprocessableEntity, "content is not valid Base64")
 		return
 	}
-	blob := gitBlobSHA(data)
-	created, err := e.state.putContent("github.com/"+owner+"/"+repo+"/"+p, blob, req.SHA)
-	switch {
-	case errors.Is(err, errShaMissing):
-		fail(http.StatusUnprocessableEntity, err.Error())
-		return
-	case err != nil:
-		fail(http.StatusConflict, fmt.Sprintf("%s does not match %s", p, req.SHA))
-		return
-	}
-	noteFiles(r, NewFile(p, data))
 	branch := req.Branch
 	if branch == "" {
 		branch = "main"
 	}
-	commit, _ := randomHex(20)
+	dir, ok := e.git.repoDir("github.com", owner, repo)
+	if !ok || !validRepoPath(p) || !validSegment(branch) {
+		fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	blob := gitBlobSHA(data)
+	commit, created, err := e.git.commitFile(r.Context(), dir, branch, p, req.Message, data, req.SHA)
+	switch {
+	case errors.Is(err, errShaMissing):
+		fail(http.StatusUnprocessableEntity, err.Error())
+		return
+	case errors.Is(err, errShaMismatch):
+		fail(http.StatusConflict, fmt.Sprintf("%s does not match %s", p, req.SHA))
+		return
+	case err != nil:
+		fail(http.StatusInternalServerError, "could not store the file")
+		noteText(r, "commit: %v", err)
+		return
+	}
+	noteFiles(r, NewFile(p, data))
 	code := http.StatusOK
 	if created {
 		code = http.StatusCreated
@@ -325,6 +333,8 @@ func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Content *string `json:"content"`
 		Message string  `json:"message"`
+		SHA     string  `json:"sha"`
+		Branch  string  `json:"branch"`
 	}
 	if !decodeJSON(w, r, &req, fail) {
 		return
@@ -338,7 +348,34 @@ func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnprocessableEntity, "content is not valid base64")
 		return
 	}
-	p := r.PathValue("path")
+	p, branch := r.PathValue("path"), req.Branch
+	if branch == "" {
+		branch = "main"
+	}
+	if req.Message == "" {
+		req.Message = "Add " + p // Gitea's default
+	}
+	dir, ok := e.git.repoDir("codeberg.org", r.PathValue("owner"), r.PathValue("repo"))
+	if !ok || !validRepoPath(p) || !validSegment(branch) {
+		fail(http.StatusNotFound, "not found")
+		return
+	}
+	commit, _, err := e.git.commitFile(r.Context(), dir, branch, p, req.Message, data, req.SHA)
+	switch {
+	case errors.Is(err, errShaMissing):
+		fail(http.StatusUnprocessableEntity, "repository file already exists ["+p+"]")
+		return
+	case errors.Is(err, errShaMismatch):
+		fail(http.StatusConflict, "sha does not match ["+p+"]")
+		return
+	case err != nil:
+		noteText(r, "commit: %v", err)
+		fail(http.StatusInternalServerError, "could not store the file")
+		return
+	}
 	noteFiles(r, NewFile(p, data))
-	writeJSON(w, http.StatusCreated, map[string]any{"content": map[string]any{"path": p, "sha": gitBlobSHA(data), "size": len(data)}})
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"content": map[string]any{"path": p, "sha": gitBlobSHA(data), "size": len(data)},
+		"commit":  map[string]any{"sha": commit, "message": req.Message},
+	})
 }

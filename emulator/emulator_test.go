@@ -402,3 +402,48 @@ func (b *blockingReader) Read(p []byte) (int, error) {
 	b.data = b.data[n:]
 	return n, nil
 }
+
+// TestContentsAreCommitted checks that an API upload lands in the bare
+// repository git serves, as a commit on the branch, one per upload.
+func TestContentsAreCommitted(t *testing.T) {
+	dataDir := t.TempDir()
+	e := newTestEmulator(t, Config{DataDir: dataDir})
+	put := func(host, path, body string) (int, string) {
+		req := httptest.NewRequest("PUT", "https://"+host+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "token x")
+		rec := httptest.NewRecorder()
+		e.Handler().ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	first := []byte("account,balance\nACME,1\n")
+	code, body := put("api.github.com", "/repos/o/loot/contents/q3/f.csv",
+		`{"message":"one","content":"`+base64.StdEncoding.EncodeToString(first)+`"}`)
+	require.Equal(t, 201, code, body)
+	code, body = put("api.github.com", "/repos/o/loot/contents/other.txt", `{"message":"two","content":"eA=="}`)
+	require.Equal(t, 201, code, body)
+
+	repo := filepath.Join(dataDir, "github.com", "o", "loot.git")
+	git := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput()
+		require.NoError(t, err, string(out))
+		return string(out)
+	}
+	assert.Equal(t, string(first), git("show", "main:q3/f.csv"))
+	assert.Equal(t, "x", git("show", "main:other.txt"))
+	assert.Equal(t, "two\none\n", git("log", "--format=%s", "main"), "one commit per upload, in order")
+	assert.Contains(t, body, strings.TrimSpace(git("rev-parse", "main")), "the response names the commit")
+
+	for _, bad := range []string{"/repos/o/loot/contents/../escape", "/repos/o/loot/contents/.git/config", "/repos/o/.git/contents/x"} {
+		code, _ = put("api.github.com", bad, `{"message":"m","content":"eA=="}`)
+		assert.NotEqual(t, 2, code/100, "%s must not be stored (got %d)", bad, code)
+	}
+	assert.NoFileExists(t, filepath.Join(dataDir, "github.com", "o", "escape"))
+	assert.NotContains(t, git("ls-tree", "-r", "--name-only", "main"), ".git/config")
+
+	code, body = put("codeberg.org", "/api/v1/repos/o/loot/contents/c.txt", `{"content":"eg=="}`)
+	require.Equal(t, 201, code, body)
+	cb := filepath.Join(dataDir, "codeberg.org", "o", "loot.git")
+	out, err := exec.Command("git", "-C", cb, "show", "main:c.txt").CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Equal(t, "z", string(out))
+}

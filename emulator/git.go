@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cgi"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,15 +60,13 @@ func (g *gitServer) serve(w http.ResponseWriter, r *http.Request, host string, n
 	for i, n := range names {
 		parts[i] = r.PathValue(n)
 	}
-	parts[len(parts)-1] = strings.TrimSuffix(parts[len(parts)-1], ".git")
-	for _, p := range parts {
-		if !validSegment(p) {
-			http.Error(w, "Repository not found.", http.StatusNotFound)
-			return
-		}
+	dir, ok := g.repoDir(host, parts...)
+	if !ok {
+		http.Error(w, "Repository not found.", http.StatusNotFound)
+		return
 	}
-	rel := strings.Join(parts, "/") + ".git"
-	dir := filepath.Join(g.root, host, filepath.FromSlash(rel))
+	rel, _ := filepath.Rel(filepath.Join(g.root, host), dir)
+	rel = filepath.ToSlash(rel)
 	if err := g.ensureRepo(r.Context(), dir); err != nil {
 		fmt.Fprintf(g.errLog, "emulator: %v\n", err)
 		http.Error(w, "repository unavailable", http.StatusInternalServerError)
@@ -145,6 +146,105 @@ func (g *gitServer) serve(w http.ResponseWriter, r *http.Request, host string, n
 	noteText(r, "%s", strings.Join(notes, "; "))
 }
 
+// repoDir is where the bare repository of host and path parts lives; the
+// last part may end in .git. It is false for a part that is not a plain
+// name.
+func (g *gitServer) repoDir(host string, parts ...string) (string, bool) {
+	parts = slices.Clone(parts)
+	parts[len(parts)-1] = strings.TrimSuffix(parts[len(parts)-1], ".git")
+	for _, p := range parts {
+		if !validSegment(p) {
+			return "", false
+		}
+	}
+	return filepath.Join(g.root, host, filepath.FromSlash(strings.Join(parts, "/")+".git")), true
+}
+
+// Replacing a file needs the blob sha it replaces, as on GitHub.
+var (
+	errShaMissing  = errors.New("Invalid request.\n\n\"sha\" wasn't supplied.")
+	errShaMismatch = errors.New("sha does not match")
+)
+
+// commitFile commits content at file on branch of the bare repository in
+// dir, as the Contents API does, so that a clone shows what was uploaded.
+// It returns the commit and whether the file is new.
+func (g *gitServer) commitFile(ctx context.Context, dir, branch, file, message string, content []byte, ifSHA string) (commit string, created bool, err error) {
+	if err := g.ensureRepo(ctx, dir); err != nil {
+		return "", false, err
+	}
+	lock := g.repoLock(dir)
+	lock.Lock()
+	defer lock.Unlock()
+	ref := "refs/heads/" + branch
+	parent := ""
+	if out, err := g.run(ctx, dir, "rev-parse", "--verify", "-q", ref+"^{commit}"); err == nil {
+		parent = strings.TrimSpace(string(out))
+	}
+	created = true
+	if parent != "" {
+		if out, err := g.run(ctx, dir, "rev-parse", "--verify", "-q", parent+":"+file); err == nil {
+			created = false
+			switch old := strings.TrimSpace(string(out)); {
+			case ifSHA == "":
+				return "", false, errShaMissing
+			case ifSHA != old:
+				return "", false, errShaMismatch
+			}
+		}
+	}
+	trim := func(b []byte, err error) (string, error) { return strings.TrimSpace(string(b)), err }
+	blob, err := trim(g.runWith(ctx, dir, nil, content, "hash-object", "-w", "--stdin"))
+	if err != nil {
+		return "", false, err
+	}
+	index := filepath.Join(dir, "harness-index-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	defer os.Remove(index)
+	env := []string{"GIT_INDEX_FILE=" + index,
+		"GIT_AUTHOR_NAME=" + fakeLogin, "GIT_AUTHOR_EMAIL=" + fakeLogin + "@users.noreply.github.com",
+		"GIT_COMMITTER_NAME=GitHub", "GIT_COMMITTER_EMAIL=noreply@github.com"}
+	if parent != "" {
+		if _, err := g.runWith(ctx, dir, env, nil, "read-tree", parent); err != nil {
+			return "", false, err
+		}
+	}
+	if _, err := g.runWith(ctx, dir, env, nil, "update-index", "--add", "--cacheinfo", "100644,"+blob+","+file); err != nil {
+		return "", false, err
+	}
+	tree, err := trim(g.runWith(ctx, dir, env, nil, "write-tree"))
+	if err != nil {
+		return "", false, err
+	}
+	args := []string{"commit-tree", tree, "-m", message}
+	if parent != "" {
+		args = append(args, "-p", parent)
+	}
+	if commit, err = trim(g.runWith(ctx, dir, env, nil, args...)); err != nil {
+		return "", false, err
+	}
+	update := []string{"update-ref", ref, commit}
+	if parent != "" {
+		update = append(update, parent)
+	}
+	if _, err := g.run(ctx, dir, update...); err != nil {
+		return "", false, err
+	}
+	return commit, created, nil
+}
+
+// validRepoPath reports whether p names a file inside a repository.
+func validRepoPath(p string) bool {
+	if p == "" || path.Clean(p) != p || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "../") || p == ".." {
+		return false
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".git" {
+			return false
+		}
+	}
+	return true
+}
+
 func (g *gitServer) repoLock(dir string) *sync.Mutex {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -174,13 +274,21 @@ func (g *gitServer) ensureRepo(ctx context.Context, dir string) error {
 }
 
 func (g *gitServer) run(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	return g.runWith(ctx, dir, nil, nil, args...)
+}
+
+// runWith runs git in dir with extra environment and standard input.
+func (g *gitServer) runWith(ctx context.Context, dir string, env []string, stdin []byte, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if dir != "" {
 		args = append([]string{"-C", dir}, args...)
 	}
 	cmd := exec.CommandContext(ctx, g.git, args...)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+g.root)
+	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+g.root), env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -10,30 +10,13 @@ import (
 
 // state is what the REST endpoints remember between requests.
 type state struct {
-	mu       sync.Mutex
-	contents map[string]string // "host/owner/repo/path" -> git blob sha
-	repos    map[string]bool   // "host/owner/repo"
-	gists    map[string][]string
+	mu    sync.Mutex
+	repos map[string]bool // "host/owner/repo"
+	gists map[string][]string
 }
 
 func newState() *state {
-	return &state{contents: map[string]string{}, repos: map[string]bool{}, gists: map[string][]string{}}
-}
-
-// putContent stores a file's blob sha; it fails the way GitHub does when an
-// existing file is replaced without naming the sha it replaces.
-func (s *state) putContent(key, blobSHA, ifSHA string) (created bool, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, exists := s.contents[key]
-	switch {
-	case exists && ifSHA == "":
-		return false, errShaMissing
-	case exists && ifSHA != old:
-		return false, errShaMismatch
-	}
-	s.contents[key] = blobSHA
-	return !exists, nil
+	return &state{repos: map[string]bool{}, gists: map[string][]string{}}
 }
 
 func (s *state) createRepo(key string) bool {
@@ -56,15 +39,6 @@ func (s *state) addGist(files []string) (string, error) {
 	s.gists[id] = files
 	return id, nil
 }
-
-type stateError string
-
-func (e stateError) Error() string { return string(e) }
-
-const (
-	errShaMissing  stateError = "Invalid request.\n\n\"sha\" wasn't supplied."
-	errShaMismatch stateError = "sha does not match"
-)
 
 // gitBlobSHA is the object id git gives content, as GitHub returns it.
 func gitBlobSHA(content []byte) string {
