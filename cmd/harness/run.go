@@ -87,6 +87,9 @@ func newRunCmd() *cobra.Command {
 					return werr
 				}
 			}
+			if opts.Keep {
+				fmt.Fprintf(cmd.ErrOrStderr(), "kept the run's folder (work dirs, bare repositories under repos/): %s\n", r.Dir)
+			}
 			switch {
 			case err != nil:
 				return &exitError{code: exitFailed, err: err}
