@@ -237,8 +237,12 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 			a.Stderr = joinLines(a.Stderr, err.Error())
 		}
 		if opts.Observe && r.Execution != executor.NotRun {
+			// A test the sensor could not watch (ptrace refused, say) still
+			// counts for what reached the mock; its verdicts say there is no
+			// telemetry.
 			if tr.Observations, err = readObservations(observationsFile(r.WorkDir)); err != nil {
-				return nil, err
+				a.Stderr = joinLines(a.Stderr, "no telemetry: "+err.Error())
+				tr.Observations = nil
 			}
 			a.Steps = steps(tr.Observations, tr.Ledger, r.WorkDir, harnessPath)
 		}

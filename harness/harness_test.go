@@ -237,3 +237,31 @@ func TestRealWebhookAtomicsAreRefused(t *testing.T) {
 	assert.Equal(t, map[string]bool{"discord.com": true, "hooks.slack.com": true}, hosts)
 	assert.Equal(t, 2, assertNothingLeftTheMachine(t, run), "one connect per curl, to the proxy")
 }
+
+// TestUnwatchedTestIsReportedNotFatal: when the sensor cannot watch a test
+// (here the "harness" given is /bin/true, which neither traces nor runs the
+// command), the run still completes, says there is no telemetry, and every
+// expectation of that test fails with that reason.
+func TestUnwatchedTestIsReportedNotFatal(t *testing.T) {
+	opts := options(t)
+	opts.Harness = "/bin/true"
+	opts.Tests = []string{"Exfiltrate Data via GitHub Gist API Using curl"}
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, run.Results.Atomics, 1)
+	a := run.Results.Atomics[0]
+	assert.Contains(t, a.Stderr, "no telemetry")
+	assert.False(t, a.Intact, "nothing ran, nothing arrived")
+
+	profiles, err := Contexts([]string{"workstation"})
+	require.NoError(t, err)
+	loaded, _, err := validate.LoadRules(rules.FS, validate.Options{})
+	require.NoError(t, err)
+	_, err = run.Validate(context.Background(), profiles, "", loaded)
+	require.NoError(t, err)
+	require.NotEmpty(t, run.Results.Verdicts)
+	for _, v := range run.Results.Verdicts {
+		assert.False(t, v.Pass)
+		assert.Contains(t, v.Explanation, "no telemetry for this test: the sensor did not watch it")
+	}
+}

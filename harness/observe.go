@@ -102,7 +102,7 @@ func (r *Run) whyNoTelemetry(t TestRun) string {
 	if t.Result.Execution == executor.NotRun {
 		return "it did not run (missing prerequisite: " + strings.Join(t.Result.MissingPrereqs, "; ") + ")"
 	}
-	return "it ran without the sensor"
+	return "the sensor did not watch it (see the atomic's stderr)"
 }
 
 // render renders one observed test under profile p.
