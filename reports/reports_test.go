@@ -142,3 +142,16 @@ func TestCoverage(t *testing.T) {
 	assert.Equal(t, 1, ide.Gaps)
 	assert.Nil(t, m.Cells["PowerShell PUT"]["ide"])
 }
+
+func TestMarkdown(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteMarkdown(&buf, sample()))
+	out := buf.String()
+	assert.Contains(t, out, "## ❌ ATT&CK T1567.001 harness run `run-1` (local)")
+	assert.Contains(t, out, "1 of 2 atomics delivered every staged file intact; 2 of 3 expectations hold; 1 gap(s)")
+	assert.Contains(t, out, "**PowerShell PUT** was *simulated*: pwsh is not installed")
+	assert.Contains(t, out, "| atomic | ide | workstation |")
+	assert.Contains(t, out, "### ❌ ide / curl gist / `seed`")
+	assert.Contains(t, out, "<summary>gap: ide / curl gist / <code>net</code>: the author meant silent</summary>")
+	assert.Equal(t, `a \| b c`, mdCell("a | b\nc"))
+}

@@ -167,6 +167,7 @@ func writeOut(dir string, r *harness.Run, events []telemetry.Event) error {
 		"events.jsonl": func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
 		"junit.xml":    func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
 		"report.html":  func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
+		"report.md":    func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
 	} {
 		if err := writeFile(filepath.Join(dir, name), write); err != nil {
 			return err
