@@ -91,7 +91,7 @@ func (e *Emulator) githubPutContents(w http.ResponseWriter, r *http.Request) {
 	commit, created, err := e.git.commitFile(r.Context(), dir, branch, p, req.Message, data, req.SHA)
 	switch {
 	case errors.Is(err, errShaMissing):
-		fail(http.StatusUnprocessableEntity, err.Error())
+		fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"sha\" wasn't supplied.")
 		return
 	case errors.Is(err, errShaMismatch):
 		fail(http.StatusConflict, fmt.Sprintf("%s does not match %s", p, req.SHA))

@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,12 +126,6 @@ func (e *Emulator) Ledger() *Ledger { return e.ledger }
 
 // CA is the authority the emulator's certificates chain to.
 func (e *Emulator) CA() *CA { return e.ca }
-
-// Hosts lists the host names the emulator serves, for network aliases and
-// the proxy's allow list.
-func (e *Emulator) Hosts() []string {
-	return ServedHosts()
-}
 
 // Close stops every server the emulator started and waits for them.
 func (e *Emulator) Close() error {
@@ -395,9 +388,4 @@ func tooLarge(w http.ResponseWriter, limit int64) {
 	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
 		"message": fmt.Sprintf("request body is larger than %d bytes", limit),
 	})
-}
-
-// repoDir is where a repository's bare clone lives under the data dir.
-func repoDir(root, host string, parts ...string) string {
-	return filepath.Join(append([]string{root, host}, parts...)...)
 }

@@ -162,7 +162,7 @@ func (g *gitServer) repoDir(host string, parts ...string) (string, bool) {
 
 // Replacing a file needs the blob sha it replaces, as on GitHub.
 var (
-	errShaMissing  = errors.New("Invalid request.\n\n\"sha\" wasn't supplied.")
+	errShaMissing  = errors.New("the file exists and no sha was supplied")
 	errShaMismatch = errors.New("sha does not match")
 )
 
