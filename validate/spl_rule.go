@@ -241,7 +241,7 @@ func absent(ev telemetry.Event, fields []string, x *spl.Explanation) string {
 	m := ev.Fields()
 	var missing []string
 	for _, f := range fields {
-		if _, ok := m[f]; !ok && f != "_time" && !computed(f) && readByEval(x, f) {
+		if _, ok := m[f]; !ok && f != "_time" && !assignedByEval(x, f) && readByEval(x, f) {
 			missing = append(missing, f)
 		}
 	}
@@ -269,12 +269,15 @@ func readByEval(x *spl.Explanation, field string) bool {
 	return false
 }
 
-// computed are the fields the seed rule's evals create; they are never on
-// an event, so naming them as absent would be noise.
-func computed(f string) bool {
-	switch f {
-	case "Signal", "IsCISystem", "IsKnownIDE", "SuspicionScore":
-		return true
+// assignedByEval reports whether an eval of the pipeline creates field:
+// such a field is never on an event, so naming it as absent is noise.
+func assignedByEval(x *spl.Explanation, field string) bool {
+	for _, s := range x.Stages {
+		for _, f := range s.Set {
+			if f.Field == field {
+				return true
+			}
+		}
 	}
 	return false
 }
