@@ -70,7 +70,6 @@ func profilesFS() (fs.FS, error) {
 // results, and returns all the rendered events. realism, when not empty,
 // overrides each profile's own.
 func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]telemetry.Event, error) {
-	byID := validate.ByID(rules)
 	var all []telemetry.Event
 	verdicts := []validate.Verdict{}
 	for _, p := range profiles {
@@ -80,8 +79,9 @@ func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, reali
 				return nil, err
 			}
 			all = append(all, events...)
+			eval := validate.NewEvaluation(rules, events)
 			for _, exp := range t.Test.Expect[p.Name] {
-				v, err := validate.Check(ctx, byID[exp.Rule], events, exp)
+				v, err := eval.Check(ctx, exp)
 				if err != nil {
 					return nil, fmt.Errorf("checking %q in %s: %w", t.Test.Name, p.Name, err)
 				}

@@ -33,23 +33,43 @@ type Actual struct {
 	Rows  []Row `json:"rows"`
 }
 
-// Check runs rule over the events of one atomic in one context and checks
-// exp. rule may be nil: a missing rule fails the verdict.
-func Check(ctx context.Context, rule Rule, events []telemetry.Event, exp atomics.Expectation) (Verdict, error) {
+// Evaluation is the events of one atomic in one context with the rules to
+// check on them. Each rule runs at most once, however many expectations
+// name it.
+type Evaluation struct {
+	events []telemetry.Event
+	rules  map[string]Rule
+	rows   map[string][]Row
+}
+
+// NewEvaluation prepares rules to run over events.
+func NewEvaluation(rules []Rule, events []telemetry.Event) *Evaluation {
+	return &Evaluation{events: events, rules: ByID(rules), rows: map[string][]Row{}}
+}
+
+// Check checks exp against the rows of the rule it names; a rule that is
+// not loaded fails the verdict.
+func (e *Evaluation) Check(ctx context.Context, exp atomics.Expectation) (Verdict, error) {
 	v := Verdict{
 		Rule:     exp.Rule,
 		Expected: Outcome{Fires: exp.Fires, Signal: exp.Signal, Score: exp.Score},
 		Why:      exp.Why,
 		Actual:   Actual{Rows: []Row{}},
 	}
-	if rule == nil {
+	rule, ok := e.rules[exp.Rule]
+	if !ok {
 		v.Explanation = fmt.Sprintf("rule %q is not among the loaded rules", exp.Rule)
 		return v, nil
 	}
-	rows, err := rule.Evaluate(ctx, events)
-	if err != nil {
-		return v, err
+	rows, ok := e.rows[exp.Rule]
+	if !ok {
+		var err error
+		if rows, err = rule.Evaluate(ctx, e.events); err != nil {
+			return v, err
+		}
+		e.rows[exp.Rule] = rows
 	}
+	events := e.events
 	if exp.Signal != "" || exp.Score != nil {
 		if err := hasSignalFields(rule, rows); err != nil {
 			v.Explanation = err.Error()

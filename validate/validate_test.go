@@ -96,7 +96,7 @@ func TestCheckSeedRule(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.exp.Rule = rule.ID()
-			v, err := Check(context.Background(), rule, tc.events, tc.exp)
+			v, err := NewEvaluation([]Rule{rule}, tc.events).Check(context.Background(), tc.exp)
 			require.NoError(t, err)
 			assert.Equal(t, tc.pass, v.Pass, v.Explanation)
 			assert.Equal(t, tc.gap, v.Gap != "", "gap: %s", v.Gap)
@@ -112,18 +112,25 @@ func TestCheckSeedRule(t *testing.T) {
 }
 
 func TestCheckMissingRuleFails(t *testing.T) {
-	v, err := Check(context.Background(), nil, nil, atomics.Expectation{Rule: "nope", Fires: false})
+	v, err := NewEvaluation(nil, nil).Check(context.Background(), atomics.Expectation{Rule: "nope", Fires: false})
 	require.NoError(t, err)
 	assert.False(t, v.Pass)
 	assert.Contains(t, v.Explanation, `rule "nope" is not among the loaded rules`)
 }
 
-// fakeRule yields fixed rows, to pin Check's rules independent of any engine.
-type fakeRule struct{ rows []Row }
+// fakeRule yields fixed rows, to pin Check's rules independent of any
+// engine, and counts how often it ran.
+type fakeRule struct {
+	rows []Row
+	runs *int
+}
 
 func (f fakeRule) ID() string   { return "fake" }
 func (f fakeRule) Kind() string { return "fake" }
 func (f fakeRule) Evaluate(context.Context, []telemetry.Event) ([]Row, error) {
+	if f.runs != nil {
+		*f.runs++
+	}
 	return f.rows, nil
 }
 func (f fakeRule) Explain(_ context.Context, _ []telemetry.Event, want Outcome) string {
@@ -162,7 +169,7 @@ func TestCheckSemantics(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.exp.Rule = "fake"
-			v, err := Check(context.Background(), fakeRule{rows: tc.rows}, nil, tc.exp)
+			v, err := NewEvaluation([]Rule{fakeRule{rows: tc.rows}}, nil).Check(context.Background(), tc.exp)
 			require.NoError(t, err)
 			assert.Equal(t, tc.pass, v.Pass)
 			assert.Contains(t, v.Explanation, tc.want)
@@ -204,4 +211,19 @@ func TestSeedRuleIsVerbatim(t *testing.T) {
 	rule, err := rules.FS.ReadFile("seed_t1567_001_code_repo_exfil.spl")
 	require.NoError(t, err)
 	assert.True(t, strings.Contains(string(doc), strings.TrimSpace(string(rule))), "the shipped rule must be the seed query, byte for byte")
+}
+
+func TestEvaluationRunsEachRuleOnce(t *testing.T) {
+	runs := 0
+	eval := NewEvaluation([]Rule{fakeRule{rows: []Row{row("Signal", "A", "SuspicionScore", "3")}, runs: &runs}}, nil)
+	for _, exp := range []atomics.Expectation{
+		{Rule: "fake", Fires: true, Signal: "A"},
+		{Rule: "fake", Fires: false, Signal: "B"},
+		{Rule: "fake", Fires: true, Signal: "A", Score: score(3)},
+	} {
+		v, err := eval.Check(context.Background(), exp)
+		require.NoError(t, err)
+		assert.True(t, v.Pass, "%+v", exp)
+	}
+	assert.Equal(t, 1, runs)
 }

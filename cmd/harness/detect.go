@@ -169,7 +169,6 @@ func newValidateCmd() *cobra.Command {
 }
 
 func checkExpectations(ctx context.Context, rules []validate.Rule, events []telemetry.Event, exps map[string][]atomics.Expectation) ([]validate.Verdict, error) {
-	byID := validate.ByID(rules)
 	contexts := make([]string, 0, len(exps))
 	for c := range exps {
 		contexts = append(contexts, c)
@@ -186,8 +185,9 @@ func checkExpectations(ctx context.Context, rules []validate.Rule, events []tele
 				}
 			}
 		}
+		eval := validate.NewEvaluation(rules, scoped)
 		for _, exp := range exps[c] {
-			v, err := validate.Check(ctx, byID[exp.Rule], scoped, exp)
+			v, err := eval.Check(ctx, exp)
 			if err != nil {
 				return nil, err
 			}
