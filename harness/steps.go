@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/t1567001/harness/internal/text"
+
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/sensor"
@@ -25,7 +27,7 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 			if o.Exe == harness {
 				argv = "(harness replay child, standing in for the missing tool) " + argv
 			}
-			s.Text = fmt.Sprintf("pid %d (child of %d) starts %s", o.PID, o.PPID, clip(argv, 300))
+			s.Text = fmt.Sprintf("pid %d (child of %d) starts %s", o.PID, o.PPID, text.Clip(argv, 300))
 		case sensor.KindConnect:
 			s.Text = fmt.Sprintf("pid %d connects from %s:%d to %s:%d (%s)", o.PID, o.LocalIP, o.LocalPort, o.RemoteIP, o.RemotePort, o.Result)
 			for _, e := range ledger {
@@ -79,11 +81,4 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }

@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io"
 	"strings"
+
+	"github.com/t1567001/harness/internal/text"
 )
 
 //go:embed report.html.tmpl
@@ -13,7 +15,7 @@ var reportTemplate string
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"actual": ActualString,
-	"short":  func(s string) string { return short(s, 60) },
+	"short":  func(s string) string { return text.Clip(s, 60) },
 	"lower":  strings.ToLower,
 	"inc":    func(i int) int { return i + 1 },
 	"pct": func(n, d int) string {

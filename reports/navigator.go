@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/t1567001/harness/internal/text"
 )
 
 // Layer is an ATT&CK Navigator layer (format 4.5) scoring T1567.001 by the
@@ -19,7 +21,7 @@ func Layer(r *Results) map[string]any {
 			pass++
 		}
 		if v.Gap != "" {
-			gaps = append(gaps, fmt.Sprintf("%s/%s: author meant %s, rule %s", v.Context, short(v.Atomic, 40), v.Intent, ActualString(v)))
+			gaps = append(gaps, fmt.Sprintf("%s/%s: author meant %s, rule %s", v.Context, text.Clip(v.Atomic, 40), v.Intent, ActualString(v)))
 		}
 	}
 	score := 0

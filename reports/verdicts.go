@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/t1567001/harness/internal/text"
 )
 
 // WriteVerdicts writes the verdict table (atomic x context x rule:
@@ -29,7 +31,7 @@ func WriteVerdicts(w io.Writer, r *Results) error {
 		if v.Gap != "" {
 			res += " (gap)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\n", res, v.Context, short(v.Atomic, 44), v.Rule, v.Expected, ActualString(v))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\n", res, v.Context, text.Clip(v.Atomic, 44), v.Rule, v.Expected, ActualString(v))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -71,11 +73,4 @@ func writeCoverage(p *printer, m Matrix) {
 			p.f("    %-24s %d/%d hold%s: %s\n", c, cell.Pass, cell.Total, gaps, what)
 		}
 	}
-}
-
-func short(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.TrimSpace(s[:n-1]) + "…"
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/t1567001/harness/internal/text"
+
 	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate/spl"
 )
@@ -95,7 +97,7 @@ func (r *SPLRule) Explain(_ context.Context, events []telemetry.Event, want Outc
 			kept = append(kept, fmt.Sprintf("%s gives a row: %s%s", desc, formatSet(x), absent(ev, fields, x)))
 		case x.Search != nil && x.Search.Matched:
 			last := x.Stages[len(x.Stages)-1]
-			dropped = append(dropped, fmt.Sprintf("%s passes the search but %q drops it: %s", desc, oneLine(last.Command), formatSet(x)))
+			dropped = append(dropped, fmt.Sprintf("%s passes the search but %q drops it: %s", desc, text.OneLine(last.Command), formatSet(x)))
 		case x.Search != nil:
 			if want.Signal != "" && !wouldCarry(r.query.Hypothetical(SPLEvent(ev, r.opts)), want.Signal) {
 				continue // even a match would not have given the signal asked for
@@ -188,18 +190,18 @@ func leafText(t *spl.Trace) string {
 		field = t.Children[0].Field
 		for _, c := range t.Children {
 			if c.Present {
-				return fmt.Sprintf("none of %s (%d:%d) matched %s=%q", clip(t.Text), t.Line, t.Column, field, clip(c.Actual))
+				return fmt.Sprintf("none of %s (%d:%d) matched %s=%q", text.Clip(t.Text, 160), t.Line, t.Column, field, text.Clip(c.Actual, 160))
 			}
 		}
-		return fmt.Sprintf("%s (%d:%d) failed: the event has no %s field", clip(t.Text), t.Line, t.Column, field)
+		return fmt.Sprintf("%s (%d:%d) failed: the event has no %s field", text.Clip(t.Text, 160), t.Line, t.Column, field)
 	}
 	if field != "" && !t.Present {
-		return fmt.Sprintf("%s (%d:%d) failed: the event has no %s field", clip(t.Text), t.Line, t.Column, field)
+		return fmt.Sprintf("%s (%d:%d) failed: the event has no %s field", text.Clip(t.Text, 160), t.Line, t.Column, field)
 	}
 	if field != "" {
-		return fmt.Sprintf("%s (%d:%d) did not match %s=%q", clip(t.Text), t.Line, t.Column, field, clip(t.Actual))
+		return fmt.Sprintf("%s (%d:%d) did not match %s=%q", text.Clip(t.Text, 160), t.Line, t.Column, field, text.Clip(t.Actual, 160))
 	}
-	return fmt.Sprintf("%s (%d:%d) did not match", clip(t.Text), t.Line, t.Column)
+	return fmt.Sprintf("%s (%d:%d) did not match", text.Clip(t.Text, 160), t.Line, t.Column)
 }
 
 func wouldCarry(set []spl.FieldValue, signal string) bool {
@@ -290,7 +292,7 @@ func describe(ev telemetry.Event) string {
 	}
 	switch ev.EventID {
 	case 1, 4688:
-		return fmt.Sprintf("EventCode %d on %s (%s: %s)", ev.EventID, ev.Computer, what, clip(m["CommandLine"]))
+		return fmt.Sprintf("EventCode %d on %s (%s: %s)", ev.EventID, ev.Computer, what, text.Clip(m["CommandLine"], 160))
 	case 3:
 		return fmt.Sprintf("EventCode 3 on %s (%s -> %s:%s, DestinationHostname=%q)", ev.Computer, what, m["DestinationIp"], m["DestinationPort"], m["DestinationHostname"])
 	case 22:
@@ -306,13 +308,3 @@ func writeList(b *strings.Builder, items []string) {
 		b.WriteByte('\n')
 	}
 }
-
-func clip(s string) string {
-	s = oneLine(s)
-	if len(s) > 160 {
-		return s[:157] + "..."
-	}
-	return s
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/t1567001/harness/internal/text"
+
 	"github.com/spf13/cobra"
 
 	"github.com/t1567001/harness/atomics"
@@ -263,7 +265,7 @@ func writeRows(w io.Writer, rows []validate.Row, asJSON bool) error {
 	for _, r := range rows {
 		vals := make([]string, len(r.Fields))
 		for i, f := range r.Fields {
-			vals[i] = oneLine(r.Values[f])
+			vals[i] = text.Clip(r.Values[f], 120)
 		}
 		fmt.Fprintln(tw, strings.Join(vals, "\t")+"\t")
 	}
@@ -272,12 +274,4 @@ func writeRows(w io.Writer, rows []validate.Row, asJSON bool) error {
 	}
 	_, err := fmt.Fprintf(w, "%d row(s)\n", len(rows))
 	return err
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 120 {
-		return s[:117] + "..."
-	}
-	return s
 }
