@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/t1567001/harness/internal/module"
+
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
@@ -375,7 +377,8 @@ func checkStatic(path string) error {
 
 // StaticBinary returns the path of a static build of the harness: exe itself
 // if it is static, else a fresh `CGO_ENABLED=0 go build -o <tmp> <pkg>` run
-// in moduleRoot (pkg such as "./cmd/harness"). A built binary lives in a new
+// in moduleRoot, or in the module around the working directory when it is
+// empty (pkg such as "./cmd/harness"). A built binary lives in a new
 // temporary directory, which the caller may remove when done.
 func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, error) {
 	if exe != "" && checkStatic(exe) == nil {
@@ -389,6 +392,15 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, err
 		}
 		if err != nil {
 			return "", fmt.Errorf("%s is not a static binary and no go toolchain was found in PATH to build one (install Go, or build the harness with CGO_ENABLED=0)", exe)
+		}
+	}
+	if moduleRoot == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("static binary: %w", err)
+		}
+		if moduleRoot, err = module.Root(wd); err != nil {
+			return "", fmt.Errorf("%s is not a static binary, and there is no source tree to build one from (%v); build the harness with CGO_ENABLED=0", exe, err)
 		}
 	}
 	dir, err := os.MkdirTemp("", "t1567-harness-bin-")

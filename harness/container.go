@@ -24,7 +24,8 @@ var ErrNoDocker = errors.New("no Docker engine answers")
 // ContainerOptions say how to build container mode's images.
 type ContainerOptions struct {
 	// Exe is the running harness binary; ModuleRoot is where a static one
-	// is built from when Exe is not static.
+	// is built from when Exe is not static (empty: the module around the
+	// working directory).
 	Exe, ModuleRoot string
 	// Log receives image build progress.
 	Log io.Writer

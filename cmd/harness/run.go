@@ -63,7 +63,7 @@ func newRunCmd() *cobra.Command {
 			}
 			var r *harness.Run
 			if mode == "container" {
-				r, err = harness.RunContainer(cmd.Context(), opts, harness.ContainerOptions{Exe: exe, ModuleRoot: moduleRoot(), Log: cmd.ErrOrStderr()})
+				r, err = harness.RunContainer(cmd.Context(), opts, harness.ContainerOptions{Exe: exe, Log: cmd.ErrOrStderr()})
 				if errors.Is(err, harness.ErrNoDocker) {
 					return badInput(fmt.Errorf("--mode container: %w", err))
 				}
@@ -129,24 +129,6 @@ func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
 		return err
 	}
 	return reports.WriteVerdicts(w, r)
-}
-
-// moduleRoot is the source tree a static harness is built from for the
-// container images when this binary is not static: the nearest go.mod
-// above the working directory, or "" outside a checkout.
-func moduleRoot() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			return ""
-		}
-	}
 }
 
 func writeOut(dir string, r *harness.Run, events []telemetry.Event) error {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/t1567001/harness/internal/module"
 )
 
 // ModuleRoot is the nearest folder above the working directory holding
@@ -17,14 +19,11 @@ func ModuleRoot(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("working directory: %v", err)
 	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			tb.Fatalf("module root (go.mod) not found above %s", wd)
-		}
+	root, err := module.Root(wd)
+	if err != nil {
+		tb.Fatal(err)
 	}
+	return root
 }
 
 // Lookup returns the reference corpus folder joined with sub, and whether
