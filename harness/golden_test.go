@@ -24,7 +24,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestGoldenTelemetry renders each atomic's real run under every context
-// and compares it, normalized, with testdata/golden/<atomic>.jsonl.
+// and compares it, normalized, with testdata/golden/<atomic GUID>.jsonl.
 // Regenerate with: go test ./harness -run TestGoldenTelemetry -update
 func TestGoldenTelemetry(t *testing.T) {
 	run, err := RunLocal(context.Background(), options(t))
@@ -41,7 +41,7 @@ func TestGoldenTelemetry(t *testing.T) {
 			}
 			require.NotEmpty(t, all)
 			got := normalize(t, all)
-			path := filepath.Join("testdata", "golden", slug(tr.Test.Name)+".jsonl")
+			path := filepath.Join("testdata", "golden", tr.Test.GUID+".jsonl")
 			if *update {
 				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 				require.NoError(t, os.WriteFile(path, got, 0o644))
@@ -54,16 +54,11 @@ func TestGoldenTelemetry(t *testing.T) {
 }
 
 var (
-	nonWord = regexp.MustCompile(`[^a-z0-9]+`)
 	// git's mkstemp names (tmp_obj_XXXXXX, .git\tXXXXXX), and object
 	// folders named by hashes that include the commit's time.
 	gitTemp    = regexp.MustCompile(`(tmp_obj_|\\t)[A-Za-z0-9]{6}$`)
 	gitObjects = regexp.MustCompile(`\\objects\\[0-9a-f]{2}\\`)
 )
-
-func slug(s string) string {
-	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
-}
 
 // normalize replaces what differs between runs (times, pids, GUIDs, ports,
 // binary hashes, the run id) with stable names, and sorts the lines, so the
