@@ -367,7 +367,9 @@ func (p *xmlReader) skip() error {
 	return nil
 }
 
-func (p *xmlReader) system(e *Event) error {
+// children calls each for every child element of the element whose start
+// tag was just read, up to its end tag; each must consume the child.
+func (p *xmlReader) children(each func(xml.StartElement) error) error {
 	for {
 		t, err := p.token()
 		if err != nil {
@@ -377,11 +379,15 @@ func (p *xmlReader) system(e *Event) error {
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
-			if err := p.systemChild(e, t); err != nil {
+			if err := each(t); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+func (p *xmlReader) system(e *Event) error {
+	return p.children(func(t xml.StartElement) error { return p.systemChild(e, t) })
 }
 
 func (p *xmlReader) systemChild(e *Event, t xml.StartElement) error {
@@ -444,28 +450,17 @@ func xmlSetSystemText(e *Event, name, s string) error {
 }
 
 func (p *xmlReader) eventData(e *Event) error {
-	for {
-		t, err := p.token()
+	return p.children(func(t xml.StartElement) error {
+		if t.Name.Local != "Data" {
+			return p.skip()
+		}
+		v, err := p.text()
 		if err != nil {
 			return err
 		}
-		switch t := t.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			if t.Name.Local != "Data" {
-				if err := p.skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			v, err := p.text()
-			if err != nil {
-				return err
-			}
-			e.Data = append(e.Data, Field{Name: xmlAttrValue(t, "Name"), Value: v})
-		}
-	}
+		e.Data = append(e.Data, Field{Name: xmlAttrValue(t, "Name"), Value: v})
+		return nil
+	})
 }
 
 // text returns the character data of the element whose start tag was just
