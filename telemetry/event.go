@@ -54,6 +54,10 @@ type Event struct {
 	// RunID ties the event to a harness run; the JSON form carries it as
 	// harness_run_id, the XML form keeps exactly the shape of real events.
 	RunID string
+	// Simulated marks an event rendered from a test whose tool was stood
+	// in for by a replay (JSON: harness_simulated), so that no simulation
+	// passes for a real run where the format has room to say so.
+	Simulated bool
 }
 
 // Field is one EventData item.

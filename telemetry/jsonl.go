@@ -18,6 +18,7 @@ import (
 // EventData name would be read back as the System value.
 const (
 	jsonRunID        = "harness_run_id"
+	jsonSimulated    = "harness_simulated"
 	jsonEventID      = "EventID"
 	jsonProvider     = "Provider"
 	jsonProviderGUID = "ProviderGuid"
@@ -73,6 +74,10 @@ func WriteJSONL(w io.Writer, events []Event) error {
 		if e.RunID != "" {
 			key(jsonRunID)
 			str(e.RunID)
+		}
+		if e.Simulated {
+			key(jsonSimulated)
+			line.WriteString("true")
 		}
 		num(jsonEventID, int64(e.EventID))
 		key(jsonProvider)
@@ -202,6 +207,8 @@ func setJSONKey(e *Event, k string, raw json.RawMessage) error {
 	switch k {
 	case jsonRunID:
 		e.RunID, err = jsonText(raw)
+	case jsonSimulated:
+		err = json.Unmarshal(raw, &e.Simulated)
 	case jsonEventID:
 		e.EventID, err = jsonInt(raw)
 	case jsonProvider:

@@ -57,7 +57,8 @@ type Input struct {
 	Command string
 	// Merge is the executable whose processes are the simulated tool
 	// itself (the harness's replay child): their activity belongs to their
-	// parent, and they are not rendered as processes of their own.
+	// parent, and they are not rendered as processes of their own. Every
+	// event of such a test is marked Simulated.
 	Merge string
 	// WorkDir and HomeDir are the Linux directories that map to the
 	// profile's work_dir and the user's profile folder.
@@ -154,6 +155,11 @@ func Render(p *Profile, in Input) ([]Event, error) {
 			}
 		case sensor.KindFile:
 			r.file(o)
+		}
+	}
+	if in.Merge != "" {
+		for i := range r.events {
+			r.events[i].Simulated = true
 		}
 	}
 	return r.events, nil

@@ -107,6 +107,9 @@ func TestRenderGitPush(t *testing.T) {
 	assert.Equal(t, "github.com", get(dns[0], "QueryName"))
 	assert.Equal(t, "::ffff:140.82.112.3;", get(dns[0], "QueryResults"))
 
+	for _, e := range events {
+		assert.False(t, e.Simulated, "a real run is not marked simulated")
+	}
 	files := byID(events, 11)
 	require.Len(t, files, 1, "only files under the work or home directory")
 	assert.Equal(t, `C:\Users\j.doe\AppData\Local\Temp\df00tech-exfil\.git\FETCH_HEAD`, get(files[0], "TargetFilename"))
@@ -163,6 +166,19 @@ func TestRenderSimulatedPowerShell(t *testing.T) {
 	require.Len(t, net, 1)
 	assert.Equal(t, get(procs[0], "ProcessGuid"), get(net[0], "ProcessGuid"), "the replay's connection is powershell.exe's")
 	assert.Equal(t, "api.github.com", get(net[0], "DestinationHostname"))
+	for _, e := range events {
+		assert.True(t, e.Simulated, "event %d of a simulated test says so", e.EventID)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteJSONL(&buf, events[:1]))
+	assert.Contains(t, buf.String(), `"harness_simulated":true`)
+	back, err := ReadJSONL(&buf)
+	require.NoError(t, err)
+	require.Len(t, back, 1)
+	assert.True(t, back[0].Simulated)
+	buf.Reset()
+	require.NoError(t, WriteXML(&buf, events[:1]))
+	assert.NotContains(t, buf.String(), "simulated", "the XML keeps exactly the shape of real events")
 }
 
 func TestRenderFoldsVersionManagerShims(t *testing.T) {
