@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"github.com/t1567001/harness/event"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,8 +18,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/t1567001/harness/telemetry"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -33,7 +32,7 @@ func TestGoldenTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	for _, tr := range run.Tests {
 		t.Run(tr.Test.Name, func(t *testing.T) {
-			var all []telemetry.Event
+			var all []event.Event
 			for _, p := range profiles {
 				evs, err := run.render(tr, p, "")
 				require.NoError(t, err)
@@ -63,7 +62,7 @@ var (
 // normalize replaces what differs between runs (times, pids, GUIDs, ports,
 // binary hashes, the run id) with stable names, and sorts the lines, so the
 // goldens pin structure and content, not scheduling.
-func normalize(t *testing.T, events []telemetry.Event) []byte {
+func normalize(t *testing.T, events []event.Event) []byte {
 	t.Helper()
 	names := map[string]string{} // ProcessGuid or pid -> stable process name
 	for _, e := range events {
@@ -78,7 +77,7 @@ func normalize(t *testing.T, events []telemetry.Event) []byte {
 		pid, _ := e.Get("ProcessId")
 		names[guid], names["pid:"+e.Computer+":"+pid] = name, name
 	}
-	stable := func(e telemetry.Event, field, v string) string {
+	stable := func(e event.Event, field, v string) string {
 		switch field {
 		case "ProcessGuid", "ParentProcessGuid":
 			if n, ok := names[v]; ok {

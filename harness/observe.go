@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"io/fs"
 	"os"
 	"strings"
@@ -69,8 +70,8 @@ func profilesFS() (fs.FS, error) {
 // expectations for that context against rules, stores the verdicts in the
 // results, and returns all the rendered events. realism, when not empty,
 // overrides each profile's own.
-func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]telemetry.Event, error) {
-	var all []telemetry.Event
+func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]event.Event, error) {
+	var all []event.Event
 	verdicts := []validate.Verdict{}
 	for _, p := range profiles {
 		for _, t := range r.Tests {
@@ -106,7 +107,7 @@ func (r *Run) whyNoTelemetry(t TestRun) string {
 }
 
 // render renders one observed test under profile p.
-func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism) ([]telemetry.Event, error) {
+func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism) ([]event.Event, error) {
 	if t.Observations == nil {
 		return nil, nil
 	}

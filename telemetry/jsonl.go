@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"io"
 	"strconv"
 	"strings"
@@ -40,7 +41,7 @@ const (
 // fixed order (System keys, then EventData in schema order), which map
 // marshalling would lose, so the object is written by hand and
 // encoding/json only encodes each string.
-func WriteJSONL(w io.Writer, events []Event) error {
+func WriteJSONL(w io.Writer, events []event.Event) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var line bytes.Buffer
 	enc := json.NewEncoder(&line)
@@ -145,9 +146,9 @@ func (e *jsonlError) Unwrap() error { return e.err }
 // that is not a System key becomes an EventData field, in line order;
 // non-string values keep their JSON text (null becomes ""). Blank lines
 // are skipped.
-func ReadJSONL(r io.Reader) ([]Event, error) {
+func ReadJSONL(r io.Reader) ([]event.Event, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	var events []Event
+	var events []event.Event
 	for n := 1; ; n++ {
 		line, err := br.ReadBytes('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -169,8 +170,8 @@ func ReadJSONL(r io.Reader) ([]Event, error) {
 	}
 }
 
-func parseJSONLine(line []byte) (Event, error) {
-	var e Event
+func parseJSONLine(line []byte) (event.Event, error) {
+	var e event.Event
 	d := json.NewDecoder(bytes.NewReader(line))
 	t, err := d.Token()
 	if err != nil {
@@ -202,7 +203,7 @@ func parseJSONLine(line []byte) (Event, error) {
 	return e, nil
 }
 
-func setJSONKey(e *Event, k string, raw json.RawMessage) error {
+func setJSONKey(e *event.Event, k string, raw json.RawMessage) error {
 	var err error
 	switch k {
 	case jsonRunID:
@@ -250,7 +251,7 @@ func setJSONKey(e *Event, k string, raw json.RawMessage) error {
 	default:
 		var v string
 		if v, err = jsonText(raw); err == nil {
-			e.Data = append(e.Data, Field{Name: k, Value: v})
+			e.Data = append(e.Data, event.Field{Name: k, Value: v})
 		}
 	}
 	return err
@@ -308,7 +309,7 @@ func jsonTokenKind(t json.Token) string {
 // JSONL) and dispatches; name prefixes errors, compiler style:
 // "events.jsonl:12: ..." or "events.xml:3:15: ...". Empty or blank input
 // is zero events.
-func ReadEvents(name string, r io.Reader) ([]Event, error) {
+func ReadEvents(name string, r io.Reader) ([]event.Event, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := sniffFirstByte(br)
 	if err != nil {

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/t1567001/harness/event"
 	"strings"
 	"testing"
 	"time"
@@ -46,10 +47,10 @@ func TestJSONLMatchesXML(t *testing.T) {
 	assert.Contains(t, string(MarshalEventXML(events[0])), `SystemTime='2024-05-01T12:30:45.123456700Z'`)
 }
 
-func jsonlLine(t *testing.T, e Event) string {
+func jsonlLine(t *testing.T, e event.Event) string {
 	t.Helper()
 	var buf bytes.Buffer
-	require.NoError(t, WriteJSONL(&buf, []Event{e}))
+	require.NoError(t, WriteJSONL(&buf, []event.Event{e}))
 	return buf.String()
 }
 
@@ -111,20 +112,20 @@ func TestReadJSONLForms(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []Event
+		want []event.Event
 	}{
 		{"empty", "", nil},
 		{"blank lines", "\n  \n\r\n", nil},
 		{"hand-written, EventData order kept",
 			`{"Image":"C:\\x.exe","EventID":1,"Computer":"h","CommandLine":"x.exe /q","Channel":"Microsoft-Windows-Sysmon/Operational","User":"A\\b"}`,
-			[]Event{{EventID: 1, Computer: "h", Channel: SysmonChannel,
-				Data: []Field{{"Image", `C:\x.exe`}, {"CommandLine", "x.exe /q"}, {"User", `A\b`}}}}},
+			[]event.Event{{EventID: 1, Computer: "h", Channel: event.SysmonChannel,
+				Data: []event.Field{{Name: "Image", Value: `C:\x.exe`}, {Name: "CommandLine", Value: "x.exe /q"}, {Name: "User", Value: `A\b`}}}}},
 		{"OTRF-style strings for numbers, non-string EventData",
 			"\xef\xbb\xbf" + `{"EventID":"4688","Level":"0","Task":"13312","EventRecordID":"9","TimeCreated":"2020-10-23T02:36:43.542Z","N":12,"B":true,"Z":null,"O":{"a":[1]}}` + "\n",
-			[]Event{{EventID: 4688, Task: 13312, RecordID: 9,
+			[]event.Event{{EventID: 4688, Task: 13312, RecordID: 9,
 				TimeCreated: time.Date(2020, 10, 23, 2, 36, 43, 542000000, time.UTC),
-				Data:        []Field{{"N", "12"}, {"B", "true"}, {"Z", ""}, {"O", `{"a":[1]}`}}}}},
-		{"no trailing newline, CRLF", "{\"EventID\":3}\r\n{\"EventID\":22}", []Event{{EventID: 3}, {EventID: 22}}},
+				Data:        []event.Field{{Name: "N", Value: "12"}, {Name: "B", Value: "true"}, {Name: "Z", Value: ""}, {Name: "O", Value: `{"a":[1]}`}}}}},
+		{"no trailing newline, CRLF", "{\"EventID\":3}\r\n{\"EventID\":22}", []event.Event{{EventID: 3}, {EventID: 22}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,7 +169,7 @@ func TestReadEvents(t *testing.T) {
 
 	tests := []struct {
 		name, file, in string
-		want           []Event
+		want           []event.Event
 		err            string
 	}{
 		{name: "XML", file: "e.xml", in: "\n  " + x.String(), want: events},

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"hash/fnv"
 	"io"
 	"net"
@@ -94,7 +95,7 @@ type process struct {
 type renderer struct {
 	p      *Profile
 	in     Input
-	events []Event
+	events []event.Event
 	byPID  map[int]*process // Linux pid -> current Windows process
 	folded map[int]bool     // Linux pids folded into an ancestor
 	ppidOf map[int]int      // Linux pid -> the pid that forked it
@@ -114,7 +115,7 @@ type renderer struct {
 // observations, network events from connect() joined with the ledger, file
 // events from files the processes created, DNS from queries sent or, through
 // the proxy, from the name the client asked the proxy for.
-func Render(p *Profile, in Input) ([]Event, error) {
+func Render(p *Profile, in Input) ([]event.Event, error) {
 	if in.Realism == "" {
 		in.Realism = RealismResolved
 	}
@@ -247,68 +248,68 @@ func (r *renderer) start(o sensor.Observation, parent *process, meta Image, imag
 	r.seq++
 	proc.guid = r.guid(o.Time, strconv.Itoa(r.seq))
 	p := r.p
-	r.sysmon(1, 5, o.Time, []Field{
-		{"RuleName", "-"},
-		{"UtcTime", utcTime(o.Time)},
-		{"ProcessGuid", proc.guid},
-		{"ProcessId", strconv.Itoa(proc.pid)},
-		{"Image", image},
-		{"FileVersion", meta.FileVersion},
-		{"Description", meta.Description},
-		{"Product", meta.Product},
-		{"Company", meta.Company},
-		{"OriginalFileName", meta.OriginalFileName},
-		{"CommandLine", cmdline},
-		{"CurrentDirectory", proc.cwd},
-		{"User", p.Account()},
-		{"LogonGuid", p.User.LogonGUID},
-		{"LogonId", p.User.LogonID},
-		{"TerminalSessionId", "1"},
-		{"IntegrityLevel", p.User.Integrity},
-		{"Hashes", proc.hashes},
-		{"ParentProcessGuid", parent.guid},
-		{"ParentProcessId", strconv.Itoa(parent.pid)},
-		{"ParentImage", parent.image},
-		{"ParentCommandLine", parent.cmdline},
-		{"ParentUser", p.Account()},
+	r.sysmon(1, 5, o.Time, []event.Field{
+		{Name: "RuleName", Value: "-"},
+		{Name: "UtcTime", Value: utcTime(o.Time)},
+		{Name: "ProcessGuid", Value: proc.guid},
+		{Name: "ProcessId", Value: strconv.Itoa(proc.pid)},
+		{Name: "Image", Value: image},
+		{Name: "FileVersion", Value: meta.FileVersion},
+		{Name: "Description", Value: meta.Description},
+		{Name: "Product", Value: meta.Product},
+		{Name: "Company", Value: meta.Company},
+		{Name: "OriginalFileName", Value: meta.OriginalFileName},
+		{Name: "CommandLine", Value: cmdline},
+		{Name: "CurrentDirectory", Value: proc.cwd},
+		{Name: "User", Value: p.Account()},
+		{Name: "LogonGuid", Value: p.User.LogonGUID},
+		{Name: "LogonId", Value: p.User.LogonID},
+		{Name: "TerminalSessionId", Value: "1"},
+		{Name: "IntegrityLevel", Value: p.User.Integrity},
+		{Name: "Hashes", Value: proc.hashes},
+		{Name: "ParentProcessGuid", Value: parent.guid},
+		{Name: "ParentProcessId", Value: strconv.Itoa(parent.pid)},
+		{Name: "ParentImage", Value: parent.image},
+		{Name: "ParentCommandLine", Value: parent.cmdline},
+		{Name: "ParentUser", Value: p.Account()},
 	})
-	r.events = append(r.events, Event{
-		Provider: Security, EventID: 4688, Version: 2, Level: 0, Task: 13312, Opcode: 0,
+	r.events = append(r.events, event.Event{
+		Provider: event.Security, EventID: 4688, Version: 2, Level: 0, Task: 13312, Opcode: 0,
 		Keywords: "0x8020000000000000", TimeCreated: o.Time, RecordID: r.record("security", p.Security.RecordBase),
-		ExecutionPID: 4, ExecutionTID: p.Security.TID, Channel: SecurityChannel, Computer: r.p.FQDN(), RunID: r.in.RunID,
-		Data: []Field{
-			{"SubjectUserSid", p.User.SID},
-			{"SubjectUserName", p.User.Name},
-			{"SubjectDomainName", p.User.Domain},
-			{"SubjectLogonId", p.User.LogonID},
-			{"NewProcessId", fmt.Sprintf("0x%x", proc.pid)},
-			{"NewProcessName", image},
-			{"TokenElevationType", tokenElevation(p.User.Integrity)},
-			{"ProcessId", fmt.Sprintf("0x%x", parent.pid)},
-			{"CommandLine", cmdline},
-			{"TargetUserSid", "S-1-0-0"},
-			{"TargetUserName", "-"},
-			{"TargetDomainName", "-"},
-			{"TargetLogonId", "0x0"},
-			{"ParentProcessName", parent.image},
-			{"MandatoryLabel", mandatoryLabel(p.User.Integrity)},
+		ExecutionPID: 4, ExecutionTID: p.Security.TID, Channel: event.SecurityChannel, Computer: r.p.FQDN(), RunID: r.in.RunID,
+		Data: []event.Field{
+			{Name: "SubjectUserSid", Value: p.User.SID},
+			{Name: "SubjectUserName", Value: p.User.Name},
+			{Name: "SubjectDomainName", Value: p.User.Domain},
+			{Name: "SubjectLogonId", Value: p.User.LogonID},
+			{Name: "NewProcessId", Value: fmt.Sprintf("0x%x", proc.pid)},
+			{Name: "NewProcessName", Value: image},
+			{Name: "TokenElevationType", Value: tokenElevation(p.User.Integrity)},
+			{Name: "ProcessId", Value: fmt.Sprintf("0x%x", parent.pid)},
+			{Name: "CommandLine", Value: cmdline},
+			{Name: "TargetUserSid", Value: "S-1-0-0"},
+			{Name: "TargetUserName", Value: "-"},
+			{Name: "TargetDomainName", Value: "-"},
+			{Name: "TargetLogonId", Value: "0x0"},
+			{Name: "ParentProcessName", Value: parent.image},
+			{Name: "MandatoryLabel", Value: mandatoryLabel(p.User.Integrity)},
 		},
 	})
 	return proc
 }
 
 func (r *renderer) scriptBlock(proc *process, t time.Time, text string) {
-	r.events = append(r.events, Event{
-		Provider: PowerShell, EventID: 4104, Version: 1, Level: 5, Task: 2, Opcode: 15, Keywords: "0x0",
+	r.events = append(r.events, event.Event{
+		Provider: event.PowerShell, EventID: 4104, Version: 1, Level: 5, Task: 2, Opcode: 15, Keywords: "0x0",
 		TimeCreated: t.Add(time.Millisecond), RecordID: r.record("powershell", r.p.PowerShellLog.RecordBase),
-		ExecutionPID: proc.pid, ExecutionTID: proc.pid + 4, Channel: PowerShellChannel, Computer: r.p.FQDN(),
+		ExecutionPID: proc.pid, ExecutionTID: proc.pid + 4, Channel: event.PowerShellChannel, Computer: r.p.FQDN(),
 		UserID: r.p.User.SID, RunID: r.in.RunID,
-		Data: []Field{
-			{"MessageNumber", "1"},
-			{"MessageTotal", "1"},
-			{"ScriptBlockText", text},
-			{"ScriptBlockId", r.guid(t, "scriptblock")},
-			{"Path", ""},
+		Data: []event.Field{
+			{Name: "MessageNumber", Value: "1"},
+			{Name: "MessageTotal", Value: "1"},
+			{Name: "ScriptBlockText", Value: text},
+			{Name: "ScriptBlockId", Value: r.guid(t, "scriptblock")},
+			{Name: "Path", Value: ""},
 		},
 	})
 }
@@ -350,25 +351,25 @@ func (r *renderer) connect(o sensor.Observation) {
 		}
 	}
 	ipv6 := strings.Contains(destIP, ":")
-	r.sysmon(3, 5, o.Time, []Field{
-		{"RuleName", "-"},
-		{"UtcTime", utcTime(o.Time)},
-		{"ProcessGuid", proc.guid},
-		{"ProcessId", strconv.Itoa(proc.pid)},
-		{"Image", proc.image},
-		{"User", r.p.Account()},
-		{"Protocol", "tcp"},
-		{"Initiated", "true"},
-		{"SourceIsIpv6", strconv.FormatBool(ipv6)},
-		{"SourceIp", r.p.Host.IP},
-		{"SourceHostname", r.p.FQDN()},
-		{"SourcePort", strconv.Itoa(o.LocalPort)},
-		{"SourcePortName", "-"},
-		{"DestinationIsIpv6", strconv.FormatBool(ipv6)},
-		{"DestinationIp", destIP},
-		{"DestinationHostname", destName},
-		{"DestinationPort", strconv.Itoa(port)},
-		{"DestinationPortName", portName(port)},
+	r.sysmon(3, 5, o.Time, []event.Field{
+		{Name: "RuleName", Value: "-"},
+		{Name: "UtcTime", Value: utcTime(o.Time)},
+		{Name: "ProcessGuid", Value: proc.guid},
+		{Name: "ProcessId", Value: strconv.Itoa(proc.pid)},
+		{Name: "Image", Value: proc.image},
+		{Name: "User", Value: r.p.Account()},
+		{Name: "Protocol", Value: "tcp"},
+		{Name: "Initiated", Value: "true"},
+		{Name: "SourceIsIpv6", Value: strconv.FormatBool(ipv6)},
+		{Name: "SourceIp", Value: r.p.Host.IP},
+		{Name: "SourceHostname", Value: r.p.FQDN()},
+		{Name: "SourcePort", Value: strconv.Itoa(o.LocalPort)},
+		{Name: "SourcePortName", Value: "-"},
+		{Name: "DestinationIsIpv6", Value: strconv.FormatBool(ipv6)},
+		{Name: "DestinationIp", Value: destIP},
+		{Name: "DestinationHostname", Value: destName},
+		{Name: "DestinationPort", Value: strconv.Itoa(port)},
+		{Name: "DestinationPortName", Value: portName(port)},
 	})
 }
 
@@ -382,16 +383,16 @@ func (r *renderer) dns(proc *process, t time.Time, name string) {
 	if res, ok := r.p.Resolver[name]; ok {
 		results = "::ffff:" + res.IP + ";"
 	}
-	r.sysmon(22, 5, t, []Field{
-		{"RuleName", "-"},
-		{"UtcTime", utcTime(t)},
-		{"ProcessGuid", proc.guid},
-		{"ProcessId", strconv.Itoa(proc.pid)},
-		{"QueryName", name},
-		{"QueryStatus", "0"},
-		{"QueryResults", results},
-		{"Image", proc.image},
-		{"User", r.p.Account()},
+	r.sysmon(22, 5, t, []event.Field{
+		{Name: "RuleName", Value: "-"},
+		{Name: "UtcTime", Value: utcTime(t)},
+		{Name: "ProcessGuid", Value: proc.guid},
+		{Name: "ProcessId", Value: strconv.Itoa(proc.pid)},
+		{Name: "QueryName", Value: name},
+		{Name: "QueryStatus", Value: "0"},
+		{Name: "QueryResults", Value: results},
+		{Name: "Image", Value: proc.image},
+		{Name: "User", Value: r.p.Account()},
 	})
 }
 
@@ -404,23 +405,23 @@ func (r *renderer) file(o sensor.Observation) {
 	if !ok {
 		return
 	}
-	r.sysmon(11, 2, o.Time, []Field{
-		{"RuleName", "-"},
-		{"UtcTime", utcTime(o.Time)},
-		{"ProcessGuid", proc.guid},
-		{"ProcessId", strconv.Itoa(proc.pid)},
-		{"Image", proc.image},
-		{"TargetFilename", target},
-		{"CreationUtcTime", utcTime(o.Time)},
-		{"User", r.p.Account()},
+	r.sysmon(11, 2, o.Time, []event.Field{
+		{Name: "RuleName", Value: "-"},
+		{Name: "UtcTime", Value: utcTime(o.Time)},
+		{Name: "ProcessGuid", Value: proc.guid},
+		{Name: "ProcessId", Value: strconv.Itoa(proc.pid)},
+		{Name: "Image", Value: proc.image},
+		{Name: "TargetFilename", Value: target},
+		{Name: "CreationUtcTime", Value: utcTime(o.Time)},
+		{Name: "User", Value: r.p.Account()},
 	})
 }
 
-func (r *renderer) sysmon(id, version int, t time.Time, data []Field) {
-	r.events = append(r.events, Event{
-		Provider: Sysmon, EventID: id, Version: version, Level: 4, Task: id, Opcode: 0,
+func (r *renderer) sysmon(id, version int, t time.Time, data []event.Field) {
+	r.events = append(r.events, event.Event{
+		Provider: event.Sysmon, EventID: id, Version: version, Level: 4, Task: id, Opcode: 0,
 		Keywords: "0x8000000000000000", TimeCreated: t, RecordID: r.record("sysmon", r.p.Sysmon.RecordBase),
-		ExecutionPID: r.p.Sysmon.PID, ExecutionTID: r.p.Sysmon.TID, Channel: SysmonChannel,
+		ExecutionPID: r.p.Sysmon.PID, ExecutionTID: r.p.Sysmon.TID, Channel: event.SysmonChannel,
 		Computer: r.p.FQDN(), UserID: "S-1-5-18", Data: data, RunID: r.in.RunID,
 	})
 }

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bytes"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -58,8 +59,8 @@ func gitPush() ([]sensor.Observation, []emulator.Entry) {
 	return s.obs, ledger
 }
 
-func byID(events []Event, id int) []Event {
-	var out []Event
+func byID(events []event.Event, id int) []event.Event {
+	var out []event.Event
 	for _, e := range events {
 		if e.EventID == id {
 			out = append(out, e)
@@ -68,7 +69,7 @@ func byID(events []Event, id int) []Event {
 	return out
 }
 
-func get(e Event, name string) string { v, _ := e.Get(name); return v }
+func get(e event.Event, name string) string { v, _ := e.Get(name); return v }
 
 func TestRenderGitPush(t *testing.T) {
 	obs, ledger := gitPush()
@@ -161,7 +162,7 @@ func TestRenderSimulatedPowerShell(t *testing.T) {
 	sb := byID(events, 4104)
 	require.Len(t, sb, 1)
 	assert.Equal(t, script, get(sb[0], "ScriptBlockText"))
-	assert.Equal(t, PowerShellChannel, sb[0].Channel)
+	assert.Equal(t, event.PowerShellChannel, sb[0].Channel)
 	net := byID(events, 3)
 	require.Len(t, net, 1)
 	assert.Equal(t, get(procs[0], "ProcessGuid"), get(net[0], "ProcessGuid"), "the replay's connection is powershell.exe's")
@@ -256,7 +257,7 @@ func (m fstestMap) fs() fs.FS {
 	return out
 }
 
-func dataNames(e Event) []string {
+func dataNames(e event.Event) []string {
 	var out []string
 	for _, f := range e.Data {
 		out = append(out, f.Name)

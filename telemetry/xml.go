@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"io"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func parseXMLSystemTime(s string) (time.Time, error) {
 
 // WriteXML writes events as one <Events> document: an XML declaration, then
 // one event element per line in exactly the shape MarshalEventXML renders.
-func WriteXML(w io.Writer, events []Event) error {
+func WriteXML(w io.Writer, events []event.Event) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Events>\n")
 	var buf []byte
@@ -71,11 +72,11 @@ func WriteXML(w io.Writer, events []Event) error {
 // the unit WriteXML repeats. The shape is EvtRender's, byte for byte as
 // Splunk's XmlWinEventLog stores it: single-quoted attributes, no
 // whitespace, <System> children in Windows' order.
-func MarshalEventXML(e Event) []byte {
+func MarshalEventXML(e event.Event) []byte {
 	return appendEventXML(make([]byte, 0, 1024+64*len(e.Data)), &e)
 }
 
-func appendEventXML(b []byte, e *Event) []byte {
+func appendEventXML(b []byte, e *event.Event) []byte {
 	b = append(b, "<Event xmlns='"+eventNS+"'><System><Provider Name='"...)
 	b = appendXMLAttr(b, e.Provider.Name)
 	b = append(b, '\'')
@@ -222,7 +223,7 @@ func (e *xmlError) Unwrap() error { return e.err }
 // single-quoted form or python-evtx's double-quoted, indented form with an
 // XML 1.1 declaration. Unknown elements inside an event (RenderingInfo,
 // UserData, Binary) are skipped.
-func ReadXML(r io.Reader) ([]Event, error) {
+func ReadXML(r io.Reader) ([]event.Event, error) {
 	r, skipped, err := xmlPrologue(r)
 	if err != nil {
 		return nil, err
@@ -294,8 +295,8 @@ func (p *xmlReader) token() (xml.Token, error) {
 	return t, nil
 }
 
-func (p *xmlReader) read() ([]Event, error) {
-	var events []Event
+func (p *xmlReader) read() ([]event.Event, error) {
+	var events []event.Event
 	depth := 0 // 1 inside <Events>
 	for {
 		t, err := p.d.Token()
@@ -334,8 +335,8 @@ func (p *xmlReader) read() ([]Event, error) {
 }
 
 // event reads the children of an <Event> whose start tag was just read.
-func (p *xmlReader) event() (Event, error) {
-	var e Event
+func (p *xmlReader) event() (event.Event, error) {
+	var e event.Event
 	for {
 		t, err := p.token()
 		if err != nil {
@@ -386,15 +387,15 @@ func (p *xmlReader) children(each func(xml.StartElement) error) error {
 	}
 }
 
-func (p *xmlReader) system(e *Event) error {
+func (p *xmlReader) system(e *event.Event) error {
 	return p.children(func(t xml.StartElement) error { return p.systemChild(e, t) })
 }
 
-func (p *xmlReader) systemChild(e *Event, t xml.StartElement) error {
+func (p *xmlReader) systemChild(e *event.Event, t xml.StartElement) error {
 	var err error
 	switch t.Name.Local {
 	case "Provider":
-		e.Provider = Provider{Name: xmlAttrValue(t, "Name"), GUID: xmlAttrValue(t, "Guid")}
+		e.Provider = event.Provider{Name: xmlAttrValue(t, "Name"), GUID: xmlAttrValue(t, "Guid")}
 	case "TimeCreated":
 		e.TimeCreated, err = parseXMLSystemTime(xmlAttrValue(t, "SystemTime"))
 	case "Execution":
@@ -420,7 +421,7 @@ func (p *xmlReader) systemChild(e *Event, t xml.StartElement) error {
 	return p.skip()
 }
 
-func xmlSetSystemText(e *Event, name, s string) error {
+func xmlSetSystemText(e *event.Event, name, s string) error {
 	var err error
 	switch name {
 	case "EventID":
@@ -449,7 +450,7 @@ func xmlSetSystemText(e *Event, name, s string) error {
 	return err
 }
 
-func (p *xmlReader) eventData(e *Event) error {
+func (p *xmlReader) eventData(e *event.Event) error {
 	return p.children(func(t xml.StartElement) error {
 		if t.Name.Local != "Data" {
 			return p.skip()
@@ -458,7 +459,7 @@ func (p *xmlReader) eventData(e *Event) error {
 		if err != nil {
 			return err
 		}
-		e.Data = append(e.Data, Field{Name: xmlAttrValue(t, "Name"), Value: v})
+		e.Data = append(e.Data, event.Field{Name: xmlAttrValue(t, "Name"), Value: v})
 		return nil
 	})
 }

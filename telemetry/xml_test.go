@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bytes"
 	"flag"
+	"github.com/t1567001/harness/event"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,54 +36,54 @@ func codecGolden(t *testing.T, name string, got []byte) {
 // characters in values and Computer, non-ASCII, an empty value, a command
 // line at Windows' 32767-character limit, UserID empty and set, newlines,
 // tabs and CR in values.
-func codecTestEvents() []Event {
+func codecTestEvents() []event.Event {
 	long := `"C:\Windows\System32\cmd.exe" /c echo ` + strings.Repeat("A&B<C>'D\"E ", 3272)
 	long = long[:32767]
-	return []Event{
+	return []event.Event{
 		{
-			Provider: Sysmon, EventID: 1, Version: 5, Level: 4, Task: 1,
+			Provider: event.Sysmon, EventID: 1, Version: 5, Level: 4, Task: 1,
 			Keywords:     "0x8000000000000000",
 			TimeCreated:  time.Date(2024, 5, 1, 12, 30, 45, 123456700, time.UTC),
 			RecordID:     4522,
 			ExecutionPID: 2912, ExecutionTID: 3424,
-			Channel: SysmonChannel, Computer: `ws-01&<lab>'"`, UserID: "S-1-5-18",
-			Data: []Field{
-				{"RuleName", "-"},
-				{"Image", `C:\Users\Jörg\AppData\Local\Temp\x.exe`},
-				{"CommandLine", `cmd /c "echo a & b" <in >out 'q'`},
-				{"CurrentDirectory", ""},
-				{"Description", "naïve — 日本語 ®"},
+			Channel: event.SysmonChannel, Computer: `ws-01&<lab>'"`, UserID: "S-1-5-18",
+			Data: []event.Field{
+				{Name: "RuleName", Value: "-"},
+				{Name: "Image", Value: `C:\Users\Jörg\AppData\Local\Temp\x.exe`},
+				{Name: "CommandLine", Value: `cmd /c "echo a & b" <in >out 'q'`},
+				{Name: "CurrentDirectory", Value: ""},
+				{Name: "Description", Value: "naïve — 日本語 ®"},
 			},
 		},
 		{
-			Provider: Security, EventID: 4688, Version: 2, Task: 13312,
+			Provider: event.Security, EventID: 4688, Version: 2, Task: 13312,
 			Keywords:     "0x8020000000000000",
 			TimeCreated:  time.Date(2024, 4, 23, 8, 48, 30, 449376800, time.UTC),
 			RecordID:     18446744073709551615,
 			ExecutionPID: 4, ExecutionTID: 276,
-			Channel: SecurityChannel, Computer: "ar-win-1",
-			Data: []Field{
-				{"SubjectUserSid", `NT AUTHORITY\SYSTEM`},
-				{"CommandLine", long},
-				{"TokenElevationType", "%%1936"},
-				{"MandatoryLabel", ""},
+			Channel: event.SecurityChannel, Computer: "ar-win-1",
+			Data: []event.Field{
+				{Name: "SubjectUserSid", Value: `NT AUTHORITY\SYSTEM`},
+				{Name: "CommandLine", Value: long},
+				{Name: "TokenElevationType", Value: "%%1936"},
+				{Name: "MandatoryLabel", Value: ""},
 			},
 		},
 		{
-			Provider: PowerShell, EventID: 4104, Version: 1, Level: 5, Task: 2, Opcode: 15,
+			Provider: event.PowerShell, EventID: 4104, Version: 1, Level: 5, Task: 2, Opcode: 15,
 			Keywords:     "0x0",
 			TimeCreated:  time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
 			RecordID:     7,
 			ExecutionPID: 100, ExecutionTID: 200,
-			Channel: PowerShellChannel, Computer: "host", UserID: `S-1-5-21-1&'2"`,
-			Data: []Field{
-				{"MessageNumber", "1"},
-				{"ScriptBlockText", "line1\r\nline2\n\tindented\rend"},
-				{"Path", ""},
+			Channel: event.PowerShellChannel, Computer: "host", UserID: `S-1-5-21-1&'2"`,
+			Data: []event.Field{
+				{Name: "MessageNumber", Value: "1"},
+				{Name: "ScriptBlockText", Value: "line1\r\nline2\n\tindented\rend"},
+				{Name: "Path", Value: ""},
 			},
 		},
 		// No EventData and no Guid: what a classic provider looks like.
-		{Provider: Provider{Name: "EventLog"}, EventID: 6005, Channel: "System", Computer: "h"},
+		{Provider: event.Provider{Name: "EventLog"}, EventID: 6005, Channel: "System", Computer: "h"},
 	}
 }
 
@@ -120,7 +121,7 @@ func TestReadXMLSplunkSampleFields(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, events, 1)
 	e := events[0]
-	assert.Equal(t, Sysmon, e.Provider)
+	assert.Equal(t, event.Sysmon, e.Provider)
 	assert.Equal(t, 1, e.EventID)
 	assert.Equal(t, 5, e.Version)
 	assert.Equal(t, 4, e.Level)
@@ -131,11 +132,11 @@ func TestReadXMLSplunkSampleFields(t *testing.T) {
 	assert.Equal(t, uint64(4522), e.RecordID)
 	assert.Equal(t, 2912, e.ExecutionPID)
 	assert.Equal(t, 3424, e.ExecutionTID)
-	assert.Equal(t, SysmonChannel, e.Channel)
+	assert.Equal(t, event.SysmonChannel, e.Channel)
 	assert.Equal(t, "win-dc-6764986.attackrange.local", e.Computer)
 	assert.Equal(t, "S-1-5-18", e.UserID)
 	require.Len(t, e.Data, 22)
-	assert.Equal(t, Field{"RuleName", "-"}, e.Data[0])
+	assert.Equal(t, event.Field{Name: "RuleName", Value: "-"}, e.Data[0])
 	assert.Equal(t, "ParentCommandLine", e.Data[21].Name)
 	cmd, ok := e.Get("CommandLine")
 	require.True(t, ok)
@@ -178,7 +179,7 @@ func TestReadXMLPythonEvtx(t *testing.T) {
 				assert.Equal(t, "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}", e.Provider.GUID, "event %d", i)
 				assert.NotZero(t, e.EventID, "event %d", i)
 				assert.NotZero(t, e.RecordID, "event %d", i)
-				assert.Equal(t, SysmonChannel, e.Channel, "event %d", i)
+				assert.Equal(t, event.SysmonChannel, e.Channel, "event %d", i)
 				assert.Equal(t, "S-1-5-18", e.UserID, "event %d", i)
 				assert.False(t, e.TimeCreated.IsZero(), "event %d", i)
 				assert.Equal(t, "RuleName", e.Data[0].Name, "event %d", i)
@@ -204,9 +205,9 @@ func TestReadXMLPythonEvtxValues(t *testing.T) {
 	assert.Equal(t, "IEWIN7", e.Computer)
 	assert.Equal(t, time.Date(2019, 5, 2, 14, 48, 53, 950750000, time.UTC), e.TimeCreated)
 	require.Len(t, e.Data, 18)
-	assert.Equal(t, Field{"RuleName", ""}, e.Data[0])
-	assert.Equal(t, Field{"DestinationIp", "151.101.36.133"}, e.Data[14])
-	assert.Equal(t, Field{"DestinationPortName", "https"}, e.Data[17])
+	assert.Equal(t, event.Field{Name: "RuleName", Value: ""}, e.Data[0])
+	assert.Equal(t, event.Field{Name: "DestinationIp", Value: "151.101.36.133"}, e.Data[14])
+	assert.Equal(t, event.Field{Name: "DestinationPortName", Value: "https"}, e.Data[17])
 	assert.Equal(t, 10, events[1].EventID)
 	v, _ := events[1].Get("CallTrace")
 	assert.Equal(t, `C:\Windows\SYSTEM32\ntdll.dll+4595c|C:\Windows\system32\KERNELBASE.dll+8185`, v)
@@ -243,7 +244,7 @@ func TestMarshalEventXMLShape(t *testing.T) {
 	events := codecTestEvents()
 	tests := []struct {
 		name  string
-		event Event
+		event event.Event
 		want  []string
 	}{
 		{"empty value is an open/close pair", events[0], []string{`<Data Name='CurrentDirectory'></Data>`}},
@@ -273,7 +274,7 @@ func TestMarshalEventXMLShape(t *testing.T) {
 }
 
 func TestMarshalEventXMLInvalidCharacters(t *testing.T) {
-	e := Event{Channel: "c", Data: []Field{{"X", "a\x00b\x1bc\xffd\uFFFEe"}}}
+	e := event.Event{Channel: "c", Data: []event.Field{{Name: "X", Value: "a\x00b\x1bc\xffd\uFFFEe"}}}
 	got, err := ReadXML(bytes.NewReader(MarshalEventXML(e)))
 	require.NoError(t, err)
 	require.Len(t, got, 1)
@@ -293,24 +294,24 @@ func TestReadXMLForms(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []Event
+		want []event.Event
 	}{
 		{"empty", "", nil},
 		{"blank", " \n\t", nil},
 		{"empty Events", "<?xml version='1.0'?><Events></Events>", nil},
 		{"self-closing Data and double quotes", `<Event ` + ns + `><System><EventID Qualifiers="">7</EventID></System>` +
 			`<EventData><Data Name="A"/><Data Name="B">x</Data></EventData></Event>`,
-			[]Event{{EventID: 7, Data: []Field{{"A", ""}, {"B", "x"}}}}},
+			[]event.Event{{EventID: 7, Data: []event.Field{{Name: "A", Value: ""}, {Name: "B", Value: "x"}}}}},
 		{"whitespace and unknown elements", "<Events>\n <Event>\n  <System>\n   <EventID>1</EventID>\n" +
 			"   <Correlation ActivityID='{X}'/>\n  </System>\n  <EventData>\n   <Data Name='A'> v </Data>\n" +
 			"   <Binary>00</Binary>\n  </EventData>\n  <RenderingInfo Culture='en-US'><Message>m</Message></RenderingInfo>\n" +
 			" </Event>\n</Events>\n",
-			[]Event{{EventID: 1, Data: []Field{{"A", " v "}}}}},
+			[]event.Event{{EventID: 1, Data: []event.Field{{Name: "A", Value: " v "}}}}},
 		{"BOM and XML 1.1 declaration", "\xef\xbb\xbf<?xml version = '1.1' ?><Events><Event><System>" +
 			"<TimeCreated SystemTime='2019-05-02 14:48:53'/></System></Event></Events>",
-			[]Event{{TimeCreated: time.Date(2019, 5, 2, 14, 48, 53, 0, time.UTC)}}},
+			[]event.Event{{TimeCreated: time.Date(2019, 5, 2, 14, 48, 53, 0, time.UTC)}}},
 		{"character references", "<Event><System><Computer>a&#174;&#xA;b</Computer></System></Event>",
-			[]Event{{Computer: "a®\nb"}}},
+			[]event.Event{{Computer: "a®\nb"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,41 +353,41 @@ func TestReadXMLErrors(t *testing.T) {
 
 // sysmonBenchEvents returns n events shaped like Sysmon EID 1 (23 fields,
 // schema 4.81).
-func sysmonBenchEvents(n int) []Event {
-	events := make([]Event, n)
+func sysmonBenchEvents(n int) []event.Event {
+	events := make([]event.Event, n)
 	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	for i := range events {
 		pid := strconv.Itoa(4000 + i)
-		events[i] = Event{
-			Provider: Sysmon, EventID: 1, Version: 5, Level: 4, Task: 1,
+		events[i] = event.Event{
+			Provider: event.Sysmon, EventID: 1, Version: 5, Level: 4, Task: 1,
 			Keywords: "0x8000000000000000", TimeCreated: t0.Add(time.Duration(i) * time.Millisecond),
 			RecordID: uint64(i + 1), ExecutionPID: 2912, ExecutionTID: 3424,
-			Channel: SysmonChannel, Computer: "ws-01.corp.local", UserID: "S-1-5-18",
+			Channel: event.SysmonChannel, Computer: "ws-01.corp.local", UserID: "S-1-5-18",
 			RunID: "run-1",
-			Data: []Field{
-				{"RuleName", "-"},
-				{"UtcTime", "2024-05-01 12:00:00.000"},
-				{"ProcessGuid", "{96128EA2-F212-5F7E-E400-000000007F01}"},
-				{"ProcessId", pid},
-				{"Image", `C:\Windows\System32\cmd.exe`},
-				{"FileVersion", "10.0.14393.0 (rs1_release.160715-1616)"},
-				{"Description", "Windows Command Processor"},
-				{"Product", "Microsoft® Windows® Operating System"},
-				{"Company", "Microsoft Corporation"},
-				{"OriginalFileName", "Cmd.Exe"},
-				{"CommandLine", `"C:\Windows\system32\cmd.exe" /c "reg save HKLM\sam %temp%\sam & reg save HKLM\system %temp%\system"`},
-				{"CurrentDirectory", `C:\Users\ADMINI~1\AppData\Local\Temp\`},
-				{"User", `CORP\Administrator`},
-				{"LogonGuid", "{96128EA2-F210-5F7E-ACD4-080000000000}"},
-				{"LogonId", "0x8d4ac"},
-				{"TerminalSessionId", "0"},
-				{"IntegrityLevel", "High"},
-				{"Hashes", "MD5=F4F684066175B77E0C3A000549D2922C,SHA256=935C1861DF1F4018D698E8B65ABFA02D7E9037D8F68CA3C2065B6CA165D44AD2,IMPHASH=3062ED732D4B25D1C64F084DAC97D37A"},
-				{"ParentProcessGuid", "{96128EA2-F211-5F7E-DF00-000000007F01}"},
-				{"ParentProcessId", "4624"},
-				{"ParentImage", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`},
-				{"ParentCommandLine", `"powershell.exe" -noninteractive -encodedcommand WwBDAG8AbgBzAG8AbABlAF0AOgA6AEkAbgBwAHUAdABFAG4AYwBvAGQAaQBuAGcA`},
-				{"ParentUser", `CORP\Administrator`},
+			Data: []event.Field{
+				{Name: "RuleName", Value: "-"},
+				{Name: "UtcTime", Value: "2024-05-01 12:00:00.000"},
+				{Name: "ProcessGuid", Value: "{96128EA2-F212-5F7E-E400-000000007F01}"},
+				{Name: "ProcessId", Value: pid},
+				{Name: "Image", Value: `C:\Windows\System32\cmd.exe`},
+				{Name: "FileVersion", Value: "10.0.14393.0 (rs1_release.160715-1616)"},
+				{Name: "Description", Value: "Windows Command Processor"},
+				{Name: "Product", Value: "Microsoft® Windows® Operating System"},
+				{Name: "Company", Value: "Microsoft Corporation"},
+				{Name: "OriginalFileName", Value: "Cmd.Exe"},
+				{Name: "CommandLine", Value: `"C:\Windows\system32\cmd.exe" /c "reg save HKLM\sam %temp%\sam & reg save HKLM\system %temp%\system"`},
+				{Name: "CurrentDirectory", Value: `C:\Users\ADMINI~1\AppData\Local\Temp\`},
+				{Name: "User", Value: `CORP\Administrator`},
+				{Name: "LogonGuid", Value: "{96128EA2-F210-5F7E-ACD4-080000000000}"},
+				{Name: "LogonId", Value: "0x8d4ac"},
+				{Name: "TerminalSessionId", Value: "0"},
+				{Name: "IntegrityLevel", Value: "High"},
+				{Name: "Hashes", Value: "MD5=F4F684066175B77E0C3A000549D2922C,SHA256=935C1861DF1F4018D698E8B65ABFA02D7E9037D8F68CA3C2065B6CA165D44AD2,IMPHASH=3062ED732D4B25D1C64F084DAC97D37A"},
+				{Name: "ParentProcessGuid", Value: "{96128EA2-F211-5F7E-DF00-000000007F01}"},
+				{Name: "ParentProcessId", Value: "4624"},
+				{Name: "ParentImage", Value: `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`},
+				{Name: "ParentCommandLine", Value: `"powershell.exe" -noninteractive -encodedcommand WwBDAG8AbgBzAG8AbABlAF0AOgA6AEkAbgBwAHUAdABFAG4AYwBvAGQAaQBuAGcA`},
+				{Name: "ParentUser", Value: `CORP\Administrator`},
 			},
 		}
 	}

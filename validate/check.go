@@ -3,10 +3,10 @@ package validate
 import (
 	"context"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"strconv"
 
 	"github.com/t1567001/harness/atomics"
-	"github.com/t1567001/harness/telemetry"
 )
 
 // Verdict is one expectation checked: atomic x context x rule.
@@ -37,13 +37,13 @@ type Actual struct {
 // check on them. Each rule runs at most once, however many expectations
 // name it.
 type Evaluation struct {
-	events []telemetry.Event
+	events []event.Event
 	rules  map[string]Rule
 	rows   map[string][]Row
 }
 
 // NewEvaluation prepares rules to run over events.
-func NewEvaluation(rules []Rule, events []telemetry.Event) *Evaluation {
+func NewEvaluation(rules []Rule, events []event.Event) *Evaluation {
 	return &Evaluation{events: events, rules: ByID(rules), rows: map[string][]Row{}}
 }
 

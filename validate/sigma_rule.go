@@ -3,10 +3,10 @@ package validate
 import (
 	"context"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"path"
 	"strings"
 
-	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate/sigma"
 )
 
@@ -34,7 +34,7 @@ func (r *SigmaRule) Kind() string { return "sigma" }
 
 // Evaluate yields a row per matching event: the rule's id, title and level,
 // then the event's fields.
-func (r *SigmaRule) Evaluate(ctx context.Context, events []telemetry.Event) ([]Row, error) {
+func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
 	var rows []Row
 	for _, ev := range events {
 		if !r.rule.Applies(ev) {
@@ -65,7 +65,7 @@ func (r *SigmaRule) Evaluate(ctx context.Context, events []telemetry.Event) ([]R
 
 // Explain shows, selection by selection, how the events in the rule's
 // logsource fared.
-func (r *SigmaRule) Explain(ctx context.Context, events []telemetry.Event, want Outcome) string {
+func (r *SigmaRule) Explain(ctx context.Context, events []event.Event, want Outcome) string {
 	var matched, missed []string
 	applicable := 0
 	for _, ev := range events {

@@ -3,12 +3,12 @@ package validate
 import (
 	"context"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"sort"
 	"strings"
 
 	"github.com/t1567001/harness/internal/text"
 
-	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate/spl"
 )
 
@@ -36,14 +36,14 @@ func (r *SPLRule) Kind() string { return "spl" }
 
 // SPLEvent is an event as Splunk's XmlWinEventLog extraction presents it:
 // every EventData name, EventCode, host, source, sourcetype and index.
-func SPLEvent(ev telemetry.Event, opts Options) spl.Event {
+func SPLEvent(ev event.Event, opts Options) spl.Event {
 	m := ev.Fields()
 	m["index"] = opts.Index
 	m["sourcetype"] = strings.ReplaceAll(opts.Sourcetype, "{channel}", ev.Channel)
 	return spl.Event(m)
 }
 
-func (r *SPLRule) events(evs []telemetry.Event) []spl.Event {
+func (r *SPLRule) events(evs []event.Event) []spl.Event {
 	out := make([]spl.Event, len(evs))
 	for i, ev := range evs {
 		out[i] = SPLEvent(ev, r.opts)
@@ -52,7 +52,7 @@ func (r *SPLRule) events(evs []telemetry.Event) []spl.Event {
 }
 
 // Evaluate runs the query.
-func (r *SPLRule) Evaluate(_ context.Context, events []telemetry.Event) ([]Row, error) {
+func (r *SPLRule) Evaluate(_ context.Context, events []event.Event) ([]Row, error) {
 	rows, err := r.query.Run(r.events(events))
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.id, err)
@@ -74,7 +74,7 @@ func (r *SPLRule) Evaluate(_ context.Context, events []telemetry.Event) ([]Row, 
 // the outcome: for rows that fire, the eval values that scored them and the
 // fields the rule reads that the event lacks; for a missing row, the events
 // the search dropped nearest to matching, clause by clause.
-func (r *SPLRule) Explain(_ context.Context, events []telemetry.Event, want Outcome) string {
+func (r *SPLRule) Explain(_ context.Context, events []event.Event, want Outcome) string {
 	var kept, dropped, missed []string
 	var fields []string
 	if rows, err := r.query.Run(r.events(events)); err == nil && len(rows) > 0 {
@@ -239,7 +239,7 @@ func formatSet(x *spl.Explanation) string {
 
 // absent names the fields an eval of the rule reads that the event does
 // not have: the usual reason an exception on a field can never apply.
-func absent(ev telemetry.Event, fields []string, x *spl.Explanation) string {
+func absent(ev event.Event, fields []string, x *spl.Explanation) string {
 	m := ev.Fields()
 	var missing []string
 	for _, f := range fields {
@@ -284,7 +284,7 @@ func assignedByEval(x *spl.Explanation, field string) bool {
 	return false
 }
 
-func describe(ev telemetry.Event) string {
+func describe(ev event.Event) string {
 	m := ev.Fields()
 	what := m["Image"]
 	if what == "" {

@@ -9,13 +9,13 @@ package validate
 import (
 	"context"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"io/fs"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate/spl"
 )
 
@@ -65,10 +65,10 @@ type Rule interface {
 	ID() string
 	Kind() string
 	// Evaluate runs the rule over events and returns its result rows.
-	Evaluate(ctx context.Context, events []telemetry.Event) ([]Row, error)
+	Evaluate(ctx context.Context, events []event.Event) ([]Row, error)
 	// Explain says, in the rule's terms, why the events give (or do not
 	// give) the outcome want.
-	Explain(ctx context.Context, events []telemetry.Event, want Outcome) string
+	Explain(ctx context.Context, events []event.Event, want Outcome) string
 }
 
 // Unsupported is a rule file that cannot be evaluated, and why.

@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"encoding/json"
+	"github.com/t1567001/harness/event"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,13 +16,12 @@ import (
 	"github.com/t1567001/harness/atomics"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/rules"
-	"github.com/t1567001/harness/telemetry"
 )
 
-func sysmon(id int, host string, data ...string) telemetry.Event {
-	ev := telemetry.Event{Provider: telemetry.Sysmon, EventID: id, Channel: telemetry.SysmonChannel, Computer: host}
+func sysmon(id int, host string, data ...string) event.Event {
+	ev := event.Event{Provider: event.Sysmon, EventID: id, Channel: event.SysmonChannel, Computer: host}
 	for i := 0; i+1 < len(data); i += 2 {
-		ev.Data = append(ev.Data, telemetry.Field{Name: data[i], Value: data[i+1]})
+		ev.Data = append(ev.Data, event.Field{Name: data[i], Value: data[i+1]})
 	}
 	return ev
 }
@@ -36,11 +36,11 @@ const (
 	explorer = `C:\Windows\explorer.exe`
 )
 
-func netEvent(host, image, dest string) telemetry.Event {
+func netEvent(host, image, dest string) event.Event {
 	return sysmon(3, host, "Image", image, "DestinationHostname", dest, "DestinationIp", "140.82.112.6", "DestinationPort", "443")
 }
 
-func procEvent(host, image, cmdline, parent string) telemetry.Event {
+func procEvent(host, image, cmdline, parent string) event.Event {
 	return sysmon(1, host, "Image", image, "CommandLine", cmdline, "ParentImage", parent)
 }
 
@@ -62,34 +62,34 @@ func TestCheckSeedRule(t *testing.T) {
 	rule := seedRule(t)
 	cases := []struct {
 		name    string
-		events  []telemetry.Event
+		events  []event.Event
 		exp     atomics.Expectation
 		pass    bool
 		gap     bool
 		explain []string
 	}{
-		{"curl upload fires", []telemetry.Event{procEvent(ws, curlExe, `curl.exe -X POST https://api.github.com/gists -d @g.json`, explorer)},
+		{"curl upload fires", []event.Event{procEvent(ws, curlExe, `curl.exe -X POST https://api.github.com/gists -d @g.json`, explorer)},
 			atomics.Expectation{Fires: true, Signal: "CodeRepoAPIUpload", Score: score(3)}, true, false, nil},
-		{"wrong score fails", []telemetry.Event{netEvent(ws, curlExe, "api.github.com")},
+		{"wrong score fails", []event.Event{netEvent(ws, curlExe, "api.github.com")},
 			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo", Score: score(3)}, false, false,
 			[]string{"Signal=NetworkConnectionToCodeRepo", "SuspicionScore=2"}},
-		{"CI host is silent", []telemetry.Event{netEvent(ci, curlExe, "api.github.com")},
+		{"CI host is silent", []event.Event{netEvent(ci, curlExe, "api.github.com")},
 			atomics.Expectation{Fires: false}, true, false, nil},
-		{"CI host expected to fire: explanation shows the score", []telemetry.Event{netEvent(ci, curlExe, "api.github.com")},
+		{"CI host expected to fire: explanation shows the score", []event.Event{netEvent(ci, curlExe, "api.github.com")},
 			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo", Score: score(2)}, false, false,
 			[]string{"passes the search", "IsCISystem=1", "SuspicionScore=0", "where SuspicionScore >= 2"}},
-		{"git-remote-https misses the image list", []telemetry.Event{netEvent(ws, remote, "github.com")},
+		{"git-remote-https misses the image list", []event.Event{netEvent(ws, remote, "github.com")},
 			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo"}, false, false,
 			[]string{`Image="*\\git.exe"`, "git-remote-https.exe", "Nearest misses"}},
-		{"silence on one signal while another fires", []telemetry.Event{procEvent(ws, gitExe, `git push --force https://github.com/x/y.git`, explorer), netEvent(ws, remote, "github.com")},
+		{"silence on one signal while another fires", []event.Event{procEvent(ws, gitExe, `git push --force https://github.com/x/y.git`, explorer), netEvent(ws, remote, "github.com")},
 			atomics.Expectation{Fires: false, Signal: "NetworkConnectionToCodeRepo"}, true, false, nil},
-		{"IDE exception cannot apply to Sysmon 3: a gap", []telemetry.Event{netEvent(ws, curlExe, "api.github.com")},
+		{"IDE exception cannot apply to Sysmon 3: a gap", []event.Event{netEvent(ws, curlExe, "api.github.com")},
 			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo", Score: score(2),
 				Intent: &atomics.Intent{Fires: false, Signal: "NetworkConnectionToCodeRepo"}}, true, true,
 			[]string{"has no", "ParentImage", "IsKnownIDE=0"}},
-		{"IDE parent lowers a process event? no: EID 1 from Code.exe still scores 3", []telemetry.Event{procEvent(ws, curlExe, `curl.exe -X POST https://api.github.com/gists`, codeExe)},
+		{"IDE parent lowers a process event? no: EID 1 from Code.exe still scores 3", []event.Event{procEvent(ws, curlExe, `curl.exe -X POST https://api.github.com/gists`, codeExe)},
 			atomics.Expectation{Fires: true, Signal: "CodeRepoAPIUpload", Score: score(3)}, true, false, nil},
-		{"PTR names defeat the host list", []telemetry.Event{netEvent(ws, curlExe, "lb-140-82-112-6-iad.github.com")},
+		{"PTR names defeat the host list", []event.Event{netEvent(ws, curlExe, "lb-140-82-112-6-iad.github.com")},
 			atomics.Expectation{Fires: true, Signal: "NetworkConnectionToCodeRepo"}, false, false,
 			[]string{"DestinationHostname", "lb-140-82-112-6-iad.github.com"}},
 	}
@@ -127,13 +127,13 @@ type fakeRule struct {
 
 func (f fakeRule) ID() string   { return "fake" }
 func (f fakeRule) Kind() string { return "fake" }
-func (f fakeRule) Evaluate(context.Context, []telemetry.Event) ([]Row, error) {
+func (f fakeRule) Evaluate(context.Context, []event.Event) ([]Row, error) {
 	if f.runs != nil {
 		*f.runs++
 	}
 	return f.rows, nil
 }
-func (f fakeRule) Explain(_ context.Context, _ []telemetry.Event, want Outcome) string {
+func (f fakeRule) Explain(_ context.Context, _ []event.Event, want Outcome) string {
 	return "explained " + want.String()
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"io"
 	"os"
 	"path/filepath"
@@ -170,7 +171,7 @@ func newValidateCmd() *cobra.Command {
 	return cmd
 }
 
-func checkExpectations(ctx context.Context, rules []validate.Rule, events []telemetry.Event, exps map[string][]atomics.Expectation) ([]validate.Verdict, error) {
+func checkExpectations(ctx context.Context, rules []validate.Rule, events []event.Event, exps map[string][]atomics.Expectation) ([]validate.Verdict, error) {
 	contexts := make([]string, 0, len(exps))
 	for c := range exps {
 		contexts = append(contexts, c)
@@ -202,7 +203,7 @@ func checkExpectations(ctx context.Context, rules []validate.Rule, events []tele
 
 // writeCoverage lists, per rule, how many rows it yields and with which
 // signals: which rule catches what in the events.
-func writeCoverage(ctx context.Context, w io.Writer, rules []validate.Rule, events []telemetry.Event) error {
+func writeCoverage(ctx context.Context, w io.Writer, rules []validate.Rule, events []event.Event) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tKIND\tROWS\tSIGNALS\t")
 	for _, r := range rules {
@@ -226,8 +227,8 @@ func writeCoverage(ctx context.Context, w io.Writer, rules []validate.Rule, even
 	return tw.Flush()
 }
 
-func readEvents(files []string) ([]telemetry.Event, error) {
-	var events []telemetry.Event
+func readEvents(files []string) ([]event.Event, error) {
+	var events []event.Event
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"io"
 	"os"
 	"path/filepath"
@@ -73,7 +74,7 @@ func newRunCmd() *cobra.Command {
 			if r == nil || r.Results == nil {
 				return err
 			}
-			var events []telemetry.Event
+			var events []event.Event
 			if err == nil && opts.Observe {
 				if events, err = r.Validate(cmd.Context(), profiles, real, rules); err != nil {
 					return err
@@ -131,7 +132,7 @@ func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
 	return reports.WriteVerdicts(w, r)
 }
 
-func writeOut(dir string, r *harness.Run, events []telemetry.Event) error {
+func writeOut(dir string, r *harness.Run, events []event.Event) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}

@@ -3,16 +3,15 @@ package sigma
 import (
 	"context"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"testing"
 
 	"github.com/t1567001/harness/internal/reftest"
-
-	"github.com/t1567001/harness/telemetry"
 )
 
 // benchEvents is a mixed stream of every rendered kind over a few hosts,
 // a minority of which the seed-equivalent rules report.
-func benchEvents(n int) []telemetry.Event {
+func benchEvents(n int) []event.Event {
 	hosts := []string{workstation, ciRunner, "WS-DEV-01", "SRV-DB-02"}
 	images := []string{gitExe, curlExe, `C:\Windows\System32\svchost.exe`, gitRemoteExe, explorerExe, pythonExe}
 	cmds := []string{
@@ -22,7 +21,7 @@ func benchEvents(n int) []telemetry.Event {
 		"git status",
 	}
 	dests := []string{"api.github.com", "www.microsoft.com", "github.com", "login.live.com"}
-	events := make([]telemetry.Event, n)
+	events := make([]event.Event, n)
 	for i := range events {
 		host := hosts[i%len(hosts)]
 		img := images[(i/6)%len(images)]

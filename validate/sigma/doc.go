@@ -1,5 +1,5 @@
 // Package sigma loads Sigma rules and evaluates them on the harness's
-// rendered Windows telemetry (telemetry.Event).
+// rendered Windows telemetry (event.Event).
 //
 // Rules are parsed with github.com/bradleyjkemp/sigma-go v0.6.6 (its YAML
 // model and condition grammar) and every match is decided by its evaluator

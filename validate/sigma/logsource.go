@@ -1,10 +1,9 @@
 package sigma
 
 import (
+	"github.com/t1567001/harness/event"
 	"strconv"
 	"strings"
-
-	"github.com/t1567001/harness/telemetry"
 )
 
 // Logsource is a rule's logsource block.
@@ -128,10 +127,10 @@ func mapLogsource(l Logsource) (kinds, string) {
 }
 
 // kindOf classifies an event by provider (falling back to channel) and id.
-func kindOf(ev *telemetry.Event) kind {
+func kindOf(ev *event.Event) kind {
 	p := ev.Provider.Name
 	switch {
-	case p == telemetry.Sysmon.Name || p == "" && ev.Channel == telemetry.SysmonChannel:
+	case p == event.Sysmon.Name || p == "" && ev.Channel == event.SysmonChannel:
 		switch ev.EventID {
 		case 1:
 			return kindSysmonProcess
@@ -142,11 +141,11 @@ func kindOf(ev *telemetry.Event) kind {
 		case 22:
 			return kindSysmonDNS
 		}
-	case p == telemetry.Security.Name || p == "" && ev.Channel == telemetry.SecurityChannel:
+	case p == event.Security.Name || p == "" && ev.Channel == event.SecurityChannel:
 		if ev.EventID == 4688 {
 			return kindSecurityProcess
 		}
-	case p == telemetry.PowerShell.Name || p == "" && ev.Channel == telemetry.PowerShellChannel:
+	case p == event.PowerShell.Name || p == "" && ev.Channel == event.PowerShellChannel:
 		if ev.EventID == 4104 {
 			return kindPowerShellScript
 		}
@@ -155,7 +154,7 @@ func kindOf(ev *telemetry.Event) kind {
 }
 
 // describeEvent names an event for explanations: "Sysmon 3 on WS-FIN-0142".
-func describeEvent(ev *telemetry.Event, k kind) string {
+func describeEvent(ev *event.Event, k kind) string {
 	s := k.String()
 	if k == kindNone {
 		s = ev.Provider.Name + " " + strconv.Itoa(ev.EventID)
@@ -177,7 +176,7 @@ var sysmonOnly = map[string]bool{
 // fields is an event as rules see it (see the package doc for the 4688
 // mapping), looked up without building a map.
 type fields struct {
-	ev *telemetry.Event
+	ev *event.Event
 	k  kind
 }
 

@@ -3,16 +3,15 @@ package sigma
 import (
 	"context"
 	"fmt"
+	"github.com/t1567001/harness/event"
 	"path"
 	"strings"
 
 	sigmago "github.com/bradleyjkemp/sigma-go"
-
-	"github.com/t1567001/harness/telemetry"
 )
 
 // Applies reports whether the event is in the rule's logsource.
-func (r *Rule) Applies(ev telemetry.Event) bool {
+func (r *Rule) Applies(ev event.Event) bool {
 	return r.kinds.has(kindOf(&ev))
 }
 
@@ -149,7 +148,7 @@ func (e *Explanation) String() string {
 // Match evaluates the rule on one event. An event outside the rule's
 // logsource does not match (the explanation says so). The error is for a
 // cancelled context or an evaluation failure.
-func (r *Rule) Match(ctx context.Context, ev telemetry.Event) (matched bool, exp *Explanation, err error) {
+func (r *Rule) Match(ctx context.Context, ev event.Event) (matched bool, exp *Explanation, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, nil, err
 	}
@@ -196,7 +195,7 @@ func (r *Rule) Match(ctx context.Context, ev telemetry.Event) (matched bool, exp
 
 // Matches is sigma-go's verdict alone, without the explanation: the fast
 // path for evaluating a rule over many events.
-func (r *Rule) Matches(ctx context.Context, ev telemetry.Event) (bool, error) {
+func (r *Rule) Matches(ctx context.Context, ev event.Event) (bool, error) {
 	k := kindOf(&ev)
 	if !r.kinds.has(k) {
 		return false, nil

@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"context"
+	"github.com/t1567001/harness/event"
 	"io/fs"
 	"path/filepath"
 	"regexp"
@@ -13,8 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/t1567001/harness/telemetry"
 )
 
 // TestReferenceCorpus loads every rule of the reference Sigma corpus,
@@ -128,7 +127,7 @@ func TestReferenceRulesOnCraftedEvents(t *testing.T) {
 	runner := `C:\actions-runner\bin\Runner.Worker.exe`
 	tests := []struct {
 		rule    string
-		ev      telemetry.Event
+		ev      event.Event
 		want    bool
 		explain string
 	}{

