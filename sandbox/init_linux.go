@@ -189,4 +189,3 @@ func setup(hostname string, binds []string) error {
 	}
 	return nil
 }
-
