@@ -148,7 +148,7 @@ func (e *Emulator) githubCreateGist(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var files []File
-	var names []string
+	stored := gist{description: req.Description, public: req.Public, files: map[string][]byte{}, created: time.Now().UTC()}
 	for name, f := range req.Files {
 		if f.Content == nil || *f.Content == "" {
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
@@ -158,9 +158,9 @@ func (e *Emulator) githubCreateGist(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		files = append(files, NewFile(name, []byte(*f.Content)))
-		names = append(names, name)
+		stored.files[name] = []byte(*f.Content)
 	}
-	id, err := e.state.addGist(names)
+	id, err := e.state.addGist(stored)
 	if err != nil {
 		fail(http.StatusInternalServerError, err.Error())
 		return

@@ -16,6 +16,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -36,6 +37,10 @@ type Config struct {
 	ReadTimeout, WriteTimeout time.Duration
 	// ErrorLog receives server-side errors (default: discarded).
 	ErrorLog io.Writer
+	// Addresses maps each served host to the addresses its clients dial
+	// (the sandbox's table): the DNS sinkhole answers them, and a
+	// connection to one of them without SNI or Host is for that host.
+	Addresses map[string][]netip.Addr
 	// OnEntry, when set, sees each ledger entry as it is recorded.
 	OnEntry func(Entry)
 	// OnInflight, when set, sees the number of requests being handled each
@@ -172,6 +177,8 @@ type connInfo struct {
 	sni      string
 	clientIP string
 	port     int
+	destIP   string // the address the client dialled, on a direct listener
+	destPort int
 }
 
 type connInfoKey struct{}
@@ -187,15 +194,22 @@ func splitAddr(addr string) (string, int) {
 
 // serviceHost is the host a request is for: the tunnel's host when it came
 // through the proxy or TLS listener, else the Host header.
-func serviceHost(r *http.Request) string {
-	if info, ok := r.Context().Value(connInfoKey{}).(connInfo); ok && info.host != "" {
+func (e *Emulator) serviceHost(r *http.Request) string {
+	info, _ := r.Context().Value(connInfoKey{}).(connInfo)
+	if info.host != "" {
 		return info.host
 	}
 	h := r.Host
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	}
-	return strings.ToLower(h)
+	h = strings.ToLower(h)
+	if !IsServedHost(h) && info.destIP != "" {
+		if at := e.hostAt(info.destIP); at != "" {
+			return at
+		}
+	}
+	return h
 }
 
 // Handler serves every emulated host, routing on the service host and
@@ -207,14 +221,14 @@ func (e *Emulator) Handler() http.Handler {
 		// the count to fall to zero before they read the ledger.
 		e.track(1)
 		defer e.track(-1)
-		host := serviceHost(r)
+		host := e.serviceHost(r)
 		rec := &record{}
 		entry := Entry{
 			Time:       time.Now().UTC(),
 			Host:       host,
 			HTTPHost:   r.Host,
 			Method:     r.Method,
-			Path:       r.URL.RequestURI(),
+			Path:       MaskSecrets(r.URL.RequestURI()),
 			UserAgent:  r.UserAgent(),
 			AuthScheme: authScheme(r),
 		}
@@ -222,6 +236,7 @@ func (e *Emulator) Handler() http.Handler {
 		if info, ok := r.Context().Value(connInfoKey{}).(connInfo); ok {
 			entry.SNI = info.sni
 			entry.ClientIP, entry.ClientPort = info.clientIP, info.port
+			entry.DestIP, entry.DestPort = info.destIP, info.destPort
 		}
 		body := &countingReader{r: http.MaxBytesReader(w, r.Body, e.cfg.MaxBody)}
 		r.Body = body
