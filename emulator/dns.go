@@ -82,8 +82,10 @@ func (e *Emulator) answerDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}}
 	entry.ClientIP, entry.ClientPort = addrPort(w.RemoteAddr())
 	entry.DestIP, entry.DestPort = addrPort(w.LocalAddr())
-	_ = w.WriteMsg(m)
+	// Recorded before the answer leaves, so a client that got it finds it
+	// in the ledger.
 	e.ledger.Add(entry)
+	_ = w.WriteMsg(m)
 }
 
 func dnsType(t uint16) string {

@@ -1,7 +1,9 @@
 // Package executor runs one atomic test on this machine: it stages the
 // test's files in a fresh work directory, checks its prerequisites, runs its
-// command unmodified with `sh` and an environment that points every client
-// at the emulator's proxy and the run's CA, and always runs the cleanup
+// command unmodified with `sh`, confined where the caller says how (the
+// local mode's network sandbox), with an environment that trusts the run's
+// CA (and, without a sandbox, points every client at the emulator's
+// proxy), and always runs the cleanup
 // command, on success, failure, timeout and cancellation alike. When a tool
 // the test needs is missing and the test says how, the test's network
 // exchange is replayed by a child process instead and the result is marked
@@ -24,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/t1567001/harness/atomics"
 )
@@ -68,6 +72,11 @@ type Config struct {
 	// BaseEnv is the environment tests start from; nil means this
 	// process's environment.
 	BaseEnv []string
+	// Isolate, when set, confines each test: it returns the runner for
+	// all of the test's commands (prerequisites, command, cleanup), for
+	// example inside a fresh sandbox, and a function that ends the
+	// confinement once the test is over. It overrides Runner.
+	Isolate func(ctx context.Context) (Runner, func(), error)
 }
 
 // Runner runs argv in dir with env, like a shell would.
@@ -120,6 +129,14 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	}
 	res := &Result{Name: t.Name, GUID: t.GUID, Started: time.Now().UTC(), ExitCode: -1}
 	defer func() { res.Ended = time.Now().UTC() }()
+	if cfg.Isolate != nil {
+		confined, end, err := cfg.Isolate(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("confining %q: %w", t.Name, err)
+		}
+		defer end()
+		run = confined
+	}
 
 	dir, err := os.MkdirTemp(cfg.WorkRoot, slug(t.Name)+"-")
 	if err != nil {
@@ -207,7 +224,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 
 // routesAround matches inherited variables that could send a client around
 // the proxy or make it trust another CA.
-var routesAround = regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
+var routesAround = regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|node_extra_ca_certs|node_tls_reject_unauthorized|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
 
 // Environ is the environment a test runs with: the base environment, less
 // anything that could route around the proxy or trust another CA, plus the
@@ -231,7 +248,7 @@ func Environ(cfg Config, home string) []string {
 		}
 	}
 	if cfg.CAFile != "" {
-		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE"} {
+		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"} {
 			env = append(env, k+"="+cfg.CAFile)
 		}
 	}
@@ -294,14 +311,21 @@ func checkPrereqs(ctx context.Context, run Runner, t *atomics.Test, vars map[str
 }
 
 // runCommand runs argv in its own process group so that a timeout or a
-// cancellation kills everything it started, not just the shell.
+// cancellation kills everything it started, not just the shell, and so
+// that background children it leaves (`sleep 300 &`, nohup) end with it.
+// Only a child that left the group (setsid) escapes: the sandbox's PID
+// namespace is what confines those.
 func runCommand(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = waitDelay
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		endsWith(cmd.Process.Pid)
+		err = cmd.Wait()
+	}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
@@ -311,6 +335,20 @@ func runCommand(ctx context.Context, argv []string, dir string, env []string, st
 	default:
 		return -1, fmt.Errorf("%s: %w", argv[0], err)
 	}
+}
+
+// endsWith waits, without reaping it, for the group leader pid to exit,
+// then kills what is left of its process group, before the caller's Wait
+// would wait for background children holding its output pipes.
+func endsWith(pid int) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
 func stage(src fs.FS, names []string, dir string) ([]Staged, error) {

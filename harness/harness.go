@@ -47,6 +47,10 @@ type Options struct {
 	// RunID names the run (default: a fresh UUID), for example after the
 	// CI job that started it.
 	RunID string
+	// NoSandbox runs local tests the old cooperative way, pointed at the
+	// emulator's proxy by environment variables only, instead of in the
+	// network sandbox; every output says so.
+	NoSandbox bool
 }
 
 // Run is one completed run.
@@ -158,10 +162,12 @@ type Backend interface {
 }
 
 // RunLocal runs the selected tests on this machine against an in-process
-// emulator reached through its CONNECT proxy on loopback.
+// emulator: each test in a fresh network sandbox where every client lands
+// at the emulator, or, with Options.NoSandbox, pointed at its CONNECT proxy
+// on loopback. It fails with ErrNoSandbox where the sandbox is unavailable.
 func RunLocal(ctx context.Context, opts Options) (*Run, error) {
-	return RunWith(ctx, opts, func(_ context.Context, runID, dir string) (Backend, error) {
-		return newLocal(runID, dir, opts.Harness)
+	return RunWith(ctx, opts, func(ctx context.Context, runID, dir string) (Backend, error) {
+		return newLocal(ctx, runID, dir, opts.Harness, opts.NoSandbox)
 	})
 }
 
@@ -209,6 +215,9 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	}
 	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
+	if s, ok := b.(interface{ Sandbox() string }); ok {
+		res.Sandbox = s.Sandbox()
+	}
 	run.Results = res
 	for i, sel := range selected {
 		if ctx.Err() != nil {
@@ -286,6 +295,9 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 	}
 	arrived := map[string]bool{}
 	for _, e := range entries {
+		if !e.IsRequest() {
+			continue // DNS queries are told in the steps and the telemetry
+		}
 		a.Requests = append(a.Requests, reports.Request{
 			Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,
 			BytesReceived: e.BytesReceived, Refused: e.Refused, Note: e.Note,

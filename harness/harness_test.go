@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -16,18 +17,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/rules"
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
 	"github.com/t1567001/harness/validate"
 )
 
 // The test binary stands in for the harness binary: it is the sensor, its
-// trampoline, and the replay child of simulated tests.
+// trampoline, the sandbox's first process, and the replay child of
+// simulated tests.
 func TestMain(m *testing.M) {
-	if sensor.MaybeTrampoline() {
+	if sensor.MaybeTrampoline() || sandbox.MaybeInit() {
 		return
 	}
 	if len(os.Args) > 1 {
@@ -115,10 +119,19 @@ func TestFourAtomicsEndToEnd(t *testing.T) {
 }
 
 // assertNothingLeftTheMachine checks, from what the sensor saw every
-// process do, that no connect() went anywhere but loopback, and returns how
+// process do, that no connect() that succeeded went anywhere but loopback
+// (the proxy) or, in the sandbox, the emulator's addresses, and returns how
 // many connects there were.
 func assertNothingLeftTheMachine(t *testing.T, run *Run) int {
 	t.Helper()
+	table, err := sandbox.DefaultTable()
+	require.NoError(t, err)
+	served := map[string]bool{}
+	if run.Results.Sandbox == "on" {
+		for _, a := range table.Addrs() {
+			served[a.String()] = true
+		}
+	}
 	connects := 0
 	for _, tr := range run.Tests {
 		if tr.Result.Execution == executor.NotRun {
@@ -132,7 +145,10 @@ func assertNothingLeftTheMachine(t *testing.T, run *Run) int {
 			connects++
 			ip := net.ParseIP(o.RemoteIP)
 			require.NotNil(t, ip, o.RemoteIP)
-			assert.True(t, ip.IsLoopback(), "%s: pid %d connected to %s:%d", tr.Test.Name, o.PID, o.RemoteIP, o.RemotePort)
+			if o.Result != sensor.ResultOK && o.Result != sensor.ResultAttempted {
+				continue // failed closed
+			}
+			assert.True(t, ip.IsLoopback() || served[o.RemoteIP], "%s: pid %d connected to %s:%d", tr.Test.Name, o.PID, o.RemoteIP, o.RemotePort)
 		}
 	}
 	return connects
@@ -181,8 +197,10 @@ atomic_tests:
 `), 0o600))
 	opts := options(t)
 	opts.Atomics = path
+	opts.NoSandbox = true // the sandbox's own refusals: TestSandboxFailsClosed
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
+	assert.Equal(t, "off", run.Results.Sandbox)
 	require.Len(t, run.Results.Atomics, 1)
 	a := run.Results.Atomics[0]
 	assert.NotEqual(t, 0, a.ExitCode)
@@ -207,35 +225,50 @@ func rulesFS() fs.FS { return rules.FS }
 
 // TestRealWebhookAtomicsAreRefused runs the public T1567.004 atomics from
 // the Atomic Red Team corpus, unmodified: the shell ones really run curl at
-// discord.com and hooks.slack.com, and the proxy refuses and records them;
-// the PowerShell ones do not run here, and say why.
+// discord.com and hooks.slack.com. In the sandbox the DNS sinkhole answers
+// NXDOMAIN and records the names; without it the proxy refuses and records
+// them. The PowerShell ones do not run here, and say why.
 func TestRealWebhookAtomicsAreRefused(t *testing.T) {
-	opts := options(t)
-	opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.004.yaml")
-	run, err := RunLocal(context.Background(), opts)
-	require.NoError(t, err)
-	require.Len(t, run.Results.Atomics, 4)
-	hosts := map[string]bool{}
-	for _, a := range run.Results.Atomics {
-		switch {
-		case strings.Contains(a.Name, "(PowerShell)"):
-			if _, err := exec.LookPath("pwsh"); err == nil {
-				continue
+	for _, noSandbox := range []bool{false, true} {
+		t.Run(fmt.Sprintf("no-sandbox=%v", noSandbox), func(t *testing.T) {
+			opts := options(t)
+			opts.NoSandbox = noSandbox
+			opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.004.yaml")
+			run, err := RunLocal(context.Background(), opts)
+			require.NoError(t, err)
+			require.Len(t, run.Results.Atomics, 4)
+			hosts := map[string]bool{}
+			for i, a := range run.Results.Atomics {
+				switch {
+				case strings.Contains(a.Name, "(PowerShell)"):
+					if _, err := exec.LookPath("pwsh"); err == nil {
+						continue
+					}
+					assert.Equal(t, "not-run", a.Execution, a.Name)
+					assert.Contains(t, strings.Join(a.MissingPrereqs, " "), "pwsh", a.Name)
+				case noSandbox:
+					assert.Equal(t, "executed", a.Execution, a.Name)
+					require.NotEmpty(t, a.Requests, "%s reached the proxy", a.Name)
+					for _, q := range a.Requests {
+						assert.True(t, q.Refused, "%s: %+v", a.Name, q)
+						hosts[q.Host] = true
+					}
+					assert.Empty(t, a.Uploads)
+				default:
+					assert.Equal(t, "executed", a.Execution, a.Name)
+					assert.Empty(t, a.Requests, "%s reached nothing", a.Name)
+					assert.NotZero(t, a.ExitCode, "curl cannot resolve the name")
+					for _, e := range run.Tests[i].Ledger {
+						require.Equal(t, emulator.KindDNS, e.Kind)
+						assert.Equal(t, "NXDOMAIN", e.DNS.Rcode)
+						hosts[e.DNS.Name] = true
+					}
+				}
 			}
-			assert.Equal(t, "not-run", a.Execution, a.Name)
-			assert.Contains(t, strings.Join(a.MissingPrereqs, " "), "pwsh", a.Name)
-		default:
-			assert.Equal(t, "executed", a.Execution, a.Name)
-			require.NotEmpty(t, a.Requests, "%s reached the proxy", a.Name)
-			for _, q := range a.Requests {
-				assert.True(t, q.Refused, "%s: %+v", a.Name, q)
-				hosts[q.Host] = true
-			}
-			assert.Empty(t, a.Uploads)
-		}
+			assert.Equal(t, map[string]bool{"discord.com": true, "hooks.slack.com": true}, hosts)
+			assert.Equal(t, 2, assertNothingLeftTheMachine(t, run), "one connect per curl: to the proxy, or in the sandbox to the DNS sinkhole")
+		})
 	}
-	assert.Equal(t, map[string]bool{"discord.com": true, "hooks.slack.com": true}, hosts)
-	assert.Equal(t, 2, assertNothingLeftTheMachine(t, run), "one connect per curl, to the proxy")
 }
 
 // TestUnwatchedTestIsReportedNotFatal: when the sensor cannot watch a test

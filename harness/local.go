@@ -4,26 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/executor"
+	"github.com/t1567001/harness/sandbox"
+	"github.com/t1567001/harness/telemetry"
 )
 
-// local runs the emulator in this process and the tests on this machine,
-// pointed at the emulator's CONNECT proxy on loopback.
+// ErrNoSandbox is returned by RunLocal when this machine cannot confine
+// the tests and the caller did not ask to run without the sandbox.
+var ErrNoSandbox = errors.New("no network sandbox")
+
+// sandboxProfile is the host profile whose host name the sandbox takes.
+const sandboxProfile = "workstation"
+
+// local runs the emulator in this process and the tests on this machine:
+// each test in a fresh sandbox whose addresses and DNS the emulator
+// answers, or, without the sandbox, pointed at the emulator's CONNECT
+// proxy on loopback.
 type local struct {
 	emu       *emulator.Emulator
 	proxyURL  string
 	caFile    string
 	harness   string
+	sandbox   *sandbox.Config // nil without the sandbox
 	stopProxy context.CancelFunc
 	proxyDone chan error
 }
 
-func newLocal(runID, dir, harness string) (*local, error) {
+func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (*local, error) {
+	var table *sandbox.Table
+	if !noSandbox {
+		if err := sandbox.Available(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoSandbox, err)
+		}
+		var err error
+		if table, err = sandbox.DefaultTable(); err != nil {
+			return nil, err
+		}
+	}
 	repos := filepath.Join(dir, "repos")
 	if err := os.Mkdir(repos, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
@@ -36,26 +60,94 @@ func newLocal(runID, dir, harness string) (*local, error) {
 	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
 		return nil, fmt.Errorf("write CA: %w", err)
 	}
-	emu, err := emulator.New(emulator.Config{DataDir: repos}, ca)
-	if err != nil {
+	b := &local{caFile: caFile, harness: harness}
+	cfg := emulator.Config{DataDir: repos}
+	if table != nil {
+		cfg.Addresses = table.Hosts
+		host, err := sandboxHostname()
+		if err != nil {
+			return nil, err
+		}
+		etc := filepath.Join(dir, "etc")
+		if err := os.Mkdir(etc, 0o755); err != nil {
+			return nil, fmt.Errorf("run dir: %w", err)
+		}
+		files, err := sandbox.Prepare(ctx, etc, table, host, ca.PEM())
+		if err != nil {
+			return nil, err
+		}
+		b.sandbox = &sandbox.Config{Table: table, Files: files, Hostname: host, Harness: harness}
+	}
+	if b.emu, err = emulator.New(cfg, ca); err != nil {
 		return nil, err
+	}
+	if b.sandbox != nil {
+		return b, nil
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		emu.Close()
+		b.emu.Close()
 		return nil, fmt.Errorf("proxy listener: %w", err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	b := &local{emu: emu, proxyURL: "http://" + l.Addr().String(), caFile: caFile, harness: harness, stopProxy: stop, proxyDone: make(chan error, 1)}
-	go func() { b.proxyDone <- emu.ServeProxy(ctx, l) }()
+	pctx, stop := context.WithCancel(context.Background())
+	b.proxyURL, b.stopProxy, b.proxyDone = "http://"+l.Addr().String(), stop, make(chan error, 1)
+	go func() { b.proxyDone <- b.emu.ServeProxy(pctx, l) }()
 	return b, nil
+}
+
+// sandboxHostname is the host name of the profile the sandbox takes.
+func sandboxHostname() (string, error) {
+	fsys, err := profilesFS()
+	if err != nil {
+		return "", err
+	}
+	p, err := telemetry.LoadProfile(fsys, sandboxProfile)
+	if err != nil {
+		return "", err
+	}
+	return p.Host.Name, nil
 }
 
 func (b *local) Mode() string        { return "local" }
 func (b *local) HarnessPath() string { return b.harness }
 
+// Sandbox says whether the tests ran in the network sandbox.
+func (b *local) Sandbox() string {
+	if b.sandbox == nil {
+		return "off"
+	}
+	return "on"
+}
+
 func (b *local) Executor() executor.Config {
-	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile}
+	if b.sandbox == nil {
+		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile}
+	}
+	return executor.Config{CAFile: b.sandbox.Files.Bundle, Isolate: b.isolate}
+}
+
+// isolate makes one test's sandbox and serves its addresses and DNS with
+// the emulator until the test ends.
+func (b *local) isolate(context.Context) (executor.Runner, func(), error) {
+	n, err := sandbox.NewNet(b.sandbox.Table)
+	if err != nil {
+		return nil, nil, err
+	}
+	ls := n.Listeners()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, l := range ls.TLS {
+		wg.Go(func() { _ = b.emu.ServeTLS(ctx, l) })
+	}
+	for _, l := range ls.HTTP {
+		wg.Go(func() { _ = b.emu.ServeHTTP(ctx, l) })
+	}
+	wg.Go(func() { _ = b.emu.ServeDNS(ctx, ls.DNSUDP, ls.DNSTCP) })
+	cfg := *b.sandbox
+	run := func(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
+		return n.Run(ctx, cfg, argv, dir, env, stdout, stderr)
+	}
+	return run, func() { cancel(); n.Close(); wg.Wait() }, nil
 }
 
 func (b *local) Ledger() ([]emulator.Entry, error) {
@@ -68,6 +160,10 @@ func (b *local) Ledger() ([]emulator.Entry, error) {
 }
 
 func (b *local) Close() error {
-	b.stopProxy()
-	return errors.Join(<-b.proxyDone, b.emu.Close())
+	var proxyErr error
+	if b.stopProxy != nil {
+		b.stopProxy()
+		proxyErr = <-b.proxyDone
+	}
+	return errors.Join(proxyErr, b.emu.Close())
 }

@@ -157,9 +157,11 @@ type tracer struct {
 	live     *liveSet
 	rootDone bool
 	rootWS   unix.WaitStatus
-	regs     unix.PtraceRegs
-	scratch  []byte
-	hooks    *testHooks
+	// restKilled: what the root left behind was killed once it exited.
+	restKilled bool
+	regs       unix.PtraceRegs
+	scratch    []byte
+	hooks      *testHooks
 	// held maps a child tid to its parent's fork event, held back under
 	// testHooks.reorder.
 	held map[int]heldEvent
@@ -368,6 +370,12 @@ func (t *tracer) loop() error {
 			continue
 		}
 		t.handle(tid, ws)
+		if t.rootDone && !t.restKilled {
+			t.restKilled = true
+			// The test is over when its command is: background children
+			// it left (`sleep 300 &`, nohup) end with it, as in a sandbox.
+			t.live.killAll()
+		}
 	}
 	return nil
 }

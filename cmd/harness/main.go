@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
 )
 
@@ -43,6 +44,10 @@ func main() {
 	// Must come first: the sensor re-executes this binary as the seccomp
 	// trampoline of each traced command.
 	if sensor.MaybeTrampoline() {
+		return
+	}
+	// And this: each sandboxed test's first process is this binary too.
+	if sandbox.MaybeInit() {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

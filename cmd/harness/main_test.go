@@ -15,13 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/t1567001/harness/rules"
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
 )
 
 // The test binary is the harness binary for its own children: the sensor,
 // its trampoline and the simulated test's replay.
 func TestMain(m *testing.M) {
-	if sensor.MaybeTrampoline() {
+	if sensor.MaybeTrampoline() || sandbox.MaybeInit() {
 		return
 	}
 	if len(os.Args) > 1 && (os.Args[1] == "replay-http" || os.Args[1] == "sensor") {
@@ -82,6 +83,7 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	var results struct {
 		RunID   string `json:"run_id"`
 		Mode    string `json:"mode"`
+		Sandbox string `json:"sandbox"`
 		Atomics []struct {
 			Name      string `json:"name"`
 			GUID      string `json:"guid"`
@@ -99,6 +101,8 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &results))
 	assert.NotEmpty(t, results.RunID)
 	assert.Equal(t, "local", results.Mode)
+	assert.Equal(t, "on", results.Sandbox)
+	assert.Contains(t, stdout, "sandbox: on")
 	require.Len(t, results.Atomics, 2)
 	assert.NotNil(t, results.Verdicts)
 	for _, a := range results.Atomics {
@@ -123,12 +127,22 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &ledger))
 	assert.Equal(t, results.RunID, ledger.RunID)
-	require.Len(t, ledger.Entries, 4, "two CONNECTs and two uploads")
+	var requests, queries int
 	for _, e := range ledger.Entries {
-		for _, k := range []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"} {
+		keys := []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"}
+		if e["kind"] == "dns" {
+			queries++
+			keys = []string{"time", "client_ip", "client_port", "dest_ip", "dest_port", "host", "dns"}
+		} else {
+			requests++
+			assert.Equal(t, "140.82.112.6", e["dest_ip"], "the client dialled api.github.com's address")
+		}
+		for _, k := range keys {
 			assert.Contains(t, e, k)
 		}
 	}
+	assert.Equal(t, 2, requests, "two uploads, straight to the mock (no proxy in the sandbox)")
+	assert.GreaterOrEqual(t, queries, 2, "each client resolved api.github.com at the sinkhole")
 }
 
 func TestRuleRegressionFailsTheBuild(t *testing.T) {
