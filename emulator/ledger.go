@@ -136,3 +136,31 @@ func (l *Ledger) Entries() []Entry {
 	defer l.mu.Unlock()
 	return slices.Clone(l.entries)
 }
+
+// Status is the query's status as Sysmon Event ID 22 writes it: a Windows
+// DNS error code, 0 for success and 9003 (DNS_ERROR_RCODE_NAME_ERROR) for
+// NXDOMAIN.
+func (q *DNSQuery) Status() string {
+	switch q.Rcode {
+	case "NOERROR":
+		return "0"
+	case "NXDOMAIN":
+		return "9003"
+	case "SERVFAIL":
+		return "9002"
+	}
+	return "9001"
+}
+
+// Results is the answer as Sysmon Event ID 22 writes QueryResults:
+// "::ffff:a.b.c.d;" per address, "-" for none.
+func (q *DNSQuery) Results() string {
+	if len(q.Answers) == 0 {
+		return "-"
+	}
+	var b strings.Builder
+	for _, a := range q.Answers {
+		b.WriteString("::ffff:" + a + ";")
+	}
+	return b.String()
+}

@@ -124,6 +124,53 @@ func TestUncooperativeClientsLandAtTheMock(t *testing.T) {
 		})
 	}
 	assertNothingLeftTheMachine(t, run)
+	assertTelemetryFromTheSandbox(t, run)
+}
+
+// assertTelemetryFromTheSandbox renders the run under the workstation
+// profile: every Sysmon 22 is a query the sinkhole answered, with its
+// status and results, and Sysmon 3's DestinationIp is the address dialled.
+func assertTelemetryFromTheSandbox(t *testing.T, run *Run) {
+	t.Helper()
+	profiles, err := Contexts([]string{"workstation"})
+	require.NoError(t, err)
+	for _, tr := range run.Tests {
+		events, err := run.render(tr, profiles[0], "")
+		require.NoError(t, err)
+		queries := map[string]*emulator.DNSQuery{}
+		for _, e := range tr.Ledger {
+			if e.Kind == emulator.KindDNS && (queries[e.DNS.Name] == nil || e.DNS.Type == "A") {
+				queries[e.DNS.Name] = e.DNS
+			}
+		}
+		var n22, n3 int
+		for _, ev := range events {
+			switch ev.EventID {
+			case 22:
+				n22++
+				name, _ := ev.Get("QueryName")
+				q := queries[name]
+				require.NotNil(t, q, "%s: Sysmon 22 for %s has no query in the ledger", tr.Test.Name, name)
+				status, _ := ev.Get("QueryStatus")
+				results, _ := ev.Get("QueryResults")
+				assert.Equal(t, q.Status(), status)
+				assert.Equal(t, q.Results(), results)
+				if q.Rcode == "NOERROR" {
+					assert.Equal(t, "::ffff:140.82.112.6;", results)
+				}
+			case 3:
+				n3++
+				ip, _ := ev.Get("DestinationIp")
+				assert.Equal(t, "140.82.112.6", ip, "%s: the address dialled, observed", tr.Test.Name)
+			}
+		}
+		assert.NotZero(t, n3, tr.Test.Name)
+		if strings.Contains(tr.Test.Name, "140.82.112.6") {
+			assert.Zero(t, n22, "no lookup, no Sysmon 22")
+		} else {
+			assert.NotZero(t, n22, tr.Test.Name)
+		}
+	}
 }
 
 func dnsNames(ledger []emulator.Entry) []string {

@@ -323,10 +323,13 @@ func (r *renderer) connect(o sensor.Observation) {
 	}
 	host, port := "", o.RemotePort
 	destIP := o.RemoteIP
+	dialled := false // the client dialled the mock's address itself (sandbox)
 	for _, e := range r.in.Ledger {
-		if e.ClientPort == o.LocalPort && (e.ClientIP == o.LocalIP || o.LocalIP == "") {
+		if e.IsRequest() && e.ClientPort == o.LocalPort && (e.ClientIP == o.LocalIP || o.LocalIP == "") {
 			host = e.Host
-			if e.Method == "CONNECT" {
+			if dialled = e.DestIP != ""; dialled {
+				port = e.DestPort
+			} else if e.Method == "CONNECT" {
 				if _, p, err := net.SplitHostPort(e.Path); err == nil {
 					port, _ = strconv.Atoi(p)
 				}
@@ -339,10 +342,15 @@ func (r *renderer) connect(o sensor.Observation) {
 	destName := "-"
 	if host != "" {
 		res, ok := r.p.Resolver[host]
-		if ok {
+		// Behind the proxy the address is the profile's; in the sandbox
+		// it is the one the client really dialled, and any DNS query it
+		// made was observed on its own.
+		if ok && !dialled {
 			destIP = res.IP
 		}
-		r.dns(proc, o.Time.Add(-time.Millisecond), host)
+		if !dialled {
+			r.dns(proc, o.Time.Add(-time.Millisecond), host)
+		}
 		switch r.in.Realism {
 		case RealismResolved:
 			destName = host
@@ -379,8 +387,10 @@ func (r *renderer) dns(proc *process, t time.Time, name string) {
 		return
 	}
 	proc.dnsDone[name] = true
-	results := "-"
-	if res, ok := r.p.Resolver[name]; ok {
+	status, results := "0", "-"
+	if q := r.ledgerQuery(name); q != nil {
+		status, results = q.Status(), q.Results()
+	} else if res, ok := r.p.Resolver[name]; ok {
 		results = "::ffff:" + res.IP + ";"
 	}
 	r.sysmon(22, 5, t, []event.Field{
@@ -389,11 +399,24 @@ func (r *renderer) dns(proc *process, t time.Time, name string) {
 		{Name: "ProcessGuid", Value: proc.guid},
 		{Name: "ProcessId", Value: strconv.Itoa(proc.pid)},
 		{Name: "QueryName", Value: name},
-		{Name: "QueryStatus", Value: "0"},
+		{Name: "QueryStatus", Value: status},
 		{Name: "QueryResults", Value: results},
 		{Name: "Image", Value: proc.image},
 		{Name: "User", Value: r.p.Account()},
 	})
+}
+
+// ledgerQuery is the DNS sinkhole's record of the process's query for
+// name (its A query where there are several), nil where the query did not
+// reach the sinkhole (behind the proxy).
+func (r *renderer) ledgerQuery(name string) *emulator.DNSQuery {
+	var found *emulator.DNSQuery
+	for _, e := range r.in.Ledger {
+		if e.Kind == emulator.KindDNS && e.DNS.Name == name && (found == nil || e.DNS.Type == "A") {
+			found = e.DNS
+		}
+	}
+	return found
 }
 
 func (r *renderer) file(o sensor.Observation) {
