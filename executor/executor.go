@@ -72,6 +72,9 @@ type Config struct {
 	// BaseEnv is the environment tests start from; nil means this
 	// process's environment.
 	BaseEnv []string
+	// ExtraEnv is added to every test's environment (KEY=value), for
+	// example a tag by which the run's processes can be found.
+	ExtraEnv []string
 	// Isolate, when set, confines each test: it returns the runner for
 	// all of the test's commands (prerequisites, command, cleanup), for
 	// example inside a fresh sandbox, and a function that ends the
@@ -252,6 +255,7 @@ func Environ(cfg Config, home string) []string {
 			env = append(env, k+"="+cfg.CAFile)
 		}
 	}
+	env = append(env, cfg.ExtraEnv...)
 	return append(env,
 		"NO_PROXY=", "no_proxy=",
 		"HOME="+home,

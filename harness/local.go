@@ -32,12 +32,20 @@ type local struct {
 	proxyURL  string
 	caFile    string
 	harness   string
+	dir       string
 	sandbox   *sandbox.Config // nil without the sandbox
 	stopProxy context.CancelFunc
 	proxyDone chan error
 }
 
 func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (*local, error) {
+	// What a killed harness left behind goes before this run starts.
+	if _, err := CleanOrphans(); err != nil {
+		return nil, err
+	}
+	if err := writeMarker(dir); err != nil {
+		return nil, err
+	}
 	var table *sandbox.Table
 	if !noSandbox {
 		if err := sandbox.Available(); err != nil {
@@ -60,7 +68,7 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
 		return nil, fmt.Errorf("write CA: %w", err)
 	}
-	b := &local{caFile: caFile, harness: harness}
+	b := &local{caFile: caFile, harness: harness, dir: dir}
 	cfg := emulator.Config{DataDir: repos}
 	if table != nil {
 		cfg.Addresses = table.Hosts
@@ -120,10 +128,11 @@ func (b *local) Sandbox() string {
 }
 
 func (b *local) Executor() executor.Config {
+	tag := []string{RunDirEnv + "=" + b.dir}
 	if b.sandbox == nil {
-		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile}
+		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, ExtraEnv: tag}
 	}
-	return executor.Config{CAFile: b.sandbox.Files.Bundle, Isolate: b.isolate}
+	return executor.Config{CAFile: b.sandbox.Files.Bundle, Isolate: b.isolate, ExtraEnv: tag}
 }
 
 // isolate makes one test's sandbox and serves its addresses and DNS with

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -238,4 +239,56 @@ s.connect(("1.1.1.1", 443))'`,
 		}
 	}
 	assertNothingLeftTheMachine(t, run)
+}
+
+// taggedProcesses lists the live processes whose environment names a run
+// folder under root.
+func taggedProcesses(t *testing.T, root string) []string {
+	t.Helper()
+	var found []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range procs {
+		env, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(env), RunDirEnv+"="+root) {
+			cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			found = append(found, filepath.Dir(p)+": "+strings.ReplaceAll(string(cmd), "\x00", " "))
+		}
+	}
+	return found
+}
+
+// TestBackgroundChildrenEndWithTheTest: children an atomic leaves behind
+// end when its command does, in the sandbox (PID namespace), under the
+// sensor, and without either (process group; only setsid escapes that,
+// so it is left out there).
+func TestBackgroundChildrenEndWithTheTest(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		noSandbox, observe bool
+		command            string
+	}{
+		{"sandbox and sensor", false, true, "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & setsid sleep 302 & echo started"},
+		{"sandbox, no sensor", false, false, "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & setsid sleep 302 & echo started"},
+		{"sensor, no sandbox", true, true, "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & setsid sleep 302 & echo started"},
+		{"neither", true, false, "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & echo started"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.noSandbox {
+				requireSandbox(t)
+			}
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			opts := options(t)
+			opts.NoSandbox, opts.Observe, opts.Timeout = tc.noSandbox, tc.observe, 30*time.Second
+			opts.Atomics = atomicsFile(t, map[string]string{"leave children": tc.command}, []string{"leave children"})
+			opts.Keep = true // the folder stays; its processes must not
+			run, err := RunLocal(context.Background(), opts)
+			require.NoError(t, err)
+			a := run.Results.Atomics[0]
+			assert.Equal(t, 0, a.ExitCode, a.Stderr)
+			assert.False(t, a.TimedOut)
+			assert.Less(t, a.Ended.Sub(a.Started), 10*time.Second)
+			assert.Empty(t, taggedProcesses(t, tmp))
+		})
+	}
 }
