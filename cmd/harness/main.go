@@ -50,12 +50,16 @@ func main() {
 	if sandbox.MaybeInit() {
 		return
 	}
-	// SIGPIPE too (`harness run | head -1`): the run stops and cleans up
-	// rather than dying with its folder, CA key and processes left behind.
+	os.Exit(runWithSignals(os.Args[1:]))
+}
+
+// runWithSignals runs the CLI with args, stopping on SIGINT and SIGTERM,
+// and on SIGPIPE too (`harness run | head -1`): the run stops and cleans
+// up rather than dying with its folder, CA key and processes left behind.
+func runWithSignals(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, args, os.Stdout, os.Stderr)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
