@@ -10,6 +10,7 @@ import (
 
 	"github.com/t1567001/harness/containers"
 	"github.com/t1567001/harness/internal/reftest"
+	"github.com/t1567001/harness/sandbox"
 )
 
 // BenchmarkFourAtomics is the whole local run (emulator start to stop); each
@@ -110,4 +111,38 @@ func BenchmarkContainerMode(b *testing.B) {
 	b.ReportMetric(local.Seconds()*1000/n, "local-ms")
 	b.ReportMetric(ctr.Seconds()*1000/n, "container-ms")
 	b.ReportMetric(ctr.Seconds()/local.Seconds(), "container/local")
+}
+
+// BenchmarkSandboxRun is the four-atomic run with and without the network
+// sandbox, alternated in one loop so that both see the same machine; it
+// reports each mean and their ratio.
+func BenchmarkSandboxRun(b *testing.B) {
+	if err := sandbox.Available(); err != nil {
+		b.Skipf("no sandbox: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var on, off time.Duration
+	for b.Loop() {
+		for _, noSandbox := range []bool{false, true} {
+			start := time.Now()
+			run, err := RunLocal(context.Background(), Options{Harness: exe, NoSandbox: noSandbox})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !run.Results.AllIntact() {
+				b.Fatal("a staged file did not arrive intact")
+			}
+			if noSandbox {
+				off += time.Since(start)
+			} else {
+				on += time.Since(start)
+			}
+		}
+	}
+	b.ReportMetric(float64(on.Milliseconds())/float64(b.N), "sandbox-ms")
+	b.ReportMetric(float64(off.Milliseconds())/float64(b.N), "no-sandbox-ms")
+	b.ReportMetric(float64(on)/float64(off), "ratio")
 }
