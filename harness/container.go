@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,21 +109,35 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 		}
 	}()
 	mounts := []containers.Mount{{Path: dir}}
-	if _, err = env.Start(ctx, containers.Spec{
-		Name:    "emulator",
-		Image:   image,
-		Cmd:     []string{harnessInImage, "emulator", "--listen", "", "--tls-listen", ":443", "--ca-cert", caFile, "--ca-key", keyFile, "--ledger", ledger, "--data", repos},
+	emu, err := env.Start(ctx, containers.Spec{
+		Name:  "emulator",
+		Image: image,
+		Cmd: []string{harnessInImage, "emulator", "--listen", "", "--tls-listen", ":443", "--http-listen", ":80",
+			"--dns-listen", ":53", "--ca-cert", caFile, "--ca-key", keyFile, "--ledger", ledger, "--data", repos},
 		Aliases: emulator.ServedHosts(),
 		Mounts:  mounts,
-		WaitLog: "TLS on :443",
-	}); err != nil {
+		WaitLog: "DNS sinkhole on :53",
+	})
+	if err != nil {
 		return nil, fmt.Errorf("emulator container: %w", err)
+	}
+	// The runner's only resolver is the emulator's sinkhole, named in its
+	// own resolv.conf rather than behind Docker's embedded DNS, so every
+	// query the tests send is answered and recorded there.
+	emuIP, err := netip.ParseAddr(emu.IP())
+	if err != nil {
+		return nil, fmt.Errorf("emulator container has no address on the run's network: %w", err)
+	}
+	resolv := filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver "+emuIP.String()+"\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("runner resolv.conf: %w", err)
 	}
 	runner, err := env.Start(ctx, containers.Spec{
 		Name:   "runner",
 		Image:  image,
 		Cmd:    []string{"sleep", "infinity"},
-		Mounts: mounts,
+		DNS:    []netip.Addr{emuIP},
+		Mounts: append(mounts, containers.Mount{Path: resolv, Target: "/etc/resolv.conf", ReadOnly: true}),
 		// The sensor traces with ptrace and installs a seccomp filter.
 		CapAdd: []string{"SYS_PTRACE"},
 	})
@@ -148,6 +163,10 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 }
 
 func (b *containerBackend) Mode() string        { return "container" }
+
+// Sandbox: the runner's network is internal, with the sinkhole as its
+// only resolver.
+func (b *containerBackend) Sandbox() string { return "container" }
 func (b *containerBackend) HarnessPath() string { return harnessInImage }
 
 func (b *containerBackend) Executor() executor.Config {

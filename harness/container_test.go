@@ -19,6 +19,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/t1567001/harness/containers"
+	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/sensor"
 	"github.com/t1567001/harness/validate"
@@ -132,6 +133,23 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, code, out.String())
 	assert.Contains(t, out.String(), "exfil-operator")
+
+	// Every other name fails closed at the emulator's sinkhole, the
+	// runner's only resolver, and every query is recorded.
+	out.Reset()
+	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "--max-time", "10", "https://example.com/"}, "/", runnerEnv, &out, &out)
+	require.NoError(t, err)
+	assert.NotEqual(t, 0, code, out.String())
+	assert.Contains(t, out.String(), "Could not resolve host")
+	entries, err := b.Ledger()
+	require.NoError(t, err)
+	answers := map[string]string{}
+	for _, e := range entries {
+		if e.Kind == emulator.KindDNS && e.DNS.Type == "A" {
+			answers[e.DNS.Name] = e.DNS.Rcode
+		}
+	}
+	assert.Equal(t, map[string]string{"api.github.com": "NOERROR", "example.com": "NXDOMAIN"}, answers)
 }
 
 // TestContainerRunInterruptedLeavesNothing sends SIGINT to a container-mode
