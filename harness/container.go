@@ -162,11 +162,11 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	return &containerBackend{env: env, runner: runner, ledger: ledger}, nil
 }
 
-func (b *containerBackend) Mode() string        { return "container" }
+func (b *containerBackend) Mode() string { return "container" }
 
 // Sandbox: the runner's network is internal, with the sinkhole as its
 // only resolver.
-func (b *containerBackend) Sandbox() string { return "container" }
+func (b *containerBackend) Sandbox() string     { return "container" }
 func (b *containerBackend) HarnessPath() string { return harnessInImage }
 
 func (b *containerBackend) Executor() executor.Config {
