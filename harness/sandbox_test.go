@@ -292,3 +292,32 @@ func TestBackgroundChildrenEndWithTheTest(t *testing.T) {
 		})
 	}
 }
+
+// inNoRouteNamespace is set when this test binary was re-run inside a
+// network namespace of its own that has no interface but a down loopback.
+const inNoRouteNamespace = "T1567_TEST_NO_ROUTE"
+
+// TestNothingNeedsTheOutside proves that nothing of a sandboxed run goes
+// anywhere outside the machine: the uncooperative clients' run and the
+// fail-closed run pass unchanged when the whole harness runs in a network
+// namespace with no interface and no route at all.
+func TestNothingNeedsTheOutside(t *testing.T) {
+	requireSandbox(t)
+	if os.Getenv(inNoRouteNamespace) == "1" {
+		t.Skip("already inside the namespace")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(unshare, "--net", "--", exe, "-test.count=1",
+		"-test.run", "^(TestUncooperativeClientsLandAtTheMock|TestSandboxFailsClosed)$", "-test.v")
+	cmd.Env = append(os.Environ(), inNoRouteNamespace+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "--- PASS: TestUncooperativeClientsLandAtTheMock")
+	assert.Contains(t, string(out), "--- PASS: TestSandboxFailsClosed")
+	assert.NotContains(t, string(out), "--- SKIP")
+}
