@@ -27,8 +27,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/t1567001/harness/atomics"
 )
 
@@ -339,20 +337,6 @@ func runCommand(ctx context.Context, argv []string, dir string, env []string, st
 	default:
 		return -1, fmt.Errorf("%s: %w", argv[0], err)
 	}
-}
-
-// endsWith waits, without reaping it, for the group leader pid to exit,
-// then kills what is left of its process group, before the caller's Wait
-// would wait for background children holding its output pipes.
-func endsWith(pid int) {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
 func stage(src fs.FS, names []string, dir string) ([]Staged, error) {
