@@ -166,6 +166,9 @@ type Backend interface {
 // at the emulator, or, with Options.NoSandbox, pointed at its CONNECT proxy
 // on loopback. It fails with ErrNoSandbox where the sandbox is unavailable.
 func RunLocal(ctx context.Context, opts Options) (*Run, error) {
+	if err := sandboxAvailable(opts); err != nil {
+		return nil, err
+	}
 	return RunWith(ctx, opts, func(ctx context.Context, runID, dir string) (Backend, error) {
 		return newLocal(ctx, runID, dir, opts.Harness, opts.NoSandbox)
 	})

@@ -20,6 +20,18 @@ import (
 // the tests and the caller did not ask to run without the sandbox.
 var ErrNoSandbox = errors.New("no network sandbox")
 
+// sandboxAvailable refuses a sandboxed run where the sandbox cannot be
+// made, before anything of the run is created.
+func sandboxAvailable(opts Options) error {
+	if opts.NoSandbox {
+		return nil
+	}
+	if err := sandbox.Available(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoSandbox, err)
+	}
+	return nil
+}
+
 // sandboxProfile is the host profile whose host name the sandbox takes.
 const sandboxProfile = "workstation"
 
@@ -48,9 +60,6 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 	}
 	var table *sandbox.Table
 	if !noSandbox {
-		if err := sandbox.Available(); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrNoSandbox, err)
-		}
 		var err error
 		if table, err = sandbox.DefaultTable(); err != nil {
 			return nil, err
