@@ -23,6 +23,10 @@ import (
 type Row struct {
 	Fields []string
 	Values map[string]string
+	// Sources are the indexes, in the events the rule ran over, of the
+	// events the row rests on: the matched event for Sigma, every event a
+	// stats row aggregates for SPL. A row with no sources rests on nothing.
+	Sources []int
 }
 
 // MarshalJSON writes the row as an object keyed by its fields, in order,
@@ -64,7 +68,8 @@ func (o Outcome) String() string {
 type Rule interface {
 	ID() string
 	Kind() string
-	// Evaluate runs the rule over events and returns its result rows.
+	// Evaluate runs the rule over events and returns its result rows,
+	// each with the events it rests on (Row.Sources).
 	Evaluate(ctx context.Context, events []event.Event) ([]Row, error)
 	// Explain says, in the rule's terms, why the events give (or do not
 	// give) the outcome want.
