@@ -116,6 +116,14 @@ func normalize(t *testing.T, events []event.Event) []byte {
 		if e.EventID == 4104 {
 			m["ExecutionProcessID"] = "powershell"
 		}
+		// What each event rests on; observation ids are positions in a
+		// file whose order follows scheduling, so only their presence.
+		m["harness_provenance"] = e.Provenance
+		m["harness_context"] = e.Context
+		m["harness_observed"] = len(e.Observations) > 0
+		if len(e.ModelledFields) > 0 {
+			m["harness_modelled_fields"] = e.ModelledFields
+		}
 		b, err := json.Marshal(m)
 		require.NoError(t, err)
 		lines = append(lines, string(b))

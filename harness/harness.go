@@ -60,7 +60,8 @@ type Run struct {
 	// Harness is the binary whose replay child stood in for missing tools.
 	Harness string
 
-	hashes *telemetry.HashCache
+	hashes  *telemetry.HashCache
+	records *telemetry.RecordIDs
 }
 
 // TestRun is one test as the executor, the sensor and the emulator saw it.
@@ -105,8 +106,17 @@ func LoadAtomics(path string, keys []string) ([]Selected, error) {
 			techs = []*atomics.Technique{t}
 		}
 	}
+	contexts, err := ContextNames()
+	if err != nil {
+		return nil, err
+	}
 	var out []Selected
 	for _, tech := range techs {
+		// An expect: block under a context no profile has would never be
+		// checked: a load error, not a silent pass.
+		if err := tech.CheckContexts(contexts); err != nil {
+			return nil, err
+		}
 		for i := range tech.Tests {
 			out = append(out, Selected{Technique: tech, Test: &tech.Tests[i]})
 		}
@@ -207,7 +217,7 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
 		}
 	}
-	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache()}
+	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache(), records: telemetry.NewRecordIDs()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
 	run.Results = res
 	for i, sel := range selected {

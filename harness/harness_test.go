@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/internal/reftest"
@@ -264,4 +265,76 @@ func TestUnwatchedTestIsReportedNotFatal(t *testing.T) {
 		assert.False(t, v.Pass)
 		assert.Contains(t, v.Explanation, "no telemetry for this test: the sensor did not watch it")
 	}
+}
+
+// validateIn renders run under the named context and checks its
+// expectations with the shipped rules.
+func validateIn(t *testing.T, run *Run, ctxName string) []validate.Verdict {
+	t.Helper()
+	profiles, err := Contexts([]string{ctxName})
+	require.NoError(t, err)
+	loaded, _, err := validate.LoadRules(rules.FS, validate.Options{})
+	require.NoError(t, err)
+	_, err = run.Validate(context.Background(), profiles, "", loaded)
+	require.NoError(t, err)
+	require.NotEmpty(t, run.Results.Verdicts)
+	return run.Results.Verdicts
+}
+
+// A detection that rests only on the atomic's declared Windows command,
+// with nothing observed behind it, does not pass.
+func TestDeclaredOnlyDetectionFails(t *testing.T) {
+	opts := options(t)
+	opts.Atomics = filepath.Join("testdata", "declared_only.yaml")
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Empty(t, run.Ledger, "the fixture makes no request")
+	verdicts := validateIn(t, run, "workstation")
+	require.Len(t, verdicts, 2)
+	for _, v := range verdicts {
+		assert.False(t, v.Pass, "%s: %s", v.Rule, v.Explanation)
+		assert.Equal(t, "declared", v.Basis())
+		assert.Contains(t, v.Explanation, "on no observed event")
+		assert.Regexp(t, `rests on declared event Event ID 1 record \d+ on WS-FIN-0142\.corp\.example.*powershell\.exe`, v.Explanation)
+		assert.Contains(t, v.Explanation, "windows_executor")
+	}
+}
+
+// Mutation: without the observed curl process, nothing the curl atomic's
+// detections rest on was observed, and its expectations fail.
+func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
+	opts := options(t)
+	opts.Tests = []string{"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003"}
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, run.Tests, 1)
+	for _, v := range validateIn(t, run, "workstation") {
+		assert.True(t, v.Pass, "%s %s: %s", v.Rule, v.Expected, v.Explanation)
+		if v.Expected.Fires {
+			assert.Contains(t, v.RestsOn, event.Observed, "%s %s", v.Rule, v.Expected)
+		}
+	}
+
+	curl := map[int]bool{}
+	for _, o := range run.Tests[0].Observations {
+		if o.Kind == sensor.KindExec && filepath.Base(o.Exe) == "curl" {
+			curl[o.PID] = true
+		}
+	}
+	require.NotEmpty(t, curl, "the sensor saw curl")
+	var kept []sensor.Observation
+	for _, o := range run.Tests[0].Observations {
+		if !curl[o.PID] {
+			kept = append(kept, o)
+		}
+	}
+	run.Tests[0].Observations = kept
+	failed := 0
+	for _, v := range validateIn(t, run, "workstation") {
+		if v.Expected.Fires {
+			assert.False(t, v.Pass, "%s %s passes without curl: %s", v.Rule, v.Expected, v.Explanation)
+			failed++
+		}
+	}
+	assert.Equal(t, 4, failed)
 }

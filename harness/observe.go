@@ -35,6 +35,15 @@ func readObservations(path string) ([]sensor.Observation, error) {
 	return obs, nil
 }
 
+// ContextNames lists the host contexts the harness ships a profile for.
+func ContextNames() ([]string, error) {
+	fsys, err := profilesFS()
+	if err != nil {
+		return nil, err
+	}
+	return telemetry.ProfileNames(fsys)
+}
+
 // Contexts loads the named host profiles, or every context profile the
 // harness ships when names is empty.
 func Contexts(names []string) ([]*telemetry.Profile, error) {
@@ -124,6 +133,7 @@ func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism)
 		HomeDir:      t.Result.HomeDir,
 		Realism:      realism,
 		Hashes:       r.hashes,
+		Records:      r.records,
 	}
 	if w := t.Test.WindowsExecutor; w != nil {
 		in.Shell, in.Command = w.Name, atomics.Substitute(w.Command, t.Args)
