@@ -2,7 +2,9 @@
 // the emulator, runs each test through the executor, attributes the
 // emulator's ledger to the test that caused it, checks every staged file
 // against what the mock stored, and returns the results document. It is the
-// Go API for callers that want a run without the CLI.
+// Go API for callers that want a run without the CLI, in four steps a
+// caller may take one by one: Execute (or RunLocal), Run.Render, Detect and
+// Report. A test binary that executes atomics must first call RunChild.
 package harness
 
 import (
@@ -170,14 +172,16 @@ type Backend interface {
 // RunLocal runs the selected tests on this machine against an in-process
 // emulator reached through its CONNECT proxy on loopback.
 func RunLocal(ctx context.Context, opts Options) (*Run, error) {
-	return RunWith(ctx, opts, func(_ context.Context, runID, dir string) (Backend, error) {
+	return Execute(ctx, opts, func(_ context.Context, runID, dir string) (Backend, error) {
 		return newLocal(runID, dir, opts.Harness)
 	})
 }
 
-// RunWith runs the selected tests on the backend made by newBackend for the
-// run's id and temporary folder.
-func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Context, runID, dir string) (Backend, error)) (*Run, error) {
+// Execute is the execute step: it runs the selected tests on the backend
+// made by newBackend for the run's id and temporary folder, under the
+// sensor when opts.Observe. RunLocal and RunContainer choose the backend.
+// Render, Detect and Report are the steps after it.
+func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Context, runID, dir string) (Backend, error)) (*Run, error) {
 	selected, err := LoadAtomics(opts.Atomics, opts.Tests)
 	if err != nil {
 		return nil, err

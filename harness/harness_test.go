@@ -28,16 +28,8 @@ import (
 // The test binary stands in for the harness binary: it is the sensor, its
 // trampoline, and the replay child of simulated tests.
 func TestMain(m *testing.M) {
-	if sensor.MaybeTrampoline() {
-		return
-	}
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "replay-http":
-			os.Exit(executor.Replay(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
-		case "sensor":
-			os.Exit(sensor.Main(os.Args[2:], os.Stdout))
-		}
+	if code, ok := RunChild(context.Background(), os.Args[1:], os.Stdout, os.Stderr); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
