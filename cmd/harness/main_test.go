@@ -228,6 +228,36 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 	assert.Contains(t, stderr, bad)
 	assert.Contains(t, stderr, "^")
 
+	// workstation and workstation-sysmon-dns share a host name: each
+	// context is checked against the events rendered under it.
+	require.NoError(t, os.WriteFile(expect, []byte(`expect:
+  workstation-sysmon-dns:
+  - rule: seed_t1567_001_code_repo_exfil
+    fires: false
+    signal: NetworkConnectionToCodeRepo
+  workstation:
+  - rule: seed_t1567_001_code_repo_exfil
+    fires: true
+    signal: NetworkConnectionToCodeRepo
+`), 0o600))
+	for _, file := range []string{"events.jsonl", "events.xml"} {
+		code, stdout, _ = cli(t, "validate", "--events", filepath.Join(out, file), "--expect", expect)
+		assert.Equal(t, 0, code, "%s: scoped by harness_context, not host name:\n%s", file, stdout)
+	}
+
+	empty := filepath.Join(t.TempDir(), "empty.jsonl")
+	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
+	for _, args := range [][]string{
+		{"spl", "--query", query, "--events", empty},
+		{"sigma", "--events", empty},
+		{"validate", "--events", empty},
+		{"validate", "--events", empty, "--expect", expect},
+	} {
+		code, stdout, stderr := cli(t, args...)
+		assert.Equal(t, 2, code, "%v: %s", args, stdout)
+		assert.Contains(t, stderr, empty+": holds no event")
+	}
+
 	broken := filepath.Join(t.TempDir(), "broken.jsonl")
 	require.NoError(t, os.WriteFile(broken, []byte("{\"EventID\":1}\nnot json\n"), 0o600))
 	code, _, stderr = cli(t, "spl", "--query", query, "--events", broken)
