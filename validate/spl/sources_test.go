@@ -39,3 +39,21 @@ func TestRowSources(t *testing.T) {
 		})
 	}
 }
+
+// A bare term searches the event's text, not the metadata Splunk adds.
+func TestBareTermSkipsMetadata(t *testing.T) {
+	ev := Event{"index": "wineventlog", "sourcetype": "XmlWinEventLog:Security", "source": "XmlWinEventLog:Security", "Image": "curl.exe"}
+	for term, want := range map[string]int{"wineventlog": 0, "XmlWinEventLog": 0, "curl": 1} {
+		q, err := Parse(term)
+		require.NoError(t, err)
+		rows, err := q.Run([]Event{ev})
+		require.NoError(t, err)
+		assert.Len(t, rows, want, term)
+	}
+	raw := Event{"_raw": "<Event>wineventlog</Event>", "index": "x"}
+	q, err := Parse("wineventlog")
+	require.NoError(t, err)
+	rows, err := q.Run([]Event{raw})
+	require.NoError(t, err)
+	assert.Len(t, rows, 1, "_raw is searched when there is one")
+}
