@@ -330,3 +330,24 @@ func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
 	}
 	assert.Equal(t, 4, failed)
 }
+
+// An expect: block under a context no profile has would never be checked:
+// loading the atomics fails there, with file and line.
+func TestUnknownExpectContextIsALoadError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "T1.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`attack_technique: T1
+display_name: x
+atomic_tests:
+- name: a
+  description: d
+  supported_platforms: [linux]
+  executor: {name: sh, command: echo}
+  expect:
+    laptop:
+    - rule: seed_t1567_001_code_repo_exfil
+      fires: true
+`), 0o600))
+	_, err := LoadAtomics(path, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path+`:9:5: atomic_tests[0].expect.laptop: no host profile is named "laptop"`)
+}
