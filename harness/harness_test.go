@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"net"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
@@ -350,4 +353,25 @@ atomic_tests:
 	_, err := LoadAtomics(path, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), path+`:9:5: atomic_tests[0].expect.laptop: no host profile is named "laptop"`)
+}
+
+// The ledger says which entries a replay made in place of a missing tool.
+func TestLedgerMarksReplayedEntries(t *testing.T) {
+	ps, curl := &atomics.Test{Name: "ps"}, &atomics.Test{Name: "curl"}
+	run := &Run{
+		Ledger: []emulator.Entry{{Seq: 1}, {Seq: 2}, {Seq: 3}},
+		Tests: []TestRun{
+			{Selected: Selected{Test: ps}, Result: &executor.Result{Execution: executor.Simulated}, Ledger: []emulator.Entry{{Seq: 1}}},
+			{Selected: Selected{Test: curl}, Result: &executor.Result{Execution: executor.Executed}, Ledger: []emulator.Entry{{Seq: 2}}},
+		},
+	}
+	got := run.LedgerEntries()
+	require.Len(t, got, 3)
+	assert.Equal(t, LedgerEntry{Entry: emulator.Entry{Seq: 1}, Atomic: "ps", Simulated: true}, got[0])
+	assert.Equal(t, LedgerEntry{Entry: emulator.Entry{Seq: 2}, Atomic: "curl"}, got[1])
+	assert.Equal(t, LedgerEntry{Entry: emulator.Entry{Seq: 3}}, got[2], "a request no test made")
+	data, err := json.Marshal(got[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"seq":1`)
+	assert.Contains(t, string(data), `"simulated":true`)
 }
