@@ -178,8 +178,10 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 	}
 	sh, _ := p.ImageFor("sh", "sh")
 	r.shellImage = sh.Image
+	// The profile's parent (Explorer, Code.exe) is modelled: no event of
+	// its own, only the Parent* fields of the first process.
 	r.parent = &process{
-		image: p.expand(p.Parent.Image), cmdline: p.expand(p.Parent.CommandLine), pid: p.Parent.PID,
+		image: p.expand(p.Parent.Image), cmdline: p.expand(p.Parent.CommandLine), pid: p.Parent.PID, prov: event.Modelled,
 	}
 	r.parent.guid = r.guid(time.Unix(0, 0), "parent")
 	r.obsID = make(map[*sensor.Observation]string, len(in.Observations))
@@ -433,13 +435,14 @@ func (r *renderer) start(o sensor.Observation, parent *process, meta Image, imag
 }
 
 // mark sets the provenance of the event just appended, with the ids of
-// the observation being rendered and the names of its modelled fields.
+// the observation being rendered and, in an observed or declared event,
+// the names of its modelled fields.
 func (r *renderer) mark(prov event.Provenance, modelled ...string) {
 	e := &r.events[len(r.events)-1]
 	e.Provenance = prov
 	e.Observations = appendUnique(nil, append([]string{r.cur}, r.extra...)...)
 	e.Context = r.p.Name
-	if prov == event.Observed {
+	if prov == event.Observed || prov == event.Declared {
 		for _, f := range modelled {
 			if _, ok := e.Get(f); ok {
 				e.ModelledFields = appendUnique(e.ModelledFields, f)

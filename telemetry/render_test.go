@@ -390,6 +390,7 @@ func TestRenderProvenance(t *testing.T) {
 	assert.Equal(t, event.Declared, shell.Provenance)
 	assert.Equal(t, []string{"obs-1", "obs-2", "obs-3"}, shell.Observations, "the declared shell lists the observed processes it stands for")
 	assert.Equal(t, "-", get(shell, "Hashes"), "no Linux binary's hashes on a declared Windows image")
+	assert.Subset(t, shell.ModelledFields, []string{"ParentImage", "ParentCommandLine"}, "Explorer, the profile's parent, is modelled")
 	assert.Equal(t, event.Observed, curl.Provenance)
 	assert.Equal(t, []string{"obs-5"}, curl.Observations)
 	assert.Equal(t, []string{"ProcessGuid", "ProcessId", "ParentProcessGuid", "ParentProcessId", "ParentImage", "ParentCommandLine"}, curl.ModelledFields)
