@@ -4,6 +4,13 @@
 // When an expectation fails, or when a rule cannot do what its author meant,
 // the verdict says why in the rule's own terms: which search clause failed
 // on which field of which event, or which eval produced the score.
+//
+// Every row a rule yields names the events it rests on, and a verdict lists
+// them with their provenance (event.Provenance). An expectation that a rule
+// fires holds only when a row giving that outcome rests on an observed (or
+// recorded) event, unless the expectation accepts declared, modelled or
+// simulated evidence: a detection that rests on nothing a run observed does
+// not pass.
 package validate
 
 import (

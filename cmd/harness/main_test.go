@@ -124,6 +124,21 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &ledger))
 	assert.Equal(t, results.RunID, ledger.RunID)
 	require.Len(t, ledger.Entries, 4, "two CONNECTs and two uploads")
+	for _, name := range []string{"events.xml", "events.provenance.jsonl", "events.jsonl", "junit.xml"} {
+		assert.FileExists(t, filepath.Join(out, name))
+	}
+	if results.Atomics[1].Execution == "simulated" {
+		junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+		require.NoError(t, err)
+		assert.Contains(t, string(junit), "[simulated]", "a simulated atomic's test cases say so")
+		simulated := 0
+		for _, e := range ledger.Entries {
+			if e["simulated"] == true {
+				simulated++
+			}
+		}
+		assert.Equal(t, 2, simulated, "the replay's CONNECT and upload")
+	}
 	for _, e := range ledger.Entries {
 		for _, k := range []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"} {
 			assert.Contains(t, e, k)
