@@ -290,7 +290,7 @@ func TestDeclaredOnlyDetectionFails(t *testing.T) {
 		assert.False(t, v.Pass, "%s: %s", v.Rule, v.Explanation)
 		assert.Equal(t, "declared", v.Basis())
 		assert.Contains(t, v.Explanation, "on no observed event")
-		assert.Regexp(t, `rests on declared event Event ID 1 record \d+ on WS-FIN-0142\.corp\.example.*powershell\.exe`, v.Explanation)
+		assert.Regexp(t, `rests on Event ID 1 record \d+ on WS-FIN-0142\.corp\.example, declared \(taken from the atomic's windows_executor text, not from what ran\): EventCode 1 .*powershell\.exe`, v.Explanation)
 		assert.Contains(t, v.Explanation, "windows_executor")
 	}
 }

@@ -199,7 +199,7 @@ func (e *Evaluation) unsupported(rule Rule, relevant []Row, want Outcome, accept
 			lines = append(lines, fmt.Sprintf("row %d rests on no event: the rule does not say which events gave it", n+1))
 		}
 		for _, ref := range refs {
-			lines = append(lines, fmt.Sprintf("row %d rests on %s event %s: %s", n+1, ref.Provenance, ref, ref.Summary)+provenanceNote(ref.Provenance))
+			lines = append(lines, fmt.Sprintf("row %d rests on %s%s: %s", n+1, ref, provenanceNote(ref.Provenance), ref.Summary))
 		}
 	}
 	var b strings.Builder
@@ -216,11 +216,11 @@ func (e *Evaluation) unsupported(rule Rule, relevant []Row, want Outcome, accept
 func provenanceNote(p event.Provenance) string {
 	switch p {
 	case event.Declared:
-		return " (declared: taken from the atomic's windows_executor text, not from what ran)"
+		return " (taken from the atomic's windows_executor text, not from what ran)"
 	case event.Modelled:
-		return " (modelled: added by the host profile's data, with no observation behind it)"
+		return " (added by the host profile's data, with no observation behind it)"
 	case event.Simulated:
-		return " (simulated: a replay stood in for the missing tool)"
+		return " (a replay stood in for the missing tool)"
 	}
 	return ""
 }
