@@ -135,12 +135,6 @@ func (e *Event) Fields() map[string]string {
 	return m
 }
 
-// Key names an event within one rendering or file: its channel and its
-// EventRecordID (record ids are counted per channel).
-func (e *Event) Key() string {
-	return e.Channel + "#" + strconv.FormatUint(e.RecordID, 10)
-}
-
 // Origin is the event's provenance, Recorded where none was set.
 func (e *Event) Origin() Provenance {
 	if e.Provenance == "" {
