@@ -2,6 +2,8 @@ package harness
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,31 +15,43 @@ import (
 // ScopeToContext returns the events of host context name: those rendered
 // under it (harness_context). Events that carry no context (a recording)
 // are scoped by the host name of the profile called name; when no profile
-// is, every event is in scope.
-func ScopeToContext(events []event.Event, name string) []event.Event {
+// is, every event is in scope. A context with no event is an error: its
+// expectations would check nothing.
+func ScopeToContext(events []event.Event, name string) ([]event.Event, error) {
 	var scoped []event.Event
-	tagged := false
+	var present []string
 	for _, ev := range events {
-		if ev.Context != "" {
-			tagged = true
-			if ev.Context == name {
-				scoped = append(scoped, ev)
-			}
+		if ev.Context == "" {
+			continue
 		}
-	}
-	if tagged {
-		return scoped
-	}
-	profiles, err := Contexts([]string{name})
-	if err != nil {
-		return events
-	}
-	for _, ev := range events {
-		if strings.EqualFold(ev.Computer, profiles[0].FQDN()) {
+		if !slices.Contains(present, ev.Context) {
+			present = append(present, ev.Context)
+		}
+		if ev.Context == name {
 			scoped = append(scoped, ev)
 		}
 	}
-	return scoped
+	if len(present) > 0 {
+		if len(scoped) == 0 {
+			sort.Strings(present)
+			return nil, fmt.Errorf("context %q: no event was rendered under it (the events hold %s)", name, strings.Join(present, ", "))
+		}
+		return scoped, nil
+	}
+	profiles, err := Contexts([]string{name})
+	if err != nil {
+		return events, nil
+	}
+	host := profiles[0].FQDN()
+	for _, ev := range events {
+		if strings.EqualFold(ev.Computer, host) {
+			scoped = append(scoped, ev)
+		}
+	}
+	if len(scoped) == 0 {
+		return nil, fmt.Errorf("context %q: no event comes from its host %s", name, host)
+	}
+	return scoped, nil
 }
 
 // CheckExpectations checks expectations (host context -> expectations, as
@@ -51,7 +65,11 @@ func CheckExpectations(ctx context.Context, rules []validate.Rule, events []even
 	sort.Strings(contexts)
 	verdicts := []validate.Verdict{}
 	for _, c := range contexts {
-		eval := validate.NewEvaluation(rules, ScopeToContext(events, c))
+		scoped, err := ScopeToContext(events, c)
+		if err != nil {
+			return nil, err
+		}
+		eval := validate.NewEvaluation(rules, scoped)
 		for _, exp := range exps[c] {
 			v, err := eval.Check(ctx, exp)
 			if err != nil {

@@ -143,7 +143,7 @@ func newValidateCmd() *cobra.Command {
 			}
 			verdicts, err := harness.CheckExpectations(cmd.Context(), rules, events, exps)
 			if err != nil {
-				return err
+				return badInput(fmt.Errorf("--expect %s: %w", expect, err))
 			}
 			res := &reports.Results{Verdicts: verdicts}
 			if asJSON {

@@ -260,6 +260,12 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 		assert.Equal(t, 0, code, "%s: scoped by harness_context, not host name:\n%s", file, stdout)
 	}
 
+	nowhere := filepath.Join(t.TempDir(), "nowhere.yaml")
+	require.NoError(t, os.WriteFile(nowhere, []byte("expect:\n  laptop:\n  - rule: seed_t1567_001_code_repo_exfil\n    fires: false\n"), 0o600))
+	code, _, stderr = cli(t, "validate", "--events", filepath.Join(out, "events.jsonl"), "--expect", nowhere)
+	assert.Equal(t, 2, code, "a context with no event checks nothing: bad input, not a pass")
+	assert.Contains(t, stderr, `context "laptop": no event was rendered under it`)
+
 	empty := filepath.Join(t.TempDir(), "empty.jsonl")
 	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
 	for _, args := range [][]string{
