@@ -90,7 +90,7 @@ func TestUncooperativeClientsLandAtTheMock(t *testing.T) {
 	var order []string
 	for _, c := range uncooperative {
 		if _, err := exec.LookPath(c.needs); err != nil {
-			t.Logf("SKIP %s: %s is not installed", c.name, c.needs)
+			t.Run(c.name, func(t *testing.T) { t.Skipf("%s is not installed", c.needs) })
 			continue
 		}
 		tests[c.name] = c.command
