@@ -141,7 +141,7 @@ func (b *local) Executor() executor.Config {
 	if b.sandbox == nil {
 		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, ExtraEnv: tag}
 	}
-	return executor.Config{CAFile: b.sandbox.Files.Bundle, Isolate: b.isolate, ExtraEnv: tag}
+	return executor.Config{CAFile: b.sandbox.Files.Bundle, ExtraCAFile: b.sandbox.Files.CA, Isolate: b.isolate, ExtraEnv: tag}
 }
 
 // isolate makes one test's sandbox and serves its addresses and DNS with
