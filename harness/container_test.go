@@ -216,3 +216,32 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestContainerUncooperativeClients: in container mode too, clients that
+// read no proxy variable reach the mock by name through the sinkhole and
+// deliver their file intact.
+func TestContainerUncooperativeClients(t *testing.T) {
+	copts := containerOptions(t)
+	tests := map[string]string{}
+	var order []string
+	for _, c := range uncooperative {
+		// The runner image has python3 and curl; it has no address of the
+		// real services, so no client dials one.
+		if (c.needs == "python3" || c.needs == "curl") && !strings.Contains(c.name, "140.82.112.6") {
+			tests[c.name] = c.command
+			order = append(order, c.name)
+		}
+	}
+	opts := options(t)
+	opts.RunID = "test-clients-" + uuid.NewString()
+	opts.Atomics = atomicsFile(t, tests, order)
+	run, err := RunContainer(context.Background(), opts, copts)
+	require.NoError(t, err)
+	assertNoLeftovers(t, opts.RunID)
+	assert.Equal(t, "container", run.Results.Sandbox)
+	require.Len(t, run.Results.Atomics, len(order))
+	for i, a := range run.Results.Atomics {
+		assert.True(t, a.Intact, "%s: %s", a.Name, a.Stderr)
+		assert.Contains(t, dnsNames(run.Tests[i].Ledger), "api.github.com", "%s resolved at the sinkhole", a.Name)
+	}
+}
