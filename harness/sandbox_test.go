@@ -135,6 +135,23 @@ func assertTelemetryFromTheSandbox(t *testing.T, run *Run) {
 	t.Helper()
 	profiles, err := Contexts([]string{"workstation"})
 	require.NoError(t, err)
+	joined := 0
+	for _, tr := range run.Tests {
+		// The sensor's DNS send and the sinkhole's record meet on the
+		// query's client port.
+		for _, o := range tr.Observations {
+			if o.Kind != sensor.KindDNS || o.LocalPort == 0 {
+				continue
+			}
+			found := false
+			for _, e := range tr.Ledger {
+				found = found || (e.Kind == emulator.KindDNS && e.ClientPort == o.LocalPort && e.DNS.Name == o.DNSName)
+			}
+			assert.True(t, found, "%s: query for %s from port %d is in the ledger", tr.Test.Name, o.DNSName, o.LocalPort)
+			joined++
+		}
+	}
+	assert.NotZero(t, joined, "queries joined on their client port")
 	for _, tr := range run.Tests {
 		events, err := run.render(tr, profiles[0], "")
 		require.NoError(t, err)

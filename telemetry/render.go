@@ -207,7 +207,7 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 			r.connect(o)
 		case sensor.KindDNS:
 			if proc, _ := r.owner(o.PID); proc != nil {
-				r.dns(proc, o.Time, o.DNSName, true)
+				r.dns(proc, o.Time, o.DNSName, true, o.LocalPort)
 			}
 		case sensor.KindFile:
 			r.file(o)
@@ -516,7 +516,7 @@ func (r *renderer) connect(o sensor.Observation) {
 			destIP = res.IP
 		}
 		if !dialled {
-			r.dns(proc, o.Time.Add(-time.Millisecond), host, false)
+			r.dns(proc, o.Time.Add(-time.Millisecond), host, false, 0)
 		}
 		switch r.in.Realism {
 		case RealismResolved:
@@ -553,15 +553,16 @@ func (r *renderer) connect(o sensor.Observation) {
 	r.actor(proc, modelled...)
 }
 
-// dns renders Sysmon 22 once per process and name.
-// seen says whether the query itself was observed.
-func (r *renderer) dns(proc *process, t time.Time, name string, seen bool) {
+// dns renders Sysmon 22 once per process and name. seen says whether the
+// query itself was observed, port is its socket's local port where known:
+// the sinkhole's record of it is found on that port.
+func (r *renderer) dns(proc *process, t time.Time, name string, seen bool, port int) {
 	if name == "" || proc.dnsDone[name] {
 		return
 	}
 	proc.dnsDone[name] = true
 	status, results := "0", "-"
-	q := r.ledgerQuery(name)
+	q := r.ledgerQuery(name, port)
 	if q != nil {
 		status, results = q.DNS.Status(), q.DNS.Results()
 	} else if res, ok := r.p.Resolver[name]; ok {
@@ -596,11 +597,23 @@ func (r *renderer) dns(proc *process, t time.Time, name string, seen bool) {
 // ledgerQuery is the DNS sinkhole's record of the process's query for
 // name (its A query where there are several), nil where the query did not
 // reach the sinkhole (behind the proxy).
-func (r *renderer) ledgerQuery(name string) *emulator.Entry {
+func (r *renderer) ledgerQuery(name string, port int) *emulator.Entry {
 	var found *emulator.Entry
+	score := -1
 	for i, e := range r.in.Ledger {
-		if e.Kind == emulator.KindDNS && e.DNS.Name == name && (found == nil || e.DNS.Type == "A") {
-			found = &r.in.Ledger[i]
+		if e.Kind != emulator.KindDNS || e.DNS.Name != name {
+			continue
+		}
+		// The query from the process's own socket first, then an A query.
+		s := 0
+		if port != 0 && e.ClientPort == port {
+			s += 2
+		}
+		if e.DNS.Type == "A" {
+			s++
+		}
+		if s > score {
+			found, score = &r.in.Ledger[i], s
 		}
 	}
 	return found
