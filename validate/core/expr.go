@@ -68,7 +68,9 @@ type Cmp struct {
 	Fold   bool
 	Negate bool
 	Phrase bool
-	res    []*regexp.Regexp
+	// LiteralQuestion makes '?' an ordinary character in wildcards (KQL).
+	LiteralQuestion bool
+	res             []*regexp.Regexp
 }
 
 // NewCmp builds a comparison, compiling regular expressions (anchored, as
@@ -156,7 +158,11 @@ func (c *Cmp) match(l Value, ls string, r Value) bool {
 		if c.Phrase {
 			return PhraseMatch(ls, rs, true)
 		}
-		return Glob(ls, rs, '*', '?', c.Fold)
+		one := byte('?')
+		if c.LiteralQuestion {
+			one = 0
+		}
+		return Glob(ls, rs, '*', one, c.Fold)
 	case OpEq, OpNe, OpIn:
 		if c.Phrase {
 			return PhraseMatch(ls, rs, false)
