@@ -38,21 +38,21 @@ func TestReferenceRulesLoad(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"command_and_control_certreq_postdata":                                    "eql",
-		"command_and_control_common_webservices":                                  "eql",
-		"command_and_control_dns_query_to_sus_top_level_domain":                   "eql",
-		"command_and_control_dns_to_commonly_abused_webservices":                  "eql",
-		"command_and_control_git_repo_or_file_download_to_sus_dir":                "eql",
-		"command_and_control_tool_transfer_via_curl":                              "eql",
+		"command_and_control_certreq_postdata":                                     "eql",
+		"command_and_control_common_webservices":                                   "eql",
+		"command_and_control_dns_query_to_sus_top_level_domain":                    "eql",
+		"command_and_control_dns_to_commonly_abused_webservices":                   "eql",
+		"command_and_control_git_repo_or_file_download_to_sus_dir":                 "eql",
+		"command_and_control_tool_transfer_via_curl":                               "eql",
 		"command_and_control_unusual_network_connection_to_suspicious_web_service": "new_terms",
-		"execution_github_high_number_of_cloned_repos_from_pat":                   "threshold",
-		"execution_posh_hacktool_functions":                                       "query",
-		"exfiltration_github_private_repository_turned_public":                    "eql",
-		"exfiltration_high_number_of_cloning_by_user":                             "esql",
-		"impact_github_repository_activity_from_unusual_ip":                       "new_terms",
-		"impact_high_number_of_closed_pull_requests_by_user":                      "esql",
-		"impact_high_number_of_failed_protected_branch_force_pushes_by_user":      "esql",
-		"impact_high_number_of_protected_branch_force_pushes_by_user":             "esql",
+		"execution_github_high_number_of_cloned_repos_from_pat":                    "threshold",
+		"execution_posh_hacktool_functions":                                        "query",
+		"exfiltration_github_private_repository_turned_public":                     "eql",
+		"exfiltration_high_number_of_cloning_by_user":                              "esql",
+		"impact_github_repository_activity_from_unusual_ip":                        "new_terms",
+		"impact_high_number_of_closed_pull_requests_by_user":                       "esql",
+		"impact_high_number_of_failed_protected_branch_force_pushes_by_user":       "esql",
+		"impact_high_number_of_protected_branch_force_pushes_by_user":              "esql",
 	}
 	assert.Equal(t, want, got)
 }
