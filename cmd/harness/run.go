@@ -58,6 +58,9 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
+			if splOpts.ECS, err = harness.ECSConverter(profiles); err != nil {
+				return err
+			}
 			rules, err := loadRules(cmd, rulesDir, splOpts)
 			if err != nil {
 				return err
@@ -84,7 +87,7 @@ func newRunCmd() *cobra.Command {
 				return werr
 			}
 			if out != "" {
-				if werr := writeOut(out, r, events); werr != nil {
+				if werr := writeOut(out, r, events, profiles); werr != nil {
 					return werr
 				}
 			}
@@ -113,7 +116,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&contexts, "context", nil, "render telemetry under this host context (repeatable; default: every profile)")
 	f.StringVar(&realism, "realism", "", "Sysmon 3 DestinationHostname for every context: resolved (name asked for), ptr (reverse lookup), off (\"-\"); default: each profile's own")
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
-	f.StringVar(&rulesDir, "rules", "", "folder of detection rules, *.spl and Sigma *.yml (default: the harness's own)")
+	f.StringVar(&rulesDir, "rules", "", "folder of detection rules: *.spl, Sigma *.yml, Elastic *.toml (default: the harness's own)")
 	addRuleFlags(f, &splOpts)
 	f.BoolVar(&asJSON, "json", false, "print the results document (as results.json) instead of the text report")
 	return cmd
@@ -132,7 +135,7 @@ func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
 	return reports.WriteVerdicts(w, r)
 }
 
-func writeOut(dir string, r *harness.Run, events []event.Event) error {
+func writeOut(dir string, r *harness.Run, events []event.Event, profiles []*telemetry.Profile) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
@@ -146,11 +149,12 @@ func writeOut(dir string, r *harness.Run, events []event.Event) error {
 		return err
 	}
 	for name, write := range map[string]func(io.Writer) error{
-		"events.xml":   func(w io.Writer) error { return telemetry.WriteXML(w, events) },
-		"events.jsonl": func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
-		"junit.xml":    func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
-		"report.html":  func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
-		"report.md":    func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
+		"events.xml":       func(w io.Writer) error { return telemetry.WriteXML(w, events) },
+		"events.jsonl":     func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
+		"events.ecs.jsonl": func(w io.Writer) error { return harness.WriteECS(w, events, profiles) },
+		"junit.xml":        func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
+		"report.html":      func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
+		"report.md":        func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
 	} {
 		if err := writeFile(filepath.Join(dir, name), write); err != nil {
 			return err

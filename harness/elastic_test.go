@@ -1,0 +1,109 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/rules"
+	"github.com/t1567001/harness/validate"
+)
+
+// goldenEvents reads a golden telemetry file back into events, each under
+// the context whose host wrote it.
+func goldenEvents(t *testing.T, guid string) []event.Event {
+	t.Helper()
+	profiles, err := Contexts(nil)
+	require.NoError(t, err)
+	byHost := map[string]string{}
+	for _, p := range profiles {
+		byHost[p.FQDN()] = p.Name
+	}
+	f, err := os.Open(filepath.Join("testdata", "golden", guid+".jsonl"))
+	require.NoError(t, err)
+	defer f.Close()
+	var out []event.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+		e := event.Event{Channel: m["Channel"].(string), Computer: m["Computer"].(string), EventID: int(m["EventID"].(float64)),
+			Provider: event.Provider{Name: m["Provider"].(string)}, Provenance: event.Observed}
+		e.Context = byHost[e.Computer]
+		if e.Channel == event.SysmonChannel {
+			e.UserID = "S-1-5-18"
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			switch k {
+			case "Channel", "Computer", "EventID", "Provider", "ExecutionProcessID":
+				continue
+			}
+			e.Data = append(e.Data, event.Field{Name: k, Value: fmt.Sprint(m[k])})
+		}
+		out = append(out, e)
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// Elastic's rules over the four base atomics' recorded telemetry (the
+// goldens), host by host: only "Connection to Commonly Abused Web Services"
+// applies, and it fires where a process outside the excluded folders and
+// signers resolves api.github.com (PowerShell, curl, Python), not for git,
+// which runs from Program Files and is signed by Johannes Schindelin. The
+// Linux building block and the PowerShell hack-tool and GitHub audit rules
+// stay silent.
+func TestElasticRulesOnBaseAtomics(t *testing.T) {
+	conv, err := ECSConverter(nil)
+	require.NoError(t, err)
+	loaded, unsupported, err := validate.LoadRules(rules.FS, validate.Options{ECS: conv})
+	require.NoError(t, err)
+	require.Empty(t, unsupported)
+	fires := map[string]map[string]bool{
+		"command_and_control_common_webservices": {"0001": true, "0003": true, "0004": true},
+	}
+	n := 0
+	for _, guid := range []string{"0001", "0002", "0003", "0004"} {
+		events := goldenEvents(t, "5b3c6f0e-8a8e-4c2f-9f35-1567001a"+guid)
+		byHost := map[string][]event.Event{}
+		for _, e := range events {
+			byHost[e.Computer] = append(byHost[e.Computer], e)
+		}
+		require.NotEmpty(t, byHost)
+		for _, r := range loaded {
+			if !strings.HasPrefix(r.Kind(), "elastic-") {
+				continue
+			}
+			n++
+			for host, evs := range byHost {
+				rows, err := r.Evaluate(context.Background(), evs)
+				require.NoError(t, err)
+				want := fires[r.ID()][guid]
+				if assert.Equal(t, want, len(rows) > 0, "%s on atomic %s at %s", r.ID(), guid, host) && want {
+					assert.Equal(t, "api.github.com", rows[0].Values["dns.question.name"])
+					assert.Equal(t, "observed", rows[0].Values["provenance"])
+				}
+				if !want && len(rows) == 0 {
+					assert.NotEmpty(t, r.Explain(context.Background(), evs, validate.Outcome{Fires: true}))
+				}
+			}
+		}
+	}
+	assert.Equal(t, 4*8, n, "eight Elastic rules ship in rules/elastic")
+}
