@@ -1,0 +1,152 @@
+package emulator
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The fields of GitHub's documented audit-log event that every event the
+// mock writes carries (docs.github.com, "Audit log events for your
+// organization" and the REST endpoint GET /orgs/{org}/audit-log).
+var auditRequired = []string{"@timestamp", "_document_id", "action", "actor", "actor_ip", "created_at", "operation_type"}
+
+func auditDoc(t *testing.T, ev AuditEvent) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(ev)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	for _, k := range auditRequired {
+		assert.Contains(t, m, k, "%s lacks %s", ev.Action, k)
+	}
+	assert.Regexp(t, `^[a-z_]+\.[a-z_]+$`, m["action"])
+	assert.Contains(t, []any{"access", "create", "modify", "remove", "transfer", "authentication"}, m["operation_type"])
+	if strings.HasPrefix(ev.Action, "git.") {
+		assert.Equal(t, "http", m["transport_protocol_name"])
+		assert.Contains(t, m, "repository_public")
+		assert.Contains(t, m, "repo")
+	}
+	return m
+}
+
+func apiCall(t *testing.T, e *Emulator, method, path, body, token string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, "https://api.github.com"+path, strings.NewReader(body))
+	req.RemoteAddr = "198.51.100.7:40000"
+	if token != "" {
+		req.Header.Set("Authorization", "token "+token)
+	}
+	w := httptest.NewRecorder()
+	e.Handler().ServeHTTP(w, req)
+	return w
+}
+
+func TestAuditRepoMadePublic(t *testing.T) {
+	e := newTestEmulator(t, Config{})
+	require.Equal(t, 201, apiCall(t, e, "POST", "/user/repos", `{"name":"loot","private":true}`, "ghp_FAKE").Code)
+	w := apiCall(t, e, "PATCH", "/repos/exfil-operator/loot", `{"private": false}`, "ghp_FAKE")
+	require.Equal(t, 200, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), `"visibility": "public"`)
+	assert.Equal(t, 404, apiCall(t, e, "PATCH", "/repos/exfil-operator/nope", `{"private": false}`, "ghp_FAKE").Code)
+	assert.Equal(t, 401, apiCall(t, e, "PATCH", "/repos/exfil-operator/loot", `{"private": false}`, "").Code)
+
+	log := e.AuditLog()
+	require.Len(t, log, 2)
+	created, access := auditDoc(t, log[0]), auditDoc(t, log[1])
+	assert.Equal(t, "repo.create", created["action"])
+	assert.Equal(t, "private", created["visibility"])
+	assert.Equal(t, "repo.access", access["action"])
+	assert.Equal(t, "public", access["visibility"])
+	assert.Equal(t, "private", access["previous_visibility"])
+	assert.Equal(t, "modify", access["operation_type"])
+	assert.Equal(t, true, access["repository_public"])
+	assert.Equal(t, "198.51.100.7", access["actor_ip"])
+	assert.Equal(t, "Personal access token (classic)", access["programmatic_access_type"])
+
+	// Served as GitHub serves it: web events by default, newest first.
+	w = apiCall(t, e, "GET", "/orgs/exfil-operator/audit-log?phrase=action:repo.access", "", "ghp_FAKE")
+	require.Equal(t, 200, w.Code)
+	var served []map[string]any
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &served))
+	require.Len(t, served, 1)
+	assert.Equal(t, "repo.access", served[0]["action"])
+	entries := e.Ledger().Entries()
+	require.Len(t, entries[1].Audit, 1, "the ledger entry carries the audit events its request caused")
+}
+
+func TestAuditGitCloneAndProtectedForcePush(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	p := startProxy(t)
+	work := t.TempDir()
+	remote := "https://x-access-token:github_pat_FAKE@github.com/exfil-operator/site.git"
+	git := func(args ...string) (string, error) {
+		return p.run(t, work, "git", append([]string{"-c", "user.name=x", "-c", "user.email=x@example.invalid"}, args...)...)
+	}
+	out, err := p.run(t, work, "curl", "-sS", "--fail-with-body", "-H", "Authorization: token github_pat_FAKE",
+		"--data", `{"name":"site","private":true}`, "https://api.github.com/user/repos")
+	require.NoError(t, err, out)
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "one"}, {"push", "-q", remote, "main"}} {
+		out, err := git(args...)
+		require.NoError(t, err, "%v: %s", args, out)
+	}
+	curl := func(body string) {
+		out, err := p.run(t, work, "curl", "-sS", "--fail-with-body", "-X", "PUT", "-H", "Authorization: token github_pat_FAKE",
+			"--data", body, "https://api.github.com/repos/exfil-operator/site/branches/main/protection")
+		require.NoError(t, err, out)
+	}
+	// Administrators enforced: the repository refuses the forced update.
+	curl(`{"enforce_admins": true, "allow_force_pushes": false, "required_status_checks": null, "restrictions": null}`)
+	out, err = git("commit", "-q", "--amend", "--allow-empty", "-m", "two")
+	require.NoError(t, err, out)
+	out, err = git("push", "-q", "--force", remote, "main")
+	require.Error(t, err, "a protected branch refuses a force push: %s", out)
+	// Not enforced for administrators: the owner's force push goes through.
+	curl(`{"enforce_admins": false, "allow_force_pushes": false, "required_status_checks": null, "restrictions": null}`)
+	out, err = git("push", "-q", "--force", remote, "main")
+	require.NoError(t, err, out)
+	out, err = p.run(t, t.TempDir(), "git", "clone", "-q", remote, "back")
+	require.NoError(t, err, out)
+
+	var actions []string
+	for _, ev := range p.e.AuditLog() {
+		m := auditDoc(t, ev)
+		actions = append(actions, ev.Action)
+		assert.Equal(t, "exfil-operator/site", m["repo"])
+		assert.Equal(t, false, m["repository_public"], ev.Action)
+		assert.Equal(t, "Fine-grained personal access token", m["programmatic_access_type"], ev.Action)
+		switch ev.Action {
+		case "protected_branch.rejected_ref_update", "protected_branch.policy_override":
+			assert.Equal(t, "main", m["branch"])
+			assert.Equal(t, []any{map[string]any{"code": "force_push", "message": forcePushMessage}}, m["reasons"])
+		}
+	}
+	// The first push's ref advertisement is a GET info/refs?service=git-receive-pack, not a clone.
+	assert.Equal(t, []string{"repo.create", "git.push", "protected_branch.create", "protected_branch.rejected_ref_update",
+		"protected_branch.create", "git.push", "protected_branch.policy_override", "git.clone"}, actions)
+}
+
+func TestAuditLogIncludeParameter(t *testing.T) {
+	e := newTestEmulator(t, Config{})
+	e.audit.add([]AuditEvent{{Action: "git.clone", Org: "o"}, {Action: "repo.create", Org: "o"}, {Action: "repo.create", Org: "other"}})
+	count := func(q string) int {
+		w := apiCall(t, e, "GET", "/orgs/o/audit-log"+q, "", "ghp_FAKE")
+		require.Equal(t, http.StatusOK, w.Code)
+		var got []AuditEvent
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+		return len(got)
+	}
+	assert.Equal(t, 1, count(""), "web events by default")
+	assert.Equal(t, 1, count("?include=git"))
+	assert.Equal(t, 2, count("?include=all"))
+	assert.Equal(t, 422, apiCall(t, e, "GET", "/orgs/o/audit-log?include=bogus", "", "ghp_FAKE").Code)
+}
+
