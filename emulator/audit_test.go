@@ -149,4 +149,3 @@ func TestAuditLogIncludeParameter(t *testing.T) {
 	assert.Equal(t, 2, count("?include=all"))
 	assert.Equal(t, 422, apiCall(t, e, "GET", "/orgs/o/audit-log?include=bogus", "", "ghp_FAKE").Code)
 }
-
