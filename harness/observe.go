@@ -80,7 +80,16 @@ func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, reali
 				return nil, err
 			}
 			all = append(all, events...)
-			eval := validate.NewEvaluation(rules, events)
+			// The service's own log (GitHub's audit log) is evaluated with
+			// the host's events: rules for github.audit read it.
+			audit, err := telemetry.AuditEvents(r.Results.RunID, t.Ledger)
+			if err != nil {
+				return nil, err
+			}
+			for i := range audit {
+				audit[i].Context = p.Name
+			}
+			eval := validate.NewEvaluation(rules, append(events, audit...))
 			for _, exp := range t.Test.Expect[p.Name] {
 				v, err := eval.Check(ctx, exp)
 				if err != nil {
@@ -134,6 +143,9 @@ func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism)
 	events, err := telemetry.Render(p, in)
 	if err != nil {
 		return nil, fmt.Errorf("rendering %q under %s: %w", t.Test.Name, p.Name, err)
+	}
+	for i := range events {
+		events[i].Context = p.Name
 	}
 	return events, nil
 }
