@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/validate"
 )
@@ -106,4 +108,51 @@ func TestElasticRulesOnBaseAtomics(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 4*8, n, "eight Elastic rules ship in rules/elastic")
+}
+
+// The audit-log atomics run for real against the mock: what it audits is
+// what Elastic's GitHub rules read, and every expectation holds.
+func TestGitHubAuditAtomicsEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	opts := options(t)
+	opts.Atomics = filepath.Join(reftest.ModuleRoot(t), "atomics", "T1567.001-github-audit.yaml")
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, run.Results.Atomics, 4)
+	for _, a := range run.Results.Atomics {
+		require.Equal(t, 0, a.ExitCode, "%s: %s", a.Name, a.Stderr)
+		assert.True(t, a.Intact, a.Name)
+	}
+	actions := map[string]int{}
+	for _, en := range run.Ledger {
+		for _, a := range en.Audit {
+			actions[a.Action]++
+		}
+	}
+	assert.Equal(t, 25, actions["git.clone"])
+	assert.Equal(t, 5, actions["protected_branch.rejected_ref_update"])
+	assert.Equal(t, 10, actions["protected_branch.policy_override"])
+	assert.Equal(t, 1, actions["repo.access"])
+
+	profiles, err := Contexts([]string{"workstation"})
+	require.NoError(t, err)
+	conv, err := ECSConverter(profiles)
+	require.NoError(t, err)
+	loaded, _, err := validate.LoadRules(rules.FS, validate.Options{ECS: conv})
+	require.NoError(t, err)
+	_, err = run.Validate(context.Background(), profiles, "", loaded)
+	require.NoError(t, err)
+	require.Len(t, run.Results.Verdicts, 10)
+	for _, v := range run.Results.Verdicts {
+		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Atomic, v.Rule, v.Expected, v.Explanation)
+		if v.Expected.Fires {
+			require.NotEmpty(t, v.Actual.Rows)
+			if strings.Contains(v.Rule, "github") || strings.HasPrefix(v.Rule, "impact_") || strings.Contains(v.Rule, "cloning") {
+				// The audit log is what the mock saw each request do.
+				assert.Equal(t, "observed", v.Actual.Rows[0].Values["provenance"], v.Rule)
+			}
+		}
+	}
 }
