@@ -320,16 +320,25 @@ func FieldNames(e Expr) []string {
 // is the query text the expression spans index.
 func ExplainConjuncts(src string, cond Expr, docs []Doc) string {
 	parts := Conjuncts(cond)
-	best, bestN := -1, -1
+	fields := FieldNames(cond)
+	// Closest: most conditions met, then most of the query's fields present
+	// (a document that has the field a condition tests says more about why
+	// it fails than one that lacks it).
+	best, bestN, bestF := -1, -1, -1
 	for i, d := range docs {
-		n := 0
+		n, f := 0, 0
 		for _, p := range parts {
 			if Truthy(p.Eval(d)) {
 				n++
 			}
 		}
-		if n > bestN {
-			best, bestN = i, n
+		for _, name := range fields {
+			if !d.Get(name).IsNull() {
+				f++
+			}
+		}
+		if n > bestN || n == bestN && f > bestF {
+			best, bestN, bestF = i, n, f
 		}
 	}
 	if best < 0 {
@@ -353,7 +362,11 @@ func ExplainConjuncts(src string, cond Expr, docs []Doc) string {
 		if !ok {
 			var vals []string
 			for _, f := range FieldNames(p) {
-				vals = append(vals, f+"="+d.Get(f).String())
+				v := d.Get(f).String()
+				if len(v) > 200 {
+					v = v[:197] + "..."
+				}
+				vals = append(vals, f+"="+strings.ReplaceAll(v, "\n", " "))
 			}
 			sort.Strings(vals)
 			fmt.Fprintf(&b, "  [%s]", strings.Join(vals, ", "))

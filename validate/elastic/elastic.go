@@ -426,7 +426,7 @@ func (r *Rule) Explain(docs []core.Doc) string {
 		return r.esql.Explain(docs, IndexOf)
 	}
 	idx, sub := r.selectIndex(docs)
-	head := fmt.Sprintf("%d of %d events are in the rule's indices (%s)", len(idx), len(docs), strings.Join(r.Index, ", "))
+	head := fmt.Sprintf("%d of %d ECS documents are in the rule's indices (%s)", len(idx), len(docs), strings.Join(r.Index, ", "))
 	if len(sub) == 0 {
 		var have []string
 		seen := map[string]bool{}
@@ -447,7 +447,7 @@ func (r *Rule) Explain(docs []core.Doc) string {
 	case len(m) == 0:
 		return head + "\n" + r.kql.Explain(sub)
 	case r.threshold != nil:
-		s := fmt.Sprintf("%s\n%d events match the query; the threshold is %d per [%s]", head, len(m), r.threshold.value, strings.Join(r.threshold.fields, ", "))
+		s := fmt.Sprintf("%s\n%d documents match the query; the threshold is %d per [%s]", head, len(m), r.threshold.value, strings.Join(r.threshold.fields, ", "))
 		if r.threshold.cardField != "" {
 			s += fmt.Sprintf(" with at least %d distinct %s", r.threshold.cardinality, r.threshold.cardField)
 		}

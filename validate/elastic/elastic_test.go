@@ -101,7 +101,7 @@ value = 3
 			"event": map[string]any{"action": "git.clone"}, "github": map[string]any{"repo": repo, "repository_public": false, "hashed_token": "T"}}))
 	}
 	assert.Empty(t, r.Run(docs), "two distinct repositories once the filter drops the ignored ones")
-	assert.Contains(t, r.Explain(docs), "3 events match the query; the threshold is 1 per [github.hashed_token] with at least 3 distinct github.repo")
+	assert.Contains(t, r.Explain(docs), "3 documents match the query; the threshold is 1 per [github.hashed_token] with at least 3 distinct github.repo")
 	docs = append(docs, doc(map[string]any{"data_stream": map[string]any{"dataset": "github.audit"},
 		"event": map[string]any{"action": "git.clone"}, "github": map[string]any{"repo": "acme/c", "repository_public": false, "hashed_token": "T"}}))
 	alerts := r.Run(docs)
@@ -138,5 +138,5 @@ func TestIndexSelection(t *testing.T) {
 	sysmon := doc(map[string]any{"event": map[string]any{"category": "network"}, "data_stream": map[string]any{"dataset": "windows.sysmon_operational"}})
 	defend := doc(map[string]any{"event": map[string]any{"category": "network"}, "data_stream": map[string]any{"dataset": "endpoint.events.network"}})
 	assert.Len(t, r.Run([]core.Doc{sysmon, defend}), 1)
-	assert.Contains(t, r.Explain([]core.Doc{sysmon}), "0 of 1 events are in the rule's indices (logs-endpoint.events.network-*); the events are in logs-windows.sysmon_operational-default")
+	assert.Contains(t, r.Explain([]core.Doc{sysmon}), "0 of 1 ECS documents are in the rule's indices (logs-endpoint.events.network-*); the events are in logs-windows.sysmon_operational-default")
 }

@@ -253,7 +253,7 @@ func (q *Query) inIndex(name string) bool {
 func (q *Query) Explain(docs []core.Doc, index func(core.Doc) string) string {
 	t := q.load(docs, index)
 	var b strings.Builder
-	fmt.Fprintf(&b, "from %s: %d of %d events", strings.Join(q.Indices, ", "), len(t.rows), len(docs))
+	fmt.Fprintf(&b, "from %s: %d of %d documents", strings.Join(q.Indices, ", "), len(t.rows), len(docs))
 	for _, c := range q.cmds {
 		before := t
 		t = c.apply(t)

@@ -55,7 +55,7 @@ func TestStatsThreshold(t *testing.T) {
 	assert.Len(t, rows[0].Sources, 25)
 
 	why := q.Explain(clones(24, "mallory"), index)
-	assert.Contains(t, why, "from logs-github.audit-*: 24 of 24 events")
+	assert.Contains(t, why, "from logs-github.audit-*: 24 of 24 documents")
 	assert.Contains(t, why, "Esql.event_count=24")
 	assert.Contains(t, why, "| where Esql.event_count >= 25: 0 rows")
 }
