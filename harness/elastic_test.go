@@ -110,17 +110,17 @@ func TestElasticRulesOnBaseAtomics(t *testing.T) {
 	assert.Equal(t, 4*8, n, "eight Elastic rules ship in rules/elastic")
 }
 
-// The audit-log atomics run for real against the mock: what it audits is
-// what Elastic's GitHub rules read, and every expectation holds.
-func TestGitHubAuditAtomicsEndToEnd(t *testing.T) {
+// The Elastic atomics run for real against the mock: what it audits (and
+// the telemetry rendered) is what Elastic's rules read; every expectation holds.
+func TestElasticAtomicsEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}
 	opts := options(t)
-	opts.Atomics = filepath.Join(reftest.ModuleRoot(t), "atomics", "T1567.001-github-audit.yaml")
+	opts.Atomics = filepath.Join(reftest.ModuleRoot(t), "atomics", "T1567.001-elastic.yaml")
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
-	require.Len(t, run.Results.Atomics, 4)
+	require.Len(t, run.Results.Atomics, 5)
 	for _, a := range run.Results.Atomics {
 		require.Equal(t, 0, a.ExitCode, "%s: %s", a.Name, a.Stderr)
 		assert.True(t, a.Intact, a.Name)
@@ -144,7 +144,7 @@ func TestGitHubAuditAtomicsEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	_, err = run.Validate(context.Background(), profiles, "", loaded)
 	require.NoError(t, err)
-	require.Len(t, run.Results.Verdicts, 10)
+	require.Len(t, run.Results.Verdicts, 13)
 	for _, v := range run.Results.Verdicts {
 		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Atomic, v.Rule, v.Expected, v.Explanation)
 		if v.Expected.Fires {
