@@ -40,6 +40,7 @@ type AuditEvent struct {
 	Branch                 string        `json:"branch,omitempty"`
 	Reasons                []AuditReason `json:"reasons,omitempty"`
 	OverriddenCodes        []string      `json:"overridden_codes,omitempty"`
+	PullRequestURL         string        `json:"pull_request_url,omitempty"`
 }
 
 // AuditReason is why a protected-branch rule applied.
@@ -65,10 +66,11 @@ type auditLog struct {
 	events     []AuditEvent
 	visibility map[string]string           // owner/repo -> private | public
 	protection map[string]branchProtection // owner/repo/branch
+	pulls      map[string][]string         // owner/repo -> state of pull request n at n-1
 }
 
 func newAuditLog() *auditLog {
-	return &auditLog{visibility: map[string]string{}, protection: map[string]branchProtection{}}
+	return &auditLog{visibility: map[string]string{}, protection: map[string]branchProtection{}, pulls: map[string][]string{}}
 }
 
 const forcePushMessage = "Cannot force-push to this branch"
@@ -77,6 +79,7 @@ var (
 	repoPathRE = regexp.MustCompile(`^/([^/]+)/([^/]+?)(?:\.git)?/(info/refs|git-upload-pack|git-receive-pack)$`)
 	patchRE    = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)$`)
 	protectRE  = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/branches/([^/]+)/protection$`)
+	pullsRE    = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/pulls(?:/([0-9]+))?$`)
 )
 
 // begin notes what an event needs from before the request is handled and
@@ -101,9 +104,12 @@ func (e *Emulator) auditBegin(r *http.Request, host string) func(Entry) []AuditE
 			before, _ = e.git.refs(r.Context(), dir)
 		}
 	}
-	prevVis := ""
+	prevVis, prevPull := "", ""
 	if m := patchRE.FindStringSubmatch(r.URL.Path); host == "api.github.com" && r.Method == http.MethodPatch && m != nil {
 		prevVis = e.audit.visibilityOf(m[1] + "/" + m[2])
+	}
+	if m := pullsRE.FindStringSubmatch(r.URL.Path); host == "api.github.com" && r.Method == http.MethodPatch && m != nil && m[3] != "" {
+		prevPull, _ = e.audit.pullState(m[1]+"/"+m[2], m[3])
 	}
 	return func(entry Entry) []AuditEvent {
 		if entry.Status/100 != 2 {
@@ -163,6 +169,29 @@ func (e *Emulator) auditBegin(r *http.Request, host string) func(Entry) []AuditE
 				ev.PreviousVisibility = prevVis
 				out = append(out, ev)
 			}
+		case pullsRE.MatchString(r.URL.Path) && (r.Method == http.MethodPost || r.Method == http.MethodPatch):
+			m := pullsRE.FindStringSubmatch(r.URL.Path)
+			repo := m[1] + "/" + m[2]
+			ev := base
+			ev.Org, ev.Repo, ev.OperationType = m[1], repo, "modify"
+			e.audit.describeRepo(&ev, repo)
+			num := m[3]
+			if r.Method == http.MethodPost {
+				ev.Action, ev.OperationType = "pull_request.create", "create"
+				num = strconv.Itoa(e.audit.pullCount(repo))
+			} else {
+				now, _ := e.audit.pullState(repo, num)
+				switch {
+				case now == prevPull:
+					return nil
+				case now == "closed":
+					ev.Action = "pull_request.close"
+				default:
+					ev.Action = "pull_request.reopen"
+				}
+			}
+			ev.PullRequestURL = "https://github.com/" + repo + "/pull/" + num
+			out = append(out, ev)
 		case r.Method == http.MethodPut && protectRE.MatchString(r.URL.Path):
 			m := protectRE.FindStringSubmatch(r.URL.Path)
 			repo := m[1] + "/" + m[2]
@@ -414,6 +443,90 @@ func (e *Emulator) githubProtectBranch(w http.ResponseWriter, r *http.Request) {
 		"enforce_admins":     map[string]any{"url": url + "/enforce_admins", "enabled": p.enforceAdmins},
 		"allow_force_pushes": map[string]any{"enabled": p.allowForcePushes},
 	})
+}
+
+// POST /repos/{owner}/{repo}/pulls opens a pull request (numbered from 1);
+// PATCH /repos/{owner}/{repo}/pulls/{n} with {"state": "closed"|"open"}
+// closes or reopens it.
+func (e *Emulator) githubPulls(w http.ResponseWriter, r *http.Request) {
+	if !requireToken(w, r) {
+		return
+	}
+	owner, name := r.PathValue("owner"), r.PathValue("repo")
+	dir, ok := e.git.repoDir("github.com", owner, name)
+	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(dir)) {
+		githubError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	var req struct {
+		Title string `json:"title"`
+		Head  string `json:"head"`
+		Base  string `json:"base"`
+		State string `json:"state"`
+	}
+	fail := func(code int, msg string) { githubError(w, code, msg) }
+	if !decodeJSON(w, r, &req, fail) {
+		return
+	}
+	repo := owner + "/" + name
+	code, body := e.audit.updatePull(repo, r.PathValue("number"), req.Title, req.Head, req.Base, req.State)
+	if code/100 != 2 {
+		fail(code, body["message"].(string))
+		return
+	}
+	writeJSON(w, code, body)
+}
+
+// updatePull opens a pull request (num empty) or sets its state, and
+// returns the answer GitHub gives.
+func (a *auditLog) updatePull(repo, num, title, head, base, state string) (int, map[string]any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := strings.ToLower(repo)
+	if num == "" {
+		if title == "" || head == "" || base == "" {
+			return http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed"}
+		}
+		a.pulls[key] = append(a.pulls[key], "open")
+		return http.StatusCreated, pullJSON(repo, len(a.pulls[key]), "open", title)
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > len(a.pulls[key]) {
+		return http.StatusNotFound, map[string]any{"message": "Not Found"}
+	}
+	switch state {
+	case "open", "closed":
+		a.pulls[key][n-1] = state
+	case "":
+	default:
+		return http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed"}
+	}
+	return http.StatusOK, pullJSON(repo, n, a.pulls[key][n-1], title)
+}
+
+func pullJSON(repo string, n int, state, title string) map[string]any {
+	return map[string]any{
+		"number": n, "state": state, "title": title,
+		"url":      "https://api.github.com/repos/" + repo + "/pulls/" + strconv.Itoa(n),
+		"html_url": "https://github.com/" + repo + "/pull/" + strconv.Itoa(n),
+	}
+}
+
+func (a *auditLog) pullState(repo, num string) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n, err := strconv.Atoi(num)
+	list := a.pulls[strings.ToLower(repo)]
+	if err != nil || n < 1 || n > len(list) {
+		return "", false
+	}
+	return list[n-1], true
+}
+
+func (a *auditLog) pullCount(repo string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pulls[strings.ToLower(repo)])
 }
 
 // GET /orgs/{org}/audit-log: GitHub's endpoint, newest first, with its

@@ -149,3 +149,24 @@ func TestAuditLogIncludeParameter(t *testing.T) {
 	assert.Equal(t, 2, count("?include=all"))
 	assert.Equal(t, 422, apiCall(t, e, "GET", "/orgs/o/audit-log?include=bogus", "", "ghp_FAKE").Code)
 }
+
+func TestAuditPullRequests(t *testing.T) {
+	e := newTestEmulator(t, Config{})
+	require.Equal(t, 201, apiCall(t, e, "POST", "/user/repos", `{"name":"app"}`, "ghp_FAKE").Code)
+	w := apiCall(t, e, "POST", "/repos/exfil-operator/app/pulls", `{"title":"t","head":"f","base":"main"}`, "ghp_FAKE")
+	require.Equal(t, 201, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), `"number": 1`)
+	assert.Equal(t, 422, apiCall(t, e, "POST", "/repos/exfil-operator/app/pulls", `{"title":"t"}`, "ghp_FAKE").Code)
+	assert.Equal(t, 200, apiCall(t, e, "PATCH", "/repos/exfil-operator/app/pulls/1", `{"state":"closed"}`, "ghp_FAKE").Code)
+	assert.Equal(t, 200, apiCall(t, e, "PATCH", "/repos/exfil-operator/app/pulls/1", `{"state":"closed"}`, "ghp_FAKE").Code)
+	assert.Equal(t, 404, apiCall(t, e, "PATCH", "/repos/exfil-operator/app/pulls/2", `{"state":"closed"}`, "ghp_FAKE").Code)
+	var actions []string
+	for _, ev := range e.AuditLog() {
+		m := auditDoc(t, ev)
+		actions = append(actions, ev.Action)
+		if strings.HasPrefix(ev.Action, "pull_request.") {
+			assert.Equal(t, "https://github.com/exfil-operator/app/pull/1", m["pull_request_url"])
+		}
+	}
+	assert.Equal(t, []string{"repo.create", "pull_request.create", "pull_request.close"}, actions, "closing a closed pull request changes nothing")
+}

@@ -53,6 +53,8 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	api.HandleFunc("PATCH /repos/{owner}/{repo}", e.githubUpdateRepo)
 	api.HandleFunc("PUT /repos/{owner}/{repo}/branches/{branch}/protection", e.githubProtectBranch)
 	api.HandleFunc("GET /orgs/{org}/audit-log", e.githubAuditLog)
+	api.HandleFunc("POST /repos/{owner}/{repo}/pulls", e.githubPulls)
+	api.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", e.githubPulls)
 	api.Handle("/", githubAPINotFound)
 	routes["api.github.com"] = api
 

@@ -61,4 +61,5 @@ var auditFieldOrder = []string{
 	"@timestamp", "_document_id", "action", "actor", "actor_id", "actor_ip", "created_at", "org", "repo",
 	"repository_public", "visibility", "previous_visibility", "operation_type", "transport_protocol_name",
 	"transport_protocol", "user_agent", "hashed_token", "programmatic_access_type", "branch", "reasons", "overridden_codes",
+	"pull_request_url",
 }
