@@ -120,7 +120,7 @@ func TestElasticAtomicsEndToEnd(t *testing.T) {
 	opts.Atomics = filepath.Join(reftest.ModuleRoot(t), "atomics", "T1567.001-elastic.yaml")
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
-	require.Len(t, run.Results.Atomics, 6)
+	require.Len(t, run.Results.Atomics, 7)
 	for _, a := range run.Results.Atomics {
 		require.Equal(t, 0, a.ExitCode, "%s: %s", a.Name, a.Stderr)
 		assert.True(t, a.Intact, a.Name)
@@ -134,7 +134,7 @@ func TestElasticAtomicsEndToEnd(t *testing.T) {
 	assert.Equal(t, 25, actions["git.clone"])
 	assert.Equal(t, 5, actions["protected_branch.rejected_ref_update"])
 	assert.Equal(t, 10, actions["protected_branch.policy_override"])
-	assert.Equal(t, 1, actions["repo.access"])
+	assert.Equal(t, 2, actions["repo.access"])
 	assert.Equal(t, 10, actions["pull_request.close"])
 
 	profiles, err := Contexts([]string{"workstation"})
@@ -145,7 +145,7 @@ func TestElasticAtomicsEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	_, err = run.Validate(context.Background(), profiles, "", loaded)
 	require.NoError(t, err)
-	require.Len(t, run.Results.Verdicts, 15)
+	require.Len(t, run.Results.Verdicts, 16)
 	for _, v := range run.Results.Verdicts {
 		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Atomic, v.Rule, v.Expected, v.Explanation)
 		if v.Expected.Fires {
