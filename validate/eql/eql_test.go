@@ -60,6 +60,10 @@ func TestConformance(t *testing.T) {
 		{"sequence by", `sequence by process.entity_id with maxspan=10s [process where true] [file where file.name : "scrobj.dll"]`, [][]int{{0, 1}}},
 		{"sequence maxspan", `sequence by process.entity_id with maxspan=2s [process where true] [file where true]`, nil},
 		{"sequence until", `sequence [process where process.pid > 1000] [process where true] until [file where true]`, nil},
+		{"null join key drops the event", `sequence by process.code_signature.trusted [process where process.pid > 1000] [file where true]`, nil},
+		{"optional join key may be null", `sequence by ?process.code_signature.trusted [process where process.pid > 1000] [file where true]`, [][]int{{0, 1}}},
+		{"quoted category", `"process" where process.pid == 4`, [][]int{{2}}},
+		{"backquoted field", "process where `process.pid` == 4", [][]int{{2}}},
 		{"sequence no join", `sequence [process where process.pid > 1000] [process where true]`, [][]int{{0, 2}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

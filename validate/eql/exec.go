@@ -60,8 +60,10 @@ type partial struct {
 func (q *Query) key(st *Step, d core.Doc) (string, bool) {
 	var b strings.Builder
 	for _, f := range append(append([]string(nil), q.By...), st.By...) {
-		v := d.Get(f)
-		if v.IsNull() {
+		name, optional := strings.CutPrefix(f, "?")
+		v := d.Get(name)
+		if v.IsNull() && !optional {
+			// Only optional join keys may be null.
 			return "", false
 		}
 		b.WriteString(v.String())

@@ -157,10 +157,15 @@ func (p *parser) fieldList() ([]string, error) {
 	var out []string
 	for {
 		t := p.next()
+		opt := ""
+		if f := p.peek(); t.Is("?") && f.Kind == core.TIdent && f.Pos == t.End {
+			// An optional join key may be null.
+			opt, t = "?", p.next()
+		}
 		if t.Kind != core.TIdent {
 			return nil, p.errAt(t, "expected a field name, found %s", t.Describe())
 		}
-		out = append(out, t.Val)
+		out = append(out, opt+t.Val)
 		if !p.peek().Is(",") {
 			return out, nil
 		}
