@@ -187,6 +187,20 @@ func (p *parser) value(field *core.Field) (core.Expr, error) {
 	if t.kind != 'w' && t.kind != 's' {
 		return nil, p.errAt(t, "expected a value")
 	}
+	if t.kind == 'w' {
+		// An unquoted value runs over spaces up to a keyword or a
+		// parenthesis: `content: null pointer` is one value of two words.
+		words := []tok{t}
+		for n := p.peek(); n.kind == 'w' && !n.keyword("and") && !n.keyword("or") && !n.keyword("not"); n = p.peek() {
+			if nn := p.toks[p.i+1]; nn.kind == 'o' && (nn.text == ":" || nn.text[0] == '<' || nn.text[0] == '>') {
+				break
+			}
+			words = append(words, p.next())
+		}
+		if len(words) > 1 {
+			return p.words(field, words)
+		}
+	}
 	pos := core.Pos{Start: field.Start, End: t.end}
 	lit := &core.Lit{Pos: core.Pos{Start: t.pos, End: t.end}, V: core.EventValue(t.val)}
 	text := p.opts.Text(field.Name)
@@ -205,6 +219,28 @@ func (p *parser) value(field *core.Field) (core.Expr, error) {
 		c.Phrase = text
 	}
 	return c, err
+}
+
+// words is an unquoted value of several words. On a text field Kibana
+// sends a match query: any of the words, in any order; on other fields the
+// words are a terms query (status_code: 400 401 404): any of them.
+func (p *parser) words(field *core.Field, words []tok) (core.Expr, error) {
+	pos := core.Pos{Start: field.Start, End: words[len(words)-1].end}
+	var any []core.Expr
+	for _, w := range words {
+		lit := &core.Lit{Pos: core.Pos{Start: w.pos, End: w.end}, V: core.EventValue(w.val)}
+		op := core.OpEq
+		if w.hasWild {
+			op = core.OpWildcard
+		}
+		c, err := core.NewCmp(pos, op, field, []core.Expr{lit}, false, false)
+		if err != nil {
+			return nil, err
+		}
+		c.Phrase, c.LiteralQuestion = p.opts.Text(field.Name), true
+		any = append(any, c)
+	}
+	return &core.Logic{Pos: pos, Or: true, Args: any}, nil
 }
 
 func span(x core.Expr, s, e int) core.Expr {
