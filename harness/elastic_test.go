@@ -21,16 +21,10 @@ import (
 	"github.com/t1567001/harness/validate"
 )
 
-// goldenEvents reads a golden telemetry file back into events, each under
-// the context whose host wrote it.
+// goldenEvents reads a golden telemetry file back into events, with the
+// context and provenance the goldens pin.
 func goldenEvents(t *testing.T, guid string) []event.Event {
 	t.Helper()
-	profiles, err := Contexts(nil)
-	require.NoError(t, err)
-	byHost := map[string]string{}
-	for _, p := range profiles {
-		byHost[p.FQDN()] = p.Name
-	}
 	f, err := os.Open(filepath.Join("testdata", "golden", guid+".jsonl"))
 	require.NoError(t, err)
 	defer f.Close()
@@ -41,8 +35,10 @@ func goldenEvents(t *testing.T, guid string) []event.Event {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
 		e := event.Event{Channel: m["Channel"].(string), Computer: m["Computer"].(string), EventID: int(m["EventID"].(float64)),
-			Provider: event.Provider{Name: m["Provider"].(string)}, Provenance: event.Observed}
-		e.Context = byHost[e.Computer]
+			Provider: event.Provider{Name: m["Provider"].(string)}}
+		e.Context, _ = m["harness_context"].(string)
+		prov, _ := m["harness_provenance"].(string)
+		e.Provenance = event.Provenance(prov)
 		if e.Channel == event.SysmonChannel {
 			e.UserID = "S-1-5-18"
 		}
@@ -54,6 +50,9 @@ func goldenEvents(t *testing.T, guid string) []event.Event {
 		for _, k := range keys {
 			switch k {
 			case "Channel", "Computer", "EventID", "Provider", "ExecutionProcessID":
+				continue
+			}
+			if strings.HasPrefix(k, "harness_") {
 				continue
 			}
 			e.Data = append(e.Data, event.Field{Name: k, Value: fmt.Sprint(m[k])})
@@ -85,7 +84,7 @@ func TestElasticRulesOnBaseAtomics(t *testing.T) {
 		events := goldenEvents(t, "5b3c6f0e-8a8e-4c2f-9f35-1567001a"+guid)
 		byHost := map[string][]event.Event{}
 		for _, e := range events {
-			byHost[e.Computer] = append(byHost[e.Computer], e)
+			byHost[e.Context] = append(byHost[e.Context], e)
 		}
 		require.NotEmpty(t, byHost)
 		for _, r := range loaded {
@@ -99,7 +98,11 @@ func TestElasticRulesOnBaseAtomics(t *testing.T) {
 				want := fires[r.ID()][guid]
 				if assert.Equal(t, want, len(rows) > 0, "%s on atomic %s at %s", r.ID(), guid, host) && want {
 					assert.Equal(t, "api.github.com", rows[0].Values["dns.question.name"])
-					assert.Equal(t, "observed", rows[0].Values["provenance"])
+					// Sysmon 22 is modelled from the connection's host; the
+					// PowerShell atomic's was a replay standing in for pwsh.
+					assert.Equal(t, map[string]string{"0001": "simulated", "0003": "modelled", "0004": "modelled"}[guid], rows[0].Values["harness.provenance"])
+					require.NotEmpty(t, rows[0].Sources)
+					assert.Equal(t, 22, evs[rows[0].Sources[0]].EventID)
 				}
 				if !want && len(rows) == 0 {
 					assert.NotEmpty(t, r.Explain(context.Background(), evs, validate.Outcome{Fires: true}))
@@ -150,9 +153,15 @@ func TestElasticAtomicsEndToEnd(t *testing.T) {
 		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Atomic, v.Rule, v.Expected, v.Explanation)
 		if v.Expected.Fires {
 			require.NotEmpty(t, v.Actual.Rows)
-			if strings.Contains(v.Rule, "github") || strings.HasPrefix(v.Rule, "impact_") || strings.Contains(v.Rule, "cloning") {
+			require.NotEmpty(t, v.RestsOn, v.Rule)
+			switch v.Rule {
+			case "execution_posh_hacktool_functions":
+				assert.Equal(t, event.Declared, v.RestsOn[0], v.Rule)
+			case "command_and_control_common_webservices":
+				assert.Equal(t, event.Modelled, v.RestsOn[0], v.Rule)
+			default:
 				// The audit log is what the mock saw each request do.
-				assert.Equal(t, "observed", v.Actual.Rows[0].Values["provenance"], v.Rule)
+				assert.Equal(t, event.Observed, v.RestsOn[0], v.Rule)
 			}
 		}
 	}

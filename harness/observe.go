@@ -6,6 +6,7 @@ import (
 	"github.com/t1567001/harness/event"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/t1567001/harness/atomics"
@@ -33,6 +34,15 @@ func readObservations(path string) ([]sensor.Observation, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return obs, nil
+}
+
+// ContextNames lists the host contexts the harness ships a profile for.
+func ContextNames() ([]string, error) {
+	fsys, err := profilesFS()
+	if err != nil {
+		return nil, err
+	}
+	return telemetry.ProfileNames(fsys)
 }
 
 // Contexts loads the named host profiles, or every context profile the
@@ -66,46 +76,92 @@ func profilesFS() (fs.FS, error) {
 	return fsys, nil
 }
 
-// Validate renders every test under every profile, checks each test's
-// expectations for that context against rules, stores the verdicts in the
-// results, and returns all the rendered events. realism, when not empty,
-// overrides each profile's own.
-func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]event.Event, error) {
-	var all []event.Event
-	verdicts := []validate.Verdict{}
+// Rendered is one test's telemetry under one host context: the render
+// step's output and the detect step's input.
+type Rendered struct {
+	Test    *TestRun
+	Context string
+	Events  []event.Event
+	// Service is the service's own log of the test (GitHub's audit log
+	// as the mock wrote it): rules for github.audit read it with Events.
+	Service []event.Event
+	// NoTelemetry says why there are no events when the sensor did not
+	// watch the test; its expectations then fail with that reason.
+	NoTelemetry string
+}
+
+// Render is the render step: every test of the run under every profile.
+// realism, when not empty, overrides each profile's own.
+func (r *Run) Render(profiles []*telemetry.Profile, realism telemetry.Realism) ([]Rendered, error) {
+	var out []Rendered
 	for _, p := range profiles {
-		for _, t := range r.Tests {
-			events, err := r.render(t, p, realism)
+		for i := range r.Tests {
+			t := &r.Tests[i]
+			events, err := r.render(*t, p, realism)
 			if err != nil {
 				return nil, err
 			}
-			all = append(all, events...)
-			// The service's own log (GitHub's audit log) is evaluated with
-			// the host's events: rules for github.audit read it.
-			audit, err := telemetry.AuditEvents(r.Results.RunID, t.Ledger)
-			if err != nil {
+			rd := Rendered{Test: t, Context: p.Name, Events: events}
+			if rd.Service, err = telemetry.AuditEvents(r.Results.RunID, t.Ledger); err != nil {
 				return nil, err
 			}
-			for i := range audit {
-				audit[i].Context = p.Name
+			for i := range rd.Service {
+				rd.Service[i].Context = p.Name
 			}
-			eval := validate.NewEvaluation(rules, append(events, audit...))
-			for _, exp := range t.Test.Expect[p.Name] {
-				v, err := eval.Check(ctx, exp)
-				if err != nil {
-					return nil, fmt.Errorf("checking %q in %s: %w", t.Test.Name, p.Name, err)
-				}
-				if t.Observations == nil {
-					v.Pass = false
-					v.Explanation = "no telemetry for this test: " + r.whyNoTelemetry(t)
-				}
-				v.Atomic, v.GUID, v.Context = t.Test.Name, t.Test.GUID, p.Name
-				verdicts = append(verdicts, v)
+			if t.Observations == nil {
+				rd.NoTelemetry = r.whyNoTelemetry(*t)
 			}
+			out = append(out, rd)
 		}
 	}
+	return out, nil
+}
+
+// Detect is the detect step: it checks each rendered test's expectations
+// for its context against rules.
+func Detect(ctx context.Context, rendered []Rendered, rules []validate.Rule) ([]validate.Verdict, error) {
+	verdicts := []validate.Verdict{}
+	for _, rd := range rendered {
+		t := rd.Test
+		eval := validate.NewEvaluation(rules, append(slices.Clip(rd.Events), rd.Service...))
+		for _, exp := range t.Test.Expect[rd.Context] {
+			v, err := eval.Check(ctx, exp)
+			if err != nil {
+				return nil, fmt.Errorf("checking %q in %s: %w", t.Test.Name, rd.Context, err)
+			}
+			if rd.NoTelemetry != "" {
+				v.Pass = false
+				v.Explanation = "no telemetry for this test: " + rd.NoTelemetry
+			}
+			v.Atomic, v.GUID, v.Context = t.Test.Name, t.Test.GUID, rd.Context
+			verdicts = append(verdicts, v)
+		}
+	}
+	return verdicts, nil
+}
+
+// Events gathers the events of every rendered test, in order.
+func Events(rendered []Rendered) []event.Event {
+	var all []event.Event
+	for _, rd := range rendered {
+		all = append(all, rd.Events...)
+	}
+	return all
+}
+
+// Validate runs the render and detect steps, stores the verdicts in the
+// results, and returns all the rendered events.
+func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]event.Event, error) {
+	rendered, err := r.Render(profiles, realism)
+	if err != nil {
+		return nil, err
+	}
+	verdicts, err := Detect(ctx, rendered, rules)
+	if err != nil {
+		return nil, err
+	}
 	r.Results.Verdicts = verdicts
-	return all, nil
+	return Events(rendered), nil
 }
 
 func (r *Run) whyNoTelemetry(t TestRun) string {
@@ -133,6 +189,7 @@ func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism)
 		HomeDir:      t.Result.HomeDir,
 		Realism:      realism,
 		Hashes:       r.hashes,
+		Records:      r.records,
 	}
 	if w := t.Test.WindowsExecutor; w != nil {
 		in.Shell, in.Command = w.Name, atomics.Substitute(w.Command, t.Args)
@@ -143,9 +200,6 @@ func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism)
 	events, err := telemetry.Render(p, in)
 	if err != nil {
 		return nil, fmt.Errorf("rendering %q under %s: %w", t.Test.Name, p.Name, err)
-	}
-	for i := range events {
-		events[i].Context = p.Name
 	}
 	return events, nil
 }

@@ -126,9 +126,6 @@ func (m *ECSMapping) Render(p *Profile, e *event.Event) []ECSDoc {
 			if len(e.ModelledFields) > 0 {
 				d["harness.modelled_fields"] = e.ModelledFields
 			}
-			if e.Simulated {
-				d["harness.simulated"] = true
-			}
 			out = append(out, d)
 		}
 	}

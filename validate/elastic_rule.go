@@ -3,7 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/t1567001/harness/event"
@@ -41,29 +41,33 @@ func (r *ElasticRule) ID() string { return r.rule.ID }
 // Kind is "elastic-<type>" (elastic-eql, elastic-esql, ...).
 func (r *ElasticRule) Kind() string { return "elastic-" + r.rule.Type }
 
-func (r *ElasticRule) docs(events []event.Event) []core.Doc {
-	var docs []core.Doc
+// docs reads events as ECS documents; owner[i] is the index of the event
+// document i came from (an event may give several: Winlogbeat's shape and
+// Elastic Defend's).
+func (r *ElasticRule) docs(events []event.Event) (docs []core.Doc, owner []int) {
 	for i := range events {
 		for _, d := range r.toECS(&events[i]) {
 			docs = append(docs, core.FlattenDoc(d))
+			owner = append(owner, i)
 		}
 	}
-	return docs
+	return docs, owner
 }
 
-// Evaluate yields a row per alert: the rule's id and name, what the alert
-// rests on (provenance of its documents, how many), then its columns.
+// Evaluate yields a row per alert: the rule's id, name, severity and risk
+// score, then the alert's columns; its sources are the events under the
+// documents the alert rests on.
 func (r *ElasticRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	docs := r.docs(events)
+	docs, owner := r.docs(events)
 	var rows []Row
 	for _, a := range r.rule.Run(docs) {
 		row := Row{
-			Fields: []string{"rule_id", "rule_name", "severity", "risk_score", "provenance", "documents"},
+			Fields: []string{"rule_id", "rule_name", "severity", "risk_score"},
 			Values: map[string]string{"rule_id": r.rule.RuleID, "rule_name": r.rule.Name, "severity": r.rule.Severity,
-				"risk_score": fmt.Sprint(r.rule.RiskScore), "provenance": provenanceOf(docs, a.Sources), "documents": fmt.Sprint(len(a.Sources))},
+				"risk_score": fmt.Sprint(r.rule.RiskScore)},
 		}
 		for _, c := range a.Columns {
 			if _, dup := row.Values[c]; dup {
@@ -72,31 +76,19 @@ func (r *ElasticRule) Evaluate(ctx context.Context, events []event.Event) ([]Row
 			row.Fields = append(row.Fields, c)
 			row.Values[c] = strings.ReplaceAll(a.Values.Get(c).String(), "\n", ",")
 		}
+		for _, d := range a.Sources {
+			row.Sources = append(row.Sources, owner[d])
+		}
+		slices.Sort(row.Sources)
+		row.Sources = slices.Compact(row.Sources)
 		rows = append(rows, row)
 	}
 	return rows, nil
 }
 
-func provenanceOf(docs []core.Doc, src []int) string {
-	seen := map[string]bool{}
-	for _, i := range src {
-		p, ok := docs[i].Get("harness.provenance").Text()
-		if !ok {
-			p = string(event.Recorded)
-		}
-		seen[p] = true
-	}
-	out := make([]string, 0, len(seen))
-	for p := range seen {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
-
 // Explain says, in the rule's language, what the events lacked.
 func (r *ElasticRule) Explain(ctx context.Context, events []event.Event, want Outcome) string {
-	docs := r.docs(events)
+	docs, _ := r.docs(events)
 	if want.Fires {
 		return fmt.Sprintf("rule %s (%s, %s) does not fire:\n  %s", r.rule.ID, r.rule.Name, r.Kind(), indentLines(r.rule.Explain(docs)))
 	}

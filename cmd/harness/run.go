@@ -7,12 +7,10 @@ import (
 	"github.com/t1567001/harness/event"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/harness"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/telemetry"
@@ -88,7 +86,7 @@ func newRunCmd() *cobra.Command {
 				return werr
 			}
 			if out != "" {
-				if werr := writeOut(out, r, events, profiles); werr != nil {
+				if werr := writeOut(out, r, events); werr != nil {
 					return werr
 				}
 			}
@@ -136,62 +134,9 @@ func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
 	return reports.WriteVerdicts(w, r)
 }
 
-func writeOut(dir string, r *harness.Run, events []event.Event, profiles []*telemetry.Profile) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func writeOut(dir string, r *harness.Run, events []event.Event) error {
+	if err := harness.Report(dir, r, events); err != nil {
 		return fmt.Errorf("--out: %w", err)
-	}
-	if err := reports.WriteJSON(dir, "results.json", r.Results); err != nil {
-		return err
-	}
-	if err := reports.WriteJSON(dir, "ledger.json", map[string]any{"run_id": r.Results.RunID, "entries": r.Ledger}); err != nil {
-		return err
-	}
-	if err := reports.WriteJSON(dir, "layer.json", reports.Layer(r.Results)); err != nil {
-		return err
-	}
-	audit, err := telemetry.AuditEvents(r.Results.RunID, r.Ledger)
-	if err != nil {
-		return err
-	}
-	for name, write := range map[string]func(io.Writer) error{
-		"events.xml":         func(w io.Writer) error { return telemetry.WriteXML(w, events) },
-		"events.jsonl":       func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
-		"events.ecs.jsonl":   func(w io.Writer) error { return harness.WriteECS(w, append(events, audit...), profiles) },
-		"github-audit.jsonl": func(w io.Writer) error { return writeAudit(w, r.Ledger) },
-		"junit.xml":          func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
-		"report.html":        func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
-		"report.md":          func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
-	} {
-		if err := writeFile(filepath.Join(dir, name), write); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-// writeAudit writes GitHub's audit log as the mock recorded it, one event
-// per line in GitHub's own shape (what audit-log streaming delivers).
-func writeAudit(w io.Writer, entries []emulator.Entry) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, en := range entries {
-		for _, a := range en.Audit {
-			if err := enc.Encode(a); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
