@@ -71,12 +71,27 @@ type Cmp struct {
 	// LiteralQuestion makes '?' an ordinary character in wildcards (KQL).
 	LiteralQuestion bool
 	res             []*regexp.Regexp
+	// wild holds the compiled form of each literal wildcard pattern
+	// without '?' (nil where a pattern needs Glob), so that matching
+	// allocates nothing.
+	wild []*Wildcard
 }
 
 // NewCmp builds a comparison, compiling regular expressions (anchored, as
 // Lucene's are) when Op is OpRegex.
 func NewCmp(pos Pos, op string, l Expr, r []Expr, fold, negate bool) (*Cmp, error) {
 	c := &Cmp{Pos: pos, Op: op, L: l, R: r, Fold: fold, Negate: negate}
+	if op == OpWildcard {
+		c.wild = make([]*Wildcard, len(r))
+		for i, x := range r {
+			if lit, ok := x.(*Lit); ok {
+				if p, ok := lit.V.Text(); ok && !strings.Contains(p, "?") && lit.V.Kind() != KindMulti {
+					w := CompileWildcard(p, !fold)
+					c.wild[i] = &w
+				}
+			}
+		}
+	}
 	if op == OpRegex {
 		for _, x := range r {
 			s, _ := x.Eval(nil).Text()
@@ -107,10 +122,14 @@ func (c *Cmp) Eval(d Doc) Value {
 		return BoolValue(false)
 	}
 	hit := false
-	for _, l := range elements(lv) {
-		if c.one(l, d) {
-			hit = true
-			break
+	if lv.Kind() != KindMulti {
+		hit = c.one(lv, d)
+	} else {
+		for _, l := range elements(lv) {
+			if c.one(l, d) {
+				hit = true
+				break
+			}
 		}
 	}
 	return BoolValue(hit != c.Negate)
@@ -137,8 +156,20 @@ func (c *Cmp) one(l Value, d Doc) bool {
 		}
 		return false
 	}
-	for _, x := range c.R {
+	for i, x := range c.R {
+		if c.wild != nil && c.wild[i] != nil && !c.Phrase {
+			if c.wild[i].Match(ls) {
+				return true
+			}
+			continue
+		}
 		r := x.Eval(d)
+		if r.Kind() != KindMulti {
+			if c.match(l, ls, r) {
+				return true
+			}
+			continue
+		}
 		for _, rv := range elements(r) {
 			if c.match(l, ls, rv) {
 				return true

@@ -11,7 +11,9 @@ import (
 // wildcard algorithm: linear backtracking to the last many, so no input can
 // make it exponential.
 func Glob(s, p string, many, one byte, fold bool) bool {
-	if fold {
+	// ASCII text folds byte by byte; other text is lower-cased first.
+	asciiFold := fold && isASCII(s) && isASCII(p)
+	if fold && !asciiFold {
 		s, p = strings.ToLower(s), strings.ToLower(p)
 	}
 	si, pi := 0, 0
@@ -29,7 +31,7 @@ func Glob(s, p string, many, one byte, fold bool) bool {
 				pi++
 				continue
 			default:
-				if p[pi] == s[si] {
+				if p[pi] == s[si] || asciiFold && LowerASCII(p[pi]) == LowerASCII(s[si]) {
 					si++
 					pi++
 					continue
@@ -48,4 +50,13 @@ func Glob(s, p string, many, one byte, fold bool) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

@@ -77,3 +77,34 @@ func TestLikeMatch(t *testing.T) {
 		assert.Equal(t, c.want, Glob(c.s, c.p, '%', '_', false), "%q LIKE %q", c.s, c.p)
 	}
 }
+
+func TestGlobAgreesWithRegexp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", "B", "b", "?", "*", "x", "é", "É"}
+	gen := func(n int) string {
+		var b strings.Builder
+		for range rng.IntN(n) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	for range 20000 {
+		pat, text := gen(6), gen(8)
+		text = strings.NewReplacer("*", "", "?", "").Replace(text)
+		var re strings.Builder
+		re.WriteString("(?is)^")
+		for _, r := range pat {
+			switch r {
+			case '*':
+				re.WriteString(".*")
+			case '?':
+				re.WriteString(".")
+			default:
+				re.WriteString(regexp.QuoteMeta(string(r)))
+			}
+		}
+		re.WriteString("$")
+		want := regexp.MustCompile(re.String()).MatchString(text)
+		require.Equal(t, want, Glob(text, pat, '*', '?', true), "pattern %q text %q", pat, text)
+	}
+}
