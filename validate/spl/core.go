@@ -54,14 +54,15 @@ type (
 	aggState       = core.Agg
 )
 
-var (
-	compileWildcard = core.CompileWildcard
-	compileLiterals = core.CompileLiterals
-	compareValues   = core.CompareValues
-	truthy          = core.Truthy
-	parseNumber     = core.ParseNumber
-	looksNumeric    = core.LooksNumeric
-)
+// Functions, not variables, so that the compiler can inline them.
+func compileWildcard(p string, caseSensitive bool) wildcard {
+	return core.CompileWildcard(p, caseSensitive)
+}
+func compileLiterals(re string) *literalMatcher { return core.CompileLiterals(re) }
+func compareValues(a, b Value) (int, bool)      { return core.CompareValues(a, b) }
+func truthy(v Value) bool                       { return core.Truthy(v) }
+func parseNumber(s string) (float64, bool)      { return core.ParseNumber(s) }
+func looksNumeric(s string) bool                { return core.LooksNumeric(s) }
 
 // sortedKeys lists an event's field names in a stable order for output.
 func sortedKeys(ev Event) []string {
