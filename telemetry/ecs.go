@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,10 +103,29 @@ func (m *ECSMapping) Render(p *Profile, e *event.Event) []ECSDoc {
 		}
 		for _, r := range src.Docs {
 			d := ECSDoc{}
+			consumed := map[string]bool{}
 			for _, g := range r.Include {
-				apply(d, m.Groups[g], p, e)
+				apply(d, m.Groups[g], p, e, consumed)
 			}
-			apply(d, r.ecsRules, p, e)
+			apply(d, r.ecsRules, p, e, consumed)
+			for _, g := range append(slices.Clone(r.Include), "") {
+				rules := r.ecsRules
+				if g != "" {
+					rules = m.Groups[g]
+				}
+				for _, f := range rules.Fields {
+					if f.From != "$event_data" {
+						continue
+					}
+					// What the pipeline does not rename stays under
+					// winlog.event_data.
+					for _, x := range e.Data {
+						if x.Value != "" && x.Value != "-" && !consumed[x.Name] {
+							d[f.To+"."+x.Name] = x.Value
+						}
+					}
+				}
+			}
 			d["data_stream.type"] = "logs"
 			d["data_stream.dataset"] = r.Dataset
 			d["data_stream.namespace"] = "default"
@@ -132,20 +152,15 @@ func (m *ECSMapping) Render(p *Profile, e *event.Event) []ECSDoc {
 	return out
 }
 
-func apply(d ECSDoc, r ecsRules, p *Profile, e *event.Event) {
+func apply(d ECSDoc, r ecsRules, p *Profile, e *event.Event, consumed map[string]bool) {
 	for k, v := range r.Set {
 		d[k] = v
 	}
 	for _, f := range r.Fields {
 		if f.From == "$event_data" {
-			// Winlogbeat keeps every EventData item under winlog.event_data.
-			for _, x := range e.Data {
-				if x.Value != "" {
-					d[f.To+"."+x.Name] = x.Value
-				}
-			}
-			continue
+			continue // after every other line (Render)
 		}
+		consumed[f.From] = true
 		v, ok := source(f.From, p, e)
 		if !ok || v == "" || v == "-" {
 			continue

@@ -41,8 +41,9 @@ func TestECSRendersSysmonDNSBothShapes(t *testing.T) {
 	}
 	assert.Equal(t, "windows.sysmon_operational", sysmon["data_stream.dataset"])
 	assert.Equal(t, "S-1-5-18", sysmon["user.id"], "Winlogbeat's Sysmon user.id is the Sysmon service's")
-	assert.Equal(t, "api.github.com", sysmon["winlog.event_data.QueryName"])
-	assert.NotContains(t, sysmon, "winlog.event_data.RuleName-")
+	assert.Equal(t, "DNSEvent (DNS query)", sysmon["event.action"])
+	assert.NotContains(t, sysmon, "winlog.event_data.QueryName", "the pipeline renames what it maps")
+	assert.NotContains(t, sysmon, "winlog.event_data.RuleName", `"-" is empty`)
 	assert.NotContains(t, sysmon, "process.code_signature.subject_name", "Sysmon has no signer")
 	assert.Equal(t, "endpoint.events.network", defend["data_stream.dataset"])
 	assert.Equal(t, "Microsoft Windows", defend["process.code_signature.subject_name"])
@@ -62,6 +63,8 @@ func TestECSProcessAndScriptBlock(t *testing.T) {
 	assert.Equal(t, "cmd.exe", d["process.parent.name"])
 	assert.Equal(t, "ab", d["process.hash.sha256"])
 	assert.Equal(t, []any{"process"}, d["event.category"])
+	assert.Equal(t, "Process creation", d["event.action"])
+	assert.Equal(t, 4, d["process.args_count"])
 
 	sb := event.Event{Provider: event.PowerShell, EventID: 4104, Channel: event.PowerShellChannel, Data: []event.Field{{Name: "ScriptBlockText", Value: "Invoke-ExfilDataToGitHub -x"}}}
 	docs := m.Render(nil, &sb)
