@@ -111,3 +111,25 @@ func TestECSMappingRejectsUnknownTransform(t *testing.T) {
 	_, err := LoadECSMapping([]byte("events:\n  - channel: x\n    docs:\n      - dataset: d\n        fields:\n          - {from: a, to: b, as: nope}\n"))
 	assert.ErrorContains(t, err, `unknown transform "nope"`)
 }
+
+func TestReadEventsTakesAGitHubAuditLog(t *testing.T) {
+	log := `{"@timestamp":1796183194902,"_document_id":"x1","action":"repo.access","actor":"mallory","actor_ip":"198.51.100.7","created_at":1796183194902,"org":"acme","repo":"acme/site","repository_public":true,"visibility":"public","previous_visibility":"private","operation_type":"modify","business":"acme-corp"}
+{"@timestamp":1796183195000,"action":"git.clone","actor":"mallory","created_at":1796183195000,"repo":"acme/site","operation_type":"access"}
+`
+	events, err := ReadEvents("audit.jsonl", strings.NewReader(log))
+	require.NoError(t, err)
+	require.Len(t, events, 2)
+	e := events[0]
+	assert.Equal(t, GitHubAuditChannel, e.Channel)
+	assert.Equal(t, event.Recorded, e.Origin(), "a file's events are recorded")
+	assert.Equal(t, time.UnixMilli(1796183194902).UTC(), e.TimeCreated)
+	v, _ := e.Get("visibility")
+	assert.Equal(t, "public", v)
+	v, _ = e.Get("repository_public")
+	assert.Equal(t, "true", v)
+	v, _ = e.Get("business")
+	assert.Equal(t, "acme-corp", v, "fields the harness does not know are kept")
+
+	_, err = ReadEvents("audit.jsonl", strings.NewReader(log+`{"action":"x"}`+"\n"))
+	assert.ErrorContains(t, err, "audit.jsonl: line 3: not a GitHub audit-log event")
+}
