@@ -92,6 +92,23 @@ func (r *ElasticRule) Explain(ctx context.Context, events []event.Event, want Ou
 	if want.Fires {
 		return fmt.Sprintf("rule %s (%s, %s) does not fire:\n  %s", r.rule.ID, r.rule.Name, r.Kind(), indentLines(r.rule.Explain(docs)))
 	}
-	n := len(r.rule.Run(docs))
-	return fmt.Sprintf("rule %s (%s) fires %d time(s) where it should stay silent", r.rule.ID, r.rule.Name, n)
+	alerts := r.rule.Run(docs)
+	var b strings.Builder
+	fmt.Fprintf(&b, "rule %s (%s) fires %d time(s) where it should stay silent:", r.rule.ID, r.rule.Name, len(alerts))
+	for i, a := range alerts {
+		if i == 3 {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(alerts)-i)
+			break
+		}
+		var parts []string
+		for _, c := range a.Columns {
+			v := a.Values.Get(c).String()
+			if len(v) > 80 {
+				v = v[:77] + "..."
+			}
+			parts = append(parts, c+"="+strings.ReplaceAll(v, "\n", ","))
+		}
+		fmt.Fprintf(&b, "\n  - on %d document(s): %s", len(a.Sources), strings.Join(parts, " "))
+	}
+	return b.String()
 }

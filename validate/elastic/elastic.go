@@ -98,9 +98,9 @@ type threshold struct {
 	cardinality int
 }
 
-// TextFields are the ECS fields mapped as analyzed text, which KQL matches
+// textFields are the ECS fields mapped as analyzed text, which KQL matches
 // by phrase rather than exactly.
-var TextFields = map[string]bool{
+var textFields = map[string]bool{
 	"message":                           true,
 	"powershell.file.script_block_text": true,
 	"error.message":                     true,
@@ -139,7 +139,7 @@ func Load(name string, data []byte) (*Rule, error) {
 		if fr.Language != "kuery" {
 			return refuse("%s rule in language %q: only kuery (KQL) is supported", fr.Type, fr.Language)
 		}
-		if r.kql, err = kql.Parse(fr.Query, kql.Options{Text: func(f string) bool { return TextFields[f] }}); err != nil {
+		if r.kql, err = kql.Parse(fr.Query, kql.Options{Text: func(f string) bool { return textFields[f] }}); err != nil {
 			return refuse("KQL query: %v", err)
 		}
 		for _, fs := range fr.Filters {
