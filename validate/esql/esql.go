@@ -230,6 +230,15 @@ func (q *Query) load(docs []core.Doc, index func(core.Doc) string) table {
 				t.cols = append(t.cols, k)
 			}
 		}
+		// Metadata fields named in from ... metadata: _index is known
+		// here; _id and _version are not, and stay null.
+		if slices.Contains(q.Metadata, "_index") {
+			row.Values["_index"] = core.StringValue(index(d))
+			if !seen["_index"] {
+				seen["_index"] = true
+				t.cols = append(t.cols, "_index")
+			}
+		}
 		t.rows = append(t.rows, row)
 	}
 	sort.Strings(t.cols)

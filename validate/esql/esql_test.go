@@ -74,6 +74,7 @@ func TestCommands(t *testing.T) {
 		{`from logs-* | stats n = count(*) by github.repo | sort n desc, github.repo | keep n`, []string{"2", "2", "1"}},
 		{`from logs-* | where github.repo in ("acme/r1", "acme/r2") and user.name is not null | stats n = count(*)`, []string{"3"}},
 		{`from logs-* | where github.repo like "*r1" | stats n = count(*)`, []string{"2"}},
+		{`from logs-* metadata _index | where _index == "logs-github.audit-default" | stats n = count(*)`, []string{"5"}},
 		{`from logs-* | where not github.repo rlike "acme/r[01]" | stats n = count(*)`, []string{"1"}},
 	} {
 		q, err := Parse(c.q)
