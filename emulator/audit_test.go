@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,32 @@ import (
 // organization" and the REST endpoint GET /orgs/{org}/audit-log).
 var auditRequired = []string{"@timestamp", "_document_id", "action", "actor", "actor_ip", "created_at", "operation_type"}
 
+// auditTypes are the documented audit-log keys the mock writes and the
+// JSON type of each (GitHub's "Audit log events" reference and the
+// audit-log REST API's schema).
+var auditTypes = map[string]string{
+	"@timestamp": "number", "_document_id": "string", "action": "string", "actor": "string", "actor_id": "number",
+	"actor_ip": "string", "created_at": "number", "org": "string", "repo": "string", "repository_public": "bool",
+	"visibility": "string", "previous_visibility": "string", "operation_type": "string",
+	"transport_protocol_name": "string", "transport_protocol": "number", "user_agent": "string",
+	"hashed_token": "string", "programmatic_access_type": "string", "branch": "string", "reasons": "array",
+	"overridden_codes": "array", "pull_request_url": "string",
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case float64:
+		return "number"
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	case []any:
+		return "array"
+	}
+	return "other"
+}
+
 func auditDoc(t *testing.T, ev AuditEvent) map[string]any {
 	t.Helper()
 	b, err := json.Marshal(ev)
@@ -25,6 +52,24 @@ func auditDoc(t *testing.T, ev AuditEvent) map[string]any {
 	require.NoError(t, json.Unmarshal(b, &m))
 	for _, k := range auditRequired {
 		assert.Contains(t, m, k, "%s lacks %s", ev.Action, k)
+	}
+	for k, v := range m {
+		want, ok := auditTypes[k]
+		if assert.True(t, ok, "%s: %s is not a documented audit-log key", ev.Action, k) {
+			assert.Equal(t, want, jsonType(v), "%s: %s", ev.Action, k)
+		}
+	}
+	assert.Equal(t, m["@timestamp"], m["created_at"])
+	if v, ok := m["visibility"]; ok {
+		assert.Contains(t, []any{"public", "private", "internal"}, v)
+	}
+	if v, ok := m["hashed_token"].(string); ok {
+		raw, err := base64.StdEncoding.DecodeString(v)
+		assert.NoError(t, err)
+		assert.Len(t, raw, 32, "base64 of the token's SHA-256")
+	}
+	if v, ok := m["programmatic_access_type"]; ok {
+		assert.Contains(t, []any{"Personal access token (classic)", "Fine-grained personal access token", "OAuth access token", "GitHub App server-to-server token"}, v)
 	}
 	assert.Regexp(t, `^[a-z_]+\.[a-z_]+$`, m["action"])
 	assert.Contains(t, []any{"access", "create", "modify", "remove", "transfer", "authentication"}, m["operation_type"])
