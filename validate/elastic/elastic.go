@@ -129,18 +129,18 @@ func Load(name string, data []byte) (*Rule, error) {
 	switch fr.Type {
 	case "eql":
 		if r.eql, err = eql.Parse(fr.Query); err != nil {
-			return refuse("EQL query: %v", err)
+			return refuse("%s", queryError(name, data, "EQL", err))
 		}
 	case "esql":
 		if r.esql, err = esql.Parse(fr.Query); err != nil {
-			return refuse("ES|QL query: %v", err)
+			return refuse("%s", queryError(name, data, "ES|QL", err))
 		}
 	case "query", "threshold", "new_terms":
 		if fr.Language != "kuery" {
 			return refuse("%s rule in language %q: only kuery (KQL) is supported", fr.Type, fr.Language)
 		}
 		if r.kql, err = kql.Parse(fr.Query, kql.Options{Text: func(f string) bool { return textFields[f] }}); err != nil {
-			return refuse("KQL query: %v", err)
+			return refuse("%s", queryError(name, data, "KQL", err))
 		}
 		for _, fs := range fr.Filters {
 			if fs.Meta.Disabled {
@@ -178,6 +178,36 @@ func Load(name string, data []byte) (*Rule, error) {
 		return refuse("rule type %q cannot run here (eql, query, esql, threshold and new_terms can)", fr.Type)
 	}
 	return r, nil
+}
+
+// queryError places a query's syntax error in the rule file: the line of
+// the file the query's line is on, then the query's own line:col and caret.
+func queryError(name string, data []byte, lang string, err error) string {
+	var se *core.SyntaxError
+	if !errors.As(err, &se) {
+		return fmt.Sprintf("%s query: %v", lang, err)
+	}
+	return fmt.Sprintf("%s:%d: %s query: %v", name, queryLine(data)+se.Line-1, lang, err)
+}
+
+// queryLine is the line of the file on which the query's text starts (the
+// line after the opening quotes of a multi-line string).
+func queryLine(data []byte) int {
+	for i, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "query")
+		if !ok {
+			continue
+		}
+		rest, ok = strings.CutPrefix(strings.TrimSpace(rest), "=")
+		if !ok {
+			continue
+		}
+		if rest = strings.TrimSpace(rest); rest == `'''` || rest == `"""` {
+			return i + 2
+		}
+		return i + 1
+	}
+	return 1
 }
 
 // IndexOf names a document's data stream, logs-<dataset>-<namespace>, which

@@ -61,7 +61,8 @@ func TestRefusals(t *testing.T) {
 	for _, c := range []struct{ toml, reason string }{
 		{"[rule]\ntype = \"machine_learning\"\nmachine_learning_job_id = \"x\"\n", `rule type "machine_learning" cannot run here`},
 		{"[rule]\ntype = \"query\"\nlanguage = \"lucene\"\nquery = \"a:b\"\n", `only kuery (KQL) is supported`},
-		{"[rule]\ntype = \"eql\"\nlanguage = \"eql\"\nquery = \"process where x = 1\"\n", "EQL query: eql: 1:17: use == to compare"},
+		{"[rule]\ntype = \"eql\"\nlanguage = \"eql\"\nquery = \"process where x = 1\"\n", "r.toml:4: EQL query: eql: 1:17: use == to compare"},
+		{"[rule]\ntype = \"esql\"\nlanguage = \"esql\"\nquery = '''\nfrom x\n| where a = 1\n'''\n", "r.toml:6: ES|QL query: esql: 2:11: use == to compare\n  | where a = 1\n            ^"},
 	} {
 		_, err := Load("r.toml", []byte(c.toml))
 		require.Error(t, err)
