@@ -32,23 +32,19 @@ type Query struct {
 	Until    *Step
 }
 
-type parser struct {
-	src  string
-	toks []core.Token
-	i    int
-}
+type parser struct{ *core.Parser }
 
 // Parse compiles an EQL query. Errors are *core.SyntaxError with line,
 // column and a caret.
 func Parse(src string) (*Query, error) {
-	toks, err := core.Lex("eql", src)
+	cp, err := core.NewParser("eql", src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, toks: toks}
+	p := parser{cp}
 	q := &Query{src: src}
-	if p.peek().Is("sequence") {
-		p.next()
+	if p.Peek().Is("sequence") {
+		p.Next()
 		if err := p.sequence(q); err != nil {
 			return nil, err
 		}
@@ -59,51 +55,30 @@ func Parse(src string) (*Query, error) {
 		}
 		q.Steps = []Step{st}
 	}
-	if t := p.peek(); t.Is("|") {
-		return nil, p.errAt(t, "pipes (| head, | tail, ...) are not supported")
+	if t := p.Peek(); t.Is("|") {
+		return nil, p.ErrAt(t, "pipes (| head, | tail, ...) are not supported")
 	} else if t.Kind != core.TEOF {
-		return nil, p.errAt(t, "unexpected %s after the query", t.Describe())
+		return nil, p.ErrAt(t, "unexpected %s after the query", t.Describe())
 	}
 	return q, nil
 }
 
-func (p *parser) peek() core.Token { return p.toks[p.i] }
-func (p *parser) next() core.Token {
-	t := p.toks[p.i]
-	if t.Kind != core.TEOF {
-		p.i++
-	}
-	return t
-}
-
-func (p *parser) errAt(t core.Token, format string, args ...any) error {
-	return core.ErrorAt("eql", p.src, t.Pos, format, args...)
-}
-
-func (p *parser) expect(s string) (core.Token, error) {
-	t := p.next()
-	if !t.Is(s) {
-		return t, p.errAt(t, "expected %q, found %s", s, t.Describe())
-	}
-	return t, nil
-}
-
-func (p *parser) sequence(q *Query) error {
+func (p parser) sequence(q *Query) error {
 	q.Sequence = true
-	if p.peek().Is("by") {
-		p.next()
+	if p.Peek().Is("by") {
+		p.Next()
 		by, err := p.fieldList()
 		if err != nil {
 			return err
 		}
 		q.By = by
 	}
-	if p.peek().Is("with") {
-		p.next()
-		if _, err := p.expect("maxspan"); err != nil {
+	if p.Peek().Is("with") {
+		p.Next()
+		if _, err := p.Expect("maxspan"); err != nil {
 			return err
 		}
-		if _, err := p.expect("="); err != nil {
+		if _, err := p.Expect("="); err != nil {
 			return err
 		}
 		d, err := p.duration()
@@ -112,7 +87,7 @@ func (p *parser) sequence(q *Query) error {
 		}
 		q.MaxSpan = d
 	}
-	for p.peek().Is("[") {
+	for p.Peek().Is("[") {
 		st, err := p.bracketStep()
 		if err != nil {
 			return err
@@ -120,10 +95,10 @@ func (p *parser) sequence(q *Query) error {
 		q.Steps = append(q.Steps, st)
 	}
 	if len(q.Steps) < 2 {
-		return p.errAt(p.peek(), "a sequence needs at least two [ ... ] steps")
+		return p.ErrAt(p.Peek(), "a sequence needs at least two [ ... ] steps")
 	}
-	if p.peek().Is("until") {
-		p.next()
+	if p.Peek().Is("until") {
+		p.Next()
 		st, err := p.bracketStep()
 		if err != nil {
 			return err
@@ -133,19 +108,19 @@ func (p *parser) sequence(q *Query) error {
 	return nil
 }
 
-func (p *parser) bracketStep() (Step, error) {
-	if _, err := p.expect("["); err != nil {
+func (p parser) bracketStep() (Step, error) {
+	if _, err := p.Expect("["); err != nil {
 		return Step{}, err
 	}
 	st, err := p.step()
 	if err != nil {
 		return st, err
 	}
-	if _, err := p.expect("]"); err != nil {
+	if _, err := p.Expect("]"); err != nil {
 		return st, err
 	}
-	if p.peek().Is("by") {
-		p.next()
+	if p.Peek().Is("by") {
+		p.Next()
 		if st.By, err = p.fieldList(); err != nil {
 			return st, err
 		}
@@ -153,42 +128,42 @@ func (p *parser) bracketStep() (Step, error) {
 	return st, nil
 }
 
-func (p *parser) fieldList() ([]string, error) {
+func (p parser) fieldList() ([]string, error) {
 	var out []string
 	for {
-		t := p.next()
+		t := p.Next()
 		opt := ""
-		if f := p.peek(); t.Is("?") && f.Kind == core.TIdent && f.Pos == t.End {
+		if f := p.Peek(); t.Is("?") && f.Kind == core.TIdent && f.Pos == t.End {
 			// An optional join key may be null.
-			opt, t = "?", p.next()
+			opt, t = "?", p.Next()
 		}
 		if t.Kind != core.TIdent {
-			return nil, p.errAt(t, "expected a field name, found %s", t.Describe())
+			return nil, p.ErrAt(t, "expected a field name, found %s", t.Describe())
 		}
 		out = append(out, opt+t.Val)
-		if !p.peek().Is(",") {
+		if !p.Peek().Is(",") {
 			return out, nil
 		}
-		p.next()
+		p.Next()
 	}
 }
 
-func (p *parser) duration() (time.Duration, error) {
-	t := p.next()
+func (p parser) duration() (time.Duration, error) {
+	t := p.Next()
 	if t.Kind != core.TNumber {
-		return 0, p.errAt(t, "expected a duration such as 10s, found %s", t.Describe())
+		return 0, p.ErrAt(t, "expected a duration such as 10s, found %s", t.Describe())
 	}
 	n, err := strconv.Atoi(t.Val)
 	if err != nil {
-		return 0, p.errAt(t, "bad duration %q", t.Text)
+		return 0, p.ErrAt(t, "bad duration %q", t.Text)
 	}
-	u := p.peek()
+	u := p.Peek()
 	units := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
 	if u.Kind == core.TIdent && u.Pos == t.End {
-		p.next()
+		p.Next()
 		d, ok := units[strings.ToLower(u.Val)]
 		if !ok {
-			return 0, p.errAt(u, "unknown time unit %q (ms, s, m, h, d)", u.Val)
+			return 0, p.ErrAt(u, "unknown time unit %q (ms, s, m, h, d)", u.Val)
 		}
 		return time.Duration(n) * d, nil
 	}
@@ -196,16 +171,16 @@ func (p *parser) duration() (time.Duration, error) {
 	return time.Duration(n) * time.Millisecond, nil
 }
 
-func (p *parser) step() (Step, error) {
-	t := p.next()
+func (p parser) step() (Step, error) {
+	t := p.Next()
 	if t.Kind != core.TIdent && t.Kind != core.TString {
-		return Step{}, p.errAt(t, "expected an event category (process, network, any, ...), found %s", t.Describe())
+		return Step{}, p.ErrAt(t, "expected an event category (process, network, any, ...), found %s", t.Describe())
 	}
 	st := Step{Category: strings.ToLower(t.Val)}
-	if _, err := p.expect("where"); err != nil {
+	if _, err := p.Expect("where"); err != nil {
 		return st, err
 	}
-	cond, err := p.or()
+	cond, err := p.Or(p.comparison)
 	if err != nil {
 		return st, err
 	}
@@ -213,64 +188,17 @@ func (p *parser) step() (Step, error) {
 	return st, nil
 }
 
-func (p *parser) or() (core.Expr, error) {
-	return p.logic(true, p.and)
-}
-
-func (p *parser) and() (core.Expr, error) {
-	return p.logic(false, p.not)
-}
-
-func (p *parser) logic(or bool, sub func() (core.Expr, error)) (core.Expr, error) {
-	word := "and"
-	if or {
-		word = "or"
-	}
-	first, err := sub()
-	if err != nil {
-		return nil, err
-	}
-	args := []core.Expr{first}
-	for p.peek().Is(word) {
-		p.next()
-		x, err := sub()
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, x)
-	}
-	if len(args) == 1 {
-		return first, nil
-	}
-	s, _ := args[0].Span()
-	_, e := args[len(args)-1].Span()
-	return &core.Logic{Pos: core.Pos{Start: s, End: e}, Or: or, Args: args}, nil
-}
-
-func (p *parser) not() (core.Expr, error) {
-	if t := p.peek(); t.Is("not") {
-		p.next()
-		x, err := p.not()
-		if err != nil {
-			return nil, err
-		}
-		_, e := x.Span()
-		return &core.Not{Pos: core.Pos{Start: t.Pos, End: e}, X: x}, nil
-	}
-	return p.comparison()
-}
-
-func (p *parser) comparison() (core.Expr, error) {
+func (p parser) comparison() (core.Expr, error) {
 	l, err := p.operand()
 	if err != nil {
 		return nil, err
 	}
-	t := p.peek()
+	t := p.Peek()
 	negate := false
-	if t.Is("not") && p.toks[p.i+1].Kind != core.TEOF && (p.toks[p.i+1].Is("in") || p.toks[p.i+1].Is("in~")) {
-		p.next()
+	if t.Is("not") && p.PeekAt(1).Kind != core.TEOF && (p.PeekAt(1).Is("in") || p.PeekAt(1).Is("in~")) {
+		p.Next()
 		negate = true
-		t = p.peek()
+		t = p.Peek()
 	}
 	op, fold := "", false
 	switch {
@@ -285,39 +213,39 @@ func (p *parser) comparison() (core.Expr, error) {
 	case t.Is("regex"):
 		op = core.OpRegex
 	case t.Is("="):
-		return nil, p.errAt(t, "use == to compare (or : for case-insensitive matching)")
+		return nil, p.ErrAt(t, "use == to compare (or : for case-insensitive matching)")
 	default:
 		if negate {
-			return nil, p.errAt(t, "expected in after not")
+			return nil, p.ErrAt(t, "expected in after not")
 		}
 		return l, nil
 	}
-	p.next()
-	if tl := p.peek(); tl.Is("~") && tl.Pos == t.End && t.Kind == core.TIdent {
-		p.next()
+	p.Next()
+	if tl := p.Peek(); tl.Is("~") && tl.Pos == t.End && t.Kind == core.TIdent {
+		p.Next()
 		fold = true
 	}
 	var rhs []core.Expr
-	if p.peek().Is("(") && (op == core.OpIn || op == core.OpWildcard || op == core.OpRegex) {
-		p.next()
+	if p.Peek().Is("(") && (op == core.OpIn || op == core.OpWildcard || op == core.OpRegex) {
+		p.Next()
 		for {
 			x, err := p.operand()
 			if err != nil {
 				return nil, err
 			}
 			rhs = append(rhs, x)
-			if p.peek().Is(",") {
-				p.next()
+			if p.Peek().Is(",") {
+				p.Next()
 				continue
 			}
 			break
 		}
-		if _, err := p.expect(")"); err != nil {
+		if _, err := p.Expect(")"); err != nil {
 			return nil, err
 		}
 	} else {
 		if op == core.OpIn {
-			return nil, p.errAt(p.peek(), "in needs a parenthesised list")
+			return nil, p.ErrAt(p.Peek(), "in needs a parenthesised list")
 		}
 		x, err := p.operand()
 		if err != nil {
@@ -332,49 +260,49 @@ func (p *parser) comparison() (core.Expr, error) {
 		for _, r := range rhs {
 			if _, ok := r.(*core.Lit); !ok {
 				s, _ := r.Span()
-				return nil, core.ErrorAt("eql", p.src, s, "the right side of %s must be a string literal", t.Text)
+				return nil, core.ErrorAt("eql", p.Src, s, "the right side of %s must be a string literal", t.Text)
 			}
 		}
 	}
 	s, _ := l.Span()
 	_, e := rhs[len(rhs)-1].Span()
-	if p.toks[p.i-1].Is(")") {
-		e = p.toks[p.i-1].End
+	if p.Prev().Is(")") {
+		e = p.Prev().End
 	}
 	c, err := core.NewCmp(core.Pos{Start: s, End: e}, op, l, rhs, fold, negate)
 	if err != nil {
-		return nil, core.ErrorAt("eql", p.src, s, "%v", err)
+		return nil, core.ErrorAt("eql", p.Src, s, "%v", err)
 	}
 	return c, nil
 }
 
-func (p *parser) operand() (core.Expr, error) {
-	t := p.next()
+func (p parser) operand() (core.Expr, error) {
+	t := p.Next()
 	pos := core.Pos{Start: t.Pos, End: t.End}
 	switch {
 	case t.Is("("):
-		x, err := p.or()
+		x, err := p.Or(p.comparison)
 		if err != nil {
 			return nil, err
 		}
-		cl, err := p.expect(")")
+		cl, err := p.Expect(")")
 		if err != nil {
 			return nil, err
 		}
-		return withSpan(x, t.Pos, cl.End), nil
+		return core.WithSpan(x, t.Pos, cl.End), nil
 	case t.Kind == core.TString:
 		return &core.Lit{Pos: pos, V: core.StringValue(t.Val)}, nil
 	case t.Kind == core.TNumber:
 		f, err := strconv.ParseFloat(t.Val, 64)
 		if err != nil {
-			return nil, p.errAt(t, "bad number %q", t.Text)
+			return nil, p.ErrAt(t, "bad number %q", t.Text)
 		}
 		return &core.Lit{Pos: pos, V: core.NumberValue(f)}, nil
 	case t.Is("-"):
-		n := p.next()
+		n := p.Next()
 		f, err := strconv.ParseFloat(n.Val, 64)
 		if n.Kind != core.TNumber || err != nil {
-			return nil, p.errAt(n, "expected a number after -")
+			return nil, p.ErrAt(n, "expected a number after -")
 		}
 		return &core.Lit{Pos: core.Pos{Start: t.Pos, End: n.End}, V: core.NumberValue(-f)}, nil
 	case t.Is("true"), t.Is("false"):
@@ -382,61 +310,48 @@ func (p *parser) operand() (core.Expr, error) {
 	case t.Is("null"):
 		return &core.Lit{Pos: pos}, nil
 	case t.Is("?"):
-		f := p.next()
+		f := p.Next()
 		if f.Kind != core.TIdent || f.Pos != t.End {
-			return nil, p.errAt(f, "expected a field name after ?")
+			return nil, p.ErrAt(f, "expected a field name after ?")
 		}
 		return &core.Field{Pos: core.Pos{Start: t.Pos, End: f.End}, Name: f.Val, Optional: true}, nil
 	case t.Kind == core.TIdent:
-		if nt := p.peek(); nt.Is("(") && nt.Pos == t.End || nt.Is("~") && nt.Pos == t.End {
+		if nt := p.Peek(); nt.Is("(") && nt.Pos == t.End || nt.Is("~") && nt.Pos == t.End {
 			return p.call(t)
 		}
 		return &core.Field{Pos: pos, Name: t.Val}, nil
 	}
-	return nil, p.errAt(t, "expected a field, a value or (, found %s", t.Describe())
+	return nil, p.ErrAt(t, "expected a field, a value or (, found %s", t.Describe())
 }
 
-// withSpan widens a parenthesised expression's span to its parentheses.
-func withSpan(x core.Expr, s, e int) core.Expr {
-	switch v := x.(type) {
-	case *core.Logic:
-		v.Pos = core.Pos{Start: s, End: e}
-	case *core.Cmp:
-		v.Pos = core.Pos{Start: s, End: e}
-	case *core.Not:
-		v.Pos = core.Pos{Start: s, End: e}
-	}
-	return x
-}
-
-func (p *parser) call(name core.Token) (core.Expr, error) {
+func (p parser) call(name core.Token) (core.Expr, error) {
 	fold := false
-	if p.peek().Is("~") {
-		p.next()
+	if p.Peek().Is("~") {
+		p.Next()
 		fold = true
 	}
-	if _, err := p.expect("("); err != nil {
+	if _, err := p.Expect("("); err != nil {
 		return nil, err
 	}
 	var args []core.Expr
-	for !p.peek().Is(")") {
-		x, err := p.or()
+	for !p.Peek().Is(")") {
+		x, err := p.Or(p.comparison)
 		if err != nil {
 			return nil, err
 		}
 		args = append(args, x)
-		if !p.peek().Is(",") {
+		if !p.Peek().Is(",") {
 			break
 		}
-		p.next()
+		p.Next()
 	}
-	cl, err := p.expect(")")
+	cl, err := p.Expect(")")
 	if err != nil {
 		return nil, err
 	}
 	fn, err := function(name.Val, fold, len(args))
 	if err != nil {
-		return nil, p.errAt(name, "%v", err)
+		return nil, p.ErrAt(name, "%v", err)
 	}
 	return &core.Call{Pos: core.Pos{Start: name.Pos, End: cl.End}, Name: name.Val, Args: args, Fn: fn}, nil
 }

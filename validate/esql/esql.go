@@ -46,101 +46,78 @@ type command interface {
 
 type base struct{ s, e int }
 
-type parser struct {
-	src  string
-	toks []core.Token
-	i    int
-}
-
-func (p *parser) peek() core.Token { return p.toks[p.i] }
-func (p *parser) next() core.Token {
-	t := p.toks[p.i]
-	if t.Kind != core.TEOF {
-		p.i++
-	}
-	return t
-}
-func (p *parser) errAt(t core.Token, format string, args ...any) error {
-	return core.ErrorAt("esql", p.src, t.Pos, format, args...)
-}
-func (p *parser) expect(s string) (core.Token, error) {
-	t := p.next()
-	if !t.Is(s) {
-		return t, p.errAt(t, "expected %q, found %s", s, t.Describe())
-	}
-	return t, nil
-}
+type parser struct{ *core.Parser }
 
 // Parse compiles an ES|QL query. Errors are *core.SyntaxError.
 func Parse(src string) (*Query, error) {
-	toks, err := core.Lex("esql", src)
+	cp, err := core.NewParser("esql", src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, toks: toks}
+	p := parser{cp}
 	q := &Query{src: src}
-	if _, err := p.expect("from"); err != nil {
+	if _, err := p.Expect("from"); err != nil {
 		return nil, err
 	}
 	if err := p.from(q); err != nil {
 		return nil, err
 	}
-	for p.peek().Is("|") {
-		p.next()
+	for p.Peek().Is("|") {
+		p.Next()
 		c, err := p.command()
 		if err != nil {
 			return nil, err
 		}
 		q.cmds = append(q.cmds, c)
 	}
-	if t := p.peek(); t.Kind != core.TEOF {
-		return nil, p.errAt(t, "expected | or the end of the query, found %s", t.Describe())
+	if t := p.Peek(); t.Kind != core.TEOF {
+		return nil, p.ErrAt(t, "expected | or the end of the query, found %s", t.Describe())
 	}
 	return q, nil
 }
 
 // from reads index patterns as raw text: they hold - and *.
-func (p *parser) from(q *Query) error {
+func (p parser) from(q *Query) error {
 	for {
-		t := p.peek()
+		t := p.Peek()
 		start := t.Pos
 		end := start
 		for {
-			t = p.peek()
+			t = p.Peek()
 			if t.Kind == core.TEOF || t.Is("|") || t.Is(",") || (t.Pos > end && end > start) {
 				break
 			}
-			p.next()
+			p.Next()
 			end = t.End
 		}
 		if end == start {
-			return p.errAt(t, "expected an index pattern")
+			return p.ErrAt(t, "expected an index pattern")
 		}
-		q.Indices = append(q.Indices, p.src[start:end])
-		if !p.peek().Is(",") {
+		q.Indices = append(q.Indices, p.Src[start:end])
+		if !p.Peek().Is(",") {
 			break
 		}
-		p.next()
+		p.Next()
 	}
-	if p.peek().Is("metadata") {
-		p.next()
+	if p.Peek().Is("metadata") {
+		p.Next()
 		for {
-			t := p.next()
+			t := p.Next()
 			if t.Kind != core.TIdent {
-				return p.errAt(t, "expected a metadata field")
+				return p.ErrAt(t, "expected a metadata field")
 			}
 			q.Metadata = append(q.Metadata, t.Val)
-			if !p.peek().Is(",") {
+			if !p.Peek().Is(",") {
 				break
 			}
-			p.next()
+			p.Next()
 		}
 	}
 	return nil
 }
 
-func (p *parser) command() (command, error) {
-	t := p.next()
+func (p parser) command() (command, error) {
+	t := p.Next()
 	switch strings.ToLower(t.Text) {
 	case "where":
 		x, err := p.expr()
@@ -156,51 +133,51 @@ func (p *parser) command() (command, error) {
 	case "keep", "drop":
 		var pats []string
 		for {
-			f := p.next()
+			f := p.Next()
 			if f.Kind != core.TIdent && !f.Is("*") {
-				return nil, p.errAt(f, "expected a field name")
+				return nil, p.ErrAt(f, "expected a field name")
 			}
 			name := f.Val
-			for nt := p.peek(); nt.Is("*") && nt.Pos == f.End; nt = p.peek() {
-				p.next()
+			for nt := p.Peek(); nt.Is("*") && nt.Pos == f.End; nt = p.Peek() {
+				p.Next()
 				name += "*"
 				f = nt
 			}
 			pats = append(pats, name)
-			if !p.peek().Is(",") {
+			if !p.Peek().Is(",") {
 				break
 			}
-			p.next()
+			p.Next()
 		}
-		return &keepCmd{base{t.Pos, p.toks[p.i-1].End}, pats, strings.EqualFold(t.Text, "drop")}, nil
+		return &keepCmd{base{t.Pos, p.Prev().End}, pats, strings.EqualFold(t.Text, "drop")}, nil
 	case "sort":
 		c := &sortCmd{}
 		for {
-			f := p.next()
+			f := p.Next()
 			if f.Kind != core.TIdent {
-				return nil, p.errAt(f, "expected a field name")
+				return nil, p.ErrAt(f, "expected a field name")
 			}
 			k := sortKey{field: f.Val}
-			if p.peek().Is("desc") || p.peek().Is("asc") {
-				k.desc = p.next().Is("desc")
+			if p.Peek().Is("desc") || p.Peek().Is("asc") {
+				k.desc = p.Next().Is("desc")
 			}
 			c.keys = append(c.keys, k)
-			if !p.peek().Is(",") {
+			if !p.Peek().Is(",") {
 				break
 			}
-			p.next()
+			p.Next()
 		}
-		c.base = base{t.Pos, p.toks[p.i-1].End}
+		c.base = base{t.Pos, p.Prev().End}
 		return c, nil
 	case "limit":
-		n := p.next()
+		n := p.Next()
 		v, err := strconv.Atoi(n.Val)
 		if n.Kind != core.TNumber || err != nil {
-			return nil, p.errAt(n, "limit needs a whole number")
+			return nil, p.ErrAt(n, "limit needs a whole number")
 		}
 		return &limitCmd{base{t.Pos, n.End}, v}, nil
 	}
-	return nil, p.errAt(t, "command %s is not supported (from, where, stats, eval, keep, drop, sort, limit)", t.Describe())
+	return nil, p.ErrAt(t, "command %s is not supported (from, where, stats, eval, keep, drop, sort, limit)", t.Describe())
 }
 
 func (b base) span() (int, int) { return b.s, b.e }

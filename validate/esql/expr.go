@@ -8,73 +8,32 @@ import (
 	"github.com/t1567001/harness/validate/core"
 )
 
-func (p *parser) expr() (core.Expr, error) { return p.logic(true) }
+func (p parser) expr() (core.Expr, error) { return p.Or(p.comparison) }
 
-func (p *parser) logic(or bool) (core.Expr, error) {
-	word := "and"
-	sub := p.not
-	if or {
-		word = "or"
-		sub = func() (core.Expr, error) { return p.logic(false) }
-	}
-	first, err := sub()
-	if err != nil {
-		return nil, err
-	}
-	args := []core.Expr{first}
-	for p.peek().Is(word) {
-		p.next()
-		x, err := sub()
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, x)
-	}
-	if len(args) == 1 {
-		return first, nil
-	}
-	s, _ := args[0].Span()
-	_, e := args[len(args)-1].Span()
-	return &core.Logic{Pos: core.Pos{Start: s, End: e}, Or: or, Args: args}, nil
-}
-
-func (p *parser) not() (core.Expr, error) {
-	if t := p.peek(); t.Is("not") {
-		p.next()
-		x, err := p.not()
-		if err != nil {
-			return nil, err
-		}
-		_, e := x.Span()
-		return &core.Not{Pos: core.Pos{Start: t.Pos, End: e}, X: x}, nil
-	}
-	return p.comparison()
-}
-
-func (p *parser) comparison() (core.Expr, error) {
+func (p parser) comparison() (core.Expr, error) {
 	l, err := p.operand()
 	if err != nil {
 		return nil, err
 	}
 	s, _ := l.Span()
-	t := p.peek()
+	t := p.Peek()
 	negate := false
 	if t.Is("is") {
-		p.next()
-		if p.peek().Is("not") {
-			p.next()
+		p.Next()
+		if p.Peek().Is("not") {
+			p.Next()
 			negate = true
 		}
-		n, err := p.expect("null")
+		n, err := p.Expect("null")
 		if err != nil {
 			return nil, err
 		}
 		return core.NewCmp(core.Pos{Start: s, End: n.End}, core.OpEq, l, []core.Expr{&core.Lit{Pos: core.Pos{Start: n.Pos, End: n.End}}}, false, negate)
 	}
 	if t.Is("not") {
-		p.next()
+		p.Next()
 		negate = true
-		t = p.peek()
+		t = p.Peek()
 	}
 	op := ""
 	switch {
@@ -87,18 +46,18 @@ func (p *parser) comparison() (core.Expr, error) {
 	case t.Is("rlike"):
 		op = core.OpRegex
 	case t.Is("="):
-		return nil, p.errAt(t, "use == to compare")
+		return nil, p.ErrAt(t, "use == to compare")
 	default:
 		if negate {
-			return nil, p.errAt(t, "expected in, like or rlike after not")
+			return nil, p.ErrAt(t, "expected in, like or rlike after not")
 		}
 		return l, nil
 	}
-	p.next()
+	p.Next()
 	var rhs []core.Expr
 	end := 0
 	if op == core.OpIn {
-		if _, err := p.expect("("); err != nil {
+		if _, err := p.Expect("("); err != nil {
 			return nil, err
 		}
 		for {
@@ -107,12 +66,12 @@ func (p *parser) comparison() (core.Expr, error) {
 				return nil, err
 			}
 			rhs = append(rhs, x)
-			if !p.peek().Is(",") {
+			if !p.Peek().Is(",") {
 				break
 			}
-			p.next()
+			p.Next()
 		}
-		cl, err := p.expect(")")
+		cl, err := p.Expect(")")
 		if err != nil {
 			return nil, err
 		}
@@ -130,13 +89,13 @@ func (p *parser) comparison() (core.Expr, error) {
 	}
 	c, err := core.NewCmp(core.Pos{Start: s, End: end}, op, l, rhs, false, negate)
 	if err != nil {
-		return nil, core.ErrorAt("esql", p.src, s, "%v", err)
+		return nil, core.ErrorAt("esql", p.Src, s, "%v", err)
 	}
 	return c, nil
 }
 
-func (p *parser) operand() (core.Expr, error) {
-	t := p.next()
+func (p parser) operand() (core.Expr, error) {
+	t := p.Next()
 	pos := core.Pos{Start: t.Pos, End: t.End}
 	switch {
 	case t.Is("("):
@@ -144,7 +103,7 @@ func (p *parser) operand() (core.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := p.expect(")"); err != nil {
+		if _, err := p.Expect(")"); err != nil {
 			return nil, err
 		}
 		return x, nil
@@ -153,7 +112,7 @@ func (p *parser) operand() (core.Expr, error) {
 	case t.Kind == core.TNumber:
 		f, err := strconv.ParseFloat(t.Val, 64)
 		if err != nil {
-			return nil, p.errAt(t, "bad number %q", t.Text)
+			return nil, p.ErrAt(t, "bad number %q", t.Text)
 		}
 		return &core.Lit{Pos: pos, V: core.NumberValue(f)}, nil
 	case t.Is("true"), t.Is("false"):
@@ -161,35 +120,35 @@ func (p *parser) operand() (core.Expr, error) {
 	case t.Is("null"):
 		return &core.Lit{Pos: pos}, nil
 	case t.Kind == core.TIdent:
-		if nt := p.peek(); nt.Is("(") {
+		if nt := p.Peek(); nt.Is("(") {
 			return p.call(t)
 		}
 		return &core.Field{Pos: pos, Name: t.Val}, nil
 	}
-	return nil, p.errAt(t, "expected a field, a value or (, found %s", t.Describe())
+	return nil, p.ErrAt(t, "expected a field, a value or (, found %s", t.Describe())
 }
 
-func (p *parser) call(name core.Token) (core.Expr, error) {
-	p.next()
+func (p parser) call(name core.Token) (core.Expr, error) {
+	p.Next()
 	var args []core.Expr
-	for !p.peek().Is(")") {
+	for !p.Peek().Is(")") {
 		x, err := p.expr()
 		if err != nil {
 			return nil, err
 		}
 		args = append(args, x)
-		if !p.peek().Is(",") {
+		if !p.Peek().Is(",") {
 			break
 		}
-		p.next()
+		p.Next()
 	}
-	cl, err := p.expect(")")
+	cl, err := p.Expect(")")
 	if err != nil {
 		return nil, err
 	}
 	fn, err := scalar(strings.ToLower(name.Val), len(args))
 	if err != nil {
-		return nil, p.errAt(name, "%v", err)
+		return nil, p.ErrAt(name, "%v", err)
 	}
 	return &core.Call{Pos: core.Pos{Start: name.Pos, End: cl.End}, Name: name.Val, Args: args, Fn: fn}, nil
 }

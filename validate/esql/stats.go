@@ -26,27 +26,27 @@ var aggregations = map[string]string{
 	"min": "min", "max": "max", "sum": "sum", "avg": "avg",
 }
 
-func (p *parser) stats(t core.Token) (command, error) {
+func (p parser) stats(t core.Token) (command, error) {
 	c := &statsCmd{}
 	for {
 		name := ""
-		first := p.peek()
-		if first.Kind == core.TIdent && p.toks[p.i+1].Is("=") {
-			p.next()
-			p.next()
+		first := p.Peek()
+		if first.Kind == core.TIdent && p.PeekAt(1).Is("=") {
+			p.Next()
+			p.Next()
 			name = first.Val
 		}
-		fnTok := p.next()
+		fnTok := p.Next()
 		fn, ok := aggregations[strings.ToLower(fnTok.Text)]
 		if fnTok.Kind != core.TIdent || !ok {
-			return nil, p.errAt(fnTok, "expected an aggregation (count, count_distinct, values, min, max, sum, avg), found %s", fnTok.Describe())
+			return nil, p.ErrAt(fnTok, "expected an aggregation (count, count_distinct, values, min, max, sum, avg), found %s", fnTok.Describe())
 		}
-		if _, err := p.expect("("); err != nil {
+		if _, err := p.Expect("("); err != nil {
 			return nil, err
 		}
 		a := agg{fn: fn}
-		if p.peek().Is("*") {
-			p.next()
+		if p.Peek().Is("*") {
+			p.Next()
 			a.star = true
 		} else {
 			x, err := p.operand()
@@ -55,35 +55,35 @@ func (p *parser) stats(t core.Token) (command, error) {
 			}
 			a.field = x
 		}
-		cl, err := p.expect(")")
+		cl, err := p.Expect(")")
 		if err != nil {
 			return nil, err
 		}
 		if name == "" {
-			name = p.src[fnTok.Pos:cl.End]
+			name = p.Src[fnTok.Pos:cl.End]
 		}
 		a.name = name
 		c.aggs = append(c.aggs, a)
-		if !p.peek().Is(",") {
+		if !p.Peek().Is(",") {
 			break
 		}
-		p.next()
+		p.Next()
 	}
-	if p.peek().Is("by") {
-		p.next()
+	if p.Peek().Is("by") {
+		p.Next()
 		for {
-			f := p.next()
+			f := p.Next()
 			if f.Kind != core.TIdent {
-				return nil, p.errAt(f, "expected a field name after by")
+				return nil, p.ErrAt(f, "expected a field name after by")
 			}
 			c.by = append(c.by, f.Val)
-			if !p.peek().Is(",") {
+			if !p.Peek().Is(",") {
 				break
 			}
-			p.next()
+			p.Next()
 		}
 	}
-	c.base = base{t.Pos, p.toks[p.i-1].End}
+	c.base = base{t.Pos, p.Prev().End}
 	return c, nil
 }
 
@@ -153,14 +153,14 @@ type evalCmd struct {
 	exprs []core.Expr
 }
 
-func (p *parser) eval(t core.Token) (command, error) {
+func (p parser) eval(t core.Token) (command, error) {
 	c := &evalCmd{}
 	for {
-		n := p.next()
+		n := p.Next()
 		if n.Kind != core.TIdent {
-			return nil, p.errAt(n, "expected a field name")
+			return nil, p.ErrAt(n, "expected a field name")
 		}
-		if _, err := p.expect("="); err != nil {
+		if _, err := p.Expect("="); err != nil {
 			return nil, err
 		}
 		x, err := p.expr()
@@ -169,12 +169,12 @@ func (p *parser) eval(t core.Token) (command, error) {
 		}
 		c.names = append(c.names, n.Val)
 		c.exprs = append(c.exprs, x)
-		if !p.peek().Is(",") {
+		if !p.Peek().Is(",") {
 			break
 		}
-		p.next()
+		p.Next()
 	}
-	c.base = base{t.Pos, p.toks[p.i-1].End}
+	c.base = base{t.Pos, p.Prev().End}
 	return c, nil
 }
 

@@ -88,46 +88,8 @@ func (p *parser) next() tok {
 func (t tok) keyword(k string) bool { return t.kind == 'w' && strings.EqualFold(t.text, k) }
 
 func (p *parser) or(leaf func() (core.Expr, error)) (core.Expr, error) {
-	return p.logic(true, func() (core.Expr, error) { return p.logic(false, func() (core.Expr, error) { return p.not(leaf) }) })
-}
-
-func (p *parser) logic(or bool, sub func() (core.Expr, error)) (core.Expr, error) {
-	word := "and"
-	if or {
-		word = "or"
-	}
-	first, err := sub()
-	if err != nil {
-		return nil, err
-	}
-	args := []core.Expr{first}
-	for p.peek().keyword(word) {
-		p.next()
-		x, err := sub()
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, x)
-	}
-	if len(args) == 1 {
-		return first, nil
-	}
-	s, _ := args[0].Span()
-	_, e := args[len(args)-1].Span()
-	return &core.Logic{Pos: core.Pos{Start: s, End: e}, Or: or, Args: args}, nil
-}
-
-func (p *parser) not(leaf func() (core.Expr, error)) (core.Expr, error) {
-	if t := p.peek(); t.keyword("not") {
-		p.next()
-		x, err := p.not(leaf)
-		if err != nil {
-			return nil, err
-		}
-		_, e := x.Span()
-		return &core.Not{Pos: core.Pos{Start: t.pos, End: e}, X: x}, nil
-	}
-	return leaf()
+	at := func(w string) (int, bool) { t := p.peek(); return t.pos, t.keyword(w) }
+	return core.ParseBool(at, func() { p.next() }, leaf)
 }
 
 // clause is a parenthesised query or field:value.
@@ -142,7 +104,7 @@ func (p *parser) clause() (core.Expr, error) {
 		if cl.kind != 'o' || cl.text != ")" {
 			return nil, p.errAt(cl, "expected \")\"")
 		}
-		return span(x, t.pos, cl.end), nil
+		return core.WithSpan(x, t.pos, cl.end), nil
 	}
 	if t.kind != 'w' && t.kind != 's' {
 		return nil, p.errAt(t, "expected a field name")
@@ -182,7 +144,7 @@ func (p *parser) value(field *core.Field) (core.Expr, error) {
 		if cl.kind != 'o' || cl.text != ")" {
 			return nil, p.errAt(cl, "expected \")\"")
 		}
-		return span(x, field.Start, cl.end), nil
+		return core.WithSpan(x, field.Start, cl.end), nil
 	}
 	if t.kind != 'w' && t.kind != 's' {
 		return nil, p.errAt(t, "expected a value")
@@ -241,18 +203,6 @@ func (p *parser) words(field *core.Field, words []tok) (core.Expr, error) {
 		any = append(any, c)
 	}
 	return &core.Logic{Pos: pos, Or: true, Args: any}, nil
-}
-
-func span(x core.Expr, s, e int) core.Expr {
-	switch v := x.(type) {
-	case *core.Logic:
-		v.Pos = core.Pos{Start: s, End: e}
-	case *core.Cmp:
-		v.Pos = core.Pos{Start: s, End: e}
-	case *core.Not:
-		v.Pos = core.Pos{Start: s, End: e}
-	}
-	return x
 }
 
 const special = `\():<>"{}`
