@@ -3,6 +3,8 @@ package core
 import (
 	"encoding/json"
 	"sort"
+	"time"
+	"unicode/utf8"
 )
 
 // Doc is a document as the Elastic query languages read it: a dotted field
@@ -89,4 +91,21 @@ func (d Doc) Fields() []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Time reads a date field written as RFC 3339 (ECS's @timestamp); zero
+// when absent or unreadable.
+func (d Doc) Time(field string) time.Time {
+	s, _ := d.Get(field).Text()
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// Length is the number of characters of a text value, null for null.
+func Length(args []Value) Value {
+	s, ok := args[0].Text()
+	if !ok {
+		return Value{}
+	}
+	return NumberValue(float64(utf8.RuneCountInString(s)))
 }

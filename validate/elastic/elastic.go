@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -422,7 +421,9 @@ func (r *Rule) runThreshold(docs []core.Doc, idx []int) []Alert {
 // before it in the same input, so a run's first sighting is new.
 func (r *Rule) runNewTerms(docs []core.Doc, idx []int) []Alert {
 	sorted := append([]int(nil), idx...)
-	sort.SliceStable(sorted, func(a, b int) bool { return docTime(docs[sorted[a]]).Before(docTime(docs[sorted[b]])) })
+	sort.SliceStable(sorted, func(a, b int) bool {
+		return docs[sorted[a]].Time("@timestamp").Before(docs[sorted[b]].Time("@timestamp"))
+	})
 	seen := map[string]bool{}
 	var out []Alert
 	for _, i := range sorted {
@@ -441,12 +442,6 @@ func (r *Rule) runNewTerms(docs []core.Doc, idx []int) []Alert {
 		out = append(out, a)
 	}
 	return out
-}
-
-func docTime(d core.Doc) time.Time {
-	s, _ := d.Get("@timestamp").Text()
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
 }
 
 // Explain says, in the rule's language, why docs give no alert (or which

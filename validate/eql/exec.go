@@ -72,12 +72,6 @@ func (q *Query) key(st *Step, d core.Doc) (string, bool) {
 	return b.String(), true
 }
 
-func docTime(d core.Doc) time.Time {
-	s, _ := d.Get(TimeField).Text()
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
-}
-
 func (q *Query) runSequence(docs []core.Doc) []Match {
 	order := make([]int, len(docs))
 	for i := range order {
@@ -85,7 +79,7 @@ func (q *Query) runSequence(docs []core.Doc) []Match {
 	}
 	times := make([]time.Time, len(docs))
 	for i, d := range docs {
-		times[i] = docTime(d)
+		times[i] = d.Time(TimeField)
 	}
 	sort.SliceStable(order, func(a, b int) bool { return times[order[a]].Before(times[order[b]]) })
 	stages := make([]map[string]partial, len(q.Steps))

@@ -49,13 +49,7 @@ func function(name string, fold bool, n int) (func([]core.Value) core.Value, err
 	case "wildcard":
 		return anyOf(func(s, p string) bool { return core.Glob(s, p, '*', '?', false) }), need(2, -1)
 	case "length":
-		return func(a []core.Value) core.Value {
-			s, ok := a[0].Text()
-			if !ok {
-				return core.Value{}
-			}
-			return core.NumberValue(float64(len([]rune(s))))
-		}, need(1, 1)
+		return core.Length, need(1, 1)
 	case "concat":
 		return func(a []core.Value) core.Value {
 			var b strings.Builder

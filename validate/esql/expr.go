@@ -199,13 +199,7 @@ func scalar(name string, n int) (func([]core.Value) core.Value, error) {
 	case "to_upper":
 		return func(a []core.Value) core.Value { return str(a[0], strings.ToUpper) }, nil
 	case "length":
-		return func(a []core.Value) core.Value {
-			s, ok := a[0].Text()
-			if !ok {
-				return core.Value{}
-			}
-			return core.NumberValue(float64(len([]rune(s))))
-		}, nil
+		return core.Length, nil
 	}
 	return func(a []core.Value) core.Value {
 		for _, v := range a {
