@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -80,6 +81,7 @@ var (
 	patchRE    = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)$`)
 	protectRE  = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/branches/([^/]+)/protection$`)
 	pullsRE    = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/pulls(?:/([0-9]+))?$`)
+	transferRE = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/transfer$`)
 )
 
 // begin notes what an event needs from before the request is handled and
@@ -105,7 +107,7 @@ func (e *Emulator) auditBegin(r *http.Request, host string) func(Entry) []AuditE
 		}
 	}
 	prevVis, prevPull := "", ""
-	if m := patchRE.FindStringSubmatch(r.URL.Path); host == "api.github.com" && r.Method == http.MethodPatch && m != nil {
+	if m := patchRE.FindStringSubmatch(r.URL.Path); host == "api.github.com" && (r.Method == http.MethodPatch || r.Method == http.MethodDelete) && m != nil {
 		prevVis = e.audit.visibilityOf(m[1] + "/" + m[2])
 	}
 	if m := pullsRE.FindStringSubmatch(r.URL.Path); host == "api.github.com" && r.Method == http.MethodPatch && m != nil && m[3] != "" {
@@ -191,6 +193,34 @@ func (e *Emulator) auditBegin(r *http.Request, host string) func(Entry) []AuditE
 				}
 			}
 			ev.PullRequestURL = "https://github.com/" + repo + "/pull/" + num
+			out = append(out, ev)
+		case r.Method == http.MethodPost && transferRE.MatchString(r.URL.Path):
+			m := transferRE.FindStringSubmatch(r.URL.Path)
+			var req struct {
+				NewOwner string `json:"new_owner"`
+				NewName  string `json:"new_name"`
+			}
+			if json.Unmarshal(capture.Bytes(), &req) != nil {
+				return nil
+			}
+			if req.NewName == "" {
+				req.NewName = m[2]
+			}
+			to := req.NewOwner + "/" + req.NewName
+			outgoing := base
+			outgoing.Action, outgoing.OperationType, outgoing.Org, outgoing.Repo = "repo.transfer_outgoing", "transfer", m[1], m[1]+"/"+m[2]
+			e.audit.describeRepo(&outgoing, to)
+			in := base
+			in.Action, in.OperationType, in.Org, in.Repo = "repo.transfer", "transfer", req.NewOwner, to
+			e.audit.describeRepo(&in, to)
+			out = append(out, outgoing, in)
+		case r.Method == http.MethodDelete && patchRE.MatchString(r.URL.Path):
+			m := patchRE.FindStringSubmatch(r.URL.Path)
+			ev := base
+			ev.Action, ev.OperationType, ev.Org, ev.Repo = "repo.destroy", "remove", m[1], m[1]+"/"+m[2]
+			ev.Visibility = prevVis
+			public := prevVis == "public"
+			ev.RepositoryPublic = &public
 			out = append(out, ev)
 		case r.Method == http.MethodPut && protectRE.MatchString(r.URL.Path):
 			m := protectRE.FindStringSubmatch(r.URL.Path)
@@ -527,6 +557,105 @@ func (a *auditLog) pullCount(repo string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.pulls[strings.ToLower(repo)])
+}
+
+// POST /repos/{owner}/{repo}/transfer moves the repository, its bare
+// repository and its settings, to new_owner (and new_name), as GitHub
+// does once the new owner accepts.
+func (e *Emulator) githubTransferRepo(w http.ResponseWriter, r *http.Request) {
+	if !requireToken(w, r) {
+		return
+	}
+	owner, name := r.PathValue("owner"), r.PathValue("repo")
+	from, ok := e.git.repoDir("github.com", owner, name)
+	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(from)) {
+		githubError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	var req struct {
+		NewOwner string `json:"new_owner"`
+		NewName  string `json:"new_name"`
+	}
+	fail := func(code int, msg string) { githubError(w, code, msg) }
+	if !decodeJSON(w, r, &req, fail) {
+		return
+	}
+	if req.NewName == "" {
+		req.NewName = name
+	}
+	to, ok := e.git.repoDir("github.com", req.NewOwner, req.NewName)
+	if !ok || req.NewOwner == "" {
+		fail(http.StatusUnprocessableEntity, "Validation Failed")
+		return
+	}
+	if dirExists(to) || e.state.hasRepo("github.com/"+req.NewOwner+"/"+req.NewName) {
+		fail(http.StatusUnprocessableEntity, "Repository with this name already exists on the new owner's account")
+		return
+	}
+	if dirExists(from) {
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			fail(http.StatusInternalServerError, "repository unavailable")
+			return
+		}
+		if err := os.Rename(from, to); err != nil {
+			fail(http.StatusInternalServerError, "repository unavailable")
+			return
+		}
+	}
+	e.state.moveRepo("github.com/"+owner+"/"+name, "github.com/"+req.NewOwner+"/"+req.NewName)
+	oldRepo, newRepo := owner+"/"+name, req.NewOwner+"/"+req.NewName
+	e.audit.setVisibility(newRepo, e.audit.visibilityOf(oldRepo))
+	e.audit.forget(oldRepo)
+	vis := e.audit.visibilityOf(newRepo)
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"name": req.NewName, "full_name": newRepo, "private": vis != "public", "visibility": vis,
+		"html_url": "https://github.com/" + newRepo, "owner": map[string]any{"login": req.NewOwner},
+	})
+}
+
+// DELETE /repos/{owner}/{repo} deletes the repository and its bare
+// repository.
+func (e *Emulator) githubDeleteRepo(w http.ResponseWriter, r *http.Request) {
+	if !requireToken(w, r) {
+		return
+	}
+	owner, name := r.PathValue("owner"), r.PathValue("repo")
+	dir, ok := e.git.repoDir("github.com", owner, name)
+	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(dir)) {
+		githubError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		githubError(w, http.StatusInternalServerError, "repository unavailable")
+		return
+	}
+	e.state.moveRepo("github.com/"+owner+"/"+name, "")
+	e.audit.forget(owner + "/" + name)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *state) moveRepo(from, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.repos, from)
+	if to != "" {
+		s.repos[to] = true
+	}
+}
+
+// forget drops a repository's settings (visibility, protection, pull
+// requests) when it moves or is deleted.
+func (a *auditLog) forget(repo string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := strings.ToLower(repo)
+	delete(a.visibility, key)
+	delete(a.pulls, key)
+	for k := range a.protection {
+		if strings.HasPrefix(k, key+"/") {
+			delete(a.protection, k)
+		}
+	}
 }
 
 // GET /orgs/{org}/audit-log: GitHub's endpoint, newest first, with its

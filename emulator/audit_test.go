@@ -215,3 +215,32 @@ func TestAuditPullRequests(t *testing.T) {
 	}
 	assert.Equal(t, []string{"repo.create", "pull_request.create", "pull_request.close"}, actions, "closing a closed pull request changes nothing")
 }
+
+func TestAuditTransferAndDelete(t *testing.T) {
+	e := newTestEmulator(t, Config{})
+	require.Equal(t, 201, apiCall(t, e, "POST", "/user/repos", `{"name":"loot","private":true}`, "ghp_FAKE").Code)
+	require.Equal(t, 201, apiCall(t, e, "PUT", "/repos/exfil-operator/loot/contents/a.txt", `{"message":"m","content":"eA=="}`, "ghp_FAKE").Code)
+	w := apiCall(t, e, "POST", "/repos/exfil-operator/loot/transfer", `{"new_owner":"outside-drop"}`, "ghp_FAKE")
+	require.Equal(t, 202, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), `"full_name": "outside-drop/loot"`)
+	assert.Contains(t, w.Body.String(), `"visibility": "private"`, "the repository keeps its visibility")
+	moved, _ := e.git.repoDir("github.com", "outside-drop", "loot")
+	old, _ := e.git.repoDir("github.com", "exfil-operator", "loot")
+	assert.True(t, dirExists(moved), "the bare repository moves with it")
+	assert.False(t, dirExists(old))
+	assert.Equal(t, 404, apiCall(t, e, "POST", "/repos/exfil-operator/loot/transfer", `{"new_owner":"x"}`, "ghp_FAKE").Code)
+	assert.Equal(t, 204, apiCall(t, e, "DELETE", "/repos/outside-drop/loot", "", "ghp_FAKE").Code)
+	assert.False(t, dirExists(moved))
+	assert.Equal(t, 404, apiCall(t, e, "DELETE", "/repos/outside-drop/loot", "", "ghp_FAKE").Code)
+
+	var actions []string
+	for _, ev := range e.AuditLog() {
+		m := auditDoc(t, ev)
+		actions = append(actions, ev.Action+" "+ev.Repo)
+		if ev.Action != "repo.create" {
+			assert.Equal(t, "private", m["visibility"], ev.Action)
+		}
+	}
+	assert.Equal(t, []string{"repo.create exfil-operator/loot", "repo.transfer_outgoing exfil-operator/loot",
+		"repo.transfer outside-drop/loot", "repo.destroy outside-drop/loot"}, actions)
+}

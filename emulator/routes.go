@@ -55,6 +55,8 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	api.HandleFunc("GET /orgs/{org}/audit-log", e.githubAuditLog)
 	api.HandleFunc("POST /repos/{owner}/{repo}/pulls", e.githubPulls)
 	api.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", e.githubPulls)
+	api.HandleFunc("POST /repos/{owner}/{repo}/transfer", e.githubTransferRepo)
+	api.HandleFunc("DELETE /repos/{owner}/{repo}", e.githubDeleteRepo)
 	api.Handle("/", githubAPINotFound)
 	routes["api.github.com"] = api
 
