@@ -50,6 +50,8 @@ type Entry struct {
 	Note          string    `json:"note,omitempty"`
 	Files         []File    `json:"files,omitempty"`
 	DNS           *DNSQuery `json:"dns,omitempty"`
+	// Audit is what the request put in GitHub's audit log (audit.go).
+	Audit []AuditEvent `json:"audit,omitempty"`
 }
 
 // IsRequest reports whether e is an HTTP request (or proxy CONNECT).

@@ -338,3 +338,14 @@ func TestNothingNeedsTheOutside(t *testing.T) {
 	assert.Contains(t, string(out), "--- PASS: TestSandboxFailsClosed")
 	assert.NotContains(t, string(out), "--- SKIP")
 }
+
+// TestEveryServedHostHasAnAddress: a host the emulator serves must be in
+// the sandbox's table (sandbox/addresses.yaml), or its clients could not
+// reach it in the sandbox.
+func TestEveryServedHostHasAnAddress(t *testing.T) {
+	table, err := sandbox.DefaultTable()
+	require.NoError(t, err)
+	for _, h := range emulator.ServedHosts() {
+		assert.NotEmpty(t, table.Lookup(h), "%s has no address in sandbox/addresses.yaml", h)
+	}
+}
