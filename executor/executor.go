@@ -12,7 +12,6 @@ package executor
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -47,13 +46,10 @@ const (
 type Config struct {
 	// ProxyURL is the emulator's CONNECT proxy (http://127.0.0.1:port).
 	ProxyURL string
-	// CAFile is the run's CA certificate in PEM, or a bundle holding it:
-	// the clients' own stores (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, ...)
-	// point at it.
+	// CAFile is the run's CA certificate in PEM: the clients' own stores
+	// (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, ...) point
+	// at it.
 	CAFile string
-	// ExtraCAFile holds the run's CA alone, for runtimes that add extra
-	// CAs to a store of their own (NODE_EXTRA_CA_CERTS); empty: CAFile.
-	ExtraCAFile string
 	// Harness is the binary that provides `replay-http`; #{harness} in a
 	// simulation command expands to it.
 	Harness string
@@ -255,12 +251,9 @@ func Environ(cfg Config, home string) []string {
 		}
 	}
 	if cfg.CAFile != "" {
-		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE"} {
+		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"} {
 			env = append(env, k+"="+cfg.CAFile)
 		}
-	}
-	if extra := cmp.Or(cfg.ExtraCAFile, cfg.CAFile); extra != "" {
-		env = append(env, "NODE_EXTRA_CA_CERTS="+extra)
 	}
 	env = append(env, cfg.ExtraEnv...)
 	return append(env,

@@ -141,7 +141,10 @@ func (b *local) Executor() executor.Config {
 	if b.sandbox == nil {
 		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, ExtraEnv: tag}
 	}
-	return executor.Config{CAFile: b.sandbox.Files.Bundle, ExtraCAFile: b.sandbox.Files.CA, Isolate: b.isolate, ExtraEnv: tag}
+	// The clients' own stores name the run's CA alone, as without the
+	// sandbox: a client that reads the system store finds the bundle
+	// bind-mounted there, and none pays for parsing it twice.
+	return executor.Config{CAFile: b.sandbox.Files.CA, Isolate: b.isolate, ExtraEnv: tag}
 }
 
 // isolate makes one test's sandbox and serves its addresses and DNS with

@@ -207,7 +207,7 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 			r.connect(o)
 		case sensor.KindDNS:
 			if proc, _ := r.owner(o.PID); proc != nil {
-				r.dns(proc, o.Time, o.DNSName, true, o.LocalPort)
+				r.dns(proc, o.Time, o.DNSName, true, r.dnsPorts(o.PID, o.DNSName))
 			}
 		case sensor.KindFile:
 			r.file(o)
@@ -516,7 +516,7 @@ func (r *renderer) connect(o sensor.Observation) {
 			destIP = res.IP
 		}
 		if !dialled {
-			r.dns(proc, o.Time.Add(-time.Millisecond), host, false, 0)
+			r.dns(proc, o.Time.Add(-time.Millisecond), host, false, nil)
 		}
 		switch r.in.Realism {
 		case RealismResolved:
@@ -554,15 +554,16 @@ func (r *renderer) connect(o sensor.Observation) {
 }
 
 // dns renders Sysmon 22 once per process and name. seen says whether the
-// query itself was observed, port is its socket's local port where known:
-// the sinkhole's record of it is found on that port.
-func (r *renderer) dns(proc *process, t time.Time, name string, seen bool, port int) {
+// query itself was observed, ports are the local ports of the process's
+// queries for name where known: the sinkhole's records of them are found
+// on those ports.
+func (r *renderer) dns(proc *process, t time.Time, name string, seen bool, ports []int) {
 	if name == "" || proc.dnsDone[name] {
 		return
 	}
 	proc.dnsDone[name] = true
 	status, results := "0", "-"
-	q := r.ledgerQuery(name, port)
+	q := r.ledgerQuery(name, ports)
 	if q != nil {
 		status, results = q.DNS.Status(), q.DNS.Results()
 	} else if res, ok := r.p.Resolver[name]; ok {
@@ -597,16 +598,17 @@ func (r *renderer) dns(proc *process, t time.Time, name string, seen bool, port 
 // ledgerQuery is the DNS sinkhole's record of the process's query for
 // name (its A query where there are several), nil where the query did not
 // reach the sinkhole (behind the proxy).
-func (r *renderer) ledgerQuery(name string, port int) *emulator.Entry {
+func (r *renderer) ledgerQuery(name string, ports []int) *emulator.Entry {
 	var found *emulator.Entry
 	score := -1
 	for i, e := range r.in.Ledger {
 		if e.Kind != emulator.KindDNS || e.DNS.Name != name {
 			continue
 		}
-		// The query from the process's own socket first, then an A query.
+		// A query from one of the process's own sockets first, then an A
+		// query (Sysmon logs one event for the A and AAAA lookups).
 		s := 0
-		if port != 0 && e.ClientPort == port {
+		if slices.Contains(ports, e.ClientPort) {
 			s += 2
 		}
 		if e.DNS.Type == "A" {
@@ -617,6 +619,18 @@ func (r *renderer) ledgerQuery(name string, port int) *emulator.Entry {
 		}
 	}
 	return found
+}
+
+// dnsPorts are the local ports of every query for name that the sensor
+// saw pid send.
+func (r *renderer) dnsPorts(pid int, name string) []int {
+	var ports []int
+	for _, o := range r.in.Observations {
+		if o.Kind == sensor.KindDNS && o.PID == pid && o.DNSName == name && o.LocalPort != 0 {
+			ports = append(ports, o.LocalPort)
+		}
+	}
+	return ports
 }
 
 func (r *renderer) file(o sensor.Observation) {
