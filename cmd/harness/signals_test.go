@@ -160,7 +160,10 @@ func TestKilledRunIsCleanedUp(t *testing.T) {
 	_ = cmd.Wait()
 	require.NotEmpty(t, leftovers(t, tmp), "a SIGKILL leaves the run behind")
 
-	clean := exec.Command(exe, "clean")
+	// --run-id keeps the container half of clean to this (container-less)
+	// run: a bare clean would remove every harness container on the
+	// engine, other runs' too.
+	clean := exec.Command(exe, "clean", "--run-id", "test-killed-"+filepath.Base(tmp))
 	clean.Env = env
 	out, err := clean.CombinedOutput()
 	require.NoError(t, err, string(out))
