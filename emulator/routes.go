@@ -50,6 +50,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	api.HandleFunc("POST /gists", e.githubCreateGist)
 	api.HandleFunc("GET /user", e.githubUser)
 	api.HandleFunc("POST /user/repos", e.githubCreateRepo)
+	e.mountExtra(api)
 	api.Handle("/", githubAPINotFound)
 	routes["api.github.com"] = api
 

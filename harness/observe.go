@@ -73,14 +73,20 @@ func profilesFS() (fs.FS, error) {
 func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]event.Event, error) {
 	var all []event.Event
 	verdicts := []validate.Verdict{}
+	cov := r.coverageCases()
 	for _, p := range profiles {
-		for _, t := range r.Tests {
+		for i, t := range r.Tests {
 			events, err := r.render(t, p, realism)
 			if err != nil {
 				return nil, err
 			}
 			all = append(all, events...)
 			eval := validate.NewEvaluation(rules, events)
+			if c := cov[i]; c != nil {
+				if err := addCells(ctx, c, eval, rules, p.Name); err != nil {
+					return nil, fmt.Errorf("coverage of %q in %s: %w", t.Test.Name, p.Name, err)
+				}
+			}
 			for _, exp := range t.Test.Expect[p.Name] {
 				v, err := eval.Check(ctx, exp)
 				if err != nil {
@@ -96,6 +102,7 @@ func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, reali
 		}
 	}
 	r.Results.Verdicts = verdicts
+	r.Results.Coverage = scoreCoverage(cov)
 	return all, nil
 }
 

@@ -27,7 +27,7 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 		}
 	}
 	status := "✅"
-	if pass != len(r.Verdicts) || intact != len(r.Atomics) {
+	if pass != len(r.Verdicts) || !r.AllIntact() {
 		status = "❌"
 	}
 	p.f("## %s ATT&CK %s harness run `%s` (%s)\n\n", status, techniques(r), r.RunID, r.Mode)
@@ -71,6 +71,7 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 			p.f("\n### ❌ %s / %s / `%s`\nexpected %s, got %s\n\n```\n%s\n```\n", v.Context, v.Atomic, v.Rule, v.Expected, ActualString(v), v.Explanation)
 		}
 	}
+	writeCoverageMarkdown(p, r.Coverage)
 	for _, v := range r.Verdicts {
 		if v.Gap != "" {
 			p.f("\n<details><summary>gap: %s / %s / <code>%s</code>: the author meant %s</summary>\n\n%s\n\n```\n%s\n```\n</details>\n",

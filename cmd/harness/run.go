@@ -129,7 +129,10 @@ func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
 	if err := reports.WriteText(w, r); err != nil {
 		return err
 	}
-	return reports.WriteVerdicts(w, r)
+	if err := reports.WriteVerdicts(w, r); err != nil {
+		return err
+	}
+	return reports.WriteCoverage(w, r.Coverage)
 }
 
 func writeOut(dir string, r *harness.Run, events []event.Event) error {
@@ -145,12 +148,16 @@ func writeOut(dir string, r *harness.Run, events []event.Event) error {
 	if err := reports.WriteJSON(dir, "layer.json", reports.Layer(r.Results)); err != nil {
 		return err
 	}
+	if err := reports.WriteJSON(dir, "coverage-layer.json", reports.CoverageLayer(r.Results.RunID, r.Results.Coverage)); err != nil {
+		return err
+	}
 	for name, write := range map[string]func(io.Writer) error{
-		"events.xml":   func(w io.Writer) error { return telemetry.WriteXML(w, events) },
-		"events.jsonl": func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
-		"junit.xml":    func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
-		"report.html":  func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
-		"report.md":    func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
+		"events.xml":    func(w io.Writer) error { return telemetry.WriteXML(w, events) },
+		"events.jsonl":  func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
+		"junit.xml":     func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
+		"report.html":   func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
+		"report.md":     func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
+		"coverage.html": func(w io.Writer) error { return reports.WriteCoverageHTML(w, r.Results.Coverage) },
 	} {
 		if err := writeFile(filepath.Join(dir, name), write); err != nil {
 			return err

@@ -1,0 +1,115 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/t1567001/harness/executor"
+	"github.com/t1567001/harness/reports"
+	"github.com/t1567001/harness/validate"
+)
+
+// coverageCases starts a coverage case for every test of the run that is a
+// variant or a benign look-alike (nil for the others), indexed as r.Tests.
+func (r *Run) coverageCases() []*validate.Case {
+	out := make([]*validate.Case, len(r.Tests))
+	for i, t := range r.Tests {
+		if t.Test.Role == "" {
+			continue
+		}
+		out[i] = &validate.Case{
+			Atomic: t.Test.Name, GUID: t.Test.GUID, Role: t.Test.Role,
+			Observed: t.Observations != nil,
+			Status:   caseStatus(t, r.Results.Atomics[i]),
+			Cells:    []validate.Cell{},
+		}
+	}
+	return out
+}
+
+// addCells evaluates every rule for case c in one context.
+func addCells(ctx context.Context, c *validate.Case, eval *validate.Evaluation, rules []validate.Rule, context string) error {
+	for _, rule := range rules {
+		cell, err := eval.Cell(ctx, rule.ID(), c.Role)
+		if err != nil {
+			return err
+		}
+		cell.Context = context
+		if !c.Observed {
+			cell.Why = "not counted: " + c.Status
+		}
+		c.Cells = append(c.Cells, cell)
+	}
+	return nil
+}
+
+func scoreCoverage(cases []*validate.Case) *validate.Coverage {
+	cov := &validate.Coverage{Cases: []validate.Case{}}
+	for _, c := range cases {
+		if c != nil {
+			cov.Cases = append(cov.Cases, *c)
+		}
+	}
+	if len(cov.Cases) == 0 {
+		return nil
+	}
+	cov.Score()
+	return cov
+}
+
+// caseStatus says, from the ledger, whether a case's client reached the
+// mock and what the mock accepted: a variant whose client cannot reach the
+// mock shows as such, not as a rule's miss.
+func caseStatus(t TestRun, a reports.Atomic) string {
+	switch {
+	case t.Result.Execution == executor.NotRun:
+		return "not run: missing prerequisite: " + strings.Join(t.Result.MissingPrereqs, "; ")
+	case t.Observations == nil:
+		return "not watched by the sensor"
+	}
+	var accepted, refused, failed int
+	var hosts []string
+	for _, e := range t.Ledger {
+		switch {
+		case e.Refused:
+			refused++
+			hosts = appendNew(hosts, e.Host+" (refused)")
+		case e.Method == "CONNECT":
+		case e.Status/100 == 2:
+			accepted++
+			hosts = appendNew(hosts, e.Host)
+		default:
+			failed++
+			hosts = appendNew(hosts, e.Host)
+		}
+	}
+	var s string
+	switch {
+	case accepted > 0:
+		s = fmt.Sprintf("reached the mock: %d request(s) accepted", accepted)
+		if len(a.Staged) > 0 {
+			s += fmt.Sprintf(", staged files intact=%v", a.Intact)
+		}
+	case failed > 0:
+		s = fmt.Sprintf("reached the mock: %d request(s), none accepted", failed)
+	case refused > 0:
+		s = "refused by the mock (a host it does not serve)"
+	case len(t.Ledger) > 0:
+		s = "opened a tunnel through the proxy but sent no request (TLS with the mock failed: the client does not trust the run's CA)"
+	default:
+		s = "did not reach the mock"
+	}
+	if len(hosts) > 0 {
+		s += " [" + strings.Join(hosts, ", ") + "]"
+	}
+	return fmt.Sprintf("%s, exit %d; %s", t.Result.Execution, t.Result.ExitCode, s)
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
