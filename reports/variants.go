@@ -103,7 +103,7 @@ func WriteCoverage(w io.Writer, c *validate.Coverage) error {
 			if cs.Role == atomics.Benign {
 				verb = "fires (false positive)"
 			}
-			p.f("  %s %s in %s:\n    %s\n", s.Rule, verb, strings.Join(s.Contexts, ", "), indent(s.Why, "    "))
+			p.f("  %s %s in %s:\n    %s\n", s.Rule, verb, strings.Join(s.Contexts, ", "), indent(firstLines(s.Why, 3), "    "))
 		}
 	}
 	return p.err
@@ -202,4 +202,14 @@ func CoverageLayer(runID string, c *validate.Coverage) map[string]any {
 		}},
 		"gradient": map[string]any{"colors": []string{"#ff6666", "#ffe766", "#8ec843"}, "minValue": 0, "maxValue": 100},
 	}
+}
+
+// firstLines keeps the terminal short: the full explanation is in
+// results.json, report.md and coverage.html.
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "\n") + "\n…"
 }
