@@ -1,0 +1,151 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/internal/reftest"
+	"github.com/t1567001/harness/rules"
+	"github.com/t1567001/harness/validate"
+)
+
+// expectedCoverage is the committed expected matrix: the rates and each
+// observed case's cells, with the cases observed when it was made.
+// Regenerate with: go test ./harness -run TestCoverageMatrix -update
+const expectedCoverage = "testdata/coverage.json"
+
+type coverageGolden struct {
+	Observed []string          `json:"observed"`
+	Baseline validate.Baseline `json:"baseline"`
+}
+
+// TestCoverageMatrix runs every embedded variant and benign look-alike under
+// the sensor, renders each under every context, and checks the matrix
+// against the committed one: every cell of a case observed both here and
+// there, and the rates when the same cases were observed.
+func TestCoverageMatrix(t *testing.T) {
+	all, err := LoadAtomics("", nil)
+	require.NoError(t, err)
+	opts := options(t)
+	for _, s := range all {
+		if s.Test.Role != "" {
+			opts.Tests = append(opts.Tests, s.Test.GUID)
+		}
+	}
+	require.NotEmpty(t, opts.Tests)
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	profiles, err := Contexts(nil)
+	require.NoError(t, err)
+	loaded, _, err := validate.LoadRules(rules.FS, validate.Options{})
+	require.NoError(t, err)
+	_, err = run.Validate(context.Background(), profiles, "", loaded)
+	require.NoError(t, err)
+	cov := run.Results.Coverage
+	require.NotNil(t, cov)
+	require.Len(t, cov.Cases, len(opts.Tests), "every variant and benign case is in the matrix")
+	assert.True(t, run.Results.AllIntact(), "variants are judged in the matrix, not by AllIntact")
+
+	got := coverageGolden{Baseline: cov.Baseline()}
+	for _, c := range cov.Cases {
+		if c.Observed {
+			got.Observed = append(got.Observed, c.GUID)
+		} else {
+			assert.True(t, strings.HasPrefix(c.Status, "not run: missing prerequisite"), "%s: %s", c.Atomic, c.Status)
+		}
+		for _, cell := range c.Cells {
+			if c.Observed && cell.Fires != (c.Role == atomics.Variant) {
+				assert.NotEmpty(t, cell.Why, "%s / %s / %s: a shortfall carries the rule's explanation", c.Atomic, cell.Context, cell.Rule)
+			}
+		}
+	}
+	if *update {
+		data, err := json.MarshalIndent(got, "", "  ")
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(expectedCoverage, append(data, '\n'), 0o644))
+	}
+	data, err := os.ReadFile(expectedCoverage)
+	require.NoError(t, err, "run with -update to create %s", expectedCoverage)
+	var want coverageGolden
+	require.NoError(t, json.Unmarshal(data, &want))
+
+	type key struct{ guid, context, rule string }
+	wantCells := map[key]bool{}
+	for _, c := range want.Baseline.Cells {
+		wantCells[key{c.GUID, c.Context, c.Rule}] = c.Fires
+	}
+	compared := 0
+	for _, c := range got.Baseline.Cells {
+		if w, ok := wantCells[key{c.GUID, c.Context, c.Rule}]; ok {
+			compared++
+			assert.Equal(t, w, c.Fires, "%s / %s / %s", c.Atomic, c.Context, c.Rule)
+		}
+	}
+	assert.NotZero(t, compared)
+	if slices.Equal(got.Observed, want.Observed) {
+		assert.Equal(t, want.Baseline.Rates, got.Baseline.Rates)
+	} else {
+		t.Logf("rates not compared: this machine observed %v, the expected matrix %v (a tool is installed or missing); the cells of the cases observed in both are", got.Observed, want.Observed)
+	}
+	assert.Empty(t, cov.Compare(want.Baseline), "no regression against the expected matrix")
+}
+
+// TestBaselineRegressionNamesTheVariant edits the seed rule to miss wget
+// and checks that the comparison with a baseline made with the real rule
+// names the wget variant.
+func TestBaselineRegressionNamesTheVariant(t *testing.T) {
+	opts := options(t)
+	opts.Tests = []string{"wget --method=PUT to the Contents API"}
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	profiles, err := Contexts([]string{"workstation"})
+	require.NoError(t, err)
+	loaded, _, err := validate.LoadRules(rules.FS, validate.Options{})
+	require.NoError(t, err)
+	_, err = run.Validate(context.Background(), profiles, "", loaded)
+	require.NoError(t, err)
+	base := run.Results.Coverage.Baseline()
+	require.Empty(t, run.Results.Coverage.Compare(base))
+
+	spl, err := rules.FS.ReadFile("seed_t1567_001_code_repo_exfil.spl")
+	require.NoError(t, err)
+	edited := strings.ReplaceAll(string(spl), ` OR Image="*\\wget.exe"`, "")
+	require.NotEqual(t, string(spl), edited)
+	rule, err := validate.NewSPLRule("seed_t1567_001_code_repo_exfil", edited, validate.Options{})
+	require.NoError(t, err)
+	_, err = run.Validate(context.Background(), profiles, "", []validate.Rule{rule})
+	require.NoError(t, err)
+	regs := run.Results.Coverage.Compare(base)
+	require.NotEmpty(t, regs)
+	assert.Equal(t, "seed_t1567_001_code_repo_exfil", regs[0].Rule)
+	assert.Equal(t, []string{"wget --method=PUT to the Contents API"}, regs[0].Cases)
+	assert.Less(t, regs[0].Now, regs[0].Was)
+}
+
+// TestReferenceExfilAtomicsLoadUnmodified loads the public T1567.002, .003
+// and .004 atomics as published and says which tests need PowerShell.
+func TestReferenceExfilAtomicsLoadUnmodified(t *testing.T) {
+	dir := reftest.Dir(t, "atomics")
+	needPwsh := map[string]int{}
+	for _, id := range []string{"T1567.002", "T1567.003", "T1567.004"} {
+		sel, err := LoadAtomics(filepath.Join(dir, id+".yaml"), nil)
+		require.NoError(t, err, id)
+		require.NotEmpty(t, sel, id)
+		for _, s := range sel {
+			if strings.EqualFold(s.Test.Executor.Name, "powershell") {
+				needPwsh[id]++
+				t.Logf("%s %q needs PowerShell", id, s.Test.Name)
+			}
+		}
+	}
+	assert.Equal(t, map[string]int{"T1567.002": 2, "T1567.003": 1, "T1567.004": 2}, needPwsh)
+}
