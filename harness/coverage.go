@@ -21,9 +21,12 @@ func (r *Run) coverageCases() []*validate.Case {
 		}
 		out[i] = &validate.Case{
 			Atomic: t.Test.Name, GUID: t.Test.GUID, Role: t.Test.Role,
-			Observed: t.Observations != nil,
-			Status:   caseStatus(t, r.Results.Atomics[i]),
-			Cells:    []validate.Cell{},
+			// A simulation stands in for a missing tool: its telemetry is
+			// the harness's replay, so it is shown but not scored.
+			Observed:  t.Observations != nil && t.Result.Execution != executor.Simulated,
+			Simulated: t.Result.Execution == executor.Simulated,
+			Status:    caseStatus(t, r.Results.Atomics[i]),
+			Cells:     []validate.Cell{},
 		}
 	}
 	return out
@@ -37,7 +40,7 @@ func addCells(ctx context.Context, c *validate.Case, eval *validate.Evaluation, 
 			return err
 		}
 		cell.Context = context
-		if !c.Observed {
+		if !c.Observed && !c.Simulated {
 			cell.Why = "not counted: " + c.Status
 		}
 		c.Cells = append(c.Cells, cell)
@@ -103,6 +106,9 @@ func caseStatus(t TestRun, a reports.Atomic) string {
 	}
 	if len(hosts) > 0 {
 		s += " [" + strings.Join(hosts, ", ") + "]"
+	}
+	if t.Result.Execution == executor.Simulated {
+		s += "; not counted: " + t.Result.SimulationReason
 	}
 	return fmt.Sprintf("%s, exit %d; %s", t.Result.Execution, t.Result.ExitCode, s)
 }

@@ -20,9 +20,12 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 			gaps++
 		}
 	}
-	intact := 0
+	intact, cases := 0, 0
 	for _, a := range r.Atomics {
-		if a.Intact {
+		switch {
+		case a.Role != "":
+			cases++
+		case a.Intact:
 			intact++
 		}
 	}
@@ -32,7 +35,7 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	}
 	p.f("## %s ATT&CK %s harness run `%s` (%s)\n\n", status, techniques(r), r.RunID, r.Mode)
 	p.f("%d of %d atomics delivered every staged file intact; %d of %d expectations hold; %d gap(s) between a rule and its author's intent.\n\n",
-		intact, len(r.Atomics), pass, len(r.Verdicts), gaps)
+		intact, len(r.Atomics)-cases, pass, len(r.Verdicts), gaps)
 	for _, a := range r.Atomics {
 		if a.Execution == "simulated" {
 			p.f("> **%s** was *simulated*: %s\n\n", a.Name, a.SimulationReason)

@@ -88,8 +88,11 @@ func WriteCoverage(w io.Writer, c *validate.Coverage) error {
 	}
 	for _, cs := range c.Cases {
 		p.f("\n%s %s\n  %s\n", roleWord(cs.Role), cs.Atomic, cs.Status)
-		if !cs.Observed {
+		if !cs.Observed && !cs.Simulated {
 			continue
+		}
+		if cs.Simulated {
+			p.f("  (simulated: what the rules do on the modelled telemetry, not counted)\n")
 		}
 		for _, l := range caseLines(cs) {
 			fire := "nothing fires"

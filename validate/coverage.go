@@ -40,6 +40,9 @@ type Case struct {
 	// Observed is true when the case ran under the sensor: only then do
 	// its cells count.
 	Observed bool `json:"observed"`
+	// Simulated is true when a replay stood in for a missing tool: its
+	// cells are shown, on modelled telemetry, but not counted.
+	Simulated bool `json:"simulated,omitempty"`
 	// Status says what the case did: whether its client reached the mock
 	// and what it delivered, or why it did not run.
 	Status string `json:"status"`
