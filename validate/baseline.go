@@ -90,7 +90,8 @@ func (c *Coverage) Compare(base Baseline) []Regression {
 	for _, r := range c.Rates {
 		now[[2]string{r.Rule, r.Context}] = r
 	}
-	changed := map[[2]string][]string{}
+	missed := map[[2]string][]string{} // variants no longer caught
+	fired := map[[2]string][]string{}  // benign cases now fired on
 	for _, cs := range c.Cases {
 		if !cs.Observed {
 			continue
@@ -100,10 +101,12 @@ func (c *Coverage) Compare(base Baseline) []Regression {
 			if !ok || b.Fires == cell.Fires {
 				continue
 			}
-			worse := cs.Role == atomics.Variant && b.Fires || cs.Role == atomics.Benign && !b.Fires
-			if worse {
-				k := [2]string{cell.Rule, cell.Context}
-				changed[k] = append(changed[k], cs.Atomic)
+			k := [2]string{cell.Rule, cell.Context}
+			switch {
+			case cs.Role == atomics.Variant && b.Fires:
+				missed[k] = append(missed[k], cs.Atomic)
+			case cs.Role == atomics.Benign && !b.Fires:
+				fired[k] = append(fired[k], cs.Atomic)
 			}
 		}
 	}
@@ -115,17 +118,20 @@ func (c *Coverage) Compare(base Baseline) []Regression {
 			out = append(out, Regression{Rule: b.Rule, Context: b.Context, Kind: "detection rate", Was: b.DetectionRate, Cases: []string{"the rule or context is gone from this run"}})
 			continue
 		}
-		if cases := changed[k]; n.DetectionRate < b.DetectionRate || n.FalsePositiveRate > b.FalsePositiveRate || len(cases) > 0 {
-			r := Regression{Rule: b.Rule, Context: b.Context, Kind: "detection rate", Was: b.DetectionRate, Now: n.DetectionRate, Cases: cases}
-			if n.FalsePositiveRate > b.FalsePositiveRate {
-				r.Kind, r.Was, r.Now = "false-positive rate", b.FalsePositiveRate, n.FalsePositiveRate
-			}
-			if len(r.Cases) == 0 {
-				r.Cases = []string{"(no case observed in both runs changed: the set of observed cases differs)"}
-			}
-			out = append(out, r)
+		if n.DetectionRate < b.DetectionRate || len(missed[k]) > 0 {
+			out = append(out, regression(b, "detection rate", b.DetectionRate, n.DetectionRate, missed[k]))
+		}
+		if n.FalsePositiveRate > b.FalsePositiveRate || len(fired[k]) > 0 {
+			out = append(out, regression(b, "false-positive rate", b.FalsePositiveRate, n.FalsePositiveRate, fired[k]))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
 	return out
+}
+
+func regression(b Rate, kind string, was, now float64, cases []string) Regression {
+	if len(cases) == 0 {
+		cases = []string{"(no case observed in both runs changed: the set of observed cases differs)"}
+	}
+	return Regression{Rule: b.Rule, Context: b.Context, Kind: kind, Was: was, Now: now, Cases: cases}
 }
