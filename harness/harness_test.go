@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -214,16 +215,19 @@ func TestLoadAtomicsSelection(t *testing.T) {
 
 func rulesFS() fs.FS { return rules.FS }
 
-// TestRealWebhookAtomicsAreRefused runs the public T1567.004 atomics from
-// the Atomic Red Team corpus, unmodified: the shell ones really run curl at
-// discord.com and hooks.slack.com, and the proxy refuses and records them;
-// the PowerShell ones do not run here, and say why.
-func TestRealWebhookAtomicsAreRefused(t *testing.T) {
+// TestRealWebhookAtomics runs the public T1567.004 atomics from the Atomic
+// Red Team corpus, unmodified: the shell ones really run curl at
+// discord.com and hooks.slack.com, whose webhooks the mock serves, and the
+// ledger proves what they posted; the PowerShell ones do not run here, and
+// say why.
+func TestRealWebhookAtomics(t *testing.T) {
 	opts := options(t)
 	opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.004.yaml")
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
 	require.Len(t, run.Results.Atomics, 4)
+	const staged = "secrets, api keys, passwords - T1567.004 atomic test"
+	sums := map[string]bool{fmt.Sprintf("%x", sha256.Sum256([]byte(staged+"\n"))): true, fmt.Sprintf("%x", sha256.Sum256([]byte(staged))): true}
 	hosts := map[string]bool{}
 	for _, a := range run.Results.Atomics {
 		switch {
@@ -235,12 +239,13 @@ func TestRealWebhookAtomicsAreRefused(t *testing.T) {
 			assert.Contains(t, strings.Join(a.MissingPrereqs, " "), "pwsh", a.Name)
 		default:
 			assert.Equal(t, "executed", a.Execution, a.Name)
-			require.NotEmpty(t, a.Requests, "%s reached the proxy", a.Name)
+			require.NotEmpty(t, a.Requests, "%s reached the mock", a.Name)
 			for _, q := range a.Requests {
-				assert.True(t, q.Refused, "%s: %+v", a.Name, q)
+				assert.False(t, q.Refused, "%s: %+v", a.Name, q)
 				hosts[q.Host] = true
 			}
-			assert.Empty(t, a.Uploads)
+			require.Len(t, a.Uploads, 1, a.Name)
+			assert.True(t, sums[a.Uploads[0].SHA256], "%s: the ledger holds what was staged: %+v", a.Name, a.Uploads[0])
 		}
 	}
 	assert.Equal(t, map[string]bool{"discord.com": true, "hooks.slack.com": true}, hosts)
