@@ -11,55 +11,64 @@ import (
 	"github.com/t1567001/harness/validate"
 )
 
-// coverageCases starts a coverage case for every test of the run that is a
-// variant or a benign look-alike (nil for the others), indexed as r.Tests.
-func (r *Run) coverageCases() []*validate.Case {
-	out := make([]*validate.Case, len(r.Tests))
-	for i, t := range r.Tests {
+// Coverage is the coverage matrix of the run's variants and benign
+// look-alikes (nil when it has none): every rule on each one's rendered
+// events in every context.
+func (r *Run) Coverage(ctx context.Context, rendered []Rendered, rules []validate.Rule) (*validate.Coverage, error) {
+	cases := map[*TestRun]*validate.Case{}
+	var order []*TestRun
+	for _, rd := range rendered {
+		t := rd.Test
 		if t.Test.Role == "" {
 			continue
 		}
-		out[i] = &validate.Case{
-			Atomic: t.Test.Name, GUID: t.Test.GUID, Role: t.Test.Role,
-			// A simulation stands in for a missing tool: its telemetry is
-			// the harness's replay, so it is shown but not scored.
-			Observed:  t.Observations != nil && t.Result.Execution != executor.Simulated,
-			Simulated: t.Result.Execution == executor.Simulated,
-			Status:    caseStatus(t, r.Results.Atomics[i]),
-			Cells:     []validate.Cell{},
+		c := cases[t]
+		if c == nil {
+			c = r.newCase(t)
+			cases[t] = c
+			order = append(order, t)
+		}
+		eval := validate.NewEvaluation(rules, rd.Events)
+		for _, rule := range rules {
+			cell, err := eval.Cell(ctx, rule.ID(), c.Role)
+			if err != nil {
+				return nil, fmt.Errorf("coverage of %q in %s: %w", t.Test.Name, rd.Context, err)
+			}
+			cell.Context = rd.Context
+			if !c.Observed && !c.Simulated {
+				cell.Why = "not counted: " + c.Status
+			}
+			c.Cells = append(c.Cells, cell)
 		}
 	}
-	return out
-}
-
-// addCells evaluates every rule for case c in one context.
-func addCells(ctx context.Context, c *validate.Case, eval *validate.Evaluation, rules []validate.Rule, context string) error {
-	for _, rule := range rules {
-		cell, err := eval.Cell(ctx, rule.ID(), c.Role)
-		if err != nil {
-			return err
-		}
-		cell.Context = context
-		if !c.Observed && !c.Simulated {
-			cell.Why = "not counted: " + c.Status
-		}
-		c.Cells = append(c.Cells, cell)
+	if len(order) == 0 {
+		return nil, nil
 	}
-	return nil
-}
-
-func scoreCoverage(cases []*validate.Case) *validate.Coverage {
-	cov := &validate.Coverage{Cases: []validate.Case{}}
-	for _, c := range cases {
-		if c != nil {
-			cov.Cases = append(cov.Cases, *c)
-		}
-	}
-	if len(cov.Cases) == 0 {
-		return nil
+	cov := &validate.Coverage{Cases: make([]validate.Case, 0, len(order))}
+	for _, t := range order {
+		cov.Cases = append(cov.Cases, *cases[t])
 	}
 	cov.Score()
-	return cov
+	return cov, nil
+}
+
+// newCase starts the coverage case of t, with what its run did.
+func (r *Run) newCase(t *TestRun) *validate.Case {
+	var a reports.Atomic
+	for _, x := range r.Results.Atomics {
+		if x.GUID == t.Test.GUID && x.Name == t.Test.Name {
+			a = x
+		}
+	}
+	return &validate.Case{
+		Atomic: t.Test.Name, GUID: t.Test.GUID, Role: t.Test.Role,
+		// A simulation stands in for a missing tool: its telemetry is the
+		// harness's replay, so it is shown but not scored.
+		Observed:  t.Observations != nil && t.Result.Execution != executor.Simulated,
+		Simulated: t.Result.Execution == executor.Simulated,
+		Status:    caseStatus(*t, a),
+		Cells:     []validate.Cell{},
+	}
 }
 
 // caseStatus says, from the ledger, whether a case's client reached the

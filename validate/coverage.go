@@ -61,7 +61,8 @@ type Cell struct {
 }
 
 // Cell evaluates rule for a case of role in this evaluation's context; the
-// rule runs at most once per evaluation.
+// rule runs at most once per evaluation. The rule fires for the matrix only
+// where a row rests on an observed (or recorded) event.
 func (e *Evaluation) Cell(ctx context.Context, rule string, role atomics.Role) (Cell, error) {
 	c := Cell{Rule: rule}
 	r, ok := e.rules[rule]
@@ -72,8 +73,18 @@ func (e *Evaluation) Cell(ctx context.Context, rule string, role atomics.Role) (
 	if err != nil {
 		return c, err
 	}
-	c.Fires = len(rows) > 0
-	if meant := role == atomics.Variant; c.Fires != meant {
+	fires := Outcome{Fires: true}
+	// A firing counts only on evidence a run observed (or a recording):
+	// rows resting on declared, modelled or simulated events alone do not.
+	unsupported := ""
+	if len(rows) > 0 {
+		unsupported = e.unsupported(r, rows, fires, nil)
+	}
+	c.Fires = len(rows) > 0 && unsupported == ""
+	switch meant := role == atomics.Variant; {
+	case unsupported != "" && meant:
+		c.Why = unsupported
+	case c.Fires != meant:
 		c.Why = r.Explain(ctx, e.events, Outcome{Fires: meant})
 	}
 	return c, nil
