@@ -123,9 +123,16 @@ func writeCoverageMarkdown(p *printer, c *validate.Coverage) {
 	}
 	p.f("\n| case | role | status | fires |\n|---|---|---|---|\n")
 	for _, cs := range c.Cases {
-		var fires []string
-		for _, l := range caseLines(cs) {
-			fires = append(fires, l.Context+": "+strings.Join(l.Fire, ", "))
+		fires := []string{"not counted"}
+		if cs.Observed || cs.Simulated {
+			fires = fires[:0]
+			for _, l := range caseLines(cs) {
+				what := "nothing fires"
+				if len(l.Fire) > 0 {
+					what = strings.Join(l.Fire, ", ")
+				}
+				fires = append(fires, l.Context+": "+what)
+			}
 		}
 		p.f("| %s | %s | %s | %s |\n", mdCell(cs.Atomic), roleWord(cs.Role), mdCell(text.Clip(cs.Status, 120)), mdCell(strings.Join(fires, "<br>")))
 	}
