@@ -78,60 +78,84 @@ func (r Regression) String() string {
 
 // Compare lists what got worse in c since base: a rule and context whose
 // detection rate fell or whose false-positive rate rose, naming the cases
-// that changed. Cases observed in only one of the two do not count, so a
-// variant whose tool is missing here neither passes nor fails the check.
+// that changed. Both rates are taken over the cases observed in both runs,
+// so a variant whose tool is missing here neither passes nor fails the
+// check; a context this run did not render is not compared, a rule it no
+// longer has is a regression.
 func (c *Coverage) Compare(base Baseline) []Regression {
 	type key struct{ guid, context, rule string }
-	was := map[key]BaselineCell{}
+	was := map[key]bool{}
 	for _, cell := range base.Cells {
-		was[key{cell.GUID, cell.Context, cell.Rule}] = cell
+		was[key{cell.GUID, cell.Context, cell.Rule}] = cell.Fires
 	}
-	now := map[[2]string]Rate{}
-	for _, r := range c.Rates {
-		now[[2]string{r.Rule, r.Context}] = r
+	type pair struct{ rule, context string }
+	type tally struct {
+		variants, caughtWas, caughtNow, benign, firedWas, firedNow int
+		missed, fired                                              []string
 	}
-	missed := map[[2]string][]string{} // variants no longer caught
-	fired := map[[2]string][]string{}  // benign cases now fired on
+	tallies := map[pair]*tally{}
+	rules, contexts := map[string]bool{}, map[string]bool{}
 	for _, cs := range c.Cases {
-		if !cs.Observed {
-			continue
-		}
 		for _, cell := range cs.Cells {
+			rules[cell.Rule], contexts[cell.Context] = true, true
 			b, ok := was[key{cs.GUID, cell.Context, cell.Rule}]
-			if !ok || b.Fires == cell.Fires {
+			if !cs.Observed || !ok {
 				continue
 			}
-			k := [2]string{cell.Rule, cell.Context}
-			switch {
-			case cs.Role == atomics.Variant && b.Fires:
-				missed[k] = append(missed[k], cs.Atomic)
-			case cs.Role == atomics.Benign && !b.Fires:
-				fired[k] = append(fired[k], cs.Atomic)
+			k := pair{cell.Rule, cell.Context}
+			t := tallies[k]
+			if t == nil {
+				t = &tally{}
+				tallies[k] = t
+			}
+			switch cs.Role {
+			case atomics.Variant:
+				t.variants++
+				t.caughtWas += btoi(b)
+				t.caughtNow += btoi(cell.Fires)
+				if b && !cell.Fires {
+					t.missed = append(t.missed, cs.Atomic)
+				}
+			case atomics.Benign:
+				t.benign++
+				t.firedWas += btoi(b)
+				t.firedNow += btoi(cell.Fires)
+				if !b && cell.Fires {
+					t.fired = append(t.fired, cs.Atomic)
+				}
 			}
 		}
 	}
 	var out []Regression
 	for _, b := range base.Rates {
-		k := [2]string{b.Rule, b.Context}
-		n, ok := now[k]
-		if !ok {
-			out = append(out, Regression{Rule: b.Rule, Context: b.Context, Kind: "detection rate", Was: b.DetectionRate, Cases: []string{"the rule or context is gone from this run"}})
+		switch {
+		case !contexts[b.Context]:
+			continue
+		case !rules[b.Rule]:
+			out = append(out, Regression{Rule: b.Rule, Context: b.Context, Kind: "detection rate", Was: b.DetectionRate,
+				Cases: []string{"the rule is not in this run"}})
 			continue
 		}
-		if n.DetectionRate < b.DetectionRate || len(missed[k]) > 0 {
-			out = append(out, regression(b, "detection rate", b.DetectionRate, n.DetectionRate, missed[k]))
+		t := tallies[pair{b.Rule, b.Context}]
+		if t == nil {
+			continue
 		}
-		if n.FalsePositiveRate > b.FalsePositiveRate || len(fired[k]) > 0 {
-			out = append(out, regression(b, "false-positive rate", b.FalsePositiveRate, n.FalsePositiveRate, fired[k]))
+		if t.caughtNow < t.caughtWas {
+			out = append(out, Regression{Rule: b.Rule, Context: b.Context, Kind: "detection rate",
+				Was: ratio(t.caughtWas, t.variants), Now: ratio(t.caughtNow, t.variants), Cases: t.missed})
+		}
+		if t.firedNow > t.firedWas {
+			out = append(out, Regression{Rule: b.Rule, Context: b.Context, Kind: "false-positive rate",
+				Was: ratio(t.firedWas, t.benign), Now: ratio(t.firedNow, t.benign), Cases: t.fired})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
 	return out
 }
 
-func regression(b Rate, kind string, was, now float64, cases []string) Regression {
-	if len(cases) == 0 {
-		cases = []string{"(no case observed in both runs changed: the set of observed cases differs)"}
+func btoi(b bool) int {
+	if b {
+		return 1
 	}
-	return Regression{Rule: b.Rule, Context: b.Context, Kind: kind, Was: was, Now: now, Cases: cases}
+	return 0
 }

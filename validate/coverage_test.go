@@ -94,6 +94,21 @@ func TestCoverageCompareBetterIsNotARegression(t *testing.T) {
 	assert.Empty(t, matrix(roles, []bool{true, true, false}).Compare(base))
 }
 
+func TestCoverageCompareRulesAndContexts(t *testing.T) {
+	base := matrix([]atomics.Role{v}, []bool{true}).Baseline()
+	renamed := matrix([]atomics.Role{v}, []bool{true})
+	renamed.Cases[0].Cells[0].Rule = "r2"
+	renamed.Score()
+	regs := renamed.Compare(base)
+	if assert.Len(t, regs, 1) {
+		assert.Equal(t, []string{"the rule is not in this run"}, regs[0].Cases)
+	}
+	other := matrix([]atomics.Role{v}, []bool{false})
+	other.Cases[0].Cells[0].Context = "ci"
+	other.Score()
+	assert.Empty(t, other.Compare(base), "a context this run did not render is not compared")
+}
+
 func TestParseBaselineRejectsEmpty(t *testing.T) {
 	_, err := validate.ParseBaseline("b.json", []byte(`{}`))
 	assert.ErrorContains(t, err, "b.json: no rates")
