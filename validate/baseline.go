@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -39,6 +40,40 @@ func (c *Coverage) Baseline() Baseline {
 		}
 	}
 	return b
+}
+
+// Encode writes b as JSON with one rate or cell a line, so a baseline CI
+// keeps diffs line by line when a rule edit changes a case.
+func (b Baseline) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("{\n\"rates\": [")
+	if err := jsonLines(&buf, b.Rates); err != nil {
+		return nil, err
+	}
+	buf.WriteString("],\n\"cells\": [")
+	if err := jsonLines(&buf, b.Cells); err != nil {
+		return nil, err
+	}
+	buf.WriteString("]\n}\n")
+	return buf.Bytes(), nil
+}
+
+func jsonLines[T any](buf *bytes.Buffer, items []T) error {
+	for i, it := range items {
+		data, err := json.Marshal(it)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n  ")
+		buf.Write(data)
+	}
+	if len(items) > 0 {
+		buf.WriteByte('\n')
+	}
+	return nil
 }
 
 // ParseBaseline reads a baseline file's content; name is for errors.

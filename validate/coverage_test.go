@@ -1,6 +1,7 @@
 package validate_test
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
@@ -134,4 +135,14 @@ func ExampleCoverage_Compare() {
 		fmt.Println(r)
 	}
 	// Output: seed in workstation: detection rate 100% -> 0%; now misses wget --method=PUT
+}
+
+func TestBaselineEncodeRoundTrips(t *testing.T) {
+	base := matrix([]atomics.Role{v, b}, []bool{true, false}).Baseline()
+	data, err := base.Encode()
+	assert.NoError(t, err)
+	assert.Equal(t, 9, bytes.Count(data, []byte("\n")), "braces, two list heads and ends, one rate and two cells, a line each:\n%s", data)
+	back, err := validate.ParseBaseline("b.json", data)
+	assert.NoError(t, err)
+	assert.Equal(t, base, back)
 }

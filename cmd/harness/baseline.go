@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -32,11 +31,11 @@ func (b *baselineFlags) apply(log io.Writer, c *validate.Coverage) error {
 		return badInput(fmt.Errorf("--baseline/--write-baseline: this run has no variants or benign look-alikes (no coverage matrix)"))
 	}
 	if b.write != "" {
-		data, err := json.MarshalIndent(c.Baseline(), "", "  ")
+		data, err := c.Baseline().Encode()
 		if err != nil {
 			return fmt.Errorf("--write-baseline: %w", err)
 		}
-		if err := os.WriteFile(b.write, append(data, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(b.write, data, 0o644); err != nil {
 			return fmt.Errorf("--write-baseline: %w", err)
 		}
 		fmt.Fprintf(log, "wrote the coverage baseline to %s\n", b.write)

@@ -345,20 +345,11 @@ func TestBaselineRegressionExitsOne(t *testing.T) {
 	assert.Contains(t, stderr, "coverage holds against the baseline")
 
 	edited := filepath.Join(dir, "rules")
-	require.NoError(t, os.Mkdir(edited, 0o755))
-	require.NoError(t, fs.WalkDir(rules.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(p) == ".go" {
-			return err
-		}
-		data, err := fs.ReadFile(rules.FS, p)
-		if err != nil {
-			return err
-		}
-		if filepath.Ext(p) == ".spl" {
-			data = bytes.ReplaceAll(data, []byte(` OR Image="*\\wget.exe"`), nil)
-		}
-		return os.WriteFile(filepath.Join(edited, p), data, 0o644)
-	}))
+	require.NoError(t, os.CopyFS(edited, rules.FS))
+	spl := filepath.Join(edited, "seed_t1567_001_code_repo_exfil.spl")
+	data, err := os.ReadFile(spl)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(spl, bytes.ReplaceAll(data, []byte(` OR Image="*\\wget.exe"`), nil), 0o644))
 	code, _, stderr = cli(t, append(args, "--baseline", base, "--rules", edited)...)
 	assert.Equal(t, 1, code, stderr)
 	assert.Contains(t, stderr, "coverage regression: seed_t1567_001_code_repo_exfil in workstation: detection rate 100% -> 0%; now misses wget --method=PUT to the Contents API")
