@@ -50,6 +50,9 @@ type Config struct {
 	// (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, ...) point
 	// at it.
 	CAFile string
+	// SSHCommand, when set, is the GIT_SSH_COMMAND that sends git over SSH
+	// to the emulator.
+	SSHCommand string
 	// Harness is the binary that provides `replay-http`; #{harness} in a
 	// simulation command expands to it.
 	Harness string
@@ -254,6 +257,9 @@ func Environ(cfg Config, home string) []string {
 		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"} {
 			env = append(env, k+"="+cfg.CAFile)
 		}
+	}
+	if cfg.SSHCommand != "" {
+		env = append(env, "GIT_SSH_COMMAND="+cfg.SSHCommand)
 	}
 	env = append(env, cfg.ExtraEnv...)
 	return append(env,

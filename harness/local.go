@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/t1567001/harness/emulator"
@@ -48,6 +49,9 @@ type local struct {
 	sandbox   *sandbox.Config // nil without the sandbox
 	stopProxy context.CancelFunc
 	proxyDone chan error
+	sshCmd    string
+	sshDone   chan error
+	ssh       *emulator.SSHServer // serves each sandbox's port 22
 }
 
 func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (*local, error) {
@@ -99,6 +103,14 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 		return nil, err
 	}
 	if b.sandbox != nil {
+		// git over SSH: github.com resolves to its address in the
+		// sandbox, whose port 22 the emulator answers.
+		var base []string
+		if b.ssh, base, err = newSSH(b.emu, dir); err != nil {
+			b.emu.Close()
+			return nil, err
+		}
+		b.sshCmd = strings.Join(base, " ")
 		return b, nil
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -109,6 +121,11 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 	pctx, stop := context.WithCancel(context.Background())
 	b.proxyURL, b.stopProxy, b.proxyDone = "http://"+l.Addr().String(), stop, make(chan error, 1)
 	go func() { b.proxyDone <- b.emu.ServeProxy(pctx, l) }()
+	b.sshDone = make(chan error, 1)
+	if b.sshCmd, err = serveSSH(pctx, b.emu, dir, b.sshDone); err != nil {
+		b.sshDone <- nil
+		return nil, errors.Join(err, b.Close())
+	}
 	return b, nil
 }
 
@@ -139,12 +156,12 @@ func (b *local) Sandbox() string {
 func (b *local) Executor() executor.Config {
 	tag := []string{RunDirEnv + "=" + b.dir}
 	if b.sandbox == nil {
-		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, ExtraEnv: tag}
+		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd, ExtraEnv: tag}
 	}
 	// The clients' own stores name the run's CA alone, as without the
 	// sandbox: a client that reads the system store finds the bundle
 	// bind-mounted there, and none pays for parsing it twice.
-	return executor.Config{CAFile: b.sandbox.Files.CA, Isolate: b.isolate, ExtraEnv: tag}
+	return executor.Config{CAFile: b.sandbox.Files.CA, SSHCommand: b.sshCmd, Isolate: b.isolate, ExtraEnv: tag}
 }
 
 // isolate makes one test's sandbox and serves its addresses and DNS with
@@ -162,6 +179,9 @@ func (b *local) isolate(context.Context) (executor.Runner, func(), error) {
 	}
 	for _, l := range ls.HTTP {
 		wg.Go(func() { _ = b.emu.ServeHTTP(ctx, l) })
+	}
+	for _, l := range ls.SSH {
+		wg.Go(func() { _ = b.ssh.Serve(ctx, l) })
 	}
 	wg.Go(func() { _ = b.emu.ServeDNS(ctx, ls.DNSUDP, ls.DNSTCP) })
 	cfg := *b.sandbox
@@ -181,10 +201,10 @@ func (b *local) Ledger() ([]emulator.Entry, error) {
 }
 
 func (b *local) Close() error {
-	var proxyErr error
+	var proxyErr, sshErr error
 	if b.stopProxy != nil {
 		b.stopProxy()
-		proxyErr = <-b.proxyDone
+		proxyErr, sshErr = <-b.proxyDone, <-b.sshDone
 	}
-	return errors.Join(proxyErr, b.emu.Close())
+	return errors.Join(proxyErr, sshErr, b.emu.Close())
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -17,15 +18,16 @@ import (
 // Listeners are the sockets of one namespace the emulator serves; they
 // were created inside the namespace, so they see its traffic only.
 type Listeners struct {
-	// TLS listens on port 443 and HTTP on port 80 of every address.
-	TLS, HTTP []net.Listener
+	// TLS listens on port 443, HTTP on port 80 and SSH on port 22 of
+	// every address.
+	TLS, HTTP, SSH []net.Listener
 	// DNSUDP and DNSTCP listen on port 53 of the table's resolver.
 	DNSUDP net.PacketConn
 	DNSTCP net.Listener
 }
 
 func (l *Listeners) close() {
-	for _, s := range append(append([]net.Listener{l.DNSTCP}, l.TLS...), l.HTTP...) {
+	for _, s := range slices.Concat([]net.Listener{l.DNSTCP}, l.TLS, l.HTTP, l.SSH) {
 		if s != nil {
 			_ = s.Close()
 		}
@@ -125,16 +127,12 @@ func (n *Net) setup(t *Table) error {
 		}
 	}
 	for _, a := range t.Addrs() {
-		for _, port := range []int{443, 80} {
-			l, err := net.Listen("tcp4", netip.AddrPortFrom(a, uint16(port)).String())
+		for port, ls := range map[uint16]*[]net.Listener{443: &n.ls.TLS, 80: &n.ls.HTTP, 22: &n.ls.SSH} {
+			l, err := net.Listen("tcp4", netip.AddrPortFrom(a, port).String())
 			if err != nil {
 				return fmt.Errorf("sandbox: listen: %w", err)
 			}
-			if port == 443 {
-				n.ls.TLS = append(n.ls.TLS, l)
-			} else {
-				n.ls.HTTP = append(n.ls.HTTP, l)
-			}
+			*ls = append(*ls, l)
 		}
 	}
 	dns := net.JoinHostPort(t.Resolver.String(), strconv.Itoa(53))

@@ -14,9 +14,9 @@ var errUnsupported = errors.New("the network sandbox needs Linux namespaces; pas
 
 // Listeners are the sockets of one namespace the emulator serves.
 type Listeners struct {
-	TLS, HTTP []net.Listener
-	DNSUDP    net.PacketConn
-	DNSTCP    net.Listener
+	TLS, HTTP, SSH []net.Listener
+	DNSUDP         net.PacketConn
+	DNSTCP         net.Listener
 }
 
 // Config is what every test's sandbox of a run shares.
