@@ -173,7 +173,7 @@ func TestRenderSimulatedPowerShell(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteJSONL(&buf, events[:1]))
 	assert.Contains(t, buf.String(), `"harness_simulated":true`)
-	back, err := ReadJSONL(&buf)
+	back, err := readBack(&buf)
 	require.NoError(t, err)
 	require.Len(t, back, 1)
 	assert.True(t, back[0].Simulated)
@@ -205,7 +205,7 @@ func TestRenderedXMLParsesBack(t *testing.T) {
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	require.NoError(t, WriteXML(&buf, events))
-	back, err := ReadXML(&buf)
+	back, err := readBack(&buf)
 	require.NoError(t, err)
 	require.Len(t, back, len(events))
 	for i := range events {
@@ -283,7 +283,7 @@ func TestFieldsMatchRealSamplesAndSchema(t *testing.T) {
 	for id, file := range samples {
 		f, err := os.Open(filepath.Join(ref, "telemetry", "splunk_data_sources_example_log", file))
 		require.NoError(t, err)
-		real, err := ReadXML(f)
+		real, err := readBack(f)
 		f.Close()
 		require.NoError(t, err)
 		require.Len(t, real, 1)
