@@ -56,7 +56,7 @@ type xmlDecoder struct {
 	w      *window
 	depth  int    // open <Events> elements
 	root   string // the <Events> element's name as written
-	events int // <Event> elements begun
+	events int    // <Event> elements begun
 	head   bool
 	lax    bool // after a skipped malformed record, a stray </Events> is accepted
 	// scratch reused across records
