@@ -1,6 +1,9 @@
 package spl
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // binding is a field set or removed by the pipeline, shadowing the event.
 type binding struct {
@@ -58,6 +61,27 @@ func (r *record) clone() *record {
 	c := &record{ev: r.ev, cols: r.cols}
 	if len(r.over) > 0 {
 		c.over = slices.Clone(r.over)
+	}
+	return c
+}
+
+// keep copies the record for a command that holds it past the event (sort):
+// after table or fields, only the visible fields, copied, so that the
+// rest of the event can be freed.
+func (r *record) keep() *record {
+	c := r.clone()
+	if r.cols == nil {
+		return c
+	}
+	ev := make(Event, len(r.cols))
+	for _, n := range r.cols {
+		if v, ok := r.ev[n]; ok {
+			ev[n] = strings.Clone(v)
+		}
+	}
+	c.ev = ev
+	for i := range c.over {
+		c.over[i].val = detach(c.over[i].val)
 	}
 	return c
 }
