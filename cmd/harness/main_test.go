@@ -231,8 +231,17 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 	broken := filepath.Join(t.TempDir(), "broken.jsonl")
 	require.NoError(t, os.WriteFile(broken, []byte("{\"EventID\":1}\nnot json\n"), 0o600))
 	code, _, stderr = cli(t, "spl", "--query", query, "--events", broken)
+	assert.Equal(t, 0, code, "a line that cannot be read is skipped")
+	assert.Contains(t, stderr, "skipped "+broken+":2")
+	assert.Contains(t, stderr, broken+": 1 event(s) read, 1 skipped (json)")
+	code, _, stderr = cli(t, "spl", "--query", query, "--events", broken, "--strict")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, broken+":2")
+	empty := filepath.Join(t.TempDir(), "empty.xml")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	code, _, stderr = cli(t, "spl", "--query", query, "--events", empty)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "no events in "+empty)
 }
 
 // TestContainerModeWithoutDockerSaysSoAndExitsTwo runs the harness in a
