@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -251,4 +252,60 @@ func FuzzXMLAgreesWithEncodingXML(f *testing.F) {
 			t.Fatalf("encoding/xml rejects it (%v) but the scanner reads %d event(s) (err %v)", werr, len(got), gerr)
 		}
 	})
+}
+
+// TestEVTX reads the EVTX samples the evtx module ships (the module cache
+// holds them once the module is downloaded): chunk by chunk, from a plain
+// stream and from gzip, hex fields as Windows renders them.
+func TestEVTX(t *testing.T) {
+	dir := evtxTestdata(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "Security_1_record.evtx"))
+	require.NoError(t, err)
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	_, _ = zw.Write(raw)
+	require.NoError(t, zw.Close())
+	for name, in := range map[string][]byte{"plain": raw, "gzip": zipped.Bytes()} {
+		t.Run(name, func(t *testing.T) {
+			evs, err := ReadAll("Security_1_record.evtx", io.MultiReader(bytes.NewReader(in)))
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+			ev := evs[0]
+			assert.Equal(t, 1102, ev.EventID)
+			assert.Equal(t, "Security", ev.Channel)
+			assert.Equal(t, "TestComputer", ev.Computer)
+			assert.Equal(t, "{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}", ev.Provider.GUID)
+			assert.Equal(t, "0x4020000000000000", ev.Keywords)
+			assert.Equal(t, uint64(33072), ev.RecordID)
+			assert.Equal(t, 2019, ev.TimeCreated.Year())
+			v, ok := ev.Get("SubjectLogonId")
+			assert.True(t, ok)
+			assert.Equal(t, "0x2118a", v, "LogonId as Windows renders it")
+		})
+	}
+	big, err := os.Open(filepath.Join(dir, "Security.evtx"))
+	require.NoError(t, err)
+	defer big.Close()
+	r, err := Open("Security.evtx", big, Strict(true))
+	require.NoError(t, err)
+	ids := map[int]int{}
+	for ev, err := range r.All() {
+		require.NoError(t, err)
+		ids[ev.EventID]++
+	}
+	t.Logf("%s; event IDs %v", r.Stats(), ids)
+	assert.Greater(t, r.Stats().Events, 100)
+	assert.Equal(t, FormatEVTX, r.Stats().Format)
+}
+
+func evtxTestdata(t *testing.T) string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "www.velocidex.com/golang/evtx").Output()
+	dir := filepath.Join(strings.TrimSpace(string(out)), "testdata")
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Skipf("the evtx module's samples are not in the module cache (go list: %v)", err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("no evtx samples at %s", dir)
+	}
+	return dir
 }
