@@ -48,7 +48,7 @@ type jsonDecoder struct {
 	objects int
 	inArray bool
 	nodes   []jnode
-	tmp     []byte
+	arena   []byte // decoded strings of the current record
 	head    bool
 }
 
@@ -233,6 +233,7 @@ func (p *jparser) top() (event.Event, bool, error) {
 			d.objects++
 			p.inObject = true
 			d.nodes = d.nodes[:0]
+			d.arena = d.arena[:0]
 			root, err := p.value(0)
 			if err != nil {
 				return event.Event{}, false, err
@@ -249,7 +250,7 @@ func (p *jparser) top() (event.Event, bool, error) {
 				return event.Event{}, false, jerr(j, "unexpected data after the JSON object")
 			}
 			s := string(p.b[p.start:p.i])
-			ev, err := d.toEvent(s, p.start, root)
+			ev, err := d.toEvent(s, string(d.arena), p.start, root)
 			line := d.w.line
 			d.w.advance(p.i)
 			if err != nil {
@@ -480,9 +481,9 @@ func validNumber(b []byte) bool {
 	return i == len(b)
 }
 
-// str reads a string at p.i ('"'): a range when it has no escapes and is
-// valid UTF-8, else the decoded text (bad UTF-8 as U+FFFD, as
-// encoding/json does).
+// str reads a string at p.i ('"'): a range of the buffer when it has no
+// escapes, else its decoded text in the record's arena. Invalid UTF-8
+// becomes U+FFFD, as encoding/json does.
 func (p *jparser) str() (xtext, error) {
 	start := p.i + 1
 	k := bytes.IndexByte(p.b[start:], '"')
@@ -490,36 +491,39 @@ func (p *jparser) str() (xtext, error) {
 		return xtext{}, p.short("string")
 	}
 	end := start + k
-	if bytes.IndexByte(p.b[start:end], '\\') < 0 {
+	bs := bytes.IndexByte(p.b[start:end], '\\')
+	if bs < 0 {
 		p.i = end + 1
 		raw := p.b[start:end]
-		if !asciiPrintable(raw) && (!utf8.Valid(raw) || hasControl(raw)) {
-			if hasControl(raw) {
-				return xtext{}, jerr(start, "invalid control character in string")
-			}
+		if !utf8.Valid(raw) {
 			return xtext{s: string(bytes.ToValidUTF8(raw, []byte("\uFFFD"))), dec: true}, nil
 		}
 		return xtext{off: start, end: end}, nil
 	}
-	out := p.d.tmp[:0]
+	d := p.d
+	a0 := len(d.arena)
+	out := d.arena
 	j := start
 	for {
-		if j >= len(p.b) {
+		// Copy the run up to the next backslash or quote.
+		run := p.b[j:]
+		q := bytes.IndexByte(run, '"')
+		if q < 0 {
 			return xtext{}, p.short("string")
 		}
-		c := p.b[j]
-		switch {
-		case c == '"':
-			p.i = j + 1
-			p.d.tmp = out
-			return xtext{s: string(bytes.ToValidUTF8(out, []byte("\uFFFD"))), dec: true}, nil
-		case c < 0x20:
-			return xtext{}, jerr(j, "invalid control character in string")
-		case c != '\\':
-			out = append(out, c)
-			j++
-			continue
+		b := bytes.IndexByte(run[:q], '\\')
+		if b < 0 {
+			out = append(out, run[:q]...)
+			p.i = j + q + 1
+			if !utf8.Valid(out[a0:]) {
+				fixed := bytes.ToValidUTF8(out[a0:], []byte("\uFFFD"))
+				out = append(out[:a0], fixed...)
+			}
+			d.arena = out
+			return xtext{off: a0, end: len(out), arena: true}, nil
 		}
+		out = append(out, run[:b]...)
+		j += b
 		if j+1 >= len(p.b) {
 			return xtext{}, p.short("string")
 		}
@@ -586,22 +590,4 @@ func (p *jparser) short(what string) error {
 		return jerr(len(p.b), "unexpected end of input in %s", what)
 	}
 	return errShort
-}
-
-func asciiPrintable(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-func hasControl(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 {
-			return true
-		}
-	}
-	return false
 }

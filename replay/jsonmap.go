@@ -13,10 +13,14 @@ import (
 type jtree struct {
 	nodes []jnode
 	s     string
-	base  int // buffer index of s[0]
+	base  int    // buffer index of s[0]
+	arena string // decoded strings
 }
 
 func (t *jtree) text(v xtext) string {
+	if v.arena {
+		return t.arena[v.off:v.end]
+	}
 	if v.dec {
 		return v.s
 	}
@@ -92,8 +96,8 @@ func (t *jtree) get(i int32, keys ...string) (string, bool) {
 	return t.scalar(n), true
 }
 
-func (d *jsonDecoder) toEvent(s string, base int, root int32) (event.Event, error) {
-	t := &jtree{nodes: d.nodes, s: s, base: base}
+func (d *jsonDecoder) toEvent(s, arena string, base int, root int32) (event.Event, error) {
+	t := &jtree{nodes: d.nodes, s: s, base: base, arena: arena}
 	if ev := t.child(root, "Event"); ev >= 0 && t.nodes[ev].kind == jObject && t.child(ev, "System") >= 0 {
 		return t.evtxDump(ev)
 	}

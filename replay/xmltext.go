@@ -14,6 +14,9 @@ type xtext struct {
 	off, end int
 	s        string
 	dec      bool
+	// arena: off and end index the record's arena of decoded text
+	// (the JSON reader's), turned into one string with the record.
+	arena bool
 }
 
 // xmlSyntaxError is malformed XML at a buffer index.

@@ -29,6 +29,7 @@ type Streamer interface {
 // Start runs the query over a stream.
 func (r *SPLRule) Start(ctx context.Context, emit func(Row) error) Feed {
 	f := &splFeed{rule: r}
+	f.view.opts = &r.opts
 	f.s = r.query.Stream(ctx, func(row spl.Row) error { return emit(toRow(row)) })
 	return f
 }
@@ -36,10 +37,12 @@ func (r *SPLRule) Start(ctx context.Context, emit func(Row) error) Feed {
 type splFeed struct {
 	rule *SPLRule
 	s    *spl.Stream
+	view splView
 }
 
 func (f *splFeed) Push(ev *event.Event) error {
-	if err := f.s.Push(SPLEvent(*ev, f.rule.opts)); err != nil {
+	f.view.ev = ev
+	if err := f.s.Push(&f.view); err != nil {
 		return fmt.Errorf("rule %s: %w", f.rule.id, err)
 	}
 	return nil

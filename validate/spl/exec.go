@@ -664,8 +664,10 @@ func (q *Query) Stream(ctx context.Context, emit func(Row) error) *Stream {
 	return s
 }
 
-// Push runs one event through the pipeline. The event is not modified.
-func (s *Stream) Push(ev Event) error {
+// Push runs one event through the pipeline. The event is not modified,
+// and not held after Push returns: a command that keeps a record (sort)
+// keeps a copy, so the caller may reuse a view for the next event.
+func (s *Stream) Push(ev Fields) error {
 	if s.err != nil {
 		return s.err
 	}

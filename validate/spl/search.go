@@ -117,13 +117,16 @@ func (n *sNode) matchBare(r *record) bool {
 	if raw, ok := r.text(-1, "_raw"); ok {
 		return w.match(raw)
 	}
-	for k, v := range r.ev {
+	found := false
+	r.ev.Each(func(k, v string) bool {
 		if r.get(k).IsNull() && (len(r.over) > 0 || r.cols != nil) {
-			continue
-		}
-		if w.match(v) {
 			return true
 		}
+		found = w.match(v)
+		return !found
+	})
+	if found {
+		return true
 	}
 	for _, b := range r.over {
 		if !b.del {
