@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -66,6 +67,21 @@ func (t *jtree) objectText(i int32) string {
 	return b.String()
 }
 
+// strings reads an array of strings (or null).
+func (t *jtree) strings(i int32) ([]string, error) {
+	if t.nodes[i].kind == jNull {
+		return nil, nil
+	}
+	if t.nodes[i].kind != jArray {
+		return nil, errors.New("want an array of strings")
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(t.text(t.nodes[i].val)), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (t *jtree) child(i int32, key string) int32 {
 	if i < 0 || t.nodes[i].kind != jObject {
 		return -1
@@ -117,6 +133,8 @@ const (
 	keySimulated    = "harness_simulated"
 	keyContext      = "harness_context"
 	keyProvenance   = "harness_provenance"
+	keyObservations = "harness_observations"
+	keyModelled     = "harness_modelled_fields"
 	keyEventID      = "EventID"
 	keyProvider     = "Provider"
 	keyProviderGUID = "ProviderGuid"
@@ -150,12 +168,19 @@ func (t *jtree) flat(root int32) (event.Event, error) {
 		switch k {
 		case keyRunID:
 			e.RunID = v
-		case keySimulated:
-			e.Simulated, err = strconv.ParseBool(v)
+		case keySimulated: // the older mark of a simulated event
+			var sim bool
+			if sim, err = strconv.ParseBool(v); err == nil && sim {
+				e.Provenance = event.Simulated
+			}
 		case keyContext:
 			e.Context = v
 		case keyProvenance:
-			e.Provenance = event.Provenance(v)
+			e.Provenance, err = event.ParseProvenance(v)
+		case keyObservations:
+			e.Observations, err = t.strings(c)
+		case keyModelled:
+			e.ModelledFields, err = t.strings(c)
 		case keyEventID:
 			e.EventID, err = atoiField(v)
 		case keyProvider:

@@ -16,6 +16,11 @@ import (
 // EventData name would be read back as the System value.
 const (
 	jsonRunID        = "harness_run_id"
+	jsonProvenance   = "harness_provenance"
+	jsonObservations = "harness_observations"
+	jsonModelled     = "harness_modelled_fields"
+	jsonContext      = "harness_context"
+	// jsonSimulated is the older mark of a simulated event, still read.
 	jsonSimulated    = "harness_simulated"
 	jsonEventID      = "EventID"
 	jsonProvider     = "Provider"
@@ -73,9 +78,29 @@ func WriteJSONL(w io.Writer, events []event.Event) error {
 			key(jsonRunID)
 			str(e.RunID)
 		}
-		if e.Simulated {
-			key(jsonSimulated)
-			line.WriteString("true")
+		if e.Provenance != "" {
+			key(jsonProvenance)
+			str(string(e.Provenance))
+		}
+		list := func(k string, vs []string) {
+			if len(vs) == 0 {
+				return
+			}
+			key(k)
+			line.WriteByte('[')
+			for i, v := range vs {
+				if i > 0 {
+					line.WriteByte(',')
+				}
+				str(v)
+			}
+			line.WriteByte(']')
+		}
+		list(jsonObservations, e.Observations)
+		list(jsonModelled, e.ModelledFields)
+		if e.Context != "" {
+			key(jsonContext)
+			str(e.Context)
 		}
 		num(jsonEventID, int64(e.EventID))
 		key(jsonProvider)

@@ -32,12 +32,12 @@ func (r *SigmaRule) ID() string { return r.id }
 // Kind is "sigma".
 func (r *SigmaRule) Kind() string { return "sigma" }
 
-// Evaluate yields a row per matching event: the rule's id, title and level,
-// then the event's fields.
+// Evaluate yields a row per matching event, resting on that event: the
+// rule's id, title and level, then the event's fields.
 func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
 	var rows []Row
 	for i := range events {
-		row, ok, err := r.match(ctx, &events[i])
+		row, ok, err := r.match(ctx, &events[i], i)
 		if err != nil {
 			return nil, err
 		}
@@ -48,8 +48,9 @@ func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, 
 	return rows, nil
 }
 
-// match is the rule on one event: its row when it matches.
-func (r *SigmaRule) match(ctx context.Context, ev *event.Event) (Row, bool, error) {
+// match is the rule on one event, the i-th of its input: its row, resting
+// on that event, when it matches.
+func (r *SigmaRule) match(ctx context.Context, ev *event.Event, i int) (Row, bool, error) {
 	if !r.rule.Applies(*ev) {
 		return Row{}, false, nil
 	}
@@ -64,6 +65,7 @@ func (r *SigmaRule) match(ctx context.Context, ev *event.Event) (Row, bool, erro
 		Fields: []string{"rule_id", "title", "level", "EventCode", "host"},
 		Values: map[string]string{"rule_id": r.rule.ID, "title": r.rule.Title, "level": r.rule.Level,
 			"EventCode": fmt.Sprint(ev.EventID), "host": ev.Computer},
+		Sources: []int{i},
 	}
 	for _, f := range ev.Data {
 		if _, dup := row.Values[f.Name]; !dup {

@@ -12,7 +12,8 @@ import (
 // rule yields them, so that a recording of any size is checked in
 // constant memory (commands such as sort and stats keep what they need).
 type Feed interface {
-	// Push offers one event; the rule does not keep it.
+	// Push offers one event; the rule does not keep it. Rows name their
+	// events by their index in the stream (Row.Sources).
 	Push(ev *event.Event) error
 	// Done reports whether no further event can change the rule's rows.
 	Done() bool
@@ -64,7 +65,7 @@ func toRow(row spl.Row) Row {
 			vals[f] = v.String()
 		}
 	}
-	return Row{Fields: row.Fields, Values: vals}
+	return Row{Fields: row.Fields, Values: vals, Sources: row.Sources}
 }
 
 // Start matches the rule against each event as it comes: a thin adapter
@@ -86,7 +87,7 @@ func (f *sigmaFeed) Push(ev *event.Event) error {
 			return fmt.Errorf("rule %s: stopped: %w", f.rule.id, err)
 		}
 	}
-	row, ok, err := f.rule.match(f.ctx, ev)
+	row, ok, err := f.rule.match(f.ctx, ev, f.n-1)
 	if err != nil || !ok {
 		return err
 	}

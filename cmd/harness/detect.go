@@ -21,6 +21,7 @@ import (
 	"github.com/t1567001/harness/harness"
 	"github.com/t1567001/harness/replay"
 	"github.com/t1567001/harness/reports"
+	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate"
 )
 
@@ -155,19 +156,20 @@ func newValidateCmd() *cobra.Command {
 		Use:   "validate --events FILE... [--expect FILE]",
 		Short: "Check recorded events against expectations (or list what each rule yields)",
 		Long: "The expectations file holds an `expect:` block as an atomic test does: host context -> expectations.\n" +
-			"For a context that names a host profile, only that host's events are checked; otherwise all of them.",
+			"Events the harness rendered are checked against the expectations of the context they were rendered under\n" +
+			"(harness_context); recorded events by the host name of the profile the context names, or all of them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rules, err := loadRules(cmd, dir, opts)
 			if err != nil {
 				return err
 			}
-			if expect == "" {
-				return writeCoverage(cmd, rules, files, strict)
-			}
 			events, err := readEvents(cmd, files, strict)
 			if err != nil {
 				return err
+			}
+			if expect == "" {
+				return writeCoverage(cmd.Context(), cmd.OutOrStdout(), rules, events)
 			}
 			data, err := os.ReadFile(expect)
 			if err != nil {
@@ -177,9 +179,9 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
-			verdicts, err := checkExpectations(cmd.Context(), rules, events, exps)
+			verdicts, err := harness.CheckExpectations(cmd.Context(), rules, events, exps)
 			if err != nil {
-				return err
+				return badInput(fmt.Errorf("--expect %s: %w", expect, err))
 			}
 			res := &reports.Results{Verdicts: verdicts}
 			if asJSON {
@@ -200,7 +202,7 @@ func newValidateCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "rules", "", "folder of detection rules (default: the harness's own)")
-	f.StringArrayVar(&files, "events", nil, "events file, Event XML or JSON lines (repeatable)")
+	f.StringArrayVar(&files, "events", nil, "recorded events file (repeatable; the format is detected)")
 	f.StringVar(&expect, "expect", "", "expectations file (YAML with an expect: block)")
 	f.BoolVar(&strict, "strict", false, "a record that cannot be read is fatal (default: reported and skipped)")
 	f.BoolVar(&asJSON, "json", false, "print verdicts as JSON lines")
@@ -209,129 +211,43 @@ func newValidateCmd() *cobra.Command {
 	return cmd
 }
 
-func checkExpectations(ctx context.Context, rules []validate.Rule, events []event.Event, exps map[string][]atomics.Expectation) ([]validate.Verdict, error) {
-	contexts := make([]string, 0, len(exps))
-	for c := range exps {
-		contexts = append(contexts, c)
-	}
-	sort.Strings(contexts)
-	var verdicts []validate.Verdict
-	for _, c := range contexts {
-		scoped := events
-		if profiles, err := harness.Contexts([]string{c}); err == nil {
-			scoped = nil
-			for _, ev := range events {
-				if strings.EqualFold(ev.Computer, profiles[0].FQDN()) {
-					scoped = append(scoped, ev)
-				}
-			}
-		}
-		eval := validate.NewEvaluation(rules, scoped)
-		for _, exp := range exps[c] {
-			v, err := eval.Check(ctx, exp)
-			if err != nil {
-				return nil, err
-			}
-			v.Context = c
-			verdicts = append(verdicts, v)
-		}
-	}
-	return verdicts, nil
-}
-
-// writeCoverage lists, per rule, how many rows it yields and with which
-// signals: which rule catches what in the events, read as a stream.
-func writeCoverage(cmd *cobra.Command, rules []validate.Rule, files []string, strict bool) error {
-	type tally struct {
-		rows   int
-		counts map[string]int
-	}
-	tallies := make([]tally, len(rules))
-	var feeds []validate.Feed
-	for i, r := range rules {
-		s, ok := r.(validate.Streamer)
-		if !ok {
-			return fmt.Errorf("rule %s (%s) cannot run over a stream", r.ID(), r.Kind())
-		}
-		tallies[i].counts = map[string]int{}
-		t := &tallies[i]
-		feeds = append(feeds, s.Start(cmd.Context(), func(row validate.Row) error {
-			t.rows++
-			t.counts[row.Values["Signal"]]++
-			return nil
-		}))
-	}
-	err := eachEvent(cmd, files, strict, func(ev *event.Event) (bool, error) {
-		for _, f := range feeds {
-			if !f.Done() {
-				if err := f.Push(ev); err != nil {
-					return false, err
-				}
-			}
-		}
-		return false, nil
-	})
+// writeCoverage lists, per rule, how many rows it yields, with which
+// signals and on events of which provenance.
+func writeCoverage(ctx context.Context, w io.Writer, rules []validate.Rule, events []event.Event) error {
+	sums, err := validate.Summarize(ctx, rules, events)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RULE\tKIND\tROWS\tSIGNALS\t")
-	for i, r := range rules {
-		if err := feeds[i].Close(); err != nil {
-			return err
-		}
-		var sig []string
-		for s, n := range tallies[i].counts {
-			if s != "" {
-				sig = append(sig, fmt.Sprintf("%s x%d", s, n))
-			}
-		}
-		sort.Strings(sig)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t\n", r.ID(), r.Kind(), tallies[i].rows, strings.Join(sig, ", "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tKIND\tROWS\tSIGNALS\tRESTS ON\t")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", s.Rule, s.Kind, s.Rows, counts(s.Signals), counts(s.RestsOn))
 	}
 	return tw.Flush()
+}
+
+// counts prints a tally as "a x2, b x1", keys in order.
+func counts[K ~string](m map[K]int) string {
+	var parts []string
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%s x%d", k, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 // eachEvent reads files one event at a time and hands each to f, which
 // may ask to stop. A record that cannot be read is reported on stderr with
 // its file and line and skipped, or fatal with strict; a summary line per
-// file says how many events were read. No event at all is an error.
+// file says how many events were read. An XML file's provenance sidecar is
+// applied as its events go by. A file holding no event is bad input, not
+// "no results".
 func eachEvent(cmd *cobra.Command, files []string, strict bool, f func(*event.Event) (stop bool, err error)) error {
-	stderr := cmd.ErrOrStderr()
-	total := 0
 	for _, name := range files {
-		fh, err := os.Open(name)
+		stop, err := eachEventOf(cmd, name, strict, f)
 		if err != nil {
-			return badInput(err)
+			return err
 		}
-		rd, err := replay.Open(name, fh, replay.Strict(strict), replay.OnSkip(func(e *replay.RecordError) {
-			fmt.Fprintf(stderr, "skipped %v\n", e)
-		}))
-		if err != nil {
-			fh.Close()
-			return badInput(err)
-		}
-		stop := false
-		for ev, err := range rd.All() {
-			if err != nil {
-				fh.Close()
-				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-					return err
-				}
-				return badInput(err)
-			}
-			if stop, err = f(&ev); err != nil {
-				fh.Close()
-				return err
-			}
-			if stop {
-				break
-			}
-		}
-		fh.Close()
-		st := rd.Stats()
-		total += st.Events
-		fmt.Fprintln(stderr, st)
 		if stop {
 			break
 		}
@@ -339,14 +255,76 @@ func eachEvent(cmd *cobra.Command, files []string, strict bool, f func(*event.Ev
 			return err
 		}
 	}
-	if total == 0 {
-		return badInput(fmt.Errorf("no events in %s", strings.Join(files, ", ")))
-	}
 	return nil
 }
 
-// readEvents holds every event of files: for the expectations, whose
-// explanations look at the events again.
+func eachEventOf(cmd *cobra.Command, name string, strict bool, f func(*event.Event) (bool, error)) (bool, error) {
+	stderr := cmd.ErrOrStderr()
+	side, err := sidecar(name)
+	if err != nil {
+		return false, badInput(err)
+	}
+	fh, err := os.Open(name)
+	if err != nil {
+		return false, badInput(err)
+	}
+	defer fh.Close()
+	rd, err := replay.Open(name, fh, replay.Strict(strict), replay.OnSkip(func(e *replay.RecordError) {
+		fmt.Fprintf(stderr, "skipped %v\n", e)
+	}))
+	if err != nil {
+		return false, badInput(err)
+	}
+	stop := false
+	for ev, err := range rd.All() {
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return false, err
+			}
+			return false, badInput(err)
+		}
+		if side != nil {
+			side.Apply(&ev)
+		}
+		if stop, err = f(&ev); err != nil {
+			return false, err
+		}
+		if stop {
+			break
+		}
+	}
+	st := rd.Stats()
+	fmt.Fprintln(stderr, st)
+	if st.Events == 0 {
+		return false, badInput(fmt.Errorf("%s: holds no event", name))
+	}
+	if side != nil && !stop {
+		if err := side.Unused(); err != nil {
+			return false, badInput(err)
+		}
+	}
+	return stop, nil
+}
+
+// sidecar loads the provenance sidecar of an XML events file, if it has
+// one.
+func sidecar(name string) (*telemetry.Sidecar, error) {
+	if !strings.HasSuffix(name, ".xml") {
+		return nil, nil
+	}
+	fh, err := os.Open(telemetry.SidecarPath(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return telemetry.LoadSidecar(telemetry.SidecarPath(name), fh)
+}
+
+// readEvents holds every event of files: the expectations and the
+// coverage summary look at the events again (explanations, provenance).
 func readEvents(cmd *cobra.Command, files []string, strict bool) ([]event.Event, error) {
 	var events []event.Event
 	err := eachEvent(cmd, files, strict, func(ev *event.Event) (bool, error) {

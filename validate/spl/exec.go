@@ -517,6 +517,7 @@ func detach(v Value) Value {
 type group struct {
 	by   []Value
 	aggs []aggState
+	src  []int
 }
 
 type statsSink struct {
@@ -558,6 +559,7 @@ func (s *statsSink) add(r *record) {
 			s.groups[key.String()] = g
 			s.order = append(s.order, g)
 		}
+		g.src = append(g.src, r.src...)
 		for i, a := range c.aggs {
 			if a.field == "" {
 				g.aggs[i].count++
@@ -590,7 +592,7 @@ func (s *statsSink) finish() []*record {
 	}
 	out := make([]*record, 0, len(order))
 	for _, g := range order {
-		r := &record{cols: cols}
+		r := &record{cols: cols, src: g.src}
 		for i, f := range c.by {
 			r.over = append(r.over, binding{name: f, val: g.by[i]})
 		}
@@ -689,6 +691,8 @@ func (s *Stream) Push(ev Fields) error {
 	if !keep {
 		return nil
 	}
+	// The row rests on this event: its index in the stream.
+	s.scratch.src = []int{s.n - 1}
 	if s.sink != nil {
 		s.sink.add(s.scratch.keep())
 		return nil
