@@ -339,8 +339,9 @@ func (p *xparser) token(t *xtok) error {
 		return err
 	}
 	t.name = name
+	// The attributes live in the decoder's scratch slice (the caller
+	// reads them before the next token), kept for the next tag.
 	attrs := p.d.attrs[:0]
-	defer func() { p.d.attrs = attrs[:0] }()
 	for {
 		for j < len(b) && isSpace(b[j]) {
 			j++
@@ -358,10 +359,12 @@ func (p *xparser) token(t *xtok) error {
 			}
 			t.kind, t.end, t.attrs = tokEmpty, j+2, attrs
 			p.i = j + 2
+			p.d.attrs = attrs
 			return nil
 		case '>':
 			t.kind, t.end, t.attrs = tokStart, j+1, attrs
 			p.i = j + 1
+			p.d.attrs = attrs
 			return nil
 		}
 		aname, k, err := p.name(j)
@@ -409,7 +412,14 @@ func (p *xparser) token(t *xtok) error {
 func (p *xparser) name(j int) ([]byte, int, error) {
 	b := p.b
 	start := j
-	for j < len(b) && (b[j] >= 0x80 || isNameByte(b[j])) {
+	ascii := true
+	for j < len(b) {
+		c := b[j]
+		if c >= 0x80 {
+			ascii = false
+		} else if !isNameByte(c) {
+			break
+		}
 		j++
 	}
 	if j >= len(b) && !p.eof {
@@ -417,6 +427,9 @@ func (p *xparser) name(j int) ([]byte, int, error) {
 	}
 	if j == start {
 		return nil, j, synErr(j, "expected element name after <")
+	}
+	if c := b[start]; ascii && (c == '_' || c == ':' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+		return b[start:j], j, nil // every byte a name byte, the first a name start
 	}
 	if !isName(b[start:j]) {
 		return nil, j, synErr(start, "invalid XML name: %s", b[start:j])
