@@ -204,13 +204,23 @@ func (r *Reader) Next() (event.Event, error) {
 			r.stats.Events++
 			return ev, nil
 		}
+		// A record the decoder cannot resume after (a truncated tail)
+		// ends the read: reported like a skipped record when lenient.
+		var fe *fatalError
+		fatal := errors.As(err, &fe)
 		var re *RecordError
 		if !r.strict && errors.As(err, &re) {
 			r.stats.Skipped++
 			if r.onSkip != nil {
 				r.onSkip(re)
 			}
+			if fatal {
+				r.err = io.EOF
+			}
 			continue
+		}
+		if fatal {
+			err = fe.RecordError
 		}
 		r.err = err
 	}

@@ -309,3 +309,36 @@ func evtxTestdata(t *testing.T) string {
 	}
 	return dir
 }
+
+// FuzzOpen feeds any input to every reader: none may panic, and whatever is
+// read in lenient mode is also what strict mode reads up to its first
+// error.
+func FuzzOpen(f *testing.F) {
+	for _, s := range []string{
+		`{"EventID":1,"Image":"C:\\x.exe","@timestamp":"2020-10-23T02:36:43.542Z"}` + "\n{bad\n" + `{"winlog":{"event_id":3,"event_data":{"A":"b"}}}`,
+		"Record 1\n{\n  \"Event\": {\"System\": {\"EventID\": {\"#text\": 4}}, \"EventData\": {\"A\": [1, null]}}\n}\n",
+		"[{\"EventID\":\"\\ud83d\\ude00\"}, {\"EventID\":2}]",
+		"<Events><Event><System><EventID>1</EventID></System><EventData><Data Name='A'>&lt;x&gt;</Data></EventData></Event></Events>",
+		"ElfFile\x00",
+		"\x1f\x8b",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := Open("fuzz", bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		var lenient []event.Event
+		for ev, err := range r.All() {
+			if err != nil {
+				break
+			}
+			lenient = append(lenient, ev)
+		}
+		strict, err := ReadAll("fuzz", bytes.NewReader(in))
+		if err == nil {
+			require.Equal(t, strict, lenient)
+		}
+	})
+}
