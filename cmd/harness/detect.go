@@ -164,12 +164,12 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if expect == "" {
+				return writeCoverage(cmd, rules, files, strict)
+			}
 			events, err := readEvents(cmd, files, strict)
 			if err != nil {
 				return err
-			}
-			if expect == "" {
-				return writeCoverage(cmd.Context(), cmd.OutOrStdout(), rules, events)
 			}
 			data, err := os.ReadFile(expect)
 			if err != nil {
@@ -212,13 +212,24 @@ func newValidateCmd() *cobra.Command {
 }
 
 // writeCoverage lists, per rule, how many rows it yields, with which
-// signals and on events of which provenance.
-func writeCoverage(ctx context.Context, w io.Writer, rules []validate.Rule, events []event.Event) error {
-	sums, err := validate.Summarize(ctx, rules, events)
+// signals and on events of which provenance; the events stream through
+// every rule as they are read.
+func writeCoverage(cmd *cobra.Command, rules []validate.Rule, files []string, strict bool) error {
+	sum, err := validate.NewSummarizer(cmd.Context(), rules)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	err = eachEvent(cmd, files, strict, func(ev *event.Event) (bool, error) {
+		return false, sum.Push(ev)
+	})
+	if err != nil {
+		return err
+	}
+	sums, err := sum.Close()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tKIND\tROWS\tSIGNALS\tRESTS ON\t")
 	for _, s := range sums {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", s.Rule, s.Kind, s.Rows, counts(s.Signals), counts(s.RestsOn))
@@ -323,8 +334,8 @@ func sidecar(name string) (*telemetry.Sidecar, error) {
 	return telemetry.LoadSidecar(telemetry.SidecarPath(name), fh)
 }
 
-// readEvents holds every event of files: the expectations and the
-// coverage summary look at the events again (explanations, provenance).
+// readEvents holds every event of files: the expectations look at the
+// events again (explanations, the events each verdict rests on).
 func readEvents(cmd *cobra.Command, files []string, strict bool) ([]event.Event, error) {
 	var events []event.Event
 	err := eachEvent(cmd, files, strict, func(ev *event.Event) (bool, error) {
