@@ -47,3 +47,26 @@ func materialise(ev Fields) Event {
 	ev.Each(func(k, v string) bool { m[k] = v; return true })
 	return m
 }
+
+// pairs is a record's few visible fields, kept by a command that holds
+// records (sort): smaller than a map, and read by a short scan.
+type pairs []pair
+
+type pair struct{ name, value string }
+
+func (p pairs) Field(name string) (string, bool) {
+	for _, f := range p {
+		if f.name == name {
+			return f.value, true
+		}
+	}
+	return "", false
+}
+
+func (p pairs) Each(f func(name, value string) bool) {
+	for _, x := range p {
+		if !f(x.name, x.value) {
+			return
+		}
+	}
+}

@@ -76,10 +76,10 @@ func (r *record) keep() *record {
 		c.ev = materialise(r.ev)
 		return c
 	}
-	ev := make(Event, len(r.cols))
+	ev := make(pairs, 0, len(r.cols))
 	for _, n := range r.cols {
 		if v, ok := r.ev.Field(n); ok {
-			ev[n] = strings.Clone(v)
+			ev = append(ev, pair{n, strings.Clone(v)})
 		}
 	}
 	c.ev = ev
