@@ -107,6 +107,9 @@ type fieldPat struct {
 type tableCmd struct {
 	cmdBase
 	fields []fieldPat
+	// static is the column list when no field has a wildcard: shared by
+	// every record (set appends to a clipped copy), not built per event.
+	static []string
 }
 
 // expand resolves wildcard field names against the record's fields, in the
@@ -146,7 +149,11 @@ func restrict(r *record, cols []string) {
 }
 
 func (c *tableCmd) stream(_ *runState, _ int, r *record) (bool, error) {
-	restrict(r, expand(c.fields, r, false))
+	cols := c.static
+	if cols == nil {
+		cols = expand(c.fields, r, false)
+	}
+	restrict(r, cols)
 	return true, nil
 }
 

@@ -878,8 +878,14 @@ func (p *parser) parseTable(start int) (command, error) {
 		return nil, p.errAt(p.pos, "table needs at least one field")
 	}
 	c := &tableCmd{}
+	static := true
 	for _, t := range toks {
-		c.fields = append(c.fields, fieldPattern(t.val))
+		f := fieldPattern(t.val)
+		c.fields = append(c.fields, f)
+		static = static && !f.wild
+	}
+	if static {
+		c.static = expand(c.fields, nil, false)
 	}
 	c.cmdBase = p.span(start)
 	return c, nil
