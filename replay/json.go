@@ -414,8 +414,10 @@ func (p *jparser) value(depth int) (int32, error) {
 			}
 			return 0, jerr(p.i, "invalid literal")
 		}
-		if string(p.b[p.i:p.i+len(lit)]) != lit {
-			return 0, jerr(p.i, "invalid character %q in literal %s", p.b[p.i], lit)
+		for k := 1; k < len(lit); k++ {
+			if p.b[p.i+k] != lit[k] {
+				return 0, jerr(p.i+k, "invalid character %q in literal %s (expecting %q)", p.b[p.i+k], lit, lit[k])
+			}
 		}
 		p.i += len(lit)
 		d.nodes[idx].kind, d.nodes[idx].val = kind, xtext{off: start, end: p.i}
