@@ -294,6 +294,11 @@ func eachEventOf(cmd *cobra.Command, name string, strict bool, f func(*event.Eve
 			}
 			return false, badInput(err)
 		}
+		if rd.Stats().Events%4096 == 0 {
+			if err := cmd.Context().Err(); err != nil {
+				return false, err
+			}
+		}
 		if side != nil {
 			side.Apply(&ev)
 		}
