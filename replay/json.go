@@ -488,24 +488,35 @@ func validNumber(b []byte) bool {
 // becomes U+FFFD, as encoding/json does.
 func (p *jparser) str() (xtext, error) {
 	start := p.i + 1
-	k := bytes.IndexByte(p.b[start:], '"')
-	if k < 0 {
+	// One pass to the closing quote or the first escape: field values are
+	// short, and a byte loop beats two searches and a UTF-8 check on them.
+	b := p.b
+	j := start
+	ascii := true
+	for j < len(b) {
+		c := b[j]
+		if c == '"' || c == '\\' {
+			break
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+		j++
+	}
+	if j >= len(b) {
 		return xtext{}, p.short("string")
 	}
-	end := start + k
-	bs := bytes.IndexByte(p.b[start:end], '\\')
-	if bs < 0 {
-		p.i = end + 1
-		raw := p.b[start:end]
-		if !utf8.Valid(raw) {
+	if b[j] == '"' {
+		p.i = j + 1
+		raw := b[start:j]
+		if !ascii && !utf8.Valid(raw) {
 			return xtext{s: string(bytes.ToValidUTF8(raw, []byte("\uFFFD"))), dec: true}, nil
 		}
-		return xtext{off: start, end: end}, nil
+		return xtext{off: start, end: j}, nil
 	}
 	d := p.d
 	a0 := len(d.arena)
-	out := d.arena
-	j := start
+	out := append(d.arena, b[start:j]...) // up to the first backslash
 	for {
 		// Copy the run up to the next backslash or quote.
 		run := p.b[j:]
@@ -513,8 +524,8 @@ func (p *jparser) str() (xtext, error) {
 		if q < 0 {
 			return xtext{}, p.short("string")
 		}
-		b := bytes.IndexByte(run[:q], '\\')
-		if b < 0 {
+		bs := bytes.IndexByte(run[:q], '\\')
+		if bs < 0 {
 			out = append(out, run[:q]...)
 			p.i = j + q + 1
 			if !utf8.Valid(out[a0:]) {
@@ -524,8 +535,8 @@ func (p *jparser) str() (xtext, error) {
 			d.arena = out
 			return xtext{off: a0, end: len(out), arena: true}, nil
 		}
-		out = append(out, run[:b]...)
-		j += b
+		out = append(out, run[:bs]...)
+		j += bs
 		if j+1 >= len(p.b) {
 			return xtext{}, p.short("string")
 		}
