@@ -167,7 +167,14 @@ func (d *evtxDecoder) toEvent(rec *evtx.EventRecord) (event.Event, error) {
 			e.TimeCreated = time.Unix(int64(sec), int64(math.Round(frac*1e7))*100).UTC()
 		}
 	}
-	e.RecordID = rec.Header.RecordID
+	if id, ok := dictValue(sys, "EventRecordID"); ok {
+		if n, ok := asUint(id); ok {
+			e.RecordID = n
+		}
+	}
+	if e.RecordID == 0 {
+		e.RecordID = rec.Header.RecordID
+	}
 	e.ExecutionPID, e.ExecutionTID = dictInt(sys, "Execution", "ProcessID"), dictInt(sys, "Execution", "ThreadID")
 	e.Channel, e.Computer = dictString(sys, "Channel"), dictString(sys, "Computer")
 	e.UserID = dictString(sys, "Security", "UserID")
@@ -192,9 +199,33 @@ func (d *evtxDecoder) fields(e *event.Event, data *ordereddict.Dict, flatten boo
 		s := valueText(v)
 		if n, ok := asUint(v); ok && (d.hex[[2]string{"*", k}] || d.hex[[2]string{e.Provider.Name, k}]) {
 			s = "0x" + strconv.FormatUint(n, 16)
+		} else if isGUID(s) {
+			s = "{" + s + "}" // the library drops the braces Windows writes
 		}
 		e.Data = append(e.Data, event.Field{Name: k, Value: s})
 	}
+}
+
+// isGUID reports whether s is a GUID as the library renders one:
+// 8-4-4-4-12 upper-case hex digits, no braces.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func braced(g string) string {
