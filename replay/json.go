@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -139,18 +140,16 @@ func (d *jsonDecoder) skipRecord(p *jparser, err error) error {
 		k := bytes.IndexByte(d.w.b[from:], '\n')
 		if k >= 0 {
 			from += k + 1
-			// Skip blank lines; stop at a line that starts a value.
+			// A line that starts in its first column with anything but
+			// the end of an object or array, a blank or a "Record N" line
+			// begins the next record: the next JSON line, or the next
+			// top-level object of a pretty-printed stream (whose inner
+			// lines are indented).
 			j := from
 			for j < len(d.w.b) && (d.w.b[j] == ' ' || d.w.b[j] == '\t' || d.w.b[j] == '\r') {
 				j++
 			}
-			if j < len(d.w.b) && d.w.b[j] != '{' && d.w.b[j] != '\n' && from == j && d.w.b[j] != '[' && d.w.b[j] != 'R' {
-				if d.w.b[j] != '}' && d.w.b[j] != ']' {
-					d.w.advance(from)
-					return re
-				}
-			}
-			if j < len(d.w.b) && (d.w.b[j] == '{' || d.w.b[j] == '[') && from == j {
+			if j == from && j < len(d.w.b) && !strings.ContainsRune("}]R\n", rune(d.w.b[j])) {
 				d.w.advance(from)
 				return re
 			}

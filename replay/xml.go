@@ -181,10 +181,6 @@ func (d *xmlDecoder) recover(p *xparser, err error) error {
 		rel := from - d.w.off
 		if d.w.eof || !d.w.more() {
 			d.w.advance(len(d.w.b))
-			d.w.eof = true
-			if d.w.err == nil {
-				d.w.err = nil
-			}
 			return &fatalError{re}
 		}
 		from = d.w.off + rel

@@ -14,7 +14,7 @@ type xevent struct {
 	ev                                  event.Event
 	provName, provGUID, keywords, chann xtext
 	computer, userID, sysTime           xtext
-	hasProv, hasGUID, hasTime           bool
+	hasTime                             bool
 	firstErr                            error
 }
 
