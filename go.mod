@@ -3,6 +3,7 @@ module github.com/t1567001/harness
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/Velocidex/ordereddict v0.0.0-20210502082334-cf5d9045c0d1
 	github.com/bradleyjkemp/sigma-go v0.6.6
 	github.com/containerd/errdefs v1.0.0

@@ -48,6 +48,7 @@ type jsonDecoder struct {
 	w       *window
 	objects int
 	inArray bool
+	audit   bool // the file is a GitHub audit log
 	nodes   []jnode
 	arena   []byte // decoded strings of the current record
 	head    bool

@@ -114,6 +114,16 @@ func (t *jtree) get(i int32, keys ...string) (string, bool) {
 
 func (d *jsonDecoder) toEvent(s, arena string, base int, root int32) (event.Event, error) {
 	t := &jtree{nodes: d.nodes, s: s, base: base, arena: arena}
+	// A GitHub audit log is one from its first object on.
+	if d.objects == 1 {
+		d.audit = t.isAudit(root)
+	}
+	if d.audit {
+		if !t.isAudit(root) {
+			return event.Event{}, errors.New("not a GitHub audit-log event (needs action, actor and created_at or @timestamp)")
+		}
+		return AuditEvent([]byte(s))
+	}
 	if ev := t.child(root, "Event"); ev >= 0 && t.nodes[ev].kind == jObject && t.child(ev, "System") >= 0 {
 		return t.evtxDump(ev)
 	}

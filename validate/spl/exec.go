@@ -89,7 +89,7 @@ func (e errBoolAssign) Error() string {
 func (c *evalCmd) stream(_ *runState, _ int, r *record) (bool, error) {
 	for _, a := range c.assigns {
 		v := a.e.eval(r)
-		if v.kind == KindBool {
+		if v.Kind() == KindBool {
 			return false, errBoolAssign{a.field}
 		}
 		// Splunk: assigning null removes the field.
@@ -128,7 +128,7 @@ func expand(pats []fieldPat, r *record, onlyPresent bool) []string {
 			visible = r.names()
 		}
 		for _, n := range visible {
-			if p.w.match(n) && !slices.Contains(out, n) {
+			if p.w.Match(n) && !slices.Contains(out, n) {
 				out = append(out, n)
 			}
 		}
@@ -398,129 +398,6 @@ type statsCmd struct {
 	by   []string
 }
 
-type aggState struct {
-	count    int
-	distinct map[string]struct{}
-	list     []string
-	sum      float64
-	nums     int
-	minN     float64
-	maxN     float64
-	minS     string
-	maxS     string
-	seen     bool
-	first    Value
-	last     Value
-}
-
-func (a *aggState) add(fn string, v Value) {
-	for _, s := range v.Values() {
-		a.count++
-		switch fn {
-		case "dc", "distinct_count", "values":
-			if a.distinct == nil {
-				a.distinct = make(map[string]struct{})
-			}
-			if _, ok := a.distinct[s]; !ok {
-				a.distinct[strings.Clone(s)] = struct{}{}
-			}
-		case "list":
-			// Splunk's list() keeps at most 100 values.
-			if len(a.list) < 100 {
-				a.list = append(a.list, strings.Clone(s))
-			}
-		}
-		f, isNum := parseNumber(s)
-		if isNum {
-			a.sum += f
-			if a.nums == 0 || f < a.minN {
-				a.minN = f
-			}
-			if a.nums == 0 || f > a.maxN {
-				a.maxN = f
-			}
-			a.nums++
-		}
-		// Kept values are copies: a group must not hold its events'
-		// text alive.
-		if !a.seen || s < a.minS {
-			a.minS = strings.Clone(s)
-		}
-		if !a.seen || s > a.maxS {
-			a.maxS = strings.Clone(s)
-		}
-		if !a.seen {
-			a.first = StringValue(a.minS)
-			a.seen = true
-		}
-		if fn == "last" {
-			a.last = StringValue(strings.Clone(s))
-		}
-	}
-}
-
-func (a *aggState) result(fn string) Value {
-	switch fn {
-	case "count", "c":
-		return NumberValue(float64(a.count))
-	case "dc", "distinct_count":
-		return NumberValue(float64(len(a.distinct)))
-	case "values":
-		vals := make([]string, 0, len(a.distinct))
-		for s := range a.distinct {
-			vals = append(vals, s)
-		}
-		// Splunk: values() returns distinct values in lexicographical order.
-		sort.Strings(vals)
-		return MultiValue(vals)
-	case "list":
-		return MultiValue(a.list)
-	case "first":
-		return a.first
-	case "last":
-		return a.last
-	case "sum":
-		if a.nums == 0 {
-			return Value{}
-		}
-		return NumberValue(a.sum)
-	case "avg", "mean":
-		if a.nums == 0 {
-			return Value{}
-		}
-		return NumberValue(a.sum / float64(a.nums))
-	case "min", "max":
-		if !a.seen {
-			return Value{}
-		}
-		// Numbers when there are any, lexicographic order otherwise.
-		if a.nums > 0 {
-			if fn == "min" {
-				return NumberValue(a.minN)
-			}
-			return NumberValue(a.maxN)
-		}
-		if fn == "min" {
-			return StringValue(a.minS)
-		}
-		return StringValue(a.maxS)
-	}
-	return Value{}
-}
-
-// detach copies v's text so that it no longer shares an event's memory.
-func detach(v Value) Value {
-	v.str = strings.Clone(v.str)
-	if v.multi != nil {
-		m := make([]string, len(v.multi))
-		for i, x := range v.multi {
-			m[i] = strings.Clone(x)
-		}
-		v.multi = m
-	}
-	return v
-}
-
 type group struct {
 	by   []Value
 	aggs []aggState
@@ -560,7 +437,7 @@ func (s *statsSink) add(r *record) {
 		if g == nil {
 			// The group keeps its own copies: not the event's strings.
 			for i := range by {
-				by[i] = detach(by[i])
+				by[i] = by[i].Detach()
 			}
 			g = &group{by: by, aggs: make([]aggState, len(c.aggs))}
 			s.groups[key.String()] = g
@@ -569,10 +446,10 @@ func (s *statsSink) add(r *record) {
 		g.src = append(g.src, r.src...)
 		for i, a := range c.aggs {
 			if a.field == "" {
-				g.aggs[i].count++
+				g.aggs[i].AddRow()
 				continue
 			}
-			g.aggs[i].add(a.fn, r.get(a.field))
+			g.aggs[i].Add(a.fn, r.get(a.field))
 		}
 	}
 }
@@ -604,7 +481,7 @@ func (s *statsSink) finish() []*record {
 			r.over = append(r.over, binding{name: f, val: g.by[i]})
 		}
 		for i, a := range c.aggs {
-			v := g.aggs[i].result(a.fn)
+			v := g.aggs[i].Result(a.fn)
 			r.over = append(r.over, binding{name: a.name, val: v, del: v.IsNull()})
 		}
 		out = append(out, r)

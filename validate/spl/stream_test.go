@@ -53,7 +53,7 @@ func TestSortWithLimitKeepsItsLimit(t *testing.T) {
 	assert.Equal(t, "99999", rows[0].Get("n").String())
 }
 
-func itoa(i int) string { return Value{kind: KindNumber, num: float64(i)}.String() }
+func itoa(i int) string { return NumberValue(float64(i)).String() }
 
 func TestCancel(t *testing.T) {
 	q, err := Parse(`a=1`)
