@@ -96,3 +96,41 @@ func (f *sigmaFeed) Push(ev *event.Event) error {
 
 func (f *sigmaFeed) Done() bool   { return false }
 func (f *sigmaFeed) Close() error { return nil }
+
+// Start runs any rule over a stream: a Streamer as events come, any other
+// rule (one that needs every event, such as an Elastic sequence) over the
+// events it holds until Close.
+func Start(ctx context.Context, r Rule, emit func(Row) error) Feed {
+	if s, ok := r.(Streamer); ok {
+		return s.Start(ctx, emit)
+	}
+	return &heldFeed{ctx: ctx, rule: r, emit: emit}
+}
+
+type heldFeed struct {
+	ctx    context.Context
+	rule   Rule
+	emit   func(Row) error
+	events []event.Event
+}
+
+func (f *heldFeed) Push(ev *event.Event) error {
+	f.events = append(f.events, *ev)
+	return nil
+}
+
+func (f *heldFeed) Done() bool { return false }
+
+func (f *heldFeed) Close() error {
+	rows, err := f.rule.Evaluate(f.ctx, f.events)
+	f.events = nil
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := f.emit(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

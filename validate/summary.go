@@ -2,7 +2,6 @@ package validate
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/t1567001/harness/event"
@@ -47,18 +46,15 @@ type Summarizer struct {
 	n       int
 }
 
-// NewSummarizer starts every rule over a stream.
+// NewSummarizer starts every rule over a stream (a rule that needs every
+// event holds them: see Start).
 func NewSummarizer(ctx context.Context, rules []Rule) (*Summarizer, error) {
 	s := &Summarizer{origins: map[int]event.Provenance{}}
 	s.sums = make([]Summary, len(rules))
 	for i, r := range rules {
-		st, ok := r.(Streamer)
-		if !ok {
-			return nil, fmt.Errorf("rule %s (%s) cannot run over a stream", r.ID(), r.Kind())
-		}
 		sum := &s.sums[i]
 		*sum = Summary{Rule: r.ID(), Kind: r.Kind(), Signals: map[string]int{}, RestsOn: map[event.Provenance]int{}}
-		s.feeds = append(s.feeds, st.Start(ctx, func(row Row) error {
+		s.feeds = append(s.feeds, Start(ctx, r, func(row Row) error {
 			sum.Rows++
 			if sig := row.Values["Signal"]; sig != "" {
 				sum.Signals[sig]++
