@@ -5,7 +5,6 @@ package replay
 // on every sample and under fuzzing.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/xml"
 	"errors"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/t1567001/harness/event"
 )
-
-var _ = bufio.NewReader
 
 // xmlError locates a ReadXML failure; ReadEvents turns it into
 // "name:line:col: ...".
