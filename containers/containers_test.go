@@ -22,11 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	code := m.Run()
-	if harnessBin != "" {
-		os.RemoveAll(filepath.Dir(harnessBin))
-	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // Images are built once per test binary (and cached by the engine across
@@ -87,7 +83,7 @@ func harnessImage(t *testing.T) string {
 			harnessErr = err
 			return
 		}
-		harnessBin = bin // removed by TestMain
+		harnessBin = bin
 		built := time.Now()
 		var log bytes.Buffer
 		harnessTag, harnessErr = HarnessImage(ctx, b, bin, &log)
@@ -173,17 +169,91 @@ func TestStaticBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipped because it builds the whole harness with the go toolchain")
 	}
+	// A cache and a temporary folder of the test's own: the build goes to
+	// the one and leaves nothing in the other.
+	cache, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("TMPDIR", tmp)
 	ctx := context.Background()
 	bin, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness")
 	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
 	require.NotEqual(t, "/bin/ls", bin)
 	require.NoError(t, checkStatic(bin))
+	assert.True(t, strings.HasPrefix(bin, filepath.Join(cache, "t1567-harness", "bin")+"/"), bin)
+
+	// Built once: the second call finds it (same file, not rewritten).
+	before, err := os.Stat(bin)
+	require.NoError(t, err)
+	again, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness")
+	require.NoError(t, err)
+	assert.Equal(t, bin, again)
+	after, err := os.Stat(bin)
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(before, after) && before.ModTime().Equal(after.ModTime()), "the cached binary is reused")
+
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "no litter in the temporary folder")
 
 	// A static exe is used as is.
 	same, err := StaticBinary(ctx, bin, "/nonexistent", "./cmd/harness")
 	require.NoError(t, err)
 	assert.Equal(t, bin, same)
+}
+
+func TestSourceKey(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, data string, mode os.FileMode) {
+		p := filepath.Join(root, rel)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(data), mode))
+	}
+	write("go.mod", "module x\n", 0o644)
+	write("main.go", "package main\n", 0o644)
+	write("atomics/a.yaml", "a: 1\n", 0o644)
+	key := func() string {
+		k, err := sourceKey(root, "go=1")
+		require.NoError(t, err)
+		return k
+	}
+	k0 := key()
+	assert.Equal(t, k0, key(), "stable")
+
+	// Not build inputs: tests, test data, hidden folders, executables.
+	write("main_test.go", "package main\n", 0o644)
+	write("testdata/x.json", "{}", 0o644)
+	write(".git/HEAD", "ref", 0o644)
+	write("bin/harness", "\x7fELF", 0o755)
+	assert.Equal(t, k0, key())
+
+	// Build inputs: code and embedded data, and the toolchain.
+	write("atomics/a.yaml", "a: 2\n", 0o644)
+	k1 := key()
+	assert.NotEqual(t, k0, k1)
+	write("cmd/new.go", "package cmd\n", 0o644)
+	assert.NotEqual(t, k1, key())
+	k2, err := sourceKey(root, "go=2")
+	require.NoError(t, err)
+	assert.NotEqual(t, key(), k2)
+}
+
+func TestPruneCache(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	for i, name := range []string{"old", "older", "oldest", "current"} {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, name), 0o755))
+		at := now.Add(-time.Duration(i) * time.Hour)
+		require.NoError(t, os.Chtimes(filepath.Join(dir, name), at, at))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "oldest.lock"), nil, 0o644))
+	pruneCache(dir, "current", 2)
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"current", "old"}, names)
 }
 
 func TestHarnessImageAndNetwork(t *testing.T) {

@@ -376,10 +376,11 @@ func checkStatic(path string) error {
 }
 
 // StaticBinary returns the path of a static build of the harness: exe itself
-// if it is static, else a fresh `CGO_ENABLED=0 go build -o <tmp> <pkg>` run
-// in moduleRoot, or in the module around the working directory when it is
-// empty (pkg such as "./cmd/harness"). A built binary lives in a new
-// temporary directory, which the caller may remove when done.
+// if it is static, else a `CGO_ENABLED=0 go build <pkg>` of moduleRoot (the
+// module around the working directory when it is empty; pkg such as
+// "./cmd/harness"), built once into the user's cache folder under a hash of
+// the source tree and the toolchain, and reused while neither changes. The
+// cache keeps the few most recent builds; callers must not remove the file.
 func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, error) {
 	if exe != "" && checkStatic(exe) == nil {
 		return exe, nil
@@ -403,21 +404,61 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, err
 			return "", fmt.Errorf("%s is not a static binary, and there is no source tree to build one from (%v); build the harness with CGO_ENABLED=0", exe, err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "t1567-harness-bin-")
+	toolchain := goTool
+	if fi, err := os.Stat(goTool); err == nil {
+		toolchain = fmt.Sprintf("%s %d %d", goTool, fi.Size(), fi.ModTime().UnixNano())
+	}
+	key, err := sourceKey(moduleRoot, "pkg="+pkg, "go="+toolchain,
+		"GOFLAGS="+os.Getenv("GOFLAGS"), "GOEXPERIMENT="+os.Getenv("GOEXPERIMENT"), "GOAMD64="+os.Getenv("GOAMD64"))
 	if err != nil {
 		return "", fmt.Errorf("static binary: %w", err)
 	}
+	cache, err := cacheDir("bin")
+	if err != nil {
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	dir := filepath.Join(cache, key)
 	out := filepath.Join(dir, "harness")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, pkg)
+	if checkStatic(out) == nil {
+		touch(dir)
+		return out, nil
+	}
+	// One build per key: a concurrent caller waits, then finds the file.
+	unlock, err := lockFile(ctx, dir+".lock")
+	if err != nil {
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	defer unlock()
+	if checkStatic(out) == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	// Built beside its final name and renamed, so that a reader never sees
+	// half a binary.
+	tmp := filepath.Join(dir, fmt.Sprintf(".harness-%d", os.Getpid()))
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, pkg)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		_ = os.RemoveAll(dir)
+		_ = os.Remove(tmp)
 		return "", fmt.Errorf("static binary: CGO_ENABLED=0 go build %s in %s: %w: %s", pkg, moduleRoot, err, strings.TrimSpace(string(b)))
 	}
-	if err := checkStatic(out); err != nil {
-		_ = os.RemoveAll(dir)
+	if err := checkStatic(tmp); err != nil {
+		_ = os.Remove(tmp)
 		return "", fmt.Errorf("static binary: %w", err)
 	}
+	if err := os.Rename(tmp, out); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	pruneCache(cache, key, 3)
 	return out, nil
+}
+
+// touch marks a cache entry as used now, for pruneCache.
+func touch(path string) {
+	now := time.Now()
+	_ = os.Chtimes(path, now, now)
 }
