@@ -92,7 +92,8 @@ func pruneCache(dir, current string, keep int) {
 	}
 	var all []aged
 	for _, e := range entries {
-		if e.Name() == current || strings.HasSuffix(e.Name(), ".lock") {
+		// Locks go with their entry; a build in progress is not ours.
+		if e.Name() == current || strings.Contains(e.Name(), ".") {
 			continue
 		}
 		if info, err := e.Info(); err == nil {

@@ -87,9 +87,11 @@ type Spec struct {
 	User string
 }
 
-// Mount is a bind mount of Path, at the same path in the container.
+// Mount is a bind mount of Path (a folder or a file), at the same path in
+// the container unless Target says where.
 type Mount struct {
 	Path     string
+	Target   string
 	ReadOnly bool
 }
 
@@ -168,10 +170,14 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 	}
 	mounts := make([]mount.Mount, 0, len(spec.Mounts))
 	for _, m := range spec.Mounts {
-		if !strings.HasPrefix(m.Path, "/") {
-			return nil, fmt.Errorf("start %s: mount %q: path must be absolute", spec.Name, m.Path)
+		target := m.Target
+		if target == "" {
+			target = m.Path
 		}
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Path, Target: m.Path, ReadOnly: m.ReadOnly})
+		if !strings.HasPrefix(m.Path, "/") || !strings.HasPrefix(target, "/") {
+			return nil, fmt.Errorf("start %s: mount %q on %q: paths must be absolute", spec.Name, m.Path, target)
+		}
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Path, Target: target, ReadOnly: m.ReadOnly})
 	}
 	req := testcontainers.ContainerRequest{
 		Image:          spec.Image,

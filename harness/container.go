@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/t1567001/harness/containers"
@@ -98,6 +99,18 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	if err := os.Mkdir(repos, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
+	// The runner trusts the run's CA in its system store, as a real host
+	// trusts the public ones: no client is told about it. The image's own
+	// bundle plus the run's CA is mounted where update-ca-certificates
+	// would write it (which took seconds per run).
+	public, err := containers.SystemCABundle(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	bundle := filepath.Join(dir, "ca-bundle.crt")
+	if err := os.WriteFile(bundle, append(append(public, '\n'), ca.PEM()...), 0o644); err != nil {
+		return nil, fmt.Errorf("write CA bundle: %w", err)
+	}
 	env, err := containers.NewEnv(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -108,41 +121,50 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 		}
 	}()
 	mounts := []containers.Mount{{Path: dir}}
-	if _, err = env.Start(ctx, containers.Spec{
-		Name:    "emulator",
-		Image:   image,
-		Cmd:     []string{harnessInImage, "emulator", "--listen", "", "--tls-listen", ":443", "--ca-cert", caFile, "--ca-key", keyFile, "--ledger", ledger, "--data", repos},
-		Aliases: emulator.ServedHosts(),
-		Mounts:  mounts,
-		WaitLog: "TLS on :443",
-	}); err != nil {
-		return nil, fmt.Errorf("emulator container: %w", err)
-	}
-	runner, err := env.Start(ctx, containers.Spec{
+	// Both containers start at once: the runner needs the emulator only
+	// when a test runs.
+	var (
+		wg      sync.WaitGroup
+		emuErr  error
+		runner  *containers.Container
+		starter = func(spec containers.Spec) (*containers.Container, error) {
+			c, err := env.Start(ctx, spec)
+			if err != nil && strings.Contains(err.Error(), "bind source path does not exist") {
+				// Bind mounts name host paths. Where the harness itself runs
+				// in a container, the engine's host may not have this folder
+				// at all. (No port is ever mapped to the host, so
+				// TESTCONTAINERS_HOST_OVERRIDE does not matter here.)
+				return nil, fmt.Errorf("the Docker engine does not see the run folder %s at the same path (%v); "+
+					"when the harness runs inside a container, mount a host folder at the same path and point TMPDIR at it (for example -v /tmp:/tmp)", dir, err)
+			}
+			return c, err
+		}
+	)
+	wg.Go(func() {
+		_, emuErr = starter(containers.Spec{
+			Name:    "emulator",
+			Image:   image,
+			Cmd:     []string{harnessInImage, "emulator", "--listen", "", "--tls-listen", ":443", "--ca-cert", caFile, "--ca-key", keyFile, "--ledger", ledger, "--data", repos},
+			Aliases: emulator.ServedHosts(),
+			Mounts:  mounts,
+			WaitLog: "TLS on :443",
+		})
+	})
+	runner, err = starter(containers.Spec{
 		Name:   "runner",
 		Image:  image,
 		Cmd:    []string{"sleep", "infinity"},
-		Mounts: mounts,
+		Mounts: append(mounts, containers.Mount{Path: bundle, Target: containers.SystemCABundlePath, ReadOnly: true}),
 		// The sensor traces with ptrace and installs a seccomp filter.
 		CapAdd: []string{"SYS_PTRACE"},
 	})
+	wg.Wait()
+	if emuErr != nil {
+		err = fmt.Errorf("emulator container: %w", emuErr)
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("runner container: %w", err)
-	}
-	// Bind mounts name host paths. Where the harness itself runs in a
-	// container, the engine's host may not have this folder at all: say so
-	// rather than fail obscurely later. (No port is ever mapped to the
-	// host, so TESTCONTAINERS_HOST_OVERRIDE does not matter here.)
-	if code, err := runner.Exec(ctx, []string{"test", "-r", caFile}, "/", runnerEnv, io.Discard, io.Discard); err != nil || code != 0 {
-		return nil, fmt.Errorf("the Docker engine does not see the run folder %s at the same path (exec: %v, exit %d); "+
-			"when the harness runs inside a container, mount a host folder at the same path and point TMPDIR at it (for example -v /tmp:/tmp)", dir, err, code)
-	}
-	// The runner trusts the run's CA in its system store, as a real host
-	// trusts the public ones: no client is told about it.
-	var out strings.Builder
-	install := "cp " + caFile + " /usr/local/share/ca-certificates/t1567-harness-run.crt && update-ca-certificates"
-	if code, err := runner.Exec(ctx, []string{"sh", "-c", install}, "/", runnerEnv, &out, &out); err != nil || code != 0 {
-		return nil, fmt.Errorf("trusting the run's CA in the runner (exit %d): %v %s", code, err, out.String())
 	}
 	return &containerBackend{env: env, runner: runner, ledger: ledger}, nil
 }
