@@ -140,15 +140,22 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	command := t.Executor.Command
 	shell, why := interpreter(t.Executor.Name)
 	res.Execution = Executed
+	// Every tool is looked up at once, where the test runs (which need not
+	// be this machine).
+	var tools []string
+	if why == "" {
+		tools = append(tools, shell[0])
+	}
 	if sim := t.Simulation; sim != nil {
-		// Looked up where the test runs, which need not be this machine.
-		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", sim.Requires}, dir, env, io.Discard, io.Discard); code != 0 {
-			command, shell, why = sim.Command, []string{"sh", "-c"}, ""
-			res.Execution = Simulated
-			res.SimulationReason = sim.Reason
-			if res.SimulationReason == "" {
-				res.SimulationReason = sim.Requires + " is not installed"
-			}
+		tools = append(tools, sim.Requires)
+	}
+	missing := missingTools(ctx, cfg.Runner, tools, dir, env)
+	if sim := t.Simulation; sim != nil && missing[sim.Requires] {
+		command, shell, why = sim.Command, []string{"sh", "-c"}, ""
+		res.Execution = Simulated
+		res.SimulationReason = sim.Reason
+		if res.SimulationReason == "" {
+			res.SimulationReason = sim.Requires + " is not installed"
 		}
 	}
 	if why != "" {
@@ -157,7 +164,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		return res, nil
 	}
 	if res.Execution == Executed {
-		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", shell[0]}, dir, env, io.Discard, io.Discard); code != 0 {
+		if missing[shell[0]] {
 			res.Execution = NotRun
 			res.MissingPrereqs = []string{fmt.Sprintf("the %s executor needs %s, which is not installed", t.Executor.Name, shell[0])}
 			return res, nil
@@ -288,6 +295,36 @@ func checkPrereqs(ctx context.Context, run Runner, t *atomics.Test, vars map[str
 			missing = append(missing, fmt.Sprintf("%s (the check could not run: %v)", desc, err))
 		case code != 0:
 			missing = append(missing, desc)
+		}
+	}
+	return missing
+}
+
+// missingTools returns which of tools `command -v` does not find where the
+// tests run: on this machine (run nil) without starting a process, else in
+// one command.
+func missingTools(ctx context.Context, run Runner, tools []string, dir string, env []string) map[string]bool {
+	missing := map[string]bool{}
+	if len(tools) == 0 {
+		return missing
+	}
+	if run == nil {
+		for _, t := range tools {
+			missing[t] = !lookPath(t, env)
+		}
+		return missing
+	}
+	var out bytes.Buffer
+	argv := append([]string{"sh", "-c", `for t; do command -v "$t" >/dev/null || echo "$t"; done`, "sh"}, tools...)
+	if code, err := run(ctx, argv, dir, env, &out, io.Discard); err != nil || code != 0 {
+		for _, t := range tools {
+			missing[t] = true
+		}
+		return missing
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if line != "" {
+			missing[line] = true
 		}
 	}
 	return missing

@@ -19,6 +19,7 @@ type local struct {
 	proxyURL  string
 	caFile    string
 	harness   string
+	env       []string
 	stopProxy context.CancelFunc
 	proxyDone chan error
 }
@@ -46,7 +47,9 @@ func newLocal(runID, dir, harness string) (*local, error) {
 		return nil, fmt.Errorf("proxy listener: %w", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	b := &local{emu: emu, proxyURL: "http://" + l.Addr().String(), caFile: caFile, harness: harness, stopProxy: stop, proxyDone: make(chan error, 1)}
+	b := &local{emu: emu, proxyURL: "http://" + l.Addr().String(), caFile: caFile, harness: harness, stopProxy: stop, proxyDone: make(chan error, 1),
+		// Interpreter shims are resolved once per run, not at every start.
+		env: executor.ResolveShims(ctx, os.Environ(), dir)}
 	go func() { b.proxyDone <- emu.ServeProxy(ctx, l) }()
 	return b, nil
 }
@@ -55,7 +58,7 @@ func (b *local) Mode() string        { return "local" }
 func (b *local) HarnessPath() string { return b.harness }
 
 func (b *local) Executor() executor.Config {
-	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile}
+	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, BaseEnv: b.env}
 }
 
 func (b *local) Ledger() ([]emulator.Entry, error) {
