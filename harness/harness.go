@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -224,31 +226,73 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache(), records: telemetry.NewRecordIDs()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
 	run.Results = res
-	for i, sel := range selected {
-		if ctx.Err() != nil {
-			break
+	done := make([]*executed, len(selected))
+	lanes, parallel := b.(laned)
+	if parallel && len(selected) > 1 {
+		// Independent tests run side by side, as many as there are cores;
+		// each has its own lane to the emulator, so what reached the mock
+		// is still traced to the test that sent it.
+		sem := make(chan struct{}, max(1, runtime.NumCPU()))
+		var wg sync.WaitGroup
+		for i, sel := range selected {
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+					defer func() { <-sem }()
+				case <-ctx.Done():
+					return
+				}
+				lcfg, err := lanes.Lane(ctx, i)
+				if err != nil {
+					done[i] = &executed{err: err}
+					return
+				}
+				lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap
+				done[i] = runOne(ctx, opts, i, len(selected), sel, lcfg)
+			})
 		}
-		progress(opts.Progress, "[%d/%d] %s ...\n", i+1, len(selected), sel.Test.Name)
-		args, err := sel.Test.Args(nil)
-		if err != nil {
-			return nil, err
+		wg.Wait()
+	} else {
+		for i, sel := range selected {
+			before, err := b.Ledger()
+			if err != nil {
+				return nil, err
+			}
+			done[i] = runOne(ctx, opts, i, len(selected), sel, cfg)
+			if done[i] == nil || done[i].result == nil {
+				break
+			}
+			after, err := b.Ledger()
+			if err != nil {
+				return nil, err
+			}
+			done[i].ledger = after[len(before):]
 		}
-		before, err := b.Ledger()
-		if err != nil {
-			return nil, err
+	}
+	res.Ended = time.Now().UTC()
+	if run.Ledger, err = b.Ledger(); err != nil {
+		return nil, err
+	}
+	if parallel {
+		for _, e := range run.Ledger {
+			if i := lanes.Owner(e); i >= 0 && i < len(done) && done[i] != nil {
+				done[i].ledger = append(done[i].ledger, e)
+			}
 		}
-		r, err := executor.Run(ctx, sel.Test, args, cfg)
-		if r == nil {
-			return nil, err
+	}
+	for i, x := range done {
+		if x == nil {
+			break // not started: interrupted
 		}
-		after, lerr := b.Ledger()
-		if lerr != nil {
-			return nil, lerr
+		if x.result == nil {
+			return nil, x.err
 		}
-		tr := TestRun{Selected: sel, Args: args, Result: r, Ledger: after[len(before):]}
+		sel := selected[i]
+		r := x.result
+		tr := TestRun{Selected: sel, Args: x.args, Result: r, Ledger: x.ledger}
 		a := summarize(sel, r, tr.Ledger)
-		if err != nil {
-			a.Stderr = joinLines(a.Stderr, err.Error())
+		if x.err != nil {
+			a.Stderr = joinLines(a.Stderr, x.err.Error())
 		}
 		if opts.Observe && r.Execution != executor.NotRun {
 			// A test the sensor could not watch (ptrace refused, say) still
@@ -264,14 +308,42 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 		res.Atomics = append(res.Atomics, a)
 		progress(opts.Progress, "[%d/%d] %s: %s, exit %d, intact=%v\n", i+1, len(selected), sel.Test.Name, a.Execution, a.ExitCode, a.Intact)
 	}
-	res.Ended = time.Now().UTC()
-	if run.Ledger, err = b.Ledger(); err != nil {
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
 		return run, fmt.Errorf("run interrupted: %w", err)
 	}
 	return run, nil
+}
+
+// laned is a Backend that can run tests side by side: each test gets a lane
+// of its own (its way to the emulator), and every ledger entry can be traced
+// to the lane whose client sent it.
+type laned interface {
+	// Lane returns test i's executor configuration (its proxy, runner...).
+	Lane(ctx context.Context, i int) (executor.Config, error)
+	// Owner returns the lane that sent e, or -1.
+	Owner(e emulator.Entry) int
+}
+
+// executed is what running one test gave, before the ledger is joined in.
+type executed struct {
+	args   map[string]string
+	result *executor.Result
+	err    error
+	ledger []emulator.Entry
+}
+
+// runOne runs test i of n; a nil result means the harness failed (err).
+func runOne(ctx context.Context, opts Options, i, n int, sel Selected, cfg executor.Config) *executed {
+	if ctx.Err() != nil {
+		return nil
+	}
+	progress(opts.Progress, "[%d/%d] %s ...\n", i+1, n, sel.Test.Name)
+	args, err := sel.Test.Args(nil)
+	if err != nil {
+		return &executed{err: err}
+	}
+	r, err := executor.Run(ctx, sel.Test, args, cfg)
+	return &executed{args: args, result: r, err: err}
 }
 
 // summarize joins what the executor saw with what the mock recorded.

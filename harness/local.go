@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/executor"
@@ -20,8 +21,12 @@ type local struct {
 	caFile    string
 	harness   string
 	env       []string
+	board     switchboard
+	proxyCtx  context.Context
 	stopProxy context.CancelFunc
-	proxyDone chan error
+	proxies   sync.WaitGroup
+	mu        sync.Mutex
+	proxyErrs []error
 }
 
 func newLocal(runID, dir, harness string) (*local, error) {
@@ -47,12 +52,37 @@ func newLocal(runID, dir, harness string) (*local, error) {
 		return nil, fmt.Errorf("proxy listener: %w", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	b := &local{emu: emu, proxyURL: "http://" + l.Addr().String(), caFile: caFile, harness: harness, stopProxy: stop, proxyDone: make(chan error, 1),
+	b := &local{emu: emu, proxyURL: "http://" + l.Addr().String(), caFile: caFile, harness: harness, proxyCtx: ctx, stopProxy: stop,
 		// Interpreter shims are resolved once per run, not at every start.
 		env: executor.ResolveShims(ctx, os.Environ(), dir)}
-	go func() { b.proxyDone <- emu.ServeProxy(ctx, l) }()
+	b.serve(l)
 	return b, nil
 }
+
+func (b *local) serve(l net.Listener) {
+	b.proxies.Go(func() {
+		if err := b.emu.ServeProxy(b.proxyCtx, l); err != nil {
+			b.mu.Lock()
+			b.proxyErrs = append(b.proxyErrs, err)
+			b.mu.Unlock()
+		}
+	})
+}
+
+// Lane gives test i a proxy listener of its own: the client sockets it
+// accepts are booked to i.
+func (b *local) Lane(_ context.Context, i int) (executor.Config, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return executor.Config{}, fmt.Errorf("proxy listener: %w", err)
+	}
+	b.serve(b.board.listener(l, i))
+	cfg := b.Executor()
+	cfg.ProxyURL = "http://" + l.Addr().String()
+	return cfg, nil
+}
+
+func (b *local) Owner(e emulator.Entry) int { return b.board.owner(e) }
 
 func (b *local) Mode() string        { return "local" }
 func (b *local) HarnessPath() string { return b.harness }
@@ -72,5 +102,6 @@ func (b *local) Ledger() ([]emulator.Entry, error) {
 
 func (b *local) Close() error {
 	b.stopProxy()
-	return errors.Join(<-b.proxyDone, b.emu.Close())
+	b.proxies.Wait()
+	return errors.Join(append(b.proxyErrs, b.emu.Close())...)
 }
