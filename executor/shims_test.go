@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,24 +54,37 @@ func TestResolveShims(t *testing.T) {
 	assert.Equal(t, env, ResolveShims(context.Background(), env, home))
 }
 
-func TestMissingTools(t *testing.T) {
+func TestLookUp(t *testing.T) {
 	bin := t.TempDir()
 	writeExec(t, filepath.Join(bin, "present"), "#!/bin/sh\n")
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "notexec"), nil, 0o644))
-	env := []string{"PATH=/nonexistent:" + bin}
+	env := []string{"PATH=/nonexistent:" + bin + ":/usr/bin:/bin"}
 	tools := []string{"present", "notexec", "absent", filepath.Join(bin, "present")}
 	want := map[string]bool{"present": false, "notexec": true, "absent": true, filepath.Join(bin, "present"): false}
 
-	// In process, and through a runner (one command for all of them).
-	assert.Equal(t, want, missingTools(context.Background(), nil, tools, bin, env))
+	// In process: no command runs, prereqs are left to the caller.
+	missing, codes := lookUp(context.Background(), nil, tools, []string{"true"}, bin, env)
+	assert.Equal(t, want, missing)
+	assert.Nil(t, codes)
+
+	// Through a runner: one command for the tools and the prereqs.
 	calls := 0
 	counting := func(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
 		calls++
 		return runCommand(ctx, argv, dir, env, stdout, stderr)
 	}
-	got := missingTools(context.Background(), counting, tools, bin, env)
+	missing, codes = lookUp(context.Background(), counting, tools, []string{"true", "exit 3", "false"}, bin, env)
 	assert.Equal(t, 1, calls)
 	for k, v := range want {
-		assert.Equal(t, v, got[k], k)
+		assert.Equal(t, v, missing[k], k)
 	}
+	assert.Equal(t, []int{0, 3, 1}, codes)
+
+	// A runner that fails: every tool missing, prereqs to be checked one by one.
+	failing := func(context.Context, []string, string, []string, io.Writer, io.Writer) (int, error) {
+		return -1, errors.New("no runner")
+	}
+	missing, codes = lookUp(context.Background(), failing, []string{"present"}, []string{"true"}, bin, env)
+	assert.True(t, missing["present"])
+	assert.Nil(t, codes)
 }

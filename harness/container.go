@@ -76,6 +76,11 @@ type containerBackend struct {
 	env    *containers.Env
 	runner *containers.Container
 	ledger string
+	// spec starts a runner; each lane after the first has one of its own,
+	// told apart in the ledger by its address.
+	spec  containers.Spec
+	mu    sync.Mutex
+	lanes map[string]int
 }
 
 func newContainerBackend(ctx context.Context, runID, dir, image string) (b *containerBackend, err error) {
@@ -150,14 +155,15 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 			WaitLog: "TLS on :443",
 		})
 	})
-	runner, err = starter(containers.Spec{
+	spec := containers.Spec{
 		Name:   "runner",
 		Image:  image,
 		Cmd:    []string{"sleep", "infinity"},
 		Mounts: append(mounts, containers.Mount{Path: bundle, Target: containers.SystemCABundlePath, ReadOnly: true}),
 		// The sensor traces with ptrace and installs a seccomp filter.
 		CapAdd: []string{"SYS_PTRACE"},
-	})
+	}
+	runner, err = starter(spec)
 	wg.Wait()
 	if emuErr != nil {
 		err = fmt.Errorf("emulator container: %w", emuErr)
@@ -166,7 +172,7 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	if err != nil {
 		return nil, fmt.Errorf("runner container: %w", err)
 	}
-	return &containerBackend{env: env, runner: runner, ledger: ledger}, nil
+	return &containerBackend{env: env, runner: runner, ledger: ledger, spec: spec, lanes: map[string]int{runner.IP(): 0}}, nil
 }
 
 func (b *containerBackend) Mode() string        { return "container" }
@@ -174,6 +180,33 @@ func (b *containerBackend) HarnessPath() string { return harnessInImage }
 
 func (b *containerBackend) Executor() executor.Config {
 	return executor.Config{Runner: b.runner.Exec, BaseEnv: runnerEnv}
+}
+
+// Lane runs test i in a runner of its own (the first one for lane 0).
+func (b *containerBackend) Lane(ctx context.Context, i int) (executor.Config, error) {
+	r := b.runner
+	if i > 0 {
+		spec := b.spec
+		spec.Name = fmt.Sprintf("runner-%d", i)
+		var err error
+		if r, err = b.env.Start(ctx, spec); err != nil {
+			return executor.Config{}, fmt.Errorf("runner container: %w", err)
+		}
+		b.mu.Lock()
+		b.lanes[r.IP()] = i
+		b.mu.Unlock()
+	}
+	return executor.Config{Runner: r.Exec, BaseEnv: runnerEnv}, nil
+}
+
+// Owner returns the lane of the runner whose address sent e.
+func (b *containerBackend) Owner(e emulator.Entry) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i, ok := b.lanes[e.ClientIP]; ok {
+		return i
+	}
+	return -1
 }
 
 // Ledger reads the emulator's ledger file once no request is in flight.

@@ -228,27 +228,32 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	run.Results = res
 	done := make([]*executed, len(selected))
 	lanes, parallel := b.(laned)
+	var sched schedule
 	if parallel && len(selected) > 1 {
-		// Independent tests run side by side, as many as there are cores;
-		// each has its own lane to the emulator, so what reached the mock
-		// is still traced to the test that sent it.
-		sem := make(chan struct{}, max(1, runtime.NumCPU()))
+		// Independent tests run side by side, one worker per core; each
+		// worker has its own lane to the emulator (a proxy listener, a
+		// runner container) and runs its tests one after the other, so
+		// what reached the mock is still traced to the test that sent it.
+		jobs := make(chan int, len(selected))
+		for i := range selected {
+			jobs <- i
+		}
+		close(jobs)
+		workers := min(max(1, runtime.NumCPU()), len(selected))
+		sched.starts = make([][]started, workers)
 		var wg sync.WaitGroup
-		for i, sel := range selected {
+		for w := range workers {
 			wg.Go(func() {
-				select {
-				case sem <- struct{}{}:
-					defer func() { <-sem }()
-				case <-ctx.Done():
-					return
+				lcfg, err := lanes.Lane(ctx, w)
+				for i := range jobs {
+					if err != nil {
+						done[i] = &executed{err: err}
+						continue
+					}
+					lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap
+					sched.start(w, i)
+					done[i] = runOne(ctx, opts, i, len(selected), selected[i], lcfg)
 				}
-				lcfg, err := lanes.Lane(ctx, i)
-				if err != nil {
-					done[i] = &executed{err: err}
-					return
-				}
-				lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap
-				done[i] = runOne(ctx, opts, i, len(selected), sel, lcfg)
 			})
 		}
 		wg.Wait()
@@ -273,9 +278,9 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	if run.Ledger, err = b.Ledger(); err != nil {
 		return nil, err
 	}
-	if parallel {
+	if sched.starts != nil {
 		for _, e := range run.Ledger {
-			if i := lanes.Owner(e); i >= 0 && i < len(done) && done[i] != nil {
+			if i := sched.test(lanes.Owner(e), e.Time); i >= 0 && done[i] != nil {
 				done[i].ledger = append(done[i].ledger, e)
 			}
 		}
@@ -314,14 +319,49 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	return run, nil
 }
 
-// laned is a Backend that can run tests side by side: each test gets a lane
-// of its own (its way to the emulator), and every ledger entry can be traced
-// to the lane whose client sent it.
+// laned is a Backend that can run tests side by side: each worker gets a
+// lane of its own (its way to the emulator), and every ledger entry can be
+// traced to the lane whose client sent it.
 type laned interface {
-	// Lane returns test i's executor configuration (its proxy, runner...).
+	// Lane returns lane i's executor configuration (its proxy, runner...).
 	Lane(ctx context.Context, i int) (executor.Config, error)
 	// Owner returns the lane that sent e, or -1.
 	Owner(e emulator.Entry) int
+}
+
+// schedule records which test each lane ran from when: a lane runs one test
+// at a time, so an entry of a lane belongs to the last test started on it
+// before the entry's time.
+type schedule struct {
+	mu     sync.Mutex
+	starts [][]started
+}
+
+type started struct {
+	test int
+	at   time.Time
+}
+
+func (s *schedule) start(lane, test int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.starts[lane] = append(s.starts[lane], started{test, time.Now()})
+}
+
+// test returns the test lane ran at t, or -1.
+func (s *schedule) test(lane int, t time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lane < 0 || lane >= len(s.starts) {
+		return -1
+	}
+	i := -1
+	for _, st := range s.starts[lane] {
+		if !st.at.After(t) {
+			i = st.test
+		}
+	}
+	return i
 }
 
 // executed is what running one test gave, before the ledger is joined in.
