@@ -169,17 +169,20 @@ func TestStaticBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipped because it builds the whole harness with the go toolchain")
 	}
-	// A cache and a temporary folder of the test's own: the build goes to
-	// the one and leaves nothing in the other.
-	cache, tmp := t.TempDir(), t.TempDir()
-	t.Setenv("XDG_CACHE_HOME", cache)
+	// The user's cache, shared with the other tests (a cache folder of the
+	// test's own would also move GOCACHE and rebuild the world), and a
+	// temporary folder of the test's own, where nothing is left.
+	userCache, err := os.UserCacheDir()
+	require.NoError(t, err)
+	cache := filepath.Join(userCache, "t1567-harness", "bin")
+	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	ctx := context.Background()
 	bin, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness")
 	require.NoError(t, err)
 	require.NotEqual(t, "/bin/ls", bin)
 	require.NoError(t, checkStatic(bin))
-	assert.True(t, strings.HasPrefix(bin, filepath.Join(cache, "t1567-harness", "bin")+"/"), bin)
+	assert.True(t, strings.HasPrefix(bin, cache+"/"), bin)
 
 	// Built once: the second call finds it (same file, not rewritten).
 	before, err := os.Stat(bin)

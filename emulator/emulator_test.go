@@ -361,9 +361,15 @@ func TestCARoundTrip(t *testing.T) {
 
 func TestQuiesceWaitsForInflightRequests(t *testing.T) {
 	var seen []int64
+	inflight := make(chan struct{}, 1)
 	ca, err := NewCA("q")
 	require.NoError(t, err)
-	e, err := New(Config{DataDir: t.TempDir(), OnInflight: func(n int64) { seen = append(seen, n) }}, ca)
+	e, err := New(Config{DataDir: t.TempDir(), OnInflight: func(n int64) {
+		seen = append(seen, n)
+		if n == 1 {
+			inflight <- struct{}{}
+		}
+	}}, ca)
 	require.NoError(t, err)
 	defer e.Close()
 	release := make(chan struct{})
@@ -375,9 +381,8 @@ func TestQuiesceWaitsForInflightRequests(t *testing.T) {
 		e.Handler().ServeHTTP(httptest.NewRecorder(), req)
 		close(done)
 	}()
-	for e.inFlight() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-inflight
+	require.EqualValues(t, 1, e.inFlight())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	assert.Error(t, e.Quiesce(ctx), "a request is still being handled")

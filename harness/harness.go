@@ -226,6 +226,10 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache(), records: telemetry.NewRecordIDs()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
 	run.Results = res
+	if opts.Progress != nil {
+		// Tests running side by side report on the same writer.
+		opts.Progress = &lockedWriter{w: opts.Progress}
+	}
 	done := make([]*executed, len(selected))
 	lanes, parallel := b.(laned)
 	var sched schedule
@@ -436,6 +440,17 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 		a.Intact = a.Intact && ok
 	}
 	return a
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func progress(w io.Writer, format string, args ...any) {
