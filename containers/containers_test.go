@@ -135,11 +135,13 @@ func run(t *testing.T, ctx context.Context, c *Container, argv ...string) (int, 
 }
 
 func TestAvailable(t *testing.T) {
+	t.Parallel()
 	needDocker(t)
 	require.NoError(t, Available(context.Background()))
 }
 
 func TestBaseImageBuildsOnce(t *testing.T) {
+	t.Parallel()
 	tag := base(t)
 	t.Logf("first BaseImage call: %s (%s)", baseTook.Round(time.Millisecond), tag)
 	assert.True(t, strings.HasPrefix(tag, BaseRepo+":"), tag)
@@ -152,6 +154,7 @@ func TestBaseImageBuildsOnce(t *testing.T) {
 }
 
 func TestCheckStatic(t *testing.T) {
+	t.Parallel()
 	err := checkStatic("/bin/ls")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "dynamically linked")
@@ -205,6 +208,7 @@ func TestStaticBinary(t *testing.T) {
 }
 
 func TestSourceKey(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	write := func(rel, data string, mode os.FileMode) {
 		p := filepath.Join(root, rel)
@@ -241,6 +245,7 @@ func TestSourceKey(t *testing.T) {
 }
 
 func TestPruneCache(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	now := time.Now()
 	for i, name := range []string{"old", "older", "oldest", "current"} {
@@ -260,6 +265,7 @@ func TestPruneCache(t *testing.T) {
 }
 
 func TestHarnessImageAndNetwork(t *testing.T) {
+	t.Parallel()
 	img := harnessImage(t)
 	assert.True(t, strings.HasPrefix(img, HarnessRepo+":"), img)
 	ctx := context.Background()
@@ -338,6 +344,7 @@ except OSError as e:
 }
 
 func TestExec(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	c := startSleeper(t, env, Spec{Name: "exec"})
 	ctx := context.Background()
@@ -414,6 +421,7 @@ func listLabelled(t *testing.T, label string) (ctrs, nets []string) {
 }
 
 func TestCloseLeavesNothing(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	startSleeper(t, env, Spec{Name: "a"})
 	startSleeper(t, env, Spec{Name: "b", Cmd: []string{"sleep", "300"}}) // ignores SIGTERM as pid 1
@@ -458,6 +466,7 @@ func TestCleanRemovesLeftovers(t *testing.T) {
 }
 
 func TestStartFailureLeavesNothing(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	_, err := env.Start(context.Background(), Spec{Name: "bad", Image: "t1567-harness/none:missing", Cmd: []string{"true"}})
 	require.Error(t, err)
@@ -469,5 +478,6 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 }
 
 func TestOneLine(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "a b c", oneLine(errors.New("a\n  b\tc\n")))
 }

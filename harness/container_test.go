@@ -54,6 +54,7 @@ func assertNoLeftovers(t *testing.T, runID string) {
 // locally: every staged file arrives intact in both, every connect stays
 // inside the run's network, and the verdicts are the same.
 func TestContainerModeMatchesLocalMode(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
 	ctx := context.Background()
 	opts := options(t)
@@ -108,6 +109,7 @@ func boolWord(b bool) string {
 // TestContainerEgressIsClosed proves that the runner has no way out: a
 // connection to an address outside the run's network fails at once.
 func TestContainerEgressIsClosed(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
 	ctx := context.Background()
 	image, err := HarnessImage(ctx, copts)
@@ -138,6 +140,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 // run in the middle of an atomic and checks that every container, network
 // and temporary folder of the run is gone.
 func TestContainerRunInterruptedLeavesNothing(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
 	bin, err := containers.StaticBinary(context.Background(), copts.Exe, copts.ModuleRoot, "./cmd/harness")
 	require.NoError(t, err)
