@@ -236,6 +236,12 @@ func (e *Emulator) Handler() http.Handler {
 			// Unreachable through the proxy, which only tunnels served hosts.
 			http.Error(sw, "no such host on this emulator: "+host, http.StatusMisdirectedRequest)
 		}
+		// The answer is on its way only once it left for the socket: an
+		// upload whose answer could not be written is not delivered, as the
+		// client, which saw an error, would say.
+		if err := http.NewResponseController(sw).Flush(); err != nil || sw.err != nil {
+			entry.Undelivered = true
+		}
 		// Count what the client sent even when a handler stopped reading early.
 		_, _ = io.Copy(io.Discard, body)
 
@@ -338,6 +344,7 @@ func (c *countingReader) Close() error { return c.r.Close() }
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	err  error // the first write that failed
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -351,13 +358,26 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	return s.ResponseWriter.Write(p)
+	n, err := s.ResponseWriter.Write(p)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+func (s *statusWriter) Flush() { _ = s.FlushError() }
+
+// FlushError flushes the response to the connection and says whether it
+// could (http.ResponseController uses it).
+func (s *statusWriter) FlushError() error {
+	err := http.NewResponseController(s.ResponseWriter).Flush()
+	if errors.Is(err, http.ErrNotSupported) {
+		return nil
 	}
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return err
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -26,8 +26,11 @@ type Entry struct {
 	BytesReceived int64     `json:"bytes_received"`
 	Status        int       `json:"status"`
 	Refused       bool      `json:"refused,omitempty"`
-	Note          string    `json:"note,omitempty"`
-	Files         []File    `json:"files,omitempty"`
+	// Undelivered: the answer could not be written to the client, which
+	// therefore does not know what the mock did with its request.
+	Undelivered bool   `json:"undelivered,omitempty"`
+	Note        string `json:"note,omitempty"`
+	Files       []File `json:"files,omitempty"`
 }
 
 // File is one uploaded file: its name as the client gave it and the hash of

@@ -420,8 +420,9 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 			Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,
 			BytesReceived: e.BytesReceived, Refused: e.Refused, Note: e.Note,
 		})
-		// Only what the mock accepted counts as exfiltrated.
-		if e.Status/100 != 2 {
+		// Only what the mock accepted, and told the client so, counts as
+		// exfiltrated.
+		if e.Status/100 != 2 || e.Undelivered {
 			continue
 		}
 		for _, f := range e.Files {
