@@ -481,3 +481,53 @@ func TestOneLine(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, "a b c", oneLine(errors.New("a\n  b\tc\n")))
 }
+
+func TestRootfsIsCachedByRecipe(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("cachedRootfs runs debootstrap, which needs root")
+	}
+	// A stand-in debootstrap: counts its runs, makes a tiny tree at its
+	// target (the 4th argument), or fails when told to.
+	bin, cache := t.TempDir(), t.TempDir()
+	count := filepath.Join(bin, "count")
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "debootstrap"), []byte(`#!/bin/sh
+echo run >>"`+count+`"
+[ -e "`+bin+`/fail" ] && { echo "I: failing as told"; exit 1; }
+mkdir -p "$4/etc" && echo debian >"$4/etc/os-release"
+echo "I: Base system installed successfully."
+`), 0o755))
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	runs := func() int {
+		b, _ := os.ReadFile(count)
+		return strings.Count(string(b), "run")
+	}
+	ctx := context.Background()
+
+	// A failed build leaves nothing behind.
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "fail"), nil, 0o644))
+	_, err := cachedRootfs(ctx, cache, "k1", testLog(t))
+	require.Error(t, err)
+	left, err := os.ReadDir(cache)
+	require.NoError(t, err)
+	assert.Empty(t, left)
+	require.NoError(t, os.Remove(filepath.Join(bin, "fail")))
+
+	var log bytes.Buffer
+	rootfs, err := cachedRootfs(ctx, cache, "k1", &log)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(cache, "k1", "rootfs"), rootfs)
+	assert.FileExists(t, filepath.Join(rootfs, "etc", "os-release"))
+	assert.Contains(t, log.String(), "Base system installed", "the build shows its progress")
+	assert.Equal(t, 2, runs())
+
+	// Built once per recipe: the same key is reused, another is built and
+	// replaces it.
+	again, err := cachedRootfs(ctx, cache, "k1", testLog(t))
+	require.NoError(t, err)
+	assert.Equal(t, rootfs, again)
+	assert.Equal(t, 2, runs())
+	_, err = cachedRootfs(ctx, cache, "k2", testLog(t))
+	require.NoError(t, err)
+	assert.Equal(t, 3, runs())
+	assert.NoDirExists(t, filepath.Join(cache, "k1"), "the older recipe's tree is pruned")
+}
