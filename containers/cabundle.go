@@ -37,8 +37,11 @@ func SystemCABundle(ctx context.Context, image string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA bundle of %s: %w", image, err)
 	}
-	cached := filepath.Join(dir, strings.ReplaceAll(img.ID, ":", "-")+".crt")
+	// One per harness image: the few latest are kept.
+	name := strings.TrimPrefix(img.ID, "sha256:")
+	cached := filepath.Join(dir, name)
 	if b, err := os.ReadFile(cached); err == nil && len(b) > 0 {
+		touch(cached)
 		return b, nil
 	}
 	b, err := readImageFile(ctx, cli.Client, image, SystemCABundlePath)
@@ -49,6 +52,7 @@ func SystemCABundle(ctx context.Context, image string) ([]byte, error) {
 	if err := os.WriteFile(tmp, b, 0o644); err == nil {
 		_ = os.Rename(tmp, cached)
 	}
+	pruneCache(dir, name, 4)
 	return b, nil
 }
 
