@@ -70,7 +70,15 @@ func HarnessImage(ctx context.Context, copts ContainerOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return containers.HarnessImage(ctx, base, bin, log)
+	image, err := containers.HarnessImage(ctx, base, bin, log)
+	if err != nil {
+		return "", err
+	}
+	// Read once here, with the image, rather than in the first run.
+	if _, err := containers.SystemCABundle(ctx, image); err != nil {
+		return "", err
+	}
+	return image, nil
 }
 
 type containerBackend struct {
