@@ -8,7 +8,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/atomics"
 	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/executor"
 )
 
 func TestSwitchboardOwner(t *testing.T) {
@@ -52,4 +54,56 @@ func TestLaneListenerBooksAcceptedSockets(t *testing.T) {
 	defer s.Close()
 	local := c.LocalAddr().(*net.TCPAddr)
 	assert.Equal(t, 3, board.owner(emulator.Entry{ClientIP: local.IP.String(), ClientPort: local.Port, Time: time.Now().UTC()}))
+}
+
+func TestOnlyDeliveredUploadsArrive(t *testing.T) {
+	sel := Selected{Technique: &atomics.Technique{AttackTechnique: "T1567.001"}, Test: &atomics.Test{Name: "t"}}
+	staged := executor.Staged{Name: "a.txt", Size: 1, SHA256: "aa"}
+	upload := emulator.Entry{Host: "api.github.com", Method: "PUT", Status: 201, Files: []emulator.File{{Name: "a.txt", Size: 1, SHA256: "aa"}}}
+	lost := upload
+	lost.Undelivered = true
+	refused := upload
+	refused.Status = 403
+	tests := []struct {
+		name    string
+		entries []emulator.Entry
+		intact  bool
+	}{
+		{"accepted and answered", []emulator.Entry{upload}, true},
+		{"accepted, answer lost", []emulator.Entry{lost}, false},
+		{"refused", []emulator.Entry{refused}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := summarize(sel, &executor.Result{Staged: []executor.Staged{staged}}, tt.entries)
+			assert.Equal(t, tt.intact, a.Intact)
+			require.Len(t, a.Staged, 1)
+			assert.Equal(t, tt.intact, a.Staged[0].Arrived)
+		})
+	}
+}
+
+func TestScheduleTracesEntriesToTests(t *testing.T) {
+	s := schedule{starts: make([][]started, 2)}
+	t0 := time.Now()
+	s.starts[0] = []started{{test: 0, at: t0}, {test: 2, at: t0.Add(time.Second)}}
+	s.starts[1] = []started{{test: 1, at: t0}}
+	tests := []struct {
+		name string
+		lane int
+		at   time.Time
+		want int
+	}{
+		{"first test of lane 0", 0, t0.Add(time.Millisecond), 0},
+		{"second test of lane 0", 0, t0.Add(2 * time.Second), 2},
+		{"lane 1", 1, t0.Add(2 * time.Second), 1},
+		{"before any test", 0, t0.Add(-time.Second), -1},
+		{"no lane", -1, t0, -1},
+		{"unknown lane", 5, t0, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, s.test(tt.lane, tt.at))
+		})
+	}
 }
