@@ -291,7 +291,7 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	}
 	for i, x := range done {
 		if x == nil {
-			break // not started: interrupted
+			continue // not started: interrupted
 		}
 		if x.result == nil {
 			return nil, x.err
