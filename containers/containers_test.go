@@ -78,14 +78,14 @@ func harnessImage(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		start := time.Now()
-		bin, err := StaticBinary(ctx, "", reftest.ModuleRoot(t), "./cmd/harness")
+		var log bytes.Buffer
+		bin, err := StaticBinary(ctx, "", reftest.ModuleRoot(t), "./cmd/harness", &log)
 		if err != nil {
-			harnessErr = err
+			harnessErr = fmt.Errorf("%w\n%s", err, log.String())
 			return
 		}
 		harnessBin = bin
 		built := time.Now()
-		var log bytes.Buffer
 		harnessTag, harnessErr = HarnessImage(ctx, b, bin, &log)
 		if harnessErr != nil {
 			harnessErr = fmt.Errorf("%w\n%s", harnessErr, log.String())
@@ -181,7 +181,7 @@ func TestStaticBinary(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	ctx := context.Background()
-	bin, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness")
+	bin, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness", testLog(t))
 	require.NoError(t, err)
 	require.NotEqual(t, "/bin/ls", bin)
 	require.NoError(t, checkStatic(bin))
@@ -190,7 +190,7 @@ func TestStaticBinary(t *testing.T) {
 	// Built once: the second call finds it (same file, not rewritten).
 	before, err := os.Stat(bin)
 	require.NoError(t, err)
-	again, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness")
+	again, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness", testLog(t))
 	require.NoError(t, err)
 	assert.Equal(t, bin, again)
 	after, err := os.Stat(bin)
@@ -202,7 +202,7 @@ func TestStaticBinary(t *testing.T) {
 	assert.Empty(t, left, "no litter in the temporary folder")
 
 	// A static exe is used as is.
-	same, err := StaticBinary(ctx, bin, "/nonexistent", "./cmd/harness")
+	same, err := StaticBinary(ctx, bin, "/nonexistent", "./cmd/harness", nil)
 	require.NoError(t, err)
 	assert.Equal(t, bin, same)
 }

@@ -418,7 +418,11 @@ func checkStatic(path string) error {
 // "./cmd/harness"), built once into the user's cache folder under a hash of
 // the source tree and the toolchain, and reused while neither changes. The
 // cache keeps the few most recent builds; callers must not remove the file.
-func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, error) {
+// A build says so on log (which may be nil).
+func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string, log io.Writer) (string, error) {
+	if log == nil {
+		log = io.Discard
+	}
 	if exe != "" && checkStatic(exe) == nil {
 		return exe, nil
 	}
@@ -475,6 +479,8 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, err
 	// Built beside its final name and renamed, so that a reader never sees
 	// half a binary.
 	tmp := filepath.Join(dir, fmt.Sprintf(".harness-%d", os.Getpid()))
+	start := time.Now()
+	fmt.Fprintf(log, "building a static harness: CGO_ENABLED=0 go build %s in %s (once per source tree)\n", pkg, moduleRoot)
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, pkg)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -491,6 +497,7 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, err
 		return "", fmt.Errorf("static binary: %w", err)
 	}
 	pruneCache(cache, key, 3)
+	fmt.Fprintf(log, "built %s in %s\n", out, time.Since(start).Round(time.Millisecond))
 	return out, nil
 }
 

@@ -58,16 +58,21 @@ func RunContainer(ctx context.Context, opts Options, copts ContainerOptions) (*R
 // HarnessImage builds (or finds cached) the image both containers run: the
 // debootstrap base with git, curl and python3, plus the static harness.
 func HarnessImage(ctx context.Context, copts ContainerOptions) (string, error) {
-	log := copts.Log
-	if log == nil {
-		log = io.Discard
+	var log io.Writer = io.Discard
+	if copts.Log != nil {
+		log = &lockedWriter{w: copts.Log}
 	}
-	base, err := containers.BaseImage(ctx, log)
-	if err != nil {
-		return "", err
-	}
-	bin, err := containers.StaticBinary(ctx, copts.Exe, copts.ModuleRoot, "./cmd/harness")
-	if err != nil {
+	// The base and the binary are made at the same time when both are to
+	// be made (a cold start).
+	var (
+		base, bin       string
+		baseErr, binErr error
+		wg              sync.WaitGroup
+	)
+	wg.Go(func() { base, baseErr = containers.BaseImage(ctx, log) })
+	bin, binErr = containers.StaticBinary(ctx, copts.Exe, copts.ModuleRoot, "./cmd/harness", log)
+	wg.Wait()
+	if err := errors.Join(baseErr, binErr); err != nil {
 		return "", err
 	}
 	image, err := containers.HarnessImage(ctx, base, bin, log)

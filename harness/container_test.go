@@ -142,7 +142,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 func TestContainerRunInterruptedLeavesNothing(t *testing.T) {
 	t.Parallel()
 	copts := containerOptions(t)
-	bin, err := containers.StaticBinary(context.Background(), copts.Exe, copts.ModuleRoot, "./cmd/harness")
+	bin, err := containers.StaticBinary(context.Background(), copts.Exe, copts.ModuleRoot, "./cmd/harness", nil)
 	require.NoError(t, err)
 	atomicsFile := filepath.Join(t.TempDir(), "slow.yaml")
 	require.NoError(t, os.WriteFile(atomicsFile, []byte(`attack_technique: T0000
