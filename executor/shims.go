@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,13 +32,20 @@ func ResolveShims(ctx context.Context, env []string, dir string) []string {
 	}
 	var out []string
 	changed := false
-	for _, d := range filepath.SplitList(path) {
+	dirs := filepath.SplitList(path)
+	for _, d := range dirs {
 		bins := shimBins(ctx, d, env, dir)
 		if bins == nil {
 			out = append(out, d)
 			continue
 		}
-		out = append(out, bins...)
+		for _, b := range bins {
+			// A version that is on PATH already (pyenv's "system" is /usr)
+			// is where the shim would have looked anyway: not moved ahead.
+			if !slices.Contains(dirs, b) {
+				out = append(out, b)
+			}
+		}
 		changed = true
 	}
 	if !changed {

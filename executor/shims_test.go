@@ -37,6 +37,8 @@ func TestResolveShims(t *testing.T) {
 		{"pyenv shims replaced in place", "/usr/bin:" + filepath.Join(root, "shims") + ":/bin",
 			"/usr/bin:" + filepath.Join(v1, "bin") + ":" + filepath.Join(v2, "bin") + ":/bin"},
 		{"no shims", "/usr/bin:/bin", "/usr/bin:/bin"},
+		{"a selected version already on PATH stays where it is", filepath.Join(root, "shims") + ":" + filepath.Join(v2, "bin"),
+			filepath.Join(v1, "bin") + ":" + filepath.Join(v2, "bin")},
 		{"unknown manager", other + ":/bin", other + ":/bin"},
 	}
 	for _, tt := range tests {
