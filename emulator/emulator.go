@@ -174,6 +174,8 @@ type connInfo struct {
 	sni      string
 	clientIP string
 	port     int
+	// serverPort is the listener's end of the client's socket.
+	serverPort int
 }
 
 type connInfoKey struct{}
@@ -185,6 +187,15 @@ func splitAddr(addr string) (string, int) {
 	}
 	p, _ := strconv.Atoi(port)
 	return host, p
+}
+
+// localPort is the server's port of the connection r came on, or 0.
+func localPort(r *http.Request) int {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		_, p := splitAddr(a.String())
+		return p
+	}
+	return 0
 }
 
 // serviceHost is the host a request is for: the tunnel's host when it came
@@ -221,9 +232,10 @@ func (e *Emulator) Handler() http.Handler {
 			AuthScheme: authScheme(r),
 		}
 		entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
+		entry.ServerPort = localPort(r)
 		if info, ok := r.Context().Value(connInfoKey{}).(connInfo); ok {
 			entry.SNI = info.sni
-			entry.ClientIP, entry.ClientPort = info.clientIP, info.port
+			entry.ClientIP, entry.ClientPort, entry.ServerPort = info.clientIP, info.port, info.serverPort
 		}
 		body := &countingReader{r: http.MaxBytesReader(w, r.Body, e.cfg.MaxBody)}
 		r.Body = body

@@ -12,20 +12,24 @@ import (
 // client socket (ClientIP, ClientPort) is the key on which the telemetry
 // renderer joins the sensor's connect() with the host the client asked for.
 type Entry struct {
-	Seq           int64     `json:"seq"`
-	Time          time.Time `json:"time"`
-	ClientIP      string    `json:"client_ip"`
-	ClientPort    int       `json:"client_port"`
-	Host          string    `json:"host"`
-	SNI           string    `json:"sni,omitempty"`
-	HTTPHost      string    `json:"http_host,omitempty"`
-	Method        string    `json:"method"`
-	Path          string    `json:"path"`
-	UserAgent     string    `json:"user_agent,omitempty"`
-	AuthScheme    string    `json:"auth_scheme,omitempty"`
-	BytesReceived int64     `json:"bytes_received"`
-	Status        int       `json:"status"`
-	Refused       bool      `json:"refused,omitempty"`
+	Seq        int64     `json:"seq"`
+	Time       time.Time `json:"time"`
+	ClientIP   string    `json:"client_ip"`
+	ClientPort int       `json:"client_port"`
+	// ServerPort is the port of the emulator's own end of that socket (the
+	// proxy's or the TLS or SSH listener's), which tells apart two clients
+	// that share a source port towards different listeners.
+	ServerPort    int    `json:"server_port,omitempty"`
+	Host          string `json:"host"`
+	SNI           string `json:"sni,omitempty"`
+	HTTPHost      string `json:"http_host,omitempty"`
+	Method        string `json:"method"`
+	Path          string `json:"path"`
+	UserAgent     string `json:"user_agent,omitempty"`
+	AuthScheme    string `json:"auth_scheme,omitempty"`
+	BytesReceived int64  `json:"bytes_received"`
+	Status        int    `json:"status"`
+	Refused       bool   `json:"refused,omitempty"`
 	// Undelivered: the answer could not be written to the client, which
 	// therefore does not know what the mock did with its request.
 	Undelivered bool   `json:"undelivered,omitempty"`

@@ -61,6 +61,7 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 		AuthScheme: authScheme(r),
 	}
 	entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
+	entry.ServerPort = localPort(r)
 	host, port := r.Host, "443"
 	if h, p, err := net.SplitHostPort(r.Host); err == nil {
 		host, port = h, p
@@ -140,7 +141,8 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 		host = sni
 	}
 	ip, port := splitAddr(c.RemoteAddr().String())
-	if !e.tunnels.push(&tunnelConn{Conn: tc, info: connInfo{host: host, sni: sni, clientIP: ip, port: port}}) {
+	_, serverPort := splitAddr(c.LocalAddr().String())
+	if !e.tunnels.push(&tunnelConn{Conn: tc, info: connInfo{host: host, sni: sni, clientIP: ip, port: port, serverPort: serverPort}}) {
 		_ = tc.Close()
 	}
 }

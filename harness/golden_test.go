@@ -30,7 +30,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // Regenerate with: go test ./harness -run TestGoldenTelemetry -update
 func TestGoldenTelemetry(t *testing.T) {
 	t.Parallel()
-	run, err := RunLocal(context.Background(), options(t))
+	run, err := RunLocal(context.Background(), baseOptions(t))
 	require.NoError(t, err)
 	profiles, err := Contexts(nil)
 	require.NoError(t, err)

@@ -16,22 +16,27 @@ import (
 func TestSwitchboardOwner(t *testing.T) {
 	var board switchboard
 	before := time.Now().UTC()
-	board.book("127.0.0.1:40000", 0)
-	board.book("127.0.0.1:40001", 1)
+	board.book(connKey("127.0.0.1", 40000, 8000), 0)
+	board.book(connKey("127.0.0.1", 40001, 8001), 1)
+	board.book(connKey("127.0.0.1", 40001, 8003), 3) // the same source port towards another lane
 	mid := time.Now().UTC()
-	board.book("127.0.0.1:40000", 2) // the port, closed by lane 0, reused by lane 2
+	board.book(connKey("127.0.0.1", 40000, 8000), 2) // the socket, closed by lane 0, reused by lane 2
 	after := time.Now().UTC().Add(time.Millisecond)
+	entry := func(port, server int, at time.Time) emulator.Entry {
+		return emulator.Entry{ClientIP: "127.0.0.1", ClientPort: port, ServerPort: server, Time: at}
+	}
 
 	tests := []struct {
 		name string
 		e    emulator.Entry
 		want int
 	}{
-		{"lane 1's socket", emulator.Entry{ClientIP: "127.0.0.1", ClientPort: 40001, Time: after}, 1},
-		{"a reused socket belongs to its last lane", emulator.Entry{ClientIP: "127.0.0.1", ClientPort: 40000, Time: after}, 2},
-		{"and before the reuse to the first", emulator.Entry{ClientIP: "127.0.0.1", ClientPort: 40000, Time: mid}, 0},
-		{"a socket no lane accepted", emulator.Entry{ClientIP: "127.0.0.1", ClientPort: 40002, Time: after}, -1},
-		{"an entry older than every accept", emulator.Entry{ClientIP: "127.0.0.1", ClientPort: 40001, Time: before.Add(-time.Second)}, -1},
+		{"lane 1's socket", entry(40001, 8001, after), 1},
+		{"the same source port to lane 3's listener", entry(40001, 8003, after), 3},
+		{"a reused socket belongs to its last lane", entry(40000, 8000, after), 2},
+		{"and before the reuse to the first", entry(40000, 8000, mid), 0},
+		{"a socket no lane accepted", entry(40002, 8001, after), -1},
+		{"an entry older than every accept", entry(40001, 8001, before.Add(-time.Second)), -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,7 +58,8 @@ func TestLaneListenerBooksAcceptedSockets(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	local := c.LocalAddr().(*net.TCPAddr)
-	assert.Equal(t, 3, board.owner(emulator.Entry{ClientIP: local.IP.String(), ClientPort: local.Port, Time: time.Now().UTC()}))
+	server := l.Addr().(*net.TCPAddr).Port
+	assert.Equal(t, 3, board.owner(emulator.Entry{ClientIP: local.IP.String(), ClientPort: local.Port, ServerPort: server, Time: time.Now().UTC()}))
 }
 
 func TestOnlyDeliveredUploadsArrive(t *testing.T) {

@@ -14,19 +14,23 @@ import (
 )
 
 // local runs the emulator in this process and the tests on this machine,
-// pointed at the emulator's CONNECT proxy on loopback.
+// pointed at the emulator's CONNECT proxy (and, for git over SSH, its SSH
+// server) on loopback.
 type local struct {
-	emu       *emulator.Emulator
-	proxyURL  string
-	caFile    string
-	harness   string
-	env       []string
-	board     switchboard
-	proxyCtx  context.Context
-	stopProxy context.CancelFunc
-	proxies   sync.WaitGroup
-	mu        sync.Mutex
-	proxyErrs []error
+	emu      *emulator.Emulator
+	proxyURL string
+	caFile   string
+	harness  string
+	env      []string
+	ssh      *sshLocal
+	sshCmd   string
+	board    switchboard
+
+	ctx     context.Context
+	stop    context.CancelFunc
+	servers sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
 }
 
 func newLocal(runID, dir, harness string) (*local, error) {
@@ -46,39 +50,60 @@ func newLocal(runID, dir, harness string) (*local, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		emu.Close()
-		return nil, fmt.Errorf("proxy listener: %w", err)
-	}
 	ctx, stop := context.WithCancel(context.Background())
-	b := &local{emu: emu, proxyURL: "http://" + l.Addr().String(), caFile: caFile, harness: harness, proxyCtx: ctx, stopProxy: stop,
+	b := &local{emu: emu, caFile: caFile, harness: harness, ctx: ctx, stop: stop,
 		// Interpreter shims are resolved once per run, not at every start.
 		env: executor.ResolveShims(ctx, os.Environ(), dir)}
-	b.serve(l)
+	if b.ssh, err = newSSHLocal(emu, dir); err != nil {
+		return nil, errors.Join(err, b.Close())
+	}
+	if b.proxyURL, b.sshCmd, err = b.listen(nil); err != nil {
+		return nil, errors.Join(err, b.Close())
+	}
 	return b, nil
 }
 
-func (b *local) serve(l net.Listener) {
-	b.proxies.Go(func() {
-		if err := b.emu.ServeProxy(b.proxyCtx, l); err != nil {
+// listen opens a proxy listener and an SSH listener on loopback, served
+// until Close, each wrapped by wrap when it is not nil, and returns the
+// proxy URL and the GIT_SSH_COMMAND that reach them.
+func (b *local) listen(wrap func(net.Listener) net.Listener) (proxyURL, sshCmd string, err error) {
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", fmt.Errorf("proxy listener: %w", err)
+	}
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		pl.Close()
+		return "", "", fmt.Errorf("ssh listener: %w", err)
+	}
+	proxyURL, sshCmd = "http://"+pl.Addr().String(), b.ssh.command(sl.Addr().(*net.TCPAddr).Port)
+	if wrap != nil {
+		pl, sl = wrap(pl), wrap(sl)
+	}
+	b.serve(func() error { return b.emu.ServeProxy(b.ctx, pl) })
+	b.serve(func() error { return b.ssh.srv.Serve(b.ctx, sl) })
+	return proxyURL, sshCmd, nil
+}
+
+func (b *local) serve(f func() error) {
+	b.servers.Go(func() {
+		if err := f(); err != nil {
 			b.mu.Lock()
-			b.proxyErrs = append(b.proxyErrs, err)
+			b.errs = append(b.errs, err)
 			b.mu.Unlock()
 		}
 	})
 }
 
-// Lane gives test i a proxy listener of its own: the client sockets it
-// accepts are booked to i.
+// Lane gives test lane i a proxy listener and an SSH listener of its own:
+// the client sockets they accept are booked to i.
 func (b *local) Lane(_ context.Context, i int) (executor.Config, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	proxyURL, sshCmd, err := b.listen(func(l net.Listener) net.Listener { return b.board.listener(l, i) })
 	if err != nil {
-		return executor.Config{}, fmt.Errorf("proxy listener: %w", err)
+		return executor.Config{}, err
 	}
-	b.serve(b.board.listener(l, i))
 	cfg := b.Executor()
-	cfg.ProxyURL = "http://" + l.Addr().String()
+	cfg.ProxyURL, cfg.SSHCommand = proxyURL, sshCmd
 	return cfg, nil
 }
 
@@ -88,7 +113,7 @@ func (b *local) Mode() string        { return "local" }
 func (b *local) HarnessPath() string { return b.harness }
 
 func (b *local) Executor() executor.Config {
-	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, BaseEnv: b.env}
+	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd, BaseEnv: b.env}
 }
 
 func (b *local) Ledger() ([]emulator.Entry, error) {
@@ -101,7 +126,7 @@ func (b *local) Ledger() ([]emulator.Entry, error) {
 }
 
 func (b *local) Close() error {
-	b.stopProxy()
-	b.proxies.Wait()
-	return errors.Join(append(b.proxyErrs, b.emu.Close())...)
+	b.stop()
+	b.servers.Wait()
+	return errors.Join(append(b.errs, b.emu.Close())...)
 }

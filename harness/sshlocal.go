@@ -1,0 +1,55 @@
+package harness
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/t1567001/harness/emulator"
+)
+
+// sshLocal is the mock's git-over-SSH server for github.com, with the run's
+// client key and a known_hosts file holding the server's key for github.com.
+type sshLocal struct {
+	srv        *emulator.SSHServer
+	key, known string
+}
+
+func newSSHLocal(emu *emulator.Emulator, dir string) (*sshLocal, error) {
+	srv, err := emu.NewSSHServer("github.com")
+	if err != nil {
+		return nil, err
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("ssh client key: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "t1567 harness run")
+	if err != nil {
+		return nil, fmt.Errorf("ssh client key: %w", err)
+	}
+	key, known := filepath.Join(dir, "ssh_key"), filepath.Join(dir, "ssh_known_hosts")
+	if err := os.WriteFile(key, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, fmt.Errorf("ssh client key: %w", err)
+	}
+	if err := os.WriteFile(known, []byte(srv.KnownHostsLine()+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("ssh known_hosts: %w", err)
+	}
+	return &sshLocal{srv: srv, key: key, known: known}, nil
+}
+
+// command is the GIT_SSH_COMMAND that sends git to the server listening on
+// port of loopback, so `git push git@github.com:…` never leaves the
+// machine. Like HTTPS_PROXY, it takes a client that cooperates: git.
+func (s *sshLocal) command(port int) string {
+	return strings.Join([]string{"ssh", "-F", "/dev/null", "-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+		"-o", "UserKnownHostsFile=" + s.known, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
+		"-o", "HostKeyAlias=github.com", "-o", "HostName=127.0.0.1", "-p", strconv.Itoa(port)}, " ")
+}
