@@ -238,25 +238,28 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 		// worker has its own lane to the emulator (a proxy listener, a
 		// runner container) and runs its tests one after the other, so
 		// what reached the mock is still traced to the test that sent it.
-		jobs := make(chan int, len(selected))
-		for i := range selected {
-			jobs <- i
+		groups := dependent(selected)
+		jobs := make(chan []int, len(groups))
+		for _, g := range groups {
+			jobs <- g
 		}
 		close(jobs)
-		workers := min(max(1, runtime.NumCPU()), len(selected))
+		workers := min(max(1, runtime.NumCPU()), len(groups))
 		sched.starts = make([][]started, workers)
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
 				lcfg, err := lanes.Lane(ctx, w)
-				for i := range jobs {
-					if err != nil {
-						done[i] = &executed{err: err}
-						continue
+				for g := range jobs {
+					for _, i := range g {
+						if err != nil {
+							done[i] = &executed{err: err}
+							continue
+						}
+						lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap
+						sched.start(w, i)
+						done[i] = runOne(ctx, opts, i, len(selected), selected[i], lcfg)
 					}
-					lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap
-					sched.start(w, i)
-					done[i] = runOne(ctx, opts, i, len(selected), selected[i], lcfg)
 				}
 			})
 		}
@@ -321,6 +324,52 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 		return run, fmt.Errorf("run interrupted: %w", err)
 	}
 	return run, nil
+}
+
+// dependent groups the tests that are not independent of each other: those
+// whose arguments name the same absolute path (a file outside their work
+// folders that one writes and another's cleanup removes). A group runs on
+// one worker, in order; the groups run side by side.
+func dependent(selected []Selected) [][]int {
+	parent := make([]int, len(selected))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		if parent[i] != i {
+			parent[i] = find(parent[i])
+		}
+		return parent[i]
+	}
+	owner := map[string]int{}
+	for i, sel := range selected {
+		for _, a := range sel.Test.InputArguments {
+			p := strings.TrimSpace(a.Default)
+			if !filepath.IsAbs(p) {
+				continue
+			}
+			p = filepath.Clean(p)
+			if j, ok := owner[p]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[p] = i
+			}
+		}
+	}
+	var groups [][]int
+	index := map[int]int{}
+	for i := range selected {
+		r := find(i)
+		g, ok := index[r]
+		if !ok {
+			g = len(groups)
+			index[r] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
 }
 
 // laned is a Backend that can run tests side by side: each worker gets a

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -110,6 +111,30 @@ func TestScheduleTracesEntriesToTests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, s.test(tt.lane, tt.at))
+		})
+	}
+}
+
+func TestDependentTestsShareAWorker(t *testing.T) {
+	test := func(paths ...string) Selected {
+		args := map[string]atomics.Argument{}
+		for i, p := range paths {
+			args[fmt.Sprint("a", i)] = atomics.Argument{Type: "path", Default: p}
+		}
+		return Selected{Technique: &atomics.Technique{}, Test: &atomics.Test{InputArguments: args}}
+	}
+	tests := []struct {
+		name     string
+		selected []Selected
+		want     [][]int
+	}{
+		{"independent", []Selected{test("loot.txt"), test(), test("/tmp/a")}, [][]int{{0}, {1}, {2}}},
+		{"the same file outside the work folder", []Selected{test("/tmp/loot.txt"), test("x"), test("/tmp/./loot.txt")}, [][]int{{0, 2}, {1}}},
+		{"chained through a second path", []Selected{test("/a"), test("/b"), test("/b", "/a"), test("/c")}, [][]int{{0, 1, 2}, {3}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, dependent(tt.selected))
 		})
 	}
 }
