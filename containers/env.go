@@ -90,8 +90,9 @@ type Spec struct {
 	User string
 }
 
-// Mount is a bind mount of Path, at the same path in the container unless
-// Target names another (for example a file over /etc/resolv.conf).
+// Mount is a bind mount of Path (a folder or a file), at the same path in
+// the container unless Target names another (for example a file over
+// /etc/resolv.conf).
 type Mount struct {
 	Path     string
 	Target   string
@@ -173,12 +174,12 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 	}
 	mounts := make([]mount.Mount, 0, len(spec.Mounts))
 	for _, m := range spec.Mounts {
-		if !strings.HasPrefix(m.Path, "/") {
-			return nil, fmt.Errorf("start %s: mount %q: path must be absolute", spec.Name, m.Path)
-		}
 		target := m.Target
 		if target == "" {
 			target = m.Path
+		}
+		if !strings.HasPrefix(m.Path, "/") || !strings.HasPrefix(target, "/") {
+			return nil, fmt.Errorf("start %s: mount %q on %q: paths must be absolute", spec.Name, m.Path, target)
 		}
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Path, Target: target, ReadOnly: m.ReadOnly})
 	}

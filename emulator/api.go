@@ -217,6 +217,14 @@ func (e *Emulator) githubCreateRepo(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	// Created on disk too, so that it can be cloned like on GitHub.
+	if dir, ok := e.git.repoDir("github.com", fakeLogin, req.Name); ok {
+		if err := e.git.ensureRepo(r.Context(), dir); err != nil {
+			noteText(r, "create repository: %v", err)
+			fail(http.StatusInternalServerError, "Repository creation failed.")
+			return
+		}
+	}
 	full := fakeLogin + "/" + req.Name
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"name": req.Name, "full_name": full, "private": req.Private,

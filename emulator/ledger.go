@@ -30,26 +30,33 @@ const (
 // emulator was dialled directly (the sandbox's addresses, or a container
 // alias); it is empty behind the CONNECT proxy, which was dialled instead.
 type Entry struct {
-	Seq           int64     `json:"seq"`
-	Kind          string    `json:"kind,omitempty"`
-	Time          time.Time `json:"time"`
-	ClientIP      string    `json:"client_ip"`
-	ClientPort    int       `json:"client_port"`
-	DestIP        string    `json:"dest_ip,omitempty"`
-	DestPort      int       `json:"dest_port,omitempty"`
-	Host          string    `json:"host"`
-	SNI           string    `json:"sni,omitempty"`
-	HTTPHost      string    `json:"http_host,omitempty"`
-	Method        string    `json:"method"`
-	Path          string    `json:"path"`
-	UserAgent     string    `json:"user_agent,omitempty"`
-	AuthScheme    string    `json:"auth_scheme,omitempty"`
-	BytesReceived int64     `json:"bytes_received"`
-	Status        int       `json:"status"`
-	Refused       bool      `json:"refused,omitempty"`
-	Note          string    `json:"note,omitempty"`
-	Files         []File    `json:"files,omitempty"`
-	DNS           *DNSQuery `json:"dns,omitempty"`
+	Seq        int64     `json:"seq"`
+	Kind       string    `json:"kind,omitempty"`
+	Time       time.Time `json:"time"`
+	ClientIP   string    `json:"client_ip"`
+	ClientPort int       `json:"client_port"`
+	// ServerPort is the port of the emulator's own end of that socket (the
+	// proxy's or the TLS or SSH listener's), which tells apart two clients
+	// that share a source port towards different listeners.
+	ServerPort    int    `json:"server_port,omitempty"`
+	DestIP        string `json:"dest_ip,omitempty"`
+	DestPort      int    `json:"dest_port,omitempty"`
+	Host          string `json:"host"`
+	SNI           string `json:"sni,omitempty"`
+	HTTPHost      string `json:"http_host,omitempty"`
+	Method        string `json:"method"`
+	Path          string `json:"path"`
+	UserAgent     string `json:"user_agent,omitempty"`
+	AuthScheme    string `json:"auth_scheme,omitempty"`
+	BytesReceived int64  `json:"bytes_received"`
+	Status        int    `json:"status"`
+	Refused       bool   `json:"refused,omitempty"`
+	// Undelivered: the answer could not be written to the client, which
+	// therefore does not know what the mock did with its request.
+	Undelivered bool      `json:"undelivered,omitempty"`
+	Note        string    `json:"note,omitempty"`
+	Files       []File    `json:"files,omitempty"`
+	DNS         *DNSQuery `json:"dns,omitempty"`
 	// Audit is what the request put in GitHub's audit log (audit.go).
 	Audit []AuditEvent `json:"audit,omitempty"`
 }

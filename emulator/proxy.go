@@ -63,6 +63,7 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 		AuthScheme: authScheme(r),
 	}
 	entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
+	entry.ServerPort = localPort(r)
 	host, port := r.Host, "443"
 	if h, p, err := net.SplitHostPort(r.Host); err == nil {
 		host, port = h, p
@@ -153,7 +154,8 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 		}
 	}
 	ip, port := splitAddr(c.RemoteAddr().String())
-	info := connInfo{host: host, sni: sni, clientIP: ip, port: port, destIP: destIP, destPort: destPort}
+	_, serverPort := splitAddr(c.LocalAddr().String())
+	info := connInfo{host: host, sni: sni, clientIP: ip, port: port, serverPort: serverPort, destIP: destIP, destPort: destPort}
 	if !e.tunnels.push(&tunnelConn{Conn: tc, info: info}) {
 		_ = tc.Close()
 	}

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -163,15 +164,30 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	command := t.Executor.Command
 	shell, why := interpreter(t.Executor.Name)
 	res.Execution = Executed
+	// Every tool is looked up at once, where the test runs (which need not
+	// be this machine).
+	var tools []string
+	if why == "" {
+		tools = append(tools, shell[0])
+	}
 	if sim := t.Simulation; sim != nil {
-		// Looked up where the test runs, which need not be this machine.
-		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", sim.Requires}, dir, env, io.Discard, io.Discard); code != 0 {
-			command, shell, why = sim.Command, []string{"sh", "-c"}, ""
-			res.Execution = Simulated
-			res.SimulationReason = sim.Reason
-			if res.SimulationReason == "" {
-				res.SimulationReason = sim.Requires + " is not installed"
-			}
+		tools = append(tools, sim.Requires)
+	}
+	// Where each command costs a container exec and there is no simulation
+	// to fall back on, the prerequisite checks go in the same command.
+	var prereqs []string
+	if cfg.Runner != nil && t.Simulation == nil && why == "" && (t.DependencyExecutorName == "" || t.DependencyExecutorName == "sh" || t.DependencyExecutorName == "bash") {
+		for _, d := range t.Dependencies {
+			prereqs = append(prereqs, atomics.Substitute(d.PrereqCommand, vars))
+		}
+	}
+	missing, prereqCodes := lookUp(ctx, cfg.Runner, tools, prereqs, dir, env)
+	if sim := t.Simulation; sim != nil && missing[sim.Requires] {
+		command, shell, why = sim.Command, []string{"sh", "-c"}, ""
+		res.Execution = Simulated
+		res.SimulationReason = sim.Reason
+		if res.SimulationReason == "" {
+			res.SimulationReason = sim.Requires + " is not installed"
 		}
 	}
 	if why != "" {
@@ -180,12 +196,20 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		return res, nil
 	}
 	if res.Execution == Executed {
-		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", shell[0]}, dir, env, io.Discard, io.Discard); code != 0 {
+		if missing[shell[0]] {
 			res.Execution = NotRun
 			res.MissingPrereqs = []string{fmt.Sprintf("the %s executor needs %s, which is not installed", t.Executor.Name, shell[0])}
 			return res, nil
 		}
-		res.MissingPrereqs = checkPrereqs(ctx, run, t, vars, dir, env)
+		if prereqCodes != nil {
+			for i, d := range t.Dependencies {
+				if prereqCodes[i] != 0 {
+					res.MissingPrereqs = append(res.MissingPrereqs, strings.TrimSpace(atomics.Substitute(d.Description, vars)))
+				}
+			}
+		} else {
+			res.MissingPrereqs = checkPrereqs(ctx, run, t, vars, dir, env)
+		}
 		if len(res.MissingPrereqs) > 0 {
 			res.Execution = NotRun
 			return res, nil
@@ -319,6 +343,60 @@ func checkPrereqs(ctx context.Context, run Runner, t *atomics.Test, vars map[str
 	}
 	return missing
 }
+
+// lookUp returns which of tools `command -v` does not find where the tests
+// run, and the exit codes of the prereqs commands (nil when there are none,
+// or when they could not be run here and must be checked one by one). On
+// this machine (run nil) tools are looked up without starting a process;
+// elsewhere everything is asked in one command.
+func lookUp(ctx context.Context, run Runner, tools, prereqs []string, dir string, env []string) (map[string]bool, []int) {
+	missing := map[string]bool{}
+	if run == nil {
+		for _, t := range tools {
+			missing[t] = !lookPath(t, env)
+		}
+		return missing, nil
+	}
+	if len(tools) == 0 && len(prereqs) == 0 {
+		return missing, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Duration(len(prereqs)+1)*cleanupTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	argv := append([]string{"sh", "-c", probeScript, "sh", strconv.Itoa(len(tools))}, tools...)
+	code, err := run(pctx, append(argv, prereqs...), dir, env, &out, io.Discard)
+	codes := make([]int, len(prereqs))
+	seen := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		if name, ok := strings.CutPrefix(line, "missing "); ok {
+			missing[name] = true
+		} else if rest, ok := strings.CutPrefix(line, "prereq "); ok {
+			i, c, _ := strings.Cut(rest, " ")
+			n, err1 := strconv.Atoi(i)
+			v, err2 := strconv.Atoi(c)
+			if err1 == nil && err2 == nil && n >= 0 && n < len(codes) {
+				codes[n] = v
+				seen++
+			}
+		}
+	}
+	if err != nil || code != 0 {
+		for _, t := range tools {
+			missing[t] = true
+		}
+	}
+	if len(prereqs) == 0 || err != nil || code != 0 || seen != len(prereqs) {
+		return missing, nil
+	}
+	return missing, codes
+}
+
+// probeScript: $1 tools to look up, then the prereq commands, each run on
+// its own with its exit status reported.
+const probeScript = `n=$1; shift
+i=0; while [ "$i" -lt "$n" ]; do command -v "$1" >/dev/null || echo "missing $1"; shift; i=$((i+1)); done
+i=0; for p; do (sh -c "$p") >/dev/null 2>&1 </dev/null; echo "prereq $i $?"; i=$((i+1)); done
+exit 0`
 
 // runCommand runs argv in its own process group so that a timeout or a
 // cancellation kills everything it started, not just the shell, and so

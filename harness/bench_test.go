@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +13,12 @@ import (
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/sandbox"
 )
+
+// fourAtomics is the file of the four T1567.001 atomics the benchmarks run
+// (the embedded set also holds the variants).
+func fourAtomics(b *testing.B) string {
+	return filepath.Join(reftest.ModuleRoot(b), "atomics", "T1567.001.yaml")
+}
 
 // BenchmarkFourAtomics is the whole local run (emulator start to stop); each
 // test's mean wall time is reported as a metric of its own, so its share of
@@ -23,7 +30,7 @@ func BenchmarkFourAtomics(b *testing.B) {
 	}
 	var perTest [4]float64
 	for b.Loop() {
-		run, err := RunLocal(context.Background(), Options{Harness: exe})
+		run, err := RunLocal(context.Background(), Options{Harness: exe, Atomics: fourAtomics(b)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -53,7 +60,7 @@ func BenchmarkSensorOverhead(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				run, err := RunLocal(context.Background(), Options{Harness: exe, Observe: observe})
+				run, err := RunLocal(context.Background(), Options{Harness: exe, Atomics: fourAtomics(b), Observe: observe})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -94,11 +101,11 @@ func BenchmarkContainerMode(b *testing.B) {
 			}
 		}
 		t0 := time.Now()
-		if _, err := RunLocal(ctx, Options{Harness: exe, Observe: true}); err != nil {
+		if _, err := RunLocal(ctx, Options{Harness: exe, Atomics: fourAtomics(b), Observe: true}); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		run, err := RunContainer(ctx, Options{Harness: exe, Observe: true}, copts)
+		run, err := RunContainer(ctx, Options{Harness: exe, Atomics: fourAtomics(b), Observe: true}, copts)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -55,6 +55,7 @@ func assertNoLeftovers(t *testing.T, runID string) {
 // locally: every staged file arrives intact in both, every connect stays
 // inside the run's network, and the verdicts are the same.
 func TestContainerModeMatchesLocalMode(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
 	ctx := context.Background()
 	opts := baseOptions(t)
@@ -109,6 +110,7 @@ func boolWord(b bool) string {
 // TestContainerEgressIsClosed proves that the runner has no way out: a
 // connection to an address outside the run's network fails at once.
 func TestContainerEgressIsClosed(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
 	ctx := context.Background()
 	image, err := HarnessImage(ctx, copts)
@@ -156,8 +158,9 @@ func TestContainerEgressIsClosed(t *testing.T) {
 // run in the middle of an atomic and checks that every container, network
 // and temporary folder of the run is gone.
 func TestContainerRunInterruptedLeavesNothing(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
-	bin, err := containers.StaticBinary(context.Background(), copts.Exe, copts.ModuleRoot, "./cmd/harness")
+	bin, err := containers.StaticBinary(context.Background(), copts.Exe, copts.ModuleRoot, "./cmd/harness", nil)
 	require.NoError(t, err)
 	atomicsFile := filepath.Join(t.TempDir(), "slow.yaml")
 	require.NoError(t, os.WriteFile(atomicsFile, []byte(`attack_technique: T0000
@@ -168,7 +171,7 @@ atomic_tests:
   supported_platforms: [linux]
   executor:
     name: sh
-    command: echo started; sleep 120
+    command: touch started; sleep 120
 `), 0o600))
 	tmp := t.TempDir()
 	runID := "test-sigint-" + uuid.NewString()
@@ -177,12 +180,12 @@ atomic_tests:
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
-	deadline := time.Now().Add(5 * time.Minute)
-	for !strings.Contains(stderr.String(), "[1/1] slow upload ...") {
-		require.True(t, time.Now().Before(deadline), "the run never started: %s", stderr.String())
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second) // inside the atomic now
+	// Inside the atomic once it has touched its marker, in its work folder
+	// (which the run folder, bind-mounted, shares with this machine).
+	require.Eventually(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(tmp, "t1567-run-*", "work", "*", "started"))
+		return len(m) > 0
+	}, 5*time.Minute, 20*time.Millisecond, "the atomic never started")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

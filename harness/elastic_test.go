@@ -71,6 +71,7 @@ func goldenEvents(t *testing.T, guid string) []event.Event {
 // Linux building block and the PowerShell hack-tool and GitHub audit rules
 // stay silent.
 func TestElasticRulesOnBaseAtomics(t *testing.T) {
+	t.Parallel()
 	conv, err := ECSConverter(nil)
 	require.NoError(t, err)
 	loaded, unsupported, err := validate.LoadRules(rules.FS, validate.Options{ECS: conv})
@@ -116,6 +117,7 @@ func TestElasticRulesOnBaseAtomics(t *testing.T) {
 // The Elastic atomics run for real against the mock: what it audits (and
 // the telemetry rendered) is what Elastic's rules read; every expectation holds.
 func TestElasticAtomicsEndToEnd(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}

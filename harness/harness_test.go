@@ -65,6 +65,7 @@ func fixtureSHA(t *testing.T, name string) string {
 }
 
 func TestFourAtomicsEndToEnd(t *testing.T) {
+	t.Parallel()
 	run, err := RunLocal(context.Background(), baseOptions(t))
 	require.NoError(t, err)
 	res := run.Results
@@ -185,6 +186,7 @@ func assertDetections(t *testing.T, run *Run) {
 }
 
 func TestOtherHostsAreRefusedAndRecorded(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "T0000.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(`attack_technique: T0000
@@ -217,6 +219,7 @@ atomic_tests:
 }
 
 func TestLoadAtomicsSelection(t *testing.T) {
+	t.Parallel()
 	sel, err := LoadAtomics("", []string{"5B3C6F0E-8A8E-4C2F-9F35-1567001A0003", "automated data exfiltration via python github api script"})
 	require.NoError(t, err)
 	require.Len(t, sel, 2)
@@ -233,6 +236,7 @@ func rulesFS() fs.FS { return rules.FS }
 // ledger proves what they posted; the PowerShell ones do not run here, and
 // say why.
 func TestRealWebhookAtomics(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.004.yaml")
 	run, err := RunLocal(context.Background(), opts)
@@ -271,6 +275,7 @@ func TestRealWebhookAtomics(t *testing.T) {
 // command), the run still completes, says there is no telemetry, and every
 // expectation of that test fails with that reason.
 func TestUnwatchedTestIsReportedNotFatal(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Harness = "/bin/true"
 	opts.Tests = []string{"Exfiltrate Data via GitHub Gist API Using curl"}
@@ -311,6 +316,7 @@ func validateIn(t *testing.T, run *Run, ctxName string) []validate.Verdict {
 // A detection that rests only on the atomic's declared Windows command,
 // with nothing observed behind it, does not pass.
 func TestDeclaredOnlyDetectionFails(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Atomics = filepath.Join("testdata", "declared_only.yaml")
 	run, err := RunLocal(context.Background(), opts)
@@ -330,6 +336,7 @@ func TestDeclaredOnlyDetectionFails(t *testing.T) {
 // Mutation: without the observed curl process, nothing the curl atomic's
 // detections rest on was observed, and its expectations fail.
 func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Tests = []string{"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003"}
 	run, err := RunLocal(context.Background(), opts)
@@ -369,6 +376,7 @@ func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
 // An expect: block under a context no profile has would never be checked:
 // loading the atomics fails there, with file and line.
 func TestUnknownExpectContextIsALoadError(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "T1.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(`attack_technique: T1
 display_name: x
@@ -389,6 +397,7 @@ atomic_tests:
 
 // The ledger says which entries a replay made in place of a missing tool.
 func TestLedgerMarksReplayedEntries(t *testing.T) {
+	t.Parallel()
 	ps, curl := &atomics.Test{Name: "ps"}, &atomics.Test{Name: "curl"}
 	run := &Run{
 		Ledger: []emulator.Entry{{Seq: 1}, {Seq: 2}, {Seq: 3}},

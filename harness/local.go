@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -39,19 +40,24 @@ const sandboxProfile = "workstation"
 // local runs the emulator in this process and the tests on this machine:
 // each test in a fresh sandbox whose addresses and DNS the emulator
 // answers, or, without the sandbox, pointed at the emulator's CONNECT
-// proxy on loopback.
+// proxy (and, for git over SSH, its SSH server) on loopback.
 type local struct {
-	emu       *emulator.Emulator
-	proxyURL  string
-	caFile    string
-	harness   string
-	dir       string
-	sandbox   *sandbox.Config // nil without the sandbox
-	stopProxy context.CancelFunc
-	proxyDone chan error
-	sshCmd    string
-	sshDone   chan error
-	ssh       *emulator.SSHServer // serves each sandbox's port 22
+	emu      *emulator.Emulator
+	proxyURL string
+	caFile   string
+	harness  string
+	dir      string
+	env      []string
+	sandbox  *sandbox.Config // nil without the sandbox
+	ssh      *sshLocal
+	sshCmd   string
+	board    switchboard
+
+	ctx     context.Context
+	stop    context.CancelFunc
+	servers sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
 }
 
 func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (*local, error) {
@@ -81,7 +87,9 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
 		return nil, fmt.Errorf("write CA: %w", err)
 	}
-	b := &local{caFile: caFile, harness: harness, dir: dir}
+	b := &local{caFile: caFile, harness: harness, dir: dir,
+		// Interpreter shims are resolved once per run, not at every start.
+		env: executor.ResolveShims(ctx, os.Environ(), dir)}
 	cfg := emulator.Config{DataDir: repos}
 	if table != nil {
 		cfg.Addresses = table.Hosts
@@ -102,28 +110,15 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 	if b.emu, err = emulator.New(cfg, ca); err != nil {
 		return nil, err
 	}
+	b.ctx, b.stop = context.WithCancel(context.Background())
+	if b.ssh, err = newSSHLocal(b.emu, dir); err != nil {
+		return nil, errors.Join(err, b.Close())
+	}
 	if b.sandbox != nil {
-		// git over SSH: github.com resolves to its address in the
-		// sandbox, whose port 22 the emulator answers.
-		var base []string
-		if b.ssh, base, err = newSSH(b.emu, dir); err != nil {
-			b.emu.Close()
-			return nil, err
-		}
-		b.sshCmd = strings.Join(base, " ")
+		b.sshCmd = strings.Join(b.ssh.base(), " ")
 		return b, nil
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.emu.Close()
-		return nil, fmt.Errorf("proxy listener: %w", err)
-	}
-	pctx, stop := context.WithCancel(context.Background())
-	b.proxyURL, b.stopProxy, b.proxyDone = "http://"+l.Addr().String(), stop, make(chan error, 1)
-	go func() { b.proxyDone <- b.emu.ServeProxy(pctx, l) }()
-	b.sshDone = make(chan error, 1)
-	if b.sshCmd, err = serveSSH(pctx, b.emu, dir, b.sshDone); err != nil {
-		b.sshDone <- nil
+	if b.proxyURL, b.sshCmd, err = b.listen(nil); err != nil {
 		return nil, errors.Join(err, b.Close())
 	}
 	return b, nil
@@ -142,6 +137,62 @@ func sandboxHostname() (string, error) {
 	return p.Host.Name, nil
 }
 
+// listen opens a proxy listener and an SSH listener on loopback, served
+// until Close, each wrapped by wrap when it is not nil, and returns the
+// proxy URL and the GIT_SSH_COMMAND that reach them.
+func (b *local) listen(wrap func(net.Listener) net.Listener) (proxyURL, sshCmd string, err error) {
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", fmt.Errorf("proxy listener: %w", err)
+	}
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		pl.Close()
+		return "", "", fmt.Errorf("ssh listener: %w", err)
+	}
+	proxyURL, sshCmd = "http://"+pl.Addr().String(), b.ssh.command(sl.Addr().(*net.TCPAddr).Port)
+	if wrap != nil {
+		pl, sl = wrap(pl), wrap(sl)
+	}
+	b.serve(func() error { return b.emu.ServeProxy(b.ctx, pl) })
+	b.serve(func() error { return b.ssh.srv.Serve(b.ctx, sl) })
+	return proxyURL, sshCmd, nil
+}
+
+func (b *local) serve(f func() error) {
+	b.servers.Go(func() {
+		if err := f(); err != nil {
+			b.mu.Lock()
+			b.errs = append(b.errs, err)
+			b.mu.Unlock()
+		}
+	})
+}
+
+// Lanes is how many tests may run side by side. Sandboxed tests run one
+// after the other: every sandbox holds the same addresses, so two at once
+// could hand the mock the same client socket and blur which test sent what.
+func (b *local) Lanes() int {
+	if b.sandbox != nil {
+		return 1
+	}
+	return runtime.NumCPU()
+}
+
+// Lane gives test lane i a proxy listener and an SSH listener of its own:
+// the client sockets they accept are booked to i.
+func (b *local) Lane(_ context.Context, i int) (executor.Config, error) {
+	proxyURL, sshCmd, err := b.listen(func(l net.Listener) net.Listener { return b.board.listener(l, i) })
+	if err != nil {
+		return executor.Config{}, err
+	}
+	cfg := b.Executor()
+	cfg.ProxyURL, cfg.SSHCommand = proxyURL, sshCmd
+	return cfg, nil
+}
+
+func (b *local) Owner(e emulator.Entry) int { return b.board.owner(e) }
+
 func (b *local) Mode() string        { return "local" }
 func (b *local) HarnessPath() string { return b.harness }
 
@@ -156,12 +207,12 @@ func (b *local) Sandbox() string {
 func (b *local) Executor() executor.Config {
 	tag := []string{RunDirEnv + "=" + b.dir}
 	if b.sandbox == nil {
-		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd, ExtraEnv: tag}
+		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd, BaseEnv: b.env, ExtraEnv: tag}
 	}
 	// The clients' own stores name the run's CA alone, as without the
 	// sandbox: a client that reads the system store finds the bundle
 	// bind-mounted there, and none pays for parsing it twice.
-	return executor.Config{CAFile: b.sandbox.Files.CA, SSHCommand: b.sshCmd, Isolate: b.isolate, ExtraEnv: tag}
+	return executor.Config{CAFile: b.sandbox.Files.CA, SSHCommand: b.sshCmd, BaseEnv: b.env, Isolate: b.isolate, ExtraEnv: tag}
 }
 
 // isolate makes one test's sandbox and serves its addresses and DNS with
@@ -181,7 +232,7 @@ func (b *local) isolate(context.Context) (executor.Runner, func(), error) {
 		wg.Go(func() { _ = b.emu.ServeHTTP(ctx, l) })
 	}
 	for _, l := range ls.SSH {
-		wg.Go(func() { _ = b.ssh.Serve(ctx, l) })
+		wg.Go(func() { _ = b.ssh.srv.Serve(ctx, l) })
 	}
 	wg.Go(func() { _ = b.emu.ServeDNS(ctx, ls.DNSUDP, ls.DNSTCP) })
 	cfg := *b.sandbox
@@ -201,10 +252,10 @@ func (b *local) Ledger() ([]emulator.Entry, error) {
 }
 
 func (b *local) Close() error {
-	var proxyErr, sshErr error
-	if b.stopProxy != nil {
-		b.stopProxy()
-		proxyErr, sshErr = <-b.proxyDone, <-b.sshDone
+	b.stop()
+	b.servers.Wait()
+	if b.emu == nil {
+		return errors.Join(b.errs...)
 	}
-	return errors.Join(proxyErr, sshErr, b.emu.Close())
+	return errors.Join(append(b.errs, b.emu.Close())...)
 }

@@ -43,6 +43,7 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestBadInputExitsTwoNamingFileAndLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte(`attack_technique: T1
@@ -71,12 +72,14 @@ atomic_tests:
 }
 
 func TestList(t *testing.T) {
+	t.Parallel()
 	code, out, _ := cli(t, "list")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "5b3c6f0e-8a8e-4c2f-9f35-1567001a0002  Git Push Sensitive Files")
 }
 
 func TestRunWritesTheContractShapes(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl",
 		"--test", "Exfiltrate Data via GitHub Contents API Using PowerShell", "--out", out)
@@ -166,6 +169,7 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 }
 
 func TestRuleRegressionFailsTheBuild(t *testing.T) {
+	t.Parallel()
 	// A copy of the shipped rules in which a careless edit drops curl from
 	// both image lists of the SPL.
 	dir := t.TempDir()
@@ -215,6 +219,7 @@ func recordRun(t *testing.T) string {
 }
 
 func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
+	t.Parallel()
 	out := recordRun(t)
 	query := "../../rules/seed_t1567_001_code_repo_exfil.spl"
 	for _, file := range []string{"events.xml", "events.jsonl"} {
@@ -316,6 +321,7 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 // mount namespace where the Docker socket is masked, as on a machine with
 // no engine.
 func TestContainerModeWithoutDockerSaysSoAndExitsTwo(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
 		t.Skip("needs root and unshare(1) to hide the Docker socket in a private mount namespace")
 	}
@@ -340,6 +346,7 @@ func TestContainerModeWithoutDockerSaysSoAndExitsTwo(t *testing.T) {
 }
 
 func TestRunJSON(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl", "--context", "workstation", "--json")
 	require.Equal(t, 0, code, stderr)
 	var res struct {
@@ -378,6 +385,7 @@ func TestInterruptStopsAQuery(t *testing.T) {
 // rules, then a run with the seed query edited to miss wget, exits 1 and
 // names the wget variant.
 func TestBaselineRegressionExitsOne(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "baseline.json")
 	args := []string{"run", "--test", "wget --method=PUT to the Contents API", "--context", "workstation"}
