@@ -223,6 +223,9 @@ func (b *containerBackend) Executor() executor.Config {
 	return executor.Config{Runner: b.runner.Exec, BaseEnv: runnerEnv}
 }
 
+// Lanes: one runner per core, each on the run's network with its own address.
+func (b *containerBackend) Lanes() int { return runtime.NumCPU() }
+
 // Lane runs test i in a runner of its own (the first one for lane 0).
 func (b *containerBackend) Lane(ctx context.Context, i int) (executor.Config, error) {
 	r := b.runner

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
@@ -57,12 +58,47 @@ func main() {
 }
 
 // runWithSignals runs the CLI with args, stopping on SIGINT and SIGTERM,
-// and on SIGPIPE too (`harness run | head -1`): the run stops and cleans
-// up rather than dying with its folder, CA key and processes left behind.
+// and on a SIGPIPE from a closed standard output (`harness run | head -1`):
+// the run stops and cleans up rather than dying with its folder, CA key and
+// processes left behind. Once SIGPIPE is caught, Go delivers it for every
+// broken socket too (a client of the emulator hanging up early), so a
+// SIGPIPE stops the command only when standard output or error is the pipe
+// that broke.
 func runWithSignals(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
+	defer signal.Stop(sigs)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case sig := <-sigs:
+				if sig != syscall.SIGPIPE || outputBroken() {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	return run(ctx, args, os.Stdout, os.Stderr)
+}
+
+// outputBroken says whether standard output or error is a pipe or socket
+// whose reader has gone: poll reports an error on its write end.
+func outputBroken() bool {
+	fds := []unix.PollFd{{Fd: 1}, {Fd: 2}}
+	if _, err := unix.Poll(fds, 0); err != nil {
+		return false
+	}
+	for _, f := range fds {
+		if f.Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
