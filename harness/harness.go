@@ -212,6 +212,9 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	run.Results = res
 	for i, sel := range selected {
 		if ctx.Err() != nil {
+			for _, rest := range selected[i:] {
+				res.Unfinished = append(res.Unfinished, reports.Unfinished{Name: rest.Test.Name, GUID: rest.Test.GUID, Reason: context.Cause(ctx).Error()})
+			}
 			break
 		}
 		progress(opts.Progress, "[%d/%d] %s ...\n", i+1, len(selected), sel.Test.Name)
@@ -233,6 +236,7 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 		}
 		tr := TestRun{Selected: sel, Args: args, Result: r, Ledger: after[len(before):]}
 		a := summarize(sel, r, tr.Ledger)
+		a.Timeout = opts.Timeout
 		if err != nil {
 			a.Stderr = joinLines(a.Stderr, err.Error())
 		}
@@ -286,10 +290,15 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 	}
 	arrived := map[string]bool{}
 	for _, e := range entries {
-		a.Requests = append(a.Requests, reports.Request{
-			Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,
+		q := reports.Request{
+			Time: e.Time, Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,
 			BytesReceived: e.BytesReceived, Refused: e.Refused, Note: e.Note,
-		})
+			UserAgent: e.UserAgent, AuthScheme: e.AuthScheme,
+		}
+		for _, f := range e.Files {
+			q.Files = append(q.Files, reports.File{Name: f.Name, Size: f.Size, SHA256: f.SHA256})
+		}
+		a.Requests = append(a.Requests, q)
 		// Only what the mock accepted counts as exfiltrated.
 		if e.Status/100 != 2 {
 			continue

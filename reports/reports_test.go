@@ -21,11 +21,11 @@ func sample() *Results {
 	return &Results{
 		RunID: "run-1", Mode: "local", Started: t0, Ended: t0.Add(time.Second),
 		Atomics: []Atomic{
-			{Name: "PowerShell PUT", Execution: "simulated", SimulationReason: "pwsh is not installed", ExitCode: 0, Intact: true,
+			{Name: "PowerShell PUT", GUID: "g-1", Started: t0, Ended: t0.Add(500 * time.Millisecond), Execution: "simulated", SimulationReason: "pwsh is not installed", ExitCode: 0, Intact: true,
 				Staged:   []Staged{{Name: "finance_q3.csv", Size: 10, SHA256: strings.Repeat("a", 64), Arrived: true}},
 				Requests: []Request{{Host: "api.github.com", Method: "CONNECT", Path: "api.github.com:443", Status: 200}, {Host: "api.github.com", Method: "PUT", Path: "/repos/o/r/contents/f", Status: 201, BytesReceived: 99}},
 				Steps:    []Step{{Time: t0, Kind: "exec", PID: 7, Text: "pid 7 starts <sh> & friends"}}},
-			{Name: "curl gist", Execution: "executed", ExitCode: 22, Stderr: "curl: (22) 403",
+			{Name: "curl gist", GUID: "g-3", Started: t0.Add(500 * time.Millisecond), Ended: t0.Add(time.Second), Execution: "executed", ExitCode: 22, Stderr: "curl: (22) 403",
 				Staged: []Staged{{Name: "stolen_creds.txt", Size: 5, SHA256: strings.Repeat("b", 64)}}},
 		},
 		Verdicts: []validate.Verdict{
@@ -40,35 +40,125 @@ func sample() *Results {
 	}
 }
 
+// junitDoc reads back what WriteJUnit writes.
+type junitDoc struct {
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Time     string `xml:"time,attr"`
+	Suites   []struct {
+		Name       string `xml:"name,attr"`
+		Tests      int    `xml:"tests,attr"`
+		Failures   int    `xml:"failures,attr"`
+		Errors     int    `xml:"errors,attr"`
+		Skipped    int    `xml:"skipped,attr"`
+		Time       string `xml:"time,attr"`
+		Timestamp  string `xml:"timestamp,attr"`
+		Properties []struct {
+			Name  string `xml:"name,attr"`
+			Value string `xml:"value,attr"`
+		} `xml:"properties>property"`
+		Cases []struct {
+			Name    string `xml:"name,attr"`
+			Time    string `xml:"time,attr"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+				Text    string `xml:",chardata"`
+			} `xml:"failure"`
+			Error *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"error"`
+			SystemOut string `xml:"system-out"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+func (d junitDoc) prop(suite int, name string) string {
+	for _, p := range d.Suites[suite].Properties {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
+}
+
 func TestJUnit(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteJUnit(&buf, sample()))
-	var doc struct {
-		Tests    int `xml:"tests,attr"`
-		Failures int `xml:"failures,attr"`
-		Suites   []struct {
-			Name  string `xml:"name,attr"`
-			Cases []struct {
-				Name    string `xml:"name,attr"`
-				Failure *struct {
-					Message string `xml:"message,attr"`
-					Text    string `xml:",chardata"`
-				} `xml:"failure"`
-				SystemOut string `xml:"system-out"`
-			} `xml:"testcase"`
-		} `xml:"testsuite"`
-	}
+	validateJUnit(t, buf.Bytes())
+	var doc junitDoc
 	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc), buf.String())
-	assert.Equal(t, 3, doc.Tests, "one testcase per atomic x context x rule")
-	assert.Equal(t, 1, doc.Failures)
-	require.Len(t, doc.Suites, 2, "a suite per context")
-	ide := doc.Suites[1]
-	require.Len(t, ide.Cases, 2)
+	assert.Equal(t, 5, doc.Tests, "one case per staged file and one per expectation")
+	assert.Equal(t, 2, doc.Failures, "the file that did not arrive, and the failed expectation")
+	assert.Equal(t, "1.000", doc.Time)
+	require.Len(t, doc.Suites, 5, "two deliveries, three (context, rule, atomic) groups")
+
+	ps := doc.Suites[0]
+	assert.Equal(t, "delivery :: PowerShell PUT", ps.Name)
+	assert.Equal(t, "2026-11-23T10:00:00", ps.Timestamp)
+	assert.Equal(t, "0.500", ps.Time)
+	require.Len(t, ps.Cases, 1)
+	assert.Equal(t, "PowerShell PUT :: finance_q3.csv arrived intact", ps.Cases[0].Name)
+	assert.Nil(t, ps.Cases[0].Failure)
+	assert.Equal(t, "run-1", doc.prop(0, "run_id"))
+	assert.Equal(t, "true", doc.prop(0, "simulated"))
+
+	curl := doc.Suites[1]
+	require.NotNil(t, curl.Cases[0].Failure)
+	assert.Contains(t, curl.Cases[0].Failure.Message, "did not arrive intact")
+
+	ws := doc.Suites[2]
+	assert.Equal(t, "workstation :: seed :: PowerShell PUT", ws.Name)
+	assert.Equal(t, "workstation", doc.prop(2, "context"))
+	assert.Equal(t, "seed", doc.prop(2, "rule"))
+	assert.Equal(t, "simulated", doc.prop(2, "provenance"), "a verdict on a simulated test rests on simulated events")
+	assert.Equal(t, "observed", doc.prop(3, "provenance"))
+
+	ide := doc.Suites[3]
+	assert.Equal(t, "ide :: seed :: curl gist", ide.Name)
+	require.Len(t, ide.Cases, 1, "rule net is its own suite")
 	require.NotNil(t, ide.Cases[0].Failure)
 	assert.Equal(t, "expected fires NetworkConnectionToCodeRepo, got silent", ide.Cases[0].Failure.Message)
 	assert.Equal(t, `Image="*\\curl.exe" <missing> & more`, ide.Cases[0].Failure.Text, "the explanation, escaped and read back intact")
-	assert.Nil(t, ide.Cases[1].Failure, "a known gap does not fail CI")
-	assert.Contains(t, ide.Cases[1].SystemOut, "ParentImage is absent on Sysmon 3")
+	assert.Contains(t, ide.Cases[0].SystemOut, "expectation note: curl connects")
+}
+
+func TestJUnitGapDoesNotFail(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnit(&buf, sample()))
+	assert.Contains(t, buf.String(), `<testsuite name="ide :: net :: curl gist" tests="1" failures="0" errors="0" skipped="0"`)
+	assert.Contains(t, buf.String(), "ParentImage is absent on Sysmon 3")
+}
+
+func TestJUnitInterruptedRunMarksTheRestAsErrors(t *testing.T) {
+	r := sample()
+	r.Atomics[1].Interrupted = true
+	r.Atomics[1].Execution = "executed"
+	r.Verdicts[1].Explanation = "no telemetry"
+	r.Unfinished = []Unfinished{{Name: "Python PUT", GUID: "g-4", Reason: "context canceled"}}
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnit(&buf, r))
+	validateJUnit(t, buf.Bytes())
+	var doc junitDoc
+	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
+	assert.Equal(t, 0, doc.Failures, "an interrupted test does not fail, it errs")
+	assert.Equal(t, 3, doc.Errors, "the interrupted file, the interrupted verdict, the test never started")
+	var names []string
+	for _, s := range doc.Suites {
+		names = append(names, s.Name)
+	}
+	assert.Contains(t, names, "delivery :: Python PUT")
+	assert.Contains(t, buf.String(), `<error message="the run ended before this test started: context canceled" type="interrupted">`)
+}
+
+func TestJUnitTimeoutIsAnErrorNamingTheLimit(t *testing.T) {
+	r := sample()
+	r.Atomics[1].TimedOut = true
+	r.Atomics[1].Timeout = time.Millisecond
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnit(&buf, r))
+	assert.Contains(t, buf.String(), `<error message="timed out after 1ms before the file arrived" type="timeout">`)
+	assert.Contains(t, buf.String(), `<error message="the test timed out after 1ms" type="timeout">`)
 }
 
 func TestTextIsHonestAboutSimulationAndFailures(t *testing.T) {

@@ -15,33 +15,65 @@ import (
 
 // Results is results.json. Fields may be added; none may be renamed.
 type Results struct {
-	RunID    string             `json:"run_id"`
-	Mode     string             `json:"mode"`
-	Started  time.Time          `json:"started"`
-	Ended    time.Time          `json:"ended"`
-	Atomics  []Atomic           `json:"atomics"`
-	Verdicts []validate.Verdict `json:"verdicts"`
+	RunID   string    `json:"run_id"`
+	Mode    string    `json:"mode"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	Atomics []Atomic  `json:"atomics"`
+	// Unfinished lists the selected tests that never started because the
+	// run was interrupted.
+	Unfinished []Unfinished       `json:"unfinished,omitempty"`
+	Verdicts   []validate.Verdict `json:"verdicts"`
+	// Marks are run-wide conditions every output states (for example
+	// sandbox: off), as name and value.
+	Marks []Mark `json:"marks,omitempty"`
+}
+
+// Unfinished is a selected test the run did not get to.
+type Unfinished struct {
+	Name   string `json:"name"`
+	GUID   string `json:"guid"`
+	Reason string `json:"reason"`
+}
+
+// Mark is one run-wide condition, such as "sandbox" = "off".
+type Mark struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// atomic is the atomic a verdict is about (the zero Atomic when the
+// results do not hold it, as for recorded events).
+func (r *Results) atomic(v validate.Verdict) Atomic {
+	for _, a := range r.Atomics {
+		if (v.GUID != "" && a.GUID == v.GUID) || (v.GUID == "" && a.Name == v.Atomic) {
+			return a
+		}
+	}
+	return Atomic{}
 }
 
 // Atomic is what one atomic test did and what the mock received from it.
 type Atomic struct {
-	Technique        string    `json:"technique"`
-	Name             string    `json:"name"`
-	GUID             string    `json:"guid"`
-	Execution        string    `json:"execution"`
-	SimulationReason string    `json:"simulation_reason,omitempty"`
-	MissingPrereqs   []string  `json:"missing_prereqs,omitempty"`
-	Command          string    `json:"command,omitempty"`
-	ExitCode         int       `json:"exit_code"`
-	TimedOut         bool      `json:"timed_out,omitempty"`
-	Interrupted      bool      `json:"interrupted,omitempty"`
-	CleanupError     string    `json:"cleanup_error,omitempty"`
-	Stderr           string    `json:"stderr,omitempty"`
-	Started          time.Time `json:"started"`
-	Ended            time.Time `json:"ended"`
-	Staged           []Staged  `json:"staged"`
-	Requests         []Request `json:"requests"`
-	Uploads          []Upload  `json:"uploads"`
+	Technique        string   `json:"technique"`
+	Name             string   `json:"name"`
+	GUID             string   `json:"guid"`
+	Execution        string   `json:"execution"`
+	SimulationReason string   `json:"simulation_reason,omitempty"`
+	MissingPrereqs   []string `json:"missing_prereqs,omitempty"`
+	Command          string   `json:"command,omitempty"`
+	ExitCode         int      `json:"exit_code"`
+	TimedOut         bool     `json:"timed_out,omitempty"`
+	// Timeout is the time limit the test's command ran under.
+	Timeout      time.Duration `json:"timeout_ns,omitempty"`
+	Interrupted  bool          `json:"interrupted,omitempty"`
+	CleanupError string        `json:"cleanup_error,omitempty"`
+	Stderr       string        `json:"stderr,omitempty"`
+	Started      time.Time     `json:"started"`
+	Ended        time.Time     `json:"ended"`
+	Staged       []Staged      `json:"staged"`
+	Requests     []Request     `json:"requests"`
+	Uploads      []Upload      `json:"uploads"`
 	// Steps is what happened, in order, as observed: processes, connections,
 	// files, and what the mock received.
 	Steps []Step `json:"steps,omitempty"`
@@ -59,13 +91,26 @@ type Staged struct {
 
 // Request is one request the mock received during the test.
 type Request struct {
-	Host          string `json:"host"`
-	Method        string `json:"method"`
-	Path          string `json:"path"`
-	Status        int    `json:"status"`
-	BytesReceived int64  `json:"bytes_received"`
-	Refused       bool   `json:"refused,omitempty"`
-	Note          string `json:"note,omitempty"`
+	Time          time.Time `json:"time"`
+	Host          string    `json:"host"`
+	Method        string    `json:"method"`
+	Path          string    `json:"path"`
+	Status        int       `json:"status"`
+	BytesReceived int64     `json:"bytes_received"`
+	Refused       bool      `json:"refused,omitempty"`
+	Note          string    `json:"note,omitempty"`
+	UserAgent     string    `json:"user_agent,omitempty"`
+	// AuthScheme is the Authorization header's scheme; the token itself is
+	// never recorded.
+	AuthScheme string `json:"auth_scheme,omitempty"`
+	Files      []File `json:"files,omitempty"`
+}
+
+// File is one file the mock stored from a request.
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // Step is one observed moment of a test.
