@@ -190,22 +190,57 @@ func TestHTMLEscapesAndShowsEverything(t *testing.T) {
 }
 
 func TestLayer(t *testing.T) {
-	raw, err := json.Marshal(Layer(sample()))
+	r := sample()
+	r.Atomics[0].Technique, r.Atomics[1].Technique = "T1567.001", "T1567.001"
+	raw, err := json.Marshal(Layer(r))
 	require.NoError(t, err)
+	validateLayer(t, raw)
 	var l struct {
 		Domain     string `json:"domain"`
 		Techniques []struct {
 			TechniqueID string `json:"techniqueID"`
 			Tactic      string `json:"tactic"`
 			Score       int    `json:"score"`
+			Comment     string `json:"comment"`
+			Metadata    []struct{ Name, Value string }
 		} `json:"techniques"`
 	}
 	require.NoError(t, json.Unmarshal(raw, &l))
 	assert.Equal(t, "enterprise-attack", l.Domain)
-	require.Len(t, l.Techniques, 1)
-	assert.Equal(t, "T1567.001", l.Techniques[0].TechniqueID)
-	assert.Equal(t, "exfiltration", l.Techniques[0].Tactic)
-	assert.Equal(t, 66, l.Techniques[0].Score)
+	require.Len(t, l.Techniques, 2, "the sub-technique and its parent")
+	sub, parent := l.Techniques[0], l.Techniques[1]
+	assert.Equal(t, "T1567.001", sub.TechniqueID)
+	assert.Equal(t, "exfiltration", sub.Tactic)
+	assert.Equal(t, 100, sub.Score, "a rule fires in both cells of the coverage")
+	lines := strings.Split(sub.Comment, "\n")
+	require.Len(t, lines, 2, "a summary, then one line per gap")
+	assert.Equal(t, "rules fire in 2 of 2 atomic x context cells; 2 of 3 expectations hold (net, seed)", lines[0])
+	assert.Equal(t, "gap in rule net: it cannot do what its author meant in 1 case(s): ide/curl gist", lines[1])
+	assert.Equal(t, []struct{ Name, Value string }{{"gap net", "ide/curl gist"}}, sub.Metadata)
+	assert.Equal(t, "T1567", parent.TechniqueID)
+	assert.Equal(t, 100, parent.Score)
+}
+
+func TestLayerScoresFromCoverage(t *testing.T) {
+	r := sample()
+	r.Verdicts[0].Actual = validate.Actual{Rows: []validate.Row{}}
+	raw, err := json.Marshal(Layer(r))
+	require.NoError(t, err)
+	validateLayer(t, raw)
+	assert.Contains(t, string(raw), `"score":50`, "a rule fires in one of two cells")
+}
+
+func TestLayerSchemaRejectsABrokenLayer(t *testing.T) {
+	for name, layer := range map[string]string{
+		"no domain":        `{"name":"x","versions":{"navigator":"5.1.0","layer":"4.5"}}`,
+		"wrong layer":      `{"name":"x","domain":"enterprise-attack","versions":{"navigator":"5.1.0","layer":"4.4"}}`,
+		"bad technique id": `{"name":"x","domain":"enterprise-attack","versions":{"navigator":"5.1.0","layer":"4.5"},"techniques":[{"techniqueID":"1567"}]}`,
+		"misspelt field":   `{"name":"x","domain":"enterprise-attack","versions":{"navigator":"5.1.0","layer":"4.5"},"techniques":[{"techniqueID":"T1567","scor":1}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.Error(t, layerSchema(t).Validate(mustJSON(t, layer)))
+		})
+	}
 }
 
 func TestAllIntactAndAllPass(t *testing.T) {
