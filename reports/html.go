@@ -5,9 +5,14 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"path"
+	"slices"
+	"sort"
 	"strings"
+	"time"
 
-	"github.com/t1567001/harness/internal/text"
+	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/validate"
 )
 
 //go:embed report.html.tmpl
@@ -15,29 +20,423 @@ var reportTemplate string
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"actual": ActualString,
-	"short":  func(s string) string { return text.Clip(s, 60) },
-	"lower":  strings.ToLower,
 	"inc":    func(i int) int { return i + 1 },
-	"pct": func(n, d int) string {
-		if d == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%d%%", 100*n/d)
-	},
+	"ms":     func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) },
+	"clock":  func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
 }).Parse(reportTemplate))
 
-// WriteHTML writes a self-contained page for trainers and reviewers: each
-// atomic step by step as observed, what the mock stored, and every verdict
-// with its explanation and any gap to the rule author's intent.
-func WriteHTML(w io.Writer, r *Results) error {
-	pass, gaps := 0, 0
+// WriteHTML writes one self-contained page (no network, no external file)
+// a trainer can teach from: the run in one sentence, a table of contents
+// and the coverage grid at the top; failures first with their real cause;
+// then per atomic its process tree (the Windows images as rendered beside
+// the Linux processes observed), a timeline, the HTTP exchange and the
+// files the mock stored; then the verdicts and the gaps grouped by rule.
+// events are the rendered events of the run (any context; the process
+// trees use the first host's).
+func WriteHTML(w io.Writer, r *Results, events []event.Event) error {
+	return reportTmpl.Execute(w, newPage(r, events))
+}
+
+// page is what the template shows, computed here so the template only
+// lays it out.
+type page struct {
+	R         *Results
+	Technique string
+	Sentence  string
+	Matrix    grid
+	Failures  []failure
+	Atomics   []atomicView
+	Gaps      []gapGroup
+	Host      string
+	Pass      int
+}
+
+type grid struct {
+	Contexts []string
+	Rules    []string
+	Rows     []gridRow
+}
+
+type gridRow struct {
+	Atomic string
+	Cells  []gridCell
+}
+
+// gridCell is one atomic in one context for one rule.
+type gridCell struct {
+	Class string // fires, silent, fail, gap, none
+	Mark  string
+	Title string
+}
+
+type failure struct {
+	Anchor  string
+	Heading string
+	Detail  string
+}
+
+type atomicView struct {
+	Atomic
+	Anchor   string
+	Tree     []*procNode
+	Timeline timeline
+	Requests []Request
+	Verdicts []verdictView
+}
+
+type verdictView struct {
+	validate.Verdict
+	Actual     string
+	Provenance event.Provenance
+}
+
+type procNode struct {
+	Image       string
+	Name        string
+	CommandLine string
+	PID         string
+	Provenance  event.Provenance
+	Linux       string
+	Children    []*procNode
+}
+
+type gapGroup struct {
+	Rule   string
+	Intent string
+	Why    []string
+	Gap    string
+	Where  []string
+}
+
+func newPage(r *Results, events []event.Event) *page {
+	p := &page{R: r, Technique: techniques(r), Matrix: newGrid(r), Host: firstHost(events)}
 	for _, v := range r.Verdicts {
 		if v.Pass {
-			pass++
-		}
-		if v.Gap != "" {
-			gaps++
+			p.Pass++
 		}
 	}
-	return reportTmpl.Execute(w, map[string]any{"R": r, "M": Coverage(r), "T": techniques(r), "Pass": pass, "Gaps": gaps})
+	p.Sentence = sentence(r, p.Pass)
+	for i, a := range r.Atomics {
+		av := atomicView{Atomic: a, Anchor: fmt.Sprintf("atomic-%d", i+1), Requests: a.Requests}
+		av.Tree = processTree(hostEvents(events, p.Host, a), a.Steps)
+		av.Timeline = newTimeline(a.Steps)
+		for _, v := range r.Verdicts {
+			if v.Atomic == a.Name && (v.GUID == "" || v.GUID == a.GUID) {
+				av.Verdicts = append(av.Verdicts, verdictView{Verdict: v, Actual: ActualString(v), Provenance: VerdictProvenance(r, v)})
+			}
+		}
+		p.Atomics = append(p.Atomics, av)
+		p.Failures = append(p.Failures, atomicFailures(a, av.Anchor)...)
+	}
+	for i, v := range r.Verdicts {
+		if !v.Pass {
+			p.Failures = append(p.Failures, failure{
+				Anchor:  fmt.Sprintf("verdict-%d", i+1),
+				Heading: fmt.Sprintf("Expectation failed: %s / %s / %s: expected %s, got %s", v.Context, v.Atomic, v.Rule, v.Expected, ActualString(v)),
+				Detail:  v.Explanation,
+			})
+		}
+	}
+	p.Gaps = gapGroups(r.Verdicts)
+	return p
+}
+
+// sentence is the run in one sentence: what ran, executed or simulated,
+// how many files left, which rules caught it.
+func sentence(r *Results, pass int) string {
+	var executed, simulated, notRun, staged, arrived int
+	for _, a := range r.Atomics {
+		switch a.Execution {
+		case "simulated":
+			simulated++
+		case "not-run":
+			notRun++
+		default:
+			executed++
+		}
+		for _, s := range a.Staged {
+			staged++
+			if s.Arrived {
+				arrived++
+			}
+		}
+	}
+	how := []string{fmt.Sprintf("%d executed", executed)}
+	if simulated > 0 {
+		how = append(how, fmt.Sprintf("%d simulated (a replay stands in for a missing tool)", simulated))
+	}
+	if notRun > 0 {
+		how = append(how, fmt.Sprintf("%d not run", notRun))
+	}
+	caught := map[string]bool{}
+	for _, v := range r.Verdicts {
+		if v.Actual.Fires {
+			caught[v.Rule] = true
+		}
+	}
+	rules := make([]string, 0, len(caught))
+	for k := range caught {
+		rules = append(rules, k)
+	}
+	sort.Strings(rules)
+	who := "no rule caught it"
+	if len(rules) > 0 {
+		who = strings.Join(rules, ", ") + " caught it"
+	}
+	return fmt.Sprintf("%d atomic test(s) of %s ran in %s mode against the mock GitHub (%s); %d of %d staged file(s) left and arrived intact; %s; %d of %d expectations hold.",
+		len(r.Atomics), techniques(r), r.Mode, strings.Join(how, ", "), arrived, staged, who, pass, len(r.Verdicts))
+}
+
+func newGrid(r *Results) grid {
+	m := Coverage(r)
+	g := grid{Contexts: m.Contexts}
+	for _, v := range r.Verdicts {
+		if !slices.Contains(g.Rules, v.Rule) {
+			g.Rules = append(g.Rules, v.Rule)
+		}
+	}
+	sort.Strings(g.Rules)
+	for _, a := range m.Atomics {
+		row := gridRow{Atomic: a}
+		for _, c := range g.Contexts {
+			for _, rule := range g.Rules {
+				row.Cells = append(row.Cells, cellFor(r.Verdicts, a, c, rule))
+			}
+		}
+		g.Rows = append(g.Rows, row)
+	}
+	return g
+}
+
+func cellFor(vs []validate.Verdict, atomic, context, rule string) gridCell {
+	cell := gridCell{Class: "none", Mark: "·", Title: fmt.Sprintf("%s / %s / %s: no expectation", context, atomic, rule)}
+	var fires, fail, gap, any bool
+	var what []string
+	for _, v := range vs {
+		if v.Atomic != atomic || v.Context != context || v.Rule != rule {
+			continue
+		}
+		any = true
+		fires = fires || v.Actual.Fires
+		fail = fail || !v.Pass
+		gap = gap || v.Gap != ""
+		what = append(what, fmt.Sprintf("expected %s, got %s", v.Expected, ActualString(v)))
+	}
+	if !any {
+		return cell
+	}
+	cell.Title = fmt.Sprintf("%s / %s / %s: %s", context, atomic, rule, strings.Join(what, "; "))
+	switch {
+	case fail:
+		cell.Class, cell.Mark = "fail", "✗"
+	case gap:
+		cell.Class, cell.Mark = "gap", "gap"
+	case fires:
+		cell.Class, cell.Mark = "fires", "fires"
+	default:
+		cell.Class, cell.Mark = "silent", "silent"
+	}
+	return cell
+}
+
+// atomicFailures names what went wrong with a test itself, the real cause
+// in the heading.
+func atomicFailures(a Atomic, anchor string) []failure {
+	var out []failure
+	add := func(heading string) {
+		out = append(out, failure{Anchor: anchor, Heading: heading + ": " + a.Name, Detail: strings.TrimSpace(a.Stderr)})
+	}
+	switch {
+	case a.Execution == "not-run":
+		add("Missing prerequisite (" + strings.Join(a.MissingPrereqs, "; ") + ")")
+	case a.TimedOut:
+		add("Timed out" + after(a))
+	case a.Interrupted:
+		add("Interrupted")
+	}
+	if a.Execution != "not-run" && !a.Intact {
+		var lost []string
+		for _, s := range a.Staged {
+			if !s.Arrived {
+				lost = append(lost, s.Name)
+			}
+		}
+		add(fmt.Sprintf("Not every staged file arrived intact (%s; exit status %d)", strings.Join(lost, ", "), a.ExitCode))
+	}
+	return out
+}
+
+func gapGroups(vs []validate.Verdict) []gapGroup {
+	var out []gapGroup
+	index := map[string]int{}
+	for _, v := range vs {
+		if v.Gap == "" {
+			continue
+		}
+		intent := "something else"
+		if v.Intent != nil {
+			intent = v.Intent.String()
+		}
+		key := v.Rule + "\x00" + intent + "\x00" + v.Gap
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, gapGroup{Rule: v.Rule, Intent: intent, Gap: v.Gap})
+		}
+		g := &out[i]
+		g.Where = append(g.Where, fmt.Sprintf("%s / %s (the rule %s)", v.Context, v.Atomic, ActualString(v)))
+		if v.Why != "" && !slices.Contains(g.Why, v.Why) {
+			g.Why = append(g.Why, v.Why)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
+	return out
+}
+
+// firstHost is the host whose events draw the process trees: the first
+// one rendered (its context's name where the events carry it).
+func firstHost(events []event.Event) string {
+	for _, e := range events {
+		if e.Context != "" {
+			return e.Context
+		}
+		return e.Computer
+	}
+	return ""
+}
+
+// hostEvents are host's process creations (Sysmon 1) during the atomic's
+// run: the tests run one after another, so the time window is the test.
+func hostEvents(events []event.Event, host string, a Atomic) []event.Event {
+	var out []event.Event
+	for _, e := range events {
+		if e.EventID != 1 || e.Provider.Name != event.Sysmon.Name || (e.Context != host && e.Computer != host) {
+			continue
+		}
+		if !a.Started.IsZero() && (e.TimeCreated.Before(a.Started) || e.TimeCreated.After(a.Ended)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// processTree nests the process creations by ParentProcessGuid, the
+// parent the tree starts from (Explorer, Code.exe, a CI agent) at the
+// root. Each node names the Linux process observed at the same moment:
+// the rendering starts one Windows process per observed exec.
+func processTree(events []event.Event, steps []Step) []*procNode {
+	execs := map[time.Time]string{}
+	for _, s := range steps {
+		if s.Kind == "exec" {
+			if _, ok := execs[s.Time]; !ok {
+				execs[s.Time] = s.Text
+			}
+		}
+	}
+	nodes := map[string]*procNode{}
+	var order []string
+	for _, e := range events {
+		guid, _ := e.Get("ProcessGuid")
+		image, _ := e.Get("Image")
+		cmd, _ := e.Get("CommandLine")
+		pid, _ := e.Get("ProcessId")
+		nodes[guid] = &procNode{Image: image, Name: winBase(image), CommandLine: cmd, PID: pid, Provenance: e.Origin(), Linux: execs[e.TimeCreated]}
+		order = append(order, guid)
+	}
+	var roots []*procNode
+	parents := map[string]*procNode{}
+	for i, e := range events {
+		parentGUID, _ := e.Get("ParentProcessGuid")
+		n := nodes[order[i]]
+		if p := nodes[parentGUID]; p != nil {
+			p.Children = append(p.Children, n)
+			continue
+		}
+		p := parents[parentGUID]
+		if p == nil {
+			image, _ := e.Get("ParentImage")
+			cmd, _ := e.Get("ParentCommandLine")
+			pid, _ := e.Get("ParentProcessId")
+			p = &procNode{Image: image, Name: winBase(image), CommandLine: cmd, PID: pid, Provenance: event.Modelled,
+				Linux: "(none: the host profile's parent process, modelled)"}
+			parents[parentGUID] = p
+			roots = append(roots, p)
+		}
+		p.Children = append(p.Children, n)
+	}
+	return roots
+}
+
+func winBase(image string) string {
+	return path.Base(strings.ReplaceAll(image, `\`, "/"))
+}
+
+// timeline places a test's observed moments on one time axis, one lane
+// per kind.
+type timeline struct {
+	Width, Height int
+	Lanes         []lane
+	Marks         []mark
+	Ticks         []tick
+	Span          time.Duration
+}
+
+type lane struct {
+	Y     int
+	Label string
+}
+
+type mark struct {
+	X, Y  float64
+	Kind  string
+	Label string
+}
+
+type tick struct {
+	X     float64
+	Label string
+}
+
+// laneOf orders the timeline's lanes as a story: a process starts, asks
+// DNS, connects, sends its request, writes files.
+var laneOf = []struct{ kind, label string }{
+	{"exec", "process starts"}, {"dns", "DNS queries"}, {"connect", "connections"}, {"request", "HTTP requests"}, {"file", "files written"},
+}
+
+func newTimeline(steps []Step) timeline {
+	const left, right, top, laneH = 130.0, 20.0, 10, 26
+	t := timeline{Width: 1000, Height: top + laneH*len(laneOf) + 24}
+	for i, l := range laneOf {
+		t.Lanes = append(t.Lanes, lane{Y: top + laneH*i + laneH/2, Label: l.label})
+	}
+	var first, last time.Time
+	for _, s := range steps {
+		if first.IsZero() || s.Time.Before(first) {
+			first = s.Time
+		}
+		if s.Time.After(last) {
+			last = s.Time
+		}
+	}
+	t.Span = last.Sub(first)
+	span := float64(t.Span)
+	if span <= 0 {
+		span = 1
+	}
+	x := func(at time.Time) float64 { return left + (float64(t.Width)-left-right)*float64(at.Sub(first))/span }
+	for _, s := range steps {
+		for i, l := range laneOf {
+			if l.kind == s.Kind {
+				t.Marks = append(t.Marks, mark{X: x(s.Time), Y: float64(t.Lanes[i].Y), Kind: s.Kind,
+					Label: fmt.Sprintf("+%.0f ms %s", float64(s.Time.Sub(first))/float64(time.Millisecond), s.Text)})
+			}
+		}
+	}
+	for i := 0; i <= 4; i++ {
+		at := first.Add(time.Duration(float64(t.Span) * float64(i) / 4))
+		t.Ticks = append(t.Ticks, tick{X: x(at), Label: fmt.Sprintf("+%.0f ms", float64(at.Sub(first))/float64(time.Millisecond))})
+	}
+	return t
 }

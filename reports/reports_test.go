@@ -11,10 +11,28 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/validate"
 )
 
 func three() *int { n := 3; return &n }
+
+// sampleEvents are the process creations rendered for sample()'s first
+// atomic on one host: powershell.exe started from Explorer, and the
+// replay child standing in for it.
+func sampleEvents() []event.Event {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	proc := func(at time.Duration, guid, pid, image, cmd, parentGUID, parentImage string, prov event.Provenance) event.Event {
+		return event.Event{Provider: event.Sysmon, EventID: 1, Computer: "WS-0042.corp.example", TimeCreated: t0.Add(at), Provenance: prov,
+			Data: []event.Field{{Name: "ProcessGuid", Value: guid}, {Name: "ProcessId", Value: pid}, {Name: "Image", Value: image},
+				{Name: "CommandLine", Value: cmd}, {Name: "ParentProcessGuid", Value: parentGUID}, {Name: "ParentProcessId", Value: "4012"},
+				{Name: "ParentImage", Value: parentImage}, {Name: "ParentCommandLine", Value: `C:\Windows\Explorer.EXE`}}}
+	}
+	return []event.Event{
+		proc(0, "{a}", "5004", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `powershell.exe -Command "Invoke-RestMethod -Method PUT"`, "{explorer}", `C:\Windows\explorer.exe`, event.Declared),
+		proc(20*time.Millisecond, "{b}", "5008", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `powershell.exe (replayed request)`, "{a}", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, event.Simulated),
+	}
+}
 
 func sample() *Results {
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -22,9 +40,18 @@ func sample() *Results {
 		RunID: "run-1", Mode: "local", Started: t0, Ended: t0.Add(time.Second),
 		Atomics: []Atomic{
 			{Name: "PowerShell PUT", GUID: "g-1", Started: t0, Ended: t0.Add(500 * time.Millisecond), Execution: "simulated", SimulationReason: "pwsh is not installed", ExitCode: 0, Intact: true,
-				Staged:   []Staged{{Name: "finance_q3.csv", Size: 10, SHA256: strings.Repeat("a", 64), Arrived: true}},
-				Requests: []Request{{Host: "api.github.com", Method: "CONNECT", Path: "api.github.com:443", Status: 200}, {Host: "api.github.com", Method: "PUT", Path: "/repos/o/r/contents/f", Status: 201, BytesReceived: 99}},
-				Steps:    []Step{{Time: t0, Kind: "exec", PID: 7, Text: "pid 7 starts <sh> & friends"}}},
+				Staged: []Staged{{Name: "finance_q3.csv", Size: 10, SHA256: strings.Repeat("a", 64), Arrived: true}},
+				Requests: []Request{{Time: t0.Add(40 * time.Millisecond), Host: "api.github.com", Method: "CONNECT", Path: "api.github.com:443", Status: 200},
+					{Time: t0.Add(60 * time.Millisecond), Host: "api.github.com", Method: "PUT", Path: "/repos/o/r/contents/f", Status: 201, BytesReceived: 99,
+						UserAgent: "Mozilla/5.0 (Windows NT; Windows NT 10.0) WindowsPowerShell/5.1", AuthScheme: "token",
+						Files: []File{{Name: "finance_q3.csv", Size: 10, SHA256: strings.Repeat("a", 64)}}}},
+				Uploads: []Upload{{Host: "api.github.com", Method: "PUT", Path: "/repos/o/r/contents/f", File: "finance_q3.csv", Size: 10, SHA256: strings.Repeat("a", 64), Intact: true}},
+				Steps: []Step{{Time: t0, Kind: "exec", PID: 7, Text: "pid 7 starts <sh> & friends"},
+					{Time: t0.Add(20 * time.Millisecond), Kind: "exec", PID: 8, Text: "pid 8 (child of 7) starts /usr/local/bin/harness replay-http PUT"},
+					{Time: t0.Add(30 * time.Millisecond), Kind: "dns", PID: 8, Text: "pid 8 asks DNS for api.github.com (A)"},
+					{Time: t0.Add(40 * time.Millisecond), Kind: "connect", PID: 8, Text: "pid 8 connects from 127.0.0.1:40000 to 127.0.0.1:3128 (ok), asking for api.github.com"},
+					{Time: t0.Add(60 * time.Millisecond), Kind: "request", Text: "the mock receives PUT api.github.com/repos/o/r/contents/f -> 201"},
+					{Time: t0.Add(90 * time.Millisecond), Kind: "file", PID: 8, Text: "pid 8 writes response.json"}}},
 			{Name: "curl gist", GUID: "g-3", Started: t0.Add(500 * time.Millisecond), Ended: t0.Add(time.Second), Execution: "executed", ExitCode: 22, Stderr: "curl: (22) 403",
 				Staged: []Staged{{Name: "stolen_creds.txt", Size: 5, SHA256: strings.Repeat("b", 64)}}},
 		},
@@ -180,7 +207,7 @@ func TestTextIsHonestAboutSimulationAndFailures(t *testing.T) {
 
 func TestHTMLEscapesAndShowsEverything(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, WriteHTML(&buf, sample()))
+	require.NoError(t, WriteHTML(&buf, sample(), sampleEvents()))
 	out := buf.String()
 	assert.Contains(t, out, "SIMULATED")
 	assert.Contains(t, out, "pid 7 starts &lt;sh&gt; &amp; friends", "step text is escaped")

@@ -149,7 +149,7 @@ func writeOut(dir string, r *harness.Run, events []event.Event) error {
 		"events.xml":   func(w io.Writer) error { return telemetry.WriteXML(w, events) },
 		"events.jsonl": func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
 		"junit.xml":    func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
-		"report.html":  func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
+		"report.html":  func(w io.Writer) error { return reports.WriteHTML(w, r.Results, events) },
 		"report.md":    func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
 	} {
 		if err := writeFile(filepath.Join(dir, name), write); err != nil {
