@@ -54,7 +54,10 @@ type page struct {
 type grid struct {
 	Contexts []string
 	Rules    []string
-	Rows     []gridRow
+	// Labels are the rules' names without their common prefix, short
+	// enough for a column header.
+	Labels []string
+	Rows   []gridRow
 }
 
 type gridRow struct {
@@ -163,7 +166,7 @@ func sentence(r *Results, pass int) string {
 	}
 	how := []string{fmt.Sprintf("%d executed", executed)}
 	if simulated > 0 {
-		how = append(how, fmt.Sprintf("%d simulated (a replay stands in for a missing tool)", simulated))
+		how = append(how, fmt.Sprintf("%d simulated, a replay standing in for a missing tool", simulated))
 	}
 	if notRun > 0 {
 		how = append(how, fmt.Sprintf("%d not run", notRun))
@@ -184,7 +187,7 @@ func sentence(r *Results, pass int) string {
 		who = strings.Join(rules, ", ") + " caught it"
 	}
 	return fmt.Sprintf("%d atomic test(s) of %s ran in %s mode against the mock GitHub (%s); %d of %d staged file(s) left and arrived intact; %s; %d of %d expectations hold.",
-		len(r.Atomics), techniques(r), r.Mode, strings.Join(how, ", "), arrived, staged, who, pass, len(r.Verdicts))
+		len(r.Atomics), techniques(r), r.Mode, strings.Join(how, "; "), arrived, staged, who, pass, len(r.Verdicts))
 }
 
 func newGrid(r *Results) grid {
@@ -196,6 +199,7 @@ func newGrid(r *Results) grid {
 		}
 	}
 	sort.Strings(g.Rules)
+	g.Labels = shortNames(g.Rules)
 	for _, a := range m.Atomics {
 		row := gridRow{Atomic: a}
 		for _, c := range g.Contexts {
@@ -206,6 +210,29 @@ func newGrid(r *Results) grid {
 		g.Rows = append(g.Rows, row)
 	}
 	return g
+}
+
+// shortNames drops the words all names share at their start
+// ("seed_t1567_001_code_repo_exfil_net" -> "exfil_net"), keeping at least
+// the last word of each.
+func shortNames(names []string) []string {
+	out := slices.Clone(names)
+	if len(names) < 2 {
+		return out
+	}
+	prefix := names[0]
+	for _, n := range names[1:] {
+		for !strings.HasPrefix(n, prefix) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	cut := strings.LastIndexAny(prefix, "_-. ") + 1
+	for i, n := range names {
+		if cut < len(n) {
+			out[i] = n[cut:]
+		}
+	}
+	return out
 }
 
 func cellFor(vs []validate.Verdict, atomic, context, rule string) gridCell {
