@@ -8,7 +8,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,8 +36,8 @@ type Options struct {
 	Harness string
 	// Timeout bounds each test's command.
 	Timeout time.Duration
-	// Progress, when set, receives a line as each test starts and ends.
-	Progress io.Writer
+	// Progress, when set, is told as each test starts and ends.
+	Progress Progress
 	// Keep leaves the run's temporary directory in place.
 	Keep bool
 	// Observe runs each test under the sensor (the harness binary's
@@ -47,6 +46,13 @@ type Options struct {
 	// RunID names the run (default: a fresh UUID), for example after the
 	// CI job that started it.
 	RunID string
+}
+
+// Progress is told as each test of a run starts and ends (see
+// reports.Progress for the CLI's).
+type Progress interface {
+	Started(index, total int, name string)
+	Finished(index, total int, a reports.Atomic)
 }
 
 // Run is one completed run.
@@ -217,7 +223,9 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 			}
 			break
 		}
-		progress(opts.Progress, "[%d/%d] %s ...\n", i+1, len(selected), sel.Test.Name)
+		if opts.Progress != nil {
+			opts.Progress.Started(i+1, len(selected), sel.Test.Name)
+		}
 		args, err := sel.Test.Args(nil)
 		if err != nil {
 			return nil, err
@@ -252,7 +260,9 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 		}
 		run.Tests = append(run.Tests, tr)
 		res.Atomics = append(res.Atomics, a)
-		progress(opts.Progress, "[%d/%d] %s: %s, exit %d, intact=%v\n", i+1, len(selected), sel.Test.Name, a.Execution, a.ExitCode, a.Intact)
+		if opts.Progress != nil {
+			opts.Progress.Finished(i+1, len(selected), a)
+		}
 	}
 	res.Ended = time.Now().UTC()
 	if run.Ledger, err = b.Ledger(); err != nil {
@@ -319,12 +329,6 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 		a.Intact = a.Intact && ok
 	}
 	return a
-}
-
-func progress(w io.Writer, format string, args ...any) {
-	if w != nil {
-		fmt.Fprintf(w, format, args...)
-	}
 }
 
 func joinLines(a, b string) string {

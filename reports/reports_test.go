@@ -190,8 +190,8 @@ func TestJUnitTimeoutIsAnErrorNamingTheLimit(t *testing.T) {
 
 func TestTextIsHonestAboutSimulationAndFailures(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, WriteText(&buf, sample()))
-	require.NoError(t, WriteVerdicts(&buf, sample()))
+	require.NoError(t, WriteText(&buf, sample(), TextOptions{}))
+	require.NoError(t, WriteVerdicts(&buf, sample(), TextOptions{}))
 	out := buf.String()
 	assert.Contains(t, out, "SIMULATED (not a real run of the tool): pwsh is not installed")
 	assert.Contains(t, out, "CONNECT api.github.com:443 -> 200")
@@ -202,7 +202,7 @@ func TestTextIsHonestAboutSimulationAndFailures(t *testing.T) {
 	assert.Contains(t, out, "1 of 2 atomics delivered every staged file intact")
 	assert.Contains(t, out, "2 of 3 expectations hold")
 	assert.Contains(t, out, "FAIL ide / curl gist / seed")
-	assert.Contains(t, out, "GAP ide / curl gist / net: the rule's author meant silent; the rule fires (1 match(es))")
+	assert.Contains(t, out, "GAP in rule net: its author meant silent, in 1 case(s)\n  ParentImage is absent on Sysmon 3\n  - ide / curl gist (the rule fires (1 match(es)))")
 }
 
 func TestHTMLEscapesAndShowsEverything(t *testing.T) {

@@ -152,7 +152,7 @@ func newValidateCmd() *cobra.Command {
 						return err
 					}
 				}
-			} else if err := reports.WriteVerdicts(cmd.OutOrStdout(), res); err != nil {
+			} else if err := reports.WriteVerdicts(cmd.OutOrStdout(), res, textOptions(cmd.OutOrStdout(), "")); err != nil {
 				return err
 			}
 			if !res.AllPass() {

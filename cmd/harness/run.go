@@ -43,7 +43,9 @@ func newRunCmd() *cobra.Command {
 				return fmt.Errorf("locating the harness binary: %w", err)
 			}
 			opts.Harness = exe
-			opts.Progress = cmd.ErrOrStderr()
+			progress := reports.NewProgress(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()), textOptions(cmd.ErrOrStderr(), ""))
+			defer progress.Close()
+			opts.Progress = progress
 			opts.Observe = !noSensor
 			if _, err := harness.LoadAtomics(opts.Atomics, opts.Tests); err != nil {
 				return badInput(err)
@@ -80,13 +82,13 @@ func newRunCmd() *cobra.Command {
 					return err
 				}
 			}
-			if werr := writeReport(cmd.OutOrStdout(), r.Results, asJSON); werr != nil {
-				return werr
-			}
 			if out != "" {
 				if werr := writeOut(out, r, events); werr != nil {
 					return werr
 				}
+			}
+			if werr := writeReport(cmd.OutOrStdout(), r.Results, asJSON, textOptions(cmd.OutOrStdout(), out)); werr != nil {
+				return werr
 			}
 			if opts.Keep {
 				fmt.Fprintf(cmd.ErrOrStderr(), "kept the run's folder (work dirs, bare repositories under repos/): %s\n", r.Dir)
@@ -120,16 +122,19 @@ func newRunCmd() *cobra.Command {
 }
 
 // writeReport prints the run for a person, or as JSON for a program.
-func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
+func writeReport(w io.Writer, r *reports.Results, asJSON bool, o reports.TextOptions) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	if err := reports.WriteText(w, r); err != nil {
+	if err := reports.WriteText(w, r, o); err != nil {
 		return err
 	}
-	return reports.WriteVerdicts(w, r)
+	if err := reports.WriteVerdicts(w, r, o); err != nil {
+		return err
+	}
+	return reports.WriteFiles(w, o)
 }
 
 func writeOut(dir string, r *harness.Run, events []event.Event) error {
