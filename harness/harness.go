@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,7 +67,8 @@ type Run struct {
 	// Harness is the binary whose replay child stood in for missing tools.
 	Harness string
 
-	hashes *telemetry.HashCache
+	hashes  *telemetry.HashCache
+	timeout time.Duration
 }
 
 // TestRun is one test as the executor, the sensor and the emulator saw it.
@@ -131,7 +133,11 @@ func LoadAtomics(path string, keys []string) ([]Selected, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("no atomic test named %q in %s", k, describe(path))
+			var valid []string
+			for _, s := range out {
+				valid = append(valid, fmt.Sprintf("  %q (%s)", s.Test.Name, s.Test.GUID))
+			}
+			return nil, fmt.Errorf("no atomic test named %q in %s; valid names (or GUIDs):\n%s", k, describe(path), strings.Join(valid, "\n"))
 		}
 	}
 	return picked, nil
@@ -213,7 +219,7 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
 		}
 	}
-	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache()}
+	run := &Run{Dir: dir, Harness: harnessPath, timeout: opts.Timeout, hashes: telemetry.NewHashCache()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
 	run.Results = res
 	for i, sel := range selected {
@@ -253,7 +259,16 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 			// counts for what reached the mock; its verdicts say there is no
 			// telemetry.
 			if tr.Observations, err = readObservations(observationsFile(r.WorkDir)); err != nil {
-				a.Stderr = joinLines(a.Stderr, "no telemetry: "+err.Error())
+				switch {
+				case r.TimedOut:
+					// The sensor died with the command: the time limit is
+					// the cause, not the missing file.
+					a.Stderr = joinLines(a.Stderr, fmt.Sprintf("timed out after %s, before the sensor recorded anything", opts.Timeout))
+				case r.Interrupted:
+					a.Stderr = joinLines(a.Stderr, "interrupted before the sensor recorded anything")
+				default:
+					a.Stderr = joinLines(a.Stderr, "no telemetry: "+err.Error())
+				}
 				tr.Observations = nil
 			}
 			a.Steps = steps(tr.Observations, tr.Ledger, r.WorkDir, harnessPath)

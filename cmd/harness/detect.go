@@ -76,7 +76,7 @@ func newSigmaCmd() *cobra.Command {
 		Short: "Run Sigma rules over recorded events",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules, err := loadRules(cmd, dir, validate.Options{})
+			rules, err := loadRules(cmd, dir, validate.Options{}, true)
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ func newValidateCmd() *cobra.Command {
 			"For a context that names a host profile, only that host's events are checked; otherwise all of them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules, err := loadRules(cmd, dir, opts)
+			rules, err := loadRules(cmd, dir, opts, true)
 			if err != nil {
 				return err
 			}
@@ -130,6 +130,9 @@ func newValidateCmd() *cobra.Command {
 				return err
 			}
 			if expect == "" {
+				if asJSON {
+					return writeCoverageJSON(cmd.Context(), cmd.OutOrStdout(), rules, events)
+				}
 				return writeCoverage(cmd.Context(), cmd.OutOrStdout(), rules, events)
 			}
 			data, err := os.ReadFile(expect)
@@ -165,7 +168,7 @@ func newValidateCmd() *cobra.Command {
 	f.StringVar(&dir, "rules", "", "folder of detection rules (default: the harness's own)")
 	f.StringArrayVar(&files, "events", nil, "events file, Event XML or JSON lines (repeatable)")
 	f.StringVar(&expect, "expect", "", "expectations file (YAML with an expect: block)")
-	f.BoolVar(&asJSON, "json", false, "print verdicts as JSON lines")
+	f.BoolVar(&asJSON, "json", false, "print verdicts (or, without --expect, what each rule yields) as JSON lines")
 	addRuleFlags(f, &opts)
 	_ = cmd.MarkFlagRequired("events")
 	return cmd
@@ -199,6 +202,28 @@ func checkExpectations(ctx context.Context, rules []validate.Rule, events []even
 		}
 	}
 	return verdicts, nil
+}
+
+// writeCoverageJSON prints, per rule, one JSON line: its id, kind, how many
+// rows it yields and how many with each signal.
+func writeCoverageJSON(ctx context.Context, w io.Writer, rules []validate.Rule, events []event.Event) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rules {
+		rows, err := r.Evaluate(ctx, events)
+		if err != nil {
+			return err
+		}
+		signals := map[string]int{}
+		for _, row := range rows {
+			if s := row.Values["Signal"]; s != "" {
+				signals[s]++
+			}
+		}
+		if err := enc.Encode(map[string]any{"rule": r.ID(), "kind": r.Kind(), "rows": len(rows), "signals": signals}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeCoverage lists, per rule, how many rows it yields and with which

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,16 +28,21 @@ func newRunCmd() *cobra.Command {
 		realism  string
 		noSensor bool
 		rulesDir string
+		profDir  string
 		splOpts  validate.Options
 		asJSON   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the atomics against the mock GitHub and report what arrived",
+		Long:  "Run the atomics against the mock GitHub and report what arrived.\n\n" + outHelp(),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if mode != "local" && mode != "container" {
 				return badInput(fmt.Errorf("--mode %q: want local or container", mode))
+			}
+			if opts.Timeout <= 0 {
+				return badInput(fmt.Errorf("--timeout %s: must be more than 0", opts.Timeout))
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -56,25 +62,30 @@ func newRunCmd() *cobra.Command {
 					return badInput(err)
 				}
 			}
-			profiles, err := harness.Contexts(contexts)
+			profiles, err := harness.ContextsFrom(profDir, contexts)
 			if err != nil {
 				return badInput(err)
 			}
-			rules, err := loadRules(cmd, rulesDir, splOpts)
+			rules, err := loadRules(cmd, rulesDir, splOpts, false)
 			if err != nil {
 				return err
 			}
 			var r *harness.Run
 			if mode == "container" {
 				r, err = harness.RunContainer(cmd.Context(), opts, harness.ContainerOptions{Exe: exe, Log: cmd.ErrOrStderr()})
-				if errors.Is(err, harness.ErrNoDocker) {
-					return badInput(fmt.Errorf("--mode container: %w", err))
-				}
 			} else {
 				r, err = harness.RunLocal(cmd.Context(), opts)
 			}
 			if r == nil || r.Results == nil {
-				return err
+				switch {
+				case cmd.Context().Err() != nil:
+					// Interrupted while setting up: not bad input, whatever
+					// the set-up step made of the cancellation.
+					return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
+				case errors.Is(err, harness.ErrNoDocker):
+					return badInput(fmt.Errorf("--mode container: %w", err))
+				}
+				return &exitError{code: exitFailed, err: err}
 			}
 			var events []event.Event
 			if err == nil && opts.Observe {
@@ -108,7 +119,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&mode, "mode", "local", "where the atomics run: local (this machine, in-process mock) or container (Docker)")
 	f.StringVar(&opts.Atomics, "atomics", "", "Atomic Red Team file or folder (default: the embedded T1567.001 file)")
 	f.StringArrayVar(&opts.Tests, "test", nil, "run only this test (name or GUID; repeatable)")
-	f.StringVar(&out, "out", "", "write ledger.json and results.json to this folder")
+	f.StringVar(&out, "out", "", "write the report files to this folder (listed below)")
 	f.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "time limit for each test's command")
 	f.StringVar(&opts.RunID, "run-id", "", "name the run (default: a fresh UUID); it labels the containers and is in every output")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's temporary folder (work dirs, bare repositories)")
@@ -116,9 +127,20 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&realism, "realism", "", "Sysmon 3 DestinationHostname for every context: resolved (name asked for), ptr (reverse lookup), off (\"-\"); default: each profile's own")
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules, *.spl and Sigma *.yml (default: the harness's own)")
+	f.StringVar(&profDir, "profiles", "", "folder of host profiles, *.yaml (default: the harness's own, fixtures/profiles)")
 	addRuleFlags(f, &splOpts)
 	f.BoolVar(&asJSON, "json", false, "print the results document (as results.json) instead of the text report")
 	return cmd
+}
+
+// outHelp lists the files --out writes.
+func outHelp() string {
+	var b strings.Builder
+	b.WriteString("--out DIR writes:\n")
+	for _, f := range reports.OutFiles {
+		fmt.Fprintf(&b, "  %-13s %s\n", f.Name, f.What)
+	}
+	return b.String()
 }
 
 // writeReport prints the run for a person, or as JSON for a program.
