@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,11 +132,25 @@ func newPage(r *Results, events []event.Event) *page {
 		p.Atomics = append(p.Atomics, av)
 		p.Failures = append(p.Failures, atomicFailures(a, av.Anchor)...)
 	}
-	for i, v := range r.Verdicts {
+	for _, v := range r.Verdicts {
 		if !v.Pass {
+			cause := "Expectation failed"
+			a := r.atomic(v)
+			switch {
+			case a.Execution == "not-run":
+				cause += " (the test did not run: missing prerequisite)"
+			case a.TimedOut:
+				cause += " (the test timed out" + after(a) + ")"
+			case a.Interrupted:
+				cause += " (the test was interrupted)"
+			}
+			anchor := "coverage" // recorded events: no atomic section
+			if i := slices.IndexFunc(r.Atomics, func(x Atomic) bool { return x.Name == v.Atomic }); i >= 0 {
+				anchor = "atomic-" + strconv.Itoa(i+1)
+			}
 			p.Failures = append(p.Failures, failure{
-				Anchor:  fmt.Sprintf("verdict-%d", i+1),
-				Heading: fmt.Sprintf("Expectation failed: %s / %s / %s: expected %s, got %s", v.Context, v.Atomic, v.Rule, v.Expected, ActualString(v)),
+				Anchor:  anchor,
+				Heading: fmt.Sprintf("%s: %s / %s / %s: expected %s, got %s", cause, v.Context, v.Atomic, v.Rule, v.Expected, ActualString(v)),
 				Detail:  v.Explanation,
 			})
 		}

@@ -216,6 +216,19 @@ func TestHTMLEscapesAndShowsEverything(t *testing.T) {
 	assert.Contains(t, out, "ParentImage is absent on Sysmon 3")
 }
 
+func TestHTMLFailuresNameTheRealCause(t *testing.T) {
+	r := sample()
+	r.Atomics[1].TimedOut, r.Atomics[1].Timeout = true, time.Millisecond
+	r.Atomics = append(r.Atomics, Atomic{Name: "pwsh only", Execution: "not-run", MissingPrereqs: []string{"pwsh is not installed"}})
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, r, nil))
+	out := buf.String()
+	assert.Contains(t, out, `<h3><a href="#atomic-2">Timed out after 1ms: curl gist</a></h3>`)
+	assert.Contains(t, out, `<h3><a href="#atomic-2">Expectation failed (the test timed out after 1ms): ide / curl gist / seed`)
+	assert.Contains(t, out, `<h3><a href="#atomic-3">Missing prerequisite (pwsh is not installed): pwsh only</a></h3>`)
+	assert.Less(t, strings.Index(out, `id="failures"`), strings.Index(out, `id="atomic-1"`), "failures first")
+}
+
 func TestLayer(t *testing.T) {
 	r := sample()
 	r.Atomics[0].Technique, r.Atomics[1].Technique = "T1567.001", "T1567.001"
