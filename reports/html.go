@@ -437,8 +437,9 @@ type mark struct {
 }
 
 type tick struct {
-	X     float64
-	Label string
+	X      float64
+	Label  string
+	Anchor string // SVG text-anchor: the last label ends at its tick
 }
 
 // laneOf orders the timeline's lanes as a story: a process starts, asks
@@ -478,7 +479,11 @@ func newTimeline(steps []Step) timeline {
 	}
 	for i := 0; i <= 4; i++ {
 		at := first.Add(time.Duration(float64(t.Span) * float64(i) / 4))
-		t.Ticks = append(t.Ticks, tick{X: x(at), Label: fmt.Sprintf("+%.0f ms", float64(at.Sub(first))/float64(time.Millisecond))})
+		anchor := "middle"
+		if i == 4 {
+			anchor = "end"
+		}
+		t.Ticks = append(t.Ticks, tick{X: x(at), Anchor: anchor, Label: fmt.Sprintf("+%.0f ms", float64(at.Sub(first))/float64(time.Millisecond))})
 	}
 	return t
 }
