@@ -11,12 +11,13 @@ func ExampleWriteFiles() {
 	_ = reports.WriteFiles(os.Stdout, reports.TextOptions{OutDir: "out"})
 	// Output:
 	// Report files in out:
-	//   out/report.html   the run for people: open in a browser (self-contained, works offline)
-	//   out/report.md     the run for a pull-request comment or a CI job summary
-	//   out/junit.xml     JUnit for CI: a case per staged file and per expectation
-	//   out/results.json  the results document (atomics, uploads, verdicts)
-	//   out/ledger.json   every request the mock received (never the token)
-	//   out/events.xml    the rendered Windows events, one <Events> document
-	//   out/events.jsonl  the same events as JSON lines, with run id and provenance
-	//   out/layer.json    an ATT&CK Navigator layer (format 4.5) scored by coverage
+	//   out/report.html              the run for people: open in a browser (self-contained, works offline)
+	//   out/report.md                the run for a pull-request comment or a CI job summary
+	//   out/junit.xml                JUnit for CI: a case per staged file and per expectation
+	//   out/results.json             the results document (atomics, uploads, verdicts)
+	//   out/ledger.json              every request the mock received (never the token)
+	//   out/events.xml               the rendered Windows events, one <Events> document
+	//   out/events.provenance.jsonl  what each event in events.xml rests on (its provenance sidecar)
+	//   out/events.jsonl             the same events as JSON lines, with run id and provenance
+	//   out/layer.json               an ATT&CK Navigator layer (format 4.5) scored by coverage
 }

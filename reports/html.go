@@ -90,8 +90,9 @@ type atomicView struct {
 
 type verdictView struct {
 	validate.Verdict
-	Actual     string
-	Provenance event.Provenance
+	Actual string
+	// RestsOn is the provenance of the events under its firing rows.
+	RestsOn string
 }
 
 type procNode struct {
@@ -126,7 +127,7 @@ func newPage(r *Results, events []event.Event) *page {
 		av.Timeline = newTimeline(a.Steps)
 		for _, v := range r.Verdicts {
 			if v.Atomic == a.Name && (v.GUID == "" || v.GUID == a.GUID) {
-				av.Verdicts = append(av.Verdicts, verdictView{Verdict: v, Actual: ActualString(v), Provenance: VerdictProvenance(r, v)})
+				av.Verdicts = append(av.Verdicts, verdictView{Verdict: v, Actual: ActualString(v), RestsOn: RestsOn(v)})
 			}
 		}
 		p.Atomics = append(p.Atomics, av)
@@ -253,6 +254,7 @@ func shortNames(names []string) []string {
 func cellFor(vs []validate.Verdict, atomic, context, rule string) gridCell {
 	cell := gridCell{Class: "none", Mark: "·", Title: fmt.Sprintf("%s / %s / %s: no expectation", context, atomic, rule)}
 	var fires, fail, gap, any bool
+	simulated := true
 	var what []string
 	for _, v := range vs {
 		if v.Atomic != atomic || v.Context != context || v.Rule != rule {
@@ -262,7 +264,8 @@ func cellFor(vs []validate.Verdict, atomic, context, rule string) gridCell {
 		fires = fires || v.Actual.Fires
 		fail = fail || !v.Pass
 		gap = gap || v.Gap != ""
-		what = append(what, fmt.Sprintf("expected %s, got %s", v.Expected, ActualString(v)))
+		simulated = simulated && (!v.Actual.Fires || v.Simulated())
+		what = append(what, fmt.Sprintf("expected %s, got %s (rests on %s)", v.Expected, ActualString(v), RestsOn(v)))
 	}
 	if !any {
 		return cell
@@ -273,6 +276,8 @@ func cellFor(vs []validate.Verdict, atomic, context, rule string) gridCell {
 		cell.Class, cell.Mark = "fail", "✗"
 	case gap:
 		cell.Class, cell.Mark = "gap", "gap"
+	case fires && simulated:
+		cell.Class, cell.Mark = "fires sim-cell", "fires (sim)"
 	case fires:
 		cell.Class, cell.Mark = "fires", "fires"
 	default:

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/validate"
 )
 
@@ -84,16 +83,20 @@ func WriteJUnit(w io.Writer, r *Results) error {
 			Error: &junitMessage{Message: "the run ended before this test started: " + u.Reason, Type: "interrupted"}})
 		add(s)
 	}
+	// Verdicts of one atomic, context and rule share a suite while they
+	// rest on the same evidence, so the suite's properties hold for each.
 	var cur *junitSuite
+	key := ""
 	for _, v := range r.Verdicts {
 		name := fmt.Sprintf("%s :: %s :: %s", v.Context, v.Rule, v.Atomic)
-		if cur == nil || cur.Name != name {
+		if k := name + "\x00" + RestsOn(v); cur == nil || k != key {
+			key = k
 			if cur != nil {
 				add(*cur)
 			}
 			a := r.atomic(v)
 			cur = &junitSuite{Name: name, Timestamp: timestamp(a.Started), Properties: append(atomicProperties(r, a),
-				junitProperty{"context", v.Context}, junitProperty{"rule", v.Rule}, junitProperty{"provenance", string(VerdictProvenance(r, v))})}
+				junitProperty{"context", v.Context}, junitProperty{"rule", v.Rule}, junitProperty{"provenance", RestsOn(v)})}
 		}
 		cur.add(verdictCase(r, v))
 	}
@@ -162,7 +165,7 @@ func after(a Atomic) string {
 func verdictCase(r *Results, v validate.Verdict) junitCase {
 	c := junitCase{
 		Classname: "T1567.001." + v.Context + "." + v.Rule,
-		Name:      fmt.Sprintf("%s :: %s :: %s", v.Atomic, v.Rule, v.Expected),
+		Name:      fmt.Sprintf("%s :: %s :: %s%s", v.Atomic, v.Rule, v.Expected, SimulatedMark(v)),
 	}
 	var out []string
 	if v.Why != "" {
@@ -212,15 +215,23 @@ func timestamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05")
 }
 
-// VerdictProvenance is what a verdict rests on: the provenance of the
-// events behind it. Until verdicts carry their evidence, it is that of the
-// atomic's telemetry: simulated for a replay standing in for a missing
-// tool, observed otherwise.
-func VerdictProvenance(r *Results, v validate.Verdict) event.Provenance {
-	if r.atomic(v).Execution == "simulated" {
-		return event.Simulated
+// RestsOn says what a verdict rests on: the provenance of the events
+// under its firing rows ("observed", "declared+simulated"), or "nothing"
+// when no row fires.
+func RestsOn(v validate.Verdict) string {
+	if b := v.Basis(); b != "" {
+		return b
 	}
-	return event.Observed
+	return "nothing"
+}
+
+// SimulatedMark is " [simulated]" for a verdict that rests only on
+// simulated events, so that no simulation reads as a run.
+func SimulatedMark(v validate.Verdict) string {
+	if v.Simulated() {
+		return " [simulated]"
+	}
+	return ""
 }
 
 // ActualString summarises what a rule did for a verdict: its distinct

@@ -16,9 +16,9 @@ import (
 // collapsed view.
 func Layer(r *Results) map[string]any {
 	type tally struct {
-		cells, detected, pass, total int
-		gaps                         map[string][]string // rule -> "context/atomic: ..." lines
-		rules                        []string
+		cells, detected, pass, total, simulated int
+		gaps                                    map[string][]string // rule -> "context/atomic: ..." lines
+		rules                                   []string
 	}
 	byTech := map[string]*tally{}
 	var order []string
@@ -58,6 +58,9 @@ func Layer(r *Results) map[string]any {
 		if v.Pass {
 			t.pass++
 		}
+		if v.Simulated() {
+			t.simulated++
+		}
 		if !slices.Contains(t.rules, v.Rule) {
 			t.rules = append(t.rules, v.Rule)
 		}
@@ -81,6 +84,9 @@ func Layer(r *Results) map[string]any {
 		sort.Strings(t.rules)
 		lines := []string{fmt.Sprintf("rules fire in %d of %d atomic x context cells; %d of %d expectations hold (%s)",
 			t.detected, t.cells, t.pass, t.total, strings.Join(t.rules, ", "))}
+		if t.simulated > 0 {
+			lines = append(lines, fmt.Sprintf("%d rest only on simulated events (a replay stood in for a missing tool), not on a real run", t.simulated))
+		}
 		tmeta := []map[string]any{}
 		rules := make([]string, 0, len(t.gaps))
 		for rule := range t.gaps {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,12 +59,13 @@ func sample() *Results {
 		},
 		Verdicts: []validate.Verdict{
 			{Atomic: "PowerShell PUT", Context: "workstation", Rule: "seed", Expected: validate.Outcome{Fires: true, Signal: "CodeRepoAPIUpload", Score: three()},
-				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"Signal", "SuspicionScore"}, Values: map[string]string{"Signal": "CodeRepoAPIUpload", "SuspicionScore": "3"}}}}, Pass: true},
+				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"Signal", "SuspicionScore"}, Values: map[string]string{"Signal": "CodeRepoAPIUpload", "SuspicionScore": "3"}}}}, Pass: true,
+				RestsOn: []event.Provenance{event.Simulated}, Accepts: []string{"simulated"}},
 			{Atomic: "curl gist", Context: "ide", Rule: "seed", Expected: validate.Outcome{Fires: true, Signal: "NetworkConnectionToCodeRepo"},
 				Actual: validate.Actual{Rows: []validate.Row{}}, Explanation: `Image="*\\curl.exe" <missing> & more`, Why: "curl connects"},
 			{Atomic: "curl gist", Context: "ide", Rule: "net", Expected: validate.Outcome{Fires: true}, Pass: true,
 				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"rule_id"}, Values: map[string]string{"rule_id": "x"}}}},
-				Intent: &validate.Outcome{Fires: false}, Gap: "ParentImage is absent on Sysmon 3"},
+				Intent: &validate.Outcome{Fires: false}, Gap: "ParentImage is absent on Sysmon 3", RestsOn: []event.Provenance{event.Observed}},
 		},
 	}
 }
@@ -139,7 +142,8 @@ func TestJUnit(t *testing.T) {
 	assert.Equal(t, "workstation", doc.prop(2, "context"))
 	assert.Equal(t, "seed", doc.prop(2, "rule"))
 	assert.Equal(t, "simulated", doc.prop(2, "provenance"), "a verdict on a simulated test rests on simulated events")
-	assert.Equal(t, "observed", doc.prop(3, "provenance"))
+	assert.Equal(t, "nothing", doc.prop(3, "provenance"), "a silent verdict rests on nothing")
+	assert.Equal(t, "observed", doc.prop(4, "provenance"))
 
 	ide := doc.Suites[3]
 	assert.Equal(t, "ide :: seed :: curl gist", ide.Name)
@@ -253,7 +257,9 @@ func TestLayer(t *testing.T) {
 	assert.Equal(t, "exfiltration", sub.Tactic)
 	assert.Equal(t, 100, sub.Score, "a rule fires in both cells of the coverage")
 	lines := strings.Split(sub.Comment, "\n")
-	require.Len(t, lines, 2, "a summary, then one line per gap")
+	require.Len(t, lines, 3, "a summary, the simulated share, then one line per gap")
+	assert.Equal(t, "1 rest only on simulated events (a replay stood in for a missing tool), not on a real run", lines[1])
+	lines = append(lines[:1], lines[2:]...)
 	assert.Equal(t, "rules fire in 2 of 2 atomic x context cells; 2 of 3 expectations hold (net, seed)", lines[0])
 	assert.Equal(t, "gap in rule net: it cannot do what its author meant in 1 case(s): ide/curl gist", lines[1])
 	assert.Equal(t, []struct{ Name, Value string }{{"gap net", "ide/curl gist"}}, sub.Metadata)
@@ -319,4 +325,56 @@ func TestMarkdown(t *testing.T) {
 	assert.Contains(t, out, "### ❌ ide / curl gist / `seed`")
 	assert.Contains(t, out, "<summary>gap: ide / curl gist / <code>net</code>: the author meant silent</summary>")
 	assert.Equal(t, `a \| b c`, mdCell("a | b\nc"))
+}
+
+// Every output marks the verdicts of the simulated atomic as simulated,
+// and says what each verdict rests on.
+func TestEveryWriterMarksASimulatedAtomic(t *testing.T) {
+	write := func(f func(*bytes.Buffer, *Results) error) string {
+		var buf bytes.Buffer
+		require.NoError(t, f(&buf, sample()))
+		return buf.String()
+	}
+	t.Run("junit", func(t *testing.T) {
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteJUnit(b, r) })
+		assert.Contains(t, out, `name="PowerShell PUT :: seed :: fires CodeRepoAPIUpload/3 [simulated]"`)
+		assert.Contains(t, out, `<property name="provenance" value="simulated"></property>`)
+		assert.Contains(t, out, `<property name="provenance" value="nothing"></property>`, "a silent verdict rests on nothing")
+	})
+	t.Run("verdict table", func(t *testing.T) {
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteVerdicts(b, r, TextOptions{}) })
+		assert.Regexp(t, `PowerShell PUT\n\s+pass\s+workstation\s+seed\s+fires CodeRepoAPIUpload/3\s+-> fires CodeRepoAPIUpload/3, rests on simulated`, out)
+		assert.Contains(t, out, "expectation note: curl connects", "the hand-written note, apart from the explanation")
+	})
+	t.Run("coverage matrix", func(t *testing.T) {
+		m := Coverage(sample())
+		assert.Equal(t, []string{"simulated"}, m.Cells["PowerShell PUT"]["workstation"].RestsOn)
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteVerdicts(b, r, TextOptions{}) })
+		assert.Contains(t, out, "seed: CodeRepoAPIUpload (rests on simulated)")
+	})
+	t.Run("html", func(t *testing.T) {
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteHTML(b, r, sampleEvents()) })
+		assert.Contains(t, out, `<span class="prov prov-simulated" title="the provenance of the events its firing rows rest on">rests on simulated</span>`)
+		assert.Contains(t, out, `fires (sim)`, "the grid marks a cell that fires on simulated events only")
+	})
+	t.Run("markdown", func(t *testing.T) {
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteMarkdown(b, r) })
+		assert.Contains(t, out, "rests on simulated")
+		assert.Contains(t, out, "**PowerShell PUT** was *simulated*")
+	})
+	t.Run("results.json", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, WriteJSON(dir, "results.json", sample()))
+		data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+		require.NoError(t, err)
+		assert.Contains(t, string(data), `"rests_on": [
+        "simulated"
+      ]`)
+		assert.Contains(t, string(data), `"execution": "simulated"`)
+	})
+	t.Run("layer.json", func(t *testing.T) {
+		layer := Layer(sample())
+		tech := layer["techniques"].([]map[string]any)[0]
+		assert.Contains(t, tech["comment"], "1 rest only on simulated events")
+	})
 }

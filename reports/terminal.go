@@ -40,6 +40,7 @@ var OutFiles = []OutFile{
 	{"results.json", "the results document (atomics, uploads, verdicts)"},
 	{"ledger.json", "every request the mock received (never the token)"},
 	{"events.xml", "the rendered Windows events, one <Events> document"},
+	{"events.provenance.jsonl", "what each event in events.xml rests on (its provenance sidecar)"},
 	{"events.jsonl", "the same events as JSON lines, with run id and provenance"},
 	{"layer.json", "an ATT&CK Navigator layer (format 4.5) scored by coverage"},
 }

@@ -52,25 +52,31 @@ func WriteVerdicts(w io.Writer, r *Results, o TextOptions) error {
 			res += " (gap)"
 		}
 		left := fmt.Sprintf("  %-10s  %-*s  %-*s  ", res, ctxW, v.Context, ruleW, label[v.Rule])
-		rest := fmt.Sprintf("%s -> %s", v.Expected, ActualString(v))
-		line := left + rest
+		actual := ActualString(v)
+		if v.Actual.Fires {
+			actual += ", rests on " + RestsOn(v)
+		}
+		line := left + v.Expected.String() + " -> " + actual
 		if utf8.RuneCountInString(line) > width {
 			pad := strings.Repeat(" ", utf8.RuneCountInString(left))
-			line = elide(left+v.Expected.String(), width) + "\n" + elide(pad+"-> "+ActualString(v), width)
+			line = elide(left+v.Expected.String(), width) + "\n" + elide(pad+"-> "+actual, width)
 		}
 		p.f("%s\n", o.paintResult(line, res))
 	}
 	for _, v := range r.Verdicts {
 		if !v.Pass {
-			head := fmt.Sprintf("FAIL %s / %s / %s: expected %s, got %s", v.Context, v.Atomic, v.Rule, v.Expected, ActualString(v))
+			head := fmt.Sprintf("FAIL %s / %s / %s%s: expected %s, got %s (rests on %s)", v.Context, v.Atomic, v.Rule, SimulatedMark(v), v.Expected, ActualString(v), RestsOn(v))
 			p.f("\n%s\n%s\n", strings.Replace(wrap(head, width, "", "  "), "FAIL", o.paint(red, "FAIL"), 1), wrap(v.Explanation, width, "  ", "  "))
+			if v.Why != "" {
+				p.f("%s\n", wrap(v.Why, width, "  expectation note: ", "    "))
+			}
 		}
 	}
 	for _, gg := range gapGroups(r.Verdicts) {
 		head := fmt.Sprintf("GAP in rule %s: its author meant %s, in %d case(s)", gg.Rule, gg.Intent, len(gg.Where))
 		p.f("\n%s\n", strings.Replace(wrap(head, width, "", "  "), "GAP", o.paint(yellow, "GAP"), 1))
 		for _, why := range gg.Why {
-			p.f("%s\n", wrap(why, width, "  ", "  "))
+			p.f("%s\n", wrap(why, width, "  expectation note: ", "    "))
 		}
 		p.f("%s\n", wrap(gg.Gap, width, "  ", "  "))
 		for _, where := range gg.Where {
@@ -114,6 +120,9 @@ func writeCoverage(p *printer, m Matrix, width int) {
 			gaps := ""
 			if cell.Gaps > 0 {
 				gaps = fmt.Sprintf(", %d gap(s)", cell.Gaps)
+			}
+			if len(cell.RestsOn) > 0 {
+				what += " (rests on " + strings.Join(cell.RestsOn, ", ") + ")"
 			}
 			head := fmt.Sprintf("    %-*s %d/%d hold%s: ", ctxW, c, cell.Pass, cell.Total, gaps)
 			p.f("%s\n", wrap(what, width, head, strings.Repeat(" ", ctxW+6)))
