@@ -1,6 +1,8 @@
 // Package reports holds the run's results document, in the shape the CLI
 // contract promises (results.json), and writes it for people and machines:
-// a step-by-step text summary and JSON.
+// the terminal story and live progress, JSON, JUnit, a self-contained HTML
+// page for trainers, Markdown for a pull request, and an ATT&CK Navigator
+// layer.
 package reports
 
 import (
