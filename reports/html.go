@@ -105,12 +105,26 @@ type procNode struct {
 	Children    []*procNode
 }
 
+// gapGroup is every gap of one rule: the differences its author's intent
+// and what it does, each with the cases it shows in.
 type gapGroup struct {
-	Rule   string
+	Rule  string
+	Items []gapItem
+	Cases int
+}
+
+// gapItem is one way a rule falls short of its author's intent: what the
+// author meant, the expectation note that says why, and where it shows.
+type gapItem struct {
 	Intent string
-	Why    []string
-	Gap    string
-	Where  []string
+	Why    string
+	Cases  []gapCase
+}
+
+// gapCase is one verdict showing a gap, with the computed difference.
+type gapCase struct {
+	Where string
+	Gap   string
 }
 
 func newPage(r *Results, events []event.Event) *page {
@@ -315,7 +329,6 @@ func atomicFailures(a Atomic, anchor string) []failure {
 
 func gapGroups(vs []validate.Verdict) []gapGroup {
 	var out []gapGroup
-	index := map[string]int{}
 	for _, v := range vs {
 		if v.Gap == "" {
 			continue
@@ -324,18 +337,22 @@ func gapGroups(vs []validate.Verdict) []gapGroup {
 		if v.Intent != nil {
 			intent = v.Intent.String()
 		}
-		key := v.Rule + "\x00" + intent + "\x00" + v.Gap
-		i, ok := index[key]
-		if !ok {
+		i := slices.IndexFunc(out, func(g gapGroup) bool { return g.Rule == v.Rule })
+		if i < 0 {
 			i = len(out)
-			index[key] = i
-			out = append(out, gapGroup{Rule: v.Rule, Intent: intent, Gap: v.Gap})
+			out = append(out, gapGroup{Rule: v.Rule})
 		}
 		g := &out[i]
-		g.Where = append(g.Where, fmt.Sprintf("%s / %s (the rule %s)", v.Context, v.Atomic, ActualString(v)))
-		if v.Why != "" && !slices.Contains(g.Why, v.Why) {
-			g.Why = append(g.Why, v.Why)
+		j := slices.IndexFunc(g.Items, func(it gapItem) bool { return it.Intent == intent && it.Why == v.Why })
+		if j < 0 {
+			j = len(g.Items)
+			g.Items = append(g.Items, gapItem{Intent: intent, Why: v.Why})
 		}
+		g.Items[j].Cases = append(g.Items[j].Cases, gapCase{
+			Where: fmt.Sprintf("%s / %s (the rule %s)", v.Context, v.Atomic, ActualString(v)),
+			Gap:   v.Gap,
+		})
+		g.Cases++
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
 	return out

@@ -206,7 +206,7 @@ func TestTextIsHonestAboutSimulationAndFailures(t *testing.T) {
 	assert.Contains(t, out, "1 of 2 atomics delivered every staged file intact")
 	assert.Contains(t, out, "2 of 3 expectations hold")
 	assert.Contains(t, out, "FAIL ide / curl gist / seed")
-	assert.Contains(t, out, "GAP in rule net: its author meant silent, in 1 case(s)\n  ParentImage is absent on Sysmon 3\n  - ide / curl gist (the rule fires (1 match(es)))")
+	assert.Contains(t, out, "GAP in rule net: 1 case(s) where it cannot do what its author meant\n  - the author meant silent\n    ParentImage is absent on Sysmon 3\n    in ide / curl gist (the rule fires (1 match(es)))")
 }
 
 func TestHTMLEscapesAndShowsEverything(t *testing.T) {
@@ -377,4 +377,27 @@ func TestEveryWriterMarksASimulatedAtomic(t *testing.T) {
 		tech := layer["techniques"].([]map[string]any)[0]
 		assert.Contains(t, tech["comment"], "1 rest only on simulated events")
 	})
+}
+
+func TestGapsGroupedByRule(t *testing.T) {
+	silent := &validate.Outcome{}
+	gap := func(ctx, rule, why, text string) validate.Verdict {
+		return validate.Verdict{Atomic: "a", Context: ctx, Rule: rule, Pass: true, Intent: silent, Why: why, Gap: text,
+			Actual: validate.Actual{Fires: true, Rows: []validate.Row{{}}}}
+	}
+	groups := gapGroups([]validate.Verdict{
+		gap("ide", "seed", "no ParentImage on Sysmon 3", "row on WS-1"),
+		gap("workstation", "seed", "no ParentImage on Sysmon 3", "row on WS-2"),
+		gap("build-agent", "seed", "BLD0042 is no CI name", "row on BLD0042"),
+		gap("ide", "net", "no ParentImage on Sysmon 3", "row"),
+		{Atomic: "a", Context: "ide", Rule: "seed", Pass: true},
+	})
+	require.Len(t, groups, 2, "one group per rule")
+	assert.Equal(t, "net", groups[0].Rule)
+	seed := groups[1]
+	assert.Equal(t, 3, seed.Cases)
+	require.Len(t, seed.Items, 2, "one item per reason")
+	assert.Len(t, seed.Items[0].Cases, 2)
+	assert.Equal(t, "ide / a (the rule fires (1 match(es)))", seed.Items[0].Cases[0].Where)
+	assert.Equal(t, "row on WS-2", seed.Items[0].Cases[1].Gap)
 }

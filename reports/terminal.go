@@ -87,6 +87,10 @@ func wrap(s string, width int, first, indent string) string {
 		if i > 0 {
 			prefix = indent
 		}
+		// A paragraph's own indentation (a list inside an explanation) is kept.
+		lead := para[:len(para)-len(strings.TrimLeft(para, " "))]
+		prefix += lead
+		indent := indent + lead
 		line := prefix
 		room := func() int { return width - utf8.RuneCountInString(line) }
 		empty := true

@@ -73,14 +73,17 @@ func WriteVerdicts(w io.Writer, r *Results, o TextOptions) error {
 		}
 	}
 	for _, gg := range gapGroups(r.Verdicts) {
-		head := fmt.Sprintf("GAP in rule %s: its author meant %s, in %d case(s)", gg.Rule, gg.Intent, len(gg.Where))
+		head := fmt.Sprintf("GAP in rule %s: %d case(s) where it cannot do what its author meant", gg.Rule, gg.Cases)
 		p.f("\n%s\n", strings.Replace(wrap(head, width, "", "  "), "GAP", o.paint(yellow, "GAP"), 1))
-		for _, why := range gg.Why {
-			p.f("%s\n", wrap(why, width, "  expectation note: ", "    "))
-		}
-		p.f("%s\n", wrap(gg.Gap, width, "  ", "  "))
-		for _, where := range gg.Where {
-			p.f("%s\n", wrap(where, width, "  - ", "    "))
+		for _, it := range gg.Items {
+			p.f("%s\n", wrap("the author meant "+it.Intent, width, "  - ", "    "))
+			if it.Why != "" {
+				p.f("%s\n", wrap(it.Why, width, "    expectation note: ", "      "))
+			}
+			p.f("%s\n", wrap(it.Cases[0].Gap, width, "    ", "    "))
+			for _, c := range it.Cases {
+				p.f("%s\n", wrap(c.Where, width, "    in ", "       "))
+			}
 		}
 	}
 	writeCoverage(p, Coverage(r), width)
