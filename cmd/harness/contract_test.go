@@ -175,3 +175,37 @@ func TestInterruptedContainerSetUpIsNotBadInput(t *testing.T) {
 	assert.Contains(t, []int{1, 130}, code, errOut.String())
 	assert.Contains(t, errOut.String(), "interrupted")
 }
+
+// cancelOnWrite cancels the run as soon as stderr says the first test
+// finished, as a SIGINT between two tests would.
+type cancelOnWrite struct {
+	bytes.Buffer
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("[1/2] ")) && bytes.Contains(p, []byte("intact")) {
+		c.cancel()
+	}
+	return c.Buffer.Write(p)
+}
+
+func TestAnInterruptedRunWritesWhatItFinished(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &cancelOnWrite{cancel: cancel}
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	code := run(ctx, []string{"run", "--test", curlTest, "--test", "Automated Data Exfiltration via Python GitHub API Script",
+		"--context", "workstation", "--out", out}, &stdout, stderr)
+	assert.Equal(t, 1, code, "stderr: %s", stderr.String())
+	assert.Contains(t, stderr.String(), "run interrupted")
+	junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	require.NoError(t, err)
+	doc := string(junit)
+	assert.Contains(t, doc, `name="delivery :: `+curlTest+`"`)
+	assert.Contains(t, doc, `<testsuite name="workstation :: seed_t1567_001_code_repo_exfil :: `+curlTest+`"`, "the finished test's verdicts")
+	assert.Contains(t, doc, `<error message="the run ended before this test started: context canceled" type="interrupted">`)
+	assert.Regexp(t, `<testsuites name="[^"]+" time="[0-9.]+" tests="\d+" failures="0" errors="1">`, doc)
+	assert.Contains(t, stdout.String(), "not started: Automated Data Exfiltration via Python GitHub API Script (context canceled)")
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,9 +88,13 @@ func newRunCmd() *cobra.Command {
 				return &exitError{code: exitFailed, err: err}
 			}
 			var events []event.Event
-			if err == nil && opts.Observe {
-				if events, err = r.Validate(cmd.Context(), profiles, real, rules); err != nil {
-					return err
+			if opts.Observe {
+				// An interrupted run still checks the tests it finished:
+				// rendering and rules take moments, and the report then says
+				// what held before the interruption.
+				var verr error
+				if events, verr = r.Validate(context.WithoutCancel(cmd.Context()), profiles, real, rules); verr != nil {
+					return verr
 				}
 			}
 			if out != "" {
