@@ -81,11 +81,13 @@ type failure struct {
 
 type atomicView struct {
 	Atomic
-	Anchor   string
-	Tree     []*procNode
-	Timeline timeline
-	Requests []Request
-	Verdicts []verdictView
+	// Holding, Failed and WithGap count the atomic's verdicts.
+	Holding, Failed, WithGap int
+	Anchor                   string
+	Tree                     []*procNode
+	Timeline                 timeline
+	Requests                 []Request
+	Verdicts                 []verdictView
 }
 
 type verdictView struct {
@@ -142,6 +144,14 @@ func newPage(r *Results, events []event.Event) *page {
 		for _, v := range r.Verdicts {
 			if v.Atomic == a.Name && (v.GUID == "" || v.GUID == a.GUID) {
 				av.Verdicts = append(av.Verdicts, verdictView{Verdict: v, Actual: ActualString(v), RestsOn: RestsOn(v)})
+				if v.Pass {
+					av.Holding++
+				} else {
+					av.Failed++
+				}
+				if v.Gap != "" {
+					av.WithGap++
+				}
 			}
 		}
 		p.Atomics = append(p.Atomics, av)
