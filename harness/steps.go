@@ -11,6 +11,7 @@ import (
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/sensor"
+	"github.com/t1567001/harness/telemetry"
 )
 
 // steps tells a test's story from what was observed: each process started,
@@ -23,8 +24,8 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 	var out []reports.Step
 	gitFiles := map[int]int{}
 	shims := newShimFold(obs)
-	for _, o := range obs {
-		s := reports.Step{Time: o.Time, Kind: o.Kind, PID: o.PID}
+	for i, o := range obs {
+		s := reports.Step{Time: o.Time, Kind: o.Kind, PID: o.PID, Observation: telemetry.ObservationID(i)}
 		if shims.folded(o) {
 			continue
 		}

@@ -398,16 +398,30 @@ func hostEvents(events []event.Event, host string, a Atomic) []event.Event {
 
 // processTree nests the process creations by ParentProcessGuid, the
 // parent the tree starts from (Explorer, Code.exe, a CI agent) at the
-// root. Each node names the Linux process observed at the same moment:
-// the rendering starts one Windows process per observed exec.
+// root. Each node names the Linux process observed behind it: the exec
+// step whose observation the event lists, or else the one at the same
+// moment (the renderer starts one Windows process per observed exec).
 func processTree(events []event.Event, steps []Step) []*procNode {
-	execs := map[time.Time]string{}
+	byObs := map[string]string{}
+	byTime := map[time.Time]string{}
 	for _, s := range steps {
-		if s.Kind == "exec" {
-			if _, ok := execs[s.Time]; !ok {
-				execs[s.Time] = s.Text
+		if s.Kind != "exec" {
+			continue
+		}
+		if s.Observation != "" {
+			byObs[s.Observation] = s.Text
+		}
+		if _, ok := byTime[s.Time]; !ok {
+			byTime[s.Time] = s.Text
+		}
+	}
+	linux := func(e event.Event) string {
+		for _, id := range e.Observations {
+			if t, ok := byObs[id]; ok {
+				return t
 			}
 		}
+		return byTime[e.TimeCreated]
 	}
 	nodes := map[string]*procNode{}
 	var order []string
@@ -416,7 +430,7 @@ func processTree(events []event.Event, steps []Step) []*procNode {
 		image, _ := e.Get("Image")
 		cmd, _ := e.Get("CommandLine")
 		pid, _ := e.Get("ProcessId")
-		nodes[guid] = &procNode{Image: image, Name: winBase(image), CommandLine: cmd, PID: pid, Provenance: e.Origin(), Linux: execs[e.TimeCreated]}
+		nodes[guid] = &procNode{Image: image, Name: winBase(image), CommandLine: cmd, PID: pid, Provenance: e.Origin(), Linux: linux(e)}
 		order = append(order, guid)
 	}
 	var roots []*procNode

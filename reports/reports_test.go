@@ -30,10 +30,14 @@ func sampleEvents() []event.Event {
 				{Name: "CommandLine", Value: cmd}, {Name: "ParentProcessGuid", Value: parentGUID}, {Name: "ParentProcessId", Value: "4012"},
 				{Name: "ParentImage", Value: parentImage}, {Name: "ParentCommandLine", Value: `C:\Windows\Explorer.EXE`}}}
 	}
-	return []event.Event{
+	evs := []event.Event{
 		proc(0, "{a}", "5004", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `powershell.exe -Command "Invoke-RestMethod -Method PUT"`, "{explorer}", `C:\Windows\explorer.exe`, event.Declared),
-		proc(20*time.Millisecond, "{b}", "5008", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `powershell.exe (replayed request)`, "{a}", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, event.Simulated),
+		proc(25*time.Millisecond, "{b}", "5008", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `powershell.exe (replayed request)`, "{a}", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, event.Simulated),
 	}
+	// The replay child's event names its observation, at another moment
+	// than the exec step's: the tree joins them by the id.
+	evs[1].Observations = []string{"obs-2"}
+	return evs
 }
 
 func sample() *Results {
@@ -49,7 +53,7 @@ func sample() *Results {
 						Files: []File{{Name: "finance_q3.csv", Size: 10, SHA256: strings.Repeat("a", 64)}}}},
 				Uploads: []Upload{{Host: "api.github.com", Method: "PUT", Path: "/repos/o/r/contents/f", File: "finance_q3.csv", Size: 10, SHA256: strings.Repeat("a", 64), Intact: true}},
 				Steps: []Step{{Time: t0, Kind: "exec", PID: 7, Text: "pid 7 starts <sh> & friends"},
-					{Time: t0.Add(20 * time.Millisecond), Kind: "exec", PID: 8, Text: "pid 8 (child of 7) starts /usr/local/bin/harness replay-http PUT"},
+					{Time: t0.Add(20 * time.Millisecond), Kind: "exec", PID: 8, Text: "pid 8 (child of 7) starts /usr/local/bin/harness replay-http PUT", Observation: "obs-2"},
 					{Time: t0.Add(30 * time.Millisecond), Kind: "dns", PID: 8, Text: "pid 8 asks DNS for api.github.com (A)"},
 					{Time: t0.Add(40 * time.Millisecond), Kind: "connect", PID: 8, Text: "pid 8 connects from 127.0.0.1:40000 to 127.0.0.1:3128 (ok), asking for api.github.com"},
 					{Time: t0.Add(60 * time.Millisecond), Kind: "request", Text: "the mock receives PUT api.github.com/repos/o/r/contents/f -> 201"},

@@ -121,6 +121,9 @@ type Step struct {
 	Kind string    `json:"kind"` // exec, connect, file, dns, request, exit
 	PID  int       `json:"pid,omitempty"`
 	Text string    `json:"text"`
+	// Observation is the id of the sensor observation the step tells, as
+	// the events rendered from it list it (empty for the mock's requests).
+	Observation string `json:"observation,omitempty"`
 }
 
 // Upload is one file the mock stored, and whether it is byte for byte one
