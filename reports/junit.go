@@ -193,9 +193,6 @@ func verdictCase(r *Results, v validate.Verdict) junitCase {
 func atomicProperties(r *Results, a Atomic) []junitProperty {
 	ps := []junitProperty{{"run_id", r.RunID}, {"mode", r.Mode}, {"atomic", a.Name}, {"guid", a.GUID},
 		{"execution", a.Execution}, {"simulated", strconv.FormatBool(a.Execution == "simulated")}}
-	for _, m := range r.Marks {
-		ps = append(ps, junitProperty{m.Name, m.Value})
-	}
 	return ps
 }
 

@@ -72,9 +72,6 @@ func Layer(r *Results) map[string]any {
 	parents := map[string][]int{}
 	var parentOrder []string
 	meta := []map[string]any{{"name": "run", "value": r.RunID}, {"name": "mode", "value": r.Mode}}
-	for _, m := range r.Marks {
-		meta = append(meta, map[string]any{"name": m.Name, "value": m.Value})
-	}
 	for _, a := range r.Atomics {
 		meta = append(meta, map[string]any{"name": "atomic", "value": fmt.Sprintf("%s (%s, intact=%v)", a.Name, a.Execution, a.Intact)})
 	}

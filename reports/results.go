@@ -26,9 +26,6 @@ type Results struct {
 	// run was interrupted.
 	Unfinished []Unfinished       `json:"unfinished,omitempty"`
 	Verdicts   []validate.Verdict `json:"verdicts"`
-	// Marks are run-wide conditions every output states (for example
-	// sandbox: off), as name and value.
-	Marks []Mark `json:"marks,omitempty"`
 }
 
 // Unfinished is a selected test the run did not get to.
@@ -36,12 +33,6 @@ type Unfinished struct {
 	Name   string `json:"name"`
 	GUID   string `json:"guid"`
 	Reason string `json:"reason"`
-}
-
-// Mark is one run-wide condition, such as "sandbox" = "off".
-type Mark struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
 }
 
 // atomic is the atomic a verdict is about (the zero Atomic when the

@@ -16,9 +16,6 @@ func WriteText(w io.Writer, r *Results, o TextOptions) error {
 	p := &printer{w: w}
 	width := o.width()
 	p.f("%s\n", wrap(fmt.Sprintf("ATT&CK %s harness run %s (mode %s)", techniques(r), r.RunID, r.Mode), width, "", "  "))
-	for _, m := range r.Marks {
-		p.f("%s\n", o.paint(yellow, fmt.Sprintf("%s: %s", m.Name, m.Value)))
-	}
 	for i, a := range r.Atomics {
 		p.f("\n%s\n", o.paint(bold, wrap(fmt.Sprintf("[%d/%d] %s", i+1, len(r.Atomics), a.Name), width, "", "      ")))
 		switch a.Execution {
