@@ -3,6 +3,7 @@ module github.com/t1567001/harness
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/bradleyjkemp/sigma-go v0.6.6
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0

@@ -19,5 +19,7 @@ func ExampleWriteFiles() {
 	//   out/events.xml               the rendered Windows events, one <Events> document
 	//   out/events.provenance.jsonl  what each event in events.xml rests on (its provenance sidecar)
 	//   out/events.jsonl             the same events as JSON lines, with run id and provenance
+	//   out/events.ecs.jsonl         the events and the audit log as Elastic Common Schema documents
+	//   out/github-audit.jsonl       the mock's GitHub audit log, in GitHub's shape
 	//   out/layer.json               an ATT&CK Navigator layer (format 4.5) scored by coverage
 }

@@ -42,6 +42,8 @@ var OutFiles = []OutFile{
 	{"events.xml", "the rendered Windows events, one <Events> document"},
 	{"events.provenance.jsonl", "what each event in events.xml rests on (its provenance sidecar)"},
 	{"events.jsonl", "the same events as JSON lines, with run id and provenance"},
+	{"events.ecs.jsonl", "the events and the audit log as Elastic Common Schema documents"},
+	{"github-audit.jsonl", "the mock's GitHub audit log, in GitHub's shape"},
 	{"layer.json", "an ATT&CK Navigator layer (format 4.5) scored by coverage"},
 }
 
