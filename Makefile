@@ -22,9 +22,10 @@ SHELL       := /bin/bash
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN) ./cmd/harness
 
-# All atomics against the embedded mock GitHub, a report at the end.
+# All atomics, variants and benign look-alikes against the embedded mock
+# GitHub, a report at the end; fails when coverage falls below the baseline.
 run: check build
-	./$(BIN) run --out $(OUT)
+	./$(BIN) run --out $(OUT) --baseline coverage-baseline.json
 
 # go vet, then every test with the race detector; the last lines list the
 # skipped tests with their reasons and the totals.

@@ -22,4 +22,6 @@ func ExampleWriteFiles() {
 	//   out/events.ecs.jsonl         the events and the audit log as Elastic Common Schema documents
 	//   out/github-audit.jsonl       the mock's GitHub audit log, in GitHub's shape
 	//   out/layer.json               an ATT&CK Navigator layer (format 4.5) scored by coverage
+	//   out/coverage.html            the coverage matrix of variants and benign look-alikes, for people
+	//   out/coverage-layer.json      a Navigator layer scored by the variants' detection rates
 }

@@ -136,6 +136,10 @@ func deliverySuite(r *Results, a Atomic) junitSuite {
 		switch {
 		case a.Execution == "not-run":
 			c.Skipped = &junitMessage{Message: "missing prerequisite: " + strings.Join(a.MissingPrereqs, "; "), Type: "prerequisite"}
+		case a.Role != "" && !f.Arrived:
+			// A variant or benign look-alike is judged by the coverage
+			// matrix, not by what reached the mock.
+			c.Skipped = &junitMessage{Message: fmt.Sprintf("a %s case of the coverage matrix: judged there (coverage.html), not by delivery", a.Role), Type: "coverage-case"}
 		case a.Interrupted && !f.Arrived:
 			c.Error = &junitMessage{Message: "interrupted before the file arrived", Type: "interrupted"}
 		case a.TimedOut && !f.Arrived:

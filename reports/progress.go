@@ -89,7 +89,10 @@ func (p *Progress) Finished(index, total int, a Atomic) {
 		status += ", interrupted"
 	}
 	intact := p.opts.paint(green, "every staged file intact")
-	if !a.Intact {
+	switch {
+	case a.Role != "":
+		intact = a.Role + " case of the coverage matrix"
+	case !a.Intact:
 		intact = p.opts.paint(red, "NOT every staged file intact")
 	}
 	line := fmt.Sprintf("[%d/%d] %s: %s, exit %d, %s, %.1fs", index, total, a.Name, status, a.ExitCode, intact, p.now().Sub(p.start).Seconds())

@@ -405,3 +405,16 @@ func TestGapsGroupedByRule(t *testing.T) {
 	assert.Equal(t, "ide / a (the rule fires (1 match(es)))", seed.Items[0].Cases[0].Where)
 	assert.Equal(t, "row on WS-2", seed.Items[0].Cases[1].Gap)
 }
+
+func TestJUnitCoverageCasesAreNotJudgedByDelivery(t *testing.T) {
+	r := sample()
+	r.Atomics[1].Role = "silent"
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnit(&buf, r))
+	validateJUnit(t, buf.Bytes())
+	var doc junitDoc
+	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
+	assert.Equal(t, 1, doc.Failures, "only the failed expectation")
+	assert.Equal(t, 1, doc.Suites[1].Skipped)
+	assert.Contains(t, buf.String(), `<skipped message="a silent case of the coverage matrix: judged there (coverage.html), not by delivery" type="coverage-case">`)
+}

@@ -45,6 +45,8 @@ var OutFiles = []OutFile{
 	{"events.ecs.jsonl", "the events and the audit log as Elastic Common Schema documents"},
 	{"github-audit.jsonl", "the mock's GitHub audit log, in GitHub's shape"},
 	{"layer.json", "an ATT&CK Navigator layer (format 4.5) scored by coverage"},
+	{"coverage.html", "the coverage matrix of variants and benign look-alikes, for people"},
+	{"coverage-layer.json", "a Navigator layer scored by the variants' detection rates"},
 }
 
 const (

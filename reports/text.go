@@ -76,13 +76,19 @@ func WriteText(w io.Writer, r *Results, o TextOptions) error {
 	for _, u := range r.Unfinished {
 		p.f("\n%s\n", wrap("not started: "+u.Name+" ("+u.Reason+")", width, "", "  "))
 	}
-	intact := 0
+	intact, cases := 0, 0
 	for _, a := range r.Atomics {
-		if a.Intact {
+		switch {
+		case a.Role != "":
+			cases++
+		case a.Intact:
 			intact++
 		}
 	}
-	p.f("\n%d of %d atomics delivered every staged file intact\n", intact, len(r.Atomics))
+	p.f("\n%d of %d atomics delivered every staged file intact\n", intact, len(r.Atomics)-cases)
+	if cases > 0 {
+		p.f("%d variants and benign look-alikes: see the coverage matrix\n", cases)
+	}
 	return p.err
 }
 

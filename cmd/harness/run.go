@@ -31,6 +31,7 @@ func newRunCmd() *cobra.Command {
 		profDir  string
 		splOpts  validate.Options
 		asJSON   bool
+		baseline baselineFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -111,6 +112,11 @@ func newRunCmd() *cobra.Command {
 			if opts.Keep {
 				fmt.Fprintf(cmd.ErrOrStderr(), "kept the run's folder (work dirs, bare repositories under repos/): %s\n", r.Dir)
 			}
+			if err == nil {
+				if err = baseline.apply(cmd.ErrOrStderr(), r.Results.Coverage); errors.As(err, new(*exitError)) {
+					return err
+				}
+			}
 			switch {
 			case err != nil:
 				return &exitError{code: exitFailed, err: err}
@@ -136,6 +142,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules: *.spl, Sigma *.yml, Elastic *.toml (default: the harness's own)")
 	f.StringVar(&profDir, "profiles", "", "folder of host profiles, *.yaml (default: the harness's own, fixtures/profiles)")
 	addRuleFlags(f, &splOpts)
+	baseline.add(f)
 	f.BoolVar(&asJSON, "json", false, "print the results document (as results.json) instead of the text report")
 	return cmd
 }
@@ -161,6 +168,9 @@ func writeReport(w io.Writer, r *reports.Results, asJSON bool, o reports.TextOpt
 		return err
 	}
 	if err := reports.WriteVerdicts(w, r, o); err != nil {
+		return err
+	}
+	if err := reports.WriteCoverage(w, r.Coverage); err != nil {
 		return err
 	}
 	return reports.WriteFiles(w, o)
