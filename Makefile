@@ -33,6 +33,8 @@ test: check-test
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -json $(PKGS) | $(GO) run ./internal/cmd/testsummary
 
+# Replay benchmarks generate 1 M Sysmon events once (HARNESS_BENCH_EVENTS=10000000
+# make bench for the 10 M run); each reports events/s and peak-RSS-MB.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 

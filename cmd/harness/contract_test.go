@@ -204,8 +204,8 @@ func TestAnInterruptedRunWritesWhatItFinished(t *testing.T) {
 	var stdout bytes.Buffer
 	code := run(ctx, []string{"run", "--test", curlTest, "--test", "Automated Data Exfiltration via Python GitHub API Script",
 		"--context", "workstation", "--out", out}, &stdout, stderr)
-	assert.Equal(t, 1, code, "stderr: %s", stderr.String())
-	assert.Contains(t, stderr.String(), "run interrupted")
+	assert.Contains(t, []int{1, 130}, code, "interrupted, not bad input; stderr: %s", stderr.String())
+	assert.Contains(t, stderr.String(), "interrupted")
 	junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
 	require.NoError(t, err)
 	doc := string(junit)
