@@ -418,3 +418,16 @@ func TestJUnitCoverageCasesAreNotJudgedByDelivery(t *testing.T) {
 	assert.Equal(t, 1, doc.Suites[1].Skipped)
 	assert.Contains(t, buf.String(), `<skipped message="a silent case of the coverage matrix: judged there (coverage.html), not by delivery" type="coverage-case">`)
 }
+
+func TestHTMLFoldsCoverageCases(t *testing.T) {
+	r := sample()
+	r.Atomics = append(r.Atomics, Atomic{Name: "benign clone", Role: "silent", Execution: "executed", Staged: []Staged{}})
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, r, nil))
+	out := buf.String()
+	assert.Contains(t, out, `<details class="case-body"><summary>A silent case of the coverage matrix`)
+	assert.NotContains(t, out, `<li><a href="#atomic-3">`, "the contents list the atomics, not each case")
+	assert.Contains(t, out, "1 variants and benign look-alikes (folded")
+	assert.NotContains(t, out, `<td class="atomic">benign clone</td>`, "no empty grid row for a case without expectations")
+	assert.NotContains(t, out, "Not every staged file arrived intact (; exit status 0): benign clone", "a case is no failure")
+}
