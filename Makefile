@@ -5,12 +5,12 @@ GO        ?= go
 BIN       := bin/harness
 OUT       ?= out
 PKGS      := ./...
-# Tools the atomics run (command -> Debian package).
-RUN_TOOLS := git:git curl:curl python3:python3
+# Tools the atomics and their variants run (command -> Debian package).
+RUN_TOOLS := git:git curl:curl python3:python3 wget:wget openssl:openssl
 # What the tests use beyond those: a browser for the HTML report, node for
 # the JavaScript atomics, debootstrap for container mode's image, xmllint
 # for the JUnit schema.
-TEST_TOOLS := $(RUN_TOOLS) wget:wget node:nodejs chromium:chromium debootstrap:debootstrap ip:iproute2 xmllint:libxml2-utils
+TEST_TOOLS := $(RUN_TOOLS) node:nodejs chromium:chromium debootstrap:debootstrap ip:iproute2 xmllint:libxml2-utils
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
@@ -45,7 +45,8 @@ lint:
 # missing prints the Debian packages whose command is not on PATH.
 missing = $(strip $(foreach t,$(1),$(if $(shell command -v $(word 1,$(subst :, ,$(t))) 2>/dev/null),,$(word 2,$(subst :, ,$(t))))))
 
-# The atomics need git, curl and python3: say in one line what to install.
+# The atomics need git, curl, python3, wget and openssl: say in one line
+# what to install.
 check:
 	@m="$(call missing,$(RUN_TOOLS))"; if [ -n "$$m" ]; then \
 		echo "missing Debian packages: $$m (install: sudo apt-get install $$m, or make deps)"; exit 1; fi

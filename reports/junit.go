@@ -197,6 +197,9 @@ func verdictCase(r *Results, v validate.Verdict) junitCase {
 func atomicProperties(r *Results, a Atomic) []junitProperty {
 	ps := []junitProperty{{"run_id", r.RunID}, {"mode", r.Mode}, {"atomic", a.Name}, {"guid", a.GUID},
 		{"execution", a.Execution}, {"simulated", strconv.FormatBool(a.Execution == "simulated")}}
+	if r.Sandbox != "" {
+		ps = append(ps, junitProperty{"sandbox", r.Sandbox})
+	}
 	return ps
 }
 

@@ -72,6 +72,9 @@ func Layer(r *Results) map[string]any {
 	parents := map[string][]int{}
 	var parentOrder []string
 	meta := []map[string]any{{"name": "run", "value": r.RunID}, {"name": "mode", "value": r.Mode}}
+	if r.Sandbox != "" {
+		meta = append(meta, map[string]any{"name": "sandbox", "value": r.Sandbox})
+	}
 	for _, a := range r.Atomics {
 		meta = append(meta, map[string]any{"name": "atomic", "value": fmt.Sprintf("%s (%s, intact=%v)", a.Name, a.Execution, a.Intact)})
 	}

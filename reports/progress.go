@@ -35,6 +35,7 @@ const liveTick = 200 * time.Millisecond
 
 // Started reports that test index (from 1) of total, name, has started.
 func (p *Progress) Started(index, total int, name string) {
+	p.stopLive() // tests side by side: the line follows the latest
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.start = p.now()
@@ -71,15 +72,8 @@ func (p *Progress) redraw() {
 
 // Finished reports how test index of total ended.
 func (p *Progress) Finished(index, total int, a Atomic) {
+	p.stopLive()
 	p.mu.Lock()
-	if p.stop != nil {
-		p.stop()
-		done := p.done
-		p.stop = nil
-		p.mu.Unlock()
-		<-done
-		p.mu.Lock()
-	}
 	defer p.mu.Unlock()
 	status := a.Execution
 	if a.TimedOut {
@@ -95,7 +89,11 @@ func (p *Progress) Finished(index, total int, a Atomic) {
 	case !a.Intact:
 		intact = p.opts.paint(red, "NOT every staged file intact")
 	}
-	line := fmt.Sprintf("[%d/%d] %s: %s, exit %d, %s, %.1fs", index, total, a.Name, status, a.ExitCode, intact, p.now().Sub(p.start).Seconds())
+	took := p.now().Sub(p.start)
+	if !a.Started.IsZero() && a.Ended.After(a.Started) {
+		took = a.Ended.Sub(a.Started) // the test's own time, whatever ran beside it
+	}
+	line := fmt.Sprintf("[%d/%d] %s: %s, exit %d, %s, %.1fs", index, total, a.Name, status, a.ExitCode, intact, took.Seconds())
 	if p.live {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
@@ -104,13 +102,22 @@ func (p *Progress) Finished(index, total int, a Atomic) {
 
 // Close ends a live line left running (a run that failed mid-test).
 func (p *Progress) Close() {
+	if p.stopLive() {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// stopLive stops the live line's ticker, if one runs, and reports whether
+// one did.
+func (p *Progress) stopLive() bool {
 	p.mu.Lock()
 	stop, done := p.stop, p.done
 	p.stop = nil
 	p.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
-		fmt.Fprintln(p.w)
+	if stop == nil {
+		return false
 	}
+	stop()
+	<-done
+	return true
 }

@@ -431,3 +431,31 @@ func TestHTMLFoldsCoverageCases(t *testing.T) {
 	assert.NotContains(t, out, `<td class="atomic">benign clone</td>`, "no empty grid row for a case without expectations")
 	assert.NotContains(t, out, "Not every staged file arrived intact (; exit status 0): benign clone", "a case is no failure")
 }
+
+// TestEveryWriterSaysTheSandboxWasOff: a run without the network sandbox
+// says so in every output.
+func TestEveryWriterSaysTheSandboxWasOff(t *testing.T) {
+	r := sample()
+	r.Sandbox = "off"
+	dir := t.TempDir()
+	require.NoError(t, WriteJSON(dir, "results.json", r))
+	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	require.NoError(t, err)
+	layer, err := json.Marshal(Layer(r))
+	require.NoError(t, err)
+	for name, want := range map[string]struct {
+		write func(*bytes.Buffer) error
+		mark  string
+	}{
+		"text":     {func(b *bytes.Buffer) error { return WriteText(b, r, TextOptions{}) }, "sandbox: off"},
+		"markdown": {func(b *bytes.Buffer) error { return WriteMarkdown(b, r) }, "sandbox: off"},
+		"html":     {func(b *bytes.Buffer) error { return WriteHTML(b, r, nil) }, `sandbox: <b class="sandbox">off</b>`},
+		"junit":    {func(b *bytes.Buffer) error { return WriteJUnit(b, r) }, `<property name="sandbox" value="off"></property>`},
+		"json":     {func(b *bytes.Buffer) error { _, err := b.Write(data); return err }, `"sandbox": "off"`},
+		"layer":    {func(b *bytes.Buffer) error { _, err := b.Write(layer); return err }, `{"name":"sandbox","value":"off"}`},
+	} {
+		var buf bytes.Buffer
+		require.NoError(t, want.write(&buf), name)
+		assert.Contains(t, buf.String(), want.mark, name)
+	}
+}

@@ -15,7 +15,7 @@ import (
 func WriteText(w io.Writer, r *Results, o TextOptions) error {
 	p := &printer{w: w}
 	width := o.width()
-	p.f("%s\n", wrap(fmt.Sprintf("ATT&CK %s harness run %s (mode %s)", techniques(r), r.RunID, r.Mode), width, "", "  "))
+	p.f("%s\n", wrap(fmt.Sprintf("ATT&CK %s harness run %s (mode %s%s)", techniques(r), r.RunID, r.Mode, sandboxMark(r)), width, "", "  "))
 	for i, a := range r.Atomics {
 		p.f("\n%s\n", o.paint(bold, wrap(fmt.Sprintf("[%d/%d] %s", i+1, len(r.Atomics), a.Name), width, "", "      ")))
 		switch a.Execution {
@@ -138,4 +138,13 @@ func (p *printer) f(format string, args ...any) {
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, format, args...)
 	}
+}
+
+// sandboxMark is the header's note on how the tests' network was confined;
+// a run without the sandbox says so wherever its results are shown.
+func sandboxMark(r *Results) string {
+	if r.Sandbox == "" {
+		return ""
+	}
+	return ", sandbox: " + r.Sandbox
 }
