@@ -182,15 +182,15 @@ func TestInterruptedContainerSetUpIsNotBadInput(t *testing.T) {
 	assert.Contains(t, errOut.String(), "interrupted")
 }
 
-// cancelOnWrite cancels the run as soon as stderr says the first test
-// finished, as a SIGINT between two tests would.
+// cancelOnWrite cancels the run as soon as stderr says the second test
+// started, as a SIGINT would.
 type cancelOnWrite struct {
 	bytes.Buffer
 	cancel context.CancelFunc
 }
 
 func (c *cancelOnWrite) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("[1/2] ")) && bytes.Contains(p, []byte("intact")) {
+	if bytes.Contains(p, []byte("[2/3] ")) && bytes.Contains(p, []byte(" ...")) {
 		c.cancel()
 	}
 	return c.Buffer.Write(p)
@@ -203,6 +203,7 @@ func TestAnInterruptedRunWritesWhatItFinished(t *testing.T) {
 	out := t.TempDir()
 	var stdout bytes.Buffer
 	code := run(ctx, []string{"run", "--test", curlTest, "--test", "Automated Data Exfiltration via Python GitHub API Script",
+		"--test", "Git Push Sensitive Files to External Repository from Command Shell",
 		"--context", "workstation", "--out", out}, &stdout, stderr)
 	assert.Contains(t, []int{1, 130}, code, "interrupted, not bad input; stderr: %s", stderr.String())
 	assert.Contains(t, stderr.String(), "interrupted")
@@ -213,5 +214,5 @@ func TestAnInterruptedRunWritesWhatItFinished(t *testing.T) {
 	assert.Contains(t, doc, `<testsuite name="workstation :: seed_t1567_001_code_repo_exfil :: `+curlTest+`"`, "the finished test's verdicts")
 	assert.Contains(t, doc, `<error message="the run ended before this test started: context canceled" type="interrupted">`)
 	assert.Regexp(t, `<testsuites name="[^"]+" time="[0-9.]+" tests="\d+" failures="0" errors="1">`, doc)
-	assert.Contains(t, stdout.String(), "not started: Automated Data Exfiltration via Python GitHub API Script (context canceled)")
+	assert.Contains(t, stdout.String(), "not started: Git Push Sensitive Files to External Repository from Command Shell (context canceled)")
 }
