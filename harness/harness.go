@@ -152,7 +152,11 @@ func LoadAtomics(path string, keys []string) ([]Selected, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("no atomic test named %q in %s", k, describe(path))
+			var valid []string
+			for _, s := range out {
+				valid = append(valid, fmt.Sprintf("  %q (%s)", s.Test.Name, s.Test.GUID))
+			}
+			return nil, fmt.Errorf("no atomic test named %q in %s; valid names (or GUIDs):\n%s", k, describe(path), strings.Join(valid, "\n"))
 		}
 	}
 	return picked, nil
