@@ -1,12 +1,10 @@
 package atomics
 
 import (
-	"errors"
-	"regexp"
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/t1567001/harness/internal/yamlerr"
 )
 
 // ParseError is a problem in an ART file, located precisely enough for an
@@ -43,19 +41,9 @@ func (e *ParseError) Error() string {
 	return b.String()
 }
 
-// yamlLineRE matches yaml.v3's syntax errors, which only carry a line.
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// syntaxError converts a yaml.v3 parse error into a ParseError.
-func syntaxError(file string, err error) *ParseError {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &ParseError{File: file, Line: line, Msg: m[2]}
-	}
-	return &ParseError{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+// syntaxError converts a yaml.v3 parse error of data into a ParseError
+// on the line of the mistake.
+func syntaxError(file string, data []byte, err error) *ParseError {
+	line, msg := yamlerr.Locate(data, err)
+	return &ParseError{File: file, Line: line, Msg: msg}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func LoadDir(dir string) ([]*Technique, error) {
 func Load(name string, data []byte) (*Technique, error) {
 	var doc yaml.Node
 	if err := unmarshal(data, &doc); err != nil {
-		return nil, syntaxError(name, err)
+		return nil, syntaxError(name, data, err)
 	}
 	d := &decoder{file: name}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -74,7 +75,7 @@ func Load(name string, data []byte) (*Technique, error) {
 func LoadExpectations(name string, data []byte) (map[string][]Expectation, error) {
 	var doc yaml.Node
 	if err := unmarshal(data, &doc); err != nil {
-		return nil, syntaxError(name, err)
+		return nil, syntaxError(name, data, err)
 	}
 	d := &decoder{file: name}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || isNull(deref(doc.Content[0])) {
@@ -292,6 +293,9 @@ func (d *decoder) dependencies(test *fields) ([]Dependency, error) {
 	return deps, nil
 }
 
+// Executors are the executor names of the Atomic Red Team schema.
+var Executors = []string{"bash", "command_prompt", "manual", "powershell", "sh"}
+
 func (d *decoder) executor(test *fields, key string, e *Executor) error {
 	f, err := test.sub(key)
 	if err != nil {
@@ -299,6 +303,9 @@ func (d *decoder) executor(test *fields, key string, e *Executor) error {
 	}
 	if e.Name, err = f.requiredStr("name"); err != nil {
 		return err
+	}
+	if !slices.Contains(Executors, strings.ToLower(e.Name)) {
+		return f.d.errorf(f.get("name"), join(f.path, "name"), "unknown executor %q (one of %s)", e.Name, strings.Join(Executors, ", "))
 	}
 	// A manual test has prose steps for a human instead of a command.
 	if e.Name == "manual" {

@@ -229,7 +229,17 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "tab indentation",
 			yaml: head + "- name: x\n\tdescription: d\n",
-			line: 4, msg: "found a tab character that violates indentation",
+			line: 5, msg: "found a tab character that violates indentation",
+		},
+		{
+			name: "unknown executor",
+			yaml: head + "- name: x\n  description: d\n  supported_platforms: [linux]\n  executor: {name: zsh, command: echo}\n",
+			line: 7, col: 20, field: "atomic_tests[0].executor.name", msg: `unknown executor "zsh" (one of bash, command_prompt, manual, powershell, sh)`,
+		},
+		{
+			name: "key outside its block (yaml.v3 says the line before)",
+			yaml: head + "- name: x\n  description: d\n supported_platforms: [linux]\n",
+			line: 6, msg: "did not find expected key",
 		},
 		{name: "empty file", yaml: "", line: 0, msg: "empty document"},
 		{name: "null document", yaml: "~\n", line: 1, msg: "empty document"},
@@ -485,6 +495,32 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSyntaxErrorsWithoutALineFromYAML covers the errors yaml.v3 reports
+// with no line at all, in an atomics file and an expectations file.
+func TestSyntaxErrorsWithoutALineFromYAML(t *testing.T) {
+	expect := "expect:\n  workstation:\n  - rule: r\n    fires: true\n"
+	for _, tc := range []struct {
+		name, bad, msg string
+	}{
+		{"control character", "x: \x01\n", "control characters are not allowed"},
+		{"invalid UTF-8", "x: \xff\n", "invalid leading UTF-8 octet"},
+		{"nesting too deep", "x: " + strings.Repeat("[", 10001) + "\n", "exceeded max depth of 10000"},
+		{"unknown anchor", "x: *nope\n", "unknown anchor 'nope' referenced"},
+		{"mapping values", "x: a: b\n", "mapping values are not allowed in this context"},
+	} {
+		t.Run("atomics/"+tc.name, func(t *testing.T) {
+			_, err := Load("bad.yaml", []byte(head+okTest+tc.bad))
+			require.Error(t, err)
+			assert.Equal(t, "bad.yaml:8: "+tc.msg, err.Error())
+		})
+		t.Run("expectations/"+tc.name, func(t *testing.T) {
+			_, err := LoadExpectations("expect.yaml", []byte(expect+tc.bad))
+			require.Error(t, err)
+			assert.Equal(t, "expect.yaml:5: "+tc.msg, err.Error())
+		})
+	}
 }
 
 func TestExpectationEvidenceAndContexts(t *testing.T) {

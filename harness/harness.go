@@ -42,8 +42,8 @@ type Options struct {
 	Harness string
 	// Timeout bounds each test's command.
 	Timeout time.Duration
-	// Progress, when set, receives a line as each test starts and ends.
-	Progress io.Writer
+	// Progress, when set, is told as each test starts and ends.
+	Progress Progress
 	// Keep leaves the run's temporary directory in place.
 	Keep bool
 	// Observe runs each test under the sensor (the harness binary's
@@ -56,6 +56,14 @@ type Options struct {
 	// emulator's proxy by environment variables only, instead of in the
 	// network sandbox; every output says so.
 	NoSandbox bool
+}
+
+// Progress is told as each test of a run starts and ends (see
+// reports.Progress for the CLI's). Tests may run side by side: it must be
+// safe for concurrent use.
+type Progress interface {
+	Started(index, total int, name string)
+	Finished(index, total int, a reports.Atomic)
 }
 
 // Run is one completed run.
@@ -71,6 +79,7 @@ type Run struct {
 
 	hashes  *telemetry.HashCache
 	records *telemetry.RecordIDs
+	timeout time.Duration
 }
 
 // TestRun is one test as the executor, the sensor and the emulator saw it.
@@ -143,7 +152,11 @@ func LoadAtomics(path string, keys []string) ([]Selected, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("no atomic test named %q in %s", k, describe(path))
+			var valid []string
+			for _, s := range out {
+				valid = append(valid, fmt.Sprintf("  %q (%s)", s.Test.Name, s.Test.GUID))
+			}
+			return nil, fmt.Errorf("no atomic test named %q in %s; valid names (or GUIDs):\n%s", k, describe(path), strings.Join(valid, "\n"))
 		}
 	}
 	return picked, nil
@@ -232,16 +245,12 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
 		}
 	}
-	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache(), records: telemetry.NewRecordIDs()}
+	run := &Run{Dir: dir, Harness: harnessPath, timeout: opts.Timeout, hashes: telemetry.NewHashCache(), records: telemetry.NewRecordIDs()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
 	if s, ok := b.(interface{ Sandbox() string }); ok {
 		res.Sandbox = s.Sandbox()
 	}
 	run.Results = res
-	if opts.Progress != nil {
-		// Tests running side by side report on the same writer.
-		opts.Progress = &lockedWriter{w: opts.Progress}
-	}
 	done := make([]*executed, len(selected))
 	lanes, parallel := b.(laned)
 	parallel = parallel && lanes.Lanes() > 1
@@ -307,7 +316,11 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	}
 	for i, x := range done {
 		if x == nil {
-			continue // not started: interrupted
+			// Not started: the run was interrupted first.
+			if ctx.Err() != nil {
+				res.Unfinished = append(res.Unfinished, reports.Unfinished{Name: selected[i].Test.Name, GUID: selected[i].Test.GUID, Reason: context.Cause(ctx).Error()})
+			}
+			continue
 		}
 		if x.result == nil {
 			return nil, x.err
@@ -316,6 +329,7 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 		r := x.result
 		tr := TestRun{Selected: sel, Args: x.args, Result: r, Ledger: x.ledger}
 		a := summarize(sel, r, tr.Ledger)
+		a.Timeout = opts.Timeout
 		if x.err != nil {
 			a.Stderr = joinLines(a.Stderr, x.err.Error())
 		}
@@ -324,14 +338,25 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 			// counts for what reached the mock; its verdicts say there is no
 			// telemetry.
 			if tr.Observations, err = readObservations(observationsFile(r.WorkDir)); err != nil {
-				a.Stderr = joinLines(a.Stderr, "no telemetry: "+err.Error())
+				switch {
+				case r.TimedOut:
+					// The sensor died with the command: the time limit is
+					// the cause, not the missing file.
+					a.Stderr = joinLines(a.Stderr, fmt.Sprintf("timed out after %s, before the sensor recorded anything", opts.Timeout))
+				case r.Interrupted:
+					a.Stderr = joinLines(a.Stderr, "interrupted before the sensor recorded anything")
+				default:
+					a.Stderr = joinLines(a.Stderr, "no telemetry: "+err.Error())
+				}
 				tr.Observations = nil
 			}
 			a.Steps = steps(tr.Observations, tr.Ledger, r.WorkDir, harnessPath)
 		}
 		run.Tests = append(run.Tests, tr)
 		res.Atomics = append(res.Atomics, a)
-		progress(opts.Progress, "[%d/%d] %s: %s, exit %d, intact=%v\n", i+1, len(selected), sel.Test.Name, a.Execution, a.ExitCode, a.Intact)
+		if opts.Progress != nil {
+			opts.Progress.Finished(i+1, len(selected), a)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return run, fmt.Errorf("run interrupted: %w", err)
@@ -446,7 +471,9 @@ func runOne(ctx context.Context, opts Options, i, n int, sel Selected, cfg execu
 	if ctx.Err() != nil {
 		return nil
 	}
-	progress(opts.Progress, "[%d/%d] %s ...\n", i+1, n, sel.Test.Name)
+	if opts.Progress != nil {
+		opts.Progress.Started(i+1, n, sel.Test.Name)
+	}
 	args, err := sel.Test.Args(nil)
 	if err != nil {
 		return &executed{err: err}
@@ -521,12 +548,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-func progress(w io.Writer, format string, args ...any) {
-	if w != nil {
-		fmt.Fprintf(w, format, args...)
-	}
 }
 
 func joinLines(a, b string) string {

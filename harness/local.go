@@ -126,7 +126,7 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 
 // sandboxHostname is the host name of the profile the sandbox takes.
 func sandboxHostname() (string, error) {
-	fsys, err := profilesFS()
+	fsys, _, err := profilesFS("")
 	if err != nil {
 		return "", err
 	}

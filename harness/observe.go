@@ -2,10 +2,12 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/t1567001/harness/event"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -38,42 +40,74 @@ func readObservations(path string) ([]sensor.Observation, error) {
 
 // ContextNames lists the host contexts the harness ships a profile for.
 func ContextNames() ([]string, error) {
-	fsys, err := profilesFS()
+	fsys, _, err := profilesFS("")
 	if err != nil {
 		return nil, err
 	}
 	return telemetry.ProfileNames(fsys)
 }
 
-// Contexts loads the named host profiles, or every context profile the
-// harness ships when names is empty.
+// Contexts loads the named host profiles the harness ships, or all of
+// them when names is empty.
 func Contexts(names []string) ([]*telemetry.Profile, error) {
-	fsys, err := profilesFS()
+	return ContextsFrom("", names)
+}
+
+// ContextsFrom loads the named host profiles from the folder dir (the
+// harness's own, fixtures/profiles, when dir is empty), or every context
+// profile there when names is empty. A name that is no profile there is
+// an error listing those that are.
+func ContextsFrom(dir string, names []string) ([]*telemetry.Profile, error) {
+	fsys, label, err := profilesFS(dir)
 	if err != nil {
 		return nil, err
 	}
+	all, err := telemetry.ProfileNames(fsys)
+	if err != nil {
+		return nil, inDir(label, err)
+	}
 	if len(names) == 0 {
-		if names, err = telemetry.ProfileNames(fsys); err != nil {
-			return nil, err
+		if len(all) == 0 {
+			return nil, fmt.Errorf("%s: no host profile (a *.yaml with a name)", label)
 		}
+		names = all
 	}
 	var out []*telemetry.Profile
 	for _, n := range names {
+		if !slices.Contains(all, n) {
+			return nil, fmt.Errorf("no host context %q in %s; valid: %s", n, label, strings.Join(all, ", "))
+		}
 		p, err := telemetry.LoadProfile(fsys, n)
 		if err != nil {
-			return nil, err
+			return nil, inDir(label, err)
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
-func profilesFS() (fs.FS, error) {
+// inDir names a profile error's file by its folder.
+func inDir(dir string, err error) error {
+	var pe *telemetry.ProfileError
+	if errors.As(err, &pe) {
+		return &telemetry.ProfileError{File: filepath.Join(dir, pe.File), Line: pe.Line, Msg: pe.Msg}
+	}
+	return err
+}
+
+func profilesFS(dir string) (fs.FS, string, error) {
+	if dir != "" {
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() {
+			return nil, "", fmt.Errorf("profiles %s: not a folder", dir)
+		}
+		return os.DirFS(dir), dir, nil
+	}
 	fsys, err := fs.Sub(fixtures.FS, "profiles")
 	if err != nil {
-		return nil, fmt.Errorf("profiles: %w", err)
+		return nil, "", fmt.Errorf("profiles: %w", err)
 	}
-	return fsys, nil
+	return fsys, "fixtures/profiles", nil
 }
 
 // Rendered is one test's telemetry under one host context: the render
@@ -168,6 +202,9 @@ func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, reali
 }
 
 func (r *Run) whyNoTelemetry(t TestRun) string {
+	if t.Result.TimedOut {
+		return fmt.Sprintf("it timed out after %s", r.timeout)
+	}
 	if t.Result.Execution == executor.NotRun {
 		return "it did not run (missing prerequisite: " + strings.Join(t.Result.MissingPrereqs, "; ") + ")"
 	}

@@ -74,7 +74,7 @@ func Report(dir string, r *Run, events []event.Event) error {
 		"events.provenance.jsonl": func(w io.Writer) error { return telemetry.WriteProvenance(w, events) },
 		"events.jsonl":            func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
 		"junit.xml":               func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
-		"report.html":             func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
+		"report.html":             func(w io.Writer) error { return reports.WriteHTML(w, r.Results, events) },
 		"report.md":               func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
 		"coverage.html":           func(w io.Writer) error { return reports.WriteCoverageHTML(w, r.Results.Coverage) },
 	} {

@@ -83,11 +83,11 @@ func WriteCoverage(w io.Writer, c *validate.Coverage) error {
 	p.f("\nCoverage matrix: detection rate over variants, false-positive rate over benign look-alikes\n")
 	p.f("  %-40s %-24s %10s %10s\n", "rule", "context", "detection", "false pos")
 	for _, r := range c.Rates {
-		p.f("  %-40s %-24s %4s %5s %4s %5s\n", r.Rule, r.Context,
+		p.f("  %-40s %-24s %4s %5s %4s %5s\n", elide(r.Rule, 40), r.Context,
 			pct(r.DetectionRate), fmt.Sprintf("%d/%d", r.Caught, r.Variants), pct(r.FalsePositiveRate), fmt.Sprintf("%d/%d", r.Fired, r.Benign))
 	}
 	for _, cs := range c.Cases {
-		p.f("\n%s %s\n  %s\n", roleWord(cs.Role), cs.Atomic, cs.Status)
+		p.f("\n%s\n%s\n", wrap(roleWord(cs.Role)+" "+cs.Atomic, 100, "", "  "), wrap(cs.Status, 100, "  ", "  "))
 		if !cs.Observed && !cs.Simulated {
 			continue
 		}
@@ -99,14 +99,14 @@ func WriteCoverage(w io.Writer, c *validate.Coverage) error {
 			if len(l.Fire) > 0 {
 				fire = "fires: " + strings.Join(l.Fire, ", ")
 			}
-			p.f("  %-24s %s\n", l.Context, fire)
+			p.f("%s\n", wrap(fire, 100, fmt.Sprintf("  %-24s ", l.Context), strings.Repeat(" ", 27)))
 		}
 		for _, s := range shortfalls(cs) {
 			verb := "misses it"
 			if cs.Role == atomics.Benign {
 				verb = "fires (false positive)"
 			}
-			p.f("  %s %s in %s:\n    %s\n", s.Rule, verb, strings.Join(s.Contexts, ", "), indent(firstLines(s.Why, 3), "    "))
+			p.f("%s\n%s\n", wrap(fmt.Sprintf("%s %s in %s:", s.Rule, verb, strings.Join(s.Contexts, ", ")), 100, "  ", "    "), wrap(firstLines(s.Why, 3), 100, "    ", "    "))
 		}
 	}
 	return p.err

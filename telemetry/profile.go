@@ -125,7 +125,7 @@ func LoadProfile(fsys fs.FS, name string) (*Profile, error) {
 		return nil, err
 	}
 	if _, err := ParseRealism(string(p.Realism)); err != nil {
-		return nil, fmt.Errorf("%s.yaml: %w", name, err)
+		return nil, &ProfileError{File: name + ".yaml", Msg: "realism: " + err.Error()}
 	}
 	return p, nil
 }
@@ -151,7 +151,7 @@ func ProfileNames(fsys fs.FS) ([]string, error) {
 			return nil, fmt.Errorf("profiles: %w", err)
 		}
 		if err := yaml.Unmarshal(data, &head); err != nil {
-			return nil, fmt.Errorf("profiles/%s: %w", e.Name(), err)
+			return nil, profileError(e.Name(), data, err)
 		}
 		if head.Name != "" {
 			names = append(names, n)
@@ -164,7 +164,7 @@ func ProfileNames(fsys fs.FS) ([]string, error) {
 func loadInto(fsys fs.FS, name string, p *Profile, seen map[string]bool) error {
 	file := name + ".yaml"
 	if seen[name] {
-		return fmt.Errorf("%s: base profiles form a cycle", file)
+		return &ProfileError{File: file, Msg: "base profiles form a cycle"}
 	}
 	seen[name] = true
 	data, err := fs.ReadFile(fsys, path.Clean(file))
@@ -175,7 +175,7 @@ func loadInto(fsys fs.FS, name string, p *Profile, seen map[string]bool) error {
 		Base string `yaml:"base"`
 	}
 	if err := yaml.Unmarshal(data, &head); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+		return profileError(file, data, err)
 	}
 	if head.Base != "" {
 		if err := loadInto(fsys, head.Base, p, seen); err != nil {
@@ -186,7 +186,7 @@ func loadInto(fsys fs.FS, name string, p *Profile, seen map[string]bool) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(p); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", file, err)
+		return profileError(file, data, err)
 	}
 	return nil
 }
@@ -203,7 +203,7 @@ func (p *Profile) validate(file string) error {
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return fmt.Errorf("%s: required field(s) missing: %s", file, strings.Join(missing, ", "))
+		return &ProfileError{File: file, Msg: "required field(s) missing: " + strings.Join(missing, ", ")}
 	}
 	return nil
 }

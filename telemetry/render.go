@@ -147,6 +147,10 @@ type renderer struct {
 	extra []string
 }
 
+// ObservationID names the observation at index i of a test's
+// observations, as the events rendered from it list it (Event.Observations).
+func ObservationID(i int) string { return "obs-" + strconv.Itoa(i+1) }
+
 // Render turns one test's observations into Windows events under profile p.
 // Every event comes from an observation and says so (event.Provenance and
 // the observation ids): the process tree from exec observations, network
@@ -188,7 +192,7 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 	obs := make([]*sensor.Observation, len(in.Observations))
 	for i := range in.Observations {
 		obs[i] = &in.Observations[i]
-		r.obsID[obs[i]] = "obs-" + strconv.Itoa(i+1)
+		r.obsID[obs[i]] = ObservationID(i)
 	}
 	sort.SliceStable(obs, func(i, j int) bool { return obs[i].Time.Before(obs[j].Time) })
 	// A subshell forks without exec: only its exit tells who its parent was.

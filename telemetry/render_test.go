@@ -260,13 +260,33 @@ func TestProfileErrorsNameFileAndLine(t *testing.T) {
 	}.fs()
 	_, err := LoadProfile(fsys, "bad")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "bad.yaml")
-	assert.Contains(t, err.Error(), "line 4")
-	assert.Contains(t, err.Error(), "nmae")
+	assert.Equal(t, "bad.yaml:4: nmae: unknown field", err.Error(), "in the loader's words, not a Go type's")
 	_, err = LoadProfile(fsys, "loop")
 	assert.ErrorContains(t, err, "cycle")
 	_, err = LoadProfile(fsys, "thin")
 	assert.ErrorContains(t, err, "host.name")
+}
+
+func TestProfileErrorsReadLikeTheLoaders(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"wrong type", "name: x\nsysmon:\n  pid: many\n", `x.yaml:3: expected a number, got a string "many"`},
+		{"list for a mapping", "name: x\nhost: [a]\n", "x.yaml:2: expected a mapping, got a list"},
+		{"control character", "name: x\nhost:\n  name: \x01\n", "x.yaml:3: control characters are not allowed"},
+		{"invalid UTF-8", "name: x\ntemp: \xff\n", "x.yaml:2: invalid leading UTF-8 octet"},
+		{"nesting too deep", "name: x\ncollapse: " + strings.Repeat("[", 10001) + "\n", "x.yaml:2: exceeded max depth of 10000"},
+		{"unknown anchor", "name: x\ntemp: *t\n", "x.yaml:2: unknown anchor 't' referenced"},
+		{"mapping values", "name: x\ntemp: a: b\n", "x.yaml:2: mapping values are not allowed in this context"},
+		{"bad realism", "name: x\nrealism: maybe\nhost: {name: h}\nuser: {name: u, domain: d, sid: s}\ntemp: t\nwork_dir: w\nparent: {image: p}\n", "x.yaml: realism: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadProfile(fstestMap{"x.yaml": tc.yaml}.fs(), "x")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "telemetry.")
+			var pe *ProfileError
+			assert.ErrorAs(t, err, &pe)
+		})
+	}
 }
 
 type fstestMap map[string]string

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"github.com/t1567001/harness/event"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -204,11 +203,8 @@ func TestSPLEventFields(t *testing.T) {
 }
 
 func TestSeedRuleIsVerbatim(t *testing.T) {
-	seed := filepath.Join(reftest.ModuleRoot(t), "..", "shared", "seed", "004_ecbec7d42abb12da.txt")
-	doc, err := os.ReadFile(seed)
-	if err != nil {
-		t.Skipf("seed document not found at %s: %v", seed, err)
-	}
+	doc, err := os.ReadFile(reftest.Seed(t, "004_ecbec7d42abb12da.txt"))
+	require.NoError(t, err)
 	rule, err := rules.FS.ReadFile("seed_t1567_001_code_repo_exfil.spl")
 	require.NoError(t, err)
 	assert.True(t, strings.Contains(string(doc), strings.TrimSpace(string(rule))), "the shipped rule must be the seed query, byte for byte")

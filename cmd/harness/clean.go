@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,10 @@ func newCleanCmd() *cobra.Command {
 			"Do not run it while another container-mode run is going on, unless you name a run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("run-id") && strings.TrimSpace(runID) == "" {
+				// An empty id would select every run's objects.
+				return badInput(fmt.Errorf("--run-id is empty: name a run, or leave the flag out to remove every run's objects"))
+			}
 			out := cmd.OutOrStdout()
 			dirs, err := harness.CleanOrphans()
 			for _, d := range dirs {

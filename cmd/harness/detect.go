@@ -72,7 +72,7 @@ func newSigmaCmd() *cobra.Command {
 		Short: "Run Sigma rules over recorded events",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules, err := loadRules(cmd, dir, validate.Options{})
+			rules, err := loadRules(cmd, dir, validate.Options{}, true)
 			if err != nil {
 				return err
 			}
@@ -160,12 +160,12 @@ func newValidateCmd() *cobra.Command {
 			"(harness_context); recorded events by the host name of the profile the context names, or all of them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules, err := loadRules(cmd, dir, opts)
+			rules, err := loadRules(cmd, dir, opts, true)
 			if err != nil {
 				return err
 			}
 			if expect == "" {
-				return writeCoverage(cmd, rules, files, strict)
+				return writeCoverage(cmd, rules, files, strict, asJSON)
 			}
 			events, err := readEvents(cmd, files, strict)
 			if err != nil {
@@ -191,7 +191,7 @@ func newValidateCmd() *cobra.Command {
 						return err
 					}
 				}
-			} else if err := reports.WriteVerdicts(cmd.OutOrStdout(), res); err != nil {
+			} else if err := reports.WriteVerdicts(cmd.OutOrStdout(), res, textOptions(cmd.OutOrStdout(), "")); err != nil {
 				return err
 			}
 			if !res.AllPass() {
@@ -205,16 +205,17 @@ func newValidateCmd() *cobra.Command {
 	f.StringArrayVar(&files, "events", nil, "recorded events file (repeatable; the format is detected)")
 	f.StringVar(&expect, "expect", "", "expectations file (YAML with an expect: block)")
 	f.BoolVar(&strict, "strict", false, "a record that cannot be read is fatal (default: reported and skipped)")
-	f.BoolVar(&asJSON, "json", false, "print verdicts as JSON lines")
+	f.BoolVar(&asJSON, "json", false, "print verdicts (or, without --expect, what each rule yields) as JSON lines")
 	addRuleFlags(f, &opts)
 	_ = cmd.MarkFlagRequired("events")
 	return cmd
 }
 
 // writeCoverage lists, per rule, how many rows it yields, with which
-// signals and on events of which provenance; the events stream through
+// signals and on events of which provenance (as JSON lines, one
+// validate.Summary per rule, with asJSON); the events stream through
 // every rule as they are read.
-func writeCoverage(cmd *cobra.Command, rules []validate.Rule, files []string, strict bool) error {
+func writeCoverage(cmd *cobra.Command, rules []validate.Rule, files []string, strict, asJSON bool) error {
 	sum, err := validate.NewSummarizer(cmd.Context(), rules)
 	if err != nil {
 		return err
@@ -228,6 +229,16 @@ func writeCoverage(cmd *cobra.Command, rules []validate.Rule, files []string, st
 	sums, err := sum.Close()
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		// One JSON line per rule: validate.Summary.
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		for _, s := range sums {
+			if err := enc.Encode(s); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tKIND\tROWS\tSIGNALS\tRESTS ON\t")

@@ -126,6 +126,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ee != nil {
 		return ee.code
 	}
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
 	// cobra's own errors are about flags and arguments.
 	return exitBadInput
 }
@@ -136,7 +139,9 @@ func newRoot() *cobra.Command {
 		Short:         "Atomic test harness and detection validator for ATT&CK T1567.001",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("harness {{.Version}}\n")
 	root.AddCommand(newRunCmd(), newListCmd(), newEmulatorCmd(), newSPLCmd(), newSigmaCmd(), newValidateCmd(), newCleanCmd(), newReplayCmd(), newSensorCmd())
 	return root
 }

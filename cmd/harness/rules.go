@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,9 +20,11 @@ func addRuleFlags(f *pflag.FlagSet, opts *validate.Options) {
 	f.StringVar(&opts.Sourcetype, "sourcetype", "XmlWinEventLog:{channel}", "Splunk sourcetype of the events ({channel} is the event's channel)")
 }
 
-// loadRules loads dir, or the harness's own rules when dir is empty, and
-// says which rule files cannot be used.
-func loadRules(cmd *cobra.Command, dir string, opts validate.Options) ([]validate.Rule, error) {
+// loadRules loads dir, or the harness's own rules when dir is empty. A
+// rule file that cannot be used is bad input when strict (sigma and
+// validate, which are asked about exactly these rules); a run reports it
+// and goes on with the rest.
+func loadRules(cmd *cobra.Command, dir string, opts validate.Options, strict bool) ([]validate.Rule, error) {
 	var fsys fs.FS = rules.FS
 	if dir != "" {
 		st, err := os.Stat(dir)
@@ -40,8 +44,15 @@ func loadRules(cmd *cobra.Command, dir string, opts validate.Options) ([]validat
 	if err != nil {
 		return nil, badInput(err)
 	}
+	var bad []string
 	for _, u := range unsupported {
-		fmt.Fprintf(cmd.ErrOrStderr(), "rule %s not evaluated: %s\n", u.Path, u.Reason)
+		bad = append(bad, fmt.Sprintf("%s: %s", filepath.Join(dir, u.Path), u.Reason))
+	}
+	if strict && len(bad) > 0 {
+		return nil, badInput(fmt.Errorf("rule(s) that cannot load:\n  %s", strings.Join(bad, "\n  ")))
+	}
+	for _, b := range bad {
+		fmt.Fprintf(cmd.ErrOrStderr(), "rule not evaluated: %s\n", b)
 	}
 	return loaded, nil
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/t1567001/harness/event"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +28,7 @@ func newRunCmd() *cobra.Command {
 		realism  string
 		noSensor bool
 		rulesDir string
+		profDir  string
 		splOpts  validate.Options
 		asJSON   bool
 		baseline baselineFlags
@@ -33,17 +36,23 @@ func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the atomics against the mock GitHub and report what arrived",
+		Long:  "Run the atomics against the mock GitHub and report what arrived.\n\n" + outHelp(),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if mode != "local" && mode != "container" {
 				return badInput(fmt.Errorf("--mode %q: want local or container", mode))
+			}
+			if opts.Timeout <= 0 {
+				return badInput(fmt.Errorf("--timeout %s: must be more than 0", opts.Timeout))
 			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("locating the harness binary: %w", err)
 			}
 			opts.Harness = exe
-			opts.Progress = cmd.ErrOrStderr()
+			progress := reports.NewProgress(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()), textOptions(cmd.ErrOrStderr(), ""))
+			defer progress.Close()
+			opts.Progress = progress
 			opts.Observe = !noSensor
 			if _, err := harness.LoadAtomics(opts.Atomics, opts.Tests); err != nil {
 				return badInput(err)
@@ -54,23 +63,20 @@ func newRunCmd() *cobra.Command {
 					return badInput(err)
 				}
 			}
-			profiles, err := harness.Contexts(contexts)
+			profiles, err := harness.ContextsFrom(profDir, contexts)
 			if err != nil {
 				return badInput(err)
 			}
 			if splOpts.ECS, err = harness.ECSConverter(profiles); err != nil {
 				return err
 			}
-			rules, err := loadRules(cmd, rulesDir, splOpts)
+			rules, err := loadRules(cmd, rulesDir, splOpts, false)
 			if err != nil {
 				return err
 			}
 			var r *harness.Run
 			if mode == "container" {
 				r, err = harness.RunContainer(cmd.Context(), opts, harness.ContainerOptions{Exe: exe, Log: cmd.ErrOrStderr()})
-				if errors.Is(err, harness.ErrNoDocker) {
-					return badInput(fmt.Errorf("--mode container: %w", err))
-				}
 			} else {
 				r, err = harness.RunLocal(cmd.Context(), opts)
 				if errors.Is(err, harness.ErrNoSandbox) {
@@ -78,21 +84,33 @@ func newRunCmd() *cobra.Command {
 				}
 			}
 			if r == nil || r.Results == nil {
-				return err
+				switch {
+				case cmd.Context().Err() != nil:
+					// Interrupted while setting up: not bad input, whatever
+					// the set-up step made of the cancellation.
+					return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
+				case errors.Is(err, harness.ErrNoDocker):
+					return badInput(fmt.Errorf("--mode container: %w", err))
+				}
+				return &exitError{code: exitFailed, err: err}
 			}
 			var events []event.Event
-			if err == nil && opts.Observe {
-				if events, err = r.Validate(cmd.Context(), profiles, real, rules); err != nil {
-					return err
+			if opts.Observe {
+				// An interrupted run still checks the tests it finished:
+				// rendering and rules take moments, and the report then says
+				// what held before the interruption.
+				var verr error
+				if events, verr = r.Validate(context.WithoutCancel(cmd.Context()), profiles, real, rules); verr != nil {
+					return verr
 				}
-			}
-			if werr := writeReport(cmd.OutOrStdout(), r.Results, asJSON); werr != nil {
-				return werr
 			}
 			if out != "" {
 				if werr := writeOut(out, r, events); werr != nil {
 					return werr
 				}
+			}
+			if werr := writeReport(cmd.OutOrStdout(), r.Results, asJSON, textOptions(cmd.OutOrStdout(), out)); werr != nil {
+				return werr
 			}
 			if opts.Keep {
 				fmt.Fprintf(cmd.ErrOrStderr(), "kept the run's folder (work dirs, bare repositories under repos/): %s\n", r.Dir)
@@ -117,7 +135,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&mode, "mode", "local", "where the atomics run: local (this machine, in-process mock) or container (Docker)")
 	f.StringVar(&opts.Atomics, "atomics", "", "Atomic Red Team file or folder (default: the embedded T1567.001 file)")
 	f.StringArrayVar(&opts.Tests, "test", nil, "run only this test (name or GUID; repeatable)")
-	f.StringVar(&out, "out", "", "write ledger.json and results.json to this folder")
+	f.StringVar(&out, "out", "", "write the report files to this folder (listed below)")
 	f.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "time limit for each test's command")
 	f.StringVar(&opts.RunID, "run-id", "", "name the run (default: a fresh UUID); it labels the containers and is in every output")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's temporary folder (work dirs, bare repositories)")
@@ -126,26 +144,40 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&opts.NoSandbox, "no-sandbox", false, "local mode: do not confine the atomics in network namespaces; only clients that honour HTTPS_PROXY reach the mock, the others may reach the real services (every output says sandbox: off)")
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules: *.spl, Sigma *.yml, Elastic *.toml (default: the harness's own)")
+	f.StringVar(&profDir, "profiles", "", "folder of host profiles, *.yaml (default: the harness's own, fixtures/profiles)")
 	addRuleFlags(f, &splOpts)
 	baseline.add(f)
 	f.BoolVar(&asJSON, "json", false, "print the results document (as results.json) instead of the text report")
 	return cmd
 }
 
+// outHelp lists the files --out writes.
+func outHelp() string {
+	var b strings.Builder
+	b.WriteString("--out DIR writes:\n")
+	for _, f := range reports.OutFiles {
+		fmt.Fprintf(&b, "  %-23s %s\n", f.Name, f.What)
+	}
+	return b.String()
+}
+
 // writeReport prints the run for a person, or as JSON for a program.
-func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
+func writeReport(w io.Writer, r *reports.Results, asJSON bool, o reports.TextOptions) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	if err := reports.WriteText(w, r); err != nil {
+	if err := reports.WriteText(w, r, o); err != nil {
 		return err
 	}
-	if err := reports.WriteVerdicts(w, r); err != nil {
+	if err := reports.WriteVerdicts(w, r, o); err != nil {
 		return err
 	}
-	return reports.WriteCoverage(w, r.Coverage)
+	if err := reports.WriteCoverage(w, r.Coverage); err != nil {
+		return err
+	}
+	return reports.WriteFiles(w, o)
 }
 
 func writeOut(dir string, r *harness.Run, events []event.Event) error {

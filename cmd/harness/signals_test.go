@@ -87,8 +87,8 @@ func TestSignalsLeaveNothingBehind(t *testing.T) {
 		{"SIGTERM at start", syscall.SIGTERM, ""},
 		{"SIGINT mid-atomic", syscall.SIGINT, " ...\n"},
 		{"SIGTERM mid-atomic", syscall.SIGTERM, " ...\n"},
-		{"SIGINT while rendering", syscall.SIGINT, "intact="},
-		{"SIGTERM while rendering", syscall.SIGTERM, "intact="},
+		{"SIGINT while rendering", syscall.SIGINT, "staged file intact"},
+		{"SIGTERM while rendering", syscall.SIGTERM, "staged file intact"},
 		{"SIGPIPE", syscall.SIGPIPE, ""},
 	}
 	for _, tc := range cases {

@@ -48,3 +48,23 @@ func Dir(tb testing.TB, sub ...string) string {
 	}
 	return dir
 }
+
+// Seed returns the path of a seed document: beside the reference corpus
+// ($HARNESS_REFERENCE/../seed, where the shared folder is checked out in
+// CI), else ../shared/seed beside the module root. It skips the test,
+// naming every place looked at, when the file is in neither.
+func Seed(tb testing.TB, name string) string {
+	tb.Helper()
+	var tried []string
+	if ref := os.Getenv("HARNESS_REFERENCE"); ref != "" {
+		tried = append(tried, filepath.Join(filepath.Dir(filepath.Clean(ref)), "seed", name))
+	}
+	tried = append(tried, filepath.Join(ModuleRoot(tb), "..", "shared", "seed", name))
+	for _, p := range tried {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	tb.Skipf("seed document %s not found at %v; set HARNESS_REFERENCE to the shared/reference folder", name, tried)
+	return ""
+}
