@@ -3,27 +3,33 @@ package validate
 import (
 	"context"
 	"fmt"
-	"github.com/t1567001/harness/event"
 	"path"
+	"sort"
 	"strings"
 
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/validate/sigma"
 )
 
-// SigmaRule is a Sigma rule run by package sigma.
+// SigmaRule is a Sigma rule file (one rule, or a collection with
+// correlations) run by package sigma.
 type SigmaRule struct {
-	id   string
-	rule *sigma.Rule
+	id  string
+	set *sigma.Set
 }
 
-// NewSigmaRule loads the Sigma rule in data; its id is the file name
+// NewSigmaRule loads the Sigma rule file in data; its id is the file name
 // without extension, as for every rule.
 func NewSigmaRule(name string, data []byte) (*SigmaRule, error) {
-	r, err := sigma.Load(name, data)
+	c, err := sigma.ParseFile(name, data, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &SigmaRule{id: strings.TrimSuffix(path.Base(name), path.Ext(name)), rule: r}, nil
+	set, err := sigma.Compile(c)
+	if err != nil {
+		return nil, err
+	}
+	return &SigmaRule{id: strings.TrimSuffix(path.Base(name), path.Ext(name)), set: set}, nil
 }
 
 // ID is the rule's file name without extension.
@@ -32,48 +38,110 @@ func (r *SigmaRule) ID() string { return r.id }
 // Kind is "sigma".
 func (r *SigmaRule) Kind() string { return "sigma" }
 
-// Evaluate yields a row per matching event: the rule's id, title and level,
-// then the event's fields.
+// inTimeOrder returns the events' indexes by TimeCreated, stable.
+func inTimeOrder(events []event.Event) []int {
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return events[order[a]].TimeCreated.Before(events[order[b]].TimeCreated) })
+	return order
+}
+
+// Evaluate yields a row per reported match: the rule's id, title and
+// level, then the event's fields; and a row per correlation that fired:
+// its group, count, window and the record ids it rests on.
 func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
 	var rows []Row
-	for _, ev := range events {
-		if !r.rule.Applies(ev) {
-			continue
+	eng := r.set.NewEngine()
+	addCorr := func(chs []sigma.CorrelationHit) {
+		for _, ch := range chs {
+			rows = append(rows, correlationRow(ch))
 		}
-		ok, err := r.rule.Matches(ctx, ev)
+	}
+	for _, i := range inTimeOrder(events) {
+		ev := &events[i]
+		hits, chs, err := eng.Add(ctx, ev)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.id, err)
 		}
-		if !ok {
-			continue
-		}
-		row := Row{
-			Fields: []string{"rule_id", "title", "level", "EventCode", "host"},
-			Values: map[string]string{"rule_id": r.rule.ID, "title": r.rule.Title, "level": r.rule.Level,
-				"EventCode": fmt.Sprint(ev.EventID), "host": ev.Computer},
-		}
-		for _, f := range ev.Data {
-			if _, dup := row.Values[f.Name]; !dup {
-				row.Fields = append(row.Fields, f.Name)
-				row.Values[f.Name] = f.Value
+		for _, h := range hits {
+			row := Row{
+				Fields: []string{"rule_id", "title", "level", "EventCode", "host", "RecordID"},
+				Values: map[string]string{"rule_id": h.Rule.ID, "title": h.Rule.Title, "level": h.Rule.Level,
+					"EventCode": fmt.Sprint(ev.EventID), "host": h.Computer, "RecordID": fmt.Sprint(ev.RecordID)},
 			}
+			for _, f := range ev.Data {
+				if _, dup := row.Values[f.Name]; !dup {
+					row.Fields = append(row.Fields, f.Name)
+					row.Values[f.Name] = f.Value
+				}
+			}
+			rows = append(rows, row)
 		}
-		rows = append(rows, row)
+		addCorr(chs)
 	}
+	addCorr(eng.Flush())
 	return rows, nil
 }
 
-// Explain shows, selection by selection, how the events in the rule's
-// logsource fared.
+func correlationRow(ch sigma.CorrelationHit) Row {
+	c := ch.Correlation
+	row := Row{
+		Fields: []string{"rule_id", "title", "level", "correlation", "count", "window_start", "window_end", "RecordIDs"},
+		Values: map[string]string{"rule_id": c.ID, "title": c.Title, "level": c.Level, "correlation": c.Type,
+			"count": fmt.Sprint(ch.Count), "window_start": event.FormatEpoch(ch.Start), "window_end": event.FormatEpoch(ch.End)},
+	}
+	ids := make([]string, len(ch.Events))
+	for i, e := range ch.Events {
+		ids[i] = fmt.Sprint(e.RecordID)
+	}
+	row.Values["RecordIDs"] = strings.Join(ids, " ")
+	for _, g := range ch.Group {
+		if _, dup := row.Values[g.Field]; !dup {
+			row.Fields = append(row.Fields, g.Field)
+			row.Values[g.Field] = g.Value
+		}
+	}
+	return row
+}
+
+// Explain shows, selection by selection, how the events in each rule's
+// logsource fared, and which correlations fired on which events.
 func (r *SigmaRule) Explain(ctx context.Context, events []event.Event, want Outcome) string {
+	var b strings.Builder
+	for _, rule := range r.set.Rules() {
+		explainRule(ctx, &b, r.id, rule, events, want)
+	}
+	if len(r.set.Correlations()) > 0 {
+		eng := r.set.NewEngine()
+		var chs []sigma.CorrelationHit
+		for _, i := range inTimeOrder(events) {
+			_, c, err := eng.Add(ctx, &events[i])
+			if err != nil {
+				fmt.Fprintf(&b, "\ncorrelations: %v", err)
+				break
+			}
+			chs = append(chs, c...)
+		}
+		chs = append(chs, eng.Flush()...)
+		fmt.Fprintf(&b, "\n%d correlation window(s) fired", len(chs))
+		for _, ch := range chs {
+			b.WriteString("\n  - " + indentLines(ch.String()))
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func explainRule(ctx context.Context, b *strings.Builder, id string, rule *sigma.Rule, events []event.Event, want Outcome) {
 	var matched, missed []string
 	applicable := 0
 	for _, ev := range events {
-		if !r.rule.Applies(ev) {
+		if !rule.Applies(ev) {
 			continue
 		}
 		applicable++
-		ok, x, err := r.rule.Match(ctx, ev)
+		ok, x, err := rule.Match(ctx, ev)
 		switch {
 		case err != nil:
 			missed = append(missed, err.Error())
@@ -83,21 +151,22 @@ func (r *SigmaRule) Explain(ctx context.Context, events []event.Event, want Outc
 			missed = append(missed, indentLines(x.String()))
 		}
 	}
-	var b strings.Builder
+	if b.Len() > 0 {
+		b.WriteString("\n")
+	}
 	switch {
 	case applicable == 0:
-		fmt.Fprintf(&b, "rule %s (%s) saw no event of its logsource %s", r.id, r.rule.Title, r.rule.Logsource)
+		fmt.Fprintf(b, "rule %s (%s) saw no event of its logsource %s", id, rule.Title, rule.Logsource)
 	case !want.Fires:
-		fmt.Fprintf(&b, "rule %s matches where it should stay silent:\n", r.id)
-		writeList(&b, matched)
+		fmt.Fprintf(b, "rule %s matches where it should stay silent:\n", id)
+		writeList(b, matched)
 	default:
-		fmt.Fprintf(&b, "rule %s matches none of the %d event(s) of its logsource:\n", r.id, applicable)
+		fmt.Fprintf(b, "rule %s matches none of the %d event(s) of its logsource:\n", id, applicable)
 		if len(missed) > 5 {
 			missed = append(missed[:5], fmt.Sprintf("... and %d more", len(missed)-5))
 		}
-		writeList(&b, missed)
+		writeList(b, missed)
 	}
-	return strings.TrimRight(b.String(), "\n")
 }
 
 func indentLines(s string) string {
