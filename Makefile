@@ -5,7 +5,7 @@ OUT       ?= out
 PKGS      := ./...
 DEB_PKGS  := git curl python3 ca-certificates debootstrap
 
-.PHONY: run test bench lint build deps clean
+.PHONY: run test bench lint build deps clean conformance
 
 # Static, so that container mode can copy it into its images as it is.
 build:
@@ -21,6 +21,12 @@ test: deps
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# SigmaHQ's regression tests, all of them, from a checkout of
+# github.com/SigmaHQ/sigma: make conformance SIGMA=/path/to/sigma
+conformance:
+	@if [ -z "$(SIGMA)" ]; then echo "usage: make conformance SIGMA=/path/to/sigma-checkout"; exit 2; fi
+	SIGMA_CHECKOUT="$(abspath $(SIGMA))" $(GO) test -count=1 -run 'TestSigmaHQRegression' -v ./validate/sigma/ | grep -E '^(---|ok|FAIL|PASS)|regression tests:|conformance_test'
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -82,6 +82,13 @@ func (f fields) get(name string) (string, bool) {
 	if v, ok := ev.Get(name); ok {
 		return v, true
 	}
+	// Windows names some fields with spaces ("Source Name"); Sigma rules
+	// write them without.
+	for _, d := range ev.Data {
+		if strings.IndexByte(d.Name, ' ') >= 0 && equalSansSpaces(d.Name, name) {
+			return d.Value, true
+		}
+	}
 	switch name {
 	case "Computer", "Hostname", "ComputerName":
 		// An event's own Hostname field wins (above); else the System one.
@@ -112,4 +119,19 @@ func (f fields) each(fn func(string) bool) bool {
 		}
 	}
 	return false
+}
+
+// equalSansSpaces compares a with its spaces removed to b.
+func equalSansSpaces(a, b string) bool {
+	j := 0
+	for i := 0; i < len(a); i++ {
+		if a[i] == ' ' {
+			continue
+		}
+		if j >= len(b) || a[i] != b[j] {
+			return false
+		}
+		j++
+	}
+	return j == len(b)
 }

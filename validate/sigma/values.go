@@ -135,10 +135,8 @@ func windash(s sstring) sstring {
 			continue
 		}
 		var lit strings.Builder
+		// A wildcard before the dash counts as a boundary, as in pySigma.
 		prevWord := false
-		if ti > 0 {
-			prevWord = s[ti-1].kind != tokLit // a wildcard may be a word character
-		}
 		for i, r := range t.lit {
 			nextWord := false
 			if j := i + utf8.RuneLen(r); j < len(t.lit) {
