@@ -41,7 +41,7 @@ type Correlation struct {
 
 	cond     []bound
 	condText string
-	resolved []*Rule
+	inputs   []source
 }
 
 // bound is one comparison of the condition: "gte 3".
@@ -202,32 +202,47 @@ func (l *loader) loadCorrelation(doc, n *yaml.Node) (*Correlation, error) {
 	return c, nil
 }
 
-// fieldFor returns the event field a group-by or value field names for
-// events of rule r, through the aliases.
-func (c *Correlation) fieldFor(name string, r *Rule) string {
+// source is what a correlation counts: a detection rule's matches or
+// another correlation's hits (a chain).
+type source struct {
+	rule *Rule
+	corr *Correlation
+}
+
+func (s source) refs() (name, id string) {
+	if s.rule != nil {
+		return s.rule.Name, s.rule.ID
+	}
+	return s.corr.Name, s.corr.ID
+}
+
+// fieldFor returns the field a group-by or value field names in the
+// events of input pos, through the aliases.
+func (c *Correlation) fieldFor(name string, pos int) string {
 	if a, ok := c.Aliases[name]; ok {
-		if f, ok := a[r.Name]; ok && r.Name != "" {
+		rn, id := c.inputs[pos].refs()
+		if f, ok := a[rn]; ok && rn != "" {
 			return f
 		}
-		if f, ok := a[r.ID]; ok {
+		if f, ok := a[id]; ok {
 			return f
 		}
 	}
 	return name
 }
 
-// resolve finds the referenced rules by name or id.
-func (c *Correlation) resolve(byRef map[string]*Rule) error {
-	c.resolved = c.resolved[:0]
+// resolve finds the referenced rules and correlations by name or id.
+func (c *Correlation) resolve(byRef map[string]source) error {
+	c.inputs = c.inputs[:0]
 	for _, ref := range c.Rules {
-		r, ok := byRef[ref]
+		src, ok := byRef[ref]
 		if !ok {
-			return Unsupported{Path: c.Path, Line: c.Line, Reason: fmt.Sprintf("correlation %s: rule %q is not loaded (correlations of correlations are not supported)", c.ID, ref)}
+			return Unsupported{Path: c.Path, Line: c.Line, Reason: fmt.Sprintf("correlation %s: rule %q is not loaded", c.ID, ref)}
 		}
-		if slices.Contains(c.resolved, r) {
+		if slices.Contains(c.inputs, src) {
 			return Unsupported{Path: c.Path, Line: c.Line, Reason: fmt.Sprintf("correlation %s names rule %q twice", c.ID, ref)}
 		}
-		c.resolved = append(c.resolved, r)
+		c.inputs = append(c.inputs, src)
 	}
 	return nil
 }

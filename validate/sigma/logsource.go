@@ -107,6 +107,18 @@ func (f fields) get(name string) (string, bool) {
 		return ev.Keywords, ev.Keywords != ""
 	case "EventRecordID":
 		return strconv.FormatUint(ev.RecordID, 10), true
+	case "Version":
+		return strconv.Itoa(ev.Version), true
+	case "Opcode":
+		return strconv.Itoa(ev.Opcode), true
+	case "Execution_ProcessID":
+		return strconv.Itoa(ev.ExecutionPID), true
+	case "Execution_ThreadID":
+		return strconv.Itoa(ev.ExecutionTID), true
+	case "Security_UserID":
+		return ev.UserID, ev.UserID != ""
+	case "Provider_Guid":
+		return ev.Provider.GUID, ev.Provider.GUID != ""
 	}
 	return "", false
 }

@@ -17,9 +17,11 @@ type Set struct {
 	corrs     []*Correlation
 	byChannel map[string][]int // lower-case channel -> rule indexes
 	anyEvent  []int            // rules with a wildcard or provider-only selector
-	// uses[i]: the correlations rule i feeds, with its position there.
-	uses   [][]corrUse
-	silent []bool
+	// ruleUses[i], corrUses[i]: the correlations rule (correlation) i
+	// feeds, with its position there.
+	ruleUses, corrUses [][]corrUse
+	// silent, corrSilent: only feeds correlations (generate: false).
+	silent, corrSilent []bool
 }
 
 type corrUse struct{ corr, pos int }
@@ -42,16 +44,14 @@ func (h Hit) String() string {
 }
 
 // Compile indexes the rules and resolves each correlation's references
-// (by rule name or id) among them.
+// (by rule or correlation name or id) among them.
 func Compile(c *Collection) (*Set, error) {
 	s := &Set{rules: c.Rules, corrs: c.Correlations, byChannel: map[string][]int{}}
-	byRef := map[string]*Rule{}
-	index := map[*Rule]int{}
+	byRef := map[string]source{}
 	for i, r := range c.Rules {
-		index[r] = i
-		byRef[r.ID] = r
+		byRef[r.ID] = source{rule: r}
 		if r.Name != "" {
-			byRef[r.Name] = r
+			byRef[r.Name] = source{rule: r}
 		}
 		wild := false
 		seen := map[string]bool{}
@@ -70,18 +70,61 @@ func Compile(c *Collection) (*Set, error) {
 			s.anyEvent = append(s.anyEvent, i)
 		}
 	}
-	s.uses = make([][]corrUse, len(c.Rules))
+	corrIndex := map[*Correlation]int{}
+	for i, corr := range c.Correlations {
+		corrIndex[corr] = i
+		byRef[corr.ID] = source{corr: corr}
+		if corr.Name != "" {
+			byRef[corr.Name] = source{corr: corr}
+		}
+	}
+	ruleIndex := map[*Rule]int{}
+	for i, r := range c.Rules {
+		ruleIndex[r] = i
+	}
+	s.ruleUses = make([][]corrUse, len(c.Rules))
+	s.corrUses = make([][]corrUse, len(c.Correlations))
 	s.silent = make([]bool, len(c.Rules))
+	s.corrSilent = make([]bool, len(c.Correlations))
 	for ci, corr := range c.Correlations {
 		if err := corr.resolve(byRef); err != nil {
 			return nil, err
 		}
-		for pos, r := range corr.resolved {
-			i := index[r]
-			s.uses[i] = append(s.uses[i], corrUse{corr: ci, pos: pos})
-			if !corr.Generate {
-				s.silent[i] = true
+		for pos, src := range corr.inputs {
+			u := corrUse{corr: ci, pos: pos}
+			if src.rule != nil {
+				i := ruleIndex[src.rule]
+				s.ruleUses[i] = append(s.ruleUses[i], u)
+				s.silent[i] = s.silent[i] || !corr.Generate
+			} else {
+				i := corrIndex[src.corr]
+				s.corrUses[i] = append(s.corrUses[i], u)
+				s.corrSilent[i] = s.corrSilent[i] || !corr.Generate
 			}
+		}
+	}
+	// A chain must end: no correlation may count itself.
+	state := make([]uint8, len(c.Correlations))
+	var visit func(int) error
+	visit = func(i int) error {
+		switch state[i] {
+		case 1:
+			return Unsupported{Path: c.Correlations[i].Path, Line: c.Correlations[i].Line, Reason: fmt.Sprintf("correlation %s is part of a cycle of correlations", c.Correlations[i].ID)}
+		case 2:
+			return nil
+		}
+		state[i] = 1
+		for _, u := range s.corrUses[i] {
+			if err := visit(u.corr); err != nil {
+				return err
+			}
+		}
+		state[i] = 2
+		return nil
+	}
+	for i := range c.Correlations {
+		if err := visit(i); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
@@ -132,7 +175,7 @@ func (s *Set) Match(ctx context.Context, ev *event.Event) ([]Hit, error) {
 }
 
 // Engine runs a Set over a stream of events in time order, keeping per
-// correlation and group only the events inside the timespan.
+// correlation and group only the entries inside the timespan.
 type Engine struct {
 	set    *Set
 	groups []map[string]*window
@@ -141,10 +184,19 @@ type Engine struct {
 	added int
 }
 
-// window is one group's events of one correlation.
+// window is one group's entries of one correlation.
 type window struct {
-	group  []GroupValue
-	start  time.Time
+	group   []GroupValue
+	start   time.Time
+	entries []entry
+}
+
+// entry is one input of a correlation: a rule's match or a chained
+// correlation's hit.
+type entry struct {
+	pos    int // position in the correlation's rules
+	time   time.Time
+	value  string // value_count's field value
 	events []EventRef
 }
 
@@ -169,8 +221,12 @@ type CorrelationHit struct {
 	Start, End  time.Time
 	// Count is what the condition measured: events, distinct values or
 	// distinct rules.
-	Count  int
+	Count int
+	// Events are the events the hit rests on, through chained
+	// correlations down to the detection rules' matches.
 	Events []EventRef
+	// Silent: the correlation only feeds another (generate: false).
+	Silent bool
 }
 
 func (h CorrelationHit) String() string {
@@ -206,9 +262,10 @@ func (s *Set) NewEngine() *Engine {
 	return e
 }
 
-// Add runs the rules on the next event and feeds their hits to the
+// Add runs the rules on the next event and feeds their matches to the
 // correlations; it returns the hits that report (not Silent) and the
-// correlations that fired. Events must come in time order.
+// correlation hits (chained ones included; Silent marks those that only
+// feed another). Events must come in time order.
 func (e *Engine) Add(ctx context.Context, ev *event.Event) ([]Hit, []CorrelationHit, error) {
 	hits, err := e.set.Match(ctx, ev)
 	if err != nil {
@@ -225,10 +282,14 @@ func (e *Engine) Add(ctx context.Context, ev *event.Event) ([]Hit, []Correlation
 		}
 	}
 	for _, h := range hits {
-		for _, u := range e.set.uses[h.idx] {
-			if ch, ok := e.feed(u, h, ev); ok {
-				fired = append(fired, ch)
-			}
+		uses := e.set.ruleUses[h.idx]
+		if len(uses) == 0 {
+			continue
+		}
+		fs := fields{ev: ev, sel: h.Rule.selector(ev)}
+		ref := EventRef{Rule: h.Rule.ID, RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev)}
+		for _, u := range uses {
+			fired = e.feed(u, ev.TimeCreated, []EventRef{ref}, fs.get, fired)
 		}
 	}
 	e.added++
@@ -260,119 +321,153 @@ func (e *Engine) expire(now time.Time) []CorrelationHit {
 				continue
 			}
 			if !now.IsZero() && !c.upper() {
-				// A sliding window keeps its events still inside the timespan.
+				// A sliding window keeps its entries still inside the timespan.
 				if w.slide(now.Add(-c.Timespan)) {
 					continue
 				}
 			}
+			delete(groups, k)
 			if c.upper() {
-				if ch, ok := e.judge(c, w); ok {
-					fired = append(fired, ch)
+				if ch, ok := e.judge(ci, w); ok {
+					fired = e.emit(ci, ch, fired)
 				}
 			}
-			delete(groups, k)
 		}
 	}
 	return fired
 }
 
-func (e *Engine) feed(u corrUse, h Hit, ev *event.Event) (CorrelationHit, bool) {
+// emit records a correlation hit and feeds it to the correlations that
+// chain on it.
+func (e *Engine) emit(ci int, ch CorrelationHit, fired []CorrelationHit) []CorrelationHit {
+	ch.Silent = e.set.corrSilent[ci]
+	fired = append(fired, ch)
+	get := func(name string) (string, bool) {
+		for _, g := range ch.Group {
+			if g.Field == name {
+				return g.Value, true
+			}
+		}
+		return "", false
+	}
+	for _, u := range e.set.corrUses[ci] {
+		fired = e.feed(u, ch.End, ch.Events, get, fired)
+	}
+	return fired
+}
+
+// feed adds one input to a correlation's group window and judges it.
+func (e *Engine) feed(u corrUse, t time.Time, events []EventRef, get func(string) (string, bool), fired []CorrelationHit) []CorrelationHit {
 	c := e.set.corrs[u.corr]
-	r := h.Rule
-	sel := r.selector(ev)
-	fs := fields{ev: ev, sel: sel}
 	group := make([]GroupValue, len(c.GroupBy))
 	var key strings.Builder
 	for i, g := range c.GroupBy {
-		v, _ := fs.get(c.fieldFor(g, r))
+		v, _ := get(c.fieldFor(g, u.pos))
 		group[i] = GroupValue{Field: g, Value: v}
 		key.WriteString(v)
 		key.WriteByte(0)
 	}
-	ref := EventRef{Rule: r.ID, RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev)}
+	en := entry{pos: u.pos, time: t, events: events}
 	if c.Type == ValueCount {
-		v, ok := fs.get(c.fieldFor(c.Field, r))
+		v, ok := get(c.fieldFor(c.Field, u.pos))
 		if !ok {
-			return CorrelationHit{}, false
+			return fired
 		}
-		ref.Value = v
+		en.value = v
+		en.events = make([]EventRef, len(events))
+		for i, ev := range events {
+			ev.Value = v
+			en.events[i] = ev
+		}
 	}
-	ref.Rule = fmt.Sprintf("%s#%d", r.ID, u.pos)
 	groups := e.groups[u.corr]
-	w := groups[key.String()]
-	var fired CorrelationHit
-	ok := false
-	if w != nil && ev.TimeCreated.After(w.start.Add(c.Timespan)) {
+	k := key.String()
+	w := groups[k]
+	if w != nil && t.After(w.start.Add(c.Timespan)) {
 		if c.upper() {
 			// The window closed: judge it, then start afresh.
-			fired, ok = e.judge(c, w)
-			w = nil
-		} else {
-			if !w.slide(ev.TimeCreated.Add(-c.Timespan)) {
-				w = nil
+			delete(groups, k)
+			if ch, ok := e.judge(u.corr, w); ok {
+				fired = e.emit(u.corr, ch, fired)
 			}
+			w = nil
+		} else if !w.slide(t.Add(-c.Timespan)) {
+			w = nil
 		}
 	}
 	if w == nil {
-		w = &window{group: group, start: ev.TimeCreated}
-		groups[key.String()] = w
+		w = &window{group: group, start: t}
+		groups[k] = w
 	}
-	w.events = append(w.events, ref)
+	w.entries = append(w.entries, en)
+	if len(w.entries) > MaxWindowEntries {
+		w.entries = w.entries[len(w.entries)-MaxWindowEntries:]
+		w.start = w.entries[0].time
+	}
 	if !c.upper() {
-		if ch, held := e.judge(c, w); held {
-			delete(groups, key.String())
-			return ch, true
+		if ch, held := e.judge(u.corr, w); held {
+			delete(groups, k)
+			fired = e.emit(u.corr, ch, fired)
 		}
 	}
-	return fired, ok
+	return fired
 }
 
+// MaxWindowEntries bounds the entries one group's window keeps; beyond
+// it the oldest are dropped.
+const MaxWindowEntries = 100000
+
 // judge measures a window and reports whether the condition holds.
-func (e *Engine) judge(c *Correlation, w *window) (CorrelationHit, bool) {
+func (e *Engine) judge(ci int, w *window) (CorrelationHit, bool) {
+	c := e.set.corrs[ci]
 	n := 0
+	used := w.entries
 	switch c.Type {
 	case EventCount:
-		n = len(w.events)
+		n = len(w.entries)
 	case ValueCount:
 		seen := map[string]bool{}
-		for _, ev := range w.events {
-			seen[strings.ToLower(ev.Value)] = true
+		for _, en := range w.entries {
+			seen[strings.ToLower(en.value)] = true
 		}
 		n = len(seen)
 	case Temporal:
-		seen := map[string]bool{}
-		for _, ev := range w.events {
-			seen[ev.Rule] = true
+		seen := map[int]bool{}
+		for _, en := range w.entries {
+			seen[en.pos] = true
 		}
 		n = len(seen)
 	case TemporalOrdered:
-		// The longest prefix of the rule order found in sequence.
-		for _, ev := range w.events {
-			if n < len(c.resolved) && ev.Rule == fmt.Sprintf("%s#%d", c.resolved[n].ID, n) {
+		// The longest prefix of the rules' order found in sequence; the
+		// hit rests on the entries of that sequence.
+		used = nil
+		for _, en := range w.entries {
+			if en.pos == n {
 				n++
+				used = append(used, en)
 			}
 		}
 	}
 	if !c.holds(float64(n)) {
 		return CorrelationHit{}, false
 	}
-	events := append([]EventRef(nil), w.events...)
-	for i := range events {
-		events[i].Rule = events[i].Rule[:strings.LastIndexByte(events[i].Rule, '#')]
+	ch := CorrelationHit{Correlation: c, Group: w.group, Start: w.start, End: w.entries[len(w.entries)-1].time, Count: n}
+	for _, en := range used {
+		ch.Events = append(ch.Events, en.events...)
 	}
-	return CorrelationHit{Correlation: c, Group: w.group, Start: w.start, End: w.events[len(w.events)-1].Time, Count: n, Events: events}, true
+	return ch, true
 }
 
-// slide drops the events before from and reports whether any is left.
+// slide drops the entries before from and reports whether any is left.
 func (w *window) slide(from time.Time) bool {
 	i := 0
-	for i < len(w.events) && w.events[i].Time.Before(from) {
+	for i < len(w.entries) && w.entries[i].time.Before(from) {
 		i++
 	}
-	w.events = w.events[i:]
-	if len(w.events) == 0 {
+	w.entries = w.entries[i:]
+	if len(w.entries) == 0 {
 		return false
 	}
-	w.start = w.events[0].Time
+	w.start = w.entries[0].time
 	return true
 }

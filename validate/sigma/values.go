@@ -163,46 +163,61 @@ func windash(s sstring) sstring {
 	return out
 }
 
-var placeholderRE = regexp.MustCompile(`%[A-Za-z0-9_.-]+%`)
-
-// expand replaces %name% placeholders by each of their values.
+// expand replaces %name% placeholders by each of their values; '\%' is
+// a plain percent sign.
 func expand(s sstring, placeholders map[string][]string) ([]sstring, error) {
 	out := []sstring{nil}
-	for _, t := range s {
-		if t.kind != tokLit || !placeholderRE.MatchString(t.lit) {
-			for i := range out {
-				out[i] = append(out[i], t)
-			}
-			continue
-		}
-		parts := []string{""}
-		last := 0
-		for _, loc := range placeholderRE.FindAllStringIndex(t.lit, -1) {
-			name := t.lit[loc[0]+1 : loc[1]-1]
-			vals, ok := placeholders[name]
-			if !ok || len(vals) == 0 {
-				return nil, fmt.Errorf("placeholder %%%s%% has no values in the configuration", name)
-			}
-			var next []string
-			for _, p := range parts {
-				for _, v := range vals {
-					next = append(next, p+t.lit[last:loc[0]]+v)
-				}
-			}
-			parts, last = next, loc[1]
-			if len(parts) > maxExpansions {
-				return nil, fmt.Errorf("placeholder expansion gives more than %d values", maxExpansions)
-			}
-		}
+	add := func(vs ...sstring) {
 		var grown []sstring
 		for _, o := range out {
-			for _, p := range parts {
-				// A placeholder's value is a Sigma value: it may hold wildcards.
-				v := append(append(sstring{}, o...), parseSString(p+t.lit[last:])...)
-				grown = append(grown, v)
+			for _, v := range vs {
+				grown = append(grown, append(append(sstring{}, o...), v...))
 			}
 		}
 		out = grown
+	}
+	for _, t := range s {
+		if t.kind != tokLit {
+			add(sstring{t})
+			continue
+		}
+		lit := t.lit
+		var plain strings.Builder
+		for len(lit) > 0 {
+			switch {
+			case strings.HasPrefix(lit, `\%`):
+				plain.WriteByte('%')
+				lit = lit[2:]
+			case lit[0] == '%':
+				end := strings.IndexByte(lit[1:], '%')
+				if end < 0 {
+					plain.WriteString(lit)
+					lit = ""
+					break
+				}
+				name := lit[1 : end+1]
+				vals, ok := placeholders[name]
+				if !ok || len(vals) == 0 {
+					return nil, fmt.Errorf("placeholder %%%s%% has no values in the configuration", name)
+				}
+				add(sstring{{kind: tokLit, lit: plain.String()}})
+				plain.Reset()
+				// A placeholder's value is a Sigma value: it may hold wildcards.
+				alts := make([]sstring, len(vals))
+				for i, v := range vals {
+					alts[i] = parseSString(v)
+				}
+				add(alts...)
+				if len(out) > maxExpansions {
+					return nil, fmt.Errorf("placeholder expansion gives more than %d values", maxExpansions)
+				}
+				lit = lit[end+2:]
+			default:
+				plain.WriteByte(lit[0])
+				lit = lit[1:]
+			}
+		}
+		add(sstring{{kind: tokLit, lit: plain.String()}})
 	}
 	return out, nil
 }
