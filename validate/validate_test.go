@@ -227,3 +227,33 @@ func TestEvaluationRunsEachRuleOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, runs)
 }
+
+// TestSigmaCorrelationRows: a Sigma file with a correlation yields a row
+// per window that fired, naming the records it rests on.
+func TestSigmaCorrelationRows(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("sigma", "testdata", "correlation_repo_hosts.yml"))
+	require.NoError(t, err)
+	loaded, unsupported, err := LoadRules(fstest.MapFS{"repo_hosts.yml": {Data: data}}, Options{})
+	require.NoError(t, err)
+	require.Empty(t, unsupported)
+	r := ByID(loaded)["repo_hosts"]
+	require.NotNil(t, r)
+	events := []event.Event{netEvent(ws, curlExe, "api.github.com"), netEvent(ws, curlExe, "lb-140-82-112-6-iad.github.com"), netEvent(ci, curlExe, "api.github.com")}
+	for i := range events {
+		events[i].RecordID = uint64(10 + i)
+	}
+	rows, err := r.Evaluate(context.Background(), events)
+	require.NoError(t, err)
+	require.Len(t, rows, 1, "the base rule only feeds the correlation")
+	assert.Equal(t, "value_count", rows[0].Values["correlation"])
+	assert.Equal(t, "2", rows[0].Values["count"])
+	assert.Equal(t, "10 11", rows[0].Values["RecordIDs"])
+	assert.Equal(t, ws, rows[0].Values["Computer"])
+	assert.Equal(t, curlExe, rows[0].Values["Image"])
+	assert.Contains(t, r.Explain(context.Background(), events, Outcome{Fires: true}), "1 correlation window(s) fired")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = r.Evaluate(ctx, events)
+	assert.ErrorIs(t, err, context.Canceled)
+}

@@ -3,6 +3,7 @@ package sigma
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/t1567001/harness/event"
 	"os"
 	"path/filepath"
@@ -407,4 +408,37 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(ruleHeader + "detection:\n    sel:\n        CommandLine|contains:\n")
+	for i := 0; i <= MaxValues; i++ {
+		fmt.Fprintf(&b, "            - v%d\n", i)
+	}
+	b.WriteString("    condition: sel\n")
+	_, err := Load("big.yml", []byte(b.String()))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("rule has more than %d values", MaxValues))
+	assert.Regexp(t, `^big\.yml:\d+: `, err.Error())
+}
+
+// TestStreamCancelled: a cancelled context stops Set.Match and
+// Engine.Add at the next event.
+func TestStreamCancelled(t *testing.T) {
+	net, proc := ownRules(t)
+	set, err := Compile(&Collection{Rules: []*Rule{net, proc}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	eng := set.NewEngine()
+	ev := netConnect(workstation, curlExe, "api.github.com")
+	hits, _, err := eng.Add(ctx, &ev)
+	require.NoError(t, err)
+	require.Len(t, hits, 1)
+	assert.Equal(t, net, hits[0].Rule)
+	cancel()
+	_, err = set.Match(ctx, &ev)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, _, err = eng.Add(ctx, &ev)
+	assert.ErrorIs(t, err, context.Canceled)
 }
