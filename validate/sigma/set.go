@@ -60,10 +60,13 @@ func Compile(c *Collection) (*Set, error) {
 				wild = true
 				continue
 			}
-			ch := strings.ToLower(sel.Channel)
-			if !seen[ch] {
-				seen[ch] = true
-				s.byChannel[ch] = append(s.byChannel[ch], i)
+			// Indexed by channel, and by provider for events that carry
+			// no channel.
+			for _, k := range []string{strings.ToLower(sel.Channel), providerKey(sel.Provider)} {
+				if k != providerKey("") && !seen[k] {
+					seen[k] = true
+					s.byChannel[k] = append(s.byChannel[k], i)
+				}
 			}
 		}
 		if wild {
@@ -130,6 +133,9 @@ func Compile(c *Collection) (*Set, error) {
 	return s, nil
 }
 
+// providerKey is a provider's key in byChannel, apart from channels.
+func providerKey(p string) string { return "provider:" + strings.ToLower(p) }
+
 // Rules returns the set's detection rules.
 func (s *Set) Rules() []*Rule { return s.rules }
 
@@ -138,9 +144,14 @@ func (s *Set) Correlations() []*Correlation { return s.corrs }
 
 // candidates are the rules whose logsource may hold the event.
 func (s *Set) candidates(ev *event.Event, fn func(int)) {
-	list := s.byChannel[ev.Channel]
-	if list == nil && ev.Channel != "" {
-		list = s.byChannel[strings.ToLower(ev.Channel)]
+	var list []int
+	switch {
+	case ev.Channel == "":
+		list = s.byChannel[providerKey(ev.Provider.Name)]
+	default:
+		if list = s.byChannel[ev.Channel]; list == nil {
+			list = s.byChannel[strings.ToLower(ev.Channel)]
+		}
 	}
 	// Rules and anyEvent are both in rule order; merge them.
 	a, b := list, s.anyEvent

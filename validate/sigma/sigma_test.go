@@ -442,3 +442,18 @@ func TestStreamCancelled(t *testing.T) {
 	_, _, err = eng.Add(ctx, &ev)
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+// TestSetRoutesByProvider: an event without a Channel reaches the rules
+// of its provider, in Set.Match as in Rule.Match.
+func TestSetRoutesByProvider(t *testing.T) {
+	net, proc := ownRules(t)
+	set, err := Compile(&Collection{Rules: []*Rule{net, proc}})
+	require.NoError(t, err)
+	ev := netConnect(workstation, curlExe, "api.github.com")
+	ev.Channel = ""
+	hits, err := set.Match(context.Background(), &ev)
+	require.NoError(t, err)
+	require.Len(t, hits, 1)
+	ok, _ := mustMatch(t, net, ev)
+	assert.True(t, ok)
+}
