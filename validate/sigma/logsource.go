@@ -67,12 +67,12 @@ func (f fields) get(name string) (string, bool) {
 	if f.sel != nil && f.sel.fields != nil {
 		if src, ok := f.sel.fields[name]; ok {
 			vals := make([]string, len(src.From))
-			any := false
+			found := false
 			for i, from := range src.From {
 				v, ok := ev.Get(from)
-				vals[i], any = v, any || ok
+				vals[i], found = v, found || ok
 			}
-			if !any {
+			if !found {
 				return "", false
 			}
 			v := transforms[src.Transform](vals)

@@ -194,16 +194,17 @@ func (s *Selector) sameLog(o *Selector) bool {
 
 // Matches reports whether the event is one the selector selects.
 func (s *Selector) Matches(ev *event.Event) bool {
+	// The cheap tests first: the event ID, then the channel as written.
+	if len(s.EventIDs) > 0 && !slices.Contains(s.EventIDs, ev.EventID) {
+		return false
+	}
 	switch {
 	case s.Channel == "*":
 	case ev.Channel != "":
-		if !strings.EqualFold(ev.Channel, s.Channel) {
+		if ev.Channel != s.Channel && !strings.EqualFold(ev.Channel, s.Channel) {
 			return false
 		}
 	case s.Provider == "" || !strings.EqualFold(ev.Provider.Name, s.Provider):
-		return false
-	}
-	if len(s.EventIDs) > 0 && !slices.Contains(s.EventIDs, ev.EventID) {
 		return false
 	}
 	for k, v := range s.Fields {

@@ -309,21 +309,15 @@ func (f *field) explain(fs fields) FieldResult {
 	return fr
 }
 
-// sysmonOnly are process_creation fields Sysmon 1 has and 4688 lacks.
-var sysmonOnly = map[string]bool{
-	"ParentCommandLine": true, "OriginalFileName": true, "Description": true,
-	"Product": true, "Company": true, "FileVersion": true, "Hashes": true,
-	"CurrentDirectory": true, "ParentUser": true, "ProcessGuid": true,
-	"ParentProcessGuid": true, "LogonGuid": true, "TerminalSessionId": true,
-}
-
 func absentNote(name string, fs fields) string {
 	kind := shortChannel(fs.ev.Channel)
 	if kind == "" {
 		kind = shortChannel(fs.ev.Provider.Name)
 	}
 	kind += fmt.Sprintf(" %d", fs.ev.EventID)
-	if fs.sel != nil && fs.sel.FieldMap == "security_4688" && sysmonOnly[name] {
+	if fs.sel != nil && fs.sel.fields != nil {
+		// Events seen through a fieldmap lack what the rules' own source
+		// has (Security 4688: no ParentCommandLine, Hashes, ...).
 		return kind + " has no " + name
 	}
 	return kind + " events have no " + name

@@ -597,9 +597,6 @@ func (l *loader) compileField(key string, line int, n *yaml.Node) (*field, error
 	if f.name == "" && kind != vString {
 		return nil, l.fail(line, "keyword search %s: only string modifiers apply to keywords", key)
 	}
-	if f.name == "" {
-		wrap = opContains // keywords are found anywhere in a value
-	}
 	for _, raw := range raws {
 		f.values = append(f.values, displayValue(raw))
 		v, err := l.compileValue(f, raw, mods, kind, wrap, reFlags, cased)
