@@ -35,6 +35,10 @@ func NewSigmaRule(name string, data []byte) (*SigmaRule, error) {
 // ID is the rule's file name without extension.
 func (r *SigmaRule) ID() string { return r.id }
 
+// Set is the compiled file, for callers that stream events through it
+// (Set.NewEngine) or need the hits themselves (each names its RecordID).
+func (r *SigmaRule) Set() *sigma.Set { return r.set }
+
 // Kind is "sigma".
 func (r *SigmaRule) Kind() string { return "sigma" }
 

@@ -598,6 +598,9 @@ func (l *loader) compileField(key string, line int, n *yaml.Node) (*field, error
 		return nil, l.fail(line, "keyword search %s: only string modifiers apply to keywords", key)
 	}
 	for _, raw := range raws {
+		if f.name == "" && raw.null {
+			return nil, l.fail(raw.line, "a keyword cannot be null (%s)", f.key)
+		}
 		f.values = append(f.values, displayValue(raw))
 		v, err := l.compileValue(f, raw, mods, kind, wrap, reFlags, cased)
 		if err != nil {

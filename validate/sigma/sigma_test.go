@@ -299,6 +299,7 @@ func TestLoadUnsupported(t *testing.T) {
 		{"condition syntax", det("    sel:\n        Image: x\n    condition: (sel and\n"), 11, `condition "(sel and": condition ends early`},
 		{"unbalanced", det("    sel:\n        Image: x\n    condition: (sel\n"), 11, `missing ')'`},
 		{"too deep", det("    sel:\n        Image: x\n    condition: " + strings.Repeat("(", 70) + "sel" + strings.Repeat(")", 70) + "\n"), 11, "condition nests deeper than 64"},
+		{"null keyword", det("    sel:\n    condition: sel\n"), 9, "a keyword cannot be null"},
 		{"no condition", det("    sel:\n        Image: x\n"), 9, "detection has no condition"},
 		{"nested map value", det("    sel:\n        Image:\n            a: b\n    condition: sel\n"), 11, "a value must be a string, number, boolean or null"},
 		{"yaml error", "title: t\nlogsource:\n  product: windows\n detection: [\n", 3, "parse error: did not find expected key"},
