@@ -163,3 +163,31 @@ func TestReferenceRulesOnCraftedEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestReferenceRegressionData: the reference corpus's rules match the
+// SigmaHQ regression logs kept beside it (telemetry/sigma_regression_data,
+// named RULE__ID.json).
+func TestReferenceRegressionData(t *testing.T) {
+	rulesDir := reftest.Dir(t, "sigma")
+	logs, err := filepath.Glob(filepath.Join(reftest.Dir(t, "telemetry", "sigma_regression_data"), "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, logs)
+	for _, log := range logs {
+		name, _, ok := strings.Cut(filepath.Base(log), "__")
+		require.True(t, ok, log)
+		t.Run(name, func(t *testing.T) {
+			r, err := LoadFile(filepath.Join(rulesDir, name+".yml"))
+			require.NoError(t, err)
+			events, err := readEvtxDump(log)
+			require.NoError(t, err)
+			require.NotEmpty(t, events)
+			matched := 0
+			for _, ev := range events {
+				if ok, _ := mustMatch(t, r, ev); ok {
+					matched++
+				}
+			}
+			assert.Positive(t, matched, "%s matches none of the %d events of its regression log", name, len(events))
+		})
+	}
+}
