@@ -21,7 +21,13 @@ type SigmaRule struct {
 // NewSigmaRule loads the Sigma rule file in data; its id is the file name
 // without extension, as for every rule.
 func NewSigmaRule(name string, data []byte) (*SigmaRule, error) {
-	c, err := sigma.ParseFile(name, data, nil)
+	return newSigmaRule(name, data, nil)
+}
+
+// newSigmaRule loads with a configuration (nil: the default) so that a
+// folder of rules reads the logsource mapping once.
+func newSigmaRule(name string, data []byte, cfg *sigma.Config) (*SigmaRule, error) {
+	c, err := sigma.ParseFile(name, data, cfg)
 	if err != nil {
 		return nil, err
 	}

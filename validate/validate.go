@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/t1567001/harness/validate/sigma"
 	"github.com/t1567001/harness/validate/spl"
 )
 
@@ -104,6 +105,7 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 	opts = opts.withDefaults()
 	var rules []Rule
 	var unsupported []Unsupported
+	var sigmaCfg *sigma.Config // read once, at the first Sigma file
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -127,7 +129,14 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 			if err != nil {
 				return err
 			}
-			r, err := NewSigmaRule(p, data)
+			if sigmaCfg == nil {
+				m, err := sigma.DefaultMapping()
+				if err != nil {
+					return err
+				}
+				sigmaCfg = &sigma.Config{Mapping: m}
+			}
+			r, err := newSigmaRule(p, data, sigmaCfg)
 			if err != nil {
 				// A rule the engine cannot run is reported, not fatal: rule
 				// folders hold rules for many log sources.

@@ -35,6 +35,23 @@ type Config struct {
 	Placeholders map[string][]string
 }
 
+// withMapping returns a copy of the configuration (nil: the default one)
+// with its Mapping set, reading DefaultMapping where none is given.
+func (c *Config) withMapping() (*Config, error) {
+	out := &Config{}
+	if c != nil {
+		*out = *c
+	}
+	if out.Mapping == nil {
+		m, err := DefaultMapping()
+		if err != nil {
+			return nil, err
+		}
+		out.Mapping = m
+	}
+	return out, nil
+}
+
 // Rule is a loaded, usable Sigma detection rule.
 type Rule struct {
 	ID          string
@@ -125,17 +142,11 @@ type Collection struct {
 // ParseFile reads every YAML document of a rule file (Sigma rule
 // collections, with action: global/reset/repeat). cfg may be nil.
 func ParseFile(name string, data []byte, cfg *Config) (*Collection, error) {
-	l := loader{name: name}
-	if cfg != nil {
-		l.cfg = *cfg
+	c, err := cfg.withMapping()
+	if err != nil {
+		return nil, err
 	}
-	if l.cfg.Mapping == nil {
-		m, err := DefaultMapping()
-		if err != nil {
-			return nil, err
-		}
-		l.cfg.Mapping = m
-	}
+	l := loader{name: name, cfg: *c}
 	if len(data) > MaxRuleBytes {
 		return nil, l.fail(0, "rule file is %d bytes, more than the limit of %d", len(data), MaxRuleBytes)
 	}
@@ -155,9 +166,15 @@ func LoadDir(dir string) ([]*Rule, []Unsupported, error) {
 
 // LoadDirWith is LoadDir with a configuration, keeping correlations.
 func LoadDirWith(dir string, cfg *Config) (*Collection, []Unsupported, error) {
+	// One mapping for every file, read once.
+	c, err := cfg.withMapping()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg = c
 	all := &Collection{}
 	var unsupported []Unsupported
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
