@@ -105,6 +105,7 @@ func TestCorrelationOnAtomics(t *testing.T) {
 			assert.Equal(t, ch.Group[1].Value, img)
 			host, _ := ev.Get("DestinationHostname")
 			assert.Equal(t, host, e.Value)
+			assert.Equal(t, event.Recorded, e.Origin)
 		}
 		assert.NotEqual(t, ch.Events[0].Value, ch.Events[1].Value)
 		assert.Contains(t, ch.String(), "value_count 2 (gte 2) within 10m0s of DestinationHostname for Computer=WS-FIN-0142.corp.example")

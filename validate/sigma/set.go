@@ -11,7 +11,8 @@ import (
 )
 
 // Set is rules compiled together: detection rules indexed by the channels
-// they read, and the correlations over them.
+// they read, and the correlations over them. A Set is read-only once
+// compiled and safe for concurrent use; an Engine is not.
 type Set struct {
 	rules     []*Rule
 	corrs     []*Correlation
@@ -29,10 +30,12 @@ type corrUse struct{ corr, pos int }
 // Hit is one rule matching one event.
 type Hit struct {
 	Rule *Rule
-	// RecordID, Time and Computer identify the event the hit rests on.
+	// RecordID, Time and Computer identify the event the hit rests on;
+	// Origin is what that event rests on.
 	RecordID uint64
 	Time     time.Time
 	Computer string
+	Origin   event.Provenance
 	// Silent: the rule only feeds correlations (generate: false).
 	Silent bool
 
@@ -179,7 +182,7 @@ func (s *Set) Match(ctx context.Context, ev *event.Event) ([]Hit, error) {
 	var hits []Hit
 	s.candidates(ev, func(i int) {
 		if s.rules[i].matches(ev) {
-			hits = append(hits, Hit{Rule: s.rules[i], RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev), Silent: s.silent[i], idx: i})
+			hits = append(hits, Hit{Rule: s.rules[i], RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev), Origin: ev.Origin(), Silent: s.silent[i], idx: i})
 		}
 	})
 	return hits, nil
@@ -217,6 +220,7 @@ type EventRef struct {
 	RecordID uint64
 	Time     time.Time
 	Computer string
+	Origin   event.Provenance
 	// Value is value_count's field value.
 	Value string
 }
@@ -298,7 +302,7 @@ func (e *Engine) Add(ctx context.Context, ev *event.Event) ([]Hit, []Correlation
 			continue
 		}
 		fs := fields{ev: ev, sel: h.Rule.selector(ev)}
-		ref := EventRef{Rule: h.Rule.ID, RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev)}
+		ref := EventRef{Rule: h.Rule.ID, RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev), Origin: h.Origin}
 		for _, u := range uses {
 			fired = e.feed(u, ev.TimeCreated, []EventRef{ref}, fs.get, fired)
 		}
