@@ -609,7 +609,7 @@ func (l *loader) compileField(key string, line int, n *yaml.Node) (*field, error
 		}
 	}
 	if kind != vString && kind != vFieldref && wrap != opEqual {
-		return nil, l.fail(line, "contains/startswith/endswith cannot be combined with %s (%s)", key, key)
+		return nil, l.fail(line, "contains, startswith and endswith cannot be combined with re, cidr, exists or gt/gte/lt/lte (%s)", key)
 	}
 	if f.name == "" && kind != vString {
 		return nil, l.fail(line, "keyword search %s: only string modifiers apply to keywords", key)

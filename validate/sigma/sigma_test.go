@@ -285,6 +285,7 @@ func TestLoadUnsupported(t *testing.T) {
 		{"base64 of a wildcard", det("    sel:\n        CommandLine|contains|base64: 'x'\n    condition: sel\n"), 10,
 			"base64 of a value with wildcards (CommandLine|contains|base64)"},
 		{"two comparisons", det("    sel:\n        CommandLine|contains|startswith: 'x'\n    condition: sel\n"), 10, `modifier "startswith" cannot follow another comparison`},
+		{"contains then re", det("    sel:\n        CommandLine|contains|re: 'x'\n    condition: sel\n"), 10, "contains, startswith and endswith cannot be combined with re"},
 		{"re and contains", det("    sel:\n        CommandLine|re|contains: 'x'\n    condition: sel\n"), 10, `modifier "contains" cannot follow another comparison`},
 		{"null with modifier", det("    sel:\n        ParentImage|endswith: null\n    condition: sel\n"), 10, "null cannot take modifiers"},
 		{"placeholder without config", det("    sel:\n        User|expand: '%admins%'\n    condition: sel\n"), 10, "placeholder %admins% has no values in the configuration"},
