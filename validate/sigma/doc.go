@@ -1,6 +1,6 @@
 // Package sigma loads Sigma rules (specification v2: detection rules,
-// rule collections and correlation rules) and evaluates them on events
-// (event.Event), one at a time, as a stream.
+// rule collections, correlation rules and filters) and evaluates them on
+// events (event.Event), one at a time, as a stream.
 //
 // # Evaluation
 //
@@ -76,4 +76,9 @@
 // it holds; one with an upper bound (lt, lte, eq) is judged when it
 // closes. Rules a correlation names report their own matches only with
 // generate: true.
+//
+// A filter (a document with filter: rules, selections and a condition)
+// suppresses the matches of the rules it names where its condition
+// holds; Compile applies it to copies of those rules, whose explanations
+// show the filter's searches and say which filter suppressed a match.
 package sigma

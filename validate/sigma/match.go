@@ -31,8 +31,11 @@ type Explanation struct {
 	Logsource  string // "network_connection ← Sysmon 3"
 	Conditions []string
 	Matched    bool
-	// Searches are the rule's search identifiers in file order.
+	// Searches are the rule's search identifiers in file order, then
+	// those of the filters applied to it.
 	Searches []SearchResult
+	// SuppressedBy names the filter that suppressed a match.
+	SuppressedBy string
 }
 
 // SearchResult is one search identifier's outcome.
@@ -130,6 +133,8 @@ func (e *Explanation) String() string {
 		return b.String()
 	case e.Matched:
 		b.WriteString(": matched " + e.Event)
+	case e.SuppressedBy != "":
+		b.WriteString(": matched " + e.Event + " but filter " + e.SuppressedBy + " suppresses it")
 	default:
 		b.WriteString(": did not match " + e.Event)
 	}
@@ -170,6 +175,32 @@ func (r *Rule) Match(ctx context.Context, ev event.Event) (bool, *Explanation, e
 			break
 		}
 	}
+	for _, f := range r.filters {
+		if !exp.Matched {
+			break
+		}
+		fsel := f.detection.selector(&ev)
+		if fsel == nil {
+			continue
+		}
+		ffs := fields{ev: &ev, sel: fsel}
+		results := make([]SearchResult, len(f.detection.searches))
+		for i, s := range f.detection.searches {
+			results[i] = s.explain(ffs)
+			results[i].Name = "filter " + f.ID + ": " + results[i].Name
+		}
+		held := false
+		for _, c := range f.detection.conds {
+			if c.eval(func(i int) bool { return results[i].Matched }) {
+				held = true
+				break
+			}
+		}
+		exp.Searches = append(exp.Searches, results...)
+		if held {
+			exp.Matched, exp.SuppressedBy = false, displayName(f.ID, f.Title)
+		}
+	}
 	return exp.Matched, exp, nil
 }
 
@@ -187,6 +218,19 @@ func (r *Rule) matches(ev *event.Event) bool {
 		return false
 	}
 	fs := fields{ev: ev, sel: sel}
+	if !r.holds(fs) {
+		return false
+	}
+	for _, f := range r.filters {
+		if f.suppresses(ev) {
+			return false
+		}
+	}
+	return true
+}
+
+// holds evaluates the rule's conditions on an event of its logsource.
+func (r *Rule) holds(fs fields) bool {
 	test := func(i int) bool { return r.searches[i].match(fs) }
 	for _, c := range r.conds {
 		if c.eval(test) {

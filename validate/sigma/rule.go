@@ -74,6 +74,9 @@ type Rule struct {
 	conds      []*cond   // OR'ed
 	condText   []string
 	fieldNames []string
+	// filters suppress the rule's matches (Sigma filters, set by Compile
+	// on its own copy of the rule).
+	filters []*Filter
 }
 
 // Unsupported is a rule file that cannot be used, and why. It is also the
@@ -127,16 +130,18 @@ func Load(name string, data []byte) (*Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(c.Rules) != 1 || len(c.Correlations) != 0 {
-		return nil, Unsupported{Path: name, Reason: fmt.Sprintf("file holds %d detection rule(s) and %d correlation(s); load it as a collection", len(c.Rules), len(c.Correlations))}
+	if len(c.Rules) != 1 || len(c.Correlations) != 0 || len(c.Filters) != 0 {
+		return nil, Unsupported{Path: name, Reason: fmt.Sprintf("file holds %d detection rule(s), %d correlation(s) and %d filter(s); load it as a collection", len(c.Rules), len(c.Correlations), len(c.Filters))}
 	}
 	return c.Rules[0], nil
 }
 
-// Collection is what one file holds: detection rules and correlations.
+// Collection is what one file (or folder) holds: detection rules,
+// correlations and filters.
 type Collection struct {
 	Rules        []*Rule
 	Correlations []*Correlation
+	Filters      []*Filter
 }
 
 // ParseFile reads every YAML document of a rule file (Sigma rule
@@ -201,6 +206,7 @@ func LoadDirWith(dir string, cfg *Config) (*Collection, []Unsupported, error) {
 		}
 		all.Rules = append(all.Rules, c.Rules...)
 		all.Correlations = append(all.Correlations, c.Correlations...)
+		all.Filters = append(all.Filters, c.Filters...)
 		return nil
 	})
 	if err != nil {
@@ -296,13 +302,21 @@ func (l *loader) loadAll(data []byte) (*Collection, error) {
 			c.Correlations = append(c.Correlations, cr)
 			continue
 		}
-		r, err := l.loadRule(doc)
+		if f := mapValue(doc, "filter"); f != nil {
+			fl, err := l.loadFilter(doc, f)
+			if err != nil {
+				return nil, err
+			}
+			c.Filters = append(c.Filters, fl)
+			continue
+		}
+		r, err := l.loadRule(doc, "detection")
 		if err != nil {
 			return nil, err
 		}
 		c.Rules = append(c.Rules, r)
 	}
-	if len(c.Rules)+len(c.Correlations) == 0 {
+	if len(c.Rules)+len(c.Correlations)+len(c.Filters) == 0 {
 		return nil, l.fail(docs[0].Line, "not a Sigma rule: no detection")
 	}
 	return c, nil
@@ -387,13 +401,15 @@ func (l *loader) meta(doc *yaml.Node) (meta, error) {
 	return m, nil
 }
 
-func (l *loader) loadRule(doc *yaml.Node) (*Rule, error) {
-	detection := mapValue(doc, "detection")
+// loadRule compiles a detection rule, or a filter's detection (detKey
+// "filter", whose rules: list is not a search).
+func (l *loader) loadRule(doc *yaml.Node, detKey string) (*Rule, error) {
+	detection := mapValue(doc, detKey)
 	if detection == nil {
 		return nil, l.fail(doc.Line, "not a Sigma rule: no detection")
 	}
 	if detection.Kind != yaml.MappingNode {
-		return nil, l.fail(detection.Line, "detection must be a mapping")
+		return nil, l.fail(detection.Line, "%s must be a mapping", detKey)
 	}
 	m, err := l.meta(doc)
 	if err != nil {
@@ -429,6 +445,10 @@ func (l *loader) loadRule(doc *yaml.Node) (*Rule, error) {
 			continue
 		case "timeframe":
 			return nil, l.fail(k.Line, "timeframe belongs to Sigma v1 aggregations: write a correlation rule")
+		case "rules":
+			if detKey == "filter" {
+				continue
+			}
 		}
 		s, err := l.compileSearch(k.Value, k.Line, v)
 		if err != nil {

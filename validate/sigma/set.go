@@ -46,9 +46,16 @@ func (h Hit) String() string {
 	return fmt.Sprintf("%s matched record %d on %s at %s", h.Rule.display, h.RecordID, h.Computer, h.Time.UTC().Format(time.RFC3339Nano))
 }
 
-// Compile indexes the rules and resolves each correlation's references
-// (by rule or correlation name or id) among them.
+// Compile indexes the rules, applies the filters to the rules they name
+// (the Set holds filtered copies; the given rules are left as they are)
+// and resolves each correlation's references (by rule or correlation name
+// or id) among them.
 func Compile(c *Collection) (*Set, error) {
+	rules, err := withFilters(c.Rules, c.Filters)
+	if err != nil {
+		return nil, err
+	}
+	c = &Collection{Rules: rules, Correlations: c.Correlations}
 	s := &Set{rules: c.Rules, corrs: c.Correlations, byChannel: map[string][]int{}}
 	byRef := map[string]source{}
 	for i, r := range c.Rules {

@@ -307,7 +307,7 @@ func TestLoadUnsupported(t *testing.T) {
 		{"not a rule", "title: t\n", 1, "not a Sigma rule"},
 		{"empty", "", 0, "empty file"},
 		{"two rules", ruleHeader + "detection:\n    sel:\n        Image: x\n    condition: sel\n---\n" + ruleHeader + "detection:\n    sel:\n        Image: y\n    condition: sel\n", 0,
-			"file holds 2 detection rule(s) and 0 correlation(s); load it as a collection"},
+			"file holds 2 detection rule(s), 0 correlation(s) and 0 filter(s); load it as a collection"},
 		{"linux", "title: t\nlogsource:\n    product: linux\n    category: process_creation\ndetection:\n    sel:\n        Image: x\n    condition: sel\n", 0,
 			"logsource product linux, category process_creation has no source in the logsource mapping"},
 		{"windows service", "title: t\nlogsource:\n    product: windows\n    service: no-such-log\ndetection:\n    sel:\n        QueryName: x\n    condition: sel\n", 0,

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -296,4 +297,56 @@ func TestOtherSources(t *testing.T) {
 		ok, _ = mustMatch(t, r, ev)
 		assert.False(t, ok, "%s rule on a Security event", tc.channel)
 	}
+}
+
+// TestFilters: the specification's filter example: a filter suppresses
+// the matches of the rules it names where it holds, and says so.
+func TestFilters(t *testing.T) {
+	c, err := ParseFile("mf.yml", []byte(`title: Data compressed with rar
+id: 6f3e2987-db24-4c78-a860-b4f4095a7095
+logsource: {category: process_creation, product: windows}
+detection:
+    selection:
+        Image|endswith: '\rar.exe'
+        CommandLine|contains: ' a '
+    condition: selection
+---
+title: Filter Administrator account
+id: mf-admins
+description: The valid administrator account start with adm_
+logsource:
+    category: process_creation
+    product: windows
+filter:
+    rules:
+        - 6f3e2987-db24-4c78-a860-b4f4095a7095 # Data Compressed - rar.exe
+    selection:
+        User|startswith: 'adm_'
+    condition: selection
+`), nil)
+	require.NoError(t, err)
+	require.Len(t, c.Filters, 1)
+	set, err := Compile(c)
+	require.NoError(t, err)
+	r := set.Rules()[0]
+	assert.Empty(t, c.Rules[0].filters, "Compile leaves the loaded rule as it is")
+
+	user := func(u string) event.Event {
+		return sysmonEvent(1, workstation, "Image", `C:\Program Files\WinRAR\rar.exe`, "CommandLine", "rar.exe a loot.rar docs", "User", u)
+	}
+	ok, exp := mustMatch(t, r, user(`CORP\alice`))
+	assert.True(t, ok, exp.String())
+	ok, exp = mustMatch(t, r, user(`adm_bob`))
+	assert.False(t, ok)
+	assert.Equal(t, "mf-admins (Filter Administrator account)", exp.SuppressedBy)
+	assert.Contains(t, exp.String(), "but filter mf-admins (Filter Administrator account) suppresses it")
+	assert.Contains(t, exp.String(), `filter mf-admins: selection: matched (User|startswith "adm_" matched "adm_bob")`)
+	ev := user("adm_bob")
+	hits, err := set.Match(context.Background(), &ev)
+	require.NoError(t, err)
+	assert.Empty(t, hits)
+
+	_, err = Compile(&Collection{Filters: c.Filters})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `filter mf-admins: rule "6f3e2987-db24-4c78-a860-b4f4095a7095" is not loaded`)
 }
