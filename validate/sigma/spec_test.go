@@ -350,3 +350,29 @@ filter:
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `filter mf-admins: rule "6f3e2987-db24-4c78-a860-b4f4095a7095" is not loaded`)
 }
+
+// TestValueTransforms: the transforms against pySigma's documented
+// outputs.
+func TestValueTransforms(t *testing.T) {
+	assert.Equal(t, []string{"Zm9vYmFy", "Zvb2Jhc", "mb29iYX"}, base64Offsets("foobar"))
+	assert.Equal(t, []string{"L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"}, base64Offsets("/bin/bash"))
+	assert.Equal(t, []string{"SUVY", "lFW", "JRV"}, base64Offsets("IEX"))
+	// windash: only a dash that starts a word; every dash character.
+	m, err := compileSString(windash(parseSString(" -param-name ")), false)
+	require.NoError(t, err)
+	for _, d := range []string{"-", "/", "\u2013", "\u2014", "\u2015"} {
+		assert.True(t, m.match(" "+d+"param-name "), d)
+	}
+	assert.False(t, m.match(" -param/name "))
+	// Escapes: \\ is one backslash, \* and \? are literal, a lone \ stays.
+	for in, want := range map[string]sstring{
+		`a\a`:   {{kind: tokLit, lit: `a\a`}},
+		`a\\a`:  {{kind: tokLit, lit: `a\a`}},
+		`a\*a`:  {{kind: tokLit, lit: `a*a`}},
+		`a\\*`:  {{kind: tokLit, lit: `a\`}, {kind: tokStar}},
+		`a\\\?`: {{kind: tokLit, lit: `a\?`}},
+		`a?b*`:  {{kind: tokLit, lit: "a"}, {kind: tokOne}, {kind: tokLit, lit: "b"}, {kind: tokStar}},
+	} {
+		assert.Equal(t, want, parseSString(in), in)
+	}
+}
