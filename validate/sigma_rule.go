@@ -58,18 +58,28 @@ func inTimeOrder(events []event.Event) []int {
 	return order
 }
 
-// Evaluate yields a row per reported match: the rule's id, title and
-// level, then the event's fields; and a row per correlation that fired:
-// its group, count, window and the record ids it rests on.
+// Evaluate yields a row per reported match, resting on the matched
+// event: the rule's id, title and level, then the event's fields; and a
+// row per correlation that fired, resting on the events it counted: its
+// group, count, window and their record ids. Events go through in time
+// order.
 func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
 	var rows []Row
+	order := inTimeOrder(events)
 	eng := r.set.NewEngine()
 	addCorr := func(chs []sigma.CorrelationHit) {
 		for _, ch := range chs {
-			rows = append(rows, correlationRow(ch))
+			if ch.Silent {
+				continue
+			}
+			row := correlationRow(ch)
+			for _, e := range ch.Events {
+				row.Sources = append(row.Sources, order[e.Seq])
+			}
+			rows = append(rows, row)
 		}
 	}
-	for _, i := range inTimeOrder(events) {
+	for _, i := range order {
 		ev := &events[i]
 		hits, chs, err := eng.Add(ctx, ev)
 		if err != nil {
@@ -80,6 +90,7 @@ func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, 
 				Fields: []string{"rule_id", "title", "level", "EventCode", "host", "RecordID"},
 				Values: map[string]string{"rule_id": h.Rule.ID, "title": h.Rule.Title, "level": h.Rule.Level,
 					"EventCode": fmt.Sprint(ev.EventID), "host": h.Computer, "RecordID": fmt.Sprint(ev.RecordID)},
+				Sources: []int{i},
 			}
 			for _, f := range ev.Data {
 				if _, dup := row.Values[f.Name]; !dup {

@@ -124,6 +124,21 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &ledger))
 	assert.Equal(t, results.RunID, ledger.RunID)
 	require.Len(t, ledger.Entries, 4, "two CONNECTs and two uploads")
+	for _, name := range []string{"events.xml", "events.provenance.jsonl", "events.jsonl", "junit.xml"} {
+		assert.FileExists(t, filepath.Join(out, name))
+	}
+	if results.Atomics[1].Execution == "simulated" {
+		junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+		require.NoError(t, err)
+		assert.Contains(t, string(junit), "[simulated]", "a simulated atomic's test cases say so")
+		simulated := 0
+		for _, e := range ledger.Entries {
+			if e["simulated"] == true {
+				simulated++
+			}
+		}
+		assert.Equal(t, 2, simulated, "the replay's CONNECT and upload")
+	}
 	for _, e := range ledger.Entries {
 		for _, k := range []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"} {
 			assert.Contains(t, e, k)
@@ -227,6 +242,42 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, bad)
 	assert.Contains(t, stderr, "^")
+
+	// workstation and workstation-sysmon-dns share a host name: each
+	// context is checked against the events rendered under it.
+	require.NoError(t, os.WriteFile(expect, []byte(`expect:
+  workstation-sysmon-dns:
+  - rule: seed_t1567_001_code_repo_exfil
+    fires: false
+    signal: NetworkConnectionToCodeRepo
+  workstation:
+  - rule: seed_t1567_001_code_repo_exfil
+    fires: true
+    signal: NetworkConnectionToCodeRepo
+`), 0o600))
+	for _, file := range []string{"events.jsonl", "events.xml"} {
+		code, stdout, _ = cli(t, "validate", "--events", filepath.Join(out, file), "--expect", expect)
+		assert.Equal(t, 0, code, "%s: scoped by harness_context, not host name:\n%s", file, stdout)
+	}
+
+	nowhere := filepath.Join(t.TempDir(), "nowhere.yaml")
+	require.NoError(t, os.WriteFile(nowhere, []byte("expect:\n  laptop:\n  - rule: seed_t1567_001_code_repo_exfil\n    fires: false\n"), 0o600))
+	code, _, stderr = cli(t, "validate", "--events", filepath.Join(out, "events.jsonl"), "--expect", nowhere)
+	assert.Equal(t, 2, code, "a context with no event checks nothing: bad input, not a pass")
+	assert.Contains(t, stderr, `context "laptop": no event was rendered under it`)
+
+	empty := filepath.Join(t.TempDir(), "empty.jsonl")
+	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
+	for _, args := range [][]string{
+		{"spl", "--query", query, "--events", empty},
+		{"sigma", "--events", empty},
+		{"validate", "--events", empty},
+		{"validate", "--events", empty, "--expect", expect},
+	} {
+		code, stdout, stderr := cli(t, args...)
+		assert.Equal(t, 2, code, "%v: %s", args, stdout)
+		assert.Contains(t, stderr, empty+": holds no event")
+	}
 
 	broken := filepath.Join(t.TempDir(), "broken.jsonl")
 	require.NoError(t, os.WriteFile(broken, []byte("{\"EventID\":1}\nnot json\n"), 0o600))

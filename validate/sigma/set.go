@@ -36,6 +36,9 @@ type Hit struct {
 	Time     time.Time
 	Computer string
 	Origin   event.Provenance
+	// Seq is the event's position in its Engine's stream (0 for the
+	// first event Added; 0 from Set.Match).
+	Seq uint64
 	// Silent: the rule only feeds correlations (generate: false).
 	Silent bool
 
@@ -201,8 +204,9 @@ type Engine struct {
 	set    *Set
 	groups []map[string]*window
 	// now is the latest event time seen.
-	now   time.Time
-	added int
+	now time.Time
+	// added counts the events Added.
+	added uint64
 }
 
 // window is one group's entries of one correlation.
@@ -228,6 +232,8 @@ type EventRef struct {
 	Time     time.Time
 	Computer string
 	Origin   event.Provenance
+	// Seq is the event's position in the Engine's stream.
+	Seq uint64
 	// Value is value_count's field value.
 	Value string
 }
@@ -298,9 +304,10 @@ func (e *Engine) Add(ctx context.Context, ev *event.Event) ([]Hit, []Correlation
 	}
 	var fired []CorrelationHit
 	out := hits[:0:0]
-	for _, h := range hits {
-		if !h.Silent {
-			out = append(out, h)
+	for i := range hits {
+		hits[i].Seq = e.added
+		if !hits[i].Silent {
+			out = append(out, hits[i])
 		}
 	}
 	for _, h := range hits {
@@ -309,7 +316,7 @@ func (e *Engine) Add(ctx context.Context, ev *event.Event) ([]Hit, []Correlation
 			continue
 		}
 		fs := fields{ev: ev, sel: h.Rule.selector(ev)}
-		ref := EventRef{Rule: h.Rule.ID, RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev), Origin: h.Origin}
+		ref := EventRef{Rule: h.Rule.ID, RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev), Origin: h.Origin, Seq: h.Seq}
 		for _, u := range uses {
 			fired = e.feed(u, ev.TimeCreated, []EventRef{ref}, fs.get, fired)
 		}
