@@ -66,7 +66,8 @@
 // # Streams and correlations
 //
 // Compile gathers rules and correlations into a Set; Set.Match runs the
-// rules on one event (each Hit names the event's RecordID); an Engine
+// rules on one event (each Hit names the event: RecordID, time, host,
+// provenance, and in an Engine its position in the stream, Seq); an Engine
 // (Set.NewEngine) takes events in time order with Add, feeds the matches
 // to the correlations (event_count, value_count, temporal,
 // temporal_ordered; group-by with aliases; timespan; chains of
