@@ -97,6 +97,10 @@ type Options struct {
 	// Sourcetype is the Splunk sourcetype, with {channel} standing for the
 	// event's channel (default XmlWinEventLog:{channel}, as in the seed).
 	Sourcetype string
+	// SigmaPlaceholders are the values of %name% for Sigma's expand
+	// modifier (see sigma.ParsePlaceholders); a rule naming one not given
+	// here is unsupported.
+	SigmaPlaceholders map[string][]string
 }
 
 func (o Options) withDefaults() Options {
@@ -146,7 +150,7 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 				if err != nil {
 					return err
 				}
-				sigmaCfg = &sigma.Config{Mapping: m}
+				sigmaCfg = &sigma.Config{Mapping: m, Placeholders: opts.SigmaPlaceholders}
 			}
 			r, err := newSigmaRule(p, data, sigmaCfg)
 			if err != nil {

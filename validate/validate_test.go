@@ -308,3 +308,22 @@ func TestCheckEvidence(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, v.Pass)
 }
+
+// TestSigmaPlaceholders: Options.SigmaPlaceholders give expand its values;
+// without them the rule is unsupported, with the reason.
+func TestSigmaPlaceholders(t *testing.T) {
+	rule := []byte("title: t\nlogsource: {category: process_creation, product: windows}\ndetection:\n    sel:\n        User|expand: '%Administrators%'\n    condition: sel\n")
+	fsys := fstest.MapFS{"admins.yml": {Data: rule}}
+	_, unsupported, err := LoadRules(fsys, Options{})
+	require.NoError(t, err)
+	require.Len(t, unsupported, 1)
+	assert.Contains(t, unsupported[0].Reason, "admins.yml:5: placeholder %Administrators% has no values in the configuration")
+
+	loaded, unsupported, err := LoadRules(fsys, Options{SigmaPlaceholders: map[string][]string{"Administrators": {`CORP\adm_*`}}})
+	require.NoError(t, err)
+	require.Empty(t, unsupported)
+	rows, err := ByID(loaded)["admins"].Evaluate(context.Background(), []event.Event{sysmon(1, ws, "User", `CORP\adm_bob`), sysmon(1, ws, "User", `CORP\alice`)})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []int{0}, rows[0].Sources)
+}

@@ -799,3 +799,44 @@ func logsourceText(l Logsource, sels []*Selector) string {
 	}
 	return s + " ← " + strings.Join(names, ", ")
 }
+
+// ParsePlaceholders reads the values of %name% placeholders for the
+// expand modifier: a YAML mapping of name to a value or a list of values
+// (each a Sigma value: wildcards allowed).
+func ParsePlaceholders(name string, data []byte) (map[string][]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		l := loader{name: name}
+		return nil, l.yamlErr(err)
+	}
+	out := map[string][]string{}
+	if len(doc.Content) == 0 {
+		return out, nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil, Unsupported{Path: name, Line: m.Line, Reason: "placeholders: expected a mapping of name to values"}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		var vals []string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			vals = []string{v.Value}
+		case yaml.SequenceNode:
+			for _, it := range v.Content {
+				if it.Kind != yaml.ScalarNode {
+					return nil, Unsupported{Path: name, Line: it.Line, Reason: fmt.Sprintf("placeholder %s: a value must be a string", k.Value)}
+				}
+				vals = append(vals, it.Value)
+			}
+		default:
+			return nil, Unsupported{Path: name, Line: v.Line, Reason: fmt.Sprintf("placeholder %s: expected a value or a list of values", k.Value)}
+		}
+		if len(vals) == 0 {
+			return nil, Unsupported{Path: name, Line: v.Line, Reason: fmt.Sprintf("placeholder %s has no values", k.Value)}
+		}
+		out[k.Value] = vals
+	}
+	return out, nil
+}

@@ -376,3 +376,14 @@ func TestValueTransforms(t *testing.T) {
 		assert.Equal(t, want, parseSString(in), in)
 	}
 }
+
+func TestParsePlaceholders(t *testing.T) {
+	p, err := ParsePlaceholders("ph.yml", []byte("Administrators:\n  - admin\n  - 'adm_*'\nServers: 'SRV-*'\n"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]string{"Administrators": {"admin", "adm_*"}, "Servers": {"SRV-*"}}, p)
+	_, err = ParsePlaceholders("ph.yml", []byte("Administrators:\n  - {a: b}\n"))
+	require.Error(t, err)
+	assert.Equal(t, "ph.yml:2: placeholder Administrators: a value must be a string", err.Error())
+	_, err = ParsePlaceholders("ph.yml", []byte("- a\n"))
+	assert.ErrorContains(t, err, "ph.yml:1: placeholders: expected a mapping")
+}
