@@ -70,13 +70,14 @@ func newSigmaCmd() *cobra.Command {
 		dir    string
 		files  []string
 		asJSON bool
+		opts   validate.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "sigma --rules DIR --events FILE...",
 		Short: "Run Sigma rules over recorded events",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules, err := loadRules(cmd, dir, validate.Options{})
+			rules, err := loadRules(cmd, dir, opts)
 			if err != nil {
 				return err
 			}
@@ -102,6 +103,7 @@ func newSigmaCmd() *cobra.Command {
 	f.StringVar(&dir, "rules", "", "folder of Sigma rules (default: the harness's own)")
 	f.StringArrayVar(&files, "events", nil, "events file, Event XML or JSON lines (repeatable)")
 	f.BoolVar(&asJSON, "json", false, "print JSON lines, one object per match")
+	addSigmaFlags(f, &opts)
 	_ = cmd.MarkFlagRequired("events")
 	return cmd
 }
