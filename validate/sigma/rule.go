@@ -615,7 +615,7 @@ func (l *loader) compileField(key string, line int, n *yaml.Node) (*field, error
 			}
 			wrap = map[string]strOp{"contains": opContains, "startswith": opPrefix, "endswith": opSuffix}[m]
 		case "re", "cidr", "exists", "gt", "gte", "lt", "lte", "fieldref":
-			if kind != vString || transforms > 0 && m != "fieldref" {
+			if kind != vString || transforms > 0 {
 				return nil, l.fail(line, "modifier %q cannot be combined with the modifiers before it (%s)", m, key)
 			}
 			kind = map[string]valueKind{"re": vRegexp, "cidr": vCIDR, "exists": vExists, "gt": vNumber, "gte": vNumber, "lt": vNumber, "lte": vNumber, "fieldref": vFieldref}[m]
@@ -625,6 +625,12 @@ func (l *loader) compileField(key string, line int, n *yaml.Node) (*field, error
 			}
 			reFlags += m
 		default:
+			// A value transform (base64, windash, expand, ...) applies to
+			// a string, not to a regular expression, CIDR, number or field
+			// reference.
+			if kind != vString {
+				return nil, l.fail(line, "modifier %q cannot follow re, cidr, exists, fieldref or gt/gte/lt/lte (%s)", m, key)
+			}
 			transforms++
 		}
 	}

@@ -286,6 +286,8 @@ func TestLoadUnsupported(t *testing.T) {
 			"base64 of a value with wildcards (CommandLine|contains|base64)"},
 		{"two comparisons", det("    sel:\n        CommandLine|contains|startswith: 'x'\n    condition: sel\n"), 10, `modifier "startswith" cannot follow another comparison`},
 		{"contains then re", det("    sel:\n        CommandLine|contains|re: 'x'\n    condition: sel\n"), 10, "contains, startswith and endswith cannot be combined with re"},
+		{"re then expand", det("    sel:\n        CommandLine|re|expand: '%x%'\n    condition: sel\n"), 10, `modifier "expand" cannot follow re, cidr, exists, fieldref or gt/gte/lt/lte`},
+		{"windash then fieldref", det("    sel:\n        CommandLine|windash|fieldref: Image\n    condition: sel\n"), 10, `modifier "fieldref" cannot be combined with the modifiers before it`},
 		{"re and contains", det("    sel:\n        CommandLine|re|contains: 'x'\n    condition: sel\n"), 10, `modifier "contains" cannot follow another comparison`},
 		{"null with modifier", det("    sel:\n        ParentImage|endswith: null\n    condition: sel\n"), 10, "null cannot take modifiers"},
 		{"placeholder without config", det("    sel:\n        User|expand: '%admins%'\n    condition: sel\n"), 10, "placeholder %admins% has no values in the configuration"},
