@@ -387,3 +387,26 @@ func TestParsePlaceholders(t *testing.T) {
 	_, err = ParsePlaceholders("ph.yml", []byte("- a\n"))
 	assert.ErrorContains(t, err, "ph.yml:1: placeholders: expected a mapping")
 }
+
+func TestParseMappingErrors(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"sources:\n  - {category: x, events: [{channel: c, fieldmap: nope}]}\n", `unknown fieldmap "nope"`},
+		{"fieldmaps:\n  m:\n    Image: {from: [A], transform: rot13}\nsources: []\n", `unknown transform "rot13"`},
+		{"fieldmaps:\n  m:\n    User: {from: [A], transform: domain_user}\nsources: []\n", `transform "domain_user" takes 2 field(s), got 1`},
+		{"sources:\n  - {events: [{channel: c}]}\n", "source 1 has no product, category or service"},
+		{"sources:\n  - {category: x, events: [{event_id: [1]}]}\n", "an event needs a channel or a provider"},
+		{"sources:\n  - {category: x}\n", "category x selects no events"},
+		{"sources: [\n", "logsource mapping m.yml"},
+	} {
+		_, err := ParseMapping("m.yml", []byte(tc.yaml))
+		require.Error(t, err, tc.yaml)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+	m, err := ParseMapping("m.yml", []byte("sources:\n  - {product: acme, service: audit, events: [{channel: acme.audit}]}\n"))
+	require.NoError(t, err)
+	c, err := ParseFile("r.yml", []byte("title: t\nlogsource: {product: acme, service: audit}\ndetection:\n    sel:\n        action: x\n    condition: sel\n"), &Config{Mapping: m})
+	require.NoError(t, err, "a new log source is data")
+	ev := event.Event{Channel: "acme.audit", Data: []event.Field{{Name: "action", Value: "X"}}}
+	ok, _ := mustMatch(t, c.Rules[0], ev)
+	assert.True(t, ok)
+}
