@@ -66,44 +66,84 @@ func inTimeOrder(events []event.Event) []int {
 func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
 	var rows []Row
 	order := inTimeOrder(events)
-	eng := r.set.NewEngine()
-	addCorr := func(chs []sigma.CorrelationHit) {
-		for _, ch := range chs {
-			if ch.Silent {
-				continue
-			}
-			row := correlationRow(ch)
-			for _, e := range ch.Events {
-				row.Sources = append(row.Sources, order[e.Seq])
-			}
-			rows = append(rows, row)
+	st := r.stream(ctx, func(row Row) error {
+		// The stream numbers events as they come; the caller, by input.
+		for i, s := range row.Sources {
+			row.Sources[i] = order[s]
 		}
-	}
+		rows = append(rows, row)
+		return nil
+	})
 	for _, i := range order {
-		ev := &events[i]
-		hits, chs, err := eng.Add(ctx, ev)
-		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.id, err)
+		if err := st.push(&events[i]); err != nil {
+			return nil, err
 		}
-		for _, h := range hits {
-			row := Row{
-				Fields: []string{"rule_id", "title", "level", "EventCode", "host", "RecordID"},
-				Values: map[string]string{"rule_id": h.Rule.ID, "title": h.Rule.Title, "level": h.Rule.Level,
-					"EventCode": fmt.Sprint(ev.EventID), "host": h.Computer, "RecordID": fmt.Sprint(ev.RecordID)},
-				Sources: []int{i},
-			}
-			for _, f := range ev.Data {
-				if _, dup := row.Values[f.Name]; !dup {
-					row.Fields = append(row.Fields, f.Name)
-					row.Values[f.Name] = f.Value
-				}
-			}
-			rows = append(rows, row)
-		}
-		addCorr(chs)
 	}
-	addCorr(eng.Flush())
+	if err := st.close(); err != nil {
+		return nil, err
+	}
 	return rows, nil
+}
+
+// sigmaStream runs a rule file over events pushed one at a time, in time
+// order, emitting each row as soon as it is known: a match at once, a
+// correlation when its window holds (or closes, or the stream ends).
+// Rows name their events by their position in the stream.
+type sigmaStream struct {
+	ctx  context.Context
+	rule *SigmaRule
+	eng  *sigma.Engine
+	emit func(Row) error
+}
+
+func (r *SigmaRule) stream(ctx context.Context, emit func(Row) error) *sigmaStream {
+	return &sigmaStream{ctx: ctx, rule: r, eng: r.set.NewEngine(), emit: emit}
+}
+
+// push offers the next event; the stream keeps only what its correlations'
+// windows need (record ids and times, not the event).
+func (s *sigmaStream) push(ev *event.Event) error {
+	hits, chs, err := s.eng.Add(s.ctx, ev)
+	if err != nil {
+		return fmt.Errorf("rule %s: %w", s.rule.id, err)
+	}
+	for _, h := range hits {
+		row := Row{
+			Fields: []string{"rule_id", "title", "level", "EventCode", "host", "RecordID"},
+			Values: map[string]string{"rule_id": h.Rule.ID, "title": h.Rule.Title, "level": h.Rule.Level,
+				"EventCode": fmt.Sprint(ev.EventID), "host": h.Computer, "RecordID": fmt.Sprint(ev.RecordID)},
+			Sources: []int{int(h.Seq)},
+		}
+		for _, f := range ev.Data {
+			if _, dup := row.Values[f.Name]; !dup {
+				row.Fields = append(row.Fields, f.Name)
+				row.Values[f.Name] = f.Value
+			}
+		}
+		if err := s.emit(row); err != nil {
+			return err
+		}
+	}
+	return s.emitCorrelations(chs)
+}
+
+// close ends the stream: the correlation windows still open are judged.
+func (s *sigmaStream) close() error { return s.emitCorrelations(s.eng.Flush()) }
+
+func (s *sigmaStream) emitCorrelations(chs []sigma.CorrelationHit) error {
+	for _, ch := range chs {
+		if ch.Silent {
+			continue
+		}
+		row := correlationRow(ch)
+		for _, e := range ch.Events {
+			row.Sources = append(row.Sources, int(e.Seq))
+		}
+		if err := s.emit(row); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func correlationRow(ch sigma.CorrelationHit) Row {

@@ -327,3 +327,25 @@ func TestSigmaPlaceholders(t *testing.T) {
 	require.Len(t, rows, 1)
 	assert.Equal(t, []int{0}, rows[0].Sources)
 }
+
+// TestSigmaStream: a Sigma rule file streamed: each row goes out at the
+// event that makes it, resting on events by their stream position.
+func TestSigmaStream(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("sigma", "testdata", "correlation_repo_hosts.yml"))
+	require.NoError(t, err)
+	r, err := NewSigmaRule("repo_hosts.yml", data)
+	require.NoError(t, err)
+	var got []Row
+	st := r.stream(context.Background(), func(row Row) error { got = append(got, row); return nil })
+	events := []event.Event{netEvent(ws, curlExe, "api.github.com"), netEvent(ci, curlExe, "api.github.com"), netEvent(ws, curlExe, "lb-140-82-112-6-iad.github.com")}
+	for i := range events {
+		require.NoError(t, st.push(&events[i]))
+		if i < 2 {
+			assert.Empty(t, got, "no row before the second host of %s", ws)
+		}
+	}
+	require.Len(t, got, 1, "the correlation's row goes out at the event that completes it")
+	assert.Equal(t, []int{0, 2}, got[0].Sources)
+	require.NoError(t, st.close())
+	assert.Len(t, got, 1)
+}
