@@ -395,22 +395,40 @@ func TestLoadDir(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// FuzzLoad: no input makes Load or Match panic.
+// FuzzLoad: no input makes loading, matching or streaming panic.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(ruleHeader + "detection:\n    sel:\n        Image|endswith: x\n    condition: sel\n"))
 	f.Add([]byte("detection:\n  condition: all of them | count() > 1\n  timeframe: 1m\n"))
 	f.Add([]byte("detection: {a: [1, {b: c}], condition: [a, 'not a']}\nlogsource: {category: process_creation}\n"))
+	f.Add([]byte(ruleHeader + "detection:\n    sel:\n        CommandLine|windash|base64offset|contains: '-e?c*'\n    k:\n        - 'x\\*'\n    condition: 1 of s* or not (k)\n---\ntitle: c\ncorrelation: {type: temporal, rules: [11111111-2222-4333-8444-555555555555], timespan: 1m}\n"))
+	m, err := DefaultMapping()
+	require.NoError(f, err)
+	cfg := &Config{Mapping: m, Placeholders: map[string][]string{"x": {"a*", "b"}}}
 	evs := sampleEvents()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := Load("fuzz.yml", data)
+		c, err := ParseFile("fuzz.yml", data, cfg)
 		if err != nil {
 			return
 		}
-		for _, ev := range evs {
-			if _, _, err := r.Match(context.Background(), ev); err != nil {
+		for _, r := range c.Rules {
+			for _, ev := range evs {
+				ok, _, err := r.Match(context.Background(), ev)
+				require.NoError(t, err)
+				fast, _ := r.Matches(context.Background(), ev)
+				require.Equal(t, ok, fast)
+			}
+		}
+		set, err := Compile(c)
+		if err != nil {
+			return
+		}
+		eng := set.NewEngine()
+		for i := range evs {
+			if _, _, err := eng.Add(context.Background(), &evs[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
+		eng.Flush()
 	})
 }
 
