@@ -35,7 +35,11 @@ func describeEvent(ev *event.Event) string {
 	if name == "" {
 		name = ev.Provider.Name
 	}
-	name = shortChannel(name) + " " + strconv.Itoa(ev.EventID)
+	name = shortChannel(name)
+	if ev.EventID != 0 {
+		// Sources other than Windows logs (proxy, github.audit) have none.
+		name += " " + strconv.Itoa(ev.EventID)
+	}
 	if h := hostOf(ev); h != "" {
 		name += " on " + h
 	}

@@ -358,7 +358,9 @@ func absentNote(name string, fs fields) string {
 	if kind == "" {
 		kind = shortChannel(fs.ev.Provider.Name)
 	}
-	kind += fmt.Sprintf(" %d", fs.ev.EventID)
+	if fs.ev.EventID != 0 {
+		kind += fmt.Sprintf(" %d", fs.ev.EventID)
+	}
 	if fs.sel != nil && fs.sel.fields != nil {
 		// Events seen through a fieldmap lack what the rules' own source
 		// has (Security 4688: no ParentCommandLine, Hashes, ...).

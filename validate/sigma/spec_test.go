@@ -293,6 +293,7 @@ func TestOtherSources(t *testing.T) {
 		ev.Provider, ev.Channel = event.Provider{}, tc.channel
 		ok, exp := mustMatch(t, r, ev)
 		assert.True(t, ok, exp.String())
+		assert.Contains(t, exp.String(), "matched "+tc.channel+";")
 		ev.Channel = "Security"
 		ok, _ = mustMatch(t, r, ev)
 		assert.False(t, ok, "%s rule on a Security event", tc.channel)
