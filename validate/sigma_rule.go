@@ -21,16 +21,16 @@ type SigmaRule struct {
 // NewSigmaRule loads the Sigma rule file in data; its id is the file name
 // without extension, as for every rule.
 func NewSigmaRule(name string, data []byte) (*SigmaRule, error) {
-	return newSigmaRule(name, data, nil)
-}
-
-// newSigmaRule loads with a configuration (nil: the default) so that a
-// folder of rules reads the logsource mapping once.
-func newSigmaRule(name string, data []byte, cfg *sigma.Config) (*SigmaRule, error) {
-	c, err := sigma.ParseFile(name, data, cfg)
+	c, err := sigma.ParseFile(name, data, nil)
 	if err != nil {
 		return nil, err
 	}
+	return sigmaRuleOf(name, c)
+}
+
+// sigmaRuleOf compiles what the file name holds (with, for LoadRules, the
+// rules of other files its correlations and filters name).
+func sigmaRuleOf(name string, c *sigma.Collection) (*SigmaRule, error) {
 	set, err := sigma.Compile(c)
 	if err != nil {
 		return nil, err

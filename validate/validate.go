@@ -122,6 +122,12 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 	var rules []Rule
 	var unsupported []Unsupported
 	var sigmaCfg *sigma.Config // read once, at the first Sigma file
+	type sigmaFile struct {
+		path string
+		c    *sigma.Collection
+	}
+	var sigmaFiles []sigmaFile
+	lib := &sigma.Collection{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -152,19 +158,41 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 				}
 				sigmaCfg = &sigma.Config{Mapping: m, Placeholders: opts.SigmaPlaceholders}
 			}
-			r, err := newSigmaRule(p, data, sigmaCfg)
+			c, err := sigma.ParseFile(p, data, sigmaCfg)
 			if err != nil {
 				// A rule the engine cannot run is reported, not fatal: rule
 				// folders hold rules for many log sources.
 				unsupported = append(unsupported, Unsupported{Path: p, Reason: err.Error()})
 				return nil
 			}
-			rules = append(rules, r)
+			sigmaFiles = append(sigmaFiles, sigmaFile{p, c})
+			lib.Rules = append(lib.Rules, c.Rules...)
+			lib.Correlations = append(lib.Correlations, c.Correlations...)
+			lib.Filters = append(lib.Filters, c.Filters...)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("rules: %w", err)
+	}
+	// A Sigma file's correlations and filters may name rules of other
+	// files in the folder.
+	for _, f := range sigmaFiles {
+		c := f.c.Complete(lib)
+		if len(f.c.Rules)+len(f.c.Correlations) == 0 {
+			// A file of filters only: they act in the files of the rules
+			// they name, and must name one.
+			if _, err := sigma.Compile(&sigma.Collection{Rules: lib.Rules, Filters: f.c.Filters}); err != nil {
+				unsupported = append(unsupported, Unsupported{Path: f.path, Reason: err.Error()})
+			}
+			continue
+		}
+		r, err := sigmaRuleOf(f.path, c)
+		if err != nil {
+			unsupported = append(unsupported, Unsupported{Path: f.path, Reason: err.Error()})
+			continue
+		}
+		rules = append(rules, r)
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID() < rules[j].ID() })
 	return rules, unsupported, nil

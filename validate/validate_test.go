@@ -349,3 +349,39 @@ func TestSigmaStream(t *testing.T) {
 	require.NoError(t, st.close())
 	assert.Len(t, got, 1)
 }
+
+// TestSigmaAcrossFiles: in a rules folder, a correlation may count, and a
+// filter may tune, rules written in other files; a filter naming no rule
+// of the folder is unsupported.
+func TestSigmaAcrossFiles(t *testing.T) {
+	fsys := fstest.MapFS{
+		"push.yml":   {Data: []byte("title: git push\nname: git_push\nlogsource: {category: process_creation, product: windows}\ndetection:\n    sel:\n        CommandLine|contains: 'git push'\n    condition: sel\n")},
+		"pushes.yml": {Data: []byte("title: two pushes\ncorrelation:\n    type: event_count\n    rules: [git_push]\n    group-by: [Computer]\n    timespan: 5m\n    condition: {gte: 2}\n")},
+		"admins.yml": {Data: []byte("title: admins push\nlogsource: {category: process_creation, product: windows}\nfilter:\n    rules: [git_push]\n    sel:\n        User|startswith: 'adm_'\n    condition: sel\n")},
+		"typo.yml":   {Data: []byte("title: typo\nlogsource: {category: process_creation, product: windows}\nfilter:\n    rules: [git_pusj]\n    sel:\n        User: x\n    condition: sel\n")},
+	}
+	loaded, unsupported, err := LoadRules(fsys, Options{})
+	require.NoError(t, err)
+	require.Len(t, unsupported, 1)
+	assert.Equal(t, "typo.yml", unsupported[0].Path)
+	assert.Contains(t, unsupported[0].Reason, "none of the rules it names (git_pusj) is loaded")
+	byID := ByID(loaded)
+	require.Contains(t, byID, "push")
+	require.Contains(t, byID, "pushes")
+	assert.NotContains(t, byID, "admins", "a file of filters only is no rule of its own")
+
+	events := []event.Event{
+		sysmon(1, ws, "CommandLine", "git push a", "User", "alice"),
+		sysmon(1, ws, "CommandLine", "git push b", "User", "adm_root"),
+		sysmon(1, ws, "CommandLine", "git push c", "User", "alice"),
+	}
+	rows, err := byID["push"].Evaluate(context.Background(), events)
+	require.NoError(t, err)
+	require.Len(t, rows, 2, "the admins filter suppresses the second push")
+	assert.Equal(t, []int{0}, rows[0].Sources)
+	assert.Equal(t, []int{2}, rows[1].Sources)
+	rows, err = byID["pushes"].Evaluate(context.Background(), events)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []int{0, 2}, rows[0].Sources, "the correlation counts the filtered rule's matches")
+}

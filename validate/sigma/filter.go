@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -52,7 +53,8 @@ func (f *Filter) suppresses(ev *event.Event) bool {
 }
 
 // withFilters returns the rules with each filter attached to a copy of
-// every rule it names; a filter naming no loaded rule is an error.
+// every rule it names that is loaded; a filter naming none of them is an
+// error (it would silently filter nothing).
 func withFilters(rules []*Rule, filters []*Filter) ([]*Rule, error) {
 	if len(filters) == 0 {
 		return rules, nil
@@ -60,8 +62,8 @@ func withFilters(rules []*Rule, filters []*Filter) ([]*Rule, error) {
 	out := make([]*Rule, len(rules))
 	copy(out, rules)
 	for _, f := range filters {
+		found := false
 		for _, ref := range f.Rules {
-			found := false
 			for i, r := range out {
 				if r.ID != ref && (r.Name == "" || r.Name != ref) {
 					continue
@@ -71,9 +73,9 @@ func withFilters(rules []*Rule, filters []*Filter) ([]*Rule, error) {
 				out[i] = &cp
 				found = true
 			}
-			if !found {
-				return nil, Unsupported{Path: f.Path, Line: f.Line, Reason: fmt.Sprintf("filter %s: rule %q is not loaded", f.ID, ref)}
-			}
+		}
+		if !found {
+			return nil, Unsupported{Path: f.Path, Line: f.Line, Reason: fmt.Sprintf("filter %s: none of the rules it names (%s) is loaded", f.ID, strings.Join(f.Rules, ", "))}
 		}
 	}
 	return out, nil

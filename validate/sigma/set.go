@@ -3,6 +3,7 @@ package sigma
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -499,4 +500,71 @@ func (w *window) slide(from time.Time) bool {
 	}
 	w.start = w.entries[0].time
 	return true
+}
+
+// Complete returns c with what its correlations and filters name but c
+// does not hold, taken from lib (a folder's rules), so that a correlation
+// file may count rules written in other files; and with lib's filters
+// that name any of its rules. Names lib lacks are left for Compile to
+// report.
+func (c *Collection) Complete(lib *Collection) *Collection {
+	have := map[string]bool{}
+	add := func(id, name string) {
+		have[id] = true
+		if name != "" {
+			have[name] = true
+		}
+	}
+	for _, r := range c.Rules {
+		add(r.ID, r.Name)
+	}
+	for _, k := range c.Correlations {
+		add(k.ID, k.Name)
+	}
+	out := &Collection{Rules: c.Rules, Correlations: c.Correlations, Filters: c.Filters}
+	var want []string
+	for _, k := range c.Correlations {
+		want = append(want, k.Rules...)
+	}
+	for _, f := range c.Filters {
+		want = append(want, f.Rules...)
+	}
+	for len(want) > 0 {
+		ref := want[0]
+		want = want[1:]
+		if have[ref] {
+			continue
+		}
+		for _, r := range lib.Rules {
+			if r.ID == ref || r.Name != "" && r.Name == ref {
+				out.Rules = append(out.Rules, r)
+				add(r.ID, r.Name)
+				break
+			}
+		}
+		for _, k := range lib.Correlations {
+			if !have[ref] && (k.ID == ref || k.Name != "" && k.Name == ref) {
+				// A chained correlation brings what it counts.
+				cp := *k
+				out.Correlations = append(out.Correlations, &cp)
+				add(k.ID, k.Name)
+				want = append(want, k.Rules...)
+				break
+			}
+		}
+		have[ref] = true
+	}
+	// The folder's filters apply to the rules wherever they are written.
+	for _, f := range lib.Filters {
+		if slices.Contains(out.Filters, f) {
+			continue
+		}
+		for _, ref := range f.Rules {
+			if slices.ContainsFunc(out.Rules, func(r *Rule) bool { return r.ID == ref || r.Name != "" && r.Name == ref }) {
+				out.Filters = append(out.Filters, f)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -349,7 +349,7 @@ filter:
 
 	_, err = Compile(&Collection{Filters: c.Filters})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `filter mf-admins: rule "6f3e2987-db24-4c78-a860-b4f4095a7095" is not loaded`)
+	assert.Contains(t, err.Error(), `filter mf-admins: none of the rules it names (6f3e2987-db24-4c78-a860-b4f4095a7095) is loaded`)
 }
 
 // TestValueTransforms: the transforms against pySigma's documented
