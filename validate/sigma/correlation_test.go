@@ -277,3 +277,27 @@ func TestCorrelationLoadErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `rule "nowhere" is not loaded`)
 }
+
+// TestComplete: a correlation naming a correlation of another file brings
+// it, and what it counts, from the library.
+func TestComplete(t *testing.T) {
+	lib, err := ParseFile("lib.yml", []byte(baseRules+"title: pushes\nname: many_pushes\nid: c-many\ncorrelation:\n    type: event_count\n    rules: [git_push]\n    group-by: [User]\n    timespan: 5m\n    condition: {gte: 2}\n"), nil)
+	require.NoError(t, err)
+	c, err := ParseFile("chain.yml", []byte("title: chain\nid: c-chain\ncorrelation:\n    type: temporal_ordered\n    rules: [many_pushes, api_upload]\n    group-by: [User]\n    timespan: 10m\n"), nil)
+	require.NoError(t, err)
+	_, err = Compile(c)
+	assert.ErrorContains(t, err, `rule "many_pushes" is not loaded`)
+	full := c.Complete(lib)
+	require.Len(t, full.Correlations, 2)
+	assert.Len(t, full.Rules, 2, "git_push for many_pushes, api_upload for the chain")
+	s, err := Compile(full)
+	require.NoError(t, err)
+	_, corr := run(t, s, []event.Event{
+		at(0, procCreate("A", gitExe, "git push x", cmdExe), 1),
+		at(10, procCreate("A", gitExe, "git push y", cmdExe), 2),
+		at(20, netConnect("A", curlExe, "api.github.com"), 3),
+	})
+	require.Len(t, corr, 2)
+	assert.Equal(t, "c-chain", corr[1].Correlation.ID)
+	assert.False(t, corr[1].Silent)
+}
