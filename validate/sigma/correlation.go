@@ -233,7 +233,6 @@ func (c *Correlation) fieldFor(name string, pos int) string {
 
 // resolve finds the referenced rules and correlations by name or id.
 func (c *Correlation) resolve(byRef map[string]source) error {
-	c.inputs = c.inputs[:0]
 	for _, ref := range c.Rules {
 		src, ok := byRef[ref]
 		if !ok {

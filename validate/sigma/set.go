@@ -59,7 +59,15 @@ func Compile(c *Collection) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Collection{Rules: rules, Correlations: c.Correlations}
+	// The Set's own correlations: resolving sets their inputs, and the
+	// given ones may be compiled into other Sets too.
+	corrs := make([]*Correlation, len(c.Correlations))
+	for i, k := range c.Correlations {
+		cp := *k
+		cp.inputs = nil
+		corrs[i] = &cp
+	}
+	c = &Collection{Rules: rules, Correlations: corrs}
 	s := &Set{rules: c.Rules, corrs: c.Correlations, byChannel: map[string][]int{}}
 	byRef := map[string]source{}
 	for i, r := range c.Rules {
@@ -545,8 +553,7 @@ func (c *Collection) Complete(lib *Collection) *Collection {
 		for _, k := range lib.Correlations {
 			if !have[ref] && (k.ID == ref || k.Name != "" && k.Name == ref) {
 				// A chained correlation brings what it counts.
-				cp := *k
-				out.Correlations = append(out.Correlations, &cp)
+				out.Correlations = append(out.Correlations, k)
 				add(k.ID, k.Name)
 				want = append(want, k.Rules...)
 				break
