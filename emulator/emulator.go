@@ -55,6 +55,7 @@ type Emulator struct {
 	ca     *CA
 	ledger *Ledger
 	state  *state
+	audit  *auditLog
 	git    *gitServer
 	routes map[string]http.Handler
 
@@ -102,6 +103,7 @@ func New(cfg Config, ca *CA) (*Emulator, error) {
 		ca:      ca,
 		ledger:  &Ledger{onAdd: cfg.OnEntry},
 		state:   newState(),
+		audit:   newAuditLog(),
 		git:     &gitServer{git: gitPath, root: cfg.DataDir, errLog: cfg.ErrorLog},
 		tunnels: newConnQueue(),
 	}
@@ -227,6 +229,7 @@ func (e *Emulator) Handler() http.Handler {
 		r.Body = body
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+		finishAudit := e.auditBegin(r, host)
 
 		if r.ContentLength > e.cfg.MaxBody {
 			tooLarge(sw, e.cfg.MaxBody)
@@ -243,6 +246,7 @@ func (e *Emulator) Handler() http.Handler {
 		entry.Status = sw.status()
 		entry.Files = rec.files
 		entry.Note = rec.note
+		entry.Audit = finishAudit(entry)
 		e.ledger.Add(entry)
 	})
 }

@@ -28,6 +28,8 @@ type Entry struct {
 	Refused       bool      `json:"refused,omitempty"`
 	Note          string    `json:"note,omitempty"`
 	Files         []File    `json:"files,omitempty"`
+	// Audit is what the request put in GitHub's audit log (audit.go).
+	Audit []AuditEvent `json:"audit,omitempty"`
 }
 
 // File is one uploaded file: its name as the client gave it and the hash of

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/t1567001/harness/validate/elastic"
 	"github.com/t1567001/harness/validate/sigma"
 	"github.com/t1567001/harness/validate/spl"
 )
@@ -101,6 +102,9 @@ type Options struct {
 	// modifier (see sigma.ParsePlaceholders); a rule naming one not given
 	// here is unsupported.
 	SigmaPlaceholders map[string][]string
+	// ECS reads events as ECS documents for Elastic rules (*.toml); without
+	// it those rules are reported unsupported.
+	ECS ECSConverter
 }
 
 func (o Options) withDefaults() Options {
@@ -114,7 +118,7 @@ func (o Options) withDefaults() Options {
 }
 
 // LoadRules loads every rule in fsys: *.spl files as Splunk queries, *.yml
-// and *.yaml as Sigma rules. A rule's id is its file name without the
+// and *.yaml as Sigma rules, *.toml as Elastic rules. A rule's id is its file name without the
 // extension. Files that cannot be used are returned as Unsupported; a rule
 // that does not parse is an error naming the file and position.
 func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
@@ -169,6 +173,20 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 			lib.Rules = append(lib.Rules, c.Rules...)
 			lib.Correlations = append(lib.Correlations, c.Correlations...)
 			lib.Filters = append(lib.Filters, c.Filters...)
+		case ".toml":
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			r, err := NewElasticRule(p, data, opts.ECS)
+			if elastic.IsRefused(err) {
+				unsupported = append(unsupported, Unsupported{Path: p, Reason: err.Error()})
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			rules = append(rules, r)
 		}
 		return nil
 	})

@@ -14,8 +14,9 @@
 //
 // Each rule is compiled once: every value becomes a matcher (equality,
 // prefix, suffix or substring test, case-folded without allocating for
-// ASCII, or one regular expression compiled at load where wildcards,
-// windash or '?' need it), every condition a tree over search indexes.
+// ASCII; validate/core's glob for other wildcards; a regular expression
+// compiled at load only where escaped wildcards or windash need one),
+// every condition a tree over search indexes.
 // Supported: the modifiers contains, startswith, endswith, all, base64,
 // base64offset, utf16le/utf16be/utf16/wide, windash, re with i/m/s, cidr,
 // exists, expand (placeholders from Config.Placeholders), fieldref (with

@@ -61,6 +61,7 @@ func TestModifiers(t *testing.T) {
 			[][]string{{"CommandLine", "powershell Invoke-WebMimikatz -x"}}, [][]string{{"CommandLine", "Invoke-Mimiatz"}}},
 		{"escaped star is literal", "CommandLine: 'foo\\*bar'", [][]string{{"CommandLine", "foo*bar"}}, [][]string{{"CommandLine", "fooXbar"}}},
 		{"escaped star in a path", "Image: 'C:\\Windows\\*\\cmd.exe'", [][]string{{"Image", `C:\Windows*\cmd.exe`}}, [][]string{{"Image", `C:\Windows\System32\cmd.exe`}}},
+		{"escaped star beside a wildcard", "CommandLine: 'foo\\*bar*'", [][]string{{"CommandLine", "foo*barX"}, {"CommandLine", "FOO*BAR"}}, [][]string{{"CommandLine", "fooXbarX"}}},
 		{"escaped question mark is literal", "CommandLine: 'what\\?'", [][]string{{"CommandLine", "what?"}}, [][]string{{"CommandLine", "whatX"}}},
 		{"doubled backslash before a wildcard", "Image: 'C:\\\\*'", [][]string{{"Image", `C:\Windows`}}, [][]string{{"Image", `C:Windows`}}},
 		{"doubled backslash is one backslash", "Image|endswith: '\\\\evil.exe'", [][]string{{"Image", `C:\x\evil.exe`}}, [][]string{{"Image", `C:\xevil.exe`}}},

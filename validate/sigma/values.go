@@ -10,6 +10,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/t1567001/harness/validate/core"
 )
 
 // A Sigma string value is a sequence of literal text and wildcards. The
@@ -231,7 +233,8 @@ const (
 	opSuffix
 	opContains
 	opRegexp
-	opAny // '*' alone: any value (present)
+	opGlob // '*' and '?' without escapes or windash: core.Glob
+	opAny  // '*' alone: any value (present)
 )
 
 // strMatcher is one compiled string value.
@@ -249,6 +252,8 @@ func (m *strMatcher) match(s string) bool {
 		return true
 	case opRegexp:
 		return m.re.MatchString(s)
+	case opGlob:
+		return core.Glob(s, m.lit, '*', '?', !m.cased)
 	}
 	if m.cased {
 		return caseOp(m.op, s, m.lit)
@@ -298,6 +303,29 @@ func compileSString(s sstring, cased bool) (strMatcher, error) {
 		return simple(opSuffix, toks[1].lit)
 	case n == 3 && star(0) && lit(1) && star(2):
 		return simple(opContains, toks[1].lit)
+	}
+	// Wildcards alone, with no literal '*' or '?' to tell apart from them:
+	// the shared glob matcher; otherwise a regular expression.
+	glob := true
+	var g strings.Builder
+	for _, t := range toks {
+		switch t.kind {
+		case tokLit:
+			if strings.ContainsAny(t.lit, "*?") {
+				glob = false
+			}
+			g.WriteString(t.lit)
+		case tokStar:
+			g.WriteByte('*')
+		case tokOne:
+			g.WriteByte('?')
+		default:
+			glob = false
+		}
+	}
+	if glob {
+		m.op, m.lit = opGlob, g.String()
+		return m, nil
 	}
 	var b strings.Builder
 	b.WriteString("(?s")
