@@ -13,6 +13,8 @@ var servedHosts = []string{
 	"gitlab.com", "api.gitlab.com",
 	"bitbucket.org", "api.bitbucket.org",
 	"codeberg.org", "dev.azure.com",
+	// The T1567.004 atomics' webhooks (webhooks.go).
+	"discord.com", "hooks.slack.com", "example.webhook.office.com",
 }
 
 // ServedHosts lists the host names the emulator serves.
@@ -57,6 +59,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	api.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", e.githubPulls)
 	api.HandleFunc("POST /repos/{owner}/{repo}/transfer", e.githubTransferRepo)
 	api.HandleFunc("DELETE /repos/{owner}/{repo}", e.githubDeleteRepo)
+	e.mountExtra(api)
 	api.Handle("/", githubAPINotFound)
 	routes["api.github.com"] = api
 
@@ -110,6 +113,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	ado.Handle("/", htmlNotFound("Azure DevOps"))
 	routes["dev.azure.com"] = ado
 
+	e.webhookRoutes(routes)
 	return routes
 }
 

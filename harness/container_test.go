@@ -56,7 +56,7 @@ func assertNoLeftovers(t *testing.T, runID string) {
 func TestContainerModeMatchesLocalMode(t *testing.T) {
 	copts := containerOptions(t)
 	ctx := context.Background()
-	opts := options(t)
+	opts := baseOptions(t)
 	opts.RunID = "test-match-" + uuid.NewString()
 	inContainers, err := RunContainer(ctx, opts, copts)
 	require.NoError(t, err)
@@ -76,7 +76,7 @@ func TestContainerModeMatchesLocalMode(t *testing.T) {
 			assert.True(t, ip.IsLoopback() || ip.IsPrivate(), "%s connected to %s: outside the run's network", tr.Test.Name, o.RemoteIP)
 		}
 	}
-	local, err := RunLocal(ctx, options(t))
+	local, err := RunLocal(ctx, baseOptions(t))
 	require.NoError(t, err)
 
 	profiles, err := Contexts(nil)

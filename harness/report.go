@@ -44,8 +44,9 @@ func (r *Run) LedgerEntries() []LedgerEntry {
 
 // Report is the report step: it writes into dir results.json, ledger.json,
 // layer.json, the events (events.xml with its provenance sidecar
-// events.provenance.jsonl, events.jsonl), junit.xml, report.html and
-// report.md.
+// events.provenance.jsonl, events.jsonl), junit.xml, report.html,
+// report.md, and the coverage matrix's coverage.html and
+// coverage-layer.json.
 func Report(dir string, r *Run, events []event.Event) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -57,6 +58,9 @@ func Report(dir string, r *Run, events []event.Event) error {
 		return err
 	}
 	if err := reports.WriteJSON(dir, "layer.json", reports.Layer(r.Results)); err != nil {
+		return err
+	}
+	if err := reports.WriteJSON(dir, "coverage-layer.json", reports.CoverageLayer(r.Results.RunID, r.Results.Coverage)); err != nil {
 		return err
 	}
 	audit, err := telemetry.AuditEvents(r.Results.RunID, r.Ledger)
@@ -72,6 +76,7 @@ func Report(dir string, r *Run, events []event.Event) error {
 		"junit.xml":               func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
 		"report.html":             func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
 		"report.md":               func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
+		"coverage.html":           func(w io.Writer) error { return reports.WriteCoverageHTML(w, r.Results.Coverage) },
 	} {
 		if err := writeFile(filepath.Join(dir, name), write); err != nil {
 			return err
