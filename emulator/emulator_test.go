@@ -185,6 +185,17 @@ type proxyFixture struct {
 	env    []string
 }
 
+// settled returns the ledger once no request is being handled: an entry is
+// recorded after its answer was written, so a client can have its answer
+// a moment before the entry is there.
+func settled(t *testing.T, e *Emulator) []Entry {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, e.Quiesce(ctx))
+	return e.Ledger().Entries()
+}
+
 func startProxy(t *testing.T) *proxyFixture {
 	t.Helper()
 	e := newTestEmulator(t, Config{})
@@ -233,7 +244,7 @@ func TestProxyCurlContentsPUT(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, gitBlobSHA(content))
 
-	entries := p.e.Ledger().Entries()
+	entries := settled(t, p.e)
 	require.Len(t, entries, 2, "the CONNECT and the PUT")
 	assert.Equal(t, "CONNECT", entries[0].Method)
 	assert.Equal(t, "api.github.com", entries[0].Host)
@@ -255,7 +266,7 @@ func TestProxyRefusesOtherHosts(t *testing.T) {
 		out, err := p.run(t, t.TempDir(), "curl", "-sS", "--fail", "--max-time", "20", target)
 		require.Error(t, err, "curl %s must fail: %s", target, out)
 	}
-	entries := p.e.Ledger().Entries()
+	entries := settled(t, p.e)
 	require.Len(t, entries, 4)
 	for _, en := range entries {
 		assert.True(t, en.Refused, "%+v", en)
@@ -290,7 +301,7 @@ func TestProxyGitPush(t *testing.T) {
 		require.NoError(t, err, "git %v: %s", args, out)
 	}
 	var pushed []File
-	for _, en := range p.e.Ledger().Entries() {
+	for _, en := range settled(t, p.e) {
 		assert.False(t, en.Refused, "%+v", en)
 		if strings.HasSuffix(en.Path, "/git-receive-pack") && en.Method == "POST" {
 			pushed = append(pushed, en.Files...)
@@ -331,7 +342,7 @@ func TestServeTLSUsesSNI(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
-	entries := e.Ledger().Entries()
+	entries := settled(t, e)
 	require.Len(t, entries, 1)
 	assert.Equal(t, "api.github.com", entries[0].Host)
 	assert.Equal(t, "api.github.com", entries[0].SNI)
@@ -361,9 +372,15 @@ func TestCARoundTrip(t *testing.T) {
 
 func TestQuiesceWaitsForInflightRequests(t *testing.T) {
 	var seen []int64
+	inflight := make(chan struct{}, 1)
 	ca, err := NewCA("q")
 	require.NoError(t, err)
-	e, err := New(Config{DataDir: t.TempDir(), OnInflight: func(n int64) { seen = append(seen, n) }}, ca)
+	e, err := New(Config{DataDir: t.TempDir(), OnInflight: func(n int64) {
+		seen = append(seen, n)
+		if n == 1 {
+			inflight <- struct{}{}
+		}
+	}}, ca)
 	require.NoError(t, err)
 	defer e.Close()
 	release := make(chan struct{})
@@ -375,9 +392,8 @@ func TestQuiesceWaitsForInflightRequests(t *testing.T) {
 		e.Handler().ServeHTTP(httptest.NewRecorder(), req)
 		close(done)
 	}()
-	for e.inFlight() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-inflight
+	require.EqualValues(t, 1, e.inFlight())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	assert.Error(t, e.Quiesce(ctx), "a request is still being handled")

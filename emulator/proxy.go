@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,11 +58,12 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 	entry := Entry{
 		Time:       time.Now().UTC(),
 		Method:     r.Method,
-		Path:       r.RequestURI,
+		Path:       MaskSecrets(r.RequestURI),
 		UserAgent:  r.UserAgent(),
 		AuthScheme: authScheme(r),
 	}
 	entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
+	entry.ServerPort = localPort(r)
 	host, port := r.Host, "443"
 	if h, p, err := net.SplitHostPort(r.Host); err == nil {
 		host, port = h, p
@@ -78,7 +81,7 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method != http.MethodConnect:
-		refuse(fmt.Sprintf("refused %s %s: only CONNECT to a code-repository host is allowed", r.Method, r.RequestURI))
+		refuse(fmt.Sprintf("refused %s %s: only CONNECT to a code-repository host is allowed", r.Method, entry.Path))
 		return
 	case !IsServedHost(entry.Host):
 		refuse(fmt.Sprintf("refused CONNECT %s: not an emulated code-repository host, nothing leaves this machine", r.Host))
@@ -109,9 +112,17 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 
 // terminate does the TLS handshake on c and hands the connection to the
 // inner HTTP server. connectHost is the CONNECT target, empty on a direct
-// TLS listener.
+// TLS listener, where the certificate is chosen by SNI, or without SNI (a
+// client dialling an address) by the address dialled.
 func (e *Emulator) terminate(c net.Conn, connectHost string) {
 	var sni string
+	var destIP string
+	var destPort int
+	fallback := connectHost
+	if connectHost == "" {
+		destIP, destPort = addrPort(c.LocalAddr())
+		fallback = e.hostAt(destIP)
+	}
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"http/1.1"},
@@ -119,12 +130,12 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 			sni = strings.ToLower(hello.ServerName)
 			name := sni
 			if name == "" || !IsServedHost(name) {
-				name = connectHost
+				name = fallback
 			}
 			if name == "" {
 				return nil, fmt.Errorf("no served host for SNI %q", hello.ServerName)
 			}
-			return e.ca.Leaf(name)
+			return e.ca.Leaf(name, e.cfg.Addresses[name]...)
 		},
 	}
 	tc := tls.Server(c, cfg)
@@ -138,11 +149,50 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 	host := connectHost
 	if host == "" {
 		host = sni
+		if !IsServedHost(host) {
+			host = fallback
+		}
 	}
 	ip, port := splitAddr(c.RemoteAddr().String())
-	if !e.tunnels.push(&tunnelConn{Conn: tc, info: connInfo{host: host, sni: sni, clientIP: ip, port: port}}) {
+	_, serverPort := splitAddr(c.LocalAddr().String())
+	info := connInfo{host: host, sni: sni, clientIP: ip, port: port, serverPort: serverPort, destIP: destIP, destPort: destPort}
+	if !e.tunnels.push(&tunnelConn{Conn: tc, info: info}) {
 		_ = tc.Close()
 	}
+}
+
+// ServeHTTP serves the emulated hosts over plain HTTP on l until ctx ends,
+// choosing the host by the Host header, or by the address dialled when the
+// header names no served host.
+func (e *Emulator) ServeHTTP(ctx context.Context, l net.Listener) error {
+	s := e.newServer(e.Handler())
+	s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		ip, port := addrPort(c.RemoteAddr())
+		destIP, destPort := addrPort(c.LocalAddr())
+		return context.WithValue(ctx, connInfoKey{}, connInfo{clientIP: ip, port: port, destIP: destIP, destPort: destPort})
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	return e.serve(s, l)
+}
+
+// hostAt is the served host an address belongs to: the shortest name
+// holding it (github.com rather than gist.github.com), "" for none.
+func (e *Emulator) hostAt(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	best := ""
+	for host, addrs := range e.cfg.Addresses {
+		if !slices.Contains(addrs, a.Unmap()) {
+			continue
+		}
+		if best == "" || len(host) < len(best) || (len(host) == len(best) && host < best) {
+			best = host
+		}
+	}
+	return best
 }
 
 // bufferedConn keeps bytes the proxy's reader already buffered (a client

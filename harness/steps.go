@@ -31,7 +31,7 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 		case sensor.KindConnect:
 			s.Text = fmt.Sprintf("pid %d connects from %s:%d to %s:%d (%s)", o.PID, o.LocalIP, o.LocalPort, o.RemoteIP, o.RemotePort, o.Result)
 			for _, e := range ledger {
-				if e.ClientPort == o.LocalPort && e.ClientIP == o.LocalIP {
+				if e.IsRequest() && e.ClientPort == o.LocalPort && e.ClientIP == o.LocalIP {
 					s.Text += fmt.Sprintf(", asking for %s", e.Host)
 					break
 				}
@@ -67,6 +67,11 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 		}
 	}
 	for _, e := range ledger {
+		if e.Kind == emulator.KindDNS {
+			text := fmt.Sprintf("the DNS sinkhole answers %s %s from %s:%d: %s %s", e.DNS.Type, e.DNS.Name, e.ClientIP, e.ClientPort, e.DNS.Rcode, strings.Join(e.DNS.Answers, ", "))
+			out = append(out, reports.Step{Time: e.Time, Kind: "dns-answer", Text: strings.TrimSpace(text)})
+			continue
+		}
 		text := fmt.Sprintf("the mock receives %s %s%s from %s:%d -> %d, %d bytes", e.Method, e.Host, e.Path, e.ClientIP, e.ClientPort, e.Status, e.BytesReceived)
 		if e.Method == "CONNECT" {
 			text = fmt.Sprintf("the proxy receives CONNECT %s from %s:%d -> %d", e.Path, e.ClientIP, e.ClientPort, e.Status)
