@@ -1,26 +1,21 @@
 package sigma
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
 	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/replay"
 )
 
 // SigmaHQ's regression tests: each names a rule (by id) and a log
@@ -101,104 +96,15 @@ func ruleFiles(t *testing.T, root string) map[string]string {
 	return byID
 }
 
-// readEvtxDump reads evtx_dump's JSON (concatenated, pretty-printed
-// objects) into events: the conformance data's own shape, read here so
-// that the test depends on no other package's reader.
+// readEvtxDump reads a regression log (evtx_dump JSON) with the
+// harness's own reader.
 func readEvtxDump(path string) ([]event.Event, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReader(f))
-	dec.UseNumber()
-	var out []event.Event
-	for {
-		var doc struct {
-			Event struct {
-				System    map[string]any `json:"System"`
-				EventData any            `json:"EventData"`
-				UserData  any            `json:"UserData"`
-			} `json:"Event"`
-		}
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: event %d: %w", path, len(out)+1, err)
-		}
-		sys := doc.Event.System
-		ev := event.Event{
-			Channel:  text(sys["Channel"]),
-			Computer: text(sys["Computer"]),
-		}
-		if p, ok := sys["Provider"].(map[string]any); ok {
-			if a, ok := p["#attributes"].(map[string]any); ok {
-				ev.Provider.Name, ev.Provider.GUID = text(a["Name"]), text(a["Guid"])
-			}
-		}
-		fmt.Sscan(text(sys["EventID"]), &ev.EventID)
-		fmt.Sscan(text(sys["EventRecordID"]), &ev.RecordID)
-		if tc, ok := sys["TimeCreated"].(map[string]any); ok {
-			if a, ok := tc["#attributes"].(map[string]any); ok {
-				ev.TimeCreated, _ = time.Parse(time.RFC3339Nano, text(a["SystemTime"]))
-			}
-		}
-		flatten(&ev, doc.Event.EventData)
-		flatten(&ev, doc.Event.UserData)
-		out = append(out, ev)
-	}
-}
-
-func text(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case bool:
-		return fmt.Sprint(v)
-	case map[string]any:
-		return text(v["#text"])
-	}
-	return fmt.Sprint(v)
-}
-
-// flatten adds the leaves of EventData/UserData as fields, in key order.
-func flatten(ev *event.Event, v any) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if strings.HasPrefix(k, "#") {
-			continue
-		}
-		switch x := m[k].(type) {
-		case map[string]any:
-			if _, leaf := x["#text"]; leaf {
-				ev.Data = append(ev.Data, event.Field{Name: k, Value: text(x)})
-			} else {
-				flatten(ev, x)
-			}
-		case []any:
-			parts := make([]string, len(x))
-			for i, p := range x {
-				parts[i] = text(p)
-			}
-			ev.Data = append(ev.Data, event.Field{Name: k, Value: strings.Join(parts, "\n")})
-		default:
-			ev.Data = append(ev.Data, event.Field{Name: k, Value: text(x)})
-		}
-	}
+	return replay.ReadAll(path, f)
 }
 
 // runRegression runs every case under root and returns how many passed;

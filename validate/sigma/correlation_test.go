@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -300,4 +301,17 @@ func TestComplete(t *testing.T) {
 	require.Len(t, corr, 2)
 	assert.Equal(t, "c-chain", corr[1].Correlation.ID)
 	assert.False(t, corr[1].Silent)
+}
+
+// text renders a golden JSON value as the event's field text.
+func text(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
