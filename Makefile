@@ -15,7 +15,7 @@ TEST_TOOLS := $(RUN_TOOLS) node:nodejs chromium:chromium debootstrap:debootstrap
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run test bench lint build check check-test deps deps-test clean
+.PHONY: run test bench lint build check check-test deps deps-test clean conformance
 
 # Static, so that container mode can copy it into its images as it is.
 # The commit goes in by -ldflags too, for builds without VCS stamping.
@@ -37,6 +37,12 @@ test: check-test
 # make bench for the 10 M run); each reports events/s and peak-RSS-MB.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# SigmaHQ's regression tests, all of them, from a checkout of
+# github.com/SigmaHQ/sigma: make conformance SIGMA=/path/to/sigma
+conformance:
+	@if [ -z "$(SIGMA)" ]; then echo "usage: make conformance SIGMA=/path/to/sigma-checkout"; exit 2; fi
+	SIGMA_CHECKOUT="$(abspath $(SIGMA))" $(GO) test -count=1 -run 'TestSigmaHQRegression' -v ./validate/sigma/
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/t1567001/harness/event"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/sensor"

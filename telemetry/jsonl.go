@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"github.com/t1567001/harness/event"
 	"io"
 	"strconv"
+
+	"github.com/t1567001/harness/event"
 )
 
 // JSONL System keys, in the order WriteJSONL writes them. EventData names

@@ -3,7 +3,6 @@ package telemetry
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/t1567001/harness/event"
 	"io"
 	"strings"
 	"testing"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/event"
 )
 
 func TestJSONLRoundTrip(t *testing.T) {

@@ -3,7 +3,6 @@ package telemetry
 import (
 	"bytes"
 	"fmt"
-	"github.com/t1567001/harness/event"
 	"io"
 	"io/fs"
 	"os"
@@ -13,13 +12,13 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/t1567001/harness/internal/reftest"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/fixtures"
+	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/sensor"
 )
 

@@ -2,11 +2,12 @@ package telemetry
 
 import (
 	"bufio"
-	"github.com/t1567001/harness/event"
 	"io"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/t1567001/harness/event"
 )
 
 // eventNS is the namespace every Windows event element carries.

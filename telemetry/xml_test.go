@@ -3,7 +3,6 @@ package telemetry
 import (
 	"bytes"
 	"flag"
-	"github.com/t1567001/harness/event"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/t1567001/harness/internal/reftest"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/internal/reftest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -3,12 +3,11 @@ package validate
 import (
 	"context"
 	"fmt"
-	"github.com/t1567001/harness/event"
 	"sort"
 	"strings"
 
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/internal/text"
-
 	"github.com/t1567001/harness/validate/spl"
 )
 

@@ -68,34 +68,19 @@ func toRow(row spl.Row) Row {
 	return Row{Fields: row.Fields, Values: vals, Sources: row.Sources}
 }
 
-// Start matches the rule against each event as it comes: a thin adapter
-// over the per-event match, so that a set-wide matcher can take its place.
+// Start runs the rule file's Set over the stream (sigmaStream): matches go
+// out at their event, correlations when their window holds, and at Close
+// the windows still open are judged. Correlations expect events in time
+// order, as recordings are.
 func (r *SigmaRule) Start(ctx context.Context, emit func(Row) error) Feed {
-	return &sigmaFeed{ctx: ctx, rule: r, emit: emit}
+	return &sigmaFeed{st: r.stream(ctx, emit)}
 }
 
-type sigmaFeed struct {
-	ctx  context.Context
-	rule *SigmaRule
-	emit func(Row) error
-	n    int
-}
+type sigmaFeed struct{ st *sigmaStream }
 
-func (f *sigmaFeed) Push(ev *event.Event) error {
-	if f.n++; f.n%64 == 0 {
-		if err := f.ctx.Err(); err != nil {
-			return fmt.Errorf("rule %s: stopped: %w", f.rule.id, err)
-		}
-	}
-	row, ok, err := f.rule.match(f.ctx, ev, f.n-1)
-	if err != nil || !ok {
-		return err
-	}
-	return f.emit(row)
-}
-
-func (f *sigmaFeed) Done() bool   { return false }
-func (f *sigmaFeed) Close() error { return nil }
+func (f *sigmaFeed) Push(ev *event.Event) error { return f.st.push(ev) }
+func (f *sigmaFeed) Done() bool                 { return false }
+func (f *sigmaFeed) Close() error               { return f.st.close() }
 
 // Start runs any rule over a stream: a Streamer as events come, any other
 // rule (one that needs every event, such as an Elastic sequence) over the

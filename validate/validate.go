@@ -16,14 +16,15 @@ package validate
 import (
 	"context"
 	"fmt"
-	"github.com/t1567001/harness/event"
 	"io/fs"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/validate/elastic"
+	"github.com/t1567001/harness/validate/sigma"
 	"github.com/t1567001/harness/validate/spl"
 )
 
@@ -97,6 +98,10 @@ type Options struct {
 	// Sourcetype is the Splunk sourcetype, with {channel} standing for the
 	// event's channel (default XmlWinEventLog:{channel}, as in the seed).
 	Sourcetype string
+	// SigmaPlaceholders are the values of %name% for Sigma's expand
+	// modifier (see sigma.ParsePlaceholders); a rule naming one not given
+	// here is unsupported.
+	SigmaPlaceholders map[string][]string
 	// ECS reads events as ECS documents for Elastic rules (*.toml); without
 	// it those rules are reported unsupported.
 	ECS ECSConverter
@@ -120,6 +125,13 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 	opts = opts.withDefaults()
 	var rules []Rule
 	var unsupported []Unsupported
+	var sigmaCfg *sigma.Config // read once, at the first Sigma file
+	type sigmaFile struct {
+		path string
+		c    *sigma.Collection
+	}
+	var sigmaFiles []sigmaFile
+	lib := &sigma.Collection{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -143,14 +155,24 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 			if err != nil {
 				return err
 			}
-			r, err := NewSigmaRule(p, data)
+			if sigmaCfg == nil {
+				m, err := sigma.DefaultMapping()
+				if err != nil {
+					return err
+				}
+				sigmaCfg = &sigma.Config{Mapping: m, Placeholders: opts.SigmaPlaceholders}
+			}
+			c, err := sigma.ParseFile(p, data, sigmaCfg)
 			if err != nil {
 				// A rule the engine cannot run is reported, not fatal: rule
 				// folders hold rules for many log sources.
 				unsupported = append(unsupported, Unsupported{Path: p, Reason: err.Error()})
 				return nil
 			}
-			rules = append(rules, r)
+			sigmaFiles = append(sigmaFiles, sigmaFile{p, c})
+			lib.Rules = append(lib.Rules, c.Rules...)
+			lib.Correlations = append(lib.Correlations, c.Correlations...)
+			lib.Filters = append(lib.Filters, c.Filters...)
 		case ".toml":
 			data, err := fs.ReadFile(fsys, p)
 			if err != nil {
@@ -170,6 +192,25 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("rules: %w", err)
+	}
+	// A Sigma file's correlations and filters may name rules of other
+	// files in the folder.
+	for _, f := range sigmaFiles {
+		c := f.c.Complete(lib)
+		if len(f.c.Rules)+len(f.c.Correlations) == 0 {
+			// A file of filters only: they act in the files of the rules
+			// they name, and must name one.
+			if _, err := sigma.Compile(&sigma.Collection{Rules: lib.Rules, Filters: f.c.Filters}); err != nil {
+				unsupported = append(unsupported, Unsupported{Path: f.path, Reason: err.Error()})
+			}
+			continue
+		}
+		r, err := sigmaRuleOf(f.path, c)
+		if err != nil {
+			unsupported = append(unsupported, Unsupported{Path: f.path, Reason: err.Error()})
+			continue
+		}
+		rules = append(rules, r)
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID() < rules[j].ID() })
 	return rules, unsupported, nil

@@ -3,8 +3,8 @@ package validate
 import (
 	"context"
 	"encoding/json"
-	"github.com/t1567001/harness/event"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/rules"
 )
@@ -225,6 +226,37 @@ func TestEvaluationRunsEachRuleOnce(t *testing.T) {
 	assert.Equal(t, 1, runs)
 }
 
+// TestSigmaCorrelationRows: a Sigma file with a correlation yields a row
+// per window that fired, naming the records it rests on.
+func TestSigmaCorrelationRows(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("sigma", "testdata", "correlation_repo_hosts.yml"))
+	require.NoError(t, err)
+	loaded, unsupported, err := LoadRules(fstest.MapFS{"repo_hosts.yml": {Data: data}}, Options{})
+	require.NoError(t, err)
+	require.Empty(t, unsupported)
+	r := ByID(loaded)["repo_hosts"]
+	require.NotNil(t, r)
+	events := []event.Event{netEvent(ws, curlExe, "api.github.com"), netEvent(ws, curlExe, "lb-140-82-112-6-iad.github.com"), netEvent(ci, curlExe, "api.github.com")}
+	for i := range events {
+		events[i].RecordID = uint64(10 + i)
+	}
+	rows, err := r.Evaluate(context.Background(), events)
+	require.NoError(t, err)
+	require.Len(t, rows, 1, "the base rule only feeds the correlation")
+	assert.Equal(t, "value_count", rows[0].Values["correlation"])
+	assert.Equal(t, "2", rows[0].Values["count"])
+	assert.Equal(t, "10 11", rows[0].Values["RecordIDs"])
+	assert.Equal(t, []int{0, 1}, rows[0].Sources, "the row rests on the two events it counted")
+	assert.Equal(t, ws, rows[0].Values["Computer"])
+	assert.Equal(t, curlExe, rows[0].Values["Image"])
+	assert.Contains(t, r.Explain(context.Background(), events, Outcome{Fires: true}), "1 correlation window(s) fired")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = r.Evaluate(ctx, events)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
 func TestCheckEvidence(t *testing.T) {
 	events := func(provs ...event.Provenance) []event.Event {
 		var out []event.Event
@@ -272,6 +304,83 @@ func TestCheckEvidence(t *testing.T) {
 	v, err := NewEvaluation([]Rule{fakeRule{}}, events(event.Declared)).Check(context.Background(), atomics.Expectation{Rule: "fake", Fires: false})
 	require.NoError(t, err)
 	assert.True(t, v.Pass)
+}
+
+// TestSigmaPlaceholders: Options.SigmaPlaceholders give expand its values;
+// without them the rule is unsupported, with the reason.
+func TestSigmaPlaceholders(t *testing.T) {
+	rule := []byte("title: t\nlogsource: {category: process_creation, product: windows}\ndetection:\n    sel:\n        User|expand: '%Administrators%'\n    condition: sel\n")
+	fsys := fstest.MapFS{"admins.yml": {Data: rule}}
+	_, unsupported, err := LoadRules(fsys, Options{})
+	require.NoError(t, err)
+	require.Len(t, unsupported, 1)
+	assert.Contains(t, unsupported[0].Reason, "admins.yml:5: placeholder %Administrators% has no values in the configuration")
+
+	loaded, unsupported, err := LoadRules(fsys, Options{SigmaPlaceholders: map[string][]string{"Administrators": {`CORP\adm_*`}}})
+	require.NoError(t, err)
+	require.Empty(t, unsupported)
+	rows, err := ByID(loaded)["admins"].Evaluate(context.Background(), []event.Event{sysmon(1, ws, "User", `CORP\adm_bob`), sysmon(1, ws, "User", `CORP\alice`)})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []int{0}, rows[0].Sources)
+}
+
+// TestSigmaStream: a Sigma rule file streamed: each row goes out at the
+// event that makes it, resting on events by their stream position.
+func TestSigmaStream(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("sigma", "testdata", "correlation_repo_hosts.yml"))
+	require.NoError(t, err)
+	r, err := NewSigmaRule("repo_hosts.yml", data)
+	require.NoError(t, err)
+	var got []Row
+	st := r.stream(context.Background(), func(row Row) error { got = append(got, row); return nil })
+	events := []event.Event{netEvent(ws, curlExe, "api.github.com"), netEvent(ci, curlExe, "api.github.com"), netEvent(ws, curlExe, "lb-140-82-112-6-iad.github.com")}
+	for i := range events {
+		require.NoError(t, st.push(&events[i]))
+		if i < 2 {
+			assert.Empty(t, got, "no row before the second host of %s", ws)
+		}
+	}
+	require.Len(t, got, 1, "the correlation's row goes out at the event that completes it")
+	assert.Equal(t, []int{0, 2}, got[0].Sources)
+	require.NoError(t, st.close())
+	assert.Len(t, got, 1)
+}
+
+// TestSigmaAcrossFiles: in a rules folder, a correlation may count, and a
+// filter may tune, rules written in other files; a filter naming no rule
+// of the folder is unsupported.
+func TestSigmaAcrossFiles(t *testing.T) {
+	fsys := fstest.MapFS{
+		"push.yml":   {Data: []byte("title: git push\nname: git_push\nlogsource: {category: process_creation, product: windows}\ndetection:\n    sel:\n        CommandLine|contains: 'git push'\n    condition: sel\n")},
+		"pushes.yml": {Data: []byte("title: two pushes\ncorrelation:\n    type: event_count\n    rules: [git_push]\n    group-by: [Computer]\n    timespan: 5m\n    condition: {gte: 2}\n")},
+		"admins.yml": {Data: []byte("title: admins push\nlogsource: {category: process_creation, product: windows}\nfilter:\n    rules: [git_push]\n    sel:\n        User|startswith: 'adm_'\n    condition: sel\n")},
+		"typo.yml":   {Data: []byte("title: typo\nlogsource: {category: process_creation, product: windows}\nfilter:\n    rules: [git_pusj]\n    sel:\n        User: x\n    condition: sel\n")},
+	}
+	loaded, unsupported, err := LoadRules(fsys, Options{})
+	require.NoError(t, err)
+	require.Len(t, unsupported, 1)
+	assert.Equal(t, "typo.yml", unsupported[0].Path)
+	assert.Contains(t, unsupported[0].Reason, "none of the rules it names (git_pusj) is loaded")
+	byID := ByID(loaded)
+	require.Contains(t, byID, "push")
+	require.Contains(t, byID, "pushes")
+	assert.NotContains(t, byID, "admins", "a file of filters only is no rule of its own")
+
+	events := []event.Event{
+		sysmon(1, ws, "CommandLine", "git push a", "User", "alice"),
+		sysmon(1, ws, "CommandLine", "git push b", "User", "adm_root"),
+		sysmon(1, ws, "CommandLine", "git push c", "User", "alice"),
+	}
+	rows, err := byID["push"].Evaluate(context.Background(), events)
+	require.NoError(t, err)
+	require.Len(t, rows, 2, "the admins filter suppresses the second push")
+	assert.Equal(t, []int{0}, rows[0].Sources)
+	assert.Equal(t, []int{2}, rows[1].Sources)
+	rows, err = byID["pushes"].Evaluate(context.Background(), events)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []int{0, 2}, rows[0].Sources, "the correlation counts the filtered rule's matches")
 }
 
 func TestElasticRuleExplainsAnUnwantedAlert(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/t1567001/harness/event"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,12 +12,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/t1567001/harness/internal/text"
-
 	"github.com/spf13/cobra"
 
 	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/harness"
+	"github.com/t1567001/harness/internal/text"
 	"github.com/t1567001/harness/replay"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/telemetry"
@@ -65,6 +64,7 @@ func newSigmaCmd() *cobra.Command {
 		dir    string
 		files  []string
 		asJSON bool
+		opts   validate.Options
 		strict bool
 	)
 	cmd := &cobra.Command{
@@ -72,7 +72,7 @@ func newSigmaCmd() *cobra.Command {
 		Short: "Run Sigma rules over recorded events",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules, err := loadRules(cmd, dir, validate.Options{}, true)
+			rules, err := loadRules(cmd, dir, opts, true)
 			if err != nil {
 				return err
 			}
@@ -89,6 +89,7 @@ func newSigmaCmd() *cobra.Command {
 	f.StringVar(&dir, "rules", "", "folder of Sigma rules (default: the harness's own)")
 	f.StringArrayVar(&files, "events", nil, "recorded events file (repeatable; the format is detected)")
 	f.BoolVar(&asJSON, "json", false, "print JSON lines, one object per match")
+	addSigmaFlags(f, &opts)
 	f.BoolVar(&strict, "strict", false, "a record that cannot be read is fatal (default: reported and skipped)")
 	_ = cmd.MarkFlagRequired("events")
 	return cmd

@@ -361,6 +361,34 @@ func TestRunJSON(t *testing.T) {
 	assert.Len(t, res.Verdicts, 4)
 }
 
+// TestSigmaPlaceholders: --sigma-placeholders gives expand its values; a
+// broken file is bad input naming its file and line.
+func TestSigmaPlaceholders(t *testing.T) {
+	dir := t.TempDir()
+	rulesDir := filepath.Join(dir, "rules")
+	require.NoError(t, os.Mkdir(rulesDir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(rulesDir, "admins.yml"), []byte("title: admin activity\nlogsource: {category: process_creation, product: windows}\ndetection:\n    sel:\n        User|expand: '%Administrators%'\n    condition: sel\n"), 0o600))
+	events := filepath.Join(dir, "events.jsonl")
+	require.NoError(t, os.WriteFile(events, []byte(`{"Channel":"Microsoft-Windows-Sysmon/Operational","Provider":"Microsoft-Windows-Sysmon","Computer":"WS-1","EventID":1,"EventRecordID":7,"Image":"C:\\x.exe","User":"CORP\\adm_bob"}`+"\n"), 0o600))
+	ph := filepath.Join(dir, "placeholders.yml")
+	require.NoError(t, os.WriteFile(ph, []byte("Administrators: ['CORP\\adm_*']\n"), 0o600))
+
+	code, out, stderr := cli(t, "sigma", "--rules", rulesDir, "--events", events, "--sigma-placeholders", ph, "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"title":"admin activity"`)
+	assert.Contains(t, out, `"RecordID":"7"`)
+
+	code, out, stderr = cli(t, "sigma", "--rules", rulesDir, "--events", events, "--json")
+	assert.Equal(t, 0, code, stderr)
+	assert.Empty(t, out)
+	assert.Contains(t, stderr, "placeholder %Administrators% has no values")
+
+	require.NoError(t, os.WriteFile(ph, []byte("Administrators:\n  - {a: b}\n"), 0o600))
+	code, _, stderr = cli(t, "sigma", "--rules", rulesDir, "--events", events, "--sigma-placeholders", ph)
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, ph+":2:")
+}
+
 // TestInterruptStopsAQuery: a query over a large recording stops at the
 // context's end (Ctrl-C, SIGTERM) with the interrupted status, not with
 // results.

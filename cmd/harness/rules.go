@@ -13,11 +13,36 @@ import (
 	"github.com/t1567001/harness/harness"
 	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/validate"
+	"github.com/t1567001/harness/validate/sigma"
 )
 
 func addRuleFlags(f *pflag.FlagSet, opts *validate.Options) {
 	f.StringVar(&opts.Index, "index", "wineventlog", "Splunk index the events are in")
 	f.StringVar(&opts.Sourcetype, "sourcetype", "XmlWinEventLog:{channel}", "Splunk sourcetype of the events ({channel} is the event's channel)")
+	addSigmaFlags(f, opts)
+}
+
+func addSigmaFlags(f *pflag.FlagSet, opts *validate.Options) {
+	f.Var(placeholdersFlag{&opts.SigmaPlaceholders}, "sigma-placeholders", "YAML file of values for Sigma's %placeholders% (name: [values])")
+}
+
+// placeholdersFlag reads the placeholders file as the flag is parsed.
+type placeholdersFlag struct{ dst *map[string][]string }
+
+func (p placeholdersFlag) String() string { return "" }
+func (p placeholdersFlag) Type() string   { return "FILE" }
+
+func (p placeholdersFlag) Set(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	m, err := sigma.ParsePlaceholders(path, data)
+	if err != nil {
+		return err
+	}
+	*p.dst = m
+	return nil
 }
 
 // loadRules loads dir, or the harness's own rules when dir is empty. A

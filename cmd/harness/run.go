@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/t1567001/harness/event"
 	"io"
 	"os"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/harness"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/telemetry"

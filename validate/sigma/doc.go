@@ -1,77 +1,86 @@
-// Package sigma loads Sigma rules and evaluates them on the harness's
-// rendered Windows telemetry (event.Event).
+// Package sigma loads Sigma rules (specification v2: detection rules,
+// rule collections, correlation rules and filters) and evaluates them on
+// events (event.Event), one at a time, as a stream.
 //
-// Rules are parsed with github.com/bradleyjkemp/sigma-go v0.6.6 (its YAML
-// model and condition grammar) and every match is decided by its evaluator
-// (evaluator.RuleEvaluator), so a rule means here what it means to sigma-go.
-// sigma-go reports only a boolean per search; to say which field failed and
-// on what value, this package also reads each search field by field with
-// sigma-go's own comparators (evaluator/modifiers). That reading only
-// explains: where it would not reach sigma-go's verdict the explanation says
-// so (Explanation.Disagreement), and the tests require that it never does on
-// the reference rules.
+// # Evaluation
 //
-// # Logsource mapping
+// The evaluator is this package's own. Rule files are read with
+// gopkg.in/yaml.v3 (every YAML document, with line numbers) and
+// conditions with a parser of the specification's grammar: sigma-go
+// v0.6.6, which this package used before, compares values literally
+// (no wildcards or escapes), lacks most modifiers and rejects identifiers
+// such as "sel_1*"; it remains a test dependency, the benchmarks'
+// baseline.
 //
-// A rule applies to an event when the event's kind is in the rule's
-// logsource:
+// Each rule is compiled once: every value becomes a matcher (equality,
+// prefix, suffix or substring test, case-folded without allocating for
+// ASCII; validate/core's glob for other wildcards; a regular expression
+// compiled at load only where escaped wildcards or windash need one),
+// every condition a tree over search indexes.
+// Supported: the modifiers contains, startswith, endswith, all, base64,
+// base64offset, utf16le/utf16be/utf16/wide, windash, re with i/m/s, cidr,
+// exists, expand (placeholders from Config.Placeholders), fieldref (with
+// contains/startswith/endswith), gt/gte/lt/lte and cased; wildcards '*'
+// and '?' with their escapes '\*', '\?' and '\\'; null (field absent or
+// empty); lists; keyword searches (any value of the event, '|all' too);
+// "1 of"/"all of" a pattern, an identifier or them (leaving out
+// _-prefixed searches); a list of conditions (OR).
 //
-//	category            events                       service (optional)
-//	process_creation    Sysmon 1, Security 4688      sysmon → Sysmon 1 only; security → 4688 only
-//	network_connection  Sysmon 3                     sysmon
-//	file_event          Sysmon 11                    sysmon
-//	dns_query           Sysmon 22                    sysmon
-//	ps_script           PowerShell 4104              powershell
-//	(none)              service sysmon → Sysmon 1/3/11/22, security → 4688, powershell → 4104
+// What the evaluator cannot do is refused at load with file:line and the
+// reason (an Unsupported): unknown modifiers or impossible chains,
+// regular expressions RE2 does not accept, placeholders without values,
+// v1 aggregations ("| count()", timeframe), undefined identifiers,
+// patterns naming nothing, logsources the mapping does not know. A rule
+// that loads can match. Limits: MaxRuleBytes per file, MaxConditionDepth,
+// MaxValues per rule.
 //
-// The product must be windows (or absent). Every other logsource is
-// reported as Unsupported, naming it: product linux or macos ("logsource
-// product linux not rendered by this harness"), application logs such as
-// github or bitbucket audit, category proxy, webserver, dns, Windows
-// services the harness does not render (dns-client, bits-client, ...) and
-// categories such as create_stream_hash. A service inconsistent with the
-// category (network_connection with service security) is unsupported too.
+// Every verdict can be explained (Rule.Match): which searches matched,
+// which field failed on which value; the fast path (Rule.Matches,
+// Set.Match) reaches the same verdict through the same matchers, and the
+// tests require the two to agree.
 //
-// # Event fields
+// # Logsources
 //
-// A rule sees the event's EventData by name, plus Computer and Hostname
-// (both the event's Computer, for host-based conditions), EventID, Channel
-// and Provider_Name. Security 4688 events are also given the Sysmon names
-// Sigma's process_creation rules are written against:
+// Which events a rule's logsource selects is data: logsources.yml
+// (embedded; DefaultMapping, ParseMapping), following the Sigma
+// project's mapping of its Windows log sources: categories to Sysmon
+// event IDs 1-29 and 255 (registry_add and registry_delete by EventType
+// too), PowerShell 4103/4104/400/600/800, Security 4688 for
+// process_creation, Defender detections for antivirus; services to
+// channels. A fieldmap gives Security 4688 the Sysmon 1 field names
+// (Image <- NewProcessName, ProcessId <- NewProcessId in decimal, User <-
+// SubjectDomainName\SubjectUserName, IntegrityLevel <- MandatoryLabel,
+// ...). Mapping.Logsources tells a reader which logsources an event
+// belongs to.
 //
-//	Image            ← NewProcessName
-//	ParentImage      ← ParentProcessName
-//	CommandLine      ← CommandLine
-//	User             ← SubjectDomainName\SubjectUserName
-//	ProcessId        ← NewProcessId (hex converted to decimal, as Sysmon writes it)
-//	ParentProcessId  ← ProcessId (4688's ProcessId is the creator's)
-//	LogonId          ← SubjectLogonId
-//	IntegrityLevel   ← MandatoryLabel (S-1-16-8192 → Medium, ...)
+// Sources other than Windows logs carry their source in the event's
+// Channel: "proxy", "webserver", "firewall", "dns", "github.audit",
+// "bitbucket.audit", "zeek.<service>".
 //
-// 4688 has no ParentCommandLine, OriginalFileName, Hashes, Product and the
-// other Sysmon-only fields, so a search on them cannot match a 4688 event;
-// the explanation of a failed match says so.
+// A rule sees the event's own fields by name (Windows names with spaces,
+// "Source Name", also without them), then the System fields: EventID,
+// Channel, Provider_Name, Computer, Hostname (the event's own Hostname
+// field wins over Computer), Level, Task, Opcode, Version, Keywords,
+// EventRecordID, Execution_ProcessID, Execution_ThreadID,
+// Security_UserID.
 //
-// # Matching semantics
+// # Streams and correlations
 //
-// As in sigma-go: string comparisons are case-insensitive, re is Go RE2 and
-// case-sensitive (use (?i)), a search is an OR of its maps, a map an AND of
-// its fields, a field an OR of its values (AND with |all). A field the event
-// does not have is left out of the event sigma-go sees; the explanation says
-// why it is absent (for example: Sysmon 3 has no ParentImage).
+// Compile gathers rules and correlations into a Set; Set.Match runs the
+// rules on one event (each Hit names the event: RecordID, time, host,
+// provenance, and in an Engine its position in the stream, Seq); an Engine
+// (Set.NewEngine) takes events in time order with Add, feeds the matches
+// to the correlations (event_count, value_count, temporal,
+// temporal_ordered; group-by with aliases; timespan; chains of
+// correlations) and returns each CorrelationHit with its group, window
+// and the events it rests on; Flush ends the stream. A window whose
+// condition has only lower bounds (gt, gte) slides and fires as soon as
+// it holds; one with an upper bound (lt, lte, eq) is judged when it
+// closes. Rules a correlation names report their own matches only with
+// generate: true.
 //
-// # Load-time checks
-//
-// sigma-go fails on several constructs only when an event is evaluated, or
-// silently never matches. Load rejects them up front, as Unsupported with a
-// reason: modifiers sigma-go v0.6.6 does not implement (it implements
-// contains, startswith, endswith, re, cidr, gt, gte, lt, lte, base64 and
-// a trailing all; not windash, base64offset, utf16le, wide, exists, cased,
-// fieldref, expand, ...), a comparator modifier that is not last, keyword
-// searches, null or non-scalar values, %placeholders%, regular expressions
-// RE2 cannot compile, invalid CIDRs, aggregations (count() by ..., near),
-// "1 of X"/"all of X" on a single identifier (sigma-go v0.6.6's evaluator
-// panics on those), conditions naming undefined searches, and rule
-// collections (several YAML documents, action: global), which sigma-go does
-// not read: it silently takes the first document only.
+// A filter (a document with filter: rules, selections and a condition)
+// suppresses the matches of the rules it names where its condition
+// holds; Compile applies it to copies of those rules, whose explanations
+// show the filter's searches and say which filter suppressed a match.
 package sigma

@@ -1,9 +1,10 @@
 package sigma
 
 import (
-	"github.com/t1567001/harness/event"
 	"strconv"
 	"strings"
+
+	"github.com/t1567001/harness/event"
 )
 
 // Logsource is a rule's logsource block.
@@ -28,216 +29,125 @@ func (l Logsource) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// kind is one kind of rendered event.
-type kind uint8
-
-const (
-	kindNone kind = iota
-	kindSysmonProcess
-	kindSysmonNetwork
-	kindSysmonFile
-	kindSysmonDNS
-	kindSecurityProcess
-	kindPowerShellScript
-)
-
-var kindNames = [...]string{
-	kindNone:             "unrendered event",
-	kindSysmonProcess:    "Sysmon 1",
-	kindSysmonNetwork:    "Sysmon 3",
-	kindSysmonFile:       "Sysmon 11",
-	kindSysmonDNS:        "Sysmon 22",
-	kindSecurityProcess:  "Security 4688",
-	kindPowerShellScript: "PowerShell 4104",
-}
-
-func (k kind) String() string { return kindNames[k] }
-
-// kinds is a set of event kinds.
-type kinds uint8
-
-func kindsOf(ks ...kind) kinds {
-	var s kinds
-	for _, k := range ks {
-		s |= 1 << k
-	}
-	return s
-}
-
-func (s kinds) has(k kind) bool { return k != kindNone && s&(1<<k) != 0 }
-
-func (s kinds) String() string {
-	var names []string
-	for k := kindSysmonProcess; k <= kindPowerShellScript; k++ {
-		if s.has(k) {
-			names = append(names, k.String())
-		}
-	}
-	return strings.Join(names, ", ")
-}
-
-var (
-	sysmonKinds = kindsOf(kindSysmonProcess, kindSysmonNetwork, kindSysmonFile, kindSysmonDNS)
-	categories  = map[string]kinds{
-		"process_creation":   kindsOf(kindSysmonProcess, kindSecurityProcess),
-		"network_connection": kindsOf(kindSysmonNetwork),
-		"file_event":         kindsOf(kindSysmonFile),
-		"dns_query":          kindsOf(kindSysmonDNS),
-		"ps_script":          kindsOf(kindPowerShellScript),
-	}
-	services = map[string]kinds{
-		"sysmon":     sysmonKinds,
-		"security":   kindsOf(kindSecurityProcess),
-		"powershell": kindsOf(kindPowerShellScript),
-	}
-	allKinds = sysmonKinds | kindsOf(kindSecurityProcess, kindPowerShellScript)
-)
-
-// mapLogsource returns the event kinds a logsource covers, or why none.
-func mapLogsource(l Logsource) (kinds, string) {
-	cat, prod, svc := strings.ToLower(l.Category), strings.ToLower(l.Product), strings.ToLower(l.Service)
-	if prod != "" && prod != "windows" {
-		return 0, "logsource product " + l.Product + " not rendered by this harness"
-	}
-	set := allKinds
-	if cat != "" {
-		ks, ok := categories[cat]
-		if !ok {
-			if prod == "" {
-				return 0, "logsource category " + l.Category + " not rendered by this harness"
-			}
-			return 0, "logsource product " + l.Product + " category " + l.Category + " not rendered by this harness"
-		}
-		set = ks
-	}
-	if svc != "" {
-		ks, ok := services[svc]
-		if !ok {
-			return 0, "logsource product windows service " + l.Service + " not rendered by this harness"
-		}
-		set &= ks
-		if set == 0 {
-			return 0, "logsource " + l.String() + " is inconsistent: service " + l.Service + " does not log " + l.Category + " events"
-		}
-	}
-	if cat == "" && svc == "" && prod == "" {
-		return 0, "logsource is empty"
-	}
-	return set, ""
-}
-
-// kindOf classifies an event by provider (falling back to channel) and id.
-func kindOf(ev *event.Event) kind {
-	p := ev.Provider.Name
-	switch {
-	case p == event.Sysmon.Name || p == "" && ev.Channel == event.SysmonChannel:
-		switch ev.EventID {
-		case 1:
-			return kindSysmonProcess
-		case 3:
-			return kindSysmonNetwork
-		case 11:
-			return kindSysmonFile
-		case 22:
-			return kindSysmonDNS
-		}
-	case p == event.Security.Name || p == "" && ev.Channel == event.SecurityChannel:
-		if ev.EventID == 4688 {
-			return kindSecurityProcess
-		}
-	case p == event.PowerShell.Name || p == "" && ev.Channel == event.PowerShellChannel:
-		if ev.EventID == 4104 {
-			return kindPowerShellScript
-		}
-	}
-	return kindNone
-}
-
 // describeEvent names an event for explanations: "Sysmon 3 on WS-FIN-0142".
-func describeEvent(ev *event.Event, k kind) string {
-	s := k.String()
-	if k == kindNone {
-		s = ev.Provider.Name + " " + strconv.Itoa(ev.EventID)
+func describeEvent(ev *event.Event) string {
+	name := ev.Channel
+	if name == "" {
+		name = ev.Provider.Name
 	}
-	if ev.Computer != "" {
-		s += " on " + ev.Computer
+	name = shortChannel(name)
+	if ev.EventID != 0 {
+		// Sources other than Windows logs (proxy, github.audit) have none.
+		name += " " + strconv.Itoa(ev.EventID)
 	}
-	return s
+	if h := hostOf(ev); h != "" {
+		name += " on " + h
+	}
+	return name
 }
 
-// sysmonOnly are process_creation fields Sysmon 1 has and 4688 lacks.
-var sysmonOnly = map[string]bool{
-	"ParentCommandLine": true, "OriginalFileName": true, "Description": true,
-	"Product": true, "Company": true, "FileVersion": true, "Hashes": true,
-	"CurrentDirectory": true, "ParentUser": true, "ProcessGuid": true,
-	"ParentProcessGuid": true, "LogonGuid": true, "TerminalSessionId": true,
+// shortChannel is how explanations name a channel: "Sysmon" for
+// Microsoft-Windows-Sysmon/Operational.
+func shortChannel(c string) string {
+	return strings.TrimPrefix(strings.TrimSuffix(c, "/Operational"), "Microsoft-Windows-")
 }
 
-// fields is an event as rules see it (see the package doc for the 4688
-// mapping), looked up without building a map.
+func hostOf(ev *event.Event) string {
+	if h, ok := ev.Get("Hostname"); ok && h != "" {
+		return h
+	}
+	return ev.Computer
+}
+
+// fields is an event as a rule sees it: its own fields, the System
+// fields by their Sigma names, and the selector's fieldmap.
 type fields struct {
-	ev *event.Event
-	k  kind
+	ev  *event.Event
+	sel *Selector
 }
 
 func (f fields) get(name string) (string, bool) {
 	ev := f.ev
+	if f.sel != nil && f.sel.fields != nil {
+		if src, ok := f.sel.fields[name]; ok {
+			vals := make([]string, len(src.From))
+			found := false
+			for i, from := range src.From {
+				v, ok := ev.Get(from)
+				vals[i], found = v, found || ok
+			}
+			if !found {
+				return "", false
+			}
+			v := transforms[src.Transform](vals)
+			return v, v != "" || vals[len(vals)-1] == ""
+		}
+	}
+	if v, ok := ev.Get(name); ok {
+		return v, true
+	}
+	// Windows names some fields with spaces ("Source Name"); Sigma rules
+	// write them without.
+	for _, d := range ev.Data {
+		if strings.IndexByte(d.Name, ' ') >= 0 && equalSansSpaces(d.Name, name) {
+			return d.Value, true
+		}
+	}
 	switch name {
-	case "Computer", "Hostname":
-		return ev.Computer, true
-	case "EventID":
+	case "Computer", "Hostname", "ComputerName":
+		// An event's own Hostname field wins (above); else the System one.
+		return ev.Computer, ev.Computer != ""
+	case "EventID", "EventCode":
 		return strconv.Itoa(ev.EventID), true
 	case "Channel":
-		return ev.Channel, true
-	case "Provider_Name":
-		return ev.Provider.Name, true
+		return ev.Channel, ev.Channel != ""
+	case "Provider_Name", "Provider":
+		return ev.Provider.Name, ev.Provider.Name != ""
+	case "Level":
+		return strconv.Itoa(ev.Level), true
+	case "Task":
+		return strconv.Itoa(ev.Task), true
+	case "Keywords":
+		return ev.Keywords, ev.Keywords != ""
+	case "EventRecordID":
+		return strconv.FormatUint(ev.RecordID, 10), true
+	case "Version":
+		return strconv.Itoa(ev.Version), true
+	case "Opcode":
+		return strconv.Itoa(ev.Opcode), true
+	case "Execution_ProcessID":
+		return strconv.Itoa(ev.ExecutionPID), true
+	case "Execution_ThreadID":
+		return strconv.Itoa(ev.ExecutionTID), true
+	case "Security_UserID":
+		return ev.UserID, ev.UserID != ""
+	case "Provider_Guid":
+		return ev.Provider.GUID, ev.Provider.GUID != ""
 	}
-	if f.k == kindSecurityProcess {
-		switch name {
-		case "Image":
-			return ev.Get("NewProcessName")
-		case "ParentImage":
-			return ev.Get("ParentProcessName")
-		case "ProcessId":
-			v, ok := ev.Get("NewProcessId")
-			return decimalPID(v), ok
-		case "ParentProcessId":
-			v, ok := ev.Get("ProcessId")
-			return decimalPID(v), ok
-		case "LogonId":
-			return ev.Get("SubjectLogonId")
-		case "User":
-			name, ok := ev.Get("SubjectUserName")
-			if dom, _ := ev.Get("SubjectDomainName"); ok && dom != "" && dom != "-" {
-				name = dom + `\` + name
-			}
-			return name, ok
-		case "IntegrityLevel":
-			v, _ := ev.Get("MandatoryLabel")
-			lvl, ok := integrityLevels[strings.ToUpper(v)]
-			return lvl, ok
-		}
-	}
-	return ev.Get(name)
+	return "", false
 }
 
-var integrityLevels = map[string]string{
-	"S-1-16-0":     "Untrusted",
-	"S-1-16-4096":  "Low",
-	"S-1-16-8192":  "Medium",
-	"S-1-16-8448":  "MediumPlus",
-	"S-1-16-12288": "High",
-	"S-1-16-16384": "System",
-	"S-1-16-20480": "Protected",
-}
-
-// decimalPID turns 4688's "0x1a2c" into Sysmon's "6700"; other text is
-// kept as is.
-func decimalPID(s string) string {
-	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
-		if n, err := strconv.ParseUint(h, 16, 64); err == nil {
-			return strconv.FormatUint(n, 10)
+// each calls fn on every value of the event, for keyword searches.
+func (f fields) each(fn func(string) bool) bool {
+	for _, d := range f.ev.Data {
+		if fn(d.Value) {
+			return true
 		}
 	}
-	return s
+	return false
+}
+
+// equalSansSpaces compares a with its spaces removed to b.
+func equalSansSpaces(a, b string) bool {
+	j := 0
+	for i := 0; i < len(a); i++ {
+		if a[i] == ' ' {
+			continue
+		}
+		if j >= len(b) || a[i] != b[j] {
+			return false
+		}
+		j++
+	}
+	return j == len(b)
 }

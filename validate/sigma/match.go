@@ -3,17 +3,23 @@ package sigma
 import (
 	"context"
 	"fmt"
-	"github.com/t1567001/harness/event"
-	"path"
 	"strings"
 
-	sigmago "github.com/bradleyjkemp/sigma-go"
+	"github.com/t1567001/harness/event"
 )
 
-// Applies reports whether the event is in the rule's logsource.
-func (r *Rule) Applies(ev event.Event) bool {
-	return r.kinds.has(kindOf(&ev))
+// selector returns the rule's selector the event falls under, or nil.
+func (r *Rule) selector(ev *event.Event) *Selector {
+	for _, s := range r.selectors {
+		if s.Matches(ev) {
+			return s
+		}
+	}
+	return nil
 }
+
+// Applies reports whether the event is in the rule's logsource.
+func (r *Rule) Applies(ev event.Event) bool { return r.selector(&ev) != nil }
 
 // Explanation says why a rule did or did not match one event.
 type Explanation struct {
@@ -24,13 +30,12 @@ type Explanation struct {
 	Applies    bool
 	Logsource  string // "network_connection ← Sysmon 3"
 	Conditions []string
-	// Matched is sigma-go's verdict.
-	Matched bool
-	// Searches are the rule's search identifiers in file order.
+	Matched    bool
+	// Searches are the rule's search identifiers in file order, then
+	// those of the filters applied to it.
 	Searches []SearchResult
-	// Disagreement is set when the field-by-field reading of Searches does
-	// not reach sigma-go's verdict (a bug to report, never expected).
-	Disagreement string
+	// SuppressedBy names the filter that suppressed a match.
+	SuppressedBy string
 }
 
 // SearchResult is one search identifier's outcome.
@@ -38,8 +43,7 @@ type SearchResult struct {
 	Name    string
 	Matched bool
 	// Fields: for a matched search, the fields of the map that matched;
-	// for a failed one, the first failing field of each map (sigma-go
-	// stops at the first failure).
+	// for a failed one, the first failing field of each map.
 	Fields []FieldResult
 }
 
@@ -48,7 +52,7 @@ type FieldResult struct {
 	Key     string   // as written: "Image|endswith"
 	Values  []string // the rule's values
 	All     bool     // |all: every value had to match
-	Actual  string   // the event's value
+	Actual  string   // the event's value (for keywords: the value that matched)
 	Present bool     // whether the event has the field
 	Matched bool
 	// Note says why an absent field is absent, e.g. "Security 4688 has
@@ -62,6 +66,8 @@ func (f FieldResult) String() string {
 	b.WriteByte(' ')
 	writeValues(&b, f.Values)
 	switch {
+	case !f.Present && f.Matched:
+		b.WriteString(" matched: field absent")
 	case !f.Present && f.Note != "":
 		b.WriteString(" did not match: field absent (" + f.Note + ")")
 	case !f.Present:
@@ -93,22 +99,17 @@ func writeValues(b *strings.Builder, vs []string) {
 // not match "C:\...\git-remote-https.exe"`; the failures of a search with
 // several maps are joined with "; or ".
 func (s SearchResult) String() string {
-	if s.Matched {
-		if len(s.Fields) == 0 {
-			return s.Name + ": matched"
-		}
-		parts := make([]string, len(s.Fields))
-		for i, f := range s.Fields {
-			parts[i] = f.String()
-		}
-		return s.Name + ": matched (" + strings.Join(parts, ", ") + ")"
-	}
-	if len(s.Fields) == 0 {
-		return s.Name + ": did not match"
-	}
 	parts := make([]string, len(s.Fields))
 	for i, f := range s.Fields {
 		parts[i] = f.String()
+	}
+	switch {
+	case s.Matched && len(parts) == 0:
+		return s.Name + ": matched"
+	case s.Matched:
+		return s.Name + ": matched (" + strings.Join(parts, ", ") + ")"
+	case len(parts) == 0:
+		return s.Name + ": did not match"
 	}
 	return s.Name + ": " + strings.Join(parts, "; or ")
 }
@@ -132,6 +133,8 @@ func (e *Explanation) String() string {
 		return b.String()
 	case e.Matched:
 		b.WriteString(": matched " + e.Event)
+	case e.SuppressedBy != "":
+		b.WriteString(": matched " + e.Event + " but filter " + e.SuppressedBy + " suppresses it")
 	default:
 		b.WriteString(": did not match " + e.Event)
 	}
@@ -139,114 +142,129 @@ func (e *Explanation) String() string {
 	for _, s := range e.Searches {
 		b.WriteString("\n  " + s.String())
 	}
-	if e.Disagreement != "" {
-		b.WriteString("\n  note: " + e.Disagreement)
-	}
 	return b.String()
 }
 
-// Match evaluates the rule on one event. An event outside the rule's
-// logsource does not match (the explanation says so). The error is for a
-// cancelled context or an evaluation failure.
-func (r *Rule) Match(ctx context.Context, ev event.Event) (matched bool, exp *Explanation, err error) {
+// Match evaluates the rule on one event and explains the verdict. An
+// event outside the rule's logsource does not match (the explanation says
+// so). The error is for a cancelled context.
+func (r *Rule) Match(ctx context.Context, ev event.Event) (bool, *Explanation, error) {
 	if err := ctx.Err(); err != nil {
 		return false, nil, err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			matched, exp, err = false, nil, fmt.Errorf("sigma: rule %s: evaluation panicked: %v", r.Path, p)
-		}
-	}()
-	k := kindOf(&ev)
-	exp = &Explanation{
+	exp := &Explanation{
 		Rule:       r.display,
-		Event:      describeEvent(&ev, k),
+		Event:      describeEvent(&ev),
 		Logsource:  r.lsText,
 		Conditions: r.condText,
 	}
-	if !r.kinds.has(k) {
+	sel := r.selector(&ev)
+	if sel == nil {
 		return false, exp, nil
 	}
 	exp.Applies = true
-	fs := fields{ev: &ev, k: k}
+	fs := fields{ev: &ev, sel: sel}
 	exp.Searches = make([]SearchResult, len(r.searches))
 	for i, s := range r.searches {
-		exp.Searches[i] = s.eval(fs)
+		exp.Searches[i] = s.explain(fs)
 	}
-	explained := false
-	for _, c := range r.conditions {
-		if r.evalExpr(c, exp.Searches) {
-			explained = true
+	test := func(i int) bool { return exp.Searches[i].Matched }
+	for _, c := range r.conds {
+		if c.eval(test) {
+			exp.Matched = true
 			break
 		}
 	}
-	// sigma-go decides; the field-by-field reading must agree with it, and
-	// says so when it does not.
-	res, err := r.engine.Matches(ctx, r.eventFor(fs))
-	if err != nil {
-		return false, exp, fmt.Errorf("sigma: rule %s: %w", r.Path, err)
-	}
-	exp.Matched = res.Match
-	if explained != res.Match {
-		exp.Disagreement = fmt.Sprintf("sigma-go says matched=%v where the field-by-field reading says %v", res.Match, explained)
+	for _, f := range r.filters {
+		if !exp.Matched {
+			break
+		}
+		fsel := f.detection.selector(&ev)
+		if fsel == nil {
+			continue
+		}
+		ffs := fields{ev: &ev, sel: fsel}
+		results := make([]SearchResult, len(f.detection.searches))
+		for i, s := range f.detection.searches {
+			results[i] = s.explain(ffs)
+			results[i].Name = "filter " + f.ID + ": " + results[i].Name
+		}
+		held := false
+		for _, c := range f.detection.conds {
+			if c.eval(func(i int) bool { return results[i].Matched }) {
+				held = true
+				break
+			}
+		}
+		exp.Searches = append(exp.Searches, results...)
+		if held {
+			exp.Matched, exp.SuppressedBy = false, displayName(f.ID, f.Title)
+		}
 	}
 	return exp.Matched, exp, nil
 }
 
-// Matches is sigma-go's verdict alone, without the explanation: the fast
-// path for evaluating a rule over many events.
+// Matches is the verdict alone: the fast path for many events.
 func (r *Rule) Matches(ctx context.Context, ev event.Event) (bool, error) {
-	k := kindOf(&ev)
-	if !r.kinds.has(k) {
-		return false, nil
+	if err := ctx.Err(); err != nil {
+		return false, err
 	}
-	res, err := r.engine.Matches(ctx, r.eventFor(fields{ev: &ev, k: k}))
-	if err != nil {
-		return false, fmt.Errorf("sigma: rule %s: %w", r.Path, err)
-	}
-	return res.Match, nil
+	return r.matches(&ev), nil
 }
 
-// eventFor gives sigma-go the fields the rule reads, through the logsource
-// mapping; absent fields stay absent.
-func (r *Rule) eventFor(fs fields) map[string]interface{} {
-	m := make(map[string]interface{}, len(r.fieldNames))
-	for _, name := range r.fieldNames {
-		if v, ok := fs.get(name); ok {
-			m[name] = v
+func (r *Rule) matches(ev *event.Event) bool {
+	sel := r.selector(ev)
+	if sel == nil {
+		return false
+	}
+	fs := fields{ev: ev, sel: sel}
+	if !r.holds(fs) {
+		return false
+	}
+	for _, f := range r.filters {
+		if f.suppresses(ev) {
+			return false
 		}
 	}
-	return m
+	return true
 }
 
-func displayName(id, title string) string {
-	if title == "" {
-		return id
+// holds evaluates the rule's conditions on an event of its logsource.
+func (r *Rule) holds(fs fields) bool {
+	test := func(i int) bool { return r.searches[i].match(fs) }
+	for _, c := range r.conds {
+		if c.eval(test) {
+			return true
+		}
 	}
-	return id + " (" + title + ")"
+	return false
 }
 
-func logsourceText(l Logsource, ks kinds) string {
-	s := l.Category
-	if s == "" {
-		s = l.String()
+// match: maps OR'ed, fields AND'ed.
+func (s *search) match(fs fields) bool {
+	for _, alt := range s.alts {
+		ok := true
+		for _, f := range alt {
+			if !f.match(fs) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
 	}
-	return s + " ← " + ks.String()
+	return false
 }
 
-// eval mirrors sigma-go's evaluateSearch: maps OR'ed, fields AND'ed.
-func (s *search) eval(fs fields) SearchResult {
+func (s *search) explain(fs fields) SearchResult {
 	res := SearchResult{Name: s.name}
-	if len(s.alts) == 0 {
-		res.Matched = true
-		return res
-	}
 	var failures []FieldResult
 	for _, alt := range s.alts {
 		var matched []FieldResult
 		ok := true
 		for _, f := range alt {
-			fr := f.eval(fs)
+			fr := f.explain(fs)
 			if !fr.Matched {
 				failures = append(failures, fr)
 				ok = false
@@ -263,109 +281,90 @@ func (s *search) eval(fs fields) SearchResult {
 	return res
 }
 
-// eval mirrors sigma-go's matcherMatchesValues for one event value, except
-// that an absent field only matches 'null'.
-func (f *field) eval(fs fields) FieldResult {
-	actual, present := fs.get(f.name)
-	fr := FieldResult{Key: f.key, Values: f.values, All: f.all, Actual: actual, Present: present}
-	if !present {
-		fr.Note = f.notes[fs.k]
-	}
-	var lower string
-	if f.lowered != nil && present {
-		lower = strings.ToLower(actual)
-	}
-	matched := f.all
-	for i, want := range f.values {
-		var ok bool
-		switch {
-		case !present:
-			ok = f.base && strings.EqualFold(want, "null")
-		case f.op == opEqual:
-			ok = strings.EqualFold(actual, want)
-		case f.op == opContains:
-			ok = strings.Contains(lower, f.lowered[i])
-		case f.op == opPrefix:
-			ok = strings.HasPrefix(lower, f.lowered[i])
-		case f.op == opSuffix:
-			ok = strings.HasSuffix(lower, f.lowered[i])
-		case f.op == opRegexp:
-			ok = f.patterns[i].MatchString(actual)
-		default:
-			ok, _ = f.cmp(actual, want) // sigma-go ignores comparator errors too
-		}
-		if f.all {
-			matched = matched && ok
-			if !matched {
-				break
+// matchValue applies the field's values to one event value.
+func (f *field) matchValue(actual string, present bool, fs fields) bool {
+	if f.all {
+		for i := range f.vals {
+			if !f.vals[i].match(actual, present, fs) {
+				return false
 			}
-		} else if ok {
-			matched = true
-			break
+		}
+		return true
+	}
+	for i := range f.vals {
+		if f.vals[i].match(actual, present, fs) {
+			return true
 		}
 	}
-	fr.Matched = matched
+	return false
+}
+
+func (f *field) match(fs fields) bool {
+	if f.name == "" {
+		return f.matchKeywords(fs) != ""
+	}
+	actual, present := fs.get(f.name)
+	return f.matchValue(actual, present, fs)
+}
+
+// matchKeywords returns the first event value the keywords match, or "".
+// With |all each keyword may be found in a different value.
+func (f *field) matchKeywords(fs fields) (hit string) {
+	if f.all {
+		for i := range f.vals {
+			found := fs.each(func(v string) bool {
+				if f.vals[i].match(v, true, fs) {
+					hit = v
+					return true
+				}
+				return false
+			})
+			if !found {
+				return ""
+			}
+		}
+		return hit
+	}
+	fs.each(func(v string) bool {
+		if f.matchValue(v, true, fs) {
+			hit = v
+			return true
+		}
+		return false
+	})
+	return hit
+}
+
+func (f *field) explain(fs fields) FieldResult {
+	fr := FieldResult{Key: f.key, Values: f.values, All: f.all}
+	if f.name == "" {
+		fr.Actual = f.matchKeywords(fs)
+		fr.Present, fr.Matched = true, fr.Actual != ""
+		if !fr.Matched {
+			fr.Actual = "(no value of the event)"
+		}
+		return fr
+	}
+	fr.Actual, fr.Present = fs.get(f.name)
+	fr.Matched = f.matchValue(fr.Actual, fr.Present, fs)
+	if !fr.Present {
+		fr.Note = absentNote(f.name, fs)
+	}
 	return fr
 }
 
-func absentNote(name string, k kind) string {
-	if k == kindSecurityProcess && sysmonOnly[name] {
-		return "Security 4688 has no " + name
+func absentNote(name string, fs fields) string {
+	kind := shortChannel(fs.ev.Channel)
+	if kind == "" {
+		kind = shortChannel(fs.ev.Provider.Name)
 	}
-	return k.String() + " events have no " + name
-}
-
-// evalExpr mirrors sigma-go's evaluateSearchExpression.
-func (r *Rule) evalExpr(e sigmago.SearchExpr, results []SearchResult) bool {
-	switch e := e.(type) {
-	case sigmago.And:
-		for _, x := range e {
-			if !r.evalExpr(x, results) {
-				return false
-			}
-		}
-		return true
-	case sigmago.Or:
-		for _, x := range e {
-			if r.evalExpr(x, results) {
-				return true
-			}
-		}
-		return false
-	case sigmago.Not:
-		return !r.evalExpr(e.Expr, results)
-	case sigmago.SearchIdentifier:
-		return results[r.byName[e.Name].idx].Matched
-	case sigmago.OneOfThem:
-		for _, s := range r.searches {
-			if results[s.idx].Matched {
-				return true
-			}
-		}
-		return false
-	case sigmago.AllOfThem:
-		for _, s := range r.searches {
-			if !results[s.idx].Matched {
-				return false
-			}
-		}
-		return true
-	case sigmago.OneOfPattern:
-		for _, s := range r.searches {
-			if ok, _ := path.Match(e.Pattern, s.name); ok && results[s.idx].Matched {
-				return true
-			}
-		}
-		return false
-	case sigmago.AllOfPattern:
-		for _, s := range r.searches {
-			if ok, _ := path.Match(e.Pattern, s.name); ok && !results[s.idx].Matched {
-				return false
-			}
-		}
-		return true
+	if fs.ev.EventID != 0 {
+		kind += fmt.Sprintf(" %d", fs.ev.EventID)
 	}
-	// Load rejects every other node; were one to slip through, the reading
-	// would disagree with sigma-go's verdict, and the explanation says so.
-	return false
+	if fs.sel != nil && fs.sel.fields != nil {
+		// Events seen through a fieldmap lack what the rules' own source
+		// has (Security 4688: no ParentCommandLine, Hashes, ...).
+		return kind + " has no " + name
+	}
+	return kind + " events have no " + name
 }

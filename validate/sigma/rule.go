@@ -2,54 +2,81 @@ package sigma
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/bradleyjkemp/sigma-go/evaluator"
-
-	sigmago "github.com/bradleyjkemp/sigma-go"
-	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
 	"gopkg.in/yaml.v3"
 )
 
-// sigmaGo names the library in reasons.
-const sigmaGo = "sigma-go v0.6.6"
+// Limits on what a rule file may ask of the evaluator; beyond them Load
+// refuses the rule with the reason.
+const (
+	MaxRuleBytes      = 1 << 20
+	MaxConditionDepth = 64
+	MaxValues         = 20000 // compiled values per rule
+	maxExpansions     = 4096  // values one placeholder/offset expansion may give
+)
 
-// Rule is a loaded, usable Sigma rule.
+// Config is what loading depends on beyond the rule text.
+type Config struct {
+	// Mapping selects events for logsources; nil is DefaultMapping.
+	Mapping *Mapping
+	// Placeholders give the values of %name% for the expand modifier.
+	Placeholders map[string][]string
+}
+
+// withMapping returns a copy of the configuration (nil: the default one)
+// with its Mapping set, reading DefaultMapping where none is given.
+func (c *Config) withMapping() (*Config, error) {
+	out := &Config{}
+	if c != nil {
+		*out = *c
+	}
+	if out.Mapping == nil {
+		m, err := DefaultMapping()
+		if err != nil {
+			return nil, err
+		}
+		out.Mapping = m
+	}
+	return out, nil
+}
+
+// Rule is a loaded, usable Sigma detection rule.
 type Rule struct {
 	ID          string
+	Name        string // the rule's name:, how correlations refer to it
 	Title       string
 	Level       string
 	Status      string
 	Description string
 	Tags        []string
-	// Path is the name the rule was loaded under.
+	// Path is the name the rule was loaded under; Line its document's
+	// first line.
 	Path      string
+	Line      int
 	Logsource Logsource
 
-	kinds      kinds
+	selectors  []*Selector
 	lsText     string
 	display    string
 	searches   []*search // in file order
-	byName     map[string]*search
-	conditions []sigmago.SearchExpr
+	conds      []*cond   // OR'ed
 	condText   []string
-	// engine is sigma-go's own evaluator: it decides every match. The
-	// compiled searches above only explain it, field by field.
-	engine *evaluator.RuleEvaluator
-	// fieldNames are the event fields the rule reads.
 	fieldNames []string
+	// filters suppress the rule's matches (Sigma filters, set by Compile
+	// on its own copy of the rule).
+	filters []*Filter
 }
 
 // Unsupported is a rule file that cannot be used, and why. It is also the
@@ -71,39 +98,20 @@ func (u Unsupported) Error() string {
 // search is one compiled search identifier.
 type search struct {
 	name string
-	idx  int // position in Rule.searches
 	line int
-	// alts are OR'ed; the fields of one alternative are AND'ed. No
-	// alternatives is sigma-go's degenerate always-true search.
+	// alts are OR'ed; the fields of one alternative are AND'ed.
 	alts [][]*field
 }
 
-// field is one compiled "Field|modifiers: values".
+// field is one compiled "Field|modifiers: values"; a keyword search is a
+// field with no name, matched against every value of the event.
 type field struct {
-	key    string // as written: "Image|endswith"
-	name   string // "Image"
-	all    bool   // trailing |all: every value must match
-	base   bool   // no comparator modifier: equality
-	values []string
-	cmp    modifiers.ComparatorFunc
-	// op is a fast path with sigma-go's exact semantics for a lone
-	// comparator (no value modifiers); opCmp calls sigma-go's comparator.
-	op       op
-	lowered  []string                         // values lower-cased, for contains/startswith/endswith
-	patterns []*regexp.Regexp                 // precompiled, for re
-	notes    [kindPowerShellScript + 1]string // why the field is absent, per event kind
+	key    string   // as written: "Image|endswith"
+	name   string   // "Image"; "" for keywords
+	all    bool     // |all: every value must match
+	values []string // as written, for explanations
+	vals   []valueMatcher
 }
-
-type op uint8
-
-const (
-	opCmp op = iota
-	opEqual
-	opContains
-	opPrefix
-	opSuffix
-	opRegexp
-)
 
 // LoadFile reads and loads one rule file.
 func LoadFile(path string) (*Rule, error) {
@@ -114,14 +122,64 @@ func LoadFile(path string) (*Rule, error) {
 	return Load(path, data)
 }
 
+// Load parses a file holding one detection rule with the default
+// configuration; name is used in errors and as Path. The error is an
+// Unsupported naming the file (and line where known).
+func Load(name string, data []byte) (*Rule, error) {
+	c, err := ParseFile(name, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Rules) != 1 || len(c.Correlations) != 0 || len(c.Filters) != 0 {
+		return nil, Unsupported{Path: name, Reason: fmt.Sprintf("file holds %d detection rule(s), %d correlation(s) and %d filter(s); load it as a collection", len(c.Rules), len(c.Correlations), len(c.Filters))}
+	}
+	return c.Rules[0], nil
+}
+
+// Collection is what one file (or folder) holds: detection rules,
+// correlations and filters.
+type Collection struct {
+	Rules        []*Rule
+	Correlations []*Correlation
+	Filters      []*Filter
+}
+
+// ParseFile reads every YAML document of a rule file (Sigma rule
+// collections, with action: global/reset/repeat). cfg may be nil.
+func ParseFile(name string, data []byte, cfg *Config) (*Collection, error) {
+	c, err := cfg.withMapping()
+	if err != nil {
+		return nil, err
+	}
+	l := loader{name: name, cfg: *c}
+	if len(data) > MaxRuleBytes {
+		return nil, l.fail(0, "rule file is %d bytes, more than the limit of %d", len(data), MaxRuleBytes)
+	}
+	return l.loadAll(data)
+}
+
 // LoadDir loads every *.yml and *.yaml file under dir, recursively, in
-// lexical order. Files that cannot be used (parse errors, unsupported
-// logsource or construct) are returned as Unsupported; the error is only
-// for I/O failure.
+// lexical order. Files that cannot be used are returned as Unsupported;
+// the error is only for I/O failure.
 func LoadDir(dir string) ([]*Rule, []Unsupported, error) {
-	var rules []*Rule
+	c, unsupported, err := LoadDirWith(dir, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.Rules, unsupported, nil
+}
+
+// LoadDirWith is LoadDir with a configuration, keeping correlations.
+func LoadDirWith(dir string, cfg *Config) (*Collection, []Unsupported, error) {
+	// One mapping for every file, read once.
+	c, err := cfg.withMapping()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg = c
+	all := &Collection{}
 	var unsupported []Unsupported
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -137,7 +195,7 @@ func LoadDir(dir string) ([]*Rule, []Unsupported, error) {
 		if err != nil {
 			return err
 		}
-		r, err := Load(p, data)
+		c, err := ParseFile(p, data, cfg)
 		if err != nil {
 			var u Unsupported
 			if !errors.As(err, &u) {
@@ -146,34 +204,29 @@ func LoadDir(dir string) ([]*Rule, []Unsupported, error) {
 			unsupported = append(unsupported, u)
 			return nil
 		}
-		rules = append(rules, r)
+		all.Rules = append(all.Rules, c.Rules...)
+		all.Correlations = append(all.Correlations, c.Correlations...)
+		all.Filters = append(all.Filters, c.Filters...)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("sigma: %w", err)
 	}
-	return rules, unsupported, nil
+	return all, unsupported, nil
 }
 
-// Load parses one rule file's bytes; name is used in errors and as Path.
-// The error is an Unsupported naming the file (and line where known).
-func Load(name string, data []byte) (r *Rule, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			r, err = nil, Unsupported{Path: name, Reason: fmt.Sprintf("%s panicked: %v", sigmaGo, p)}
-		}
-	}()
-	l := loader{name: name}
-	return l.load(data)
+type loader struct {
+	name   string
+	cfg    Config
+	values int
 }
-
-type loader struct{ name string }
 
 func (l *loader) fail(line int, format string, args ...any) error {
 	return Unsupported{Path: l.name, Line: line, Reason: fmt.Sprintf(format, args...)}
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+var yamlInnerLine = regexp.MustCompile(`\(line (\d+)\)|line (\d+):`)
 
 // yamlErr turns "yaml: line 3: msg" into name:3: msg.
 func (l *loader) yamlErr(err error) error {
@@ -184,145 +237,118 @@ func (l *loader) yamlErr(err error) error {
 		msg = msg[len(m[0]):]
 	}
 	if line == 0 {
-		if m := regexp.MustCompile(`\(line (\d+)\)`).FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
+		if m := yamlInnerLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1] + m[2])
 		}
 	}
 	return l.fail(line, "parse error: %s", msg)
 }
 
-func (l *loader) load(data []byte) (*Rule, error) {
-	// Read the documents ourselves: sigma-go takes the first one only.
+func (l *loader) loadAll(data []byte) (*Collection, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, l.fail(0, "empty file")
-		}
-		return nil, l.yamlErr(err)
-	}
+	var docs []*yaml.Node
 	for {
-		var next yaml.Node
-		err := dec.Decode(&next)
+		var n yaml.Node
+		err := dec.Decode(&n)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return nil, l.yamlErr(err)
 		}
-		if next.Kind == yaml.DocumentNode && len(next.Content) > 0 && next.Content[0].Kind != yaml.ScalarNode {
-			return nil, l.fail(next.Line, "rule collections (several YAML documents, action: global) are not supported by %s: it reads the first document only", sigmaGo)
+		doc := &n
+		if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+			doc = doc.Content[0]
 		}
-	}
-	doc := &root
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		doc = doc.Content[0]
-	}
-	if doc.Kind != yaml.MappingNode {
-		return nil, l.fail(doc.Line, "not a Sigma rule: expected a mapping")
-	}
-	detection := mapValue(doc, "detection")
-	if detection == nil {
-		return nil, l.fail(doc.Line, "not a Sigma rule: no detection")
-	}
-
-	// Logsource first: it is the usual reason a file is not usable here.
-	var ls Logsource
-	if n := mapValue(doc, "logsource"); n != nil {
-		var raw struct{ Category, Product, Service string }
-		if err := n.Decode(&raw); err != nil {
-			return nil, l.yamlErr(err)
+		if doc.Kind == yaml.ScalarNode && doc.Tag == "!!null" {
+			continue // an empty document
 		}
-		ls = Logsource(raw)
-	}
-	ks, why := mapLogsource(ls)
-	if why != "" {
-		return nil, l.fail(0, "%s", why)
-	}
-
-	// Conditions, with the line of each, before sigma-go sees them.
-	condNode := mapValue(detection, "condition")
-	if condNode == nil {
-		return nil, l.fail(detection.Line, "detection has no condition")
-	}
-	condNodes := []*yaml.Node{condNode}
-	if condNode.Kind == yaml.SequenceNode {
-		condNodes = condNode.Content
-	}
-	var condText []string
-	for _, n := range condNodes {
-		if n.Kind != yaml.ScalarNode {
-			return nil, l.fail(n.Line, "condition must be a string or a list of strings")
+		if doc.Kind != yaml.MappingNode {
+			return nil, l.fail(doc.Line, "not a Sigma rule: expected a mapping")
 		}
-		if _, err := sigmago.ParseCondition(n.Value); err != nil {
-			return nil, l.fail(n.Line, "condition %q does not parse: %v", n.Value, err)
+		docs = append(docs, doc)
+	}
+	if len(docs) == 0 {
+		return nil, l.fail(0, "empty file")
+	}
+	c := &Collection{}
+	var global, previous *yaml.Node
+	for _, doc := range docs {
+		switch action := scalar(mapValue(doc, "action")); action {
+		case "global":
+			global = doc
+			continue
+		case "reset":
+			global = nil
+			continue
+		case "repeat":
+			if previous == nil {
+				return nil, l.fail(doc.Line, "action: repeat with no rule before it")
+			}
+			doc = mergeMaps(previous, doc)
+		case "":
+		default:
+			return nil, l.fail(doc.Line, "unknown action %q", action)
 		}
-		condText = append(condText, n.Value)
-	}
-	if len(condText) == 0 {
-		return nil, l.fail(condNode.Line, "detection has no condition")
-	}
-
-	sr, err := sigmago.ParseRule(data)
-	if err != nil {
-		return nil, l.yamlErr(err)
-	}
-	r := &Rule{
-		ID:          sr.ID,
-		Title:       sr.Title,
-		Level:       sr.Level,
-		Status:      sr.Status,
-		Description: sr.Description,
-		Tags:        sr.Tags,
-		Path:        l.name,
-		Logsource:   ls,
-		kinds:       ks,
-		lsText:      logsourceText(ls, ks),
-		byName:      map[string]*search{},
-		condText:    condText,
-		engine:      evaluator.ForRule(sr),
-	}
-	if r.ID == "" {
-		r.ID = strings.TrimSuffix(path.Base(filepath.ToSlash(l.name)), path.Ext(l.name))
-	}
-	r.display = displayName(r.ID, r.Title)
-	for name, s := range sr.Detection.Searches {
-		cs, err := l.compileSearch(name, s)
+		previous = doc
+		if global != nil {
+			doc = mergeMaps(global, doc)
+		}
+		if corr := mapValue(doc, "correlation"); corr != nil {
+			cr, err := l.loadCorrelation(doc, corr)
+			if err != nil {
+				return nil, err
+			}
+			c.Correlations = append(c.Correlations, cr)
+			continue
+		}
+		if f := mapValue(doc, "filter"); f != nil {
+			fl, err := l.loadFilter(doc, f)
+			if err != nil {
+				return nil, err
+			}
+			c.Filters = append(c.Filters, fl)
+			continue
+		}
+		r, err := l.loadRule(doc, "detection")
 		if err != nil {
 			return nil, err
 		}
-		r.searches = append(r.searches, cs)
-		r.byName[name] = cs
+		c.Rules = append(c.Rules, r)
 	}
-	sort.Slice(r.searches, func(i, j int) bool {
-		a, b := r.searches[i], r.searches[j]
-		if a.line != b.line {
-			return a.line < b.line
+	if len(c.Rules)+len(c.Correlations)+len(c.Filters) == 0 {
+		return nil, l.fail(docs[0].Line, "not a Sigma rule: no detection")
+	}
+	return c, nil
+}
+
+// mergeMaps returns base overlaid with over, merging nested mappings; the
+// result's nodes keep their own lines.
+func mergeMaps(base, over *yaml.Node) *yaml.Node {
+	out := &yaml.Node{Kind: yaml.MappingNode, Line: over.Line, Column: over.Column}
+	out.Content = append(out.Content, base.Content...)
+	for i := 0; i+1 < len(over.Content); i += 2 {
+		k, v := over.Content[i], over.Content[i+1]
+		if k.Value == "action" {
+			continue
 		}
-		return a.name < b.name
-	})
-	for i, s := range r.searches {
-		s.idx = i
-		for _, alt := range s.alts {
-			for _, f := range alt {
-				if !slices.Contains(r.fieldNames, f.name) {
-					r.fieldNames = append(r.fieldNames, f.name)
+		replaced := false
+		for j := 0; j+1 < len(out.Content); j += 2 {
+			if out.Content[j].Value == k.Value {
+				if v.Kind == yaml.MappingNode && out.Content[j+1].Kind == yaml.MappingNode {
+					out.Content[j+1] = mergeMaps(out.Content[j+1], v)
+				} else {
+					out.Content[j+1] = v
 				}
+				replaced = true
+				break
 			}
 		}
-	}
-	for i, c := range sr.Detection.Conditions {
-		line := condNodes[min(i, len(condNodes)-1)].Line
-		if c.Aggregation != nil {
-			agg, _ := c.MarshalYAML()
-			return nil, l.fail(line, "aggregation condition %q needs correlation across events; not supported", agg)
+		if !replaced {
+			out.Content = append(out.Content, k, v)
 		}
-		if err := r.checkExpr(c.Search); err != nil {
-			return nil, l.fail(line, "condition %q: %v", condText[min(i, len(condText)-1)], err)
-		}
-		r.conditions = append(r.conditions, c.Search)
 	}
-	return r, nil
+	return out
 }
 
 // mapValue returns the value of key in a mapping node.
@@ -338,170 +364,485 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// position returns a 1-based line from sigma-go's 0-based Position, which
-// panics when the node is unknown.
-func position(f func() (int, int)) (line int) {
-	defer func() {
-		if recover() != nil {
-			line = 0
-		}
-	}()
-	l, _ := f()
-	return l + 1
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
 }
 
-func (l *loader) compileSearch(name string, s sigmago.Search) (*search, error) {
-	cs := &search{name: name, line: position(s.Position)}
-	if len(s.Keywords) > 0 {
-		return nil, l.fail(cs.line, "keyword search %q is not supported by %s", name, sigmaGo)
-	}
-	for _, em := range s.EventMatchers {
-		var alt []*field
-		for _, fm := range em {
-			f, err := l.compileField(fm)
-			if err != nil {
-				return nil, err
+// meta is what detection rules and correlations share.
+type meta struct {
+	ID, Name, Title, Level, Status, Description string
+	Tags                                        []string
+}
+
+func (l *loader) meta(doc *yaml.Node) (meta, error) {
+	var m meta
+	for _, kv := range []struct {
+		key string
+		dst *string
+	}{{"id", &m.ID}, {"name", &m.Name}, {"title", &m.Title}, {"level", &m.Level}, {"status", &m.Status}, {"description", &m.Description}} {
+		if n := mapValue(doc, kv.key); n != nil {
+			if n.Kind != yaml.ScalarNode {
+				return m, l.fail(n.Line, "%s must be a string", kv.key)
 			}
-			alt = append(alt, f)
+			*kv.dst = n.Value
 		}
-		cs.alts = append(cs.alts, alt)
 	}
-	return cs, nil
+	if n := mapValue(doc, "tags"); n != nil {
+		if err := n.Decode(&m.Tags); err != nil {
+			return m, l.fail(n.Line, "tags must be a list of strings")
+		}
+	}
+	if m.ID == "" {
+		m.ID = strings.TrimSuffix(path.Base(filepath.ToSlash(l.name)), path.Ext(l.name))
+	}
+	return m, nil
 }
 
-var numeric = map[string]bool{"gt": true, "gte": true, "lt": true, "lte": true}
-
-func (l *loader) compileField(fm sigmago.FieldMatcher) (*field, error) {
-	line := position(fm.Position)
-	key := fm.Field
-	if len(fm.Modifiers) > 0 {
-		key += "|" + strings.Join(fm.Modifiers, "|")
+// loadRule compiles a detection rule, or a filter's detection (detKey
+// "filter", whose rules: list is not a search).
+func (l *loader) loadRule(doc *yaml.Node, detKey string) (*Rule, error) {
+	detection := mapValue(doc, detKey)
+	if detection == nil {
+		return nil, l.fail(doc.Line, "not a Sigma rule: no detection")
 	}
-	f := &field{key: key, name: fm.Field}
-	for k := range f.notes {
-		f.notes[k] = absentNote(f.name, kind(k))
+	if detection.Kind != yaml.MappingNode {
+		return nil, l.fail(detection.Line, "%s must be a mapping", detKey)
 	}
-	mods := fm.Modifiers
-	if n := len(mods); n > 0 && mods[n-1] == "all" {
-		f.all, mods = true, mods[:n-1]
-	}
-	// Check every modifier against what sigma-go implements, then let
-	// sigma-go build the comparator (which also checks the order).
-	comparator := ""
-	for _, m := range mods {
-		_, isCmp := modifiers.Comparators[m]
-		_, isVal := modifiers.ValueModifiers[m]
-		_, isEv := modifiers.EventValueModifiers[m]
-		switch {
-		case isCmp:
-			comparator = m
-		case isVal || isEv:
-		default:
-			return nil, l.fail(line, "modifier %q is not supported by %s (%s)", m, sigmaGo, key)
-		}
-	}
-	f.base = comparator == ""
-	cmp, err := modifiers.GetComparator(fm.Field, modifiers.Comparators, mods...)
+	m, err := l.meta(doc)
 	if err != nil {
-		return nil, l.fail(line, "%s: %v (%s)", sigmaGo, err, key)
+		return nil, err
 	}
-	f.cmp = cmp
-	for _, v := range fm.Values {
-		var s string
-		switch v := v.(type) {
-		case string:
-			s = v
-		case int, float32, float64, bool:
-			s = fmt.Sprintf("%v", v)
-		case nil:
-			return nil, l.fail(line, "null value is not supported by %s (%s)", sigmaGo, key)
+	var ls Logsource
+	if n := mapValue(doc, "logsource"); n != nil {
+		var raw struct{ Category, Product, Service string }
+		if err := n.Decode(&raw); err != nil {
+			return nil, l.fail(n.Line, "logsource: %v", err)
+		}
+		ls = Logsource(raw)
+	}
+	sels, err := l.cfg.Mapping.Selectors(ls)
+	if err != nil {
+		return nil, l.fail(0, "%v", err)
+	}
+	r := &Rule{
+		ID: m.ID, Name: m.Name, Title: m.Title, Level: m.Level, Status: m.Status,
+		Description: m.Description, Tags: m.Tags, Path: l.name, Line: doc.Line,
+		Logsource: ls, selectors: sels,
+	}
+	r.display = displayName(r.ID, r.Title)
+	r.lsText = logsourceText(ls, sels)
+
+	var condNode *yaml.Node
+	var names []string
+	for i := 0; i+1 < len(detection.Content); i += 2 {
+		k, v := detection.Content[i], detection.Content[i+1]
+		switch k.Value {
+		case "condition":
+			condNode = v
+			continue
+		case "timeframe":
+			return nil, l.fail(k.Line, "timeframe belongs to Sigma v1 aggregations: write a correlation rule")
+		case "rules":
+			if detKey == "filter" {
+				continue
+			}
+		}
+		s, err := l.compileSearch(k.Value, k.Line, v)
+		if err != nil {
+			return nil, err
+		}
+		r.searches = append(r.searches, s)
+		names = append(names, s.name)
+	}
+	if condNode == nil {
+		return nil, l.fail(detection.Line, "detection has no condition")
+	}
+	condNodes := []*yaml.Node{condNode}
+	if condNode.Kind == yaml.SequenceNode {
+		condNodes = condNode.Content
+	}
+	for _, n := range condNodes {
+		if n.Kind != yaml.ScalarNode {
+			return nil, l.fail(n.Line, "condition must be a string or a list of strings")
+		}
+		c, err := parseCondition(n.Value, names)
+		if err != nil {
+			return nil, l.fail(n.Line, "condition %q: %v", n.Value, err)
+		}
+		r.conds = append(r.conds, c)
+		r.condText = append(r.condText, n.Value)
+	}
+	if len(r.conds) == 0 {
+		return nil, l.fail(condNode.Line, "detection has no condition")
+	}
+	seen := map[string]bool{}
+	for _, s := range r.searches {
+		for _, alt := range s.alts {
+			for _, f := range alt {
+				if f.name != "" && !seen[f.name] {
+					seen[f.name] = true
+					r.fieldNames = append(r.fieldNames, f.name)
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+func (l *loader) compileSearch(name string, line int, n *yaml.Node) (*search, error) {
+	s := &search{name: name, line: line}
+	switch n.Kind {
+	case yaml.MappingNode:
+		alt, err := l.compileMap(n)
+		if err != nil {
+			return nil, err
+		}
+		s.alts = [][]*field{alt}
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			return nil, l.fail(n.Line, "search %q is an empty list", name)
+		}
+		if n.Content[0].Kind == yaml.MappingNode {
+			for _, item := range n.Content {
+				if item.Kind != yaml.MappingNode {
+					return nil, l.fail(item.Line, "search %q mixes maps and plain values", name)
+				}
+				alt, err := l.compileMap(item)
+				if err != nil {
+					return nil, err
+				}
+				s.alts = append(s.alts, alt)
+			}
+			break
+		}
+		f, err := l.compileField("", line, n)
+		if err != nil {
+			return nil, err
+		}
+		s.alts = [][]*field{{f}}
+	case yaml.ScalarNode:
+		f, err := l.compileField("", line, n)
+		if err != nil {
+			return nil, err
+		}
+		s.alts = [][]*field{{f}}
+	default:
+		return nil, l.fail(n.Line, "search %q: unexpected YAML %v", name, n.Tag)
+	}
+	return s, nil
+}
+
+func (l *loader) compileMap(n *yaml.Node) ([]*field, error) {
+	if len(n.Content) == 0 {
+		return nil, l.fail(n.Line, "empty map in a search")
+	}
+	var out []*field
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		f, err := l.compileField(n.Content[i].Value, n.Content[i].Line, n.Content[i+1])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// rawValue is a YAML value: a string, or nil for null.
+type rawValue struct {
+	s    string
+	null bool
+	line int
+}
+
+func (l *loader) rawValues(key string, n *yaml.Node) ([]rawValue, error) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+		if len(items) == 0 {
+			return nil, l.fail(n.Line, "%s: empty list of values", key)
+		}
+	}
+	var out []rawValue
+	for _, it := range items {
+		if it.Kind != yaml.ScalarNode {
+			return nil, l.fail(it.Line, "%s: a value must be a string, number, boolean or null", key)
+		}
+		out = append(out, rawValue{s: it.Value, null: it.Tag == "!!null", line: it.Line})
+	}
+	return out, nil
+}
+
+var knownModifiers = map[string]bool{
+	"contains": true, "startswith": true, "endswith": true, "all": true,
+	"base64": true, "base64offset": true, "utf16le": true, "utf16be": true, "utf16": true, "wide": true,
+	"windash": true, "re": true, "i": true, "m": true, "s": true, "cidr": true, "exists": true,
+	"expand": true, "fieldref": true, "gt": true, "gte": true, "lt": true, "lte": true, "cased": true,
+}
+
+func (l *loader) compileField(key string, line int, n *yaml.Node) (*field, error) {
+	parts := strings.Split(key, "|")
+	f := &field{key: key, name: parts[0]}
+	if f.key == "" {
+		f.key = "keywords"
+	}
+	mods := parts[1:]
+	raws, err := l.rawValues(f.key, n)
+	if err != nil {
+		return nil, err
+	}
+	kind := vString
+	var wrap strOp = opEqual
+	var reFlags string
+	cased := false
+	transforms := 0
+	for i, m := range mods {
+		m = strings.ToLower(m)
+		mods[i] = m
+		if !knownModifiers[m] {
+			return nil, l.fail(line, "unknown modifier %q (%s)", m, key)
+		}
+		switch m {
+		case "all":
+			f.all = true
+		case "cased":
+			cased = true
+		case "contains", "startswith", "endswith":
+			if wrap != opEqual || kind != vString && kind != vFieldref {
+				return nil, l.fail(line, "modifier %q cannot follow another comparison (%s)", m, key)
+			}
+			wrap = map[string]strOp{"contains": opContains, "startswith": opPrefix, "endswith": opSuffix}[m]
+		case "re", "cidr", "exists", "gt", "gte", "lt", "lte", "fieldref":
+			if kind != vString || transforms > 0 {
+				return nil, l.fail(line, "modifier %q cannot be combined with the modifiers before it (%s)", m, key)
+			}
+			kind = map[string]valueKind{"re": vRegexp, "cidr": vCIDR, "exists": vExists, "gt": vNumber, "gte": vNumber, "lt": vNumber, "lte": vNumber, "fieldref": vFieldref}[m]
+		case "i", "m", "s":
+			if kind != vRegexp {
+				return nil, l.fail(line, "regular expression flag %q needs re before it (%s)", m, key)
+			}
+			reFlags += m
 		default:
-			return nil, l.fail(line, "non-scalar value %v is not supported by %s (%s)", v, sigmaGo, key)
+			// A value transform (base64, windash, expand, ...) applies to
+			// a string, not to a regular expression, CIDR, number or field
+			// reference.
+			if kind != vString {
+				return nil, l.fail(line, "modifier %q cannot follow re, cidr, exists, fieldref or gt/gte/lt/lte (%s)", m, key)
+			}
+			transforms++
 		}
-		if strings.HasPrefix(s, "%") && strings.HasSuffix(s, "%") && len(s) > 1 {
-			return nil, l.fail(line, "placeholder %s has no expansion here (%s)", s, key)
-		}
-		switch {
-		case comparator == "re":
-			re, err := regexp.Compile(s)
-			if err != nil {
-				return nil, l.fail(line, "regular expression %q is not RE2: %v (%s)", s, err, key)
-			}
-			if len(mods) == 1 {
-				f.patterns = append(f.patterns, re)
-			}
-		case comparator == "cidr":
-			if _, _, err := net.ParseCIDR(s); err != nil {
-				return nil, l.fail(line, "invalid CIDR %q (%s)", s, key)
-			}
-		case numeric[comparator]:
-			if _, err := strconv.ParseFloat(s, 64); err != nil {
-				return nil, l.fail(line, "%s needs a number, got %q (%s)", comparator, s, key)
-			}
-		}
-		f.values = append(f.values, s)
 	}
-	switch {
-	case len(mods) == 0:
-		f.op = opEqual
-	case len(mods) > 1:
-		f.op = opCmp
-	case comparator == "re":
-		f.op = opRegexp
-	case comparator == "contains", comparator == "startswith", comparator == "endswith":
-		f.op = map[string]op{"contains": opContains, "startswith": opPrefix, "endswith": opSuffix}[comparator]
-		for _, v := range f.values {
-			f.lowered = append(f.lowered, strings.ToLower(v))
+	if kind != vString && kind != vFieldref && wrap != opEqual {
+		return nil, l.fail(line, "contains, startswith and endswith cannot be combined with re, cidr, exists or gt/gte/lt/lte (%s)", key)
+	}
+	if f.name == "" && kind != vString {
+		return nil, l.fail(line, "keyword search %s: only string modifiers apply to keywords", key)
+	}
+	for _, raw := range raws {
+		if f.name == "" && raw.null {
+			return nil, l.fail(raw.line, "a keyword cannot be null (%s)", f.key)
 		}
+		f.values = append(f.values, displayValue(raw))
+		v, err := l.compileValue(f, raw, mods, kind, wrap, reFlags, cased)
+		if err != nil {
+			return nil, l.fail(raw.line, "%v (%s)", err, key)
+		}
+		f.vals = append(f.vals, v)
 	}
 	return f, nil
 }
 
-// checkExpr rejects what sigma-go's evaluator cannot evaluate: undefined
-// identifiers (always false there), patterns naming nothing, and "1 of X"
-// or "all of X" on one identifier (it panics).
-func (r *Rule) checkExpr(e sigmago.SearchExpr) error {
-	switch e := e.(type) {
-	case sigmago.And:
-		for _, x := range e {
-			if err := r.checkExpr(x); err != nil {
-				return err
-			}
-		}
-	case sigmago.Or:
-		for _, x := range e {
-			if err := r.checkExpr(x); err != nil {
-				return err
-			}
-		}
-	case sigmago.Not:
-		return r.checkExpr(e.Expr)
-	case sigmago.SearchIdentifier:
-		if r.byName[e.Name] == nil {
-			return fmt.Errorf("search identifier %q is not defined", e.Name)
-		}
-	case sigmago.OneOfPattern:
-		return r.checkPattern(e.Pattern)
-	case sigmago.AllOfPattern:
-		return r.checkPattern(e.Pattern)
-	case sigmago.OneOfThem, sigmago.AllOfThem:
-	case sigmago.OneOfIdentifier:
-		return fmt.Errorf("\"1 of %s\" (one identifier, no wildcard) is not supported by %s", e.Ident.Name, sigmaGo)
-	case sigmago.AllOfIdentifier:
-		return fmt.Errorf("\"all of %s\" (one identifier, no wildcard) is not supported by %s", e.Ident.Name, sigmaGo)
-	default:
-		return fmt.Errorf("condition node %T is not supported by %s", e, sigmaGo)
+func displayValue(r rawValue) string {
+	if r.null {
+		return "null"
 	}
-	return nil
+	return r.s
 }
 
-func (r *Rule) checkPattern(p string) error {
-	for _, s := range r.searches {
-		if ok, err := path.Match(p, s.name); err != nil {
-			return fmt.Errorf("pattern %q: %v", p, err)
-		} else if ok {
-			return nil
+func (l *loader) compileValue(f *field, raw rawValue, mods []string, kind valueKind, wrap strOp, reFlags string, cased bool) (valueMatcher, error) {
+	v := valueMatcher{kind: kind, cased: cased}
+	l.values++
+	if l.values > MaxValues {
+		return v, fmt.Errorf("rule has more than %d values", MaxValues)
+	}
+	if raw.null {
+		if kind != vString || len(mods) > 0 {
+			return v, fmt.Errorf("null cannot take modifiers")
+		}
+		v.kind = vNull
+		return v, nil
+	}
+	switch kind {
+	case vExists:
+		b, err := strconv.ParseBool(raw.s)
+		if err != nil {
+			return v, fmt.Errorf("exists needs true or false, got %q", raw.s)
+		}
+		v.exists = b
+		return v, nil
+	case vNumber:
+		n, err := strconv.ParseFloat(raw.s, 64)
+		if err != nil {
+			return v, fmt.Errorf("%s needs a number, got %q", mods[len(mods)-1], raw.s)
+		}
+		for _, m := range mods {
+			if m == "gt" || m == "gte" || m == "lt" || m == "lte" {
+				v.numOp = m
+			}
+		}
+		v.num = n
+		return v, nil
+	case vCIDR:
+		p, err := netip.ParsePrefix(raw.s)
+		if err != nil {
+			return v, fmt.Errorf("invalid CIDR %q", raw.s)
+		}
+		v.prefix = p.Masked()
+		return v, nil
+	case vRegexp:
+		expr := raw.s
+		if reFlags != "" {
+			expr = "(?" + reFlags + ")" + expr
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return v, fmt.Errorf("regular expression %q is not RE2 (Go): %v", raw.s, err)
+		}
+		v.re = re
+		return v, nil
+	case vFieldref:
+		v.ref, v.refOp = raw.s, wrap
+		return v, nil
+	}
+	vals := []sstring{parseSString(raw.s)}
+	for _, m := range mods {
+		var next []sstring
+		for _, s := range vals {
+			switch m {
+			case "contains", "startswith", "endswith":
+				next = append(next, wrapSString(s, wrap))
+			case "base64", "base64offset":
+				p, ok := s.plain()
+				if !ok {
+					return v, fmt.Errorf("%s of a value with wildcards", m)
+				}
+				if m == "base64" {
+					next = append(next, sstring{{kind: tokLit, lit: base64.StdEncoding.EncodeToString([]byte(p))}})
+					break
+				}
+				for _, o := range base64Offsets(p) {
+					next = append(next, sstring{{kind: tokLit, lit: o}})
+				}
+			case "utf16le", "wide":
+				next = append(next, s.mapLit(func(x string) string { return utf16Bytes(x, false) }))
+			case "utf16be":
+				next = append(next, s.mapLit(func(x string) string { return utf16Bytes(x, true) }))
+			case "utf16":
+				bom := sstring{{kind: tokLit, lit: "\xff\xfe"}}
+				next = append(next, append(bom, s.mapLit(func(x string) string { return utf16Bytes(x, false) })...))
+			case "windash":
+				next = append(next, windash(s))
+			case "expand":
+				ex, err := expand(s, l.cfg.Placeholders)
+				if err != nil {
+					return v, err
+				}
+				next = append(next, ex...)
+			default:
+				next = append(next, s)
+			}
+		}
+		if len(next) > maxExpansions {
+			return v, fmt.Errorf("modifiers give more than %d values", maxExpansions)
+		}
+		vals = next
+	}
+	if f.name == "" {
+		for i := range vals {
+			vals[i] = wrapSString(vals[i], opContains)
 		}
 	}
-	return fmt.Errorf("pattern %q matches no search identifier", p)
+	for _, s := range vals {
+		m, err := compileSString(s, cased)
+		if err != nil {
+			return v, err
+		}
+		v.alts = append(v.alts, m)
+	}
+	return v, nil
+}
+
+// wrapSString adds the wildcards of contains, startswith or endswith.
+func wrapSString(s sstring, op strOp) sstring {
+	star := token{kind: tokStar}
+	out := append(sstring{}, s...)
+	if op == opContains || op == opSuffix {
+		out = append(sstring{star}, out...)
+	}
+	if op == opContains || op == opPrefix {
+		out = append(out, star)
+	}
+	return out
+}
+
+func displayName(id, title string) string {
+	if title == "" {
+		return id
+	}
+	return id + " (" + title + ")"
+}
+
+func logsourceText(l Logsource, sels []*Selector) string {
+	s := l.Category
+	if s == "" {
+		s = l.String()
+	}
+	names := make([]string, len(sels))
+	for i, sel := range sels {
+		names[i] = sel.String()
+	}
+	return s + " ← " + strings.Join(names, ", ")
+}
+
+// ParsePlaceholders reads the values of %name% placeholders for the
+// expand modifier: a YAML mapping of name to a value or a list of values
+// (each a Sigma value: wildcards allowed).
+func ParsePlaceholders(name string, data []byte) (map[string][]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		l := loader{name: name}
+		return nil, l.yamlErr(err)
+	}
+	out := map[string][]string{}
+	if len(doc.Content) == 0 {
+		return out, nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil, Unsupported{Path: name, Line: m.Line, Reason: "placeholders: expected a mapping of name to values"}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		var vals []string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			vals = []string{v.Value}
+		case yaml.SequenceNode:
+			for _, it := range v.Content {
+				if it.Kind != yaml.ScalarNode {
+					return nil, Unsupported{Path: name, Line: it.Line, Reason: fmt.Sprintf("placeholder %s: a value must be a string", k.Value)}
+				}
+				vals = append(vals, it.Value)
+			}
+		default:
+			return nil, Unsupported{Path: name, Line: v.Line, Reason: fmt.Sprintf("placeholder %s: expected a value or a list of values", k.Value)}
+		}
+		if len(vals) == 0 {
+			return nil, Unsupported{Path: name, Line: v.Line, Reason: fmt.Sprintf("placeholder %s has no values", k.Value)}
+		}
+		out[k.Value] = vals
+	}
+	return out, nil
 }

@@ -3,7 +3,7 @@ package sigma
 import (
 	"context"
 	"errors"
-	"github.com/t1567001/harness/event"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/event"
 )
 
 func TestOwnRuleMetadata(t *testing.T) {
@@ -243,7 +245,9 @@ func TestApplies(t *testing.T) {
 		{"    category: file_event\n    product: windows\n", []string{"sysmon11"}},
 		{"    category: dns_query\n    product: windows\n", []string{"sysmon22"}},
 		{"    category: ps_script\n    product: windows\n", []string{"4104"}},
-		{"    product: windows\n    service: sysmon\n", []string{"sysmon1", "sysmon3", "sysmon11", "sysmon22"}},
+		{"    product: windows\n    service: sysmon\n", []string{"sysmon1", "sysmon3", "sysmon11", "sysmon22", "sysmon5"}},
+		{"    product: windows\n    category: process_termination\n", []string{"sysmon5"}},
+		{"    product: windows\n    service: security\n", []string{"4688"}},
 		{"    product: windows\n    service: powershell\n", []string{"4104"}},
 	}
 	for _, tc := range tests {
@@ -276,42 +280,46 @@ func TestLoadUnsupported(t *testing.T) {
 		line   int
 		reason string
 	}{
-		{"windash", det("    sel:\n        CommandLine|windash|contains: ' -f '\n    condition: sel\n"), 10,
-			`modifier "windash" is not supported by sigma-go v0.6.6 (CommandLine|windash|contains)`},
-		{"base64offset", det("    sel:\n        CommandLine|base64offset|contains: 'IEX'\n    condition: sel\n"), 10,
-			`modifier "base64offset" is not supported by sigma-go v0.6.6`},
-		{"exists", det("    sel:\n        CommandLine|exists: true\n    condition: sel\n"), 10, `modifier "exists" is not supported`},
-		{"re flags", det("    sel:\n        CommandLine|re|i: 'x'\n    condition: sel\n"), 10, `modifier "i" is not supported`},
-		{"comparator not last", det("    sel:\n        CommandLine|contains|base64: 'x'\n    condition: sel\n"), 10,
-			"comparator modifier contains must be the last modifier"},
-		{"keywords", det("    keywords:\n        - 'mimikatz'\n    condition: keywords\n"), 9, `keyword search "keywords" is not supported by sigma-go v0.6.6`},
-		{"null value", det("    sel:\n        ParentImage: null\n    condition: sel\n"), 10, "null value is not supported"},
-		{"placeholder", det("    sel:\n        User: '%admins%'\n    condition: sel\n"), 10, "placeholder %admins%"},
+		{"unknown modifier", det("    sel:\n        CommandLine|sharpen: ' -f '\n    condition: sel\n"), 10,
+			`unknown modifier "sharpen" (CommandLine|sharpen)`},
+		{"re flag without re", det("    sel:\n        CommandLine|contains|i: 'x'\n    condition: sel\n"), 10, `regular expression flag "i" needs re before it`},
+		{"base64 of a wildcard", det("    sel:\n        CommandLine|contains|base64: 'x'\n    condition: sel\n"), 10,
+			"base64 of a value with wildcards (CommandLine|contains|base64)"},
+		{"two comparisons", det("    sel:\n        CommandLine|contains|startswith: 'x'\n    condition: sel\n"), 10, `modifier "startswith" cannot follow another comparison`},
+		{"contains then re", det("    sel:\n        CommandLine|contains|re: 'x'\n    condition: sel\n"), 10, "contains, startswith and endswith cannot be combined with re"},
+		{"re then expand", det("    sel:\n        CommandLine|re|expand: '%x%'\n    condition: sel\n"), 10, `modifier "expand" cannot follow re, cidr, exists, fieldref or gt/gte/lt/lte`},
+		{"windash then fieldref", det("    sel:\n        CommandLine|windash|fieldref: Image\n    condition: sel\n"), 10, `modifier "fieldref" cannot be combined with the modifiers before it`},
+		{"re and contains", det("    sel:\n        CommandLine|re|contains: 'x'\n    condition: sel\n"), 10, `modifier "contains" cannot follow another comparison`},
+		{"null with modifier", det("    sel:\n        ParentImage|endswith: null\n    condition: sel\n"), 10, "null cannot take modifiers"},
+		{"placeholder without config", det("    sel:\n        User|expand: '%admins%'\n    condition: sel\n"), 10, "placeholder %admins% has no values in the configuration"},
 		{"pcre lookahead", det("    sel:\n        CommandLine|re: '(?!x)y'\n    condition: sel\n"), 10, "is not RE2"},
 		{"bad cidr", det("    sel:\n        DestinationIp|cidr: '10.0.0.0/33'\n    condition: sel\n"), 10, "invalid CIDR"},
-		{"aggregation", det("    sel:\n        Image: x\n    condition: sel | count() by User > 5\n"), 11, "aggregation condition"},
+		{"gt needs a number", det("    sel:\n        Count|gt: many\n    condition: sel\n"), 10, `gt needs a number, got "many"`},
+		{"exists needs a boolean", det("    sel:\n        Count|exists: maybe\n    condition: sel\n"), 10, `exists needs true or false`},
+		{"v1 aggregation", det("    sel:\n        Image: x\n    condition: sel | count() by User > 5\n"), 11, "is Sigma v1 syntax: write it as a correlation rule"},
+		{"v1 timeframe", det("    sel:\n        Image: x\n    timeframe: 5m\n    condition: sel\n"), 11, "timeframe belongs to Sigma v1 aggregations"},
 		{"undefined identifier", det("    sel:\n        Image: x\n    condition: sel and not filter\n"), 11, `search identifier "filter" is not defined`},
 		{"pattern matching nothing", det("    sel:\n        Image: x\n    condition: sel and not 1 of filter_*\n"), 11, `pattern "filter_*" matches no search identifier`},
-		{"1 of identifier", det("    sel:\n        Image: x\n    condition: 1 of sel\n"), 11, `"1 of sel" (one identifier, no wildcard) is not supported`},
-		{"condition syntax", det("    sel:\n        Image: x\n    condition: (sel and\n"), 11, `condition "(sel and" does not parse`},
+		{"condition syntax", det("    sel:\n        Image: x\n    condition: (sel and\n"), 11, `condition "(sel and": condition ends early`},
+		{"unbalanced", det("    sel:\n        Image: x\n    condition: (sel\n"), 11, `missing ')'`},
+		{"too deep", det("    sel:\n        Image: x\n    condition: " + strings.Repeat("(", 70) + "sel" + strings.Repeat(")", 70) + "\n"), 11, "condition nests deeper than 64"},
+		{"null keyword", det("    sel:\n    condition: sel\n"), 9, "a keyword cannot be null"},
 		{"no condition", det("    sel:\n        Image: x\n"), 9, "detection has no condition"},
+		{"nested map value", det("    sel:\n        Image:\n            a: b\n    condition: sel\n"), 11, "a value must be a string, number, boolean or null"},
 		{"yaml error", "title: t\nlogsource:\n  product: windows\n detection: [\n", 3, "parse error: did not find expected key"},
 		{"not a rule", "title: t\n", 1, "not a Sigma rule"},
 		{"empty", "", 0, "empty file"},
-		{"collection", "action: global\ntitle: t\nlogsource:\n    product: windows\ndetection:\n    condition: sel\n---\nlogsource:\n    category: process_creation\ndetection:\n    sel:\n        Image: x\n", 7,
-			"rule collections (several YAML documents, action: global) are not supported by sigma-go v0.6.6"},
+		{"two rules", ruleHeader + "detection:\n    sel:\n        Image: x\n    condition: sel\n---\n" + ruleHeader + "detection:\n    sel:\n        Image: y\n    condition: sel\n", 0,
+			"file holds 2 detection rule(s), 0 correlation(s) and 0 filter(s); load it as a collection"},
 		{"linux", "title: t\nlogsource:\n    product: linux\n    category: process_creation\ndetection:\n    sel:\n        Image: x\n    condition: sel\n", 0,
-			"logsource product linux not rendered by this harness"},
-		{"github audit", "title: t\nlogsource:\n    product: github\n    service: audit\ndetection:\n    sel:\n        action: x\n    condition: sel\n", 0,
-			"logsource product github not rendered by this harness"},
-		{"proxy", "title: t\nlogsource:\n    category: proxy\ndetection:\n    sel:\n        c-useragent: x\n    condition: sel\n", 0,
-			"logsource category proxy not rendered by this harness"},
-		{"windows service", "title: t\nlogsource:\n    product: windows\n    service: dns-client\ndetection:\n    sel:\n        QueryName: x\n    condition: sel\n", 0,
-			"logsource product windows service dns-client not rendered by this harness"},
-		{"windows category", "title: t\nlogsource:\n    product: windows\n    category: create_stream_hash\ndetection:\n    sel:\n        Contents: x\n    condition: sel\n", 0,
-			"logsource product windows category create_stream_hash not rendered by this harness"},
+			"logsource product linux, category process_creation has no source in the logsource mapping"},
+		{"windows service", "title: t\nlogsource:\n    product: windows\n    service: no-such-log\ndetection:\n    sel:\n        QueryName: x\n    condition: sel\n", 0,
+			"logsource product windows, service no-such-log has no source in the logsource mapping"},
+		{"windows category", "title: t\nlogsource:\n    product: windows\n    category: no_such_category\ndetection:\n    sel:\n        Contents: x\n    condition: sel\n", 0,
+			"logsource product windows, category no_such_category has no source in the logsource mapping"},
 		{"inconsistent service", "title: t\nlogsource:\n    product: windows\n    category: network_connection\n    service: security\ndetection:\n    sel:\n        Image: x\n    condition: sel\n", 0,
 			"is inconsistent"},
+		{"too big", ruleHeader + "detection:\n    sel:\n        Image: '" + strings.Repeat("x", MaxRuleBytes) + "'\n    condition: sel\n", 0, "more than the limit of 1048576"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -372,7 +380,7 @@ func TestLoadDir(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
 	}
 	write("a.yml", ruleHeader+"detection:\n    sel:\n        Image: x\n    condition: sel\n")
-	write("sub/b.yaml", ruleHeader+"detection:\n    sel:\n        Image|windash: x\n    condition: sel\n")
+	write("sub/b.yaml", ruleHeader+"detection:\n    sel:\n        Image|sharpen: x\n    condition: sel\n")
 	write("sub/c.yml", "title: [\n")
 	write("notes.txt", "not a rule")
 	rules, unsupported, err := LoadDir(dir)
@@ -381,28 +389,94 @@ func TestLoadDir(t *testing.T) {
 	assert.Equal(t, filepath.Join(dir, "a.yml"), rules[0].Path)
 	require.Len(t, unsupported, 2)
 	assert.Equal(t, filepath.Join(dir, "sub", "b.yaml"), unsupported[0].Path)
-	assert.Contains(t, unsupported[0].Reason, `modifier "windash"`)
+	assert.Contains(t, unsupported[0].Reason, `unknown modifier "sharpen"`)
 	assert.Contains(t, unsupported[1].Reason, "parse error")
 
 	_, _, err = LoadDir(filepath.Join(dir, "missing"))
 	assert.Error(t, err)
 }
 
-// FuzzLoad: no input makes Load or Match panic.
+// FuzzLoad: no input makes loading, matching or streaming panic.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(ruleHeader + "detection:\n    sel:\n        Image|endswith: x\n    condition: sel\n"))
 	f.Add([]byte("detection:\n  condition: all of them | count() > 1\n  timeframe: 1m\n"))
 	f.Add([]byte("detection: {a: [1, {b: c}], condition: [a, 'not a']}\nlogsource: {category: process_creation}\n"))
+	f.Add([]byte(ruleHeader + "detection:\n    sel:\n        CommandLine|windash|base64offset|contains: '-e?c*'\n    k:\n        - 'x\\*'\n    condition: 1 of s* or not (k)\n---\ntitle: c\ncorrelation: {type: temporal, rules: [11111111-2222-4333-8444-555555555555], timespan: 1m}\n"))
+	m, err := DefaultMapping()
+	require.NoError(f, err)
+	cfg := &Config{Mapping: m, Placeholders: map[string][]string{"x": {"a*", "b"}}}
 	evs := sampleEvents()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := Load("fuzz.yml", data)
+		c, err := ParseFile("fuzz.yml", data, cfg)
 		if err != nil {
 			return
 		}
-		for _, ev := range evs {
-			if _, _, err := r.Match(context.Background(), ev); err != nil {
+		for _, r := range c.Rules {
+			for _, ev := range evs {
+				ok, _, err := r.Match(context.Background(), ev)
+				require.NoError(t, err)
+				fast, _ := r.Matches(context.Background(), ev)
+				require.Equal(t, ok, fast)
+			}
+		}
+		set, err := Compile(c)
+		if err != nil {
+			return
+		}
+		eng := set.NewEngine()
+		for i := range evs {
+			if _, _, err := eng.Add(context.Background(), &evs[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
+		eng.Flush()
 	})
+}
+
+func TestLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(ruleHeader + "detection:\n    sel:\n        CommandLine|contains:\n")
+	for i := 0; i <= MaxValues; i++ {
+		fmt.Fprintf(&b, "            - v%d\n", i)
+	}
+	b.WriteString("    condition: sel\n")
+	_, err := Load("big.yml", []byte(b.String()))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("rule has more than %d values", MaxValues))
+	assert.Regexp(t, `^big\.yml:\d+: `, err.Error())
+}
+
+// TestStreamCancelled: a cancelled context stops Set.Match and
+// Engine.Add at the next event.
+func TestStreamCancelled(t *testing.T) {
+	net, proc := ownRules(t)
+	set, err := Compile(&Collection{Rules: []*Rule{net, proc}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	eng := set.NewEngine()
+	ev := netConnect(workstation, curlExe, "api.github.com")
+	hits, _, err := eng.Add(ctx, &ev)
+	require.NoError(t, err)
+	require.Len(t, hits, 1)
+	assert.Equal(t, net, hits[0].Rule)
+	cancel()
+	_, err = set.Match(ctx, &ev)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, _, err = eng.Add(ctx, &ev)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// TestSetRoutesByProvider: an event without a Channel reaches the rules
+// of its provider, in Set.Match as in Rule.Match.
+func TestSetRoutesByProvider(t *testing.T) {
+	net, proc := ownRules(t)
+	set, err := Compile(&Collection{Rules: []*Rule{net, proc}})
+	require.NoError(t, err)
+	ev := netConnect(workstation, curlExe, "api.github.com")
+	ev.Channel = ""
+	hits, err := set.Match(context.Background(), &ev)
+	require.NoError(t, err)
+	require.Len(t, hits, 1)
+	ok, _ := mustMatch(t, net, ev)
+	assert.True(t, ok)
 }
