@@ -222,7 +222,10 @@ func (e *Emulator) Handler() http.Handler {
 		if info, ok := r.Context().Value(connInfoKey{}).(connInfo); ok {
 			entry.SNI = info.sni
 			entry.ClientIP, entry.ClientPort = info.clientIP, info.port
+			entry.ServerPort = 443
 		}
+		entry.ContentType = r.Header.Get("Content-Type")
+		entry.Referer = r.Referer()
 		body := &countingReader{r: http.MaxBytesReader(w, r.Body, e.cfg.MaxBody)}
 		r.Body = body
 		sw := &statusWriter{ResponseWriter: w}
@@ -241,6 +244,9 @@ func (e *Emulator) Handler() http.Handler {
 
 		entry.BytesReceived = body.n
 		entry.Status = sw.status()
+		entry.RequestBytes = requestWireSize(r) + body.n
+		entry.ResponseBodyBytes = sw.n
+		entry.ResponseBytes = responseWireSize(r.Proto, entry.Status, sw.Header(), sw.n)
 		entry.Files = rec.files
 		entry.Note = rec.note
 		e.ledger.Add(entry)
@@ -338,6 +344,7 @@ func (c *countingReader) Close() error { return c.r.Close() }
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	n    int64 // body bytes written
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -351,7 +358,9 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	return s.ResponseWriter.Write(p)
+	n, err := s.ResponseWriter.Write(p)
+	s.n += int64(n)
+	return n, err
 }
 
 func (s *statusWriter) Flush() {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -229,12 +230,38 @@ func TestProxyCurlContentsPUT(t *testing.T) {
 	body := `{"message":"x","content":"` + base64.StdEncoding.EncodeToString(content) + `"}`
 	out, err := p.run(t, t.TempDir(), "curl", "-sS", "--fail-with-body", "-X", "PUT",
 		"-H", "Authorization: token ghp_FAKE", "--data-binary", body,
+		"-w", "\nSIZES %{size_request} %{size_upload} %{size_header} %{size_download}",
 		"https://api.github.com/repos/o/r/contents/finance.csv")
 	require.NoError(t, err, out)
 	assert.Contains(t, out, gitBlobSHA(content))
+	require.NoError(t, p.e.Quiesce(context.Background()))
 
-	entries := p.e.Ledger().Entries()
+	all := p.e.Ledger().Entries()
+	var entries []Entry
+	for _, en := range all {
+		if en.IsRequest() {
+			entries = append(entries, en)
+		}
+	}
 	require.Len(t, entries, 2, "the CONNECT and the PUT")
+	require.Len(t, all, 3, "and the TLS connection's summary, once it closed")
+	// curl's own counts of what it sent and received through the proxy
+	// (the CONNECT and the PUT) are what the ledger records.
+	var sent, upload, headers, download int64
+	_, err = fmt.Sscanf(out[strings.LastIndex(out, "SIZES"):], "SIZES %d %d %d %d", &sent, &upload, &headers, &download)
+	require.NoError(t, err)
+	assert.Equal(t, sent, entries[0].RequestBytes+entries[1].RequestBytes, "request lines, headers and body")
+	assert.Equal(t, upload, entries[1].BytesReceived)
+	assert.Equal(t, headers+download, entries[0].ResponseBytes+entries[1].ResponseBytes, "status lines, headers and body")
+	assert.Equal(t, download, entries[1].ResponseBodyBytes)
+	conn := all[2]
+	assert.Equal(t, KindTLS, conn.Kind)
+	assert.Equal(t, entries[1].ClientPort, conn.ClientPort)
+	assert.Equal(t, "api.github.com", conn.SNI)
+	assert.NotEmpty(t, conn.TLSVersion)
+	assert.Greater(t, conn.RequestBytes, entries[1].RequestBytes, "TLS records carry the handshake and framing too")
+	assert.Greater(t, conn.ResponseBytes, entries[1].ResponseBytes)
+	assert.False(t, conn.End.Before(conn.Time))
 	assert.Equal(t, "CONNECT", entries[0].Method)
 	assert.Equal(t, "api.github.com", entries[0].Host)
 	put := entries[1]

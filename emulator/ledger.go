@@ -12,7 +12,10 @@ import (
 // client socket (ClientIP, ClientPort) is the key on which the telemetry
 // renderer joins the sensor's connect() with the host the client asked for.
 type Entry struct {
-	Seq           int64     `json:"seq"`
+	Seq int64 `json:"seq"`
+	// Kind is empty for an HTTP request (or a CONNECT), KindTLS for the
+	// summary of one TLS connection written when it closes.
+	Kind          string    `json:"kind,omitempty"`
 	Time          time.Time `json:"time"`
 	ClientIP      string    `json:"client_ip"`
 	ClientPort    int       `json:"client_port"`
@@ -28,7 +31,33 @@ type Entry struct {
 	Refused       bool      `json:"refused,omitempty"`
 	Note          string    `json:"note,omitempty"`
 	Files         []File    `json:"files,omitempty"`
+	// RequestBytes and ResponseBytes are what crossed the wire: for an
+	// HTTP request the request line, headers and body as received and the
+	// status line, headers and body as written; for a TLS connection the
+	// TLS record bytes each way (handshake included).
+	RequestBytes  int64 `json:"request_bytes,omitempty"`
+	ResponseBytes int64 `json:"response_bytes,omitempty"`
+	// ResponseBodyBytes is the body part of ResponseBytes (HTTP only);
+	// BytesReceived is the request body's.
+	ResponseBodyBytes int64  `json:"response_body_bytes,omitempty"`
+	ContentType       string `json:"content_type,omitempty"`
+	Referer           string `json:"referer,omitempty"`
+	// End is when a TLS connection closed; TLSVersion and Cipher are what
+	// its handshake chose.
+	End        time.Time `json:"end,omitzero"`
+	TLSVersion string    `json:"tls_version,omitempty"`
+	Cipher     string    `json:"cipher,omitempty"`
+	// ServerPort is the port the client reached (443 for the TLS
+	// listeners and CONNECT tunnels).
+	ServerPort int `json:"server_port,omitempty"`
 }
+
+// KindTLS marks a ledger entry that sums up one TLS connection.
+const KindTLS = "tls"
+
+// IsRequest reports whether e is an HTTP request or CONNECT rather than a
+// connection summary.
+func (e Entry) IsRequest() bool { return e.Kind == "" }
 
 // File is one uploaded file: its name as the client gave it and the hash of
 // its decoded content.

@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -71,10 +73,18 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 	entry.Host = strings.ToLower(host)
 	entry.HTTPHost = r.Host
 
+	entry.RequestBytes = requestWireSize(r)
+	entry.ServerPort, _ = strconv.Atoi(port)
 	refuse := func(why string) {
+		msg := "t1567-harness proxy: " + why + "\n"
 		entry.Status, entry.Refused, entry.Note = http.StatusForbidden, true, why
+		entry.ResponseBodyBytes = int64(len(msg))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		entry.ResponseBytes = responseWireSize(r.Proto, http.StatusForbidden, w.Header(), entry.ResponseBodyBytes)
 		e.ledger.Add(entry)
-		http.Error(w, "t1567-harness proxy: "+why, http.StatusForbidden)
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, msg)
 	}
 	switch {
 	case r.Method != http.MethodConnect:
@@ -97,10 +107,12 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 		refuse("hijack: " + err.Error())
 		return
 	}
+	const established = "HTTP/1.1 200 Connection Established\r\n\r\n"
 	entry.Status = http.StatusOK
 	entry.Note = "tunnel to the emulator"
+	entry.ResponseBytes = int64(len(established))
 	e.ledger.Add(entry)
-	if _, err := conn.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
+	if _, err := conn.Write([]byte(established)); err != nil {
 		_ = conn.Close()
 		return
 	}
@@ -111,6 +123,13 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 // inner HTTP server. connectHost is the CONNECT target, empty on a direct
 // TLS listener.
 func (e *Emulator) terminate(c net.Conn, connectHost string) {
+	// The connection counts as in flight until it closes, so that its
+	// summary is in the ledger when a caller has waited for it to settle.
+	e.track(1)
+	start := time.Now().UTC()
+	raw := &countingConn{Conn: c}
+	ip, port := splitAddr(c.RemoteAddr().String())
+	info := connInfo{host: connectHost, clientIP: ip, port: port}
 	var sni string
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -127,21 +146,30 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 			return e.ca.Leaf(name)
 		},
 	}
-	tc := tls.Server(c, cfg)
+	tc := tls.Server(raw, cfg)
+	done := func() {
+		info.sni = sni
+		if info.host == "" {
+			info.host = sni
+		}
+		e.ledger.Add(tlsSummary(start, info, tc.ConnectionState(), raw))
+		e.track(-1)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		fmt.Fprintf(e.cfg.ErrorLog, "emulator: TLS handshake from %s: %v\n", c.RemoteAddr(), err)
 		_ = c.Close()
+		done()
 		return
 	}
-	host := connectHost
-	if host == "" {
-		host = sni
+	info.sni = sni
+	if info.host == "" {
+		info.host = sni
 	}
-	ip, port := splitAddr(c.RemoteAddr().String())
-	if !e.tunnels.push(&tunnelConn{Conn: tc, info: connInfo{host: host, sni: sni, clientIP: ip, port: port}}) {
-		_ = tc.Close()
+	conn := &closeNotifyConn{Conn: tc, onClose: done}
+	if !e.tunnels.push(&tunnelConn{Conn: conn, info: info}) {
+		_ = conn.Close()
 	}
 }
 

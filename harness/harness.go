@@ -286,6 +286,9 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 	}
 	arrived := map[string]bool{}
 	for _, e := range entries {
+		if !e.IsRequest() {
+			continue
+		}
 		a.Requests = append(a.Requests, reports.Request{
 			Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,
 			BytesReceived: e.BytesReceived, Refused: e.Refused, Note: e.Note,
