@@ -249,6 +249,8 @@ func (e *Emulator) Handler() http.Handler {
 		entry.ResponseBytes = responseWireSize(r.Proto, entry.Status, sw.Header(), sw.n)
 		entry.Files = rec.files
 		entry.Note = rec.note
+		entry.ResponseContentType = sw.Header().Get("Content-Type")
+		entry.End = time.Now().UTC()
 		e.ledger.Add(entry)
 	})
 }

@@ -39,10 +39,11 @@ type Entry struct {
 	ResponseBytes int64 `json:"response_bytes,omitempty"`
 	// ResponseBodyBytes is the body part of ResponseBytes (HTTP only);
 	// BytesReceived is the request body's.
-	ResponseBodyBytes int64  `json:"response_body_bytes,omitempty"`
-	ContentType       string `json:"content_type,omitempty"`
-	Referer           string `json:"referer,omitempty"`
-	// End is when a TLS connection closed; TLSVersion and Cipher are what
+	ResponseBodyBytes   int64  `json:"response_body_bytes,omitempty"`
+	ContentType         string `json:"content_type,omitempty"`
+	ResponseContentType string `json:"response_content_type,omitempty"`
+	Referer             string `json:"referer,omitempty"`
+	// End is when the answer was written, or a TLS connection closed; TLSVersion and Cipher are what
 	// its handshake chose.
 	End        time.Time `json:"end,omitzero"`
 	TLSVersion string    `json:"tls_version,omitempty"`

@@ -79,9 +79,11 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 		msg := "t1567-harness proxy: " + why + "\n"
 		entry.Status, entry.Refused, entry.Note = http.StatusForbidden, true, why
 		entry.ResponseBodyBytes = int64(len(msg))
+		entry.ResponseContentType = "text/plain; charset=utf-8"
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		entry.ResponseBytes = responseWireSize(r.Proto, http.StatusForbidden, w.Header(), entry.ResponseBodyBytes)
+		entry.End = time.Now().UTC()
 		e.ledger.Add(entry)
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = io.WriteString(w, msg)
@@ -111,6 +113,7 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 	entry.Status = http.StatusOK
 	entry.Note = "tunnel to the emulator"
 	entry.ResponseBytes = int64(len(established))
+	entry.End = time.Now().UTC()
 	e.ledger.Add(entry)
 	if _, err := conn.Write([]byte(established)); err != nil {
 		_ = conn.Close()

@@ -39,7 +39,14 @@ func TestGoldenTelemetry(t *testing.T) {
 				all = append(all, evs...)
 			}
 			require.NotEmpty(t, all)
-			got := normalize(t, all)
+			var windows []event.Event
+			for _, e := range all {
+				if !event.IsNetwork(e.Channel) {
+					windows = append(windows, e)
+				}
+			}
+			checkNetworkGolden(t, tr.Test.GUID, all)
+			got := normalize(t, windows)
 			path := filepath.Join("testdata", "golden", tr.Test.GUID+".jsonl")
 			if *update {
 				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))

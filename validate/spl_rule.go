@@ -38,6 +38,10 @@ func (r *SPLRule) Kind() string { return "spl" }
 // every EventData name, EventCode, host, source, sourcetype and index.
 func SPLEvent(ev event.Event, opts Options) spl.Event {
 	m := ev.Fields()
+	if index, sourcetype, ok := event.SplunkSource(ev.Channel); ok {
+		m["index"], m["sourcetype"] = index, sourcetype
+		return spl.Event(m)
+	}
 	m["index"] = opts.Index
 	m["sourcetype"] = strings.ReplaceAll(opts.Sourcetype, "{channel}", ev.Channel)
 	return spl.Event(m)

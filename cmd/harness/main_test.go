@@ -115,6 +115,12 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 		assert.Contains(t, stdout, "SIMULATED (not a real run of the tool)")
 	}
 
+	for _, name := range []string{"proxy.jsonl", "access.log", "zeek/conn.log", "zeek/http.log", "zeek/ssl.log"} {
+		st, err := os.Stat(filepath.Join(out, name))
+		require.NoError(t, err, "the network logs are written")
+		assert.NotZero(t, st.Size(), name)
+	}
+
 	var ledger struct {
 		RunID   string           `json:"run_id"`
 		Entries []map[string]any `json:"entries"`
@@ -123,8 +129,14 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &ledger))
 	assert.Equal(t, results.RunID, ledger.RunID)
-	require.Len(t, ledger.Entries, 4, "two CONNECTs and two uploads")
+	require.Len(t, ledger.Entries, 6, "two CONNECTs, two uploads and the two TLS connections' summaries")
 	for _, e := range ledger.Entries {
+		if e["kind"] == "tls" {
+			for _, k := range []string{"time", "end", "client_port", "sni", "request_bytes", "response_bytes", "tls_version"} {
+				assert.Contains(t, e, k)
+			}
+			continue
+		}
 		for _, k := range []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"} {
 			assert.Contains(t, e, k)
 		}

@@ -145,9 +145,20 @@ func writeOut(dir string, r *harness.Run, events []event.Event) error {
 	if err := reports.WriteJSON(dir, "layer.json", reports.Layer(r.Results)); err != nil {
 		return err
 	}
+	var windows []event.Event
+	for _, ev := range events {
+		if !event.IsNetwork(ev.Channel) {
+			windows = append(windows, ev)
+		}
+	}
+	if err := telemetry.WriteZeekLogs(filepath.Join(dir, "zeek"), events); err != nil {
+		return err
+	}
 	for name, write := range map[string]func(io.Writer) error{
-		"events.xml":   func(w io.Writer) error { return telemetry.WriteXML(w, events) },
-		"events.jsonl": func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
+		"events.xml":   func(w io.Writer) error { return telemetry.WriteXML(w, windows) },
+		"events.jsonl": func(w io.Writer) error { return telemetry.WriteJSONL(w, windows) },
+		"proxy.jsonl":  func(w io.Writer) error { return telemetry.WriteProxyJSONL(w, events) },
+		"access.log":   func(w io.Writer) error { return telemetry.WriteSquidLog(w, events) },
 		"junit.xml":    func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
 		"report.html":  func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
 		"report.md":    func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
