@@ -55,6 +55,7 @@ type Emulator struct {
 	ca     *CA
 	ledger *Ledger
 	state  *state
+	pastes pastes
 	git    *gitServer
 	routes map[string]http.Handler
 

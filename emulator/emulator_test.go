@@ -474,3 +474,51 @@ func TestContentsAreCommitted(t *testing.T) {
 	require.NoError(t, err, string(out))
 	assert.Equal(t, "z", string(out))
 }
+
+func TestPasteServicesAnswerLikeTheRealOnes(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed")
+	}
+	p := startProxy(t)
+	dir := t.TempDir()
+	secret := "account,balance\nACME,1000000\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "loot.csv"), []byte(secret), 0o600))
+
+	out, err := p.run(t, dir, "curl", "-sS", "--fail", "-d", "api_dev_key=FAKE", "-d", "api_option=paste",
+		"--data-urlencode", "api_paste_code@loot.csv", "https://pastebin.com/api/api_post.php")
+	require.NoError(t, err, out)
+	require.Regexp(t, `^https://pastebin\.com/[A-Za-z0-9]{8}$`, out)
+	raw, err := p.run(t, dir, "curl", "-sS", "--fail", "https://pastebin.com/raw/"+strings.TrimPrefix(out, "https://pastebin.com/"))
+	require.NoError(t, err, raw)
+	assert.Equal(t, secret, raw, "the paste reads back")
+
+	out, err = p.run(t, dir, "curl", "-sS", "-d", "api_dev_key=FAKE", "-d", "api_option=list", "https://pastebin.com/api/api_post.php")
+	require.NoError(t, err, out)
+	assert.Equal(t, "Bad API request, invalid api_option", out, "Pastebin's own error text, with status 200")
+
+	out, err = p.run(t, dir, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+		"--data-urlencode", "code@loot.csv", "https://codepad.org/")
+	require.NoError(t, err, out)
+	assert.Regexp(t, `^302 https://codepad\.org/[A-Za-z0-9]{8}$`, out)
+
+	out, err = p.run(t, dir, "curl", "-sS", "--fail", "-H", "Content-Type: application/json",
+		"-d", `{"files":[{"name":"loot.csv","size":29}]}`, "https://www.transfernow.net/api/transfers")
+	require.NoError(t, err, out)
+	var created struct {
+		Files []struct{ UploadURL string } `json:"files"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &created))
+	require.Len(t, created.Files, 1)
+	out, err = p.run(t, dir, "curl", "-sS", "--fail", "-T", "loot.csv", created.Files[0].UploadURL)
+	require.NoError(t, err, out)
+
+	var stored []string
+	for _, en := range p.e.Ledger().Entries() {
+		for _, f := range en.Files {
+			if f.SHA256 == sha([]byte(secret)) {
+				stored = append(stored, en.Host)
+			}
+		}
+	}
+	assert.Equal(t, []string{"pastebin.com", "codepad.org", "www.transfernow.net"}, stored, "each upload is in the ledger with its hash")
+}

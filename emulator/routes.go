@@ -13,6 +13,8 @@ var servedHosts = []string{
 	"gitlab.com", "api.gitlab.com",
 	"bitbucket.org", "api.bitbucket.org",
 	"codeberg.org", "dev.azure.com",
+	// MITRE's Analytic 1 also names text storage and transfer services.
+	"pastebin.com", "justpaste.it", "onpaste.com", "codepad.org", "transfernow.net", "www.transfernow.net",
 }
 
 // ServedHosts lists the host names the emulator serves.
@@ -103,6 +105,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	ado.Handle("/", htmlNotFound("Azure DevOps"))
 	routes["dev.azure.com"] = ado
 
+	e.pasteRoutes(routes)
 	return routes
 }
 

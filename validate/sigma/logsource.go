@@ -39,6 +39,11 @@ const (
 	kindSysmonDNS
 	kindSecurityProcess
 	kindPowerShellScript
+	kindProxy
+	kindZeekConn
+	kindZeekDNS
+	kindZeekHTTP
+	kindZeekSSL
 )
 
 var kindNames = [...]string{
@@ -49,12 +54,17 @@ var kindNames = [...]string{
 	kindSysmonDNS:        "Sysmon 22",
 	kindSecurityProcess:  "Security 4688",
 	kindPowerShellScript: "PowerShell 4104",
+	kindProxy:            "proxy log",
+	kindZeekConn:         "Zeek conn.log",
+	kindZeekDNS:          "Zeek dns.log",
+	kindZeekHTTP:         "Zeek http.log",
+	kindZeekSSL:          "Zeek ssl.log",
 }
 
 func (k kind) String() string { return kindNames[k] }
 
 // kinds is a set of event kinds.
-type kinds uint8
+type kinds uint16
 
 func kindsOf(ks ...kind) kinds {
 	var s kinds
@@ -68,7 +78,7 @@ func (s kinds) has(k kind) bool { return k != kindNone && s&(1<<k) != 0 }
 
 func (s kinds) String() string {
 	var names []string
-	for k := kindSysmonProcess; k <= kindPowerShellScript; k++ {
+	for k := kindSysmonProcess; k <= kindZeekSSL; k++ {
 		if s.has(k) {
 			names = append(names, k.String())
 		}
@@ -85,6 +95,14 @@ var (
 		"dns_query":          kindsOf(kindSysmonDNS),
 		"ps_script":          kindsOf(kindPowerShellScript),
 	}
+	// Network log sources: Sigma's proxy category (no product) and Zeek's
+	// logs as services of product zeek.
+	zeekServices = map[string]kinds{
+		"conn": kindsOf(kindZeekConn),
+		"dns":  kindsOf(kindZeekDNS),
+		"http": kindsOf(kindZeekHTTP),
+		"ssl":  kindsOf(kindZeekSSL),
+	}
 	services = map[string]kinds{
 		"sysmon":     sysmonKinds,
 		"security":   kindsOf(kindSecurityProcess),
@@ -96,6 +114,16 @@ var (
 // mapLogsource returns the event kinds a logsource covers, or why none.
 func mapLogsource(l Logsource) (kinds, string) {
 	cat, prod, svc := strings.ToLower(l.Category), strings.ToLower(l.Product), strings.ToLower(l.Service)
+	if cat == "proxy" && prod == "" && svc == "" {
+		return kindsOf(kindProxy), ""
+	}
+	if prod == "zeek" {
+		ks, ok := zeekServices[svc]
+		if !ok || cat != "" {
+			return 0, "logsource " + l.String() + " not rendered by this harness (Zeek services: conn, dns, http, ssl)"
+		}
+		return ks, ""
+	}
 	if prod != "" && prod != "windows" {
 		return 0, "logsource product " + l.Product + " not rendered by this harness"
 	}
@@ -149,6 +177,18 @@ func kindOf(ev *event.Event) kind {
 		if ev.EventID == 4104 {
 			return kindPowerShellScript
 		}
+	case ev.Channel == event.ProxyChannel:
+		return kindProxy
+	}
+	switch event.ZeekLog(ev.Channel) {
+	case "conn":
+		return kindZeekConn
+	case "dns":
+		return kindZeekDNS
+	case "http":
+		return kindZeekHTTP
+	case "ssl":
+		return kindZeekSSL
 	}
 	return kindNone
 }
