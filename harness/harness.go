@@ -29,7 +29,7 @@ import (
 // Options selects what a run does.
 type Options struct {
 	// Atomics is an ART file or a folder of them; empty means the embedded
-	// T1567.001 file.
+	// files (atomics/*.yaml).
 	Atomics string
 	// Tests keeps only the tests with these names or GUIDs (all if empty).
 	Tests []string
@@ -83,11 +83,10 @@ func LoadAtomics(path string, keys []string) ([]Selected, error) {
 	var techs []*atomics.Technique
 	switch {
 	case path == "":
-		t, err := atomics.Load("atomics/T1567.001.yaml", atomics.Embedded)
-		if err != nil {
+		var err error
+		if techs, err = atomics.LoadEmbedded(); err != nil {
 			return nil, err
 		}
-		techs = []*atomics.Technique{t}
 	default:
 		st, err := os.Stat(path)
 		if err != nil {
@@ -133,7 +132,7 @@ func LoadAtomics(path string, keys []string) ([]Selected, error) {
 
 func describe(path string) string {
 	if path == "" {
-		return "the embedded atomics/T1567.001.yaml"
+		return "the embedded atomics"
 	}
 	return path
 }
