@@ -1,8 +1,14 @@
 package emulator
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"path"
 	"slices"
 	"sync"
 	"time"
@@ -100,3 +106,49 @@ func (l *Ledger) Entries() []Entry {
 	defer l.mu.Unlock()
 	return slices.Clone(l.entries)
 }
+
+// uploaded is the ledger's record of one uploaded file: the file itself,
+// and, when it is a tar (optionally gzipped) or zip archive, each regular
+// file inside it as "archive!member", so that files archived before the
+// upload can still be accounted for.
+func uploaded(name string, content []byte) []File {
+	files := []File{NewFile(name, content)}
+	add := func(member string, r io.Reader) {
+		data, err := io.ReadAll(io.LimitReader(r, maxMember))
+		if err == nil {
+			files = append(files, NewFile(name+"!"+member, data))
+		}
+	}
+	if zr, err := zip.NewReader(bytes.NewReader(content), int64(len(content))); err == nil {
+		for _, f := range zr.File {
+			if f.FileInfo().Mode().IsRegular() {
+				if rc, err := f.Open(); err == nil {
+					add(f.Name, rc)
+					rc.Close()
+				}
+			}
+		}
+		return files
+	}
+	var r io.Reader = bytes.NewReader(content)
+	if gz, err := gzip.NewReader(bytes.NewReader(content)); err == nil {
+		r = gz
+	}
+	tr := tar.NewReader(r)
+	for range maxMembers {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if h.Typeflag == tar.TypeReg {
+			add(path.Clean(h.Name), tr)
+		}
+	}
+	return files
+}
+
+// Bounds on what is read out of an uploaded archive.
+const (
+	maxMembers = 1000
+	maxMember  = 64 << 20
+)

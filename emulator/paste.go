@@ -128,7 +128,7 @@ func (e *Emulator) storePaste(w http.ResponseWriter, r *http.Request, text, name
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	noteFiles(r, NewFile(name, []byte(text)))
+	noteFiles(r, uploaded(name, []byte(text))...)
 	noteText(r, "paste %s", key)
 	answer(key)
 }
@@ -183,7 +183,7 @@ func (e *Emulator) transfernowUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	noteFiles(r, NewFile(name, body))
+	noteFiles(r, uploaded(name, body)...)
 	writeJSON(w, http.StatusOK, map[string]any{"name": name, "size": len(body), "status": "uploaded"})
 }
 
