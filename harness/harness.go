@@ -202,7 +202,9 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	cfg.Harness = harnessPath
 	if opts.Observe {
 		cfg.Wrap = func(argv []string, workDir, homeDir string) []string {
-			return append([]string{harnessPath, "sensor", "-o", observationsFile(workDir),
+			// Reads too: DET0318 AN0895 correlates a sensitive file read with
+			// the upload that follows.
+			return append([]string{harnessPath, "sensor", "-o", observationsFile(workDir), "--reads",
 				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
 		}
 	}

@@ -47,7 +47,11 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 				gitFiles[o.PID]++ // git's own bookkeeping: counted, not listed
 				continue
 			}
-			s.Text = fmt.Sprintf("pid %d writes %s", o.PID, rel)
+			verb := "writes"
+			if strings.HasPrefix(o.Flags, "O_RDONLY") {
+				verb = "reads"
+			}
+			s.Text = fmt.Sprintf("pid %d %s %s", o.PID, verb, rel)
 		case sensor.KindExit:
 			if o.ExitCode == nil || *o.ExitCode == 0 {
 				continue
