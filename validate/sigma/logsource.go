@@ -39,6 +39,7 @@ const (
 	kindSysmonDNS
 	kindSecurityProcess
 	kindPowerShellScript
+	kindSecurityObjectAccess
 	kindProxy
 	kindZeekConn
 	kindZeekDNS
@@ -47,18 +48,19 @@ const (
 )
 
 var kindNames = [...]string{
-	kindNone:             "unrendered event",
-	kindSysmonProcess:    "Sysmon 1",
-	kindSysmonNetwork:    "Sysmon 3",
-	kindSysmonFile:       "Sysmon 11",
-	kindSysmonDNS:        "Sysmon 22",
-	kindSecurityProcess:  "Security 4688",
-	kindPowerShellScript: "PowerShell 4104",
-	kindProxy:            "proxy log",
-	kindZeekConn:         "Zeek conn.log",
-	kindZeekDNS:          "Zeek dns.log",
-	kindZeekHTTP:         "Zeek http.log",
-	kindZeekSSL:          "Zeek ssl.log",
+	kindNone:                 "unrendered event",
+	kindSysmonProcess:        "Sysmon 1",
+	kindSysmonNetwork:        "Sysmon 3",
+	kindSysmonFile:           "Sysmon 11",
+	kindSysmonDNS:            "Sysmon 22",
+	kindSecurityProcess:      "Security 4688",
+	kindPowerShellScript:     "PowerShell 4104",
+	kindSecurityObjectAccess: "Security 4663",
+	kindProxy:                "proxy log",
+	kindZeekConn:             "Zeek conn.log",
+	kindZeekDNS:              "Zeek dns.log",
+	kindZeekHTTP:             "Zeek http.log",
+	kindZeekSSL:              "Zeek ssl.log",
 }
 
 func (k kind) String() string { return kindNames[k] }
@@ -105,10 +107,10 @@ var (
 	}
 	services = map[string]kinds{
 		"sysmon":     sysmonKinds,
-		"security":   kindsOf(kindSecurityProcess),
+		"security":   kindsOf(kindSecurityProcess, kindSecurityObjectAccess),
 		"powershell": kindsOf(kindPowerShellScript),
 	}
-	allKinds = sysmonKinds | kindsOf(kindSecurityProcess, kindPowerShellScript)
+	allKinds = sysmonKinds | kindsOf(kindSecurityProcess, kindSecurityObjectAccess, kindPowerShellScript)
 )
 
 // mapLogsource returns the event kinds a logsource covers, or why none.
@@ -170,8 +172,11 @@ func kindOf(ev *event.Event) kind {
 			return kindSysmonDNS
 		}
 	case p == event.Security.Name || p == "" && ev.Channel == event.SecurityChannel:
-		if ev.EventID == 4688 {
+		switch ev.EventID {
+		case 4688:
 			return kindSecurityProcess
+		case 4663:
+			return kindSecurityObjectAccess
 		}
 	case p == event.PowerShell.Name || p == "" && ev.Channel == event.PowerShellChannel:
 		if ev.EventID == 4104 {

@@ -231,6 +231,10 @@ func TestApplies(t *testing.T) {
 		"4688":     security4688(workstation, gitExe, "git", cmdExe),
 		"4104":     scriptBlock(workstation, "x"),
 		"sysmon5":  sysmonEvent(5, workstation, "Image", gitExe),
+		"4663":     {Provider: event.Security, EventID: 4663, Channel: event.SecurityChannel, Computer: workstation},
+		"proxy":    {Provider: event.ProxyProvider, Channel: event.ProxyChannel},
+		"zeekconn": {Provider: event.ZeekProvider, Channel: event.ZeekConn},
+		"zeekssl":  {Provider: event.ZeekProvider, Channel: event.ZeekSSL},
 	}
 	tests := []struct {
 		logsource string
@@ -239,6 +243,10 @@ func TestApplies(t *testing.T) {
 		{"    category: process_creation\n    product: windows\n", []string{"sysmon1", "4688"}},
 		{"    category: process_creation\n    product: windows\n    service: sysmon\n", []string{"sysmon1"}},
 		{"    category: process_creation\n    product: windows\n    service: security\n", []string{"4688"}},
+		{"    product: windows\n    service: security\n", []string{"4688", "4663"}},
+		{"    category: proxy\n", []string{"proxy"}},
+		{"    product: zeek\n    service: conn\n", []string{"zeekconn"}},
+		{"    product: zeek\n    service: ssl\n", []string{"zeekssl"}},
 		{"    category: network_connection\n    product: windows\n", []string{"sysmon3"}},
 		{"    category: file_event\n    product: windows\n", []string{"sysmon11"}},
 		{"    category: dns_query\n    product: windows\n", []string{"sysmon22"}},
@@ -304,8 +312,8 @@ func TestLoadUnsupported(t *testing.T) {
 			"logsource product linux not rendered by this harness"},
 		{"github audit", "title: t\nlogsource:\n    product: github\n    service: audit\ndetection:\n    sel:\n        action: x\n    condition: sel\n", 0,
 			"logsource product github not rendered by this harness"},
-		{"proxy", "title: t\nlogsource:\n    category: proxy\ndetection:\n    sel:\n        c-useragent: x\n    condition: sel\n", 0,
-			"logsource category proxy not rendered by this harness"},
+		{"zeek smtp", "title: t\nlogsource:\n    product: zeek\n    service: smtp\ndetection:\n    sel:\n        mailfrom: x\n    condition: sel\n", 0,
+			"not rendered by this harness (Zeek services: conn, dns, http, ssl)"},
 		{"windows service", "title: t\nlogsource:\n    product: windows\n    service: dns-client\ndetection:\n    sel:\n        QueryName: x\n    condition: sel\n", 0,
 			"logsource product windows service dns-client not rendered by this harness"},
 		{"windows category", "title: t\nlogsource:\n    product: windows\n    category: create_stream_hash\ndetection:\n    sel:\n        Contents: x\n    condition: sel\n", 0,
