@@ -64,6 +64,8 @@ var (
 	// folders named by hashes that include the commit's time.
 	gitTemp    = regexp.MustCompile(`(tmp_obj_|\\t)[A-Za-z0-9]{6}$`)
 	gitObjects = regexp.MustCompile(`\\objects\\[0-9a-f]{2}\\`)
+	// A loose object read back is named by a hash that includes the time.
+	gitObjectFile = regexp.MustCompile(`\\objects\\[0-9a-f]{2}\\[0-9a-f]{38}$`)
 )
 
 // normalize replaces what differs between runs (times, pids, GUIDs, ports,
@@ -104,6 +106,8 @@ func normalize(t *testing.T, events []event.Event) []byte {
 			return "HASHES"
 		case "ScriptBlockId":
 			return "{script-block}"
+		case "ObjectName":
+			return gitObjectFile.ReplaceAllString(v, `\objects\XX\OBJECT`)
 		case "TargetFilename":
 			v = gitObjects.ReplaceAllString(v, `\objects\XX\`)
 			return gitTemp.ReplaceAllString(v, `${1}XXXXXX`)
