@@ -200,6 +200,11 @@ func parseJSONLine(line []byte) (event.Event, error) {
 	if _, err := d.Token(); !errors.Is(err, io.EOF) {
 		return e, errors.New("unexpected data after the JSON object")
 	}
+	if e.Channel == "" && e.EventID == 0 {
+		if err := recognizeNetworkLog(&e); err != nil {
+			return e, err
+		}
+	}
 	return e, nil
 }
 

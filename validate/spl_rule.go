@@ -290,6 +290,12 @@ func assignedByEval(x *spl.Explanation, field string) bool {
 
 func describe(ev event.Event) string {
 	m := ev.Fields()
+	switch {
+	case ev.Channel == event.ProxyChannel:
+		return fmt.Sprintf("proxy log (%s %s %s, cs-host=%q, %s bytes out, %s in)", m["c-ip"], m["cs-method"], text.Clip(m["c-uri"], 120), m["cs-host"], m["cs-bytes"], m["sc-bytes"])
+	case event.IsNetwork(ev.Channel):
+		return fmt.Sprintf("Zeek %s.log (%s:%s -> %s:%s, uid %s)", event.ZeekLog(ev.Channel), m["id.orig_h"], m["id.orig_p"], m["id.resp_h"], m["id.resp_p"], m["uid"])
+	}
 	what := m["Image"]
 	if what == "" {
 		what = m["NewProcessName"]
