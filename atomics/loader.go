@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -85,7 +88,8 @@ func LoadExpectations(name string, data []byte) (map[string][]Expectation, error
 	if !f.has("expect") {
 		return nil, d.errorf(root, "expect", "required field is missing")
 	}
-	return d.expect(f)
+	exps, _, err := d.expect(f)
+	return exps, err
 }
 
 // unmarshal turns a panic inside yaml.v3 into an error: Load promises
@@ -181,8 +185,37 @@ func (d *decoder) test(n *yaml.Node, path string, t *Test) error {
 		}
 	}
 	if f.has("expect") {
-		if t.Expect, err = d.expect(f); err != nil {
+		if t.Expect, t.ExpectAt, err = d.expect(f); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// CheckContexts reports, as a *ParseError at the context's name, an
+// expect: block under a host context that is not in known: its
+// expectations would never be checked.
+func (t *Technique) CheckContexts(known []string) error {
+	ok := make(map[string]bool, len(known))
+	for _, k := range known {
+		ok[k] = true
+	}
+	for i := range t.Tests {
+		test := &t.Tests[i]
+		var bad []string
+		for c := range test.Expect {
+			if !ok[c] {
+				bad = append(bad, c)
+			}
+		}
+		if len(bad) == 0 {
+			continue
+		}
+		sort.Slice(bad, func(i, j int) bool { return test.ExpectAt[bad[i]].Line < test.ExpectAt[bad[j]].Line })
+		at := test.ExpectAt[bad[0]]
+		return &ParseError{
+			File: t.Path, Line: at.Line, Column: at.Column, Field: "atomic_tests[" + strconv.Itoa(i) + "].expect." + bad[0],
+			Msg: fmt.Sprintf("no host profile is named %q (known: %s)", bad[0], strings.Join(known, ", ")),
 		}
 	}
 	return nil
@@ -294,30 +327,33 @@ func (d *decoder) simulation(test *fields) (*Simulation, error) {
 	return &s, nil
 }
 
-func (d *decoder) expect(test *fields) (map[string][]Expectation, error) {
+func (d *decoder) expect(test *fields) (map[string][]Expectation, map[string]Pos, error) {
 	f, err := test.sub("expect")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make(map[string][]Expectation, len(f.order))
+	at := make(map[string]Pos, len(f.order))
 	for _, ctx := range f.order {
+		k := f.keys[ctx]
+		at[ctx] = Pos{Line: k.Line, Column: k.Column}
 		items, err := f.list(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		exps := make([]Expectation, len(items))
 		for i, item := range items {
 			path := index(join(f.path, ctx), i)
 			if isNull(item) {
-				return nil, d.wrongKind(item, path, "a mapping")
+				return nil, nil, d.wrongKind(item, path, "a mapping")
 			}
 			if err := d.expectation(item, path, &exps[i]); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		out[ctx] = exps
 	}
-	return out, nil
+	return out, at, nil
 }
 
 func (d *decoder) expectation(n *yaml.Node, path string, x *Expectation) error {
@@ -334,6 +370,9 @@ func (d *decoder) expectation(n *yaml.Node, path string, x *Expectation) error {
 	if x.Why, err = f.str("why"); err != nil {
 		return err
 	}
+	if x.Evidence, err = d.evidence(f, path); err != nil {
+		return err
+	}
 	if f.has("intent") {
 		in, err := f.sub("intent")
 		if err != nil {
@@ -345,6 +384,31 @@ func (d *decoder) expectation(n *yaml.Node, path string, x *Expectation) error {
 		}
 	}
 	return nil
+}
+
+// evidence reads an expectation's evidence: a provenance name or a list.
+func (d *decoder) evidence(f *fields, path string) ([]string, error) {
+	n := f.get("evidence")
+	if n == nil {
+		return nil, nil
+	}
+	var names []string
+	if n.Kind == yaml.ScalarNode {
+		names = []string{n.Value}
+	} else {
+		var err error
+		if names, err = f.strs("evidence"); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range names {
+		switch name {
+		case "declared", "modelled", "simulated":
+		default:
+			return nil, d.errorf(n, join(path, "evidence"), "%q is not evidence an expectation can accept: want declared, modelled or simulated", name)
+		}
+	}
+	return names, nil
 }
 
 // outcome reads fires, signal and score, the shape an expectation and an

@@ -459,3 +459,41 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestExpectationEvidenceAndContexts(t *testing.T) {
+	src := `attack_technique: T1
+display_name: x
+atomic_tests:
+- name: a
+  description: d
+  supported_platforms: [linux]
+  executor: {name: sh, command: echo}
+  expect:
+    workstation:
+    - rule: r
+      fires: true
+      evidence: simulated
+    - rule: r
+      fires: true
+      evidence: [declared, simulated]
+    workstaton:
+    - rule: r
+      fires: true
+`
+	tech, err := Load("t.yaml", []byte(src))
+	require.NoError(t, err)
+	exps := tech.Tests[0].Expect["workstation"]
+	assert.Equal(t, []string{"simulated"}, exps[0].Evidence)
+	assert.Equal(t, []string{"declared", "simulated"}, exps[1].Evidence)
+
+	err = tech.CheckContexts([]string{"ci-runner", "workstation"})
+	var pe *ParseError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "t.yaml", pe.File)
+	assert.Equal(t, 16, pe.Line, "the line of the context's name")
+	assert.Contains(t, err.Error(), `t.yaml:16:5: atomic_tests[0].expect.workstaton: no host profile is named "workstaton"`)
+	assert.NoError(t, tech.CheckContexts([]string{"workstation", "workstaton"}))
+
+	_, err = Load("t.yaml", []byte(strings.Replace(src, "evidence: simulated", "evidence: guessed", 1)))
+	assert.ErrorContains(t, err, `t.yaml:12:17: atomic_tests[0].expect.workstation[0].evidence: "guessed" is not evidence`)
+}

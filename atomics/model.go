@@ -38,6 +38,8 @@ type Test struct {
 	Simulation *Simulation `yaml:"simulation,omitempty"`
 	// Expect maps a host context name to what each rule must do there.
 	Expect map[string][]Expectation `yaml:"expect,omitempty"`
+	// ExpectAt is where each context name of Expect is written.
+	ExpectAt map[string]Pos `yaml:"-"`
 
 	// Line is the line of the test's entry in its file.
 	Line int `yaml:"-"`
@@ -89,6 +91,15 @@ type Expectation struct {
 	// the rule from doing it: the verdict checks the expectation and shows
 	// the gap to the intent, with the reason.
 	Intent *Intent `yaml:"intent,omitempty"`
+	// Evidence names what a firing row may rest on besides observed (or
+	// recorded) events: "declared", "modelled" or "simulated" (a scalar
+	// or a list in YAML). Empty: only what a run observed counts.
+	Evidence []string `yaml:"evidence,omitempty"`
+}
+
+// Pos is a place in a file, 1-based.
+type Pos struct {
+	Line, Column int
 }
 
 // Intent is an outcome the rule's author meant.

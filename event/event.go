@@ -6,6 +6,7 @@
 package event
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -50,6 +51,15 @@ const (
 	Recorded Provenance = "recorded"
 )
 
+// ParseProvenance reads a provenance name; empty is no provenance.
+func ParseProvenance(s string) (Provenance, error) {
+	switch p := Provenance(s); p {
+	case Observed, Declared, Modelled, Simulated, Recorded, "":
+		return p, nil
+	}
+	return "", fmt.Errorf("provenance %q: want observed, declared, modelled, simulated or recorded", s)
+}
+
 // Event is one Windows event: the System block and the ordered EventData.
 type Event struct {
 	Provider Provider
@@ -75,12 +85,10 @@ type Event struct {
 	// RunID ties the event to a harness run; the JSON form carries it as
 	// harness_run_id, the XML form keeps exactly the shape of real events.
 	RunID string
-	// Simulated marks an event rendered from a test whose tool was stood
-	// in for by a replay (JSON: harness_simulated), so that no simulation
-	// passes for a real run where the format has room to say so.
-	Simulated bool
 	// Provenance is what the event as a whole rests on; empty means
-	// Recorded (read from a file of unknown origin).
+	// Recorded (read from a file of unknown origin). Simulated marks an
+	// event of a test whose tool was stood in for by a replay, so that no
+	// simulation passes for a real run.
 	Provenance Provenance
 	// Observations are the ids of the observations the event came from.
 	Observations []string

@@ -24,7 +24,7 @@ func TestByteRatioAnalyticsSilentOnLargeClone(t *testing.T) {
 	}
 	opts := options(t)
 	opts.Atomics = filepath.Join("testdata", "benign_clone.yaml")
-	run, err := RunWith(context.Background(), opts, func(_ context.Context, runID, dir string) (Backend, error) {
+	run, err := Execute(context.Background(), opts, func(_ context.Context, runID, dir string) (Backend, error) {
 		b, err := newLocal(runID, dir, opts.Harness)
 		if err != nil {
 			return nil, err

@@ -48,7 +48,7 @@ func RunContainer(ctx context.Context, opts Options, copts ContainerOptions) (*R
 	if err != nil {
 		return nil, err
 	}
-	return RunWith(ctx, opts, func(ctx context.Context, runID, dir string) (Backend, error) {
+	return Execute(ctx, opts, func(ctx context.Context, runID, dir string) (Backend, error) {
 		return newContainerBackend(ctx, runID, dir, image)
 	})
 }

@@ -15,9 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/telemetry"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -46,6 +49,7 @@ func TestGoldenTelemetry(t *testing.T) {
 				}
 			}
 			checkNetworkGolden(t, tr.Test.GUID, all)
+			assertXMLRoundTrip(t, windows)
 			got := normalize(t, windows)
 			path := filepath.Join("testdata", "golden", tr.Test.GUID+".jsonl")
 			if *update {
@@ -127,6 +131,14 @@ func normalize(t *testing.T, events []event.Event) []byte {
 		if e.EventID == 4104 {
 			m["ExecutionProcessID"] = "powershell"
 		}
+		// What each event rests on; observation ids are positions in a
+		// file whose order follows scheduling, so only their presence.
+		m["harness_provenance"] = e.Provenance
+		m["harness_context"] = e.Context
+		m["harness_observed"] = len(e.Observations) > 0
+		if len(e.ModelledFields) > 0 {
+			m["harness_modelled_fields"] = e.ModelledFields
+		}
 		b, err := json.Marshal(m)
 		require.NoError(t, err)
 		lines = append(lines, string(b))
@@ -148,4 +160,25 @@ func decimal(v string) string {
 		}
 	}
 	return v
+}
+
+// assertXMLRoundTrip checks that events.xml keeps exactly the shape of real
+// events (nothing of the harness in it) and that, with its provenance
+// sidecar, it reads back as the events rendered.
+func assertXMLRoundTrip(t *testing.T, events []event.Event) {
+	t.Helper()
+	var xml, side bytes.Buffer
+	require.NoError(t, telemetry.WriteXML(&xml, events))
+	require.NoError(t, telemetry.WriteProvenance(&side, events))
+	assert.False(t, strings.Contains(xml.String(), "harness_"), "no harness field in events.xml")
+	assert.False(t, strings.Contains(xml.String(), "obs-"), "no observation id in events.xml")
+	back, err := telemetry.ReadEvents("events.xml", &xml)
+	require.NoError(t, err)
+	require.NoError(t, telemetry.ApplyProvenance("events.provenance.jsonl", &side, back))
+	require.Len(t, back, len(events))
+	for i := range events {
+		want := events[i]
+		want.TimeCreated = want.TimeCreated.Truncate(100 * time.Nanosecond) // a FILETIME's resolution
+		assert.Equal(t, want, back[i])
+	}
 }

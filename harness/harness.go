@@ -2,7 +2,9 @@
 // the emulator, runs each test through the executor, attributes the
 // emulator's ledger to the test that caused it, checks every staged file
 // against what the mock stored, and returns the results document. It is the
-// Go API for callers that want a run without the CLI.
+// Go API for callers that want a run without the CLI, in four steps a
+// caller may take one by one: Execute (or RunLocal), Run.Render, Detect and
+// Report. A test binary that executes atomics must first call RunChild.
 package harness
 
 import (
@@ -60,7 +62,8 @@ type Run struct {
 	// Harness is the binary whose replay child stood in for missing tools.
 	Harness string
 
-	hashes *telemetry.HashCache
+	hashes  *telemetry.HashCache
+	records *telemetry.RecordIDs
 }
 
 // TestRun is one test as the executor, the sensor and the emulator saw it.
@@ -104,8 +107,17 @@ func LoadAtomics(path string, keys []string) ([]Selected, error) {
 			techs = []*atomics.Technique{t}
 		}
 	}
+	contexts, err := ContextNames()
+	if err != nil {
+		return nil, err
+	}
 	var out []Selected
 	for _, tech := range techs {
+		// An expect: block under a context no profile has would never be
+		// checked: a load error, not a silent pass.
+		if err := tech.CheckContexts(contexts); err != nil {
+			return nil, err
+		}
 		for i := range tech.Tests {
 			out = append(out, Selected{Technique: tech, Test: &tech.Tests[i]})
 		}
@@ -159,14 +171,16 @@ type Backend interface {
 // RunLocal runs the selected tests on this machine against an in-process
 // emulator reached through its CONNECT proxy on loopback.
 func RunLocal(ctx context.Context, opts Options) (*Run, error) {
-	return RunWith(ctx, opts, func(_ context.Context, runID, dir string) (Backend, error) {
+	return Execute(ctx, opts, func(_ context.Context, runID, dir string) (Backend, error) {
 		return newLocal(runID, dir, opts.Harness)
 	})
 }
 
-// RunWith runs the selected tests on the backend made by newBackend for the
-// run's id and temporary folder.
-func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Context, runID, dir string) (Backend, error)) (*Run, error) {
+// Execute is the execute step: it runs the selected tests on the backend
+// made by newBackend for the run's id and temporary folder, under the
+// sensor when opts.Observe. RunLocal and RunContainer choose the backend.
+// Render, Detect and Report are the steps after it.
+func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Context, runID, dir string) (Backend, error)) (*Run, error) {
 	selected, err := LoadAtomics(opts.Atomics, opts.Tests)
 	if err != nil {
 		return nil, err
@@ -208,7 +222,7 @@ func RunWith(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
 		}
 	}
-	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache()}
+	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache(), records: telemetry.NewRecordIDs()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
 	run.Results = res
 	for i, sel := range selected {

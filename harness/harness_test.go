@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"net"
 	"os"
@@ -16,6 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/internal/reftest"
@@ -27,16 +31,8 @@ import (
 // The test binary stands in for the harness binary: it is the sensor, its
 // trampoline, and the replay child of simulated tests.
 func TestMain(m *testing.M) {
-	if sensor.MaybeTrampoline() {
-		return
-	}
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "replay-http":
-			os.Exit(executor.Replay(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
-		case "sensor":
-			os.Exit(sensor.Main(os.Args[2:], os.Stdout))
-		}
+	if code, ok := RunChild(context.Background(), os.Args[1:], os.Stdout, os.Stderr); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -285,4 +281,118 @@ func TestUnwatchedTestIsReportedNotFatal(t *testing.T) {
 		assert.False(t, v.Pass)
 		assert.Contains(t, v.Explanation, "no telemetry for this test: the sensor did not watch it")
 	}
+}
+
+// validateIn renders run under the named context and checks its
+// expectations with the shipped rules.
+func validateIn(t *testing.T, run *Run, ctxName string) []validate.Verdict {
+	t.Helper()
+	profiles, err := Contexts([]string{ctxName})
+	require.NoError(t, err)
+	loaded, _, err := validate.LoadRules(rules.FS, validate.Options{})
+	require.NoError(t, err)
+	_, err = run.Validate(context.Background(), profiles, "", loaded)
+	require.NoError(t, err)
+	require.NotEmpty(t, run.Results.Verdicts)
+	return run.Results.Verdicts
+}
+
+// A detection that rests only on the atomic's declared Windows command,
+// with nothing observed behind it, does not pass.
+func TestDeclaredOnlyDetectionFails(t *testing.T) {
+	opts := options(t)
+	opts.Atomics = filepath.Join("testdata", "declared_only.yaml")
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Empty(t, run.Ledger, "the fixture makes no request")
+	verdicts := validateIn(t, run, "workstation")
+	require.Len(t, verdicts, 2)
+	for _, v := range verdicts {
+		assert.False(t, v.Pass, "%s: %s", v.Rule, v.Explanation)
+		assert.Equal(t, "declared", v.Basis())
+		assert.Contains(t, v.Explanation, "on no observed event")
+		assert.Regexp(t, `rests on Event ID 1 record \d+ on WS-FIN-0142\.corp\.example, declared \(taken from the atomic's windows_executor text, not from what ran\): EventCode 1 .*powershell\.exe`, v.Explanation)
+		assert.Contains(t, v.Explanation, "windows_executor")
+	}
+}
+
+// Mutation: without the observed curl process, nothing the curl atomic's
+// detections rest on was observed, and its expectations fail.
+func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
+	opts := options(t)
+	opts.Tests = []string{"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003"}
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, run.Tests, 1)
+	for _, v := range validateIn(t, run, "workstation") {
+		assert.True(t, v.Pass, "%s %s: %s", v.Rule, v.Expected, v.Explanation)
+		if v.Expected.Fires {
+			assert.Contains(t, v.RestsOn, event.Observed, "%s %s", v.Rule, v.Expected)
+		}
+	}
+
+	curl := map[int]bool{}
+	for _, o := range run.Tests[0].Observations {
+		if o.Kind == sensor.KindExec && filepath.Base(o.Exe) == "curl" {
+			curl[o.PID] = true
+		}
+	}
+	require.NotEmpty(t, curl, "the sensor saw curl")
+	var kept []sensor.Observation
+	for _, o := range run.Tests[0].Observations {
+		if !curl[o.PID] {
+			kept = append(kept, o)
+		}
+	}
+	run.Tests[0].Observations = kept
+	failed := 0
+	for _, v := range validateIn(t, run, "workstation") {
+		if v.Expected.Fires {
+			assert.False(t, v.Pass, "%s %s passes without curl: %s", v.Rule, v.Expected, v.Explanation)
+			failed++
+		}
+	}
+	assert.Equal(t, 6, failed, "the seed rule's four, SigmaHQ's github rule and AN0895")
+}
+
+// An expect: block under a context no profile has would never be checked:
+// loading the atomics fails there, with file and line.
+func TestUnknownExpectContextIsALoadError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "T1.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`attack_technique: T1
+display_name: x
+atomic_tests:
+- name: a
+  description: d
+  supported_platforms: [linux]
+  executor: {name: sh, command: echo}
+  expect:
+    laptop:
+    - rule: seed_t1567_001_code_repo_exfil
+      fires: true
+`), 0o600))
+	_, err := LoadAtomics(path, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path+`:9:5: atomic_tests[0].expect.laptop: no host profile is named "laptop"`)
+}
+
+// The ledger says which entries a replay made in place of a missing tool.
+func TestLedgerMarksReplayedEntries(t *testing.T) {
+	ps, curl := &atomics.Test{Name: "ps"}, &atomics.Test{Name: "curl"}
+	run := &Run{
+		Ledger: []emulator.Entry{{Seq: 1}, {Seq: 2}, {Seq: 3}},
+		Tests: []TestRun{
+			{Selected: Selected{Test: ps}, Result: &executor.Result{Execution: executor.Simulated}, Ledger: []emulator.Entry{{Seq: 1}}},
+			{Selected: Selected{Test: curl}, Result: &executor.Result{Execution: executor.Executed}, Ledger: []emulator.Entry{{Seq: 2}}},
+		},
+	}
+	got := run.LedgerEntries()
+	require.Len(t, got, 3)
+	assert.Equal(t, LedgerEntry{Entry: emulator.Entry{Seq: 1}, Atomic: "ps", Simulated: true}, got[0])
+	assert.Equal(t, LedgerEntry{Entry: emulator.Entry{Seq: 2}, Atomic: "curl"}, got[1])
+	assert.Equal(t, LedgerEntry{Entry: emulator.Entry{Seq: 3}}, got[2], "a request no test made")
+	data, err := json.Marshal(got[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"seq":1`)
+	assert.Contains(t, string(data), `"simulated":true`)
 }

@@ -35,6 +35,15 @@ func readObservations(path string) ([]sensor.Observation, error) {
 	return obs, nil
 }
 
+// ContextNames lists the host contexts the harness ships a profile for.
+func ContextNames() ([]string, error) {
+	fsys, err := profilesFS()
+	if err != nil {
+		return nil, err
+	}
+	return telemetry.ProfileNames(fsys)
+}
+
 // Contexts loads the named host profiles, or every context profile the
 // harness ships when names is empty.
 func Contexts(names []string) ([]*telemetry.Profile, error) {
@@ -66,37 +75,83 @@ func profilesFS() (fs.FS, error) {
 	return fsys, nil
 }
 
-// Validate renders every test under every profile, checks each test's
-// expectations for that context against rules, stores the verdicts in the
-// results, and returns all the rendered events. realism, when not empty,
-// overrides each profile's own.
-func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]event.Event, error) {
-	var all []event.Event
-	verdicts := []validate.Verdict{}
+// Rendered is one test's telemetry under one host context: the render
+// step's output and the detect step's input.
+type Rendered struct {
+	Test    *TestRun
+	Context string
+	Events  []event.Event
+	// NoTelemetry says why there are no events when the sensor did not
+	// watch the test; its expectations then fail with that reason.
+	NoTelemetry string
+}
+
+// Render is the render step: every test of the run under every profile.
+// realism, when not empty, overrides each profile's own.
+func (r *Run) Render(profiles []*telemetry.Profile, realism telemetry.Realism) ([]Rendered, error) {
+	var out []Rendered
 	for _, p := range profiles {
-		for _, t := range r.Tests {
-			events, err := r.render(t, p, realism)
+		for i := range r.Tests {
+			t := &r.Tests[i]
+			events, err := r.render(*t, p, realism)
 			if err != nil {
 				return nil, err
 			}
-			all = append(all, events...)
-			eval := validate.NewEvaluation(rules, events)
-			for _, exp := range t.Test.Expect[p.Name] {
-				v, err := eval.Check(ctx, exp)
-				if err != nil {
-					return nil, fmt.Errorf("checking %q in %s: %w", t.Test.Name, p.Name, err)
-				}
-				if t.Observations == nil {
-					v.Pass = false
-					v.Explanation = "no telemetry for this test: " + r.whyNoTelemetry(t)
-				}
-				v.Atomic, v.GUID, v.Context = t.Test.Name, t.Test.GUID, p.Name
-				verdicts = append(verdicts, v)
+			rd := Rendered{Test: t, Context: p.Name, Events: events}
+			if t.Observations == nil {
+				rd.NoTelemetry = r.whyNoTelemetry(*t)
 			}
+			out = append(out, rd)
 		}
 	}
+	return out, nil
+}
+
+// Detect is the detect step: it checks each rendered test's expectations
+// for its context against rules.
+func Detect(ctx context.Context, rendered []Rendered, rules []validate.Rule) ([]validate.Verdict, error) {
+	verdicts := []validate.Verdict{}
+	for _, rd := range rendered {
+		t := rd.Test
+		eval := validate.NewEvaluation(rules, rd.Events)
+		for _, exp := range t.Test.Expect[rd.Context] {
+			v, err := eval.Check(ctx, exp)
+			if err != nil {
+				return nil, fmt.Errorf("checking %q in %s: %w", t.Test.Name, rd.Context, err)
+			}
+			if rd.NoTelemetry != "" {
+				v.Pass = false
+				v.Explanation = "no telemetry for this test: " + rd.NoTelemetry
+			}
+			v.Atomic, v.GUID, v.Context = t.Test.Name, t.Test.GUID, rd.Context
+			verdicts = append(verdicts, v)
+		}
+	}
+	return verdicts, nil
+}
+
+// Events gathers the events of every rendered test, in order.
+func Events(rendered []Rendered) []event.Event {
+	var all []event.Event
+	for _, rd := range rendered {
+		all = append(all, rd.Events...)
+	}
+	return all
+}
+
+// Validate runs the render and detect steps, stores the verdicts in the
+// results, and returns all the rendered events.
+func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, realism telemetry.Realism, rules []validate.Rule) ([]event.Event, error) {
+	rendered, err := r.Render(profiles, realism)
+	if err != nil {
+		return nil, err
+	}
+	verdicts, err := Detect(ctx, rendered, rules)
+	if err != nil {
+		return nil, err
+	}
 	r.Results.Verdicts = verdicts
-	return all, nil
+	return Events(rendered), nil
 }
 
 func (r *Run) whyNoTelemetry(t TestRun) string {
@@ -124,6 +179,7 @@ func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism)
 		HomeDir:      t.Result.HomeDir,
 		Realism:      realism,
 		Hashes:       r.hashes,
+		Records:      r.records,
 	}
 	if w := t.Test.WindowsExecutor; w != nil {
 		in.Shell, in.Command = w.Name, atomics.Substitute(w.Command, t.Args)

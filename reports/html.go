@@ -14,10 +14,12 @@ import (
 var reportTemplate string
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"actual": ActualString,
-	"short":  func(s string) string { return text.Clip(s, 60) },
-	"lower":  strings.ToLower,
-	"inc":    func(i int) int { return i + 1 },
+	"actual":  ActualString,
+	"restsOn": RestsOn,
+	"join":    strings.Join,
+	"short":   func(s string) string { return text.Clip(s, 60) },
+	"lower":   strings.ToLower,
+	"inc":     func(i int) int { return i + 1 },
 	"pct": func(n, d int) string {
 		if d == 0 {
 			return "-"

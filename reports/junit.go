@@ -25,10 +25,17 @@ type junitSuite struct {
 }
 
 type junitCase struct {
-	Classname string        `xml:"classname,attr"`
-	Name      string        `xml:"name,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	Classname  string          `xml:"classname,attr"`
+	Name       string          `xml:"name,attr"`
+	Properties []junitProperty `xml:"properties>property"`
+	Failure    *junitFailure   `xml:"failure,omitempty"`
+	SystemOut  string          `xml:"system-out,omitempty"`
+}
+
+// junitProperty says what a test case rests on (provenance).
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
 }
 
 type junitFailure struct {
@@ -52,12 +59,13 @@ func WriteJUnit(w io.Writer, r *Results) error {
 			doc.Suites = append(doc.Suites, junitSuite{Name: "context " + v.Context})
 		}
 		c := junitCase{
-			Classname: "T1567.001." + v.Context,
-			Name:      fmt.Sprintf("%s :: %s :: %s", v.Atomic, v.Rule, v.Expected),
+			Classname:  "T1567.001." + v.Context,
+			Name:       fmt.Sprintf("%s :: %s :: %s%s", v.Atomic, v.Rule, v.Expected, SimulatedMark(v)),
+			Properties: []junitProperty{{Name: "provenance", Value: RestsOn(v)}},
 		}
 		var out []string
 		if v.Why != "" {
-			out = append(out, "why: "+v.Why)
+			out = append(out, "expectation note: "+v.Why)
 		}
 		if v.Gap != "" {
 			out = append(out, fmt.Sprintf("gap: the rule's author meant %s\n%s", v.Intent, v.Gap))
@@ -86,6 +94,25 @@ func WriteJUnit(w io.Writer, r *Results) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// RestsOn says what a verdict rests on: the provenance of the events
+// under its firing rows ("observed", "declared+simulated"), or "nothing"
+// when no row fires.
+func RestsOn(v validate.Verdict) string {
+	if b := v.Basis(); b != "" {
+		return b
+	}
+	return "nothing"
+}
+
+// SimulatedMark is " [simulated]" for a verdict that rests only on
+// simulated events, so that no simulation reads as a run.
+func SimulatedMark(v validate.Verdict) string {
+	if v.Simulated() {
+		return " [simulated]"
+	}
+	return ""
 }
 
 // ActualString summarises what a rule did for a verdict: its distinct

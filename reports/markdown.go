@@ -53,6 +53,9 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 				if len(cell.Firing) > 0 {
 					what = strings.Join(cell.Firing, "<br>")
 				}
+				if len(cell.RestsOn) > 0 {
+					what += "<br>rests on " + strings.Join(cell.RestsOn, ", ")
+				}
 				mark := "✅"
 				if cell.Pass != cell.Total {
 					mark = "❌"
@@ -68,12 +71,15 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	}
 	for _, v := range r.Verdicts {
 		if !v.Pass {
-			p.f("\n### ❌ %s / %s / `%s`\nexpected %s, got %s\n\n```\n%s\n```\n", v.Context, v.Atomic, v.Rule, v.Expected, ActualString(v), v.Explanation)
+			p.f("\n### ❌ %s / %s / `%s`%s\nexpected %s, got %s (rests on %s)\n\n```\n%s\n```\n", v.Context, v.Atomic, v.Rule, SimulatedMark(v), v.Expected, ActualString(v), RestsOn(v), v.Explanation)
+			if v.Why != "" {
+				p.f("\nexpectation note: %s\n", v.Why)
+			}
 		}
 	}
 	for _, v := range r.Verdicts {
 		if v.Gap != "" {
-			p.f("\n<details><summary>gap: %s / %s / <code>%s</code>: the author meant %s</summary>\n\n%s\n\n```\n%s\n```\n</details>\n",
+			p.f("\n<details><summary>gap: %s / %s / <code>%s</code>: the author meant %s</summary>\n\nexpectation note: %s\n\n```\n%s\n```\n</details>\n",
 				v.Context, v.Atomic, v.Rule, v.Intent, v.Why, v.Gap)
 		}
 	}

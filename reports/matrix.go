@@ -21,6 +21,9 @@ type Cell struct {
 	Pass   int
 	Total  int
 	Gaps   int
+	// RestsOn lists the provenances the cell's firing rows rest on
+	// (observed, declared, simulated...), strongest first.
+	RestsOn []string
 }
 
 // Coverage builds the matrix from the verdicts, atomics in run order.
@@ -53,6 +56,11 @@ func Coverage(r *Results) Matrix {
 		}
 		if v.Gap != "" {
 			c.Gaps++
+		}
+		for _, p := range v.RestsOn {
+			if !slices.Contains(c.RestsOn, string(p)) {
+				c.RestsOn = append(c.RestsOn, string(p))
+			}
 		}
 		if v.Actual.Fires {
 			f := firing[v.Atomic][v.Context]

@@ -12,13 +12,16 @@ import (
 // share of expectations that hold, with the detections and gaps in the
 // technique's comment and metadata.
 func Layer(r *Results) map[string]any {
-	pass := 0
+	pass, simulated := 0, 0
 	rules := map[string]bool{}
 	var gaps []string
 	for _, v := range r.Verdicts {
 		rules[v.Rule] = true
 		if v.Pass {
 			pass++
+		}
+		if v.Simulated() {
+			simulated++
 		}
 		if v.Gap != "" {
 			gaps = append(gaps, fmt.Sprintf("%s/%s: author meant %s, rule %s", v.Context, text.Clip(v.Atomic, 40), v.Intent, ActualString(v)))
@@ -40,6 +43,10 @@ func Layer(r *Results) map[string]any {
 	for _, g := range gaps {
 		meta = append(meta, map[string]string{"name": "gap", "value": g})
 	}
+	comment := fmt.Sprintf("%d of %d expectations hold across %s", pass, len(r.Verdicts), strings.Join(names, ", "))
+	if simulated > 0 {
+		comment += fmt.Sprintf("; %d rest only on simulated events (a replay stood in for a missing tool), not on a real run", simulated)
+	}
 	return map[string]any{
 		"name":        "T1567.001 harness " + r.RunID,
 		"versions":    map[string]string{"attack": "16", "navigator": "5.1.0", "layer": "4.5"},
@@ -47,7 +54,7 @@ func Layer(r *Results) map[string]any {
 		"description": "Detection validation of Exfiltration to Code Repository by the T1567.001 harness",
 		"techniques": []map[string]any{{
 			"techniqueID": "T1567.001", "tactic": "exfiltration", "score": score, "enabled": true,
-			"comment":  fmt.Sprintf("%d of %d expectations hold across %s", pass, len(r.Verdicts), strings.Join(names, ", ")),
+			"comment":  comment,
 			"metadata": meta,
 		}},
 		"gradient": map[string]any{"colors": []string{"#ff6666", "#ffe766", "#8ec843"}, "minValue": 0, "maxValue": 100},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/validate"
 )
 
@@ -30,7 +33,8 @@ func sample() *Results {
 		},
 		Verdicts: []validate.Verdict{
 			{Atomic: "PowerShell PUT", Context: "workstation", Rule: "seed", Expected: validate.Outcome{Fires: true, Signal: "CodeRepoAPIUpload", Score: three()},
-				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"Signal", "SuspicionScore"}, Values: map[string]string{"Signal": "CodeRepoAPIUpload", "SuspicionScore": "3"}}}}, Pass: true},
+				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"Signal", "SuspicionScore"}, Values: map[string]string{"Signal": "CodeRepoAPIUpload", "SuspicionScore": "3"}}}}, Pass: true,
+				RestsOn: []event.Provenance{event.Simulated}, Accepts: []string{"simulated"}},
 			{Atomic: "curl gist", Context: "ide", Rule: "seed", Expected: validate.Outcome{Fires: true, Signal: "NetworkConnectionToCodeRepo"},
 				Actual: validate.Actual{Rows: []validate.Row{}}, Explanation: `Image="*\\curl.exe" <missing> & more`, Why: "curl connects"},
 			{Atomic: "curl gist", Context: "ide", Rule: "net", Expected: validate.Outcome{Fires: true}, Pass: true,
@@ -154,4 +158,57 @@ func TestMarkdown(t *testing.T) {
 	assert.Contains(t, out, "### ❌ ide / curl gist / `seed`")
 	assert.Contains(t, out, "<summary>gap: ide / curl gist / <code>net</code>: the author meant silent</summary>")
 	assert.Equal(t, `a \| b c`, mdCell("a | b\nc"))
+}
+
+// Every output marks the verdicts of the simulated atomic as simulated,
+// and says what each verdict rests on.
+func TestEveryWriterMarksASimulatedAtomic(t *testing.T) {
+	write := func(f func(*bytes.Buffer, *Results) error) string {
+		var buf bytes.Buffer
+		require.NoError(t, f(&buf, sample()))
+		return buf.String()
+	}
+	t.Run("junit", func(t *testing.T) {
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteJUnit(b, r) })
+		assert.Contains(t, out, `name="PowerShell PUT :: seed :: fires CodeRepoAPIUpload/3 [simulated]"`)
+		assert.Contains(t, out, `<property name="provenance" value="simulated"></property>`)
+		assert.Contains(t, out, `<property name="provenance" value="nothing"></property>`, "a silent verdict rests on nothing")
+	})
+	t.Run("verdict table", func(t *testing.T) {
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteVerdicts(b, r) })
+		assert.Contains(t, out, "RESTS ON")
+		assert.Regexp(t, `pass\s+workstation\s+PowerShell PUT\s+seed\s+fires CodeRepoAPIUpload/3\s+fires CodeRepoAPIUpload/3\s+simulated`, out)
+		assert.Contains(t, out, "expectation note: curl connects", "the hand-written note, apart from the explanation")
+	})
+	t.Run("coverage matrix", func(t *testing.T) {
+		m := Coverage(sample())
+		assert.Equal(t, []string{"simulated"}, m.Cells["PowerShell PUT"]["workstation"].RestsOn)
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteVerdicts(b, r) })
+		assert.Contains(t, out, "seed: CodeRepoAPIUpload (rests on simulated)")
+	})
+	t.Run("html", func(t *testing.T) {
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteHTML(b, r) })
+		assert.Contains(t, out, `<td class="sim">simulated</td>`)
+		assert.Contains(t, out, "rests on simulated")
+	})
+	t.Run("markdown", func(t *testing.T) {
+		out := write(func(b *bytes.Buffer, r *Results) error { return WriteMarkdown(b, r) })
+		assert.Contains(t, out, "rests on simulated")
+		assert.Contains(t, out, "**PowerShell PUT** was *simulated*")
+	})
+	t.Run("results.json", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, WriteJSON(dir, "results.json", sample()))
+		data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+		require.NoError(t, err)
+		assert.Contains(t, string(data), `"rests_on": [
+        "simulated"
+      ]`)
+		assert.Contains(t, string(data), `"execution": "simulated"`)
+	})
+	t.Run("layer.json", func(t *testing.T) {
+		layer := Layer(sample())
+		tech := layer["techniques"].([]map[string]any)[0]
+		assert.Contains(t, tech["comment"], "1 rest only on simulated events")
+	})
 }

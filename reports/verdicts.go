@@ -20,7 +20,7 @@ func WriteVerdicts(w io.Writer, r *Results) error {
 	p := &printer{w: w}
 	p.f("\nVerdicts (atomic x context x rule)\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  RESULT\tCONTEXT\tATOMIC\tRULE\tEXPECTED\tACTUAL\t")
+	fmt.Fprintln(tw, "  RESULT\tCONTEXT\tATOMIC\tRULE\tEXPECTED\tACTUAL\tRESTS ON\t")
 	pass := 0
 	for _, v := range r.Verdicts {
 		res := "FAIL"
@@ -31,7 +31,7 @@ func WriteVerdicts(w io.Writer, r *Results) error {
 		if v.Gap != "" {
 			res += " (gap)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\n", res, v.Context, text.Clip(v.Atomic, 44), v.Rule, v.Expected, ActualString(v))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", res, v.Context, text.Clip(v.Atomic, 44), v.Rule, v.Expected, ActualString(v), RestsOn(v))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -39,11 +39,14 @@ func WriteVerdicts(w io.Writer, r *Results) error {
 	for _, v := range r.Verdicts {
 		if !v.Pass {
 			p.f("\nFAIL %s / %s / %s: expected %s, got %s\n%s\n", v.Context, v.Atomic, v.Rule, v.Expected, ActualString(v), indent("  "+v.Explanation, "  "))
+			if v.Why != "" {
+				p.f("  expectation note: %s\n", v.Why)
+			}
 		}
 	}
 	for _, v := range r.Verdicts {
 		if v.Gap != "" {
-			p.f("\nGAP %s / %s / %s: the rule's author meant %s; the rule %s.\n  %s\n%s\n", v.Context, v.Atomic, v.Rule, v.Intent, ActualString(v), v.Why, indent("  "+v.Gap, "  "))
+			p.f("\nGAP %s / %s / %s: the rule's author meant %s; the rule %s.\n  expectation note: %s\n%s\n", v.Context, v.Atomic, v.Rule, v.Intent, ActualString(v), v.Why, indent("  "+v.Gap, "  "))
 		}
 	}
 	writeCoverage(p, Coverage(r))
@@ -69,6 +72,9 @@ func writeCoverage(p *printer, m Matrix) {
 			gaps := ""
 			if cell.Gaps > 0 {
 				gaps = fmt.Sprintf(", %d gap(s)", cell.Gaps)
+			}
+			if len(cell.RestsOn) > 0 {
+				what += " (rests on " + strings.Join(cell.RestsOn, ", ") + ")"
 			}
 			p.f("    %-24s %d/%d hold%s: %s\n", c, cell.Pass, cell.Total, gaps, what)
 		}

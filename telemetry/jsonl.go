@@ -19,6 +19,11 @@ import (
 // EventData name would be read back as the System value.
 const (
 	jsonRunID        = "harness_run_id"
+	jsonProvenance   = "harness_provenance"
+	jsonObservations = "harness_observations"
+	jsonModelled     = "harness_modelled_fields"
+	jsonContext      = "harness_context"
+	// jsonSimulated is the older mark of a simulated event, still read.
 	jsonSimulated    = "harness_simulated"
 	jsonEventID      = "EventID"
 	jsonProvider     = "Provider"
@@ -76,9 +81,29 @@ func WriteJSONL(w io.Writer, events []event.Event) error {
 			key(jsonRunID)
 			str(e.RunID)
 		}
-		if e.Simulated {
-			key(jsonSimulated)
-			line.WriteString("true")
+		if e.Provenance != "" {
+			key(jsonProvenance)
+			str(string(e.Provenance))
+		}
+		list := func(k string, vs []string) {
+			if len(vs) == 0 {
+				return
+			}
+			key(k)
+			line.WriteByte('[')
+			for i, v := range vs {
+				if i > 0 {
+					line.WriteByte(',')
+				}
+				str(v)
+			}
+			line.WriteByte(']')
+		}
+		list(jsonObservations, e.Observations)
+		list(jsonModelled, e.ModelledFields)
+		if e.Context != "" {
+			key(jsonContext)
+			str(e.Context)
 		}
 		num(jsonEventID, int64(e.EventID))
 		key(jsonProvider)
@@ -213,8 +238,22 @@ func setJSONKey(e *event.Event, k string, raw json.RawMessage) error {
 	switch k {
 	case jsonRunID:
 		e.RunID, err = jsonText(raw)
+	case jsonProvenance:
+		var s string
+		if s, err = jsonText(raw); err == nil {
+			e.Provenance, err = event.ParseProvenance(s)
+		}
 	case jsonSimulated:
-		err = json.Unmarshal(raw, &e.Simulated)
+		var sim bool
+		if err = json.Unmarshal(raw, &sim); err == nil && sim {
+			e.Provenance = event.Simulated
+		}
+	case jsonObservations:
+		err = json.Unmarshal(raw, &e.Observations)
+	case jsonModelled:
+		err = json.Unmarshal(raw, &e.ModelledFields)
+	case jsonContext:
+		e.Context, err = jsonText(raw)
 	case jsonEventID:
 		e.EventID, err = jsonInt(raw)
 	case jsonProvider:

@@ -15,6 +15,8 @@ import (
 func TestJSONLRoundTrip(t *testing.T) {
 	want := codecTestEvents()
 	want[0].RunID = "run-42"
+	want[0].Provenance, want[0].Observations, want[0].ModelledFields, want[0].Context = event.Observed, []string{"obs-3", "ledger-1"}, []string{"ProcessGuid"}, "workstation"
+	want[1].Provenance = event.Declared
 	var first bytes.Buffer
 	require.NoError(t, WriteJSONL(&first, want))
 	assert.Equal(t, len(want), strings.Count(first.String(), "\n"))
@@ -29,6 +31,13 @@ func TestJSONLRoundTrip(t *testing.T) {
 	var second bytes.Buffer
 	require.NoError(t, WriteJSONL(&second, got))
 	assert.Equal(t, first.String(), second.String())
+	assert.Contains(t, first.String(), `"harness_provenance":"observed","harness_observations":["obs-3","ledger-1"],"harness_modelled_fields":["ProcessGuid"],"harness_context":"workstation"`)
+
+	old, err := ReadJSONL(strings.NewReader(`{"harness_simulated":true,"EventID":1}`))
+	require.NoError(t, err)
+	assert.Equal(t, event.Simulated, old[0].Provenance, "the older mark still reads as simulated")
+	_, err = ReadJSONL(strings.NewReader(`{"harness_provenance":"guessed","EventID":1}`))
+	assert.ErrorContains(t, err, `provenance "guessed"`)
 }
 
 // TestJSONLMatchesXML checks the two forms carry the same event: JSONL

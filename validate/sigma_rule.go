@@ -32,11 +32,11 @@ func (r *SigmaRule) ID() string { return r.id }
 // Kind is "sigma".
 func (r *SigmaRule) Kind() string { return "sigma" }
 
-// Evaluate yields a row per matching event: the rule's id, title and level,
-// then the event's fields.
+// Evaluate yields a row per matching event, resting on that event: the
+// rule's id, title and level, then the event's fields.
 func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
 	var rows []Row
-	for _, ev := range events {
+	for i, ev := range events {
 		if !r.rule.Applies(ev) {
 			continue
 		}
@@ -51,6 +51,7 @@ func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, 
 			Fields: []string{"rule_id", "title", "level", "EventCode", "host"},
 			Values: map[string]string{"rule_id": r.rule.ID, "title": r.rule.Title, "level": r.rule.Level,
 				"EventCode": fmt.Sprint(ev.EventID), "host": ev.Computer},
+			Sources: []int{i},
 		}
 		for _, f := range ev.Data {
 			if _, dup := row.Values[f.Name]; !dup {

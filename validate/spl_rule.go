@@ -69,7 +69,7 @@ func (r *SPLRule) Evaluate(_ context.Context, events []event.Event) ([]Row, erro
 				vals[f] = v.String()
 			}
 		}
-		out[i] = Row{Fields: row.Fields, Values: vals}
+		out[i] = Row{Fields: row.Fields, Values: vals, Sources: row.Sources}
 	}
 	return out, nil
 }

@@ -4,6 +4,13 @@
 // When an expectation fails, or when a rule cannot do what its author meant,
 // the verdict says why in the rule's own terms: which search clause failed
 // on which field of which event, or which eval produced the score.
+//
+// Every row a rule yields names the events it rests on, and a verdict lists
+// them with their provenance (event.Provenance). An expectation that a rule
+// fires holds only when a row giving that outcome rests on an observed (or
+// recorded) event, unless the expectation accepts declared, modelled or
+// simulated evidence: a detection that rests on nothing a run observed does
+// not pass.
 package validate
 
 import (
@@ -23,6 +30,10 @@ import (
 type Row struct {
 	Fields []string
 	Values map[string]string
+	// Sources are the indexes, in the events the rule ran over, of the
+	// events the row rests on: the matched event for Sigma, every event a
+	// stats row aggregates for SPL. A row with no sources rests on nothing.
+	Sources []int
 }
 
 // MarshalJSON writes the row as an object keyed by its fields, in order,
@@ -64,7 +75,8 @@ func (o Outcome) String() string {
 type Rule interface {
 	ID() string
 	Kind() string
-	// Evaluate runs the rule over events and returns its result rows.
+	// Evaluate runs the rule over events and returns its result rows,
+	// each with the events it rests on (Row.Sources).
 	Evaluate(ctx context.Context, events []event.Event) ([]Row, error)
 	// Explain says, in the rule's terms, why the events give (or do not
 	// give) the outcome want.

@@ -137,8 +137,9 @@ func (f fakeRule) Explain(_ context.Context, _ []event.Event, want Outcome) stri
 	return "explained " + want.String()
 }
 
+// row is a row resting on the first event of the evaluation.
 func row(kv ...string) Row {
-	r := Row{Values: map[string]string{}}
+	r := Row{Values: map[string]string{}, Sources: []int{0}}
 	for i := 0; i+1 < len(kv); i += 2 {
 		r.Fields = append(r.Fields, kv[i])
 		r.Values[kv[i]] = kv[i+1]
@@ -169,7 +170,7 @@ func TestCheckSemantics(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.exp.Rule = "fake"
-			v, err := NewEvaluation([]Rule{fakeRule{rows: tc.rows}}, nil).Check(context.Background(), tc.exp)
+			v, err := NewEvaluation([]Rule{fakeRule{rows: tc.rows}}, []event.Event{procEvent(ws, curlExe, "curl", "")}).Check(context.Background(), tc.exp)
 			require.NoError(t, err)
 			assert.Equal(t, tc.pass, v.Pass)
 			assert.Contains(t, v.Explanation, tc.want)
@@ -215,7 +216,7 @@ func TestSeedRuleIsVerbatim(t *testing.T) {
 
 func TestEvaluationRunsEachRuleOnce(t *testing.T) {
 	runs := 0
-	eval := NewEvaluation([]Rule{fakeRule{rows: []Row{row("Signal", "A", "SuspicionScore", "3")}, runs: &runs}}, nil)
+	eval := NewEvaluation([]Rule{fakeRule{rows: []Row{row("Signal", "A", "SuspicionScore", "3")}, runs: &runs}}, []event.Event{procEvent(ws, curlExe, "curl", "")})
 	for _, exp := range []atomics.Expectation{
 		{Rule: "fake", Fires: true, Signal: "A"},
 		{Rule: "fake", Fires: false, Signal: "B"},
@@ -226,4 +227,53 @@ func TestEvaluationRunsEachRuleOnce(t *testing.T) {
 		assert.True(t, v.Pass, "%+v", exp)
 	}
 	assert.Equal(t, 1, runs)
+}
+
+func TestCheckEvidence(t *testing.T) {
+	events := func(provs ...event.Provenance) []event.Event {
+		var out []event.Event
+		for i, p := range provs {
+			e := procEvent(ws, `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, "curl.exe -X POST https://api.github.com/gists", "")
+			e.RecordID, e.Provenance, e.Observations = uint64(120001+i), p, []string{"obs-1"}
+			out = append(out, e)
+		}
+		return out
+	}
+	on := func(src ...int) Row { r := row("Signal", "A", "SuspicionScore", "3"); r.Sources = src; return r }
+	cases := []struct {
+		name     string
+		events   []event.Event
+		rows     []Row
+		evidence []string
+		pass     bool
+		want     []string
+		restsOn  string
+	}{
+		{"observed", events(event.Observed), []Row{on(0)}, nil, true, nil, "observed"},
+		{"recorded telemetry counts", events(""), []Row{on(0)}, nil, true, nil, "recorded"},
+		{"declared only", events(event.Declared), []Row{on(0)}, nil, false,
+			[]string{"on no observed event", "row 1 rests on Event ID 1 record 120001 on " + ws + ", declared (taken from the atomic's windows_executor text", "windows_executor", "observed evidence only"}, "declared"},
+		{"declared accepted", events(event.Declared), []Row{on(0)}, []string{"declared"}, true, nil, "declared"},
+		{"simulated not accepted as declared", events(event.Simulated), []Row{on(0)}, []string{"declared"}, false, []string{", simulated (a replay stood in", "observed or declared evidence"}, "simulated"},
+		{"one observed row is enough", events(event.Declared, event.Observed), []Row{on(0), on(1)}, nil, true, nil, "observed+declared"},
+		{"a stats row over both", events(event.Declared, event.Observed), []Row{on(0, 1)}, nil, true, nil, "observed+declared"},
+		{"a row that names no event", events(event.Observed), []Row{on()}, nil, false, []string{"rests on no event"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := NewEvaluation([]Rule{fakeRule{rows: tc.rows}}, tc.events).Check(context.Background(),
+				atomics.Expectation{Rule: "fake", Fires: true, Signal: "A", Score: score(3), Evidence: tc.evidence})
+			require.NoError(t, err)
+			assert.Equal(t, tc.pass, v.Pass, v.Explanation)
+			for _, w := range tc.want {
+				assert.Contains(t, v.Explanation, w)
+			}
+			assert.Equal(t, tc.restsOn, v.Basis())
+			require.Len(t, v.Actual.Evidence, len(tc.rows))
+		})
+	}
+	// Silence needs no evidence.
+	v, err := NewEvaluation([]Rule{fakeRule{}}, events(event.Declared)).Check(context.Background(), atomics.Expectation{Rule: "fake", Fires: false})
+	require.NoError(t, err)
+	assert.True(t, v.Pass)
 }

@@ -118,7 +118,8 @@ func newValidateCmd() *cobra.Command {
 		Use:   "validate --events FILE... [--expect FILE]",
 		Short: "Check recorded events against expectations (or list what each rule yields)",
 		Long: "The expectations file holds an `expect:` block as an atomic test does: host context -> expectations.\n" +
-			"For a context that names a host profile, only that host's events are checked; otherwise all of them.",
+			"Events the harness rendered are checked against the expectations of the context they were rendered under\n" +
+			"(harness_context); recorded events by the host name of the profile the context names, or all of them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rules, err := loadRules(cmd, dir, opts)
@@ -140,9 +141,9 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
-			verdicts, err := checkExpectations(cmd.Context(), rules, events, exps)
+			verdicts, err := harness.CheckExpectations(cmd.Context(), rules, events, exps)
 			if err != nil {
-				return err
+				return badInput(fmt.Errorf("--expect %s: %w", expect, err))
 			}
 			res := &reports.Results{Verdicts: verdicts}
 			if asJSON {
@@ -171,73 +172,42 @@ func newValidateCmd() *cobra.Command {
 	return cmd
 }
 
-func checkExpectations(ctx context.Context, rules []validate.Rule, events []event.Event, exps map[string][]atomics.Expectation) ([]validate.Verdict, error) {
-	contexts := make([]string, 0, len(exps))
-	for c := range exps {
-		contexts = append(contexts, c)
-	}
-	sort.Strings(contexts)
-	var verdicts []validate.Verdict
-	for _, c := range contexts {
-		scoped := events
-		if profiles, err := harness.Contexts([]string{c}); err == nil {
-			scoped = nil
-			for _, ev := range events {
-				if strings.EqualFold(ev.Computer, profiles[0].FQDN()) {
-					scoped = append(scoped, ev)
-				}
-			}
-		}
-		eval := validate.NewEvaluation(rules, scoped)
-		for _, exp := range exps[c] {
-			v, err := eval.Check(ctx, exp)
-			if err != nil {
-				return nil, err
-			}
-			v.Context = c
-			verdicts = append(verdicts, v)
-		}
-	}
-	return verdicts, nil
-}
-
-// writeCoverage lists, per rule, how many rows it yields and with which
-// signals: which rule catches what in the events.
+// writeCoverage lists, per rule, how many rows it yields, with which
+// signals and on events of which provenance.
 func writeCoverage(ctx context.Context, w io.Writer, rules []validate.Rule, events []event.Event) error {
+	sums, err := validate.Summarize(ctx, rules, events)
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RULE\tKIND\tROWS\tSIGNALS\t")
-	for _, r := range rules {
-		rows, err := r.Evaluate(ctx, events)
-		if err != nil {
-			return err
-		}
-		counts := map[string]int{}
-		for _, row := range rows {
-			counts[row.Values["Signal"]]++
-		}
-		var sig []string
-		for s, n := range counts {
-			if s != "" {
-				sig = append(sig, fmt.Sprintf("%s x%d", s, n))
-			}
-		}
-		sort.Strings(sig)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t\n", r.ID(), r.Kind(), len(rows), strings.Join(sig, ", "))
+	fmt.Fprintln(tw, "RULE\tKIND\tROWS\tSIGNALS\tRESTS ON\t")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", s.Rule, s.Kind, s.Rows, counts(s.Signals), counts(s.RestsOn))
 	}
 	return tw.Flush()
 }
 
+// counts prints a tally as "a x2, b x1", keys in order.
+func counts[K ~string](m map[K]int) string {
+	var parts []string
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%s x%d", k, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// readEvents reads every events file (with an XML file's provenance
+// sidecar); a file holding no event is bad input, not "no results".
 func readEvents(files []string) ([]event.Event, error) {
 	var events []event.Event
 	for _, name := range files {
-		f, err := os.Open(name)
+		evs, err := telemetry.ReadEventsFile(name)
 		if err != nil {
 			return nil, badInput(err)
 		}
-		evs, err := telemetry.ReadEvents(name, f)
-		f.Close()
-		if err != nil {
-			return nil, badInput(err)
+		if len(evs) == 0 {
+			return nil, badInput(fmt.Errorf("%s: holds no event", name))
 		}
 		events = append(events, evs...)
 	}

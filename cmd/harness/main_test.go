@@ -130,6 +130,21 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &ledger))
 	assert.Equal(t, results.RunID, ledger.RunID)
 	require.Len(t, ledger.Entries, 6, "two CONNECTs, two uploads and the two TLS connections' summaries")
+	for _, name := range []string{"events.xml", "events.provenance.jsonl", "events.jsonl", "junit.xml"} {
+		assert.FileExists(t, filepath.Join(out, name))
+	}
+	if results.Atomics[1].Execution == "simulated" {
+		junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+		require.NoError(t, err)
+		assert.Contains(t, string(junit), "[simulated]", "a simulated atomic's test cases say so")
+		simulated := 0
+		for _, e := range ledger.Entries {
+			if e["simulated"] == true {
+				simulated++
+			}
+		}
+		assert.Equal(t, 3, simulated, "the replay's CONNECT, upload and TLS connection")
+	}
 	for _, e := range ledger.Entries {
 		if e["kind"] == "tls" {
 			for _, k := range []string{"time", "end", "client_port", "sni", "request_bytes", "response_bytes", "tls_version"} {
@@ -177,7 +192,7 @@ func TestRuleRegressionFailsTheBuild(t *testing.T) {
 	// The unedited rule passes the same run.
 	code, stdout, stderr = cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	assert.Contains(t, stdout, "19 of 19 expectations hold")
+	assert.Contains(t, stdout, "64 of 64 expectations hold", "19 for the seed's rules, 45 for the other seeds' nine")
 }
 
 // recordRun runs the curl atomic once and returns its --out folder.
@@ -240,6 +255,42 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 	assert.Contains(t, stderr, bad)
 	assert.Contains(t, stderr, "^")
 
+	// workstation and workstation-sysmon-dns share a host name: each
+	// context is checked against the events rendered under it.
+	require.NoError(t, os.WriteFile(expect, []byte(`expect:
+  workstation-sysmon-dns:
+  - rule: seed_t1567_001_code_repo_exfil
+    fires: false
+    signal: NetworkConnectionToCodeRepo
+  workstation:
+  - rule: seed_t1567_001_code_repo_exfil
+    fires: true
+    signal: NetworkConnectionToCodeRepo
+`), 0o600))
+	for _, file := range []string{"events.jsonl", "events.xml"} {
+		code, stdout, _ = cli(t, "validate", "--events", filepath.Join(out, file), "--expect", expect)
+		assert.Equal(t, 0, code, "%s: scoped by harness_context, not host name:\n%s", file, stdout)
+	}
+
+	nowhere := filepath.Join(t.TempDir(), "nowhere.yaml")
+	require.NoError(t, os.WriteFile(nowhere, []byte("expect:\n  laptop:\n  - rule: seed_t1567_001_code_repo_exfil\n    fires: false\n"), 0o600))
+	code, _, stderr = cli(t, "validate", "--events", filepath.Join(out, "events.jsonl"), "--expect", nowhere)
+	assert.Equal(t, 2, code, "a context with no event checks nothing: bad input, not a pass")
+	assert.Contains(t, stderr, `context "laptop": no event was rendered under it`)
+
+	empty := filepath.Join(t.TempDir(), "empty.jsonl")
+	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
+	for _, args := range [][]string{
+		{"spl", "--query", query, "--events", empty},
+		{"sigma", "--events", empty},
+		{"validate", "--events", empty},
+		{"validate", "--events", empty, "--expect", expect},
+	} {
+		code, stdout, stderr := cli(t, args...)
+		assert.Equal(t, 2, code, "%v: %s", args, stdout)
+		assert.Contains(t, stderr, empty+": holds no event")
+	}
+
 	broken := filepath.Join(t.TempDir(), "broken.jsonl")
 	require.NoError(t, os.WriteFile(broken, []byte("{\"EventID\":1}\nnot json\n"), 0o600))
 	code, _, stderr = cli(t, "spl", "--query", query, "--events", broken)
@@ -286,5 +337,5 @@ func TestRunJSON(t *testing.T) {
 	assert.NotEmpty(t, res.RunID)
 	require.Len(t, res.Atomics, 1)
 	assert.Equal(t, "executed", res.Atomics[0].Execution)
-	assert.Len(t, res.Verdicts, 4)
+	assert.Len(t, res.Verdicts, 13, "the seed's three rules and the other seeds' ten, in one context")
 }

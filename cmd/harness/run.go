@@ -7,7 +7,6 @@ import (
 	"github.com/t1567001/harness/event"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -133,51 +132,8 @@ func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
 }
 
 func writeOut(dir string, r *harness.Run, events []event.Event) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := harness.Report(dir, r, events); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	if err := reports.WriteJSON(dir, "results.json", r.Results); err != nil {
-		return err
-	}
-	if err := reports.WriteJSON(dir, "ledger.json", map[string]any{"run_id": r.Results.RunID, "entries": r.Ledger}); err != nil {
-		return err
-	}
-	if err := reports.WriteJSON(dir, "layer.json", reports.Layer(r.Results)); err != nil {
-		return err
-	}
-	var windows []event.Event
-	for _, ev := range events {
-		if !event.IsNetwork(ev.Channel) {
-			windows = append(windows, ev)
-		}
-	}
-	if err := telemetry.WriteZeekLogs(filepath.Join(dir, "zeek"), events); err != nil {
-		return err
-	}
-	for name, write := range map[string]func(io.Writer) error{
-		"events.xml":   func(w io.Writer) error { return telemetry.WriteXML(w, windows) },
-		"events.jsonl": func(w io.Writer) error { return telemetry.WriteJSONL(w, windows) },
-		"proxy.jsonl":  func(w io.Writer) error { return telemetry.WriteProxyJSONL(w, events) },
-		"access.log":   func(w io.Writer) error { return telemetry.WriteSquidLog(w, events) },
-		"junit.xml":    func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
-		"report.html":  func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
-		"report.md":    func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
-	} {
-		if err := writeFile(filepath.Join(dir, name), write); err != nil {
-			return err
-		}
-	}
 	return nil
-}
-
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
 }

@@ -15,7 +15,9 @@
 // terms, `field IN (a, b, "c*")`, the comparisons != < > <= >=, NOT, OR,
 // explicit and implicit AND and parentheses. Values match case-insensitively;
 // field names are case-sensitive. A bare term is a wildcard substring match
-// on `_raw` when the event has one, otherwise on any field value.
+// on `_raw` when the event has one, otherwise on any field value but the
+// metadata Splunk adds (index, sourcetype, source, host, _time...). dedup
+// takes a count, fields and keepempty=; any other option is a parse error.
 //
 // The other commands are where, eval, table, fields, rename, sort, head,
 // dedup and stats (count, count(X), dc, values, list, min, max, sum, avg,

@@ -31,6 +31,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"PCRE lookbehind", `a=1 | where match(x, "(?<=a)b")`, 1, 19, "lookbehind (?<=...), which is PCRE-only"},
 		{"invalid regex", `a=1 | where match(x, "a(b")`, 1, 19, "missing closing )"},
 		{"sort without fields", `a=1 | sort`, 1, 11, "sort needs at least one field"},
+		{"dedup sortby", `a=1 | dedup EventCode sortby -x`, 1, 23, "dedup sortby is not supported"},
+		{"dedup option", `a=1 | dedup consecutive=true EventCode`, 1, 13, "dedup option consecutive= is not supported"},
 		{"sort direction without field", `a=1 | sort -`, 1, 13, "expected a field after the sort direction"},
 		{"pipe without command", `a=1 |`, 1, 6, "expected a command name, found end of query"},
 		{"NOT without operand", `NOT`, 1, 4, "expected a search term, found end of query"},

@@ -469,6 +469,7 @@ func (a *aggState) result(fn string) Value {
 type group struct {
 	by   []Value
 	aggs []aggState
+	src  []int
 }
 
 func (c *statsCmd) block(recs []*record) []*record {
@@ -498,6 +499,7 @@ func (c *statsCmd) block(recs []*record) []*record {
 			groups[key.String()] = g
 			order = append(order, g)
 		}
+		g.src = append(g.src, r.src...)
 		for i, a := range c.aggs {
 			if a.field == "" {
 				g.aggs[i].count++
@@ -526,7 +528,7 @@ func (c *statsCmd) block(recs []*record) []*record {
 	}
 	out := make([]*record, 0, len(order))
 	for _, g := range order {
-		r := &record{cols: cols}
+		r := &record{cols: cols, src: g.src}
 		for i, f := range c.by {
 			r.over = append(r.over, binding{name: f, val: g.by[i]})
 		}
@@ -546,14 +548,16 @@ func (q *Query) Run(events []Event) ([]Row, error) {
 	seg := q.segmentEnd(0)
 	var recs []*record
 	scratch := record{slotState: make([]uint8, q.slots), slotVal: make([]string, q.slots)}
-	for _, ev := range events {
+	for i, ev := range events {
 		scratch.reset(ev)
 		keep, err := q.streamRange(st, &scratch, 0, seg)
 		if err != nil {
 			return nil, err
 		}
 		if keep {
-			recs = append(recs, scratch.clone())
+			c := scratch.clone()
+			c.src = []int{i}
+			recs = append(recs, c)
 		}
 		if st.stop {
 			break

@@ -1052,6 +1052,16 @@ func (p *parser) parseDedup(start int) (command, error) {
 		if t.kind != tWord && t.kind != tString {
 			break
 		}
+		if t.kind == tWord {
+			// An option the engine does not implement would silently
+			// change what dedup keeps: refuse it.
+			if strings.EqualFold(t.text, "sortby") {
+				return nil, p.errAt(t.pos, "dedup sortby is not supported")
+			}
+			if eq, err := scan(p.src, t.end, modeList); err == nil && eq.kind == tOp && eq.text == "=" {
+				return nil, p.errAt(t.pos, "dedup option %s= is not supported (only keepempty=)", t.text)
+			}
+		}
 		p.pos = t.end
 		c.fields = append(c.fields, t.val)
 	}

@@ -17,6 +17,8 @@ type record struct {
 	ev   Event
 	over []binding
 	cols []string // nil: every field is visible
+	// src are the indexes of the input events the record comes from.
+	src []int
 
 	// A cache of event lookups by slot, a per-query number for each field
 	// name the query reads: the seed query tests EventCode, Image and
@@ -55,7 +57,7 @@ func (r *record) evLookup(slot int, name string) (string, bool) {
 }
 
 func (r *record) clone() *record {
-	c := &record{ev: r.ev, cols: r.cols}
+	c := &record{ev: r.ev, cols: r.cols, src: r.src}
 	if len(r.over) > 0 {
 		c.over = slices.Clone(r.over)
 	}
@@ -127,7 +129,7 @@ func (r *record) names() []string {
 
 func (r *record) row() Row {
 	names := r.names()
-	row := Row{Fields: slices.Clone(names), Values: make(map[string]Value, len(names))}
+	row := Row{Fields: slices.Clone(names), Values: make(map[string]Value, len(names)), Sources: r.src}
 	for _, n := range names {
 		if v := r.get(n); !v.IsNull() {
 			row.Values[n] = v

@@ -109,16 +109,23 @@ func (n *sNode) matchText(s string) bool {
 	return false
 }
 
+// metadata are the fields Splunk adds to an event beside its text: a bare
+// term, which searches the text, never matches them.
+var metadata = map[string]bool{
+	"index": true, "sourcetype": true, "source": true, "host": true,
+	"splunk_server": true, "linecount": true, "punct": true, "_time": true,
+}
+
 // matchBare matches a term without a field: on _raw when the event has one,
-// otherwise on every field value (events built from structured data have no
-// raw text).
+// otherwise on every field value but Splunk's metadata (events built from
+// structured data have no raw text).
 func (n *sNode) matchBare(r *record) bool {
 	w := &n.pats[0]
 	if raw, ok := r.text(-1, "_raw"); ok {
 		return w.match(raw)
 	}
 	for k, v := range r.ev {
-		if r.get(k).IsNull() && (len(r.over) > 0 || r.cols != nil) {
+		if metadata[k] || r.get(k).IsNull() && (len(r.over) > 0 || r.cols != nil) {
 			continue
 		}
 		if w.match(v) {

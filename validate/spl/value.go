@@ -246,6 +246,10 @@ func looksNumeric(s string) bool {
 type Row struct {
 	Fields []string
 	Values map[string]Value
+	// Sources are the indexes, in the events given to Run, of the events
+	// the row comes from: one for a streamed event, every event of the
+	// group for a stats row. The row's evidence.
+	Sources []int
 }
 
 // Get returns the value of a field, null when absent.
