@@ -396,3 +396,27 @@ func TestLedgerMarksReplayedEntries(t *testing.T) {
 	assert.Contains(t, string(data), `"seq":1`)
 	assert.Contains(t, string(data), `"simulated":true`)
 }
+
+// TestRealPastebinAtomicLoadsUnmodified runs ART's T1567.003 file as
+// published: its PowerShell test reaches the mock's pastebin.com where pwsh
+// is installed and, here without it, says so instead of running.
+func TestRealPastebinAtomicLoadsUnmodified(t *testing.T) {
+	opts := options(t)
+	opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.003.yaml")
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, run.Results.Atomics, 1)
+	a := run.Results.Atomics[0]
+	if _, err := exec.LookPath("pwsh"); err == nil {
+		assert.Equal(t, "executed", a.Execution)
+		require.NotEmpty(t, a.Requests)
+		for _, q := range a.Requests {
+			assert.Equal(t, "pastebin.com", q.Host)
+			assert.False(t, q.Refused, "%+v", q)
+		}
+		return
+	}
+	assert.Equal(t, "not-run", a.Execution)
+	assert.Contains(t, strings.Join(a.MissingPrereqs, " "), "pwsh")
+	assert.Empty(t, a.Requests)
+}
