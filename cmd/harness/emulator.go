@@ -94,9 +94,14 @@ func newEmulatorCmd() *cobra.Command {
 				DataDir:    dataDir,
 				OnInflight: onInflight,
 				OnEntry: func(e emulator.Entry) {
-					fmt.Fprintf(out, "%s %s:%d %s %s%s -> %d (%d bytes, %d files) %s\n",
-						e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.Method, e.Host, e.Path,
-						e.Status, e.BytesReceived, len(e.Files), e.Note)
+					if e.Kind == emulator.KindTLS {
+						fmt.Fprintf(out, "%s %s:%d TLS %s (%s) closed: %d bytes in, %d out\n",
+							e.End.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.SNI, e.TLSVersion, e.RequestBytes, e.ResponseBytes)
+					} else {
+						fmt.Fprintf(out, "%s %s:%d %s %s%s -> %d (%d bytes, %d files) %s\n",
+							e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.Method, e.Host, e.Path,
+							e.Status, e.BytesReceived, len(e.Files), e.Note)
+					}
 					if ledger != nil {
 						// One line per entry, written as it happens: the
 						// harness reads the file from outside the container.
