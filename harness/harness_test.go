@@ -178,6 +178,9 @@ func assertDetections(t *testing.T, run *Run) {
 		"mitre_det0318_an0897_byte_ratio_zeek":  20,
 		"mitre_det0318_an0897_byte_ratio_proxy": 20,
 		"d3fend_download_upload_ratio":          25,
+		// A push reads the files in git.exe and uploads from
+		// git-remote-https.exe: no one process does both.
+		"mitre_det0318_an0895_read_then_upload": 5,
 	}, gaps)
 }
 
