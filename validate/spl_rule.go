@@ -307,6 +307,8 @@ func describe(ev event.Event) string {
 		return fmt.Sprintf("EventCode 3 on %s (%s -> %s:%s, DestinationHostname=%q)", ev.Computer, what, m["DestinationIp"], m["DestinationPort"], m["DestinationHostname"])
 	case 22:
 		return fmt.Sprintf("EventCode 22 on %s (%s asks for %s)", ev.Computer, what, m["QueryName"])
+	case 4663:
+		return fmt.Sprintf("EventCode 4663 on %s (%s reads %s)", ev.Computer, m["ProcessName"], m["ObjectName"])
 	}
 	return fmt.Sprintf("EventCode %d on %s (%s)", ev.EventID, ev.Computer, what)
 }
