@@ -86,9 +86,11 @@ func RenderZeek(p *Profile, in Input) []event.Event {
 			}
 		}
 	}
-	for _, o := range in.Observations {
+	for i, o := range in.Observations {
 		if o.Kind == sensor.KindDNS && o.DNSName != "" {
-			out = append(out, z.dns(o))
+			q := z.sensorDNS(o)
+			q.observationIDs = []string{"obs-" + strconv.Itoa(i+1)} // as the Windows renderer names it
+			out = append(out, z.dns(q))
 		}
 	}
 	return out
@@ -222,45 +224,71 @@ func (z *zeekRenderer) http(e emulator.Entry) (event.Event, bool) {
 // qtypes are the DNS query types the sensor names.
 var qtypes = map[string]int{"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33, "HTTPS": 65}
 
-func (z *zeekRenderer) dns(o sensor.Observation) event.Event {
-	qtype := strings.ToUpper(firstNonEmpty(o.DNSType, "A"))
-	rcode, rname, answers := "3", "NXDOMAIN", ""
+// dnsQuery is one DNS question and answer as a sensor at the interception
+// point sees it, whoever recorded it.
+type dnsQuery struct {
+	t              time.Time
+	clientPort     int
+	server         string
+	serverPort     int
+	proto          string
+	name, qtype    string
+	rcode          string // NOERROR, NXDOMAIN
+	answers        []string
+	modelled       []string // fields not observed
+	observationIDs []string
+}
+
+// sensorDNS is a query the sensor saw a process send; the answer is what
+// the profile's resolver says the name is.
+func (z *zeekRenderer) sensorDNS(o sensor.Observation) dnsQuery {
+	q := dnsQuery{
+		t: o.Time, clientPort: o.LocalPort, server: firstNonEmpty(o.RemoteIP, "0.0.0.0"), serverPort: o.RemotePort,
+		proto: "udp", name: o.DNSName, qtype: strings.ToUpper(firstNonEmpty(o.DNSType, "A")), rcode: "NXDOMAIN",
+		modelled: []string{"id.orig_h", "rcode", "rcode_name", "answers", "id.resp_h"},
+	}
 	if res, ok := z.p.Resolver[o.DNSName]; ok {
-		rcode, rname = "0", "NOERROR"
-		if qtype == "A" {
-			answers = res.IP
+		q.rcode = "NOERROR"
+		if q.qtype == "A" {
+			q.answers = []string{res.IP}
 		}
 	}
-	server, port := firstNonEmpty(o.RemoteIP, "0.0.0.0"), o.RemotePort
-	if port == 0 {
-		port = 53
+	return q
+}
+
+// rcodes are the DNS response codes by Zeek's names.
+var rcodes = map[string]int{"NOERROR": 0, "FORMERR": 1, "SERVFAIL": 2, "NXDOMAIN": 3, "NOTIMP": 4, "REFUSED": 5}
+
+func (z *zeekRenderer) dns(q dnsQuery) event.Event {
+	if q.serverPort == 0 {
+		q.serverPort = 53
 	}
 	data := []event.Field{
-		{Name: "ts", Value: zeekTime(o.Time)},
-		{Name: "uid", Value: z.uid("dns", o.LocalPort, o.Time)},
+		{Name: "ts", Value: zeekTime(q.t)},
+		{Name: "uid", Value: z.uid("dns", q.clientPort, q.t)},
 		{Name: "id.orig_h", Value: z.p.Host.IP},
-		{Name: "id.orig_p", Value: strconv.Itoa(o.LocalPort)},
-		{Name: "id.resp_h", Value: server},
-		{Name: "id.resp_p", Value: strconv.Itoa(port)},
-		{Name: "proto", Value: "udp"},
-		{Name: "query", Value: o.DNSName},
+		{Name: "id.orig_p", Value: strconv.Itoa(q.clientPort)},
+		{Name: "id.resp_h", Value: q.server},
+		{Name: "id.resp_p", Value: strconv.Itoa(q.serverPort)},
+		{Name: "proto", Value: firstNonEmpty(q.proto, "udp")},
+		{Name: "query", Value: q.name},
 		{Name: "qclass", Value: "1"},
 		{Name: "qclass_name", Value: "C_INTERNET"},
-		{Name: "qtype", Value: strconv.Itoa(qtypes[qtype])},
-		{Name: "qtype_name", Value: qtype},
-		{Name: "rcode", Value: rcode},
-		{Name: "rcode_name", Value: rname},
+		{Name: "qtype", Value: strconv.Itoa(qtypes[q.qtype])},
+		{Name: "qtype_name", Value: q.qtype},
+		{Name: "rcode", Value: strconv.Itoa(rcodes[q.rcode])},
+		{Name: "rcode_name", Value: q.rcode},
 		{Name: "AA", Value: "false"},
 		{Name: "TC", Value: "false"},
 		{Name: "RD", Value: "true"},
 		{Name: "RA", Value: "true"},
 		{Name: "Z", Value: "0"},
-		{Name: "answers", Value: answers},
+		{Name: "answers", Value: strings.Join(q.answers, ",")},
 		{Name: "rejected", Value: "false"},
 	}
-	ev := netEvent(z.p, z.in, event.ZeekDNS, event.ZeekProvider, o.Time, data)
-	// The answer is what the profile's resolver says the name is.
-	ev.ModelledFields = []string{"id.orig_h", "rcode", "rcode_name", "answers", "id.resp_h"}
+	ev := netEvent(z.p, z.in, event.ZeekDNS, event.ZeekProvider, q.t, data)
+	ev.ModelledFields = q.modelled
+	ev.Observations = q.observationIDs
 	return ev
 }
 
