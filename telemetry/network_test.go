@@ -194,3 +194,22 @@ func TestNetworkLogsReadBack(t *testing.T) {
 		}
 	}
 }
+
+// TestZeekDNSPortFromConnectedSocket: a query sent on a connected UDP
+// socket carries no local port; dns.log takes the port of that socket's
+// connect, so the query joins the process that made it.
+func TestZeekDNSPortFromConnectedSocket(t *testing.T) {
+	p := profile(t, "workstation")
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	in := Input{RunID: "run-1", Observations: []sensor.Observation{
+		{Kind: sensor.KindConnect, Time: t0, PID: 7, Proto: "udp", LocalIP: "10.0.0.2", LocalPort: 41234, RemoteIP: "127.0.0.11", RemotePort: 53, Result: sensor.ResultOK},
+		{Kind: sensor.KindDNS, Time: t0.Add(time.Millisecond), PID: 7, DNSName: "pastebin.com", DNSType: "AAAA", RemoteIP: "127.0.0.11", RemotePort: 53},
+	}}
+	evs := RenderZeek(p, in)
+	require.Len(t, evs, 1)
+	assert.Equal(t, "41234", get(evs[0], "id.orig_p"))
+	assert.Equal(t, "28", get(evs[0], "qtype"))
+	assert.Equal(t, "", get(evs[0], "answers"), "the resolver has an A record only")
+	assert.Equal(t, []string{"obs-2"}, evs[0].Observations)
+	assert.Regexp(t, `^C[0-9A-Za-z]{17}$`, get(evs[0], "uid"))
+}

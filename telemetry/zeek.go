@@ -2,9 +2,9 @@ package telemetry
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -86,8 +86,16 @@ func RenderZeek(p *Profile, in Input) []event.Event {
 			}
 		}
 	}
+	dnsPort := map[[2]string]int{} // pid and resolver -> the local port of its socket
 	for i, o := range in.Observations {
+		if o.Kind == sensor.KindConnect && o.Proto == "udp" && o.LocalPort != 0 {
+			dnsPort[[2]string{strconv.Itoa(o.PID), o.RemoteIP}] = o.LocalPort
+		}
 		if o.Kind == sensor.KindDNS && o.DNSName != "" {
+			if o.LocalPort == 0 {
+				// A query sent on a connected socket: its port is the connect's.
+				o.LocalPort = dnsPort[[2]string{strconv.Itoa(o.PID), o.RemoteIP}]
+			}
 			q := z.sensorDNS(o)
 			q.observationIDs = []string{"obs-" + strconv.Itoa(i+1)} // as the Windows renderer names it
 			out = append(out, z.dns(q))
@@ -106,13 +114,11 @@ type zeekRenderer struct {
 // uid is a Zeek-shaped connection uid ("C" and 17 base62 digits), stable
 // for a run, context and connection.
 func (z *zeekRenderer) uid(kind string, port int, t time.Time) string {
-	h := fnv.New128a()
-	fmt.Fprintf(h, "%s/%s/%s/%d/%d", z.in.RunID, z.p.Name, kind, port, t.UnixNano())
-	sum := h.Sum(nil)
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%s/%s/%d/%d", z.in.RunID, z.p.Name, kind, port, t.UnixNano()))
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	b := []byte{'C'}
-	for i := range 17 {
-		b = append(b, digits[int(sum[i%len(sum)]+byte(i/len(sum)))%62])
+	for _, c := range sum[:17] {
+		b = append(b, digits[int(c)%len(digits)])
 	}
 	return string(b)
 }
