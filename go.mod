@@ -3,6 +3,7 @@ module github.com/t1567001/harness
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/bradleyjkemp/sigma-go v0.6.6
 	github.com/containerd/errdefs v1.0.0
 	github.com/google/uuid v1.6.0

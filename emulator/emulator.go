@@ -56,6 +56,7 @@ type Emulator struct {
 	ledger *Ledger
 	state  *state
 	pastes pastes
+	audit  *auditLog
 	git    *gitServer
 	routes map[string]http.Handler
 
@@ -103,6 +104,7 @@ func New(cfg Config, ca *CA) (*Emulator, error) {
 		ca:      ca,
 		ledger:  &Ledger{onAdd: cfg.OnEntry},
 		state:   newState(),
+		audit:   newAuditLog(),
 		git:     &gitServer{git: gitPath, root: cfg.DataDir, errLog: cfg.ErrorLog},
 		tunnels: newConnQueue(),
 	}
@@ -231,6 +233,7 @@ func (e *Emulator) Handler() http.Handler {
 		r.Body = body
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+		finishAudit := e.auditBegin(r, host)
 
 		if r.ContentLength > e.cfg.MaxBody {
 			tooLarge(sw, e.cfg.MaxBody)
@@ -252,6 +255,7 @@ func (e *Emulator) Handler() http.Handler {
 		entry.Note = rec.note
 		entry.ResponseContentType = sw.Header().Get("Content-Type")
 		entry.End = time.Now().UTC()
+		entry.Audit = finishAudit(entry)
 		e.ledger.Add(entry)
 	})
 }

@@ -57,6 +57,8 @@ type Entry struct {
 	// ServerPort is the port the client reached (443 for the TLS
 	// listeners and CONNECT tunnels).
 	ServerPort int `json:"server_port,omitempty"`
+	// Audit is what the request put in GitHub's audit log (audit.go).
+	Audit []AuditEvent `json:"audit,omitempty"`
 }
 
 // KindTLS marks a ledger entry that sums up one TLS connection.

@@ -52,13 +52,20 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	api.HandleFunc("POST /gists", e.githubCreateGist)
 	api.HandleFunc("GET /user", e.githubUser)
 	api.HandleFunc("POST /user/repos", e.githubCreateRepo)
+	api.HandleFunc("PATCH /repos/{owner}/{repo}", e.githubUpdateRepo)
+	api.HandleFunc("PUT /repos/{owner}/{repo}/branches/{branch}/protection", e.githubProtectBranch)
+	api.HandleFunc("GET /orgs/{org}/audit-log", e.githubAuditLog)
+	api.HandleFunc("POST /repos/{owner}/{repo}/pulls", e.githubPulls)
+	api.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", e.githubPulls)
+	api.HandleFunc("POST /repos/{owner}/{repo}/transfer", e.githubTransferRepo)
+	api.HandleFunc("DELETE /repos/{owner}/{repo}", e.githubDeleteRepo)
 	api.Handle("/", githubAPINotFound)
 	routes["api.github.com"] = api
 
 	gh := http.NewServeMux()
 	e.git.mount(gh, "github.com", "/{owner}/{repo}")
 	gh.Handle("/", htmlNotFound("GitHub"))
-	routes["github.com"] = gh
+	routes["github.com"] = e.privateRepoAuth(gh)
 
 	gist := http.NewServeMux()
 	e.git.mount(gist, "gist.github.com", "/{id}")

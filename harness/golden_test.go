@@ -110,6 +110,8 @@ func normalize(t *testing.T, events []event.Event) []byte {
 			return "HASHES"
 		case "ScriptBlockId":
 			return "{script-block}"
+		case "HandleId":
+			return "HANDLE" // numbered in the order of the reads
 		case "ObjectName":
 			return gitObjectFile.ReplaceAllString(v, `\objects\XX\OBJECT`)
 		case "TargetFilename":
@@ -120,6 +122,11 @@ func normalize(t *testing.T, events []event.Event) []byte {
 	}
 	var lines []string
 	for _, e := range events {
+		if img, _ := e.Get("ProcessName"); e.EventID == 4663 && strings.HasSuffix(img, `\git.exe`) {
+			// git re-reads a file whose index entry is racily clean (written
+			// in the second it was staged): whether it does depends on timing.
+			continue
+		}
 		m := map[string]any{"EventID": e.EventID, "Channel": e.Channel, "Computer": e.Computer, "Provider": e.Provider.Name}
 		for _, f := range e.Data {
 			if e.EventID == 4688 && f.Name == "ProcessId" {

@@ -6,6 +6,7 @@ import (
 	"github.com/t1567001/harness/event"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/t1567001/harness/atomics"
@@ -81,6 +82,9 @@ type Rendered struct {
 	Test    *TestRun
 	Context string
 	Events  []event.Event
+	// Service is the service's own log of the test (GitHub's audit log
+	// as the mock wrote it): rules for github.audit read it with Events.
+	Service []event.Event
 	// NoTelemetry says why there are no events when the sensor did not
 	// watch the test; its expectations then fail with that reason.
 	NoTelemetry string
@@ -98,6 +102,12 @@ func (r *Run) Render(profiles []*telemetry.Profile, realism telemetry.Realism) (
 				return nil, err
 			}
 			rd := Rendered{Test: t, Context: p.Name, Events: events}
+			if rd.Service, err = telemetry.AuditEvents(r.Results.RunID, t.Ledger); err != nil {
+				return nil, err
+			}
+			for i := range rd.Service {
+				rd.Service[i].Context = p.Name
+			}
 			if t.Observations == nil {
 				rd.NoTelemetry = r.whyNoTelemetry(*t)
 			}
@@ -113,7 +123,7 @@ func Detect(ctx context.Context, rendered []Rendered, rules []validate.Rule) ([]
 	verdicts := []validate.Verdict{}
 	for _, rd := range rendered {
 		t := rd.Test
-		eval := validate.NewEvaluation(rules, rd.Events)
+		eval := validate.NewEvaluation(rules, append(slices.Clip(rd.Events), rd.Service...))
 		for _, exp := range t.Test.Expect[rd.Context] {
 			v, err := eval.Check(ctx, exp)
 			if err != nil {

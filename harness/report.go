@@ -1,10 +1,12 @@
 package harness
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/event"
@@ -66,7 +68,13 @@ func Report(dir string, r *Run, events []event.Event) error {
 	if err := telemetry.WriteZeekLogs(filepath.Join(dir, "zeek"), events); err != nil {
 		return err
 	}
+	audit, err := telemetry.AuditEvents(r.Results.RunID, r.Ledger)
+	if err != nil {
+		return err
+	}
 	for name, write := range map[string]func(io.Writer) error{
+		"events.ecs.jsonl":        func(w io.Writer) error { return WriteECS(w, append(slices.Clip(windows), audit...), nil) },
+		"github-audit.jsonl":      func(w io.Writer) error { return writeAudit(w, r.Ledger) },
 		"events.xml":              func(w io.Writer) error { return telemetry.WriteXML(w, windows) },
 		"events.provenance.jsonl": func(w io.Writer) error { return telemetry.WriteProvenance(w, windows) },
 		"events.jsonl":            func(w io.Writer) error { return telemetry.WriteJSONL(w, windows) },
@@ -93,4 +101,19 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// writeAudit writes GitHub's audit log as the mock recorded it, one event
+// per line in GitHub's own shape (what audit-log streaming delivers).
+func writeAudit(w io.Writer, entries []emulator.Entry) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, en := range entries {
+		for _, a := range en.Audit {
+			if err := enc.Encode(a); err != nil {
+				return fmt.Errorf("audit log: %w", err)
+			}
+		}
+	}
+	return nil
 }

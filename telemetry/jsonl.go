@@ -373,6 +373,13 @@ func ReadEvents(name string, r io.Reader) ([]event.Event, error) {
 		}
 		return events, nil
 	case '{':
+		if line, _ := br.Peek(64 << 10); IsGitHubAudit(bytes.SplitN(bytes.TrimLeft(line, "\ufeff \t\r\n"), []byte("\n"), 2)[0]) {
+			events, err := ReadGitHubAudit(br)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			return events, nil
+		}
 		events, err := ReadJSONL(br)
 		if je := (*jsonlError)(nil); errors.As(err, &je) {
 			return nil, fmt.Errorf("%s:%d: %w", name, je.line, je.err)

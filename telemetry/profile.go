@@ -87,6 +87,28 @@ type Image struct {
 	// one's the hashes of the binary that ran.
 	Hashes             string `yaml:"hashes"`
 	ScriptBlockLogging bool   `yaml:"script_block_logging"`
+	// CodeSignature is the image's Authenticode signer, as Elastic Defend
+	// reports it (process.code_signature.*); empty for an unsigned image.
+	CodeSignature CodeSignature `yaml:"code_signature"`
+}
+
+// CodeSignature is who signed an image and whether Windows trusts it.
+type CodeSignature struct {
+	SubjectName string `yaml:"subject_name"`
+	Trusted     bool   `yaml:"trusted"`
+}
+
+// ImageByPath returns the profile's entry for a Windows image path (or the
+// wrapper that starts it), case-insensitively.
+func (p *Profile) ImageByPath(winPath string) (Image, bool) {
+	for _, set := range []map[string]Image{p.Images, p.Shells} {
+		for _, img := range set {
+			if strings.EqualFold(p.expand(img.Image), winPath) || (img.Wrapper != "" && strings.EqualFold(p.expand(img.Wrapper), winPath)) {
+				return img, true
+			}
+		}
+	}
+	return Image{}, false
 }
 
 // Resolved is what a host name resolves to on the rendered host's network.

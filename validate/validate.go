@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/t1567001/harness/validate/elastic"
 	"github.com/t1567001/harness/validate/spl"
 )
 
@@ -96,6 +97,9 @@ type Options struct {
 	// Sourcetype is the Splunk sourcetype, with {channel} standing for the
 	// event's channel (default XmlWinEventLog:{channel}, as in the seed).
 	Sourcetype string
+	// ECS reads events as ECS documents for Elastic rules (*.toml); without
+	// it those rules are reported unsupported.
+	ECS ECSConverter
 }
 
 func (o Options) withDefaults() Options {
@@ -109,7 +113,7 @@ func (o Options) withDefaults() Options {
 }
 
 // LoadRules loads every rule in fsys: *.spl files as Splunk queries, *.yml
-// and *.yaml as Sigma rules. A rule's id is its file name without the
+// and *.yaml as Sigma rules, *.toml as Elastic rules. A rule's id is its file name without the
 // extension. Files that cannot be used are returned as Unsupported; a rule
 // that does not parse is an error naming the file and position.
 func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
@@ -145,6 +149,20 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 				// folders hold rules for many log sources.
 				unsupported = append(unsupported, Unsupported{Path: p, Reason: err.Error()})
 				return nil
+			}
+			rules = append(rules, r)
+		case ".toml":
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			r, err := NewElasticRule(p, data, opts.ECS)
+			if elastic.IsRefused(err) {
+				unsupported = append(unsupported, Unsupported{Path: p, Reason: err.Error()})
+				return nil
+			}
+			if err != nil {
+				return err
 			}
 			rules = append(rules, r)
 		}

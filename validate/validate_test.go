@@ -277,3 +277,25 @@ func TestCheckEvidence(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, v.Pass)
 }
+
+func TestElasticRuleExplainsAnUnwantedAlert(t *testing.T) {
+	toECS := func(e *event.Event) []map[string]any {
+		action, _ := e.Get("action")
+		return []map[string]any{{"event.category": []any{"configuration"}, "event.action": action,
+			"data_stream.dataset": "github.audit", "github.visibility": "public"}}
+	}
+	r, err := NewElasticRule("public.toml", []byte("[rule]\nname = \"Public\"\ntype = \"eql\"\nlanguage = \"eql\"\nquery = 'configuration where event.action == \"repo.access\"'\n"), toECS)
+	require.NoError(t, err)
+	events := []event.Event{{Channel: "github.audit", Data: []event.Field{{Name: "action", Value: "repo.access"}}}, {Channel: "github.audit", Data: []event.Field{{Name: "action", Value: "git.push"}}}}
+	rows, err := r.Evaluate(context.Background(), events)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []int{0}, rows[0].Sources)
+	assert.Equal(t, "repo.access", rows[0].Values["event.action"])
+	why := r.Explain(context.Background(), events, Outcome{})
+	assert.Contains(t, why, "rule public (Public) fires 1 time(s) where it should stay silent:")
+	assert.Contains(t, why, "on 1 document(s): event.action=repo.access")
+
+	_, err = NewElasticRule("public.toml", []byte("[rule]\ntype = \"eql\"\n"), nil)
+	assert.ErrorContains(t, err, "no ECS mapping")
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/t1567001/harness/harness"
 	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/validate"
 )
@@ -27,6 +28,13 @@ func loadRules(cmd *cobra.Command, dir string, opts validate.Options) ([]validat
 			return nil, badInput(fmt.Errorf("--rules %s: not a folder", dir))
 		}
 		fsys = os.DirFS(dir)
+	}
+	if opts.ECS == nil {
+		conv, err := harness.ECSConverter(nil)
+		if err != nil {
+			return nil, err
+		}
+		opts.ECS = conv
 	}
 	loaded, unsupported, err := validate.LoadRules(fsys, opts)
 	if err != nil {

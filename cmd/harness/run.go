@@ -57,6 +57,9 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
+			if splOpts.ECS, err = harness.ECSConverter(profiles); err != nil {
+				return err
+			}
 			rules, err := loadRules(cmd, rulesDir, splOpts)
 			if err != nil {
 				return err
@@ -112,7 +115,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&contexts, "context", nil, "render telemetry under this host context (repeatable; default: every profile)")
 	f.StringVar(&realism, "realism", "", "Sysmon 3 DestinationHostname for every context: resolved (name asked for), ptr (reverse lookup), off (\"-\"); default: each profile's own")
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
-	f.StringVar(&rulesDir, "rules", "", "folder of detection rules, *.spl and Sigma *.yml (default: the harness's own)")
+	f.StringVar(&rulesDir, "rules", "", "folder of detection rules: *.spl, Sigma *.yml, Elastic *.toml (default: the harness's own)")
 	addRuleFlags(f, &splOpts)
 	f.BoolVar(&asJSON, "json", false, "print the results document (as results.json) instead of the text report")
 	return cmd

@@ -79,7 +79,7 @@ func (e errBoolAssign) Error() string {
 func (c *evalCmd) stream(_ *runState, _ int, r *record) (bool, error) {
 	for _, a := range c.assigns {
 		v := a.e.eval(r)
-		if v.kind == KindBool {
+		if v.Kind() == KindBool {
 			return false, errBoolAssign{a.field}
 		}
 		// Splunk: assigning null removes the field.
@@ -115,7 +115,7 @@ func expand(pats []fieldPat, r *record, onlyPresent bool) []string {
 			visible = r.names()
 		}
 		for _, n := range visible {
-			if p.w.match(n) && !slices.Contains(out, n) {
+			if p.w.Match(n) && !slices.Contains(out, n) {
 				out = append(out, n)
 			}
 		}
@@ -362,110 +362,6 @@ type statsCmd struct {
 	by   []string
 }
 
-type aggState struct {
-	count    int
-	distinct map[string]struct{}
-	list     []string
-	sum      float64
-	nums     int
-	minN     float64
-	maxN     float64
-	minS     string
-	maxS     string
-	seen     bool
-	first    Value
-	last     Value
-}
-
-func (a *aggState) add(fn string, v Value) {
-	for _, s := range v.Values() {
-		a.count++
-		switch fn {
-		case "dc", "distinct_count", "values":
-			if a.distinct == nil {
-				a.distinct = make(map[string]struct{})
-			}
-			a.distinct[s] = struct{}{}
-		case "list":
-			// Splunk's list() keeps at most 100 values.
-			if len(a.list) < 100 {
-				a.list = append(a.list, s)
-			}
-		}
-		f, isNum := parseNumber(s)
-		if isNum {
-			a.sum += f
-			if a.nums == 0 || f < a.minN {
-				a.minN = f
-			}
-			if a.nums == 0 || f > a.maxN {
-				a.maxN = f
-			}
-			a.nums++
-		}
-		if !a.seen || s < a.minS {
-			a.minS = s
-		}
-		if !a.seen || s > a.maxS {
-			a.maxS = s
-		}
-		if !a.seen {
-			a.first = StringValue(s)
-			a.seen = true
-		}
-		a.last = StringValue(s)
-	}
-}
-
-func (a *aggState) result(fn string) Value {
-	switch fn {
-	case "count", "c":
-		return NumberValue(float64(a.count))
-	case "dc", "distinct_count":
-		return NumberValue(float64(len(a.distinct)))
-	case "values":
-		vals := make([]string, 0, len(a.distinct))
-		for s := range a.distinct {
-			vals = append(vals, s)
-		}
-		// Splunk: values() returns distinct values in lexicographical order.
-		sort.Strings(vals)
-		return MultiValue(vals)
-	case "list":
-		return MultiValue(a.list)
-	case "first":
-		return a.first
-	case "last":
-		return a.last
-	case "sum":
-		if a.nums == 0 {
-			return Value{}
-		}
-		return NumberValue(a.sum)
-	case "avg", "mean":
-		if a.nums == 0 {
-			return Value{}
-		}
-		return NumberValue(a.sum / float64(a.nums))
-	case "min", "max":
-		if !a.seen {
-			return Value{}
-		}
-		// Numbers when there are any, lexicographic order otherwise.
-		if a.nums > 0 {
-			if fn == "min" {
-				return NumberValue(a.minN)
-			}
-			return NumberValue(a.maxN)
-		}
-		if fn == "min" {
-			return StringValue(a.minS)
-		}
-		return StringValue(a.maxS)
-	}
-	return Value{}
-}
-
 type group struct {
 	by   []Value
 	aggs []aggState
@@ -502,10 +398,10 @@ func (c *statsCmd) block(recs []*record) []*record {
 		g.src = append(g.src, r.src...)
 		for i, a := range c.aggs {
 			if a.field == "" {
-				g.aggs[i].count++
+				g.aggs[i].AddRow()
 				continue
 			}
-			g.aggs[i].add(a.fn, r.get(a.field))
+			g.aggs[i].Add(a.fn, r.get(a.field))
 		}
 	}
 	if len(c.by) == 0 && len(order) == 0 {
@@ -533,7 +429,7 @@ func (c *statsCmd) block(recs []*record) []*record {
 			r.over = append(r.over, binding{name: f, val: g.by[i]})
 		}
 		for i, a := range c.aggs {
-			v := g.aggs[i].result(a.fn)
+			v := g.aggs[i].Result(a.fn)
 			r.over = append(r.over, binding{name: a.name, val: v, del: v.IsNull()})
 		}
 		out = append(out, r)

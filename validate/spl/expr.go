@@ -27,7 +27,7 @@ func (e *fieldExpr) eval(r *record) Value { return r.getSlot(e.slot, e.name) }
 type negExpr struct{ x expr }
 
 func (e *negExpr) eval(r *record) Value {
-	if f, ok := e.x.eval(r).numeric(); ok {
+	if f, ok := e.x.eval(r).Numeric(); ok {
 		return NumberValue(-f)
 	}
 	return Value{}
@@ -42,11 +42,11 @@ type arithExpr struct {
 
 func (e *arithExpr) eval(r *record) Value {
 	a, b := e.l.eval(r), e.r.eval(r)
-	if a.kind == KindNull || b.kind == KindNull {
+	if a.Kind() == KindNull || b.Kind() == KindNull {
 		return Value{}
 	}
-	x, okA := a.numeric()
-	y, okB := b.numeric()
+	x, okA := a.Numeric()
+	y, okB := b.Numeric()
 	if !okA || !okB {
 		if e.op == '+' {
 			// Splunk's + concatenates when its operands are strings.
@@ -88,32 +88,6 @@ func (e *concatExpr) eval(r *record) Value {
 	return StringValue(a + b)
 }
 
-// compareValues orders two values as eval does: numerically when both are
-// numbers (or event text that looks numeric), otherwise as case-sensitive
-// text. ok is false when either side is null.
-func compareValues(a, b Value) (c int, ok bool) {
-	if a.kind == KindNull || b.kind == KindNull {
-		return 0, false
-	}
-	if a.kind == KindBool && b.kind == KindBool {
-		return int(a.num - b.num), true
-	}
-	if x, okA := a.numeric(); okA {
-		if y, okB := b.numeric(); okB {
-			switch {
-			case x < y:
-				return -1, true
-			case x > y:
-				return 1, true
-			}
-			return 0, true
-		}
-	}
-	sa, _ := a.Text()
-	sb, _ := b.Text()
-	return strings.Compare(sa, sb), true
-}
-
 type cmpExpr struct {
 	op   string
 	l, r expr
@@ -140,8 +114,6 @@ func (e *cmpExpr) eval(r *record) Value {
 	}
 	return BoolValue(false)
 }
-
-func truthy(v Value) bool { return v.kind == KindBool && v.num != 0 }
 
 // logicExpr is AND, OR and XOR; a non-Boolean operand counts as false.
 type logicExpr struct {
@@ -189,7 +161,7 @@ func (e *matchExpr) eval(r *record) Value {
 		return BoolValue(false)
 	}
 	if e.lit != nil {
-		return BoolValue(e.lit.match(s))
+		return BoolValue(e.lit.Match(s))
 	}
 	return BoolValue(e.re.MatchString(s))
 }
@@ -218,45 +190,6 @@ func (e *likeExpr) eval(r *record) Value {
 	s, ok := e.x.eval(r).Text()
 	p, okP := e.pat.eval(r).Text()
 	return BoolValue(ok && okP && likeMatch(s, p))
-}
-
-// likeMatch is the iterative wildcard algorithm: linear backtracking to the
-// last %, so no input can make it exponential.
-func likeMatch(s, p string) bool {
-	si, pi := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		if pi < len(p) {
-			switch p[pi] {
-			case '%':
-				star, mark = pi, si
-				pi++
-				continue
-			case '_':
-				_, n := utf8.DecodeRuneInString(s[si:])
-				si += n
-				pi++
-				continue
-			default:
-				if p[pi] == s[si] {
-					si++
-					pi++
-					continue
-				}
-			}
-		}
-		if star < 0 {
-			return false
-		}
-		pi = star + 1
-		_, n := utf8.DecodeRuneInString(s[mark:])
-		mark += n
-		si = mark
-	}
-	for pi < len(p) && p[pi] == '%' {
-		pi++
-	}
-	return pi == len(p)
 }
 
 type inExpr struct {
@@ -289,7 +222,7 @@ func isBoolExpr(e expr) (yes, no bool) {
 		}
 		return false, true
 	case *litExpr:
-		return e.v.kind == KindBool, e.v.kind != KindBool
+		return e.v.Kind() == KindBool, e.v.Kind() != KindBool
 	}
 	return false, true
 }
@@ -308,7 +241,7 @@ func lookupFunction(name string) (funcDef, bool) {
 	switch name {
 	case "abs":
 		return funcDef{1, 1, false, func(r *record, a []expr) Value {
-			if f, ok := a[0].eval(r).numeric(); ok {
+			if f, ok := a[0].eval(r).Numeric(); ok {
 				return NumberValue(math.Abs(f))
 			}
 			return Value{}
@@ -327,7 +260,7 @@ func lookupFunction(name string) (funcDef, bool) {
 	case "coalesce":
 		return funcDef{1, -1, false, func(r *record, a []expr) Value {
 			for _, x := range a {
-				if v := x.eval(r); v.kind != KindNull {
+				if v := x.eval(r); v.Kind() != KindNull {
 					return v
 				}
 			}
@@ -347,21 +280,21 @@ func lookupFunction(name string) (funcDef, bool) {
 			return a[2].eval(r)
 		}}, true
 	case "isnull":
-		return funcDef{1, 1, true, func(r *record, a []expr) Value { return BoolValue(a[0].eval(r).kind == KindNull) }}, true
+		return funcDef{1, 1, true, func(r *record, a []expr) Value { return BoolValue(a[0].eval(r).Kind() == KindNull) }}, true
 	case "isnotnull":
 		return funcDef{1, 1, true, func(r *record, a []expr) Value {
-			return BoolValue(a[0].eval(r).kind != KindNull)
+			return BoolValue(a[0].eval(r).Kind() != KindNull)
 		}}, true
 	case "isnum":
 		return funcDef{1, 1, true, func(r *record, a []expr) Value {
-			_, ok := a[0].eval(r).numeric()
+			_, ok := a[0].eval(r).Numeric()
 			return BoolValue(ok)
 		}}, true
 	case "isstr":
 		return funcDef{1, 1, true, func(r *record, a []expr) Value {
 			v := a[0].eval(r)
-			_, num := v.numeric()
-			return BoolValue((v.kind == KindString || v.kind == KindMulti) && !num)
+			_, num := v.Numeric()
+			return BoolValue((v.Kind() == KindString || v.Kind() == KindMulti) && !num)
 		}}, true
 	case "len":
 		return funcDef{1, 1, false, func(r *record, a []expr) Value {
@@ -383,20 +316,20 @@ func lookupFunction(name string) (funcDef, bool) {
 	case "mvcount":
 		return funcDef{1, 1, false, func(r *record, a []expr) Value {
 			v := a[0].eval(r)
-			if v.kind == KindNull {
+			if v.Kind() == KindNull {
 				return Value{}
 			}
 			return NumberValue(float64(len(v.Values())))
 		}}, true
 	case "round":
 		return funcDef{1, 2, false, func(r *record, a []expr) Value {
-			f, ok := a[0].eval(r).numeric()
+			f, ok := a[0].eval(r).Numeric()
 			if !ok {
 				return Value{}
 			}
 			digits := 0.0
 			if len(a) == 2 {
-				if d, ok := a[1].eval(r).numeric(); ok {
+				if d, ok := a[1].eval(r).Numeric(); ok {
 					digits = math.Trunc(d)
 				}
 			}
@@ -407,7 +340,7 @@ func lookupFunction(name string) (funcDef, bool) {
 	case "substr":
 		return funcDef{2, 3, false, func(r *record, a []expr) Value {
 			s, ok := a[0].eval(r).Text()
-			start, okS := a[1].eval(r).numeric()
+			start, okS := a[1].eval(r).Numeric()
 			if !ok || !okS {
 				return Value{}
 			}
@@ -422,7 +355,7 @@ func lookupFunction(name string) (funcDef, bool) {
 			i = max(0, min(i, len(runes)))
 			j := len(runes)
 			if len(a) == 3 {
-				n, ok := a[2].eval(r).numeric()
+				n, ok := a[2].eval(r).Numeric()
 				if !ok {
 					return Value{}
 				}
@@ -433,7 +366,7 @@ func lookupFunction(name string) (funcDef, bool) {
 	case "tonumber":
 		return funcDef{1, 2, false, func(r *record, a []expr) Value {
 			v := a[0].eval(r)
-			if v.kind == KindNumber {
+			if v.Kind() == KindNumber {
 				return v
 			}
 			s, ok := v.Text()
@@ -442,7 +375,7 @@ func lookupFunction(name string) (funcDef, bool) {
 			}
 			base := 10.0
 			if len(a) == 2 {
-				if base, ok = a[1].eval(r).numeric(); !ok {
+				if base, ok = a[1].eval(r).Numeric(); !ok {
 					return Value{}
 				}
 			}
@@ -468,16 +401,16 @@ func lookupFunction(name string) (funcDef, bool) {
 	case "tostring":
 		return funcDef{1, 2, false, func(r *record, a []expr) Value {
 			v := a[0].eval(r)
-			if v.kind == KindBool {
+			if v.Kind() == KindBool {
 				// Splunk spells Booleans with a capital letter here.
-				if v.num != 0 {
+				if b, _ := v.Bool(); b {
 					return StringValue("True")
 				}
 				return StringValue("False")
 			}
 			if len(a) == 2 {
 				format, _ := a[1].eval(r).Text()
-				if f, ok := v.numeric(); ok && format == "hex" {
+				if f, ok := v.Numeric(); ok && format == "hex" {
 					return StringValue("0x" + strings.ToUpper(strconv.FormatInt(int64(f), 16)))
 				}
 			}

@@ -691,10 +691,10 @@ func (p *parser) call(name token) (expr, error) {
 			return &matchExpr{x: args[0], re: re, lit: compileLiterals(re.String())}, nil
 		}
 		lit, ok := args[2].(*litExpr)
-		if !ok || lit.v.kind != KindString {
+		if !ok || lit.v.Kind() != KindString {
 			return nil, p.errAt(name.pos, "replace() needs a string literal replacement")
 		}
-		return &replaceExpr{x: args[0], re: re, repl: splunkReplacement(lit.v.str)}, nil
+		return &replaceExpr{x: args[0], re: re, repl: splunkReplacement(lit.v.String())}, nil
 	case "like":
 		if err := arity(2, 2); err != nil {
 			return nil, err
@@ -723,13 +723,13 @@ func (p *parser) call(name token) (expr, error) {
 // regex compiles a literal regular expression once, at parse time.
 func (p *parser) regex(arg expr, name token, argPos int) (*regexp.Regexp, error) {
 	lit, ok := arg.(*litExpr)
-	if !ok || lit.v.kind != KindString {
+	if !ok || lit.v.Kind() != KindString {
 		return nil, p.errAt(name.pos, "%s() needs a string literal regular expression", name.text)
 	}
-	if c := pcreOnly(lit.v.str); c != "" {
+	if c := pcreOnly(lit.v.String()); c != "" {
 		return nil, p.errAt(argPos, "%s() regular expression uses %s, which is PCRE-only and unsupported by Go's RE2 engine", name.text, c)
 	}
-	re, err := regexp.Compile(lit.v.str)
+	re, err := regexp.Compile(lit.v.String())
 	if err != nil {
 		return nil, p.errAt(argPos, "%s() regular expression: %v", name.text, err)
 	}
@@ -804,7 +804,7 @@ func (p *parser) parseTable(start int) (command, error) {
 
 func fieldPattern(name string) fieldPat {
 	w := compileWildcard(name, true)
-	return fieldPat{name: name, wild: w.hasStar(), w: w}
+	return fieldPat{name: name, wild: w.HasStar(), w: w}
 }
 
 func (p *parser) parseFields(start int) (command, error) {

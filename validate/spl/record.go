@@ -88,13 +88,13 @@ func (r *record) getSlot(slot int, name string) Value {
 		}
 	}
 	if s, ok := r.evLookup(slot, name); ok {
-		return Value{kind: KindString, str: s, field: true}
+		return EventValue(s)
 	}
 	return Value{}
 }
 
 func (r *record) set(name string, v Value) {
-	del := v.kind == KindNull
+	del := v.Kind() == KindNull
 	for i := range r.over {
 		if r.over[i].name == name {
 			r.over[i] = binding{name: name, val: v, del: del}

@@ -58,8 +58,8 @@ func (n *sNode) match(r *record) bool {
 	if len(r.over) > 0 || r.cols != nil {
 		// A later search command may see multivalue fields from stats.
 		v := r.get(n.field)
-		if v.kind == KindMulti {
-			for _, s := range v.multi {
+		if v.Kind() == KindMulti {
+			for _, s := range v.Values() {
 				if n.matchText(s) {
 					return true
 				}
@@ -75,13 +75,13 @@ func (n *sNode) matchText(s string) bool {
 	switch n.cmp {
 	case "=":
 		for i := range n.pats {
-			if n.pats[i].match(s) {
+			if n.pats[i].Match(s) {
 				return true
 			}
 		}
 		return false
 	case "!=":
-		return !n.pats[0].match(s)
+		return !n.pats[0].Match(s)
 	}
 	// Splunk compares numerically when both sides are numbers and
 	// lexicographically otherwise.
@@ -94,7 +94,7 @@ func (n *sNode) matchText(s string) bool {
 			c = 1
 		}
 	} else {
-		c = strings.Compare(s, n.pats[0].pattern)
+		c = strings.Compare(s, n.pats[0].Pattern)
 	}
 	switch n.cmp {
 	case "<":
@@ -122,19 +122,19 @@ var metadata = map[string]bool{
 func (n *sNode) matchBare(r *record) bool {
 	w := &n.pats[0]
 	if raw, ok := r.text(-1, "_raw"); ok {
-		return w.match(raw)
+		return w.Match(raw)
 	}
 	for k, v := range r.ev {
 		if metadata[k] || r.get(k).IsNull() && (len(r.over) > 0 || r.cols != nil) {
 			continue
 		}
-		if w.match(v) {
+		if w.Match(v) {
 			return true
 		}
 	}
 	for _, b := range r.over {
 		if !b.del {
-			if s, ok := b.val.Text(); ok && w.match(s) {
+			if s, ok := b.val.Text(); ok && w.Match(s) {
 				return true
 			}
 		}
@@ -262,7 +262,7 @@ func (n *sNode) explain(pt *posTracker, r *record) *Trace {
 		t.Actual, t.Present = r.text(-1, n.field)
 	}
 	for _, p := range n.pats {
-		t.Patterns = append(t.Patterns, p.pattern)
+		t.Patterns = append(t.Patterns, p.Pattern)
 	}
 	t.Matched = n.match(r)
 	return t

@@ -1,16 +1,16 @@
-package spl
+package core
 
 import (
 	"strings"
 	"unicode/utf8"
 )
 
-// wildcard is a compiled search-command pattern: '*' matches any run of
+// Wildcard is a compiled search-command pattern: '*' matches any run of
 // characters and the rest matches case-insensitively. Patterns are split once
 // at parse time so that matching needs no allocation for ASCII patterns, which
 // is what detection content uses.
-type wildcard struct {
-	pattern string   // as written, after unescaping
+type Wildcard struct {
+	Pattern string   // as written, after unescaping
 	segs    []string // the literal parts between stars
 	lead    bool     // pattern starts with '*'
 	trail   bool     // pattern ends with '*'
@@ -18,8 +18,9 @@ type wildcard struct {
 	caseSen bool     // match case-sensitively (field names in table/fields)
 }
 
-func compileWildcard(p string, caseSensitive bool) wildcard {
-	w := wildcard{pattern: p, caseSen: caseSensitive, ascii: true}
+// CompileWildcard compiles p; caseSensitive keeps case (field names).
+func CompileWildcard(p string, caseSensitive bool) Wildcard {
+	w := Wildcard{Pattern: p, caseSen: caseSensitive, ascii: true}
 	for i := 0; i < len(p); i++ {
 		if p[i] >= utf8.RuneSelf {
 			w.ascii = false
@@ -41,10 +42,11 @@ func compileWildcard(p string, caseSensitive bool) wildcard {
 	return w
 }
 
-func (w *wildcard) hasStar() bool { return w.lead || w.trail || strings.Contains(w.pattern, "*") }
+// HasStar reports whether the pattern has a wildcard.
+func (w *Wildcard) HasStar() bool { return w.lead || w.trail || strings.Contains(w.Pattern, "*") }
 
-// match reports whether s matches the whole pattern.
-func (w *wildcard) match(s string) bool {
+// Match reports whether s matches the whole pattern.
+func (w *Wildcard) Match(s string) bool {
 	fold := !w.caseSen
 	if fold && !w.ascii {
 		s = strings.ToLower(s)
@@ -56,7 +58,7 @@ func (w *wildcard) match(s string) bool {
 		return w.lead || s == ""
 	}
 	if !w.lead {
-		if !hasPrefix(s, segs[0], fold) {
+		if !HasPrefix(s, segs[0], fold) {
 			return false
 		}
 		if len(segs) == 1 && !w.trail {
@@ -71,62 +73,67 @@ func (w *wildcard) match(s string) bool {
 		segs = segs[:len(segs)-1]
 	}
 	for _, seg := range segs {
-		i := index(s, seg, fold)
+		i := Index(s, seg, fold)
 		if i < 0 {
 			return false
 		}
 		s = s[i+len(seg):]
 	}
-	return w.trail || hasSuffix(s, last, fold)
+	return w.trail || HasSuffix(s, last, fold)
 }
 
-func lowerASCII(c byte) byte {
+// LowerASCII lower-cases an ASCII letter.
+func LowerASCII(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
 		return c + 'a' - 'A'
 	}
 	return c
 }
 
-func equalFoldASCII(a, b string) bool {
+// EqualFoldASCII compares ASCII text case-insensitively.
+func EqualFoldASCII(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
-		if a[i] != b[i] && lowerASCII(a[i]) != lowerASCII(b[i]) {
+		if a[i] != b[i] && LowerASCII(a[i]) != LowerASCII(b[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-func hasPrefix(s, p string, fold bool) bool {
+// HasPrefix reports whether s starts with p, folding ASCII case when fold.
+func HasPrefix(s, p string, fold bool) bool {
 	if len(s) < len(p) {
 		return false
 	}
 	if fold {
-		return equalFoldASCII(s[:len(p)], p)
+		return EqualFoldASCII(s[:len(p)], p)
 	}
 	return s[:len(p)] == p
 }
 
-func hasSuffix(s, p string, fold bool) bool {
+// HasSuffix reports whether s ends with p, folding ASCII case when fold.
+func HasSuffix(s, p string, fold bool) bool {
 	if len(s) < len(p) {
 		return false
 	}
 	if fold {
-		return equalFoldASCII(s[len(s)-len(p):], p)
+		return EqualFoldASCII(s[len(s)-len(p):], p)
 	}
 	return s[len(s)-len(p):] == p
 }
 
-func index(s, sub string, fold bool) int {
+// Index is strings.Index, folding ASCII case when fold.
+func Index(s, sub string, fold bool) int {
 	if !fold {
 		return strings.Index(s, sub)
 	}
 	if sub == "" {
 		return 0
 	}
-	c0 := lowerASCII(sub[0])
+	c0 := LowerASCII(sub[0])
 	c1 := c0
 	if c0 >= 'a' && c0 <= 'z' {
 		c1 = c0 - ('a' - 'A')
@@ -136,7 +143,7 @@ func index(s, sub string, fold bool) int {
 		if c := s[i]; c != c0 && c != c1 {
 			continue
 		}
-		if equalFoldASCII(s[i:i+n], sub) {
+		if EqualFoldASCII(s[i:i+n], sub) {
 			return i
 		}
 	}

@@ -1,4 +1,4 @@
-package spl
+package core
 
 import (
 	"bytes"
@@ -7,13 +7,13 @@ import (
 	"unicode/utf8"
 )
 
-// literalMatcher is a fast path for the regular expressions detection
+// LiteralMatcher is a fast path for the regular expressions detection
 // content uses most: an alternation of literal strings, optionally
 // case-insensitive, such as "(?i)(code\.exe|idea64\.exe|pycharm)". Such a
 // regex, unanchored, matches exactly when the text contains one of the
 // literals, and a substring search is many times faster than Go's
 // backtracking matcher.
-type literalMatcher struct {
+type LiteralMatcher struct {
 	lits [][]byte // lower-cased when fold
 	strs []string
 	fold bool
@@ -22,9 +22,9 @@ type literalMatcher struct {
 // maxLiterals bounds the expansion of character classes and alternations.
 const maxLiterals = 64
 
-// compileLiterals returns a literalMatcher equivalent to re, or nil when re
+// CompileLiterals returns a LiteralMatcher equivalent to re, or nil when re
 // uses anything but literals, alternation, groups and tiny character classes.
-func compileLiterals(re string) *literalMatcher {
+func CompileLiterals(re string) *LiteralMatcher {
 	tree, err := syntax.Parse(re, syntax.Perl)
 	if err != nil {
 		return nil
@@ -34,7 +34,7 @@ func compileLiterals(re string) *literalMatcher {
 	if !ok || (foldSeen && exactSeen) {
 		return nil
 	}
-	m := &literalMatcher{fold: foldSeen}
+	m := &LiteralMatcher{fold: foldSeen}
 	for _, l := range lits {
 		if m.fold {
 			for i := 0; i < len(l); i++ {
@@ -129,7 +129,8 @@ func unicodeSimpleFold(r rune) rune {
 	return r
 }
 
-func (m *literalMatcher) match(s string) bool {
+// Match reports whether s contains one of the literals.
+func (m *LiteralMatcher) Match(s string) bool {
 	if !m.fold {
 		for _, l := range m.strs {
 			if strings.Contains(s, l) {
@@ -141,7 +142,7 @@ func (m *literalMatcher) match(s string) bool {
 	var buf [512]byte
 	if len(s) > len(buf) {
 		for _, l := range m.strs {
-			if index(s, l, true) >= 0 {
+			if Index(s, l, true) >= 0 {
 				return true
 			}
 		}
@@ -149,7 +150,7 @@ func (m *literalMatcher) match(s string) bool {
 	}
 	b := buf[:len(s)]
 	for i := 0; i < len(s); i++ {
-		b[i] = lowerASCII(s[i])
+		b[i] = LowerASCII(s[i])
 	}
 	for _, l := range m.lits {
 		if bytes.Contains(b, l) {

@@ -1,16 +1,11 @@
-package spl
+package core
 
 import (
 	"encoding/json"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 )
-
-// Event is one record: field name to value. Field names are case-sensitive;
-// a field absent from the map is null.
-type Event map[string]string
 
 // Kind is the type of a [Value].
 type Kind uint8
@@ -94,7 +89,7 @@ func (v Value) Text() (string, bool) {
 	case KindString:
 		return v.str, true
 	case KindNumber:
-		return formatNumber(v.num), true
+		return FormatNumber(v.num), true
 	case KindBool:
 		if v.num != 0 {
 			return "true", true
@@ -123,9 +118,9 @@ func (v Value) Number() (float64, bool) {
 	case KindNumber:
 		return v.num, true
 	case KindString:
-		return parseNumber(v.str)
+		return ParseNumber(v.str)
 	case KindMulti:
-		return parseNumber(v.multi[0])
+		return ParseNumber(v.multi[0])
 	}
 	return 0, false
 }
@@ -152,7 +147,7 @@ func (v Value) MarshalJSON() ([]byte, error) {
 		if math.IsNaN(v.num) || math.IsInf(v.num, 0) {
 			return []byte("null"), nil
 		}
-		return []byte(formatNumber(v.num)), nil
+		return []byte(FormatNumber(v.num)), nil
 	case KindBool:
 		if v.num != 0 {
 			return []byte("true"), nil
@@ -166,34 +161,35 @@ func (v Value) MarshalJSON() ([]byte, error) {
 	return []byte("null"), nil
 }
 
-// numeric reports v as a number for comparison: numbers, and text read from
+// Numeric reports v as a number for comparison: numbers, and text read from
 // events that looks numeric. String literals stay strings, so eval's
 // EventCode="3" compares text while EventCode=3 compares numbers.
-func (v Value) numeric() (float64, bool) {
+func (v Value) Numeric() (float64, bool) {
 	switch v.kind {
 	case KindNumber:
 		return v.num, true
 	case KindString:
 		if v.field {
-			return parseNumber(v.str)
+			return ParseNumber(v.str)
 		}
 	case KindMulti:
-		return parseNumber(v.multi[0])
+		return ParseNumber(v.multi[0])
 	}
 	return 0, false
 }
 
-func formatNumber(f float64) string {
+// FormatNumber prints f as Splunk does: no trailing ".0".
+func FormatNumber(f float64) string {
 	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
 		return strconv.FormatInt(int64(f), 10)
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
-// parseNumber accepts decimal numbers only. The shape check comes first so
+// ParseNumber accepts decimal numbers only. The shape check comes first so
 // that strconv never builds an error value for ordinary text in a hot loop.
-func parseNumber(s string) (float64, bool) {
-	if !looksNumeric(s) {
+func ParseNumber(s string) (float64, bool) {
+	if !LooksNumeric(s) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -203,7 +199,8 @@ func parseNumber(s string) (float64, bool) {
 	return f, true
 }
 
-func looksNumeric(s string) bool {
+// LooksNumeric reports whether s is a decimal number.
+func LooksNumeric(s string) bool {
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		i++
@@ -278,14 +275,4 @@ func (r Row) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return []byte(b.String()), nil
-}
-
-// sortedKeys lists an event's field names in a stable order for output.
-func sortedKeys(ev Event) []string {
-	keys := make([]string, 0, len(ev))
-	for k := range ev {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,4 +1,4 @@
-package spl
+package core
 
 import (
 	"math/rand/v2"
@@ -38,9 +38,9 @@ func TestWildcardAgreesWithRegexp(t *testing.T) {
 		}
 		re.WriteString("$")
 		want := regexp.MustCompile(re.String())
-		w := compileWildcard(pat, false)
+		w := CompileWildcard(pat, false)
 		s := gen(8, false)
-		require.Equal(t, want.MatchString(s), w.match(s), "pattern %q text %q", pat, s)
+		require.Equal(t, want.MatchString(s), w.Match(s), "pattern %q text %q", pat, s)
 	}
 }
 
@@ -53,15 +53,15 @@ func TestLiteralMatcher(t *testing.T) {
 		`(github\.com|gitlab\.com|bitbucket\.org)`,
 		`(api\.github\.com|api\.gitlab\.com|gist\.github\.com)`,
 	} {
-		m := compileLiterals(re)
+		m := CompileLiterals(re)
 		require.NotNil(t, m, "%s should take the literal fast path", re)
 		rx := regexp.MustCompile(re)
 		for _, s := range texts {
-			assert.Equal(t, rx.MatchString(s), m.match(s), "%s on %q", re, s)
+			assert.Equal(t, rx.MatchString(s), m.Match(s), "%s on %q", re, s)
 		}
 	}
 	for _, re := range []string{`^push`, `a.b`, `[a-z]+`, `(?i)[k]`, `x*`, `(?i)é`, `a(?i)b`} {
-		assert.Nil(t, compileLiterals(re), "%s must keep the regex engine", re)
+		assert.Nil(t, CompileLiterals(re), "%s must keep the regex engine", re)
 	}
 }
 
@@ -74,6 +74,37 @@ func TestLikeMatch(t *testing.T) {
 		{"abc", "a_c", true}, {"abc", "a_", false}, {"", "%", true}, {"", "_", false},
 		{"éa", "_a", true}, {"aXbXc", "a%b%c", true}, {"abc", "ABC", false}, {"a%b", "a%%b", true},
 	} {
-		assert.Equal(t, c.want, likeMatch(c.s, c.p), "%q LIKE %q", c.s, c.p)
+		assert.Equal(t, c.want, Glob(c.s, c.p, '%', '_', false), "%q LIKE %q", c.s, c.p)
+	}
+}
+
+func TestGlobAgreesWithRegexp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", "B", "b", "?", "*", "x", "é", "É"}
+	gen := func(n int) string {
+		var b strings.Builder
+		for range rng.IntN(n) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	for range 20000 {
+		pat, text := gen(6), gen(8)
+		text = strings.NewReplacer("*", "", "?", "").Replace(text)
+		var re strings.Builder
+		re.WriteString("(?is)^")
+		for _, r := range pat {
+			switch r {
+			case '*':
+				re.WriteString(".*")
+			case '?':
+				re.WriteString(".")
+			default:
+				re.WriteString(regexp.QuoteMeta(string(r)))
+			}
+		}
+		re.WriteString("$")
+		want := regexp.MustCompile(re.String()).MatchString(text)
+		require.Equal(t, want, Glob(text, pat, '*', '?', true), "pattern %q text %q", pat, text)
 	}
 }

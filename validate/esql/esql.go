@@ -1,0 +1,381 @@
+// Package esql runs the subset of ES|QL that Elastic's detection rules use:
+// `from` (index patterns, metadata), `where`, `stats ... by`, `eval`,
+// `keep`, `drop`, `sort`, `limit`, with comparisons, and/or/not, `is [not]
+// null`, `in`, `like`, `rlike` and the functions those rules call
+// (mv_contains, to_lower, to_upper, length, coalesce; count, count_distinct,
+// values, min, max, sum, avg). Queries compile onto validate/core and run
+// over ECS documents.
+package esql
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/t1567001/harness/validate/core"
+)
+
+// Query is a compiled ES|QL query.
+type Query struct {
+	src string
+	// Indices are the from command's index patterns.
+	Indices  []string
+	Metadata []string
+	cmds     []command
+}
+
+// Row is one result row: its columns in order, and the indexes of the
+// documents it rests on.
+type Row struct {
+	Columns []string
+	Values  core.Doc
+	Sources []int
+}
+
+type table struct {
+	cols []string
+	rows []Row
+}
+
+type command interface {
+	apply(t table) table
+	span() (int, int)
+}
+
+type base struct{ s, e int }
+
+type parser struct{ *core.Parser }
+
+// Parse compiles an ES|QL query. Errors are *core.SyntaxError.
+func Parse(src string) (*Query, error) {
+	cp, err := core.NewParser("esql", src)
+	if err != nil {
+		return nil, err
+	}
+	p := parser{cp}
+	q := &Query{src: src}
+	if _, err := p.Expect("from"); err != nil {
+		return nil, err
+	}
+	if err := p.from(q); err != nil {
+		return nil, err
+	}
+	for p.Peek().Is("|") {
+		p.Next()
+		c, err := p.command()
+		if err != nil {
+			return nil, err
+		}
+		q.cmds = append(q.cmds, c)
+	}
+	if t := p.Peek(); t.Kind != core.TEOF {
+		return nil, p.ErrAt(t, "expected | or the end of the query, found %s", t.Describe())
+	}
+	return q, nil
+}
+
+// from reads index patterns as raw text: they hold - and *.
+func (p parser) from(q *Query) error {
+	for {
+		t := p.Peek()
+		start := t.Pos
+		end := start
+		for {
+			t = p.Peek()
+			if t.Kind == core.TEOF || t.Is("|") || t.Is(",") || (t.Pos > end && end > start) {
+				break
+			}
+			p.Next()
+			end = t.End
+		}
+		if end == start {
+			return p.ErrAt(t, "expected an index pattern")
+		}
+		q.Indices = append(q.Indices, p.Src[start:end])
+		if !p.Peek().Is(",") {
+			break
+		}
+		p.Next()
+	}
+	if p.Peek().Is("metadata") {
+		p.Next()
+		for {
+			t := p.Next()
+			if t.Kind != core.TIdent {
+				return p.ErrAt(t, "expected a metadata field")
+			}
+			q.Metadata = append(q.Metadata, t.Val)
+			if !p.Peek().Is(",") {
+				break
+			}
+			p.Next()
+		}
+	}
+	return nil
+}
+
+func (p parser) command() (command, error) {
+	t := p.Next()
+	switch strings.ToLower(t.Text) {
+	case "where":
+		x, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		_, e := x.Span()
+		return &whereCmd{base{t.Pos, e}, x}, nil
+	case "stats":
+		return p.stats(t)
+	case "eval":
+		return p.eval(t)
+	case "keep", "drop":
+		var pats []string
+		for {
+			f := p.Next()
+			if f.Kind != core.TIdent && !f.Is("*") {
+				return nil, p.ErrAt(f, "expected a field name")
+			}
+			name := f.Val
+			for nt := p.Peek(); nt.Is("*") && nt.Pos == f.End; nt = p.Peek() {
+				p.Next()
+				name += "*"
+				f = nt
+			}
+			pats = append(pats, name)
+			if !p.Peek().Is(",") {
+				break
+			}
+			p.Next()
+		}
+		return &keepCmd{base{t.Pos, p.Prev().End}, pats, strings.EqualFold(t.Text, "drop")}, nil
+	case "sort":
+		c := &sortCmd{}
+		for {
+			f := p.Next()
+			if f.Kind != core.TIdent {
+				return nil, p.ErrAt(f, "expected a field name")
+			}
+			k := sortKey{field: f.Val}
+			if p.Peek().Is("desc") || p.Peek().Is("asc") {
+				k.desc = p.Next().Is("desc")
+			}
+			c.keys = append(c.keys, k)
+			if !p.Peek().Is(",") {
+				break
+			}
+			p.Next()
+		}
+		c.base = base{t.Pos, p.Prev().End}
+		return c, nil
+	case "limit":
+		n := p.Next()
+		v, err := strconv.Atoi(n.Val)
+		if n.Kind != core.TNumber || err != nil {
+			return nil, p.ErrAt(n, "limit needs a whole number")
+		}
+		return &limitCmd{base{t.Pos, n.End}, v}, nil
+	}
+	return nil, p.ErrAt(t, "command %s is not supported (from, where, stats, eval, keep, drop, sort, limit)", t.Describe())
+}
+
+func (b base) span() (int, int) { return b.s, b.e }
+
+// Run evaluates the query over docs; index names each document's index
+// (for the from command's patterns).
+func (q *Query) Run(docs []core.Doc, index func(core.Doc) string) []Row {
+	t := q.load(docs, index)
+	for _, c := range q.cmds {
+		t = c.apply(t)
+	}
+	return t.rows
+}
+
+func (q *Query) load(docs []core.Doc, index func(core.Doc) string) table {
+	var t table
+	seen := map[string]bool{}
+	for i, d := range docs {
+		if !q.inIndex(index(d)) {
+			continue
+		}
+		row := Row{Values: core.Doc{}, Sources: []int{i}}
+		for k, v := range d {
+			row.Values[k] = v
+			if !seen[k] {
+				seen[k] = true
+				t.cols = append(t.cols, k)
+			}
+		}
+		// Metadata fields named in from ... metadata: _index is known
+		// here; _id and _version are not, and stay null.
+		if slices.Contains(q.Metadata, "_index") {
+			row.Values["_index"] = core.StringValue(index(d))
+			if !seen["_index"] {
+				seen["_index"] = true
+				t.cols = append(t.cols, "_index")
+			}
+		}
+		t.rows = append(t.rows, row)
+	}
+	sort.Strings(t.cols)
+	for i := range t.rows {
+		t.rows[i].Columns = t.cols
+	}
+	return t
+}
+
+func (q *Query) inIndex(name string) bool {
+	for _, p := range q.Indices {
+		if core.Glob(name, p, '*', 0, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// Explain says what each command of the pipeline left, and for the first
+// where that leaves nothing, which condition the closest row fails.
+func (q *Query) Explain(docs []core.Doc, index func(core.Doc) string) string {
+	t := q.load(docs, index)
+	var b strings.Builder
+	fmt.Fprintf(&b, "from %s: %d of %d documents", strings.Join(q.Indices, ", "), len(t.rows), len(docs))
+	for _, c := range q.cmds {
+		before := t
+		t = c.apply(t)
+		s, e := c.span()
+		text := strings.Join(strings.Fields(q.src[s:e]), " ")
+		if len(text) > 100 {
+			text = text[:97] + "..."
+		}
+		fmt.Fprintf(&b, "\n| %s: %d rows", text, len(t.rows))
+		if w, ok := c.(*whereCmd); ok && len(t.rows) == 0 && len(before.rows) > 0 {
+			rows := make([]core.Doc, len(before.rows))
+			for i, r := range before.rows {
+				rows[i] = r.Values
+			}
+			b.WriteString("\n  " + strings.ReplaceAll(core.ExplainConjuncts(q.src, w.cond, rows), "\n", "\n  "))
+			break
+		}
+		if _, ok := c.(*statsCmd); ok {
+			for i, r := range t.rows {
+				if i == 5 {
+					b.WriteString("\n  ...")
+					break
+				}
+				var parts []string
+				for _, col := range r.Columns {
+					parts = append(parts, col+"="+clip(r.Values.Get(col).String()))
+				}
+				b.WriteString("\n  " + strings.Join(parts, " "))
+			}
+		}
+		if len(t.rows) == 0 {
+			break
+		}
+	}
+	return b.String()
+}
+
+func clip(s string) string {
+	s = strings.ReplaceAll(s, "\n", ",")
+	if len(s) > 60 {
+		return s[:57] + "..."
+	}
+	return s
+}
+
+type whereCmd struct {
+	base
+	cond core.Expr
+}
+
+func (c *whereCmd) apply(t table) table {
+	out := table{cols: t.cols}
+	for _, r := range t.rows {
+		if core.Truthy(c.cond.Eval(r.Values)) {
+			out.rows = append(out.rows, r)
+		}
+	}
+	return out
+}
+
+type keepCmd struct {
+	base
+	pats []string
+	drop bool
+}
+
+func (c *keepCmd) apply(t table) table {
+	var cols []string
+	if c.drop {
+		for _, col := range t.cols {
+			if !slices.ContainsFunc(c.pats, func(p string) bool { return core.Glob(col, p, '*', 0, false) }) {
+				cols = append(cols, col)
+			}
+		}
+	} else {
+		for _, p := range c.pats {
+			for _, col := range t.cols {
+				if core.Glob(col, p, '*', 0, false) && !slices.Contains(cols, col) {
+					cols = append(cols, col)
+				}
+			}
+		}
+	}
+	out := table{cols: cols}
+	for _, r := range t.rows {
+		nr := Row{Columns: cols, Values: core.Doc{}, Sources: r.Sources}
+		for _, col := range cols {
+			if v := r.Values.Get(col); !v.IsNull() {
+				nr.Values[col] = v
+			}
+		}
+		out.rows = append(out.rows, nr)
+	}
+	return out
+}
+
+type sortKey struct {
+	field string
+	desc  bool
+}
+
+type sortCmd struct {
+	base
+	keys []sortKey
+}
+
+func (c *sortCmd) apply(t table) table {
+	rows := slices.Clone(t.rows)
+	sort.SliceStable(rows, func(i, j int) bool {
+		for _, k := range c.keys {
+			a, b := rows[i].Values.Get(k.field), rows[j].Values.Get(k.field)
+			n, ok := core.CompareValues(a, b)
+			if !ok {
+				// Nulls last.
+				if a.IsNull() == b.IsNull() {
+					continue
+				}
+				return b.IsNull()
+			}
+			if n != 0 {
+				return (n < 0) != k.desc
+			}
+		}
+		return false
+	})
+	return table{cols: t.cols, rows: rows}
+}
+
+type limitCmd struct {
+	base
+	n int
+}
+
+func (c *limitCmd) apply(t table) table {
+	if len(t.rows) > c.n {
+		t.rows = t.rows[:c.n]
+	}
+	return t
+}
