@@ -11,9 +11,10 @@ DEB_PKGS  := git curl python3 ca-certificates debootstrap
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/harness
 
-# All atomics against the embedded mock GitHub, a report at the end.
+# All atomics, variants and benign look-alikes against the embedded mock
+# GitHub, a report at the end; fails when coverage falls below the baseline.
 run: deps build
-	./$(BIN) run --out $(OUT)
+	./$(BIN) run --out $(OUT) --baseline coverage-baseline.json
 
 test: deps
 	$(GO) vet $(PKGS)

@@ -3,8 +3,6 @@ package atomics
 import (
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
 )
 
 // Embedded is the harness's own T1567.001 file, so the binary runs its
@@ -13,26 +11,24 @@ import (
 //go:embed T1567.001.yaml
 var Embedded []byte
 
-// EmbeddedFS holds the atomics files a default run runs: T1567.001 and
-// the neighbouring technique the seeds' analytics also catch (T1567.003).
-// Other files here (T1567.001-elastic.yaml) run with --atomics.
-//
-//go:embed T1567.001.yaml T1567.003.yaml
-var EmbeddedFS embed.FS
+//go:embed T1567.001.yaml T1567.001-variants.yaml T1567.001-benign.yaml T1567.003.yaml
+var embedded embed.FS
 
-// LoadEmbedded loads every file of EmbeddedFS, in name order.
+// EmbeddedFiles are the files a run loads by default, in order: the
+// atomics, their variants and the benign look-alikes, and the text storage
+// site upload the seeds' analytics also catch (T1567.003).
+var EmbeddedFiles = []string{"T1567.001.yaml", "T1567.001-variants.yaml", "T1567.001-benign.yaml", "T1567.003.yaml"}
+
+// LoadEmbedded loads EmbeddedFiles; errors name the file as
+// atomics/<name>.
 func LoadEmbedded() ([]*Technique, error) {
-	names, err := fs.Glob(EmbeddedFS, "*.yaml")
-	if err != nil {
-		return nil, fmt.Errorf("embedded atomics: %w", err)
-	}
-	var out []*Technique
-	for _, n := range names {
-		data, err := EmbeddedFS.ReadFile(n)
+	out := make([]*Technique, 0, len(EmbeddedFiles))
+	for _, name := range EmbeddedFiles {
+		data, err := embedded.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("embedded atomics: %w", err)
 		}
-		t, err := Load(path.Join("atomics", n), data)
+		t, err := Load("atomics/"+name, data)
 		if err != nil {
 			return nil, err
 		}

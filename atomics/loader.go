@@ -184,12 +184,26 @@ func (d *decoder) test(n *yaml.Node, path string, t *Test) error {
 			return err
 		}
 	}
+	if n := f.get("expect"); n != nil && n.Kind == yaml.ScalarNode {
+		return d.coverage(n, join(path, "expect"), t)
+	}
 	if f.has("expect") {
 		if t.Expect, t.ExpectAt, err = d.expect(f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// coverage reads the scalar form of expect: a variant every rule is meant
+// to catch, or a benign look-alike every rule is meant to leave silent.
+func (d *decoder) coverage(n *yaml.Node, path string, t *Test) error {
+	switch r := Role(n.Value); r {
+	case Variant, Benign:
+		t.Role = r
+		return nil
+	}
+	return d.errorf(n, path, "expected %q, %q or a mapping of host contexts, got %q", Variant, Benign, n.Value)
 }
 
 // CheckContexts reports, as a *ParseError at the context's name, an

@@ -105,6 +105,30 @@ func TestCorpusHarnessAtomics(t *testing.T) {
 	}
 }
 
+// TestEmbeddedVariantsAndBenign: the files a run loads by default are the
+// atomics (per-rule expectations; T1567.001 and T1567.003), the variants
+// (expect: detected) and the benign look-alikes (expect: silent), every
+// test with a distinct GUID.
+func TestEmbeddedVariantsAndBenign(t *testing.T) {
+	techs, err := LoadEmbedded()
+	require.NoError(t, err)
+	require.Len(t, techs, len(EmbeddedFiles))
+	want := map[string]Role{"atomics/T1567.001.yaml": "", "atomics/T1567.001-variants.yaml": Variant, "atomics/T1567.001-benign.yaml": Benign,
+		"atomics/T1567.003.yaml": ""}
+	guids := map[string]bool{}
+	for _, tech := range techs {
+		role, ok := want[tech.Path]
+		require.True(t, ok, tech.Path)
+		require.NotEmpty(t, tech.Tests, tech.Path)
+		for _, tc := range tech.Tests {
+			assert.Equal(t, role, tc.Role, "%s: %s", tech.Path, tc.Name)
+			assert.Equal(t, role == "", len(tc.Expect) > 0, "%s: %s: per-rule expectations only on the atomics", tech.Path, tc.Name)
+			assert.False(t, guids[tc.GUID], "duplicate GUID %s", tc.GUID)
+			guids[tc.GUID] = true
+		}
+	}
+}
+
 // TestEmbedded checks the harness's own technique file, which the binary
 // embeds, against the same rules.
 func TestEmbedded(t *testing.T) {
@@ -221,6 +245,11 @@ func TestLoadErrors(t *testing.T) {
 			name: "empty display_name",
 			yaml: "attack_technique: T1\ndisplay_name: ''\n",
 			line: 2, col: 1, field: "display_name", msg: "required field is empty",
+		},
+		{
+			name: "expect scalar other than detected or silent",
+			yaml: head + okTest + "  expect: maybe\n",
+			line: 8, col: 11, field: "atomic_tests[0].expect", msg: `expected "detected", "silent" or a mapping of host contexts, got "maybe"`,
 		},
 		{
 			name: "no atomic_tests",

@@ -38,6 +38,10 @@ type Test struct {
 	Simulation *Simulation `yaml:"simulation,omitempty"`
 	// Expect maps a host context name to what each rule must do there.
 	Expect map[string][]Expectation `yaml:"expect,omitempty"`
+	// Role is set by the scalar form of expect (`expect: detected` or
+	// `expect: silent`): the test is a variant or a benign look-alike in
+	// the coverage matrix rather than a list of per-rule verdicts.
+	Role Role `yaml:"-"`
 	// ExpectAt is where each context name of Expect is written.
 	ExpectAt map[string]Pos `yaml:"-"`
 
@@ -108,3 +112,13 @@ type Intent struct {
 	Signal string `yaml:"signal,omitempty"`
 	Score  *int   `yaml:"score,omitempty"`
 }
+
+// Role is what a test stands for in the coverage matrix.
+type Role string
+
+const (
+	// Variant is a way of doing the technique every rule is meant to catch.
+	Variant Role = "detected"
+	// Benign is a legitimate look-alike every rule is meant to leave silent.
+	Benign Role = "silent"
+)

@@ -124,13 +124,21 @@ func (g *gitServer) serve(w http.ResponseWriter, r *http.Request, host string, n
 	backend.ServeHTTP(w, inner)
 	// The push is over; what landed is read back from the repository itself
 	// rather than trusted from the wire.
-	ctx := context.WithoutCancel(r.Context())
+	files, note := g.pushed(context.WithoutCancel(r.Context()), dir, before)
+	noteFiles(r, files...)
+	noteText(r, "%s", note)
+}
+
+// pushed reads back what a push changed in the repository in dir since
+// the refs before: the files of each updated ref's tree, and a note naming
+// the refs.
+func (g *gitServer) pushed(ctx context.Context, dir string, before map[string]string) ([]File, string) {
 	after, err := g.refs(ctx, dir)
 	if err != nil {
-		noteText(r, "reading refs after push: %v", err)
-		return
+		return nil, fmt.Sprintf("reading refs after push: %v", err)
 	}
 	var notes []string
+	var out []File
 	for ref, sha := range after {
 		if before[ref] == sha {
 			continue
@@ -141,9 +149,9 @@ func (g *gitServer) serve(w http.ResponseWriter, r *http.Request, host string, n
 			notes = append(notes, err.Error())
 			continue
 		}
-		noteFiles(r, files...)
+		out = append(out, files...)
 	}
-	noteText(r, "%s", strings.Join(notes, "; "))
+	return out, strings.Join(notes, "; ")
 }
 
 // repoDir is where the bare repository of host and path parts lives; the

@@ -15,6 +15,8 @@ var servedHosts = []string{
 	"codeberg.org", "dev.azure.com",
 	// MITRE's Analytic 1 also names text storage and transfer services.
 	"pastebin.com", "justpaste.it", "onpaste.com", "codepad.org", "transfernow.net", "www.transfernow.net",
+	// The T1567.004 atomics' webhooks (webhooks.go).
+	"discord.com", "hooks.slack.com", "example.webhook.office.com",
 }
 
 // ServedHosts lists the host names the emulator serves.
@@ -59,6 +61,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	api.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", e.githubPulls)
 	api.HandleFunc("POST /repos/{owner}/{repo}/transfer", e.githubTransferRepo)
 	api.HandleFunc("DELETE /repos/{owner}/{repo}", e.githubDeleteRepo)
+	e.mountExtra(api)
 	api.Handle("/", githubAPINotFound)
 	routes["api.github.com"] = api
 
@@ -113,6 +116,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	routes["dev.azure.com"] = ado
 
 	e.pasteRoutes(routes)
+	e.webhookRoutes(routes)
 	return routes
 }
 

@@ -46,6 +46,9 @@ type Config struct {
 	ProxyURL string
 	// CAFile is the run's CA certificate in PEM.
 	CAFile string
+	// SSHCommand, when set, is the GIT_SSH_COMMAND that sends git over SSH
+	// to the emulator.
+	SSHCommand string
 	// Harness is the binary that provides `replay-http`; #{harness} in a
 	// simulation command expands to it.
 	Harness string
@@ -234,6 +237,9 @@ func Environ(cfg Config, home string) []string {
 		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE"} {
 			env = append(env, k+"="+cfg.CAFile)
 		}
+	}
+	if cfg.SSHCommand != "" {
+		env = append(env, "GIT_SSH_COMMAND="+cfg.SSHCommand)
 	}
 	return append(env,
 		"NO_PROXY=", "no_proxy=",

@@ -56,13 +56,13 @@ func assertNoLeftovers(t *testing.T, runID string) {
 func TestContainerModeMatchesLocalMode(t *testing.T) {
 	copts := containerOptions(t)
 	ctx := context.Background()
-	opts := options(t)
+	opts := baseOptions(t)
 	opts.RunID = "test-match-" + uuid.NewString()
 	inContainers, err := RunContainer(ctx, opts, copts)
 	require.NoError(t, err)
 	assertNoLeftovers(t, opts.RunID)
 	assert.Equal(t, "container", inContainers.Results.Mode)
-	require.Len(t, inContainers.Results.Atomics, 6)
+	require.Len(t, inContainers.Results.Atomics, 5)
 	for _, a := range inContainers.Results.Atomics {
 		assert.True(t, a.Intact, "%s: %s", a.Name, a.Stderr)
 	}
@@ -76,7 +76,7 @@ func TestContainerModeMatchesLocalMode(t *testing.T) {
 			assert.True(t, ip.IsLoopback() || ip.IsPrivate(), "%s connected to %s: outside the run's network", tr.Test.Name, o.RemoteIP)
 		}
 	}
-	local, err := RunLocal(ctx, options(t))
+	local, err := RunLocal(ctx, baseOptions(t))
 	require.NoError(t, err)
 
 	profiles, err := Contexts(nil)

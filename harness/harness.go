@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,7 +32,7 @@ import (
 // Options selects what a run does.
 type Options struct {
 	// Atomics is an ART file or a folder of them; empty means the embedded
-	// files (atomics/*.yaml).
+	// T1567.001 files: atomics, variants and benign look-alikes.
 	Atomics string
 	// Tests keeps only the tests with these names or GUIDs (all if empty).
 	Tests []string
@@ -144,7 +145,7 @@ func LoadAtomics(path string, keys []string) ([]Selected, error) {
 
 func describe(path string) string {
 	if path == "" {
-		return "the embedded atomics"
+		return "the embedded atomics (" + strings.Join(atomics.EmbeddedFiles, ", ") + ")"
 	}
 	return path
 }
@@ -282,6 +283,7 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 		Name:             r.Name,
 		GUID:             r.GUID,
 		Execution:        string(r.Execution),
+		Role:             string(sel.Test.Role),
 		SimulationReason: r.SimulationReason,
 		MissingPrereqs:   r.MissingPrereqs,
 		Command:          r.Command,

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -44,6 +45,15 @@ func options(t *testing.T) Options {
 	return Options{Harness: exe, Timeout: time.Minute, Observe: true}
 }
 
+// baseOptions runs the four atomics of atomics/T1567.001.yaml, not their
+// variants and benign look-alikes (TestCoverageMatrix runs those).
+func baseOptions(t *testing.T) Options {
+	t.Helper()
+	opts := options(t)
+	opts.Atomics = filepath.Join(reftest.ModuleRoot(t), "atomics", "T1567.001.yaml")
+	return opts
+}
+
 func fixtureSHA(t *testing.T, name string) string {
 	t.Helper()
 	data, err := fixtures.FS.ReadFile("sensitive/" + name)
@@ -52,8 +62,16 @@ func fixtureSHA(t *testing.T, name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func TestDefaultAtomicsEndToEnd(t *testing.T) {
-	run, err := RunLocal(context.Background(), options(t))
+// seedGUIDs are the T1567.001 atomics and the T1567.003 paste upload.
+var seedGUIDs = []string{
+	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0001", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0002", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0003",
+	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0004", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0005", "5b3c6f0e-8a8e-4c2f-9f35-1567003a0001",
+}
+
+func TestSeedAtomicsEndToEnd(t *testing.T) {
+	opts := options(t)
+	opts.Tests = seedGUIDs
+	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
 	res := run.Results
 	require.Len(t, res.Atomics, 6)
@@ -225,16 +243,19 @@ func TestLoadAtomicsSelection(t *testing.T) {
 
 func rulesFS() fs.FS { return rules.FS }
 
-// TestRealWebhookAtomicsAreRefused runs the public T1567.004 atomics from
-// the Atomic Red Team corpus, unmodified: the shell ones really run curl at
-// discord.com and hooks.slack.com, and the proxy refuses and records them;
-// the PowerShell ones do not run here, and say why.
-func TestRealWebhookAtomicsAreRefused(t *testing.T) {
+// TestRealWebhookAtomics runs the public T1567.004 atomics from the Atomic
+// Red Team corpus, unmodified: the shell ones really run curl at
+// discord.com and hooks.slack.com, whose webhooks the mock serves, and the
+// ledger proves what they posted; the PowerShell ones do not run here, and
+// say why.
+func TestRealWebhookAtomics(t *testing.T) {
 	opts := options(t)
 	opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.004.yaml")
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
 	require.Len(t, run.Results.Atomics, 4)
+	const staged = "secrets, api keys, passwords - T1567.004 atomic test"
+	sums := map[string]bool{fmt.Sprintf("%x", sha256.Sum256([]byte(staged+"\n"))): true, fmt.Sprintf("%x", sha256.Sum256([]byte(staged))): true}
 	hosts := map[string]bool{}
 	for _, a := range run.Results.Atomics {
 		switch {
@@ -246,12 +267,13 @@ func TestRealWebhookAtomicsAreRefused(t *testing.T) {
 			assert.Contains(t, strings.Join(a.MissingPrereqs, " "), "pwsh", a.Name)
 		default:
 			assert.Equal(t, "executed", a.Execution, a.Name)
-			require.NotEmpty(t, a.Requests, "%s reached the proxy", a.Name)
+			require.NotEmpty(t, a.Requests, "%s reached the mock", a.Name)
 			for _, q := range a.Requests {
-				assert.True(t, q.Refused, "%s: %+v", a.Name, q)
+				assert.False(t, q.Refused, "%s: %+v", a.Name, q)
 				hosts[q.Host] = true
 			}
-			assert.Empty(t, a.Uploads)
+			require.Len(t, a.Uploads, 1, a.Name)
+			assert.True(t, sums[a.Uploads[0].SHA256], "%s: the ledger holds what was staged: %+v", a.Name, a.Uploads[0])
 		}
 	}
 	assert.Equal(t, map[string]bool{"discord.com": true, "hooks.slack.com": true}, hosts)

@@ -21,6 +21,8 @@ type local struct {
 	harness   string
 	stopProxy context.CancelFunc
 	proxyDone chan error
+	sshCmd    string
+	sshDone   chan error
 }
 
 func newLocal(runID, dir, harness string) (*local, error) {
@@ -48,6 +50,11 @@ func newLocal(runID, dir, harness string) (*local, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	b := &local{emu: emu, proxyURL: "http://" + l.Addr().String(), caFile: caFile, harness: harness, stopProxy: stop, proxyDone: make(chan error, 1)}
 	go func() { b.proxyDone <- emu.ServeProxy(ctx, l) }()
+	b.sshDone = make(chan error, 1)
+	if b.sshCmd, err = serveSSH(ctx, emu, dir, b.sshDone); err != nil {
+		b.sshDone <- nil
+		return nil, errors.Join(err, b.Close())
+	}
 	return b, nil
 }
 
@@ -55,7 +62,7 @@ func (b *local) Mode() string        { return "local" }
 func (b *local) HarnessPath() string { return b.harness }
 
 func (b *local) Executor() executor.Config {
-	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile}
+	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd}
 }
 
 func (b *local) Ledger() ([]emulator.Entry, error) {
@@ -69,5 +76,5 @@ func (b *local) Ledger() ([]emulator.Entry, error) {
 
 func (b *local) Close() error {
 	b.stopProxy()
-	return errors.Join(<-b.proxyDone, b.emu.Close())
+	return errors.Join(<-b.proxyDone, <-b.sshDone, b.emu.Close())
 }

@@ -161,6 +161,9 @@ func (r *Run) Validate(ctx context.Context, profiles []*telemetry.Profile, reali
 		return nil, err
 	}
 	r.Results.Verdicts = verdicts
+	if r.Results.Coverage, err = r.Coverage(ctx, rendered, rules); err != nil {
+		return nil, err
+	}
 	return Events(rendered), nil
 }
 

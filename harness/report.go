@@ -45,7 +45,8 @@ func (r *Run) LedgerEntries() []LedgerEntry {
 // Report is the report step: it writes into dir results.json, ledger.json,
 // layer.json, the Windows events (events.xml with its provenance sidecar
 // events.provenance.jsonl, events.jsonl), the network logs (proxy.jsonl,
-// Squid's access.log, zeek/*.log), junit.xml, report.html and report.md.
+// Squid's access.log, zeek/*.log), junit.xml, report.html, report.md, and
+// the coverage matrix's coverage.html and coverage-layer.json.
 func Report(dir string, r *Run, events []event.Event) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -57,6 +58,9 @@ func Report(dir string, r *Run, events []event.Event) error {
 		return err
 	}
 	if err := reports.WriteJSON(dir, "layer.json", reports.Layer(r.Results)); err != nil {
+		return err
+	}
+	if err := reports.WriteJSON(dir, "coverage-layer.json", reports.CoverageLayer(r.Results.RunID, r.Results.Coverage)); err != nil {
 		return err
 	}
 	var windows []event.Event
@@ -83,6 +87,7 @@ func Report(dir string, r *Run, events []event.Event) error {
 		"junit.xml":               func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
 		"report.html":             func(w io.Writer) error { return reports.WriteHTML(w, r.Results) },
 		"report.md":               func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },
+		"coverage.html":           func(w io.Writer) error { return reports.WriteCoverageHTML(w, r.Results.Coverage) },
 	} {
 		if err := writeFile(filepath.Join(dir, name), write); err != nil {
 			return err

@@ -20,19 +20,22 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 			gaps++
 		}
 	}
-	intact := 0
+	intact, cases := 0, 0
 	for _, a := range r.Atomics {
-		if a.Intact {
+		switch {
+		case a.Role != "":
+			cases++
+		case a.Intact:
 			intact++
 		}
 	}
 	status := "✅"
-	if pass != len(r.Verdicts) || intact != len(r.Atomics) {
+	if pass != len(r.Verdicts) || !r.AllIntact() {
 		status = "❌"
 	}
 	p.f("## %s ATT&CK %s harness run `%s` (%s)\n\n", status, techniques(r), r.RunID, r.Mode)
 	p.f("%d of %d atomics delivered every staged file intact; %d of %d expectations hold; %d gap(s) between a rule and its author's intent.\n\n",
-		intact, len(r.Atomics), pass, len(r.Verdicts), gaps)
+		intact, len(r.Atomics)-cases, pass, len(r.Verdicts), gaps)
 	for _, a := range r.Atomics {
 		if a.Execution == "simulated" {
 			p.f("> **%s** was *simulated*: %s\n\n", a.Name, a.SimulationReason)
@@ -77,6 +80,7 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 			}
 		}
 	}
+	writeCoverageMarkdown(p, r.Coverage)
 	for _, v := range r.Verdicts {
 		if v.Gap != "" {
 			p.f("\n<details><summary>gap: %s / %s / <code>%s</code>: the author meant %s</summary>\n\nexpectation note: %s\n\n```\n%s\n```\n</details>\n",

@@ -21,14 +21,19 @@ type Results struct {
 	Ended    time.Time          `json:"ended"`
 	Atomics  []Atomic           `json:"atomics"`
 	Verdicts []validate.Verdict `json:"verdicts"`
+	// Coverage is the matrix of the variants and benign look-alikes run.
+	Coverage *validate.Coverage `json:"coverage,omitempty"`
 }
 
 // Atomic is what one atomic test did and what the mock received from it.
 type Atomic struct {
-	Technique        string    `json:"technique"`
-	Name             string    `json:"name"`
-	GUID             string    `json:"guid"`
-	Execution        string    `json:"execution"`
+	Technique string `json:"technique"`
+	Name      string `json:"name"`
+	GUID      string `json:"guid"`
+	Execution string `json:"execution"`
+	// Role is "detected" for a variant and "silent" for a benign
+	// look-alike: cases of the coverage matrix, judged there.
+	Role             string    `json:"role,omitempty"`
 	SimulationReason string    `json:"simulation_reason,omitempty"`
 	MissingPrereqs   []string  `json:"missing_prereqs,omitempty"`
 	Command          string    `json:"command,omitempty"`
@@ -99,9 +104,11 @@ func (r *Results) AllPass() bool {
 }
 
 // AllIntact reports whether every atomic delivered every staged file.
+// Variants and benign look-alikes are judged in the coverage matrix: a
+// variant whose client cannot reach the mock shows there as such.
 func (r *Results) AllIntact() bool {
 	for _, a := range r.Atomics {
-		if !a.Intact {
+		if !a.Intact && a.Role == "" {
 			return false
 		}
 	}

@@ -69,13 +69,19 @@ func WriteText(w io.Writer, r *Results) error {
 			p.f("  staged %-18s %6d bytes sha256 %s… %s\n", s.Name, s.Size, s.SHA256[:16], verdict)
 		}
 	}
-	intact := 0
+	intact, cases := 0, 0
 	for _, a := range r.Atomics {
-		if a.Intact {
+		switch {
+		case a.Role != "":
+			cases++
+		case a.Intact:
 			intact++
 		}
 	}
-	p.f("\n%d of %d atomics delivered every staged file intact\n", intact, len(r.Atomics))
+	p.f("\n%d of %d atomics delivered every staged file intact\n", intact, len(r.Atomics)-cases)
+	if cases > 0 {
+		p.f("%d variants and benign look-alikes: see the coverage matrix\n", cases)
+	}
 	return p.err
 }
 

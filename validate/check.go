@@ -105,13 +105,9 @@ func (e *Evaluation) Check(ctx context.Context, exp atomics.Expectation) (Verdic
 		v.Explanation = fmt.Sprintf("rule %q is not among the loaded rules", exp.Rule)
 		return v, nil
 	}
-	rows, ok := e.rows[exp.Rule]
-	if !ok {
-		var err error
-		if rows, err = rule.Evaluate(ctx, e.events); err != nil {
-			return v, err
-		}
-		e.rows[exp.Rule] = rows
+	rows, err := e.evaluate(ctx, rule)
+	if err != nil {
+		return v, err
 	}
 	events := e.events
 	if exp.Signal != "" || exp.Score != nil {
@@ -153,6 +149,19 @@ func (e *Evaluation) Check(ctx context.Context, exp atomics.Expectation) (Verdic
 		}
 	}
 	return v, nil
+}
+
+// evaluate runs rule once per evaluation.
+func (e *Evaluation) evaluate(ctx context.Context, rule Rule) ([]Row, error) {
+	if rows, ok := e.rows[rule.ID()]; ok {
+		return rows, nil
+	}
+	rows, err := rule.Evaluate(ctx, e.events)
+	if err != nil {
+		return nil, err
+	}
+	e.rows[rule.ID()] = rows
+	return rows, nil
 }
 
 // strength orders provenances from what a run saw to what it did not.

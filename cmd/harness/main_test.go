@@ -342,3 +342,32 @@ func TestRunJSON(t *testing.T) {
 	assert.Equal(t, "executed", res.Atomics[0].Execution)
 	assert.Len(t, res.Verdicts, 13, "the seed's three rules and the other seeds' ten, in one context")
 }
+
+// TestBaselineRegressionExitsOne: a baseline written with the harness's
+// rules, then a run with the seed query edited to miss wget, exits 1 and
+// names the wget variant.
+func TestBaselineRegressionExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "baseline.json")
+	args := []string{"run", "--test", "wget --method=PUT to the Contents API", "--context", "workstation"}
+	code, stdout, stderr := cli(t, append(args, "--write-baseline", base)...)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	code, _, stderr = cli(t, append(args, "--baseline", base)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "coverage holds against the baseline")
+
+	edited := filepath.Join(dir, "rules")
+	require.NoError(t, os.CopyFS(edited, rules.FS))
+	spl := filepath.Join(edited, "seed_t1567_001_code_repo_exfil.spl")
+	data, err := os.ReadFile(spl)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(spl, bytes.ReplaceAll(data, []byte(` OR Image="*\\wget.exe"`), nil), 0o644))
+	code, _, stderr = cli(t, append(args, "--baseline", base, "--rules", edited)...)
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, "coverage regression: seed_t1567_001_code_repo_exfil in workstation: detection rate 100% -> 0%; now misses wget --method=PUT to the Contents API")
+
+	require.NoError(t, os.WriteFile(base, []byte("{}"), 0o644))
+	code, _, stderr = cli(t, append(args, "--baseline", base)...)
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "no rates")
+}

@@ -28,6 +28,7 @@ func newRunCmd() *cobra.Command {
 		rulesDir string
 		splOpts  validate.Options
 		asJSON   bool
+		baseline baselineFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -93,6 +94,11 @@ func newRunCmd() *cobra.Command {
 			if opts.Keep {
 				fmt.Fprintf(cmd.ErrOrStderr(), "kept the run's folder (work dirs, bare repositories under repos/): %s\n", r.Dir)
 			}
+			if err == nil {
+				if err = baseline.apply(cmd.ErrOrStderr(), r.Results.Coverage); errors.As(err, new(*exitError)) {
+					return err
+				}
+			}
 			switch {
 			case err != nil:
 				return &exitError{code: exitFailed, err: err}
@@ -117,6 +123,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules: *.spl, Sigma *.yml, Elastic *.toml (default: the harness's own)")
 	addRuleFlags(f, &splOpts)
+	baseline.add(f)
 	f.BoolVar(&asJSON, "json", false, "print the results document (as results.json) instead of the text report")
 	return cmd
 }
@@ -131,7 +138,10 @@ func writeReport(w io.Writer, r *reports.Results, asJSON bool) error {
 	if err := reports.WriteText(w, r); err != nil {
 		return err
 	}
-	return reports.WriteVerdicts(w, r)
+	if err := reports.WriteVerdicts(w, r); err != nil {
+		return err
+	}
+	return reports.WriteCoverage(w, r.Coverage)
 }
 
 func writeOut(dir string, r *harness.Run, events []event.Event) error {

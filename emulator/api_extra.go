@@ -1,0 +1,170 @@
+package emulator
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// The REST endpoints the T1567.001 variants use beyond the base atomics:
+// a gist update, an issue comment and the Git Data API. Each records what
+// it received as files in the ledger, so a variant's delivery is checked
+// like any upload.
+
+// mountExtra adds the variants' endpoints to the api.github.com mux.
+func (e *Emulator) mountExtra(api *http.ServeMux) {
+	api.HandleFunc("PATCH /gists/{id}", e.githubUpdateGist)
+	api.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", e.githubIssueComment)
+	api.HandleFunc("POST /repos/{owner}/{repo}/git/blobs", e.githubCreateBlob)
+	api.HandleFunc("POST /repos/{owner}/{repo}/git/trees", e.githubGitObject("tree"))
+	api.HandleFunc("POST /repos/{owner}/{repo}/git/commits", e.githubGitObject("commit"))
+	api.HandleFunc("POST /repos/{owner}/{repo}/git/refs", e.githubGitRef)
+	api.HandleFunc("PATCH /repos/{owner}/{repo}/git/refs/{ref...}", e.githubGitRef)
+}
+
+func (s *state) hasGist(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.gists[id]
+	return ok
+}
+
+// PATCH /gists/{id}: the files named replace the gist's, as on GitHub.
+func (e *Emulator) githubUpdateGist(w http.ResponseWriter, r *http.Request) {
+	if !requireToken(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	if !e.state.hasGist(id) {
+		githubError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	var req struct {
+		Files map[string]*struct {
+			Content string `json:"content"`
+		} `json:"files"`
+	}
+	if !decodeJSON(w, r, &req, func(code int, msg string) { githubError(w, code, msg) }) {
+		return
+	}
+	var files []File
+	for name, f := range req.Files {
+		if f != nil && f.Content != "" {
+			files = append(files, NewFile(name, []byte(f.Content)))
+		}
+	}
+	noteFiles(r, files...)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": id, "url": "https://api.github.com/gists/" + id,
+		"updated_at": time.Now().UTC().Format(time.RFC3339),
+	})
+}
+
+// POST /repos/{owner}/{repo}/issues/{number}/comments: a body that is
+// base64 is recorded decoded, as the adversary's reader would decode it.
+func (e *Emulator) githubIssueComment(w http.ResponseWriter, r *http.Request) {
+	if !requireToken(w, r) {
+		return
+	}
+	var req struct {
+		Body string `json:"body"`
+	}
+	fail := func(code int, msg string) { githubError(w, code, msg) }
+	if !decodeJSON(w, r, &req, fail) {
+		return
+	}
+	if req.Body == "" {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed"})
+		return
+	}
+	files := []File{NewFile("comment", []byte(req.Body))}
+	if data, err := decodeBase64(strings.TrimSpace(req.Body)); err == nil {
+		files = append(files, NewFile("comment (base64-decoded)", data))
+	}
+	noteFiles(r, files...)
+	id, err := randomHex(4)
+	if err != nil {
+		fail(http.StatusInternalServerError, err.Error())
+		return
+	}
+	owner, repo, n := r.PathValue("owner"), r.PathValue("repo"), r.PathValue("number")
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"id":       id,
+		"html_url": "https://github.com/" + owner + "/" + repo + "/issues/" + n + "#issuecomment-" + id,
+		"body":     req.Body, "user": map[string]any{"login": fakeLogin},
+	})
+}
+
+// POST /repos/{owner}/{repo}/git/blobs: the blob is the payload.
+func (e *Emulator) githubCreateBlob(w http.ResponseWriter, r *http.Request) {
+	if !requireToken(w, r) {
+		return
+	}
+	var req struct {
+		Content  string `json:"content"`
+		Encoding string `json:"encoding"`
+	}
+	fail := func(code int, msg string) { githubError(w, code, msg) }
+	if !decodeJSON(w, r, &req, fail) {
+		return
+	}
+	data := []byte(req.Content)
+	if req.Encoding == "base64" {
+		var err error
+		if data, err = decodeBase64(req.Content); err != nil {
+			fail(http.StatusUnprocessableEntity, "content is not valid Base64")
+			return
+		}
+	}
+	sha := gitBlobSHA(data)
+	noteFiles(r, NewFile("blob "+sha, data))
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"sha": sha, "url": "https://api.github.com/repos/" + r.PathValue("owner") + "/" + r.PathValue("repo") + "/git/blobs/" + sha,
+	})
+}
+
+// githubGitObject accepts a tree or commit and answers with a fresh sha:
+// their content is the blobs', already recorded.
+func (e *Emulator) githubGitObject(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !requireToken(w, r) {
+			return
+		}
+		if _, ok := readBody(w, r); !ok {
+			return
+		}
+		sha, err := randomHex(20)
+		if err != nil {
+			githubError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		noteText(r, "git %s %s", kind, sha)
+		writeJSON(w, http.StatusCreated, map[string]any{
+			"sha": sha, "url": "https://api.github.com/repos/" + r.PathValue("owner") + "/" + r.PathValue("repo") + "/git/" + kind + "s/" + sha,
+		})
+	}
+}
+
+// POST /repos/{owner}/{repo}/git/refs and PATCH .../git/refs/{ref}.
+func (e *Emulator) githubGitRef(w http.ResponseWriter, r *http.Request) {
+	if !requireToken(w, r) {
+		return
+	}
+	var req struct {
+		Ref string `json:"ref"`
+		SHA string `json:"sha"`
+	}
+	if !decodeJSON(w, r, &req, func(code int, msg string) { githubError(w, code, msg) }) {
+		return
+	}
+	ref := req.Ref
+	if ref == "" {
+		ref = "refs/" + r.PathValue("ref")
+	}
+	noteText(r, "ref %s -> %s", ref, req.SHA)
+	code := http.StatusOK
+	if r.Method == http.MethodPost {
+		code = http.StatusCreated
+	}
+	writeJSON(w, code, map[string]any{"ref": ref, "object": map[string]any{"type": "commit", "sha": req.SHA}})
+}
