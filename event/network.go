@@ -1,6 +1,12 @@
 package event
 
-import "strings"
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Channels of the network logs collected at the interception point: one
 // web proxy log and Zeek's logs, each as its own channel ("zeek.conn").
@@ -44,4 +50,54 @@ func SplunkSource(channel string) (index, sourcetype string, ok bool) {
 		return "zeek", "bro:" + log + ":json", true
 	}
 	return "", "", false
+}
+
+// RecognizeNetworkLog gives a JSON line read back without a Channel the
+// channel of the network log it is a line of, by its fields: a proxy
+// log line (telemetry.WriteProxyJSONL) or a Zeek log line (conn, dns, http or ssl,
+// as telemetry.WriteZeekLine and Zeek itself write them). Its time comes from
+// @timestamp or ts, and Zeek's arrays become comma-joined values, as
+// rendered events hold them. Other lines are left as they are.
+func RecognizeNetworkLog(e *Event) error {
+	has := func(name string) bool { _, ok := e.Get(name); return ok }
+	switch {
+	case has("cs-method") && has("c-ip"):
+		e.Channel, e.Provider = ProxyChannel, ProxyProvider
+		if ts, ok := e.Get("@timestamp"); ok {
+			t, err := time.Parse(time.RFC3339Nano, ts)
+			if err != nil {
+				return fmt.Errorf("@timestamp %q: %w", ts, err)
+			}
+			e.TimeCreated = t
+		}
+	case has("uid") && has("id.orig_h"):
+		log := ""
+		switch {
+		case has("conn_state") || has("orig_bytes"):
+			log = "conn"
+		case has("query") || has("qtype_name"):
+			log = "dns"
+		case has("method") || has("status_code"):
+			log = "http"
+		case has("server_name") || has("cipher") || has("established"):
+			log = "ssl"
+		default:
+			return nil
+		}
+		e.Channel, e.Provider = ZeekChannelBase+log, ZeekProvider
+		if ts, ok := e.Get("ts"); ok {
+			f, err := strconv.ParseFloat(ts, 64)
+			if err != nil {
+				return fmt.Errorf("ts %q: %w", ts, err)
+			}
+			e.TimeCreated = time.UnixMicro(int64(f * 1e6)).UTC()
+		}
+		for i, f := range e.Data {
+			var list []string
+			if strings.HasPrefix(f.Value, "[") && json.Unmarshal([]byte(f.Value), &list) == nil {
+				e.Data[i].Value = strings.Join(list, ",")
+			}
+		}
+	}
+	return nil
 }

@@ -131,5 +131,5 @@ func TestReadEventsTakesAGitHubAuditLog(t *testing.T) {
 	assert.Equal(t, "acme-corp", v, "fields the harness does not know are kept")
 
 	_, err = ReadEvents("audit.jsonl", strings.NewReader(log+`{"action":"x"}`+"\n"))
-	assert.ErrorContains(t, err, "audit.jsonl: line 3: not a GitHub audit-log event")
+	assert.ErrorContains(t, err, "audit.jsonl:3: not a GitHub audit-log event")
 }

@@ -159,42 +159,6 @@ func byChannel(evs []event.Event, ch string) []event.Event {
 	return out
 }
 
-// TestNetworkLogsReadBack reads the written proxy and Zeek logs back with
-// the JSON lines reader, as `harness spl` and `harness sigma` do, and gets
-// the same channels and fields.
-func TestNetworkLogsReadBack(t *testing.T) {
-	p := profile(t, "workstation")
-	in := pasteExchange()
-	evs := append(RenderProxy(p, in), RenderZeek(p, in)...)
-	var buf bytes.Buffer
-	require.NoError(t, WriteProxyJSONL(&buf, evs))
-	dir := t.TempDir()
-	require.NoError(t, WriteZeekLogs(dir, evs))
-	for _, log := range []string{"conn", "dns", "http", "ssl"} {
-		data, err := os.ReadFile(filepath.Join(dir, log+".log"))
-		require.NoError(t, err)
-		buf.Write(data)
-	}
-	back, err := ReadJSONL(&buf)
-	require.NoError(t, err)
-	require.Len(t, back, len(evs))
-	byCh := map[string]int{}
-	for _, e := range back {
-		byCh[e.Channel]++
-		assert.False(t, e.TimeCreated.IsZero(), e.Channel)
-	}
-	assert.Equal(t, map[string]int{event.ProxyChannel: 3, event.ZeekConn: 1, event.ZeekDNS: 1, event.ZeekHTTP: 1, event.ZeekSSL: 1}, byCh)
-	for _, e := range back {
-		if e.Channel == event.ZeekDNS {
-			assert.Equal(t, p.Resolver["pastebin.com"].IP, get(e, "answers"), "arrays come back as rendered")
-			assert.Equal(t, in.Observations[0].Time, e.TimeCreated)
-		}
-		if e.Channel == event.ProxyChannel && get(e, "cs-method") == "POST" {
-			assert.Equal(t, "5200", get(e, "cs-bytes"))
-		}
-	}
-}
-
 // TestZeekDNSPortFromConnectedSocket: a query sent on a connected UDP
 // socket carries no local port; dns.log takes the port of that socket's
 // connect, so the query joins the process that made it.

@@ -174,7 +174,7 @@ func TestRenderSimulatedPowerShell(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteJSONL(&buf, events[:1]))
 	assert.Contains(t, buf.String(), `"harness_provenance":"simulated"`)
-	back, err := ReadJSONL(&buf)
+	back, err := readBack(&buf)
 	require.NoError(t, err)
 	require.Len(t, back, 1)
 	assert.Equal(t, event.Simulated, back[0].Provenance)
@@ -208,7 +208,7 @@ func TestRenderedXMLParsesBack(t *testing.T) {
 	require.NoError(t, WriteXML(&buf, events))
 	assert.NotContains(t, buf.String(), "harness_", "the XML keeps exactly the shape of real events")
 	require.NoError(t, WriteProvenance(&side, events))
-	back, err := ReadXML(&buf)
+	back, err := readBack(&buf)
 	require.NoError(t, err)
 	require.Len(t, back, len(events))
 	for i := range events {
@@ -305,7 +305,7 @@ func TestFieldsMatchRealSamplesAndSchema(t *testing.T) {
 	for id, file := range samples {
 		f, err := os.Open(filepath.Join(ref, "telemetry", "splunk_data_sources_example_log", file))
 		require.NoError(t, err)
-		real, err := ReadXML(f)
+		real, err := readBack(f)
 		f.Close()
 		require.NoError(t, err)
 		require.Len(t, real, 1)

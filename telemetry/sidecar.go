@@ -70,10 +70,34 @@ func WriteProvenance(w io.Writer, events []event.Event) error {
 // provenance of the events it names. A line naming no event, or a bad
 // line, is an error with its line number.
 func ApplyProvenance(name string, r io.Reader, events []event.Event) error {
-	index := make(map[string]int, len(events))
-	for i := range events {
-		index[sidecarKey(events[i].Computer, events[i].Channel, events[i].RecordID)] = i
+	sc, err := LoadSidecar(name, r)
+	if err != nil {
+		return err
 	}
+	for i := range events {
+		sc.Apply(&events[i])
+	}
+	return sc.Unused()
+}
+
+// Sidecar is a provenance sidecar held while its events are read one at a
+// time (a replay streams the events; the sidecar is one short line per
+// event the harness rendered).
+type Sidecar struct {
+	name  string
+	lines map[string]sidecarEntry
+}
+
+type sidecarEntry struct {
+	sidecarLine
+	n    int // line number
+	used bool
+}
+
+// LoadSidecar reads a sidecar (name for errors); a bad line is an error
+// with its line number.
+func LoadSidecar(name string, r io.Reader) (*Sidecar, error) {
+	s := &Sidecar{name: name, lines: map[string]sidecarEntry{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -82,26 +106,48 @@ func ApplyProvenance(name string, r io.Reader, events []event.Event) error {
 		}
 		var l sidecarLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return fmt.Errorf("%s:%d: %w", name, n, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 		p, err := event.ParseProvenance(string(l.Provenance))
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", name, n, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
-		i, ok := index[sidecarKey(l.Computer, l.Channel, l.RecordID)]
-		if !ok {
-			return fmt.Errorf("%s:%d: no event on %s in %s has EventRecordID %d", name, n, l.Computer, l.Channel, l.RecordID)
-		}
-		e := &events[i]
-		e.Provenance, e.Observations, e.ModelledFields, e.Context = p, l.Observations, l.ModelledFields, l.Context
-		if e.RunID == "" {
-			e.RunID = l.RunID
-		}
+		l.Provenance = p
+		s.lines[sidecarKey(l.Computer, l.Channel, l.RecordID)] = sidecarEntry{sidecarLine: l, n: n}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return nil
+	return s, nil
+}
+
+// Apply sets e's provenance from the line naming it, if any.
+func (s *Sidecar) Apply(e *event.Event) {
+	k := sidecarKey(e.Computer, e.Channel, e.RecordID)
+	l, ok := s.lines[k]
+	if !ok {
+		return
+	}
+	l.used = true
+	s.lines[k] = l
+	e.Provenance, e.Observations, e.ModelledFields, e.Context = l.Provenance, l.Observations, l.ModelledFields, l.Context
+	if e.RunID == "" {
+		e.RunID = l.RunID
+	}
+}
+
+// Unused is an error naming the first line that named no event read.
+func (s *Sidecar) Unused() error {
+	var first *sidecarEntry
+	for _, l := range s.lines {
+		if !l.used && (first == nil || l.n < first.n) {
+			first = &l
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return fmt.Errorf("%s:%d: no event on %s in %s has EventRecordID %d", s.name, first.n, first.Computer, first.Channel, first.RecordID)
 }
 
 // ReadEventsFile reads an events file (XML or JSON lines) and, for XML,

@@ -99,7 +99,7 @@ func TestMarshalEventXMLReproducesSplunkSamples(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join(dir, name))
 			require.NoError(t, err)
-			events, err := ReadXML(bytes.NewReader(raw))
+			events, err := readBack(bytes.NewReader(raw))
 			require.NoError(t, err)
 			require.Len(t, events, 1)
 			e := events[0]
@@ -117,7 +117,7 @@ func TestReadXMLSplunkSampleFields(t *testing.T) {
 	dir := filepath.Join(reftest.Dir(t), "telemetry", "splunk_data_sources_example_log")
 	raw, err := os.ReadFile(filepath.Join(dir, "sysmon_eventid_1.xml"))
 	require.NoError(t, err)
-	events, err := ReadXML(bytes.NewReader(raw))
+	events, err := readBack(bytes.NewReader(raw))
 	require.NoError(t, err)
 	require.Len(t, events, 1)
 	e := events[0]
@@ -158,7 +158,7 @@ func TestReadXMLSplunkStream(t *testing.T) {
 		require.NoError(t, err)
 		stream.Write(raw)
 	}
-	events, err := ReadXML(&stream)
+	events, err := readBack(&stream)
 	require.NoError(t, err)
 	assert.Len(t, events, 5)
 }
@@ -171,7 +171,7 @@ func TestReadXMLPythonEvtx(t *testing.T) {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			raw, err := os.ReadFile(p)
 			require.NoError(t, err)
-			events, err := ReadXML(bytes.NewReader(raw))
+			events, err := readBack(bytes.NewReader(raw))
 			require.NoError(t, err)
 			require.Len(t, events, strings.Count(string(raw), "<Event "))
 			for i, e := range events {
@@ -193,7 +193,7 @@ func TestReadXMLPythonEvtxValues(t *testing.T) {
 	p := filepath.Join(reftest.Dir(t), "telemetry", "sbousseaden_sysmon_3_10_Invoke-Mimikatz_hosted_Github.xml")
 	raw, err := os.ReadFile(p)
 	require.NoError(t, err)
-	events, err := ReadXML(bytes.NewReader(raw))
+	events, err := readBack(bytes.NewReader(raw))
 	require.NoError(t, err)
 	require.Len(t, events, 2)
 	e := events[0]
@@ -218,14 +218,14 @@ func TestXMLRoundTrip(t *testing.T) {
 	var first bytes.Buffer
 	require.NoError(t, WriteXML(&first, want))
 
-	got, err := ReadXML(bytes.NewReader(first.Bytes()))
+	got, err := readBack(bytes.NewReader(first.Bytes()))
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 
 	var second bytes.Buffer
 	require.NoError(t, WriteXML(&second, got))
 	assert.Equal(t, first.String(), second.String())
-	again, err := ReadXML(&second)
+	again, err := readBack(&second)
 	require.NoError(t, err)
 	assert.Equal(t, want, again)
 
@@ -275,7 +275,7 @@ func TestMarshalEventXMLShape(t *testing.T) {
 
 func TestMarshalEventXMLInvalidCharacters(t *testing.T) {
 	e := event.Event{Channel: "c", Data: []event.Field{{Name: "X", Value: "a\x00b\x1bc\xffd\uFFFEe"}}}
-	got, err := ReadXML(bytes.NewReader(MarshalEventXML(e)))
+	got, err := readBack(bytes.NewReader(MarshalEventXML(e)))
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	assert.Equal(t, "a\uFFFDb\uFFFDc\uFFFDd\uFFFDe", got[0].Data[0].Value)
@@ -304,7 +304,7 @@ func TestReadXMLForms(t *testing.T) {
 			[]event.Event{{EventID: 7, Data: []event.Field{{Name: "A", Value: ""}, {Name: "B", Value: "x"}}}}},
 		{"whitespace and unknown elements", "<Events>\n <Event>\n  <System>\n   <EventID>1</EventID>\n" +
 			"   <Correlation ActivityID='{X}'/>\n  </System>\n  <EventData>\n   <Data Name='A'> v </Data>\n" +
-			"   <Binary>00</Binary>\n  </EventData>\n  <RenderingInfo Culture='en-US'><Message>m</Message></RenderingInfo>\n" +
+			"   <ComplexData>00</ComplexData>\n  </EventData>\n  <RenderingInfo Culture='en-US'><Message>m</Message></RenderingInfo>\n" +
 			" </Event>\n</Events>\n",
 			[]event.Event{{EventID: 1, Data: []event.Field{{Name: "A", Value: " v "}}}}},
 		{"BOM and XML 1.1 declaration", "\xef\xbb\xbf<?xml version = '1.1' ?><Events><Event><System>" +
@@ -315,7 +315,7 @@ func TestReadXMLForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadXML(strings.NewReader(tt.in))
+			got, err := readBack(strings.NewReader(tt.in))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -329,19 +329,19 @@ func TestReadXMLErrors(t *testing.T) {
 		in   string
 		want []string
 	}{
-		{"truncated", "<Events>\n" + good + "\n" + good[:200], []string{"line 3, column", "event 2", "unexpected EOF"}},
-		{"Events not closed", "<Events>\n" + good + "\n", []string{"line 3", "EOF"}},
-		{"not events", "<html><body/></html>", []string{"line 1, column 7", "unexpected element <html>"}},
+		{"truncated", "<Events>\n" + good + "\n" + good[:200], []string{"input:3:", "event 2", "unexpected EOF"}},
+		{"Events not closed", "<Events>\n" + good + "\n", []string{"input:3:", "EOF"}},
+		{"not events", "<html><body/></html>", []string{"input:1:2:", "unexpected element <html>"}},
 		{"text outside", "<Events>junk</Events>", []string{"unexpected text"}},
 		{"bad EventID", "<Event><System><EventID>x1</EventID></System></Event>", []string{"event 1", `EventID: invalid number "x1"`}},
 		{"bad time", "<Event><System><TimeCreated SystemTime='yesterday'/></System></Event>", []string{`invalid SystemTime "yesterday"`}},
 		{"bad pid", "<Event><System><Execution ProcessID='-' ThreadID='1'/></System></Event>", []string{"Execution/@ProcessID"}},
-		{"mismatched tag", "<Event><System></Event>", []string{"line 1"}},
+		{"mismatched tag", "<Event><System></Event>", []string{"input:1:16:", "closed by"}},
 		{"UTF-16", "<?xml version='1.0' encoding='UTF-16'?><Events/>", []string{"UTF-16"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadXML(strings.NewReader(tt.in))
+			got, err := readBack(strings.NewReader(tt.in))
 			require.Error(t, err)
 			assert.Nil(t, got)
 			for _, w := range tt.want {

@@ -3,7 +3,6 @@ package telemetry
 import (
 	"bufio"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -386,54 +385,4 @@ func zeekValue(typ, v string) (any, error) {
 		return strings.Split(v, ","), nil
 	}
 	return v, nil
-}
-
-// recognizeNetworkLog gives a JSON line read back without a Channel the
-// channel of the network log it is a line of, by its fields: a proxy
-// log line (WriteProxyJSONL) or a Zeek log line (conn, dns, http or ssl,
-// as WriteZeekLine and Zeek itself write them). Its time comes from
-// @timestamp or ts, and Zeek's arrays become comma-joined values, as
-// rendered events hold them. Other lines are left as they are.
-func recognizeNetworkLog(e *event.Event) error {
-	has := func(name string) bool { _, ok := e.Get(name); return ok }
-	switch {
-	case has("cs-method") && has("c-ip"):
-		e.Channel, e.Provider = event.ProxyChannel, event.ProxyProvider
-		if ts, ok := e.Get("@timestamp"); ok {
-			t, err := time.Parse(time.RFC3339Nano, ts)
-			if err != nil {
-				return fmt.Errorf("@timestamp %q: %w", ts, err)
-			}
-			e.TimeCreated = t
-		}
-	case has("uid") && has("id.orig_h"):
-		log := ""
-		switch {
-		case has("conn_state") || has("orig_bytes"):
-			log = "conn"
-		case has("query") || has("qtype_name"):
-			log = "dns"
-		case has("method") || has("status_code"):
-			log = "http"
-		case has("server_name") || has("cipher") || has("established"):
-			log = "ssl"
-		default:
-			return nil
-		}
-		e.Channel, e.Provider = event.ZeekChannelBase+log, event.ZeekProvider
-		if ts, ok := e.Get("ts"); ok {
-			f, err := strconv.ParseFloat(ts, 64)
-			if err != nil {
-				return fmt.Errorf("ts %q: %w", ts, err)
-			}
-			e.TimeCreated = time.UnixMicro(int64(f * 1e6)).UTC()
-		}
-		for i, f := range e.Data {
-			var list []string
-			if strings.HasPrefix(f.Value, "[") && json.Unmarshal([]byte(f.Value), &list) == nil {
-				e.Data[i].Value = strings.Join(list, ",")
-			}
-		}
-	}
-	return nil
 }

@@ -36,32 +36,44 @@ func (r *SigmaRule) Kind() string { return "sigma" }
 // rule's id, title and level, then the event's fields.
 func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
 	var rows []Row
-	for i, ev := range events {
-		if !r.rule.Applies(ev) {
-			continue
-		}
-		ok, err := r.rule.Matches(ctx, ev)
+	for i := range events {
+		row, ok, err := r.match(ctx, &events[i], i)
 		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.id, err)
+			return nil, err
 		}
-		if !ok {
-			continue
+		if ok {
+			rows = append(rows, row)
 		}
-		row := Row{
-			Fields: []string{"rule_id", "title", "level", "EventCode", "host"},
-			Values: map[string]string{"rule_id": r.rule.ID, "title": r.rule.Title, "level": r.rule.Level,
-				"EventCode": fmt.Sprint(ev.EventID), "host": ev.Computer},
-			Sources: []int{i},
-		}
-		for _, f := range ev.Data {
-			if _, dup := row.Values[f.Name]; !dup {
-				row.Fields = append(row.Fields, f.Name)
-				row.Values[f.Name] = f.Value
-			}
-		}
-		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// match is the rule on one event, the i-th of its input: its row, resting
+// on that event, when it matches.
+func (r *SigmaRule) match(ctx context.Context, ev *event.Event, i int) (Row, bool, error) {
+	if !r.rule.Applies(*ev) {
+		return Row{}, false, nil
+	}
+	ok, err := r.rule.Matches(ctx, *ev)
+	if err != nil {
+		return Row{}, false, fmt.Errorf("rule %s: %w", r.id, err)
+	}
+	if !ok {
+		return Row{}, false, nil
+	}
+	row := Row{
+		Fields: []string{"rule_id", "title", "level", "EventCode", "host"},
+		Values: map[string]string{"rule_id": r.rule.ID, "title": r.rule.Title, "level": r.rule.Level,
+			"EventCode": fmt.Sprint(ev.EventID), "host": ev.Computer},
+		Sources: []int{i},
+	}
+	for _, f := range ev.Data {
+		if _, dup := row.Values[f.Name]; !dup {
+			row.Fields = append(row.Fields, f.Name)
+			row.Values[f.Name] = f.Value
+		}
+	}
+	return row, true, nil
 }
 
 // Explain shows, selection by selection, how the events in the rule's

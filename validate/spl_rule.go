@@ -21,7 +21,13 @@ type SPLRule struct {
 
 // NewSPLRule parses src as the query of rule id.
 func NewSPLRule(id, src string, opts Options) (*SPLRule, error) {
-	q, err := spl.Parse(src)
+	return NewSPLRuleContext(context.Background(), id, src, opts)
+}
+
+// NewSPLRuleContext parses src within spl's default limits, stopping when
+// ctx is done (a huge query takes a while).
+func NewSPLRuleContext(ctx context.Context, id, src string, opts Options) (*SPLRule, error) {
+	q, err := spl.ParseContext(ctx, src, spl.Limits{})
 	if err != nil {
 		return nil, err
 	}
@@ -56,22 +62,21 @@ func (r *SPLRule) events(evs []event.Event) []spl.Event {
 }
 
 // Evaluate runs the query.
-func (r *SPLRule) Evaluate(_ context.Context, events []event.Event) ([]Row, error) {
-	rows, err := r.query.Run(r.events(events))
-	if err != nil {
-		return nil, fmt.Errorf("rule %s: %w", r.id, err)
-	}
-	out := make([]Row, len(rows))
-	for i, row := range rows {
-		vals := make(map[string]string, len(row.Fields))
-		for _, f := range row.Fields {
-			if v := row.Get(f); !v.IsNull() {
-				vals[f] = v.String()
-			}
+func (r *SPLRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
+	var rows []Row
+	f := r.Start(ctx, func(row Row) error { rows = append(rows, row); return nil })
+	for i := range events {
+		if err := f.Push(&events[i]); err != nil {
+			return nil, err
 		}
-		out[i] = Row{Fields: row.Fields, Values: vals, Sources: row.Sources}
+		if f.Done() {
+			break
+		}
 	}
-	return out, nil
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 // Explain follows every event through the query and reports what decides

@@ -19,6 +19,7 @@ import (
 
 	"github.com/t1567001/harness/atomics"
 	"github.com/t1567001/harness/harness"
+	"github.com/t1567001/harness/replay"
 	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate"
@@ -29,36 +30,30 @@ func newSPLCmd() *cobra.Command {
 		query  string
 		files  []string
 		asJSON bool
+		strict bool
 		opts   validate.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "spl --query FILE --events FILE...",
-		Short: "Run a Splunk query over recorded events (Windows Event XML or JSON lines)",
+		Short: "Run a Splunk query over recorded events (Event XML, EVTX, JSON lines, Winlogbeat, OTRF, evtx_dump; gzip)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			src, err := os.ReadFile(query)
 			if err != nil {
 				return badInput(fmt.Errorf("--query: %w", err))
 			}
-			rule, err := validate.NewSPLRule(strings.TrimSuffix(filepath.Base(query), filepath.Ext(query)), string(src), opts)
+			rule, err := validate.NewSPLRuleContext(cmd.Context(), strings.TrimSuffix(filepath.Base(query), filepath.Ext(query)), string(src), opts)
 			if err != nil {
 				return badInput(fmt.Errorf("%s: %w", query, err))
 			}
-			events, err := readEvents(files)
-			if err != nil {
-				return err
-			}
-			rows, err := rule.Evaluate(cmd.Context(), events)
-			if err != nil {
-				return err
-			}
-			return writeRows(cmd.OutOrStdout(), rows, asJSON)
+			return streamRows(cmd, []validate.Streamer{rule}, files, strict, asJSON)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&query, "query", "", "file holding the SPL query")
-	f.StringArrayVar(&files, "events", nil, "events file, Event XML or JSON lines (repeatable)")
+	f.StringArrayVar(&files, "events", nil, "recorded events file (repeatable; the format is detected)")
 	f.BoolVar(&asJSON, "json", false, "print JSON lines, one object per result row")
+	f.BoolVar(&strict, "strict", false, "a record that cannot be read is fatal (default: reported and skipped)")
 	addRuleFlags(f, &opts)
 	_ = cmd.MarkFlagRequired("query")
 	_ = cmd.MarkFlagRequired("events")
@@ -70,6 +65,7 @@ func newSigmaCmd() *cobra.Command {
 		dir    string
 		files  []string
 		asJSON bool
+		strict bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sigma --rules DIR --events FILE...",
@@ -80,30 +76,71 @@ func newSigmaCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			events, err := readEvents(files)
-			if err != nil {
-				return err
-			}
-			var rows []validate.Row
+			var sigma []validate.Streamer
 			for _, r := range rules {
-				if r.Kind() != "sigma" {
-					continue
+				if s, ok := r.(validate.Streamer); ok && r.Kind() == "sigma" {
+					sigma = append(sigma, s)
 				}
-				rs, err := r.Evaluate(cmd.Context(), events)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, rs...)
 			}
-			return writeRows(cmd.OutOrStdout(), rows, asJSON)
+			return streamRows(cmd, sigma, files, strict, asJSON)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "rules", "", "folder of Sigma rules (default: the harness's own)")
-	f.StringArrayVar(&files, "events", nil, "events file, Event XML or JSON lines (repeatable)")
+	f.StringArrayVar(&files, "events", nil, "recorded events file (repeatable; the format is detected)")
 	f.BoolVar(&asJSON, "json", false, "print JSON lines, one object per match")
+	f.BoolVar(&strict, "strict", false, "a record that cannot be read is fatal (default: reported and skipped)")
 	_ = cmd.MarkFlagRequired("events")
 	return cmd
+}
+
+// streamRows runs rules over the events of files as they are read: JSON
+// rows are printed as the rules yield them; the table is printed at the
+// end (it needs every row to align its columns), holding rows, not events.
+func streamRows(cmd *cobra.Command, rules []validate.Streamer, files []string, strict, asJSON bool) error {
+	w := cmd.OutOrStdout()
+	var rows []validate.Row
+	emit := func(r validate.Row) error {
+		if !asJSON {
+			rows = append(rows, r)
+			return nil
+		}
+		b, err := r.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	feeds := make([]validate.Feed, len(rules))
+	for i, r := range rules {
+		feeds[i] = r.Start(cmd.Context(), emit)
+	}
+	err := eachEvent(cmd, files, strict, func(ev *event.Event) (bool, error) {
+		done := true
+		for _, f := range feeds {
+			if f.Done() {
+				continue
+			}
+			if err := f.Push(ev); err != nil {
+				return false, err
+			}
+			done = done && f.Done()
+		}
+		return done, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range feeds {
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		return nil
+	}
+	return writeRows(w, rows, false)
 }
 
 func newValidateCmd() *cobra.Command {
@@ -112,6 +149,7 @@ func newValidateCmd() *cobra.Command {
 		files  []string
 		expect string
 		asJSON bool
+		strict bool
 		opts   validate.Options
 	)
 	cmd := &cobra.Command{
@@ -126,12 +164,12 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			events, err := readEvents(files)
+			if expect == "" {
+				return writeCoverage(cmd, rules, files, strict)
+			}
+			events, err := readEvents(cmd, files, strict)
 			if err != nil {
 				return err
-			}
-			if expect == "" {
-				return writeCoverage(cmd.Context(), cmd.OutOrStdout(), rules, events)
 			}
 			data, err := os.ReadFile(expect)
 			if err != nil {
@@ -164,8 +202,9 @@ func newValidateCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "rules", "", "folder of detection rules (default: the harness's own)")
-	f.StringArrayVar(&files, "events", nil, "events file, Event XML or JSON lines (repeatable)")
+	f.StringArrayVar(&files, "events", nil, "recorded events file (repeatable; the format is detected)")
 	f.StringVar(&expect, "expect", "", "expectations file (YAML with an expect: block)")
+	f.BoolVar(&strict, "strict", false, "a record that cannot be read is fatal (default: reported and skipped)")
 	f.BoolVar(&asJSON, "json", false, "print verdicts as JSON lines")
 	addRuleFlags(f, &opts)
 	_ = cmd.MarkFlagRequired("events")
@@ -173,13 +212,24 @@ func newValidateCmd() *cobra.Command {
 }
 
 // writeCoverage lists, per rule, how many rows it yields, with which
-// signals and on events of which provenance.
-func writeCoverage(ctx context.Context, w io.Writer, rules []validate.Rule, events []event.Event) error {
-	sums, err := validate.Summarize(ctx, rules, events)
+// signals and on events of which provenance; the events stream through
+// every rule as they are read.
+func writeCoverage(cmd *cobra.Command, rules []validate.Rule, files []string, strict bool) error {
+	sum, err := validate.NewSummarizer(cmd.Context(), rules)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	err = eachEvent(cmd, files, strict, func(ev *event.Event) (bool, error) {
+		return false, sum.Push(ev)
+	})
+	if err != nil {
+		return err
+	}
+	sums, err := sum.Close()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tKIND\tROWS\tSIGNALS\tRESTS ON\t")
 	for _, s := range sums {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", s.Rule, s.Kind, s.Rows, counts(s.Signals), counts(s.RestsOn))
@@ -197,21 +247,107 @@ func counts[K ~string](m map[K]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// readEvents reads every events file (with an XML file's provenance
-// sidecar); a file holding no event is bad input, not "no results".
-func readEvents(files []string) ([]event.Event, error) {
-	var events []event.Event
+// eachEvent reads files one event at a time and hands each to f, which
+// may ask to stop. A record that cannot be read is reported on stderr with
+// its file and line and skipped, or fatal with strict; a summary line per
+// file says how many events were read. An XML file's provenance sidecar is
+// applied as its events go by. A file holding no event is bad input, not
+// "no results".
+func eachEvent(cmd *cobra.Command, files []string, strict bool, f func(*event.Event) (stop bool, err error)) error {
 	for _, name := range files {
-		evs, err := telemetry.ReadEventsFile(name)
+		stop, err := eachEventOf(cmd, name, strict, f)
 		if err != nil {
-			return nil, badInput(err)
+			return err
 		}
-		if len(evs) == 0 {
-			return nil, badInput(fmt.Errorf("%s: holds no event", name))
+		if stop {
+			break
 		}
-		events = append(events, evs...)
+		if err := cmd.Context().Err(); err != nil {
+			return err
+		}
 	}
-	return events, nil
+	return nil
+}
+
+func eachEventOf(cmd *cobra.Command, name string, strict bool, f func(*event.Event) (bool, error)) (bool, error) {
+	stderr := cmd.ErrOrStderr()
+	side, err := sidecar(name)
+	if err != nil {
+		return false, badInput(err)
+	}
+	fh, err := os.Open(name)
+	if err != nil {
+		return false, badInput(err)
+	}
+	defer fh.Close()
+	rd, err := replay.Open(name, fh, replay.Strict(strict), replay.OnSkip(func(e *replay.RecordError) {
+		fmt.Fprintf(stderr, "skipped %v\n", e)
+	}))
+	if err != nil {
+		return false, badInput(err)
+	}
+	stop := false
+	for ev, err := range rd.All() {
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return false, err
+			}
+			return false, badInput(err)
+		}
+		if rd.Stats().Events%4096 == 0 {
+			if err := cmd.Context().Err(); err != nil {
+				return false, err
+			}
+		}
+		if side != nil {
+			side.Apply(&ev)
+		}
+		if stop, err = f(&ev); err != nil {
+			return false, err
+		}
+		if stop {
+			break
+		}
+	}
+	st := rd.Stats()
+	fmt.Fprintln(stderr, st)
+	if st.Events == 0 {
+		return false, badInput(fmt.Errorf("%s: holds no event", name))
+	}
+	if side != nil && !stop {
+		if err := side.Unused(); err != nil {
+			return false, badInput(err)
+		}
+	}
+	return stop, nil
+}
+
+// sidecar loads the provenance sidecar of an XML events file, if it has
+// one.
+func sidecar(name string) (*telemetry.Sidecar, error) {
+	if !strings.HasSuffix(name, ".xml") {
+		return nil, nil
+	}
+	fh, err := os.Open(telemetry.SidecarPath(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return telemetry.LoadSidecar(telemetry.SidecarPath(name), fh)
+}
+
+// readEvents holds every event of files: the expectations look at the
+// events again (explanations, the events each verdict rests on).
+func readEvents(cmd *cobra.Command, files []string, strict bool) ([]event.Event, error) {
+	var events []event.Event
+	err := eachEvent(cmd, files, strict, func(ev *event.Event) (bool, error) {
+		events = append(events, *ev)
+		return false, nil
+	})
+	return events, err
 }
 
 func writeRows(w io.Writer, rows []validate.Row, asJSON bool) error {

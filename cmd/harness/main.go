@@ -21,6 +21,9 @@ const (
 	exitOK       = 0
 	exitFailed   = 1
 	exitBadInput = 2
+	// exitInterrupted is 128+SIGINT, as a shell reports an interrupted
+	// command.
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code out of a command.
@@ -59,6 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, context.Canceled) {
+		// Ctrl-C or SIGTERM: the engines stop at their next look at the
+		// context; the shell's convention for an interrupted command.
+		fmt.Fprintln(stderr, "harness: interrupted")
+		return exitInterrupted
 	}
 	var ee *exitError
 	if errors.As(err, &ee) && ee.err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -297,6 +298,10 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 	broken := filepath.Join(t.TempDir(), "broken.jsonl")
 	require.NoError(t, os.WriteFile(broken, []byte("{\"EventID\":1}\nnot json\n"), 0o600))
 	code, _, stderr = cli(t, "spl", "--query", query, "--events", broken)
+	assert.Equal(t, 0, code, "a line that cannot be read is skipped")
+	assert.Contains(t, stderr, "skipped "+broken+":2")
+	assert.Contains(t, stderr, broken+": 1 event(s) read, 1 skipped (json)")
+	code, _, stderr = cli(t, "spl", "--query", query, "--events", broken, "--strict")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, broken+":2")
 }
@@ -341,6 +346,26 @@ func TestRunJSON(t *testing.T) {
 	require.Len(t, res.Atomics, 1)
 	assert.Equal(t, "executed", res.Atomics[0].Execution)
 	assert.Len(t, res.Verdicts, 13, "the seed's three rules and the other seeds' ten, in one context")
+}
+
+// TestInterruptStopsAQuery: a query over a large recording stops at the
+// context's end (Ctrl-C, SIGTERM) with the interrupted status, not with
+// results.
+func TestInterruptStopsAQuery(t *testing.T) {
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.jsonl")
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, `{"EventID":1,"Computer":"ws%d","Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\git.exe","CommandLine":"git push https://github.com/x/y"}`+"\n", i)
+	}
+	require.NoError(t, os.WriteFile(events, []byte(b.String()), 0o600))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"spl", "--query", "../../rules/seed_t1567_001_code_repo_exfil.spl", "--events", events, "--json"}, &out, &errOut)
+	assert.Equal(t, exitInterrupted, code, errOut.String())
+	assert.Contains(t, errOut.String(), "harness: interrupted")
+	assert.Empty(t, out.String(), "no rows from an interrupted query")
 }
 
 // TestBaselineRegressionExitsOne: a baseline written with the harness's

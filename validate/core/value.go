@@ -79,6 +79,20 @@ func MultiValue(vals []string) Value {
 // Kind reports the type of v.
 func (v Value) Kind() Kind { return v.kind }
 
+// Detach returns v with its text copied, so that a value kept past its
+// event (a sort's record, a stats group) does not keep the event's memory.
+func (v Value) Detach() Value {
+	v.str = strings.Clone(v.str)
+	if v.multi != nil {
+		m := make([]string, len(v.multi))
+		for i, x := range v.multi {
+			m[i] = strings.Clone(x)
+		}
+		v.multi = m
+	}
+	return v
+}
+
 // IsNull reports whether v is null.
 func (v Value) IsNull() bool { return v.kind == KindNull }
 

@@ -1,7 +1,9 @@
 package spl
 
 import (
+	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"sort"
 	"strings"
@@ -20,9 +22,17 @@ type streamer interface {
 }
 
 // blocker is a command that needs every record before producing output.
+// It keeps only what it needs: sort the records (at most its limit, once
+// trimmed), stats one aggregate per group.
 type blocker interface {
 	command
-	block(recs []*record) []*record
+	sink() sink
+}
+
+// sink takes a blocking command's input one record at a time.
+type sink interface {
+	add(r *record)
+	finish() []*record
 }
 
 type cmdBase struct {
@@ -97,6 +107,9 @@ type fieldPat struct {
 type tableCmd struct {
 	cmdBase
 	fields []fieldPat
+	// static is the column list when no field has a wildcard: shared by
+	// every record (set appends to a clipped copy), not built per event.
+	static []string
 }
 
 // expand resolves wildcard field names against the record's fields, in the
@@ -136,7 +149,11 @@ func restrict(r *record, cols []string) {
 }
 
 func (c *tableCmd) stream(_ *runState, _ int, r *record) (bool, error) {
-	restrict(r, expand(c.fields, r, false))
+	cols := c.static
+	if cols == nil {
+		cols = expand(c.fields, r, false)
+	}
+	restrict(r, cols)
 	return true, nil
 }
 
@@ -308,7 +325,26 @@ func compareSort(a, b sval) int {
 	return strings.Compare(a.str, b.str)
 }
 
-func (c *sortCmd) block(recs []*record) []*record {
+type sortSink struct {
+	c    *sortCmd
+	recs []*record
+}
+
+func (c *sortCmd) sink() sink { return &sortSink{c: c} }
+
+func (s *sortSink) add(r *record) {
+	s.recs = append(s.recs, r)
+	// With a limit, only the first limit records in order can be output:
+	// trim now and then so that memory stays bounded by the limit.
+	if lim := s.c.limit; lim > 0 && len(s.recs) >= 2*lim+1024 {
+		s.recs = s.c.order(s.recs)
+	}
+}
+
+func (s *sortSink) finish() []*record { return s.c.order(s.recs) }
+
+// order sorts recs stably and applies the limit.
+func (c *sortCmd) order(recs []*record) []*record {
 	keys := make([][]sval, len(recs))
 	for i, r := range recs {
 		keys[i] = make([]sval, len(c.keys))
@@ -368,11 +404,19 @@ type group struct {
 	src  []int
 }
 
-func (c *statsCmd) block(recs []*record) []*record {
-	groups := map[string]*group{}
-	var order []*group
-	var key strings.Builder
-	for _, r := range recs {
+type statsSink struct {
+	c      *statsCmd
+	groups map[string]*group
+	order  []*group
+	key    strings.Builder
+}
+
+func (c *statsCmd) sink() sink { return &statsSink{c: c, groups: map[string]*group{}} }
+
+func (s *statsSink) add(r *record) {
+	c := s.c
+	key := &s.key
+	{
 		key.Reset()
 		by := make([]Value, len(c.by))
 		skip := false
@@ -387,13 +431,17 @@ func (c *statsCmd) block(recs []*record) []*record {
 			key.WriteByte(0)
 		}
 		if skip {
-			continue
+			return
 		}
-		g := groups[key.String()]
+		g := s.groups[key.String()]
 		if g == nil {
+			// The group keeps its own copies: not the event's strings.
+			for i := range by {
+				by[i] = by[i].Detach()
+			}
 			g = &group{by: by, aggs: make([]aggState, len(c.aggs))}
-			groups[key.String()] = g
-			order = append(order, g)
+			s.groups[key.String()] = g
+			s.order = append(s.order, g)
 		}
 		g.src = append(g.src, r.src...)
 		for i, a := range c.aggs {
@@ -404,6 +452,10 @@ func (c *statsCmd) block(recs []*record) []*record {
 			g.aggs[i].Add(a.fn, r.get(a.field))
 		}
 	}
+}
+
+func (s *statsSink) finish() []*record {
+	c, order := s.c, s.order
 	if len(c.by) == 0 && len(order) == 0 {
 		order = append(order, &group{aggs: make([]aggState, len(c.aggs))})
 	}
@@ -440,51 +492,153 @@ func (c *statsCmd) block(recs []*record) []*record {
 // Run evaluates the pipeline over events, in order, and returns the result
 // rows. Events are not modified.
 func (q *Query) Run(events []Event) ([]Row, error) {
-	st := &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))}
-	seg := q.segmentEnd(0)
-	var recs []*record
-	scratch := record{slotState: make([]uint8, q.slots), slotVal: make([]string, q.slots)}
-	for i, ev := range events {
-		scratch.reset(ev)
-		keep, err := q.streamRange(st, &scratch, 0, seg)
-		if err != nil {
+	return q.RunContext(context.Background(), slices.Values(events))
+}
+
+// RunContext evaluates the pipeline over a sequence of events and returns
+// the result rows; it stops with ctx's error when ctx is done.
+func (q *Query) RunContext(ctx context.Context, events iter.Seq[Event]) ([]Row, error) {
+	var rows []Row
+	s := q.Stream(ctx, func(r Row) error { rows = append(rows, r); return nil })
+	for ev := range events {
+		if err := s.Push(ev); err != nil {
 			return nil, err
 		}
-		if keep {
-			c := scratch.clone()
-			c.src = []int{i}
-			recs = append(recs, c)
-		}
-		if st.stop {
+		if s.Done() {
 			break
 		}
 	}
-	for i := seg; i < len(q.cmds); {
-		recs = q.cmds[i].(blocker).block(recs)
+	if err := s.Close(); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// Stream is one run of a query over events pushed one at a time. Events
+// flow through the streaming commands (search, where, eval, table, ...)
+// and out as rows at once; the first command that needs every event
+// (sort, stats) keeps only what it needs until Close. No event is held
+// after Push returns unless such a command keeps its record.
+type Stream struct {
+	q       *Query
+	ctx     context.Context
+	emit    func(Row) error
+	st      *runState
+	seg     int // the first blocking command, or len(cmds)
+	sink    sink
+	scratch record
+	n       int
+	err     error
+	closed  bool
+}
+
+// ctxEvery is how many events pass between two looks at the context: a
+// look costs about as much as evaluating a small query on one event.
+const ctxEvery = 64
+
+// Stream starts a run whose rows go to emit, in order.
+func (q *Query) Stream(ctx context.Context, emit func(Row) error) *Stream {
+	s := &Stream{
+		q: q, ctx: ctx, emit: emit,
+		st:      &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))},
+		seg:     q.segmentEnd(0),
+		scratch: record{slotState: make([]uint8, q.slots), slotVal: make([]string, q.slots)},
+	}
+	if s.seg < len(q.cmds) {
+		s.sink = q.cmds[s.seg].(blocker).sink()
+	}
+	return s
+}
+
+// Push runs one event through the pipeline. The event is not modified,
+// and not held after Push returns: a command that keeps a record (sort)
+// keeps a copy, so the caller may reuse a view for the next event.
+func (s *Stream) Push(ev Fields) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.n++; s.n%ctxEvery == 0 {
+		if err := s.ctx.Err(); err != nil {
+			s.err = fmt.Errorf("spl: stopped after %d events: %w", s.n-1, err)
+			return s.err
+		}
+	}
+	if s.st.stop {
+		return nil
+	}
+	s.scratch.reset(ev)
+	keep, err := s.q.streamRange(s.st, &s.scratch, 0, s.seg)
+	if err != nil {
+		s.err = err
+		return err
+	}
+	if !keep {
+		return nil
+	}
+	// The row rests on this event: its index in the stream.
+	s.scratch.src = []int{s.n - 1}
+	if s.sink != nil {
+		s.sink.add(s.scratch.keep())
+		return nil
+	}
+	if err := s.emit(s.scratch.row()); err != nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// Done reports whether no further event can change the result (a head
+// has all its rows): the caller may stop reading.
+func (s *Stream) Done() bool { return s.st.stop || s.err != nil }
+
+// Close runs the blocking commands over what they kept and emits the
+// remaining rows.
+func (s *Stream) Close() error {
+	if s.err != nil || s.closed || s.sink == nil {
+		s.closed = true
+		return s.err
+	}
+	s.closed = true
+	recs := s.sink.finish()
+	q := s.q
+	for i := s.seg; i < len(q.cmds); {
 		i++
 		end := q.segmentEnd(i)
-		st.stop = false
+		s.st.stop = false
 		out := recs[:0]
-		for _, r := range recs {
-			keep, err := q.streamRange(st, r, i, end)
+		for k, r := range recs {
+			if k%ctxEvery == 0 {
+				if err := s.ctx.Err(); err != nil {
+					return fmt.Errorf("spl: stopped: %w", err)
+				}
+			}
+			keep, err := q.streamRange(s.st, r, i, end)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if keep {
 				out = append(out, r)
 			}
-			if st.stop {
+			if s.st.stop {
 				break
 			}
 		}
 		recs = out
+		if end < len(q.cmds) {
+			sk := q.cmds[end].(blocker).sink()
+			for _, r := range recs {
+				sk.add(r)
+			}
+			recs = sk.finish()
+		}
 		i = end
 	}
-	rows := make([]Row, len(recs))
-	for i, r := range recs {
-		rows[i] = r.row()
+	for _, r := range recs {
+		if err := s.emit(r.row()); err != nil {
+			return err
+		}
 	}
-	return rows, nil
+	return nil
 }
 
 // segmentEnd returns the index of the first blocking command at or after i.

@@ -1,6 +1,8 @@
 package spl
 
 import (
+	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,7 +24,57 @@ type parser struct {
 	src   string
 	pos   int
 	slots map[string]int // field name -> lookup-cache slot
+	ctx   context.Context
+	lim   Limits
+	depth int // current nesting of terms and expressions
+	steps int
+	err   error // the context's error, once seen
 }
+
+// Limits bound what Parse accepts, so that a hostile or mistaken query
+// fails with a clear error instead of exhausting memory or the stack.
+type Limits struct {
+	// MaxBytes is the longest query text (default 1 MiB; real detections
+	// are a few KiB).
+	MaxBytes int
+	// MaxDepth is the deepest nesting of parentheses, NOT and unary
+	// operators (default 5,000, well past any written query, well short
+	// of the stack's limit).
+	MaxDepth int
+}
+
+const (
+	defaultMaxBytes = 1 << 20
+	defaultMaxDepth = 5000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = defaultMaxBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = defaultMaxDepth
+	}
+	return l
+}
+
+// enter counts one level of nesting at off and, now and then, looks at the
+// context; every call is paired with leave.
+func (p *parser) enter(off int) error {
+	p.depth++
+	if p.depth > 2*p.lim.MaxDepth {
+		return p.errAt(off, "query nested deeper than %d levels", p.lim.MaxDepth)
+	}
+	if p.steps++; p.steps%1024 == 0 {
+		if err := p.ctx.Err(); err != nil {
+			p.err = err
+			return fmt.Errorf("spl: parse stopped: %w", err)
+		}
+	}
+	return nil
+}
+
+func (p *parser) leave() { p.depth-- }
 
 // slot numbers a field name the query reads, for the record's lookup cache.
 func (p *parser) slot(name string) int {
@@ -68,9 +120,20 @@ func (p *parser) atEnd() (bool, error) {
 	return t.kind == tEOF || t.kind == tPipe, nil
 }
 
-// Parse parses and compiles a query. Errors are *SyntaxError.
+// Parse parses and compiles a query within the default Limits. Errors
+// are *SyntaxError.
 func Parse(src string) (*Query, error) {
-	p := &parser{src: src, slots: map[string]int{}}
+	return ParseContext(context.Background(), src, Limits{})
+}
+
+// ParseContext parses and compiles a query within lim (zero fields take
+// the defaults), stopping with ctx's error when ctx is done.
+func ParseContext(ctx context.Context, src string, lim Limits) (*Query, error) {
+	lim = lim.withDefaults()
+	if len(src) > lim.MaxBytes {
+		return nil, syntaxErrorAt(src, 0, "query is %d bytes, more than the limit of %d", len(src), lim.MaxBytes)
+	}
+	p := &parser{src: src, slots: map[string]int{}, ctx: ctx, lim: lim}
 	q := &Query{src: src}
 	first := true
 	for {
@@ -238,6 +301,10 @@ func (p *parser) searchOr() (*sNode, error) {
 }
 
 func (p *parser) searchNot() (*sNode, error) {
+	if err := p.enter(p.pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	t, err := p.peek(modeSearch)
 	if err != nil {
 		return nil, err
@@ -254,6 +321,10 @@ func (p *parser) searchNot() (*sNode, error) {
 }
 
 func (p *parser) searchPrimary() (*sNode, error) {
+	if err := p.enter(p.pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	t, err := p.next(modeSearch)
 	if err != nil {
 		return nil, err
@@ -450,6 +521,10 @@ func (p *parser) exprOr() (expr, error)  { return p.binaryLogic("OR", p.exprAnd)
 func (p *parser) exprAnd() (expr, error) { return p.binaryLogic("AND", p.exprNot) }
 
 func (p *parser) exprNot() (expr, error) {
+	if err := p.enter(p.pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	ok, err := p.keyword("NOT")
 	if err != nil {
 		return nil, err
@@ -554,6 +629,10 @@ func (p *parser) exprMul() (expr, error) {
 }
 
 func (p *parser) exprUnary() (expr, error) {
+	if err := p.enter(p.pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	t, err := p.peek(modeExpr)
 	if err != nil {
 		return nil, err
@@ -583,6 +662,10 @@ func isExprKeyword(s string) bool {
 }
 
 func (p *parser) exprPrimary() (expr, error) {
+	if err := p.enter(p.pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	t, err := p.next(modeExpr)
 	if err != nil {
 		return nil, err
@@ -795,8 +878,14 @@ func (p *parser) parseTable(start int) (command, error) {
 		return nil, p.errAt(p.pos, "table needs at least one field")
 	}
 	c := &tableCmd{}
+	static := true
 	for _, t := range toks {
-		c.fields = append(c.fields, fieldPattern(t.val))
+		f := fieldPattern(t.val)
+		c.fields = append(c.fields, f)
+		static = static && !f.wild
+	}
+	if static {
+		c.static = expand(c.fields, nil, false)
 	}
 	c.cmdBase = p.span(start)
 	return c, nil

@@ -1,6 +1,9 @@
 package spl
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // binding is a field set or removed by the pipeline, shadowing the event.
 type binding struct {
@@ -14,7 +17,7 @@ type binding struct {
 // event without clearing a map, and cols (set by table or fields) limits and
 // orders the visible fields.
 type record struct {
-	ev   Event
+	ev   Fields
 	over []binding
 	cols []string // nil: every field is visible
 	// src are the indexes of the input events the record comes from.
@@ -27,7 +30,7 @@ type record struct {
 	slotVal   []string
 }
 
-func (r *record) reset(ev Event) {
+func (r *record) reset(ev Fields) {
 	r.ev = ev
 	r.over = r.over[:0]
 	r.cols = nil
@@ -38,8 +41,7 @@ func (r *record) reset(ev Event) {
 // record without a cache, reads the map.
 func (r *record) evLookup(slot int, name string) (string, bool) {
 	if slot < 0 || slot >= len(r.slotState) {
-		s, ok := r.ev[name]
-		return s, ok
+		return r.ev.Field(name)
 	}
 	switch r.slotState[slot] {
 	case 1:
@@ -47,7 +49,7 @@ func (r *record) evLookup(slot int, name string) (string, bool) {
 	case 2:
 		return r.slotVal[slot], true
 	}
-	s, ok := r.ev[name]
+	s, ok := r.ev.Field(name)
 	if ok {
 		r.slotState[slot], r.slotVal[slot] = 2, s
 	} else {
@@ -60,6 +62,29 @@ func (r *record) clone() *record {
 	c := &record{ev: r.ev, cols: r.cols, src: r.src}
 	if len(r.over) > 0 {
 		c.over = slices.Clone(r.over)
+	}
+	return c
+}
+
+// keep copies the record for a command that holds it past the event (sort):
+// after table or fields, only the visible fields, copied, so that the
+// rest of the event can be freed; otherwise the whole event, as a map, so
+// that a view over the caller's event is not held.
+func (r *record) keep() *record {
+	c := r.clone()
+	if r.cols == nil {
+		c.ev = materialise(r.ev)
+		return c
+	}
+	ev := make(pairs, 0, len(r.cols))
+	for _, n := range r.cols {
+		if v, ok := r.ev.Field(n); ok {
+			ev = append(ev, pair{n, strings.Clone(v)})
+		}
+	}
+	c.ev = ev
+	for i := range c.over {
+		c.over[i].val = c.over[i].val.Detach()
 	}
 	return c
 }
@@ -114,13 +139,13 @@ func (r *record) names() []string {
 		return r.cols
 	}
 	var out []string
-	for _, k := range sortedKeys(r.ev) {
+	for _, k := range fieldNames(r.ev) {
 		if !r.get(k).IsNull() {
 			out = append(out, k)
 		}
 	}
 	for _, b := range r.over {
-		if _, inEv := r.ev[b.name]; !inEv && !b.del && !slices.Contains(out, b.name) {
+		if _, inEv := r.ev.Field(b.name); !inEv && !b.del && !slices.Contains(out, b.name) {
 			out = append(out, b.name)
 		}
 	}

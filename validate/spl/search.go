@@ -124,13 +124,16 @@ func (n *sNode) matchBare(r *record) bool {
 	if raw, ok := r.text(-1, "_raw"); ok {
 		return w.Match(raw)
 	}
-	for k, v := range r.ev {
+	found := false
+	r.ev.Each(func(k, v string) bool {
 		if metadata[k] || r.get(k).IsNull() && (len(r.over) > 0 || r.cols != nil) {
-			continue
-		}
-		if w.Match(v) {
 			return true
 		}
+		found = w.Match(v)
+		return !found
+	})
+	if found {
+		return true
 	}
 	for _, b := range r.over {
 		if !b.del {

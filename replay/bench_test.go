@@ -1,0 +1,294 @@
+package replay_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/internal/reftest"
+	"github.com/t1567001/harness/replay"
+	"github.com/t1567001/harness/telemetry"
+	"github.com/t1567001/harness/validate"
+)
+
+// The replay benchmarks read a generated file of Sysmon events
+// (HARNESS_BENCH_EVENTS, default 1,000,000; 10,000,000 for the large
+// run), written once per test binary to a temporary folder. Each reports
+// events/s and the process's peak resident memory (VmHWM), so that the
+// ratio to the encoding/xml scan and the memory bound are read from one
+// run:
+//
+//	go test -run '^$' -bench Replay -benchtime 1x ./replay
+//	HARNESS_BENCH_EVENTS=10000000 go test -run '^$' -bench Replay -benchtime 1x ./replay
+
+var (
+	benchOnce  sync.Once
+	benchDir   string
+	benchFiles map[string]string
+	benchN     int
+	benchErr   error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+func benchEvents(b *testing.B) (map[string]string, int) {
+	b.Helper()
+	benchOnce.Do(func() {
+		benchN = 1_000_000
+		if s := os.Getenv("HARNESS_BENCH_EVENTS"); s != "" {
+			if benchN, benchErr = strconv.Atoi(s); benchErr != nil {
+				return
+			}
+		}
+		if benchDir, benchErr = os.MkdirTemp("", "replay-bench-"); benchErr != nil {
+			return
+		}
+		benchFiles = map[string]string{"xml": filepath.Join(benchDir, "events.xml"), "jsonl": filepath.Join(benchDir, "events.jsonl")}
+		benchErr = generate(benchFiles["xml"], benchFiles["jsonl"], benchN)
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchFiles, benchN
+}
+
+// generate writes n events in batches, so that generating 10 M events
+// does not hold them.
+func generate(xmlPath, jsonPath string, n int) error {
+	xf, err := os.Create(xmlPath)
+	if err != nil {
+		return err
+	}
+	defer xf.Close()
+	jf, err := os.Create(jsonPath)
+	if err != nil {
+		return err
+	}
+	defer jf.Close()
+	xw := bufio.NewWriterSize(xf, 1<<20)
+	xw.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Events>\n")
+	const batch = 10000
+	evs := make([]event.Event, 0, batch)
+	for i := 0; i < n; i += batch {
+		evs = evs[:0]
+		for j := i; j < min(i+batch, n); j++ {
+			evs = append(evs, sysmonEvent(j))
+		}
+		for k := range evs {
+			xw.Write(telemetry.MarshalEventXML(evs[k]))
+			xw.WriteByte('\n')
+		}
+		if err := telemetry.WriteJSONL(jf, evs); err != nil {
+			return err
+		}
+	}
+	xw.WriteString("</Events>\n")
+	return xw.Flush()
+}
+
+// sysmonEvent is the i-th event of a mixed Sysmon stream (process
+// creation, network, file and DNS events), a minority of which the seed
+// query reports.
+func sysmonEvent(i int) event.Event {
+	hosts := []string{"WS-FINANCE-07.corp.local", "jenkins-agent-3.corp.local", "WS-DEV-01.corp.local", "SRV-DB-02.corp.local"}
+	images := []string{`C:\Program Files\Git\cmd\git.exe`, `C:\Windows\System32\curl.exe`, `C:\Windows\System32\svchost.exe`, `C:\Windows\explorer.exe`}
+	img := images[(i/4)%len(images)]
+	ev := event.Event{
+		Provider: event.Sysmon, Version: 5, Level: 4, Keywords: "0x8000000000000000",
+		TimeCreated: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond),
+		RecordID:    uint64(i + 1), ExecutionPID: 2912, ExecutionTID: 3424,
+		Channel: event.SysmonChannel, Computer: hosts[i%len(hosts)], UserID: "S-1-5-18",
+	}
+	common := []event.Field{
+		{Name: "RuleName", Value: "-"}, {Name: "UtcTime", Value: "2024-05-01 12:00:00.000"},
+		{Name: "ProcessGuid", Value: "{96128EA2-F212-5F7E-E400-000000007F01}"}, {Name: "ProcessId", Value: strconv.Itoa(4000 + i%5000)},
+		{Name: "Image", Value: img},
+	}
+	switch i % 4 {
+	case 0:
+		ev.EventID, ev.Task = 1, 1
+		cmd := []string{"git push --force https://github.com/x/y.git", `curl.exe -X POST https://api.github.com/gists -d @x`, "svchost.exe -k netsvcs", "git status"}[(i/16)%4]
+		ev.Data = append(common, event.Field{Name: "CommandLine", Value: cmd}, event.Field{Name: "CurrentDirectory", Value: `C:\Users\alice\src\`},
+			event.Field{Name: "User", Value: `CORP\alice`}, event.Field{Name: "LogonId", Value: "0x8d4ac"}, event.Field{Name: "IntegrityLevel", Value: "Medium"},
+			event.Field{Name: "Hashes", Value: "SHA256=935C1861DF1F4018D698E8B65ABFA02D7E9037D8F68CA3C2065B6CA165D44AD2"},
+			event.Field{Name: "ParentImage", Value: `C:\Windows\explorer.exe`}, event.Field{Name: "ParentCommandLine", Value: "explorer.exe"})
+	case 1:
+		ev.EventID, ev.Task = 3, 3
+		dst := []string{"api.github.com", "www.microsoft.com", "github.com", "login.live.com"}[(i/8)%4]
+		ev.Data = append(common, event.Field{Name: "User", Value: `CORP\alice`}, event.Field{Name: "Protocol", Value: "tcp"}, event.Field{Name: "Initiated", Value: "true"},
+			event.Field{Name: "SourceIp", Value: "10.0.0.7"}, event.Field{Name: "SourcePort", Value: "50123"},
+			event.Field{Name: "DestinationIp", Value: "140.82.112.5"}, event.Field{Name: "DestinationHostname", Value: dst}, event.Field{Name: "DestinationPort", Value: "443"})
+	case 2:
+		ev.EventID, ev.Task = 11, 11
+		ev.Data = append(common, event.Field{Name: "TargetFilename", Value: `C:\Users\alice\AppData\Local\Temp\x` + strconv.Itoa(i) + ".tmp"},
+			event.Field{Name: "CreationUtcTime", Value: "2024-05-01 12:00:00.000"}, event.Field{Name: "User", Value: `CORP\alice`})
+	default:
+		ev.EventID, ev.Task = 22, 22
+		ev.Data = append(common, event.Field{Name: "QueryName", Value: "api.github.com"}, event.Field{Name: "QueryStatus", Value: "0"},
+			event.Field{Name: "QueryResults", Value: "::ffff:140.82.112.5;"}, event.Field{Name: "User", Value: `CORP\alice`})
+	}
+	return ev
+}
+
+// cpuTime is the CPU time the process has used: on a shared machine,
+// events per CPU-second is the figure that does not depend on the load.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report adds events/s, events per CPU-second and the peak RSS.
+func report(b *testing.B, events int, cpu0 time.Duration) {
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(events)/cpu.Seconds(), "events/cpu-s")
+	}
+	b.ReportMetric(peakRSSMB(b), "peak-RSS-MB")
+}
+
+// peakRSSMB is the process's peak resident set (VmHWM) in MB.
+func peakRSSMB(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+func seedRule(b *testing.B) *validate.SPLRule {
+	root := reftest.ModuleRoot(b)
+	src, err := os.ReadFile(filepath.Join(root, "rules", "seed_t1567_001_code_repo_exfil.spl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := validate.NewSPLRule("seed", string(src), validate.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// BenchmarkReplayXMLEncodingXMLScan is the floor: a bare encoding/xml
+// token scan of the file, no events built.
+func BenchmarkReplayXMLEncodingXMLScan(b *testing.B) {
+	files, n := benchEvents(b)
+	cpu0 := cpuTime()
+	for b.Loop() {
+		f, err := os.Open(files["xml"])
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := xml.NewDecoder(bufio.NewReaderSize(f, 1<<16))
+		for {
+			if _, err := d.Token(); err != nil {
+				if !errors.Is(err, io.EOF) {
+					b.Fatal(err)
+				}
+				break
+			}
+		}
+		f.Close()
+	}
+	report(b, b.N*n, cpu0)
+}
+
+// BenchmarkReplayXMLToVerdicts reads the XML file and runs the seed query
+// over it: events in, verdict rows out.
+func BenchmarkReplayXMLToVerdicts(b *testing.B) { benchToVerdicts(b, "xml") }
+
+// BenchmarkReplayJSONLToVerdicts is the same over JSON lines.
+func BenchmarkReplayJSONLToVerdicts(b *testing.B) { benchToVerdicts(b, "jsonl") }
+
+func benchToVerdicts(b *testing.B, kind string) {
+	files, n := benchEvents(b)
+	rule := seedRule(b)
+	rows := 0
+	cpu0 := cpuTime()
+	for b.Loop() {
+		rows = 0
+		f, err := os.Open(files[kind])
+		if err != nil {
+			b.Fatal(err)
+		}
+		rd, err := replay.Open(kind, f, replay.Strict(true))
+		if err != nil {
+			b.Fatal(err)
+		}
+		feed := rule.Start(context.Background(), func(validate.Row) error { rows++; return nil })
+		for ev, err := range rd.All() {
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := feed.Push(&ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := feed.Close(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		if rd.Stats().Events != n {
+			b.Fatalf("read %d of %d events", rd.Stats().Events, n)
+		}
+	}
+	report(b, b.N*n, cpu0)
+	b.ReportMetric(float64(rows), "rows")
+}
+
+// BenchmarkReplayJSONLRead is the JSON lines reader alone.
+func BenchmarkReplayJSONLRead(b *testing.B) { benchRead(b, "jsonl") }
+
+// BenchmarkReplayXMLRead is the Event XML reader alone.
+func BenchmarkReplayXMLRead(b *testing.B) { benchRead(b, "xml") }
+
+func benchRead(b *testing.B, kind string) {
+	files, n := benchEvents(b)
+	cpu0 := cpuTime()
+	for b.Loop() {
+		f, err := os.Open(files[kind])
+		if err != nil {
+			b.Fatal(err)
+		}
+		rd, err := replay.Open(kind, f, replay.Strict(true))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, err := range rd.All() {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		f.Close()
+		if rd.Stats().Events != n {
+			b.Fatal(fmt.Sprintf("read %d of %d", rd.Stats().Events, n))
+		}
+	}
+	report(b, b.N*n, cpu0)
+}

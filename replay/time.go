@@ -1,0 +1,86 @@
+package replay
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// parseSystemTime reads TimeCreated/@SystemTime and the JSON shapes' time
+// stamps: Windows' RFC 3339 form (nine or seven fractional digits, Z),
+// python-evtx's "2019-05-02 14:48:53.950750" and OTRF's
+// "2020-10-18 02:17:03.887" (UTC, no zone). Empty means the zero time.
+func parseSystemTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, ok := parseUTCFast(s); ok {
+		return t, nil
+	}
+	for _, layout := range []string{
+		time.RFC3339Nano,
+		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999",
+	} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid SystemTime %q", s)
+}
+
+// parseUTCFast reads "YYYY-MM-DD[T ]hh:mm:ss[.f...][Z]" without
+// time.Parse's generality: it is most of the cost of a replayed event's
+// System block.
+func parseUTCFast(s string) (time.Time, bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(a, b int) (int, bool) {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	rest := s[19:]
+	ns := 0
+	if len(rest) > 0 && rest[0] == '.' {
+		j := 1
+		scale := 100000000
+		for ; j < len(rest) && rest[j] >= '0' && rest[j] <= '9'; j++ {
+			if j > 9 {
+				return time.Time{}, false
+			}
+			ns += int(rest[j]-'0') * scale
+			scale /= 10
+		}
+		if j == 1 {
+			return time.Time{}, false
+		}
+		rest = rest[j:]
+	}
+	if rest != "" && rest != "Z" {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC)
+	if t.Day() != d { // February 30th
+		return time.Time{}, false
+	}
+	return t, true
+}

@@ -1,0 +1,99 @@
+package spl
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestStreamEmitsAsEventsArrive: a streaming pipeline's rows come out at
+// Push, before Close; a blocking one's at Close, from what it kept.
+func TestStreamEmitsAsEventsArrive(t *testing.T) {
+	q, err := Parse(`a=1 | eval b=a+1 | table a, b`)
+	require.NoError(t, err)
+	var rows []Row
+	s := q.Stream(context.Background(), func(r Row) error { rows = append(rows, r); return nil })
+	require.NoError(t, s.Push(Event{"a": "1"}))
+	require.Len(t, rows, 1, "the row is out before the next event")
+	require.NoError(t, s.Push(Event{"a": "2"}))
+	require.NoError(t, s.Push(Event{"a": "1", "c": "x"}))
+	require.NoError(t, s.Close())
+	assert.Len(t, rows, 2)
+	assert.Equal(t, "2", rows[1].Get("b").String())
+
+	q, err = Parse(`* | stats count by a | sort - count | head 1`)
+	require.NoError(t, err)
+	rows = nil
+	s = q.Stream(context.Background(), func(r Row) error { rows = append(rows, r); return nil })
+	for _, a := range []string{"x", "y", "y"} {
+		require.NoError(t, s.Push(Event{"a": a}))
+	}
+	assert.Empty(t, rows)
+	require.NoError(t, s.Close())
+	require.Len(t, rows, 1)
+	assert.Equal(t, "y", rows[0].Get("a").String())
+}
+
+func TestSortWithLimitKeepsItsLimit(t *testing.T) {
+	q, err := Parse(`* | sort limit=3 - n`)
+	require.NoError(t, err)
+	s := q.Stream(context.Background(), func(Row) error { return nil })
+	for i := range 100000 {
+		require.NoError(t, s.Push(Event{"n": itoa(i)}))
+	}
+	ss := s.sink.(*sortSink)
+	assert.Less(t, len(ss.recs), 2*3+1024+1, "sort limit=3 holds a bounded number of records")
+	var rows []Row
+	s.emit = func(r Row) error { rows = append(rows, r); return nil }
+	require.NoError(t, s.Close())
+	require.Len(t, rows, 3)
+	assert.Equal(t, "99999", rows[0].Get("n").String())
+}
+
+func itoa(i int) string { return NumberValue(float64(i)).String() }
+
+func TestCancel(t *testing.T) {
+	q, err := Parse(`a=1`)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	events := func(yield func(Event) bool) {
+		for {
+			if !yield(Event{"a": "1"}) {
+				return
+			}
+		}
+	}
+	_, err = q.RunContext(ctx, events) // an endless stream: only the context stops it
+	require.ErrorIs(t, err, context.Canceled)
+
+	var b strings.Builder
+	for i := range 5000 {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("a=x")
+	}
+	_, err = ParseContext(ctx, b.String(), Limits{})
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestLimits(t *testing.T) {
+	_, err := ParseContext(context.Background(), "a="+strings.Repeat("x", 100), Limits{MaxBytes: 50})
+	var se *SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Contains(t, err.Error(), "more than the limit of 50")
+
+	deep := strings.Repeat("(", 20) + "a=1" + strings.Repeat(")", 20)
+	_, err = ParseContext(context.Background(), deep, Limits{MaxDepth: 10})
+	require.ErrorAs(t, err, &se)
+	assert.Contains(t, err.Error(), "nested deeper than 10 levels")
+	_, err = ParseContext(context.Background(), deep, Limits{MaxDepth: 30})
+	require.NoError(t, err)
+
+	_, err = ParseContext(context.Background(), "| eval x="+strings.Repeat("-", 50)+"1", Limits{MaxDepth: 10})
+	require.ErrorContains(t, err, "nested deeper")
+}
