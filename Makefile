@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/harness
 OUT       ?= out
 PKGS      := ./...
-DEB_PKGS  := git curl python3 ca-certificates debootstrap
+DEB_PKGS  := git curl python3 ca-certificates debootstrap wget openssl
 
 .PHONY: run test bench lint build deps clean
 
@@ -32,7 +32,7 @@ lint:
 # Installs the Debian packages the atomics (and container mode's image
 # build) need, when one is missing.
 deps:
-	@missing=""; for t in git curl python3 debootstrap; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=""; for t in git curl python3 debootstrap wget openssl; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages for:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(DEB_PKGS); \

@@ -22,11 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	code := m.Run()
-	if harnessBin != "" {
-		os.RemoveAll(filepath.Dir(harnessBin))
-	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // Images are built once per test binary (and cached by the engine across
@@ -82,14 +78,14 @@ func harnessImage(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		start := time.Now()
-		bin, err := StaticBinary(ctx, "", reftest.ModuleRoot(t), "./cmd/harness")
+		var log bytes.Buffer
+		bin, err := StaticBinary(ctx, "", reftest.ModuleRoot(t), "./cmd/harness", &log)
 		if err != nil {
-			harnessErr = err
+			harnessErr = fmt.Errorf("%w\n%s", err, log.String())
 			return
 		}
-		harnessBin = bin // removed by TestMain
+		harnessBin = bin
 		built := time.Now()
-		var log bytes.Buffer
 		harnessTag, harnessErr = HarnessImage(ctx, b, bin, &log)
 		if harnessErr != nil {
 			harnessErr = fmt.Errorf("%w\n%s", harnessErr, log.String())
@@ -139,11 +135,13 @@ func run(t *testing.T, ctx context.Context, c *Container, argv ...string) (int, 
 }
 
 func TestAvailable(t *testing.T) {
+	t.Parallel()
 	needDocker(t)
 	require.NoError(t, Available(context.Background()))
 }
 
 func TestBaseImageBuildsOnce(t *testing.T) {
+	t.Parallel()
 	tag := base(t)
 	t.Logf("first BaseImage call: %s (%s)", baseTook.Round(time.Millisecond), tag)
 	assert.True(t, strings.HasPrefix(tag, BaseRepo+":"), tag)
@@ -156,6 +154,7 @@ func TestBaseImageBuildsOnce(t *testing.T) {
 }
 
 func TestCheckStatic(t *testing.T) {
+	t.Parallel()
 	err := checkStatic("/bin/ls")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "dynamically linked")
@@ -173,20 +172,100 @@ func TestStaticBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipped because it builds the whole harness with the go toolchain")
 	}
-	ctx := context.Background()
-	bin, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness")
+	// The user's cache, shared with the other tests (a cache folder of the
+	// test's own would also move GOCACHE and rebuild the world), and a
+	// temporary folder of the test's own, where nothing is left.
+	userCache, err := os.UserCacheDir()
 	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	cache := filepath.Join(userCache, "t1567-harness", "bin")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ctx := context.Background()
+	bin, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness", testLog(t))
+	require.NoError(t, err)
 	require.NotEqual(t, "/bin/ls", bin)
 	require.NoError(t, checkStatic(bin))
+	assert.True(t, strings.HasPrefix(bin, cache+"/"), bin)
+
+	// Built once: the second call finds it (same file, not rewritten).
+	before, err := os.Stat(bin)
+	require.NoError(t, err)
+	again, err := StaticBinary(ctx, "/bin/ls", reftest.ModuleRoot(t), "./cmd/harness", testLog(t))
+	require.NoError(t, err)
+	assert.Equal(t, bin, again)
+	after, err := os.Stat(bin)
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(before, after) && before.ModTime().Equal(after.ModTime()), "the cached binary is reused")
+
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "no litter in the temporary folder")
 
 	// A static exe is used as is.
-	same, err := StaticBinary(ctx, bin, "/nonexistent", "./cmd/harness")
+	same, err := StaticBinary(ctx, bin, "/nonexistent", "./cmd/harness", nil)
 	require.NoError(t, err)
 	assert.Equal(t, bin, same)
 }
 
+func TestSourceKey(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	write := func(rel, data string, mode os.FileMode) {
+		p := filepath.Join(root, rel)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(data), mode))
+	}
+	write("go.mod", "module x\n", 0o644)
+	write("main.go", "package main\n", 0o644)
+	write("atomics/a.yaml", "a: 1\n", 0o644)
+	key := func() string {
+		k, err := sourceKey(root, "go=1")
+		require.NoError(t, err)
+		return k
+	}
+	k0 := key()
+	assert.Equal(t, k0, key(), "stable")
+
+	// Not build inputs: tests, test data, hidden folders, executables.
+	write("main_test.go", "package main\n", 0o644)
+	write("testdata/x.json", "{}", 0o644)
+	write(".git/HEAD", "ref", 0o644)
+	write("bin/harness", "\x7fELF", 0o755)
+	assert.Equal(t, k0, key())
+
+	// Build inputs: code and embedded data, and the toolchain.
+	write("atomics/a.yaml", "a: 2\n", 0o644)
+	k1 := key()
+	assert.NotEqual(t, k0, k1)
+	write("cmd/new.go", "package cmd\n", 0o644)
+	assert.NotEqual(t, k1, key())
+	k2, err := sourceKey(root, "go=2")
+	require.NoError(t, err)
+	assert.NotEqual(t, key(), k2)
+}
+
+func TestPruneCache(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	now := time.Now()
+	for i, name := range []string{"old", "older", "oldest", "current"} {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, name), 0o755))
+		at := now.Add(-time.Duration(i) * time.Hour)
+		require.NoError(t, os.Chtimes(filepath.Join(dir, name), at, at))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "oldest.lock"), nil, 0o644))
+	pruneCache(dir, "current", 2)
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"current", "old"}, names)
+}
+
 func TestHarnessImageAndNetwork(t *testing.T) {
+	t.Parallel()
 	img := harnessImage(t)
 	assert.True(t, strings.HasPrefix(img, HarnessRepo+":"), img)
 	ctx := context.Background()
@@ -265,6 +344,7 @@ except OSError as e:
 }
 
 func TestExec(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	c := startSleeper(t, env, Spec{Name: "exec"})
 	ctx := context.Background()
@@ -341,6 +421,7 @@ func listLabelled(t *testing.T, label string) (ctrs, nets []string) {
 }
 
 func TestCloseLeavesNothing(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	startSleeper(t, env, Spec{Name: "a"})
 	startSleeper(t, env, Spec{Name: "b", Cmd: []string{"sleep", "300"}}) // ignores SIGTERM as pid 1
@@ -385,6 +466,7 @@ func TestCleanRemovesLeftovers(t *testing.T) {
 }
 
 func TestStartFailureLeavesNothing(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	_, err := env.Start(context.Background(), Spec{Name: "bad", Image: "t1567-harness/none:missing", Cmd: []string{"true"}})
 	require.Error(t, err)
@@ -396,5 +478,56 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 }
 
 func TestOneLine(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "a b c", oneLine(errors.New("a\n  b\tc\n")))
+}
+
+func TestRootfsIsCachedByRecipe(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("cachedRootfs runs debootstrap, which needs root")
+	}
+	// A stand-in debootstrap: counts its runs, makes a tiny tree at its
+	// target (the 4th argument), or fails when told to.
+	bin, cache := t.TempDir(), t.TempDir()
+	count := filepath.Join(bin, "count")
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "debootstrap"), []byte(`#!/bin/sh
+echo run >>"`+count+`"
+[ -e "`+bin+`/fail" ] && { echo "I: failing as told"; exit 1; }
+mkdir -p "$4/etc" && echo debian >"$4/etc/os-release"
+echo "I: Base system installed successfully."
+`), 0o755))
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	runs := func() int {
+		b, _ := os.ReadFile(count)
+		return strings.Count(string(b), "run")
+	}
+	ctx := context.Background()
+
+	// A failed build leaves nothing behind.
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "fail"), nil, 0o644))
+	_, err := cachedRootfs(ctx, cache, "k1", testLog(t))
+	require.Error(t, err)
+	left, err := os.ReadDir(cache)
+	require.NoError(t, err)
+	assert.Empty(t, left)
+	require.NoError(t, os.Remove(filepath.Join(bin, "fail")))
+
+	var log bytes.Buffer
+	rootfs, err := cachedRootfs(ctx, cache, "k1", &log)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(cache, "k1", "rootfs"), rootfs)
+	assert.FileExists(t, filepath.Join(rootfs, "etc", "os-release"))
+	assert.Contains(t, log.String(), "Base system installed", "the build shows its progress")
+	assert.Equal(t, 2, runs())
+
+	// Built once per recipe: the same key is reused, another is built and
+	// replaces it.
+	again, err := cachedRootfs(ctx, cache, "k1", testLog(t))
+	require.NoError(t, err)
+	assert.Equal(t, rootfs, again)
+	assert.Equal(t, 2, runs())
+	_, err = cachedRootfs(ctx, cache, "k2", testLog(t))
+	require.NoError(t, err)
+	assert.Equal(t, 3, runs())
+	assert.NoDirExists(t, filepath.Join(cache, "k1"), "the older recipe's tree is pruned")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -74,6 +75,8 @@ type Spec struct {
 	// Mounts are bind mounts, at the same path in the container as on the
 	// host.
 	Mounts []Mount
+	// DNS are the container's name servers (docker --dns).
+	DNS []netip.Addr
 	// CapAdd adds Linux capabilities, e.g. "SYS_PTRACE".
 	CapAdd []string
 	// SecurityOpt are Docker security options, e.g. "seccomp=unconfined".
@@ -87,9 +90,12 @@ type Spec struct {
 	User string
 }
 
-// Mount is a bind mount of Path, at the same path in the container.
+// Mount is a bind mount of Path (a folder or a file), at the same path in
+// the container unless Target names another (for example a file over
+// /etc/resolv.conf).
 type Mount struct {
 	Path     string
+	Target   string
 	ReadOnly bool
 }
 
@@ -168,10 +174,14 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 	}
 	mounts := make([]mount.Mount, 0, len(spec.Mounts))
 	for _, m := range spec.Mounts {
-		if !strings.HasPrefix(m.Path, "/") {
-			return nil, fmt.Errorf("start %s: mount %q: path must be absolute", spec.Name, m.Path)
+		target := m.Target
+		if target == "" {
+			target = m.Path
 		}
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Path, Target: m.Path, ReadOnly: m.ReadOnly})
+		if !strings.HasPrefix(m.Path, "/") || !strings.HasPrefix(target, "/") {
+			return nil, fmt.Errorf("start %s: mount %q on %q: paths must be absolute", spec.Name, m.Path, target)
+		}
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Path, Target: target, ReadOnly: m.ReadOnly})
 	}
 	req := testcontainers.ContainerRequest{
 		Image:          spec.Image,
@@ -188,6 +198,7 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.Mounts = append(hc.Mounts, mounts...)
 			hc.CapAdd = append(hc.CapAdd, spec.CapAdd...)
+			hc.DNS = append(hc.DNS, spec.DNS...)
 			hc.SecurityOpt = append(hc.SecurityOpt, spec.SecurityOpt...)
 			hc.NetworkMode = container.NetworkMode(e.netName)
 			// Reap orphans (a killed exec's processes) and forward SIGTERM.

@@ -60,12 +60,14 @@ func shortHash(parts ...string) string {
 }
 
 // BaseImage returns the tag of the base image, t1567-harness/base:<key>,
-// building it once per machine: a debootstrap (variant minbase, Debian
+// building it once per machine from a root filesystem kept in the user's
+// cache folder under the same key: a debootstrap (variant minbase, Debian
 // bookworm, from deb.debian.org) root filesystem with git, curl, python3,
 // wget, ca-certificates, coreutils and procps, imported through the Docker API
-// (the docker CLI is not needed). An existing image with that tag is reused.
-// Building needs root and debootstrap, and takes about a minute; progress is
-// written to log (which may be nil).
+// (the docker CLI is not needed). An existing image with that tag is reused;
+// a missing one is imported from the cached root filesystem in seconds.
+// Debootstrapping needs root, debootstrap and the network, and takes about a
+// minute; progress is written to log (which may be nil).
 func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 	if log == nil {
 		log = io.Discard
@@ -85,7 +87,11 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 
 	// One build per machine: other processes wait for the lock, then find
 	// the image.
-	unlock, err := lockFile(ctx, filepath.Join(os.TempDir(), "t1567-harness-base-"+key+".lock"))
+	rootfsCache, err := cacheDir("rootfs")
+	if err != nil {
+		return "", fmt.Errorf("base image %s: %w", tag, err)
+	}
+	unlock, err := lockFile(ctx, filepath.Join(rootfsCache, key+".lock"))
 	if err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
@@ -94,39 +100,70 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 		return tag, err
 	}
 
-	debootstrap, err := findDebootstrap()
-	if err != nil {
-		return "", err
-	}
-	if os.Geteuid() != 0 {
-		return "", fmt.Errorf("base image %s: debootstrap must run as root (uid %d): run once as root, the image is then cached", tag, os.Geteuid())
-	}
-
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "t1567-rootfs-")
+	rootfs, err := cachedRootfs(ctx, rootfsCache, key, log)
 	if err != nil {
-		return "", fmt.Errorf("base image: %w", err)
+		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
-	defer removeRootfs(dir)
-	rootfs := filepath.Join(dir, "rootfs")
-
-	fmt.Fprintf(log, "building %s: debootstrap --variant=%s %s from %s\n", tag, baseVariant, baseSuite, baseMirror)
-	args := []string{
-		"--variant=" + baseVariant,
-		"--include=" + strings.Join(basePackages, ","),
-		baseSuite, rootfs, baseMirror,
-	}
-	if err := runDebootstrap(ctx, debootstrap, args, log); err != nil {
-		return "", fmt.Errorf("base image %s: debootstrap: %w%s", tag, err, debootstrapLogTail(rootfs))
-	}
-	fmt.Fprintf(log, "debootstrap done in %s; importing\n", time.Since(start).Round(time.Second))
-	trimRootfs(rootfs)
-
+	fmt.Fprintf(log, "importing %s as %s\n", rootfs, tag)
 	if err := importRootfs(ctx, cli.Client, rootfs, tag, key, log); err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
 	fmt.Fprintf(log, "built %s in %s\n", tag, time.Since(start).Round(time.Second))
 	return tag, nil
+}
+
+// cachedRootfs returns the base root filesystem of recipe key, kept in the
+// user's cache folder: debootstrapped from the network only the first time
+// (or when the recipe changes), so that an image deleted from the engine
+// comes back in seconds. The caller holds the build lock.
+func cachedRootfs(ctx context.Context, cache, key string, log io.Writer) (string, error) {
+	dir := filepath.Join(cache, key)
+	rootfs := filepath.Join(dir, "rootfs")
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		touch(dir)
+		return rootfs, nil
+	}
+	debootstrap, err := findDebootstrap()
+	if err != nil {
+		return "", err
+	}
+	if os.Geteuid() != 0 {
+		return "", fmt.Errorf("debootstrap must run as root (uid %d): run once as root, the image is then cached", os.Geteuid())
+	}
+	// Built beside its final place and renamed once complete; what a
+	// killed build leaves is removed by the next one.
+	building := dir + ".building"
+	removeRootfs(building)
+	if err := os.MkdirAll(building, 0o755); err != nil {
+		return "", err
+	}
+	start := time.Now()
+	fmt.Fprintf(log, "debootstrap --variant=%s %s from %s into %s (once per recipe)\n", baseVariant, baseSuite, baseMirror, building)
+	tmpRootfs := filepath.Join(building, "rootfs")
+	args := []string{
+		"--variant=" + baseVariant,
+		"--include=" + strings.Join(basePackages, ","),
+		baseSuite, tmpRootfs, baseMirror,
+	}
+	if err := runDebootstrap(ctx, debootstrap, args, log); err != nil {
+		tail := debootstrapLogTail(tmpRootfs)
+		removeRootfs(building)
+		return "", fmt.Errorf("debootstrap: %w%s", err, tail)
+	}
+	fmt.Fprintf(log, "debootstrap done in %s\n", time.Since(start).Round(time.Second))
+	trimRootfs(tmpRootfs)
+	if err := os.WriteFile(filepath.Join(building, "complete"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		removeRootfs(building)
+		return "", err
+	}
+	_ = os.RemoveAll(dir)
+	if err := os.Rename(building, dir); err != nil {
+		removeRootfs(building)
+		return "", err
+	}
+	pruneCache(cache, key, 1)
+	return rootfs, nil
 }
 
 // findDebootstrap looks in PATH and the sbin directories (often not in a
@@ -376,11 +413,16 @@ func checkStatic(path string) error {
 }
 
 // StaticBinary returns the path of a static build of the harness: exe itself
-// if it is static, else a fresh `CGO_ENABLED=0 go build -o <tmp> <pkg>` run
-// in moduleRoot, or in the module around the working directory when it is
-// empty (pkg such as "./cmd/harness"). A built binary lives in a new
-// temporary directory, which the caller may remove when done.
-func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, error) {
+// if it is static, else a `CGO_ENABLED=0 go build <pkg>` of moduleRoot (the
+// module around the working directory when it is empty; pkg such as
+// "./cmd/harness"), built once into the user's cache folder under a hash of
+// the source tree and the toolchain, and reused while neither changes. The
+// cache keeps the few most recent builds; callers must not remove the file.
+// A build says so on log (which may be nil).
+func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string, log io.Writer) (string, error) {
+	if log == nil {
+		log = io.Discard
+	}
 	if exe != "" && checkStatic(exe) == nil {
 		return exe, nil
 	}
@@ -403,21 +445,64 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string) (string, err
 			return "", fmt.Errorf("%s is not a static binary, and there is no source tree to build one from (%v); build the harness with CGO_ENABLED=0", exe, err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "t1567-harness-bin-")
+	toolchain := goTool
+	if fi, err := os.Stat(goTool); err == nil {
+		toolchain = fmt.Sprintf("%s %d %d", goTool, fi.Size(), fi.ModTime().UnixNano())
+	}
+	key, err := sourceKey(moduleRoot, "pkg="+pkg, "go="+toolchain,
+		"GOFLAGS="+os.Getenv("GOFLAGS"), "GOEXPERIMENT="+os.Getenv("GOEXPERIMENT"), "GOAMD64="+os.Getenv("GOAMD64"))
 	if err != nil {
 		return "", fmt.Errorf("static binary: %w", err)
 	}
+	cache, err := cacheDir("bin")
+	if err != nil {
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	dir := filepath.Join(cache, key)
 	out := filepath.Join(dir, "harness")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, pkg)
+	if checkStatic(out) == nil {
+		touch(dir)
+		return out, nil
+	}
+	// One build per key: a concurrent caller waits, then finds the file.
+	unlock, err := lockFile(ctx, dir+".lock")
+	if err != nil {
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	defer unlock()
+	if checkStatic(out) == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	// Built beside its final name and renamed, so that a reader never sees
+	// half a binary.
+	tmp := filepath.Join(dir, fmt.Sprintf(".harness-%d", os.Getpid()))
+	start := time.Now()
+	fmt.Fprintf(log, "building a static harness: CGO_ENABLED=0 go build %s in %s (once per source tree)\n", pkg, moduleRoot)
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, pkg)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		_ = os.RemoveAll(dir)
+		_ = os.Remove(tmp)
 		return "", fmt.Errorf("static binary: CGO_ENABLED=0 go build %s in %s: %w: %s", pkg, moduleRoot, err, strings.TrimSpace(string(b)))
 	}
-	if err := checkStatic(out); err != nil {
-		_ = os.RemoveAll(dir)
+	if err := checkStatic(tmp); err != nil {
+		_ = os.Remove(tmp)
 		return "", fmt.Errorf("static binary: %w", err)
 	}
+	if err := os.Rename(tmp, out); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("static binary: %w", err)
+	}
+	pruneCache(cache, key, 3)
+	fmt.Fprintf(log, "built %s in %s\n", out, time.Since(start).Round(time.Millisecond))
 	return out, nil
+}
+
+// touch marks a cache entry as used now, for pruneCache.
+func touch(path string) {
+	now := time.Now()
+	_ = os.Chtimes(path, now, now)
 }

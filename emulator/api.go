@@ -148,7 +148,7 @@ func (e *Emulator) githubCreateGist(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var files []File
-	var names []string
+	stored := gist{description: req.Description, public: req.Public, files: map[string][]byte{}, created: time.Now().UTC()}
 	for name, f := range req.Files {
 		if f.Content == nil || *f.Content == "" {
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
@@ -158,9 +158,9 @@ func (e *Emulator) githubCreateGist(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		files = append(files, NewFile(name, []byte(*f.Content)))
-		names = append(names, name)
+		stored.files[name] = []byte(*f.Content)
 	}
-	id, err := e.state.addGist(names)
+	id, err := e.state.addGist(stored)
 	if err != nil {
 		fail(http.StatusInternalServerError, err.Error())
 		return
@@ -216,6 +216,14 @@ func (e *Emulator) githubCreateRepo(w http.ResponseWriter, r *http.Request) {
 			"errors":  []any{map[string]any{"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}},
 		})
 		return
+	}
+	// Created on disk too, so that it can be cloned like on GitHub.
+	if dir, ok := e.git.repoDir("github.com", fakeLogin, req.Name); ok {
+		if err := e.git.ensureRepo(r.Context(), dir); err != nil {
+			noteText(r, "create repository: %v", err)
+			fail(http.StatusInternalServerError, "Repository creation failed.")
+			return
+		}
 	}
 	full := fakeLogin + "/" + req.Name
 	writeJSON(w, http.StatusCreated, map[string]any{

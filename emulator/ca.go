@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -103,8 +105,9 @@ func (c *CA) Pool() *x509.CertPool {
 	return p
 }
 
-// Leaf returns a server certificate for host, issued once and cached.
-func (c *CA) Leaf(host string) (*tls.Certificate, error) {
+// Leaf returns a server certificate for host, also valid for the
+// addresses ips (a client may dial one by address), issued once and cached.
+func (c *CA) Leaf(host string, ips ...netip.Addr) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if leaf, ok := c.leafs[host]; ok {
@@ -119,6 +122,7 @@ func (c *CA) Leaf(host string) (*tls.Certificate, error) {
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: host},
 		DNSNames:     []string{host},
+		IPAddresses:  ipList(ips),
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -144,4 +148,12 @@ func newKey(who string) (*ecdsa.PrivateKey, *big.Int, error) {
 		return nil, nil, fmt.Errorf("certificate serial for %s: %w", who, err)
 	}
 	return key, serial, nil
+}
+
+func ipList(ips []netip.Addr) []net.IP {
+	var out []net.IP
+	for _, a := range ips {
+		out = append(out, a.AsSlice())
+	}
+	return out
 }

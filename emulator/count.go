@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +67,9 @@ func tlsSummary(start time.Time, info connInfo, st tls.ConnectionState, raw *cou
 		SNI:           info.sni,
 		RequestBytes:  raw.in.Load(),
 		ResponseBytes: raw.out.Load(),
-		ServerPort:    443,
+		ServerPort:    info.serverPort,
+		DestIP:        info.destIP,
+		DestPort:      info.destPort,
 	}
 	if st.HandshakeComplete {
 		e.TLSVersion, e.Cipher = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
@@ -97,8 +98,10 @@ func headerWireSize(h http.Header) int {
 }
 
 // responseWireSize is the size of the status line and headers net/http
-// writes for a response with these headers and body: it adds Date, and
-// Content-Length when the handler did not set it.
+// writes for a response with these headers, and the body. It adds Date,
+// and, as the mock flushes every answer before its handler returns,
+// Transfer-Encoding: chunked where the handler set no Content-Length (the
+// chunks' own framing is left out; the TLS summary counts every byte).
 func responseWireSize(proto string, code int, h http.Header, body int64) int64 {
 	n := len(proto) + 1 + 3 + 1 + len(http.StatusText(code)) + 2
 	n += headerWireSize(h)
@@ -106,7 +109,7 @@ func responseWireSize(proto string, code int, h http.Header, body int64) int64 {
 		n += len("Date: Mon, 02 Jan 2006 15:04:05 GMT\r\n")
 	}
 	if h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" {
-		n += len("Content-Length: ") + len(strconv.FormatInt(body, 10)) + 2
+		n += len("Transfer-Encoding: chunked\r\n")
 	}
 	return int64(n+2) + body
 }

@@ -16,6 +16,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -36,6 +37,10 @@ type Config struct {
 	ReadTimeout, WriteTimeout time.Duration
 	// ErrorLog receives server-side errors (default: discarded).
 	ErrorLog io.Writer
+	// Addresses maps each served host to the addresses its clients dial
+	// (the sandbox's table): the DNS sinkhole answers them, and a
+	// connection to one of them without SNI or Host is for that host.
+	Addresses map[string][]netip.Addr
 	// OnEntry, when set, sees each ledger entry as it is recorded.
 	OnEntry func(Entry)
 	// OnInflight, when set, sees the number of requests being handled each
@@ -175,6 +180,10 @@ type connInfo struct {
 	sni      string
 	clientIP string
 	port     int
+	destIP   string // the address the client dialled, on a direct listener
+	destPort int
+	// serverPort is the listener's end of the client's socket.
+	serverPort int
 }
 
 type connInfoKey struct{}
@@ -188,17 +197,33 @@ func splitAddr(addr string) (string, int) {
 	return host, p
 }
 
+// localPort is the server's port of the connection r came on, or 0.
+func localPort(r *http.Request) int {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		_, p := splitAddr(a.String())
+		return p
+	}
+	return 0
+}
+
 // serviceHost is the host a request is for: the tunnel's host when it came
 // through the proxy or TLS listener, else the Host header.
-func serviceHost(r *http.Request) string {
-	if info, ok := r.Context().Value(connInfoKey{}).(connInfo); ok && info.host != "" {
+func (e *Emulator) serviceHost(r *http.Request) string {
+	info, _ := r.Context().Value(connInfoKey{}).(connInfo)
+	if info.host != "" {
 		return info.host
 	}
 	h := r.Host
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	}
-	return strings.ToLower(h)
+	h = strings.ToLower(h)
+	if !IsServedHost(h) && info.destIP != "" {
+		if at := e.hostAt(info.destIP); at != "" {
+			return at
+		}
+	}
+	return h
 }
 
 // Handler serves every emulated host, routing on the service host and
@@ -210,22 +235,23 @@ func (e *Emulator) Handler() http.Handler {
 		// the count to fall to zero before they read the ledger.
 		e.track(1)
 		defer e.track(-1)
-		host := serviceHost(r)
+		host := e.serviceHost(r)
 		rec := &record{}
 		entry := Entry{
 			Time:       time.Now().UTC(),
 			Host:       host,
 			HTTPHost:   r.Host,
 			Method:     r.Method,
-			Path:       r.URL.RequestURI(),
+			Path:       MaskSecrets(r.URL.RequestURI()),
 			UserAgent:  r.UserAgent(),
 			AuthScheme: authScheme(r),
 		}
 		entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
+		entry.ServerPort = localPort(r)
 		if info, ok := r.Context().Value(connInfoKey{}).(connInfo); ok {
 			entry.SNI = info.sni
-			entry.ClientIP, entry.ClientPort = info.clientIP, info.port
-			entry.ServerPort = 443
+			entry.ClientIP, entry.ClientPort, entry.ServerPort = info.clientIP, info.port, info.serverPort
+			entry.DestIP, entry.DestPort = info.destIP, info.destPort
 		}
 		entry.ContentType = r.Header.Get("Content-Type")
 		entry.Referer = r.Referer()
@@ -242,6 +268,12 @@ func (e *Emulator) Handler() http.Handler {
 		} else {
 			// Unreachable through the proxy, which only tunnels served hosts.
 			http.Error(sw, "no such host on this emulator: "+host, http.StatusMisdirectedRequest)
+		}
+		// The answer is on its way only once it left for the socket: an
+		// upload whose answer could not be written is not delivered, as the
+		// client, which saw an error, would say.
+		if err := http.NewResponseController(sw).Flush(); err != nil || sw.err != nil {
+			entry.Undelivered = true
 		}
 		// Count what the client sent even when a handler stopped reading early.
 		_, _ = io.Copy(io.Discard, body)
@@ -352,6 +384,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	code int
 	n    int64 // body bytes written
+	err  error // the first write that failed
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -367,13 +400,25 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 	}
 	n, err := s.ResponseWriter.Write(p)
 	s.n += int64(n)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
 	return n, err
 }
 
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+func (s *statusWriter) Flush() { _ = s.FlushError() }
+
+// FlushError flushes the response to the connection and says whether it
+// could (http.ResponseController uses it).
+func (s *statusWriter) FlushError() error {
+	err := http.NewResponseController(s.ResponseWriter).Flush()
+	if errors.Is(err, http.ErrNotSupported) {
+		return nil
 	}
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return err
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -186,6 +186,17 @@ type proxyFixture struct {
 	env    []string
 }
 
+// settled returns the ledger once no request is being handled: an entry is
+// recorded after its answer was written, so a client can have its answer
+// a moment before the entry is there.
+func settled(t *testing.T, e *Emulator) []Entry {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, e.Quiesce(ctx))
+	return e.Ledger().Entries()
+}
+
 func startProxy(t *testing.T) *proxyFixture {
 	t.Helper()
 	e := newTestEmulator(t, Config{})
@@ -236,7 +247,7 @@ func TestProxyCurlContentsPUT(t *testing.T) {
 	assert.Contains(t, out, gitBlobSHA(content))
 	require.NoError(t, p.e.Quiesce(context.Background()))
 
-	all := p.e.Ledger().Entries()
+	all := settled(t, p.e)
 	entries := requests(all)
 	require.Len(t, entries, 2, "the CONNECT and the PUT")
 	require.Len(t, all, 3, "and the TLS connection's summary, once it closed")
@@ -277,7 +288,7 @@ func TestProxyRefusesOtherHosts(t *testing.T) {
 		out, err := p.run(t, t.TempDir(), "curl", "-sS", "--fail", "--max-time", "20", target)
 		require.Error(t, err, "curl %s must fail: %s", target, out)
 	}
-	entries := requests(p.e.Ledger().Entries())
+	entries := requests(settled(t, p.e))
 	require.Len(t, entries, 4)
 	for _, en := range entries {
 		assert.True(t, en.Refused, "%+v", en)
@@ -312,7 +323,7 @@ func TestProxyGitPush(t *testing.T) {
 		require.NoError(t, err, "git %v: %s", args, out)
 	}
 	var pushed []File
-	for _, en := range p.e.Ledger().Entries() {
+	for _, en := range settled(t, p.e) {
 		assert.False(t, en.Refused, "%+v", en)
 		if strings.HasSuffix(en.Path, "/git-receive-pack") && en.Method == "POST" {
 			pushed = append(pushed, en.Files...)
@@ -353,7 +364,8 @@ func TestServeTLSUsesSNI(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
-	entries := requests(e.Ledger().Entries())
+	client.CloseIdleConnections() // its connection's summary lands when it closes
+	entries := requests(settled(t, e))
 	require.Len(t, entries, 1)
 	assert.Equal(t, "api.github.com", entries[0].Host)
 	assert.Equal(t, "api.github.com", entries[0].SNI)
@@ -383,9 +395,15 @@ func TestCARoundTrip(t *testing.T) {
 
 func TestQuiesceWaitsForInflightRequests(t *testing.T) {
 	var seen []int64
+	inflight := make(chan struct{}, 1)
 	ca, err := NewCA("q")
 	require.NoError(t, err)
-	e, err := New(Config{DataDir: t.TempDir(), OnInflight: func(n int64) { seen = append(seen, n) }}, ca)
+	e, err := New(Config{DataDir: t.TempDir(), OnInflight: func(n int64) {
+		seen = append(seen, n)
+		if n == 1 {
+			inflight <- struct{}{}
+		}
+	}}, ca)
 	require.NoError(t, err)
 	defer e.Close()
 	release := make(chan struct{})
@@ -397,9 +415,8 @@ func TestQuiesceWaitsForInflightRequests(t *testing.T) {
 		e.Handler().ServeHTTP(httptest.NewRecorder(), req)
 		close(done)
 	}()
-	for e.inFlight() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-inflight
+	require.EqualValues(t, 1, e.inFlight())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	assert.Error(t, e.Quiesce(ctx), "a request is still being handled")

@@ -49,11 +49,21 @@ func (g *gitServer) mount(mux *http.ServeMux, host, prefix string) {
 	mux.HandleFunc("POST "+prefix+"/git-receive-pack", h)
 }
 
-var segmentRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+// Names as GitHub takes them: a repository name is letters, digits, '.',
+// '-' and '_', at most 100 of them; an account (user or organisation) name
+// is letters and digits with single hyphens between, at most 39. A name
+// starting with '.' or '-' is refused too (stricter than GitHub for '.'),
+// so that no name is a hidden folder or reads as an option.
+var (
+	segmentRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	accountRE = regexp.MustCompile(`^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`)
+)
 
 func validSegment(s string) bool {
-	return segmentRE.MatchString(s) && s != "." && s != ".." && !strings.HasPrefix(s, ".")
+	return segmentRE.MatchString(s) && !strings.HasPrefix(s, ".") && !strings.HasPrefix(s, "-")
 }
+
+func validAccount(s string) bool { return len(s) <= 39 && accountRE.MatchString(s) }
 
 func (g *gitServer) serve(w http.ResponseWriter, r *http.Request, host string, names []string) {
 	parts := make([]string, len(names))
@@ -67,11 +77,6 @@ func (g *gitServer) serve(w http.ResponseWriter, r *http.Request, host string, n
 	}
 	rel, _ := filepath.Rel(filepath.Join(g.root, host), dir)
 	rel = filepath.ToSlash(rel)
-	if err := g.ensureRepo(r.Context(), dir); err != nil {
-		fmt.Fprintf(g.errLog, "emulator: %v\n", err)
-		http.Error(w, "repository unavailable", http.StatusInternalServerError)
-		return
-	}
 
 	suffix := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 	if suffix == "refs" {
@@ -92,6 +97,16 @@ func (g *gitServer) serve(w http.ResponseWriter, r *http.Request, host string, n
 		} else {
 			user = "token"
 		}
+		// An authenticated push creates the repository it names (the
+		// adversary's own); nothing else does.
+		if err := g.ensureRepo(r.Context(), dir); err != nil {
+			fmt.Fprintf(g.errLog, "emulator: %v\n", err)
+			http.Error(w, "repository unavailable", http.StatusInternalServerError)
+			return
+		}
+	} else if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		http.Error(w, "Repository not found.", http.StatusNotFound)
+		return
 	}
 
 	inner := r.Clone(r.Context())
@@ -164,6 +179,9 @@ func (g *gitServer) repoDir(host string, parts ...string) (string, bool) {
 		if !validSegment(p) {
 			return "", false
 		}
+	}
+	if (host == "github.com" || host == "gist.github.com") && len(parts) > 1 && !validAccount(parts[0]) {
+		return "", false
 	}
 	return filepath.Join(g.root, host, filepath.FromSlash(strings.Join(parts, "/")+".git")), true
 }

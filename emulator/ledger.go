@@ -8,35 +8,61 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"net/url"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Entry is one request the emulator saw, as the ledger records it. The
-// client socket (ClientIP, ClientPort) is the key on which the telemetry
-// renderer joins the sensor's connect() with the host the client asked for.
+// Kinds of ledger entry.
+const (
+	// KindRequest is an HTTP request (or a CONNECT to the proxy); its Kind
+	// field is empty, as in ledgers written before there were other kinds.
+	KindRequest = ""
+	// KindDNS is a query the DNS sinkhole answered: DNS holds the query
+	// and the answer, Host the name asked for, ClientIP:ClientPort the
+	// querying socket and DestIP:DestPort the sinkhole's. A DNS entry has
+	// no Method, Path or Status.
+	KindDNS = "dns"
+)
+
+// Entry is one thing the emulator saw, as the ledger records it: an HTTP
+// request (Kind empty) or a DNS query (Kind "dns"). The client socket
+// (ClientIP, ClientPort) is the key on which the telemetry renderer joins
+// the sensor's connect() or DNS send with the host the client asked for.
+// DestIP:DestPort is the address the client really dialled, where the
+// emulator was dialled directly (the sandbox's addresses, or a container
+// alias); it is empty behind the CONNECT proxy, which was dialled instead.
 type Entry struct {
-	Seq int64 `json:"seq"`
-	// Kind is empty for an HTTP request (or a CONNECT), KindTLS for the
-	// summary of one TLS connection written when it closes.
-	Kind          string    `json:"kind,omitempty"`
-	Time          time.Time `json:"time"`
-	ClientIP      string    `json:"client_ip"`
-	ClientPort    int       `json:"client_port"`
-	Host          string    `json:"host"`
-	SNI           string    `json:"sni,omitempty"`
-	HTTPHost      string    `json:"http_host,omitempty"`
-	Method        string    `json:"method"`
-	Path          string    `json:"path"`
-	UserAgent     string    `json:"user_agent,omitempty"`
-	AuthScheme    string    `json:"auth_scheme,omitempty"`
-	BytesReceived int64     `json:"bytes_received"`
-	Status        int       `json:"status"`
-	Refused       bool      `json:"refused,omitempty"`
-	Note          string    `json:"note,omitempty"`
-	Files         []File    `json:"files,omitempty"`
+	Seq        int64     `json:"seq"`
+	Kind       string    `json:"kind,omitempty"`
+	Time       time.Time `json:"time"`
+	ClientIP   string    `json:"client_ip"`
+	ClientPort int       `json:"client_port"`
+	// ServerPort is the port of the emulator's own end of that socket (the
+	// proxy's or the TLS or SSH listener's), which tells apart two clients
+	// that share a source port towards different listeners.
+	ServerPort    int    `json:"server_port,omitempty"`
+	DestIP        string `json:"dest_ip,omitempty"`
+	DestPort      int    `json:"dest_port,omitempty"`
+	Host          string `json:"host"`
+	SNI           string `json:"sni,omitempty"`
+	HTTPHost      string `json:"http_host,omitempty"`
+	Method        string `json:"method"`
+	Path          string `json:"path"`
+	UserAgent     string `json:"user_agent,omitempty"`
+	AuthScheme    string `json:"auth_scheme,omitempty"`
+	BytesReceived int64  `json:"bytes_received"`
+	Status        int    `json:"status"`
+	Refused       bool   `json:"refused,omitempty"`
+	// Undelivered: the answer could not be written to the client, which
+	// therefore does not know what the mock did with its request.
+	Undelivered bool      `json:"undelivered,omitempty"`
+	Note        string    `json:"note,omitempty"`
+	Files       []File    `json:"files,omitempty"`
+	DNS         *DNSQuery `json:"dns,omitempty"`
 	// RequestBytes and ResponseBytes are what crossed the wire: for an
 	// HTTP request the request line, headers and body as received and the
 	// status line, headers and body as written; for a TLS connection the
@@ -49,24 +75,36 @@ type Entry struct {
 	ContentType         string `json:"content_type,omitempty"`
 	ResponseContentType string `json:"response_content_type,omitempty"`
 	Referer             string `json:"referer,omitempty"`
-	// End is when the answer was written, or a TLS connection closed; TLSVersion and Cipher are what
-	// its handshake chose.
+	// End is when the answer was written, or a TLS connection closed;
+	// TLSVersion and Cipher are what its handshake chose.
 	End        time.Time `json:"end,omitzero"`
 	TLSVersion string    `json:"tls_version,omitempty"`
 	Cipher     string    `json:"cipher,omitempty"`
-	// ServerPort is the port the client reached (443 for the TLS
-	// listeners and CONNECT tunnels).
-	ServerPort int `json:"server_port,omitempty"`
 	// Audit is what the request put in GitHub's audit log (audit.go).
 	Audit []AuditEvent `json:"audit,omitempty"`
 }
 
-// KindTLS marks a ledger entry that sums up one TLS connection.
+// KindTLS marks a ledger entry that sums up one TLS connection, written
+// when it closes.
 const KindTLS = "tls"
 
-// IsRequest reports whether e is an HTTP request or CONNECT rather than a
-// connection summary.
-func (e Entry) IsRequest() bool { return e.Kind == "" }
+// IsRequest reports whether e is an HTTP request (or proxy CONNECT).
+func (e Entry) IsRequest() bool { return e.Kind == KindRequest }
+
+// DNSQuery is one question the DNS sinkhole answered.
+type DNSQuery struct {
+	// Name is the name asked for, lower case, without the final dot.
+	Name string `json:"name"`
+	// Type is the query type's mnemonic (A, AAAA, HTTPS, ...).
+	Type string `json:"type"`
+	// Proto is the transport, udp or tcp.
+	Proto string `json:"proto"`
+	// Rcode is the answer's response code: NOERROR or NXDOMAIN.
+	Rcode string `json:"rcode"`
+	// Answers are the addresses answered, empty for NXDOMAIN and for a
+	// served name asked a type it has no record of.
+	Answers []string `json:"answers,omitempty"`
+}
 
 // File is one uploaded file: its name as the client gave it and the hash of
 // its decoded content.
@@ -74,6 +112,32 @@ type File struct {
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+}
+
+// secretParams are query parameters that carry a credential; the ledger,
+// the emulator's output and the reports show them masked, as they never
+// show an Authorization header.
+var secretParams = []string{"access_token", "private_token", "token", "oauth_token", "client_secret", "sig"}
+
+// MaskSecrets replaces the value of every credential query parameter in a
+// request URI with "***".
+func MaskSecrets(uri string) string {
+	p, q, ok := strings.Cut(uri, "?")
+	if !ok {
+		return uri
+	}
+	parts := strings.Split(q, "&")
+	for i, kv := range parts {
+		k, _, hasValue := strings.Cut(kv, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			name = k
+		}
+		if hasValue && slices.Contains(secretParams, strings.ToLower(name)) {
+			parts[i] = k + "=***"
+		}
+	}
+	return p + "?" + strings.Join(parts, "&")
 }
 
 // NewFile hashes content under name.
@@ -154,3 +218,31 @@ const (
 	maxMembers = 1000
 	maxMember  = 64 << 20
 )
+
+// Status is the query's status as Sysmon Event ID 22 writes it: a Windows
+// DNS error code, 0 for success and 9003 (DNS_ERROR_RCODE_NAME_ERROR) for
+// NXDOMAIN.
+func (q *DNSQuery) Status() string {
+	switch q.Rcode {
+	case "NOERROR":
+		return "0"
+	case "NXDOMAIN":
+		return "9003"
+	case "SERVFAIL":
+		return "9002"
+	}
+	return "9001"
+}
+
+// Results is the answer as Sysmon Event ID 22 writes QueryResults:
+// "::ffff:a.b.c.d;" per address, "-" for none.
+func (q *DNSQuery) Results() string {
+	if len(q.Answers) == 0 {
+		return "-"
+	}
+	var b strings.Builder
+	for _, a := range q.Answers {
+		b.WriteString("::ffff:" + a + ";")
+	}
+	return b.String()
+}

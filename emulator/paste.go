@@ -117,13 +117,13 @@ func (e *Emulator) formPaste(field string) http.HandlerFunc {
 			return
 		}
 		e.storePaste(w, r, text, field+".txt", func(key string) {
-			http.Redirect(w, r, "https://"+serviceHost(r)+"/"+key, http.StatusFound)
+			http.Redirect(w, r, "https://"+e.serviceHost(r)+"/"+key, http.StatusFound)
 		})
 	}
 }
 
 func (e *Emulator) storePaste(w http.ResponseWriter, r *http.Request, text, name string, answer func(key string)) {
-	key, err := e.pastes.add(serviceHost(r), []byte(text))
+	key, err := e.pastes.add(e.serviceHost(r), []byte(text))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -135,7 +135,7 @@ func (e *Emulator) storePaste(w http.ResponseWriter, r *http.Request, text, name
 
 // GET /raw/{key} (pastebin) or /{key}: the paste's text.
 func (e *Emulator) pasteRaw(w http.ResponseWriter, r *http.Request) {
-	c, ok := e.pastes.get(serviceHost(r), r.PathValue("key"))
+	c, ok := e.pastes.get(e.serviceHost(r), r.PathValue("key"))
 	if !ok {
 		htmlNotFound("paste")(w, r)
 		return
@@ -168,7 +168,7 @@ func (e *Emulator) transfernowCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	uploads := make([]map[string]any, len(req.Files))
 	for i, f := range req.Files {
-		uploads[i] = map[string]any{"name": f.Name, "uploadUrl": "https://" + serviceHost(r) + "/api/transfers/" + id + "/files/" + url.PathEscape(f.Name)}
+		uploads[i] = map[string]any{"name": f.Name, "uploadUrl": "https://" + e.serviceHost(r) + "/api/transfers/" + id + "/files/" + url.PathEscape(f.Name)}
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"transferId": id, "downloadUrl": "https://www.transfernow.net/dl/" + id, "files": uploads})
 }
@@ -179,7 +179,7 @@ func (e *Emulator) transfernowUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if _, err := e.pastes.add(serviceHost(r), body); err != nil {
+	if _, err := e.pastes.add(e.serviceHost(r), body); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,11 +60,12 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 	entry := Entry{
 		Time:       time.Now().UTC(),
 		Method:     r.Method,
-		Path:       r.RequestURI,
+		Path:       MaskSecrets(r.RequestURI),
 		UserAgent:  r.UserAgent(),
 		AuthScheme: authScheme(r),
 	}
 	entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
+	entry.ServerPort = localPort(r)
 	host, port := r.Host, "443"
 	if h, p, err := net.SplitHostPort(r.Host); err == nil {
 		host, port = h, p
@@ -74,7 +77,6 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 	entry.HTTPHost = r.Host
 
 	entry.RequestBytes = requestWireSize(r)
-	entry.ServerPort, _ = strconv.Atoi(port)
 	refuse := func(why string) {
 		msg := "t1567-harness proxy: " + why + "\n"
 		entry.Status, entry.Refused, entry.Note = http.StatusForbidden, true, why
@@ -82,6 +84,7 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 		entry.ResponseContentType = "text/plain; charset=utf-8"
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Length", strconv.Itoa(len(msg)))
 		entry.ResponseBytes = responseWireSize(r.Proto, http.StatusForbidden, w.Header(), entry.ResponseBodyBytes)
 		entry.End = time.Now().UTC()
 		e.ledger.Add(entry)
@@ -90,7 +93,7 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method != http.MethodConnect:
-		refuse(fmt.Sprintf("refused %s %s: only CONNECT to a code-repository host is allowed", r.Method, r.RequestURI))
+		refuse(fmt.Sprintf("refused %s %s: only CONNECT to a code-repository host is allowed", r.Method, entry.Path))
 		return
 	case !IsServedHost(entry.Host):
 		refuse(fmt.Sprintf("refused CONNECT %s: not an emulated code-repository host, nothing leaves this machine", r.Host))
@@ -124,7 +127,8 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 
 // terminate does the TLS handshake on c and hands the connection to the
 // inner HTTP server. connectHost is the CONNECT target, empty on a direct
-// TLS listener.
+// TLS listener, where the certificate is chosen by SNI, or without SNI (a
+// client dialling an address) by the address dialled.
 func (e *Emulator) terminate(c net.Conn, connectHost string) {
 	// The connection counts as in flight until it closes, so that its
 	// summary is in the ledger when a caller has waited for it to settle.
@@ -132,8 +136,16 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 	start := time.Now().UTC()
 	raw := &countingConn{Conn: c}
 	ip, port := splitAddr(c.RemoteAddr().String())
-	info := connInfo{host: connectHost, clientIP: ip, port: port}
+	_, serverPort := splitAddr(c.LocalAddr().String())
+	info := connInfo{host: connectHost, clientIP: ip, port: port, serverPort: serverPort}
 	var sni string
+	var destIP string
+	var destPort int
+	fallback := connectHost
+	if connectHost == "" {
+		destIP, destPort = addrPort(c.LocalAddr())
+		fallback = e.hostAt(destIP)
+	}
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"http/1.1"},
@@ -141,20 +153,27 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 			sni = strings.ToLower(hello.ServerName)
 			name := sni
 			if name == "" || !IsServedHost(name) {
-				name = connectHost
+				name = fallback
 			}
 			if name == "" {
 				return nil, fmt.Errorf("no served host for SNI %q", hello.ServerName)
 			}
-			return e.ca.Leaf(name)
+			return e.ca.Leaf(name, e.cfg.Addresses[name]...)
 		},
 	}
 	tc := tls.Server(raw, cfg)
-	done := func() {
+	info.destIP, info.destPort = destIP, destPort
+	resolve := func() {
 		info.sni = sni
 		if info.host == "" {
 			info.host = sni
+			if !IsServedHost(info.host) {
+				info.host = fallback
+			}
 		}
+	}
+	done := func() {
+		resolve()
 		e.ledger.Add(tlsSummary(start, info, tc.ConnectionState(), raw))
 		e.track(-1)
 	}
@@ -166,14 +185,45 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 		done()
 		return
 	}
-	info.sni = sni
-	if info.host == "" {
-		info.host = sni
-	}
+	resolve()
 	conn := &closeNotifyConn{Conn: tc, onClose: done}
 	if !e.tunnels.push(&tunnelConn{Conn: conn, info: info}) {
 		_ = conn.Close()
 	}
+}
+
+// ServeHTTP serves the emulated hosts over plain HTTP on l until ctx ends,
+// choosing the host by the Host header, or by the address dialled when the
+// header names no served host.
+func (e *Emulator) ServeHTTP(ctx context.Context, l net.Listener) error {
+	s := e.newServer(e.Handler())
+	s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		ip, port := addrPort(c.RemoteAddr())
+		destIP, destPort := addrPort(c.LocalAddr())
+		return context.WithValue(ctx, connInfoKey{}, connInfo{clientIP: ip, port: port, destIP: destIP, destPort: destPort})
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	return e.serve(s, l)
+}
+
+// hostAt is the served host an address belongs to: the shortest name
+// holding it (github.com rather than gist.github.com), "" for none.
+func (e *Emulator) hostAt(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	best := ""
+	for host, addrs := range e.cfg.Addresses {
+		if !slices.Contains(addrs, a.Unmap()) {
+			continue
+		}
+		if best == "" || len(host) < len(best) || (len(host) == len(best) && host < best) {
+			best = host
+		}
+	}
+	return best
 }
 
 // bufferedConn keeps bytes the proxy's reader already buffered (a client

@@ -9,7 +9,8 @@ import (
 
 // The hosts the emulator answers for, and the only ones the proxy tunnels.
 var servedHosts = []string{
-	"github.com", "api.github.com", "gist.github.com",
+	"github.com", "api.github.com", "gist.github.com", "uploads.github.com",
+	"raw.githubusercontent.com", "gist.githubusercontent.com",
 	"gitlab.com", "api.gitlab.com",
 	"bitbucket.org", "api.bitbucket.org",
 	"codeberg.org", "dev.azure.com",
@@ -51,7 +52,10 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 
 	api := http.NewServeMux()
 	api.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", e.githubPutContents)
+	api.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", e.githubGetContents)
+	api.HandleFunc("POST /repos/{owner}/{repo}/releases", e.githubCreateRelease)
 	api.HandleFunc("POST /gists", e.githubCreateGist)
+	api.HandleFunc("GET /gists/{id}", e.githubGetGist)
 	api.HandleFunc("GET /user", e.githubUser)
 	api.HandleFunc("POST /user/repos", e.githubCreateRepo)
 	api.HandleFunc("PATCH /repos/{owner}/{repo}", e.githubUpdateRepo)
@@ -64,6 +68,19 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	e.mountExtra(api)
 	api.Handle("/", githubAPINotFound)
 	routes["api.github.com"] = api
+
+	uploads := http.NewServeMux()
+	uploads.HandleFunc("POST /repos/{owner}/{repo}/releases/{id}/assets", e.githubUploadAsset)
+	uploads.Handle("/", githubAPINotFound)
+	routes["uploads.github.com"] = uploads
+
+	raw := http.NewServeMux()
+	raw.HandleFunc("GET /{owner}/{repo}/{ref}/{path...}", e.rawContent)
+	routes["raw.githubusercontent.com"] = raw
+
+	gistRaw := http.NewServeMux()
+	gistRaw.HandleFunc("GET /{owner}/{id}/raw/{file}", e.gistRaw)
+	routes["gist.githubusercontent.com"] = gistRaw
 
 	gh := http.NewServeMux()
 	e.git.mount(gh, "github.com", "/{owner}/{repo}")

@@ -148,6 +148,7 @@ func (s *SSHServer) exec(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 	defer s.e.track(-1)
 	entry := Entry{Time: time.Now().UTC(), Host: s.host, Method: "SSH", Path: command, AuthScheme: "publickey", UserAgent: string(sc.ClientVersion())}
 	entry.ClientIP, entry.ClientPort = splitAddr(sc.RemoteAddr().String())
+	_, entry.ServerPort = splitAddr(sc.LocalAddr().String())
 	defer func() { s.e.ledger.Add(entry) }()
 
 	service, arg, _ := strings.Cut(command, " ")

@@ -6,17 +6,27 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // state is what the REST endpoints remember between requests.
 type state struct {
-	mu    sync.Mutex
-	repos map[string]bool // "host/owner/repo"
-	gists map[string][]string
+	mu       sync.Mutex
+	repos    map[string]bool // "host/owner/repo"
+	gists    map[string]gist
+	releases int
+}
+
+// gist is a stored gist, read back by GET /gists/{id} and the raw host.
+type gist struct {
+	description string
+	public      bool
+	files       map[string][]byte
+	created     time.Time
 }
 
 func newState() *state {
-	return &state{repos: map[string]bool{}, gists: map[string][]string{}}
+	return &state{repos: map[string]bool{}, gists: map[string]gist{}}
 }
 
 func (s *state) createRepo(key string) bool {
@@ -29,15 +39,29 @@ func (s *state) createRepo(key string) bool {
 	return true
 }
 
-func (s *state) addGist(files []string) (string, error) {
+func (s *state) addGist(g gist) (string, error) {
 	id, err := randomHex(16)
 	if err != nil {
 		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.gists[id] = files
+	s.gists[id] = g
 	return id, nil
+}
+
+func (s *state) gist(id string) (gist, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.gists[id]
+	return g, ok
+}
+
+func (s *state) addRelease() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releases++
+	return 1000 + s.releases
 }
 
 // gitBlobSHA is the object id git gives content, as GitHub returns it.

@@ -1,7 +1,9 @@
 // Package executor runs one atomic test on this machine: it stages the
 // test's files in a fresh work directory, checks its prerequisites, runs its
-// command unmodified with `sh` and an environment that points every client
-// at the emulator's proxy and the run's CA, and always runs the cleanup
+// command unmodified with `sh`, confined where the caller says how (the
+// local mode's network sandbox), with an environment that trusts the run's
+// CA (and, without a sandbox, points every client at the emulator's
+// proxy), and always runs the cleanup
 // command, on success, failure, timeout and cancellation alike. When a tool
 // the test needs is missing and the test says how, the test's network
 // exchange is replayed by a child process instead and the result is marked
@@ -21,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -44,7 +47,9 @@ const (
 type Config struct {
 	// ProxyURL is the emulator's CONNECT proxy (http://127.0.0.1:port).
 	ProxyURL string
-	// CAFile is the run's CA certificate in PEM.
+	// CAFile is the run's CA certificate in PEM: the clients' own stores
+	// (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, ...) point
+	// at it.
 	CAFile string
 	// SSHCommand, when set, is the GIT_SSH_COMMAND that sends git over SSH
 	// to the emulator.
@@ -71,6 +76,14 @@ type Config struct {
 	// BaseEnv is the environment tests start from; nil means this
 	// process's environment.
 	BaseEnv []string
+	// ExtraEnv is added to every test's environment (KEY=value), for
+	// example a tag by which the run's processes can be found.
+	ExtraEnv []string
+	// Isolate, when set, confines each test: it returns the runner for
+	// all of the test's commands (prerequisites, command, cleanup), for
+	// example inside a fresh sandbox, and a function that ends the
+	// confinement once the test is over. It overrides Runner.
+	Isolate func(ctx context.Context) (Runner, func(), error)
 }
 
 // Runner runs argv in dir with env, like a shell would.
@@ -123,6 +136,14 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	}
 	res := &Result{Name: t.Name, GUID: t.GUID, Started: time.Now().UTC(), ExitCode: -1}
 	defer func() { res.Ended = time.Now().UTC() }()
+	if cfg.Isolate != nil {
+		confined, end, err := cfg.Isolate(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("confining %q: %w", t.Name, err)
+		}
+		defer end()
+		run = confined
+	}
 
 	dir, err := os.MkdirTemp(cfg.WorkRoot, slug(t.Name)+"-")
 	if err != nil {
@@ -143,15 +164,30 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	command := t.Executor.Command
 	shell, why := interpreter(t.Executor.Name)
 	res.Execution = Executed
+	// Every tool is looked up at once, where the test runs (which need not
+	// be this machine).
+	var tools []string
+	if why == "" {
+		tools = append(tools, shell[0])
+	}
 	if sim := t.Simulation; sim != nil {
-		// Looked up where the test runs, which need not be this machine.
-		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", sim.Requires}, dir, env, io.Discard, io.Discard); code != 0 {
-			command, shell, why = sim.Command, []string{"sh", "-c"}, ""
-			res.Execution = Simulated
-			res.SimulationReason = sim.Reason
-			if res.SimulationReason == "" {
-				res.SimulationReason = sim.Requires + " is not installed"
-			}
+		tools = append(tools, sim.Requires)
+	}
+	// Where each command costs a container exec and there is no simulation
+	// to fall back on, the prerequisite checks go in the same command.
+	var prereqs []string
+	if cfg.Runner != nil && t.Simulation == nil && why == "" && (t.DependencyExecutorName == "" || t.DependencyExecutorName == "sh" || t.DependencyExecutorName == "bash") {
+		for _, d := range t.Dependencies {
+			prereqs = append(prereqs, atomics.Substitute(d.PrereqCommand, vars))
+		}
+	}
+	missing, prereqCodes := lookUp(ctx, cfg.Runner, tools, prereqs, dir, env)
+	if sim := t.Simulation; sim != nil && missing[sim.Requires] {
+		command, shell, why = sim.Command, []string{"sh", "-c"}, ""
+		res.Execution = Simulated
+		res.SimulationReason = sim.Reason
+		if res.SimulationReason == "" {
+			res.SimulationReason = sim.Requires + " is not installed"
 		}
 	}
 	if why != "" {
@@ -160,12 +196,20 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		return res, nil
 	}
 	if res.Execution == Executed {
-		if code, _ := run(ctx, []string{"sh", "-c", `command -v "$1" >/dev/null`, "sh", shell[0]}, dir, env, io.Discard, io.Discard); code != 0 {
+		if missing[shell[0]] {
 			res.Execution = NotRun
 			res.MissingPrereqs = []string{fmt.Sprintf("the %s executor needs %s, which is not installed", t.Executor.Name, shell[0])}
 			return res, nil
 		}
-		res.MissingPrereqs = checkPrereqs(ctx, run, t, vars, dir, env)
+		if prereqCodes != nil {
+			for i, d := range t.Dependencies {
+				if prereqCodes[i] != 0 {
+					res.MissingPrereqs = append(res.MissingPrereqs, strings.TrimSpace(atomics.Substitute(d.Description, vars)))
+				}
+			}
+		} else {
+			res.MissingPrereqs = checkPrereqs(ctx, run, t, vars, dir, env)
+		}
 		if len(res.MissingPrereqs) > 0 {
 			res.Execution = NotRun
 			return res, nil
@@ -210,7 +254,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 
 // routesAround matches inherited variables that could send a client around
 // the proxy or make it trust another CA.
-var routesAround = regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
+var routesAround = regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|node_extra_ca_certs|node_tls_reject_unauthorized|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
 
 // Environ is the environment a test runs with: the base environment, less
 // anything that could route around the proxy or trust another CA, plus the
@@ -234,13 +278,14 @@ func Environ(cfg Config, home string) []string {
 		}
 	}
 	if cfg.CAFile != "" {
-		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE"} {
+		for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"} {
 			env = append(env, k+"="+cfg.CAFile)
 		}
 	}
 	if cfg.SSHCommand != "" {
 		env = append(env, "GIT_SSH_COMMAND="+cfg.SSHCommand)
 	}
+	env = append(env, cfg.ExtraEnv...)
 	return append(env,
 		"NO_PROXY=", "no_proxy=",
 		"HOME="+home,
@@ -299,15 +344,76 @@ func checkPrereqs(ctx context.Context, run Runner, t *atomics.Test, vars map[str
 	return missing
 }
 
+// lookUp returns which of tools `command -v` does not find where the tests
+// run, and the exit codes of the prereqs commands (nil when there are none,
+// or when they could not be run here and must be checked one by one). On
+// this machine (run nil) tools are looked up without starting a process;
+// elsewhere everything is asked in one command.
+func lookUp(ctx context.Context, run Runner, tools, prereqs []string, dir string, env []string) (map[string]bool, []int) {
+	missing := map[string]bool{}
+	if run == nil {
+		for _, t := range tools {
+			missing[t] = !lookPath(t, env)
+		}
+		return missing, nil
+	}
+	if len(tools) == 0 && len(prereqs) == 0 {
+		return missing, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Duration(len(prereqs)+1)*cleanupTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	argv := append([]string{"sh", "-c", probeScript, "sh", strconv.Itoa(len(tools))}, tools...)
+	code, err := run(pctx, append(argv, prereqs...), dir, env, &out, io.Discard)
+	codes := make([]int, len(prereqs))
+	seen := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		if name, ok := strings.CutPrefix(line, "missing "); ok {
+			missing[name] = true
+		} else if rest, ok := strings.CutPrefix(line, "prereq "); ok {
+			i, c, _ := strings.Cut(rest, " ")
+			n, err1 := strconv.Atoi(i)
+			v, err2 := strconv.Atoi(c)
+			if err1 == nil && err2 == nil && n >= 0 && n < len(codes) {
+				codes[n] = v
+				seen++
+			}
+		}
+	}
+	if err != nil || code != 0 {
+		for _, t := range tools {
+			missing[t] = true
+		}
+	}
+	if len(prereqs) == 0 || err != nil || code != 0 || seen != len(prereqs) {
+		return missing, nil
+	}
+	return missing, codes
+}
+
+// probeScript: $1 tools to look up, then the prereq commands, each run on
+// its own with its exit status reported.
+const probeScript = `n=$1; shift
+i=0; while [ "$i" -lt "$n" ]; do command -v "$1" >/dev/null || echo "missing $1"; shift; i=$((i+1)); done
+i=0; for p; do (sh -c "$p") >/dev/null 2>&1 </dev/null; echo "prereq $i $?"; i=$((i+1)); done
+exit 0`
+
 // runCommand runs argv in its own process group so that a timeout or a
-// cancellation kills everything it started, not just the shell.
+// cancellation kills everything it started, not just the shell, and so
+// that background children it leaves (`sleep 300 &`, nohup) end with it.
+// Only a child that left the group (setsid) escapes: the sandbox's PID
+// namespace is what confines those.
 func runCommand(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = waitDelay
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		endsWith(cmd.Process.Pid)
+		err = cmd.Wait()
+	}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:

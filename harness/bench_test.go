@@ -5,12 +5,20 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/t1567001/harness/containers"
 	"github.com/t1567001/harness/internal/reftest"
+	"github.com/t1567001/harness/sandbox"
 )
+
+// fourAtomics is the file of the four T1567.001 atomics the benchmarks run
+// (the embedded set also holds the variants).
+func fourAtomics(b *testing.B) string {
+	return filepath.Join(reftest.ModuleRoot(b), "atomics", "T1567.001.yaml")
+}
 
 // BenchmarkFourAtomics is the whole local run (emulator start to stop); each
 // test's mean wall time is reported as a metric of its own, so its share of
@@ -22,7 +30,7 @@ func BenchmarkFourAtomics(b *testing.B) {
 	}
 	var perTest [4]float64
 	for b.Loop() {
-		run, err := RunLocal(context.Background(), Options{Harness: exe})
+		run, err := RunLocal(context.Background(), Options{Harness: exe, Atomics: fourAtomics(b)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -52,7 +60,7 @@ func BenchmarkSensorOverhead(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				run, err := RunLocal(context.Background(), Options{Harness: exe, Observe: observe})
+				run, err := RunLocal(context.Background(), Options{Harness: exe, Atomics: fourAtomics(b), Observe: observe})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -93,11 +101,11 @@ func BenchmarkContainerMode(b *testing.B) {
 			}
 		}
 		t0 := time.Now()
-		if _, err := RunLocal(ctx, Options{Harness: exe, Observe: true}); err != nil {
+		if _, err := RunLocal(ctx, Options{Harness: exe, Atomics: fourAtomics(b), Observe: true}); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		run, err := RunContainer(ctx, Options{Harness: exe, Observe: true}, copts)
+		run, err := RunContainer(ctx, Options{Harness: exe, Atomics: fourAtomics(b), Observe: true}, copts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -110,4 +118,38 @@ func BenchmarkContainerMode(b *testing.B) {
 	b.ReportMetric(local.Seconds()*1000/n, "local-ms")
 	b.ReportMetric(ctr.Seconds()*1000/n, "container-ms")
 	b.ReportMetric(ctr.Seconds()/local.Seconds(), "container/local")
+}
+
+// BenchmarkSandboxRun is the four-atomic run with and without the network
+// sandbox, alternated in one loop so that both see the same machine; it
+// reports each mean and their ratio.
+func BenchmarkSandboxRun(b *testing.B) {
+	if err := sandbox.Available(); err != nil {
+		b.Skipf("no sandbox: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var on, off time.Duration
+	for b.Loop() {
+		for _, noSandbox := range []bool{false, true} {
+			start := time.Now()
+			run, err := RunLocal(context.Background(), Options{Harness: exe, NoSandbox: noSandbox})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !run.Results.AllIntact() {
+				b.Fatal("a staged file did not arrive intact")
+			}
+			if noSandbox {
+				off += time.Since(start)
+			} else {
+				on += time.Since(start)
+			}
+		}
+	}
+	b.ReportMetric(float64(on.Milliseconds())/float64(b.N), "sandbox-ms")
+	b.ReportMetric(float64(off.Milliseconds())/float64(b.N), "no-sandbox-ms")
+	b.ReportMetric(float64(on)/float64(off), "ratio")
 }

@@ -25,8 +25,8 @@ func TestAnalyticsSilentOnLargeClone(t *testing.T) {
 	}
 	opts := options(t)
 	opts.Atomics = filepath.Join("testdata", "benign_clone.yaml")
-	run, err := Execute(context.Background(), opts, func(_ context.Context, runID, dir string) (Backend, error) {
-		b, err := newLocal(runID, dir, opts.Harness)
+	run, err := Execute(context.Background(), opts, func(ctx context.Context, runID, dir string) (Backend, error) {
+		b, err := newLocal(ctx, runID, dir, opts.Harness, opts.NoSandbox)
 		if err != nil {
 			return nil, err
 		}

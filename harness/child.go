@@ -5,12 +5,13 @@ import (
 	"io"
 
 	"github.com/t1567001/harness/executor"
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
 )
 
 // RunChild runs, in a binary that executes atomics, the child processes
 // the harness starts from its own executable: the sensor's seccomp
-// trampoline, `sensor` (a test under the tracer) and `replay-http` (the
+// trampoline, a sandboxed test's first process, `sensor` (a test under the tracer) and `replay-http` (the
 // stand-in for a missing tool). It reports whether args (os.Args[1:])
 // named one, with the status to exit with. Call it first thing in main or
 // in TestMain, before anything else starts threads:
@@ -22,7 +23,7 @@ import (
 //		os.Exit(m.Run())
 //	}
 func RunChild(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, ok bool) {
-	if sensor.MaybeTrampoline() { // never returns when this is the trampoline
+	if sensor.MaybeTrampoline() || sandbox.MaybeInit() { // never return when they run
 		return 0, true
 	}
 	if len(args) == 0 {

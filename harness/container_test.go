@@ -19,6 +19,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/t1567001/harness/containers"
+	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/sensor"
 	"github.com/t1567001/harness/validate"
@@ -54,6 +55,7 @@ func assertNoLeftovers(t *testing.T, runID string) {
 // locally: every staged file arrives intact in both, every connect stays
 // inside the run's network, and the verdicts are the same.
 func TestContainerModeMatchesLocalMode(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
 	ctx := context.Background()
 	opts := baseOptions(t)
@@ -114,6 +116,7 @@ func boolWord(b bool) string {
 // TestContainerEgressIsClosed proves that the runner has no way out: a
 // connection to an address outside the run's network fails at once.
 func TestContainerEgressIsClosed(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
 	ctx := context.Background()
 	image, err := HarnessImage(ctx, copts)
@@ -138,14 +141,32 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, code, out.String())
 	assert.Contains(t, out.String(), "exfil-operator")
+
+	// Every other name fails closed at the emulator's sinkhole, the
+	// runner's only resolver, and every query is recorded.
+	out.Reset()
+	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "--max-time", "10", "https://example.com/"}, "/", runnerEnv, &out, &out)
+	require.NoError(t, err)
+	assert.NotEqual(t, 0, code, out.String())
+	assert.Contains(t, out.String(), "Could not resolve host")
+	entries, err := b.Ledger()
+	require.NoError(t, err)
+	answers := map[string]string{}
+	for _, e := range entries {
+		if e.Kind == emulator.KindDNS && e.DNS.Type == "A" {
+			answers[e.DNS.Name] = e.DNS.Rcode
+		}
+	}
+	assert.Equal(t, map[string]string{"api.github.com": "NOERROR", "example.com": "NXDOMAIN"}, answers)
 }
 
 // TestContainerRunInterruptedLeavesNothing sends SIGINT to a container-mode
 // run in the middle of an atomic and checks that every container, network
 // and temporary folder of the run is gone.
 func TestContainerRunInterruptedLeavesNothing(t *testing.T) {
+	t.Parallel()
 	copts := containerOptions(t)
-	bin, err := containers.StaticBinary(context.Background(), copts.Exe, copts.ModuleRoot, "./cmd/harness")
+	bin, err := containers.StaticBinary(context.Background(), copts.Exe, copts.ModuleRoot, "./cmd/harness", nil)
 	require.NoError(t, err)
 	atomicsFile := filepath.Join(t.TempDir(), "slow.yaml")
 	require.NoError(t, os.WriteFile(atomicsFile, []byte(`attack_technique: T0000
@@ -156,7 +177,7 @@ atomic_tests:
   supported_platforms: [linux]
   executor:
     name: sh
-    command: echo started; sleep 120
+    command: touch started; sleep 120
 `), 0o600))
 	tmp := t.TempDir()
 	runID := "test-sigint-" + uuid.NewString()
@@ -165,12 +186,12 @@ atomic_tests:
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
-	deadline := time.Now().Add(5 * time.Minute)
-	for !strings.Contains(stderr.String(), "[1/1] slow upload ...") {
-		require.True(t, time.Now().Before(deadline), "the run never started: %s", stderr.String())
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second) // inside the atomic now
+	// Inside the atomic once it has touched its marker, in its work folder
+	// (which the run folder, bind-mounted, shares with this machine).
+	require.Eventually(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(tmp, "t1567-run-*", "work", "*", "started"))
+		return len(m) > 0
+	}, 5*time.Minute, 20*time.Millisecond, "the atomic never started")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -203,4 +224,33 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestContainerUncooperativeClients: in container mode too, clients that
+// read no proxy variable reach the mock by name through the sinkhole and
+// deliver their file intact.
+func TestContainerUncooperativeClients(t *testing.T) {
+	copts := containerOptions(t)
+	tests := map[string]string{}
+	var order []string
+	for _, c := range uncooperative {
+		// The runner image has python3 and curl; it has no address of the
+		// real services, so no client dials one.
+		if (c.needs == "python3" || c.needs == "curl") && !strings.Contains(c.name, "140.82.112.6") {
+			tests[c.name] = c.command
+			order = append(order, c.name)
+		}
+	}
+	opts := options(t)
+	opts.RunID = "test-clients-" + uuid.NewString()
+	opts.Atomics = atomicsFile(t, tests, order)
+	run, err := RunContainer(context.Background(), opts, copts)
+	require.NoError(t, err)
+	assertNoLeftovers(t, opts.RunID)
+	assert.Equal(t, "container", run.Results.Sandbox)
+	require.Len(t, run.Results.Atomics, len(order))
+	for i, a := range run.Results.Atomics {
+		assert.True(t, a.Intact, "%s: %s", a.Name, a.Stderr)
+		assert.Contains(t, dnsNames(run.Tests[i].Ledger), "api.github.com", "%s resolved at the sinkhole", a.Name)
+	}
 }

@@ -40,6 +40,7 @@ func observed(b validate.Baseline) []string {
 // against the committed one: every cell of a case observed both here and
 // there, and the rates when the same cases were observed.
 func TestCoverageMatrix(t *testing.T) {
+	t.Parallel()
 	all, err := LoadAtomics("", nil)
 	require.NoError(t, err)
 	opts := options(t)
@@ -112,6 +113,7 @@ func TestCoverageMatrix(t *testing.T) {
 // and checks that the comparison with a baseline made with the real rule
 // names the wget variant.
 func TestBaselineRegressionNamesTheVariant(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Tests = []string{"wget --method=PUT to the Contents API"}
 	run, err := RunLocal(context.Background(), opts)
@@ -145,6 +147,7 @@ func TestBaselineRegressionNamesTheVariant(t *testing.T) {
 // TestReferenceExfilAtomicsLoadUnmodified loads the public T1567.002, .003
 // and .004 atomics as published and says which tests need PowerShell.
 func TestReferenceExfilAtomicsLoadUnmodified(t *testing.T) {
+	t.Parallel()
 	dir := reftest.Dir(t, "atomics")
 	needPwsh := map[string]int{}
 	for _, id := range []string{"T1567.002", "T1567.003", "T1567.004"} {

@@ -29,6 +29,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // and compares it, normalized, with testdata/golden/<atomic GUID>.jsonl.
 // Regenerate with: go test ./harness -run TestGoldenTelemetry -update
 func TestGoldenTelemetry(t *testing.T) {
+	t.Parallel()
 	run, err := RunLocal(context.Background(), baseOptions(t))
 	require.NoError(t, err)
 	profiles, err := Contexts(nil)

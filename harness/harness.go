@@ -14,7 +14,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +52,10 @@ type Options struct {
 	// RunID names the run (default: a fresh UUID), for example after the
 	// CI job that started it.
 	RunID string
+	// NoSandbox runs local tests the old cooperative way, pointed at the
+	// emulator's proxy by environment variables only, instead of in the
+	// network sandbox; every output says so.
+	NoSandbox bool
 }
 
 // Run is one completed run.
@@ -170,10 +176,15 @@ type Backend interface {
 }
 
 // RunLocal runs the selected tests on this machine against an in-process
-// emulator reached through its CONNECT proxy on loopback.
+// emulator: each test in a fresh network sandbox where every client lands
+// at the emulator, or, with Options.NoSandbox, pointed at its CONNECT proxy
+// on loopback. It fails with ErrNoSandbox where the sandbox is unavailable.
 func RunLocal(ctx context.Context, opts Options) (*Run, error) {
-	return Execute(ctx, opts, func(_ context.Context, runID, dir string) (Backend, error) {
-		return newLocal(runID, dir, opts.Harness)
+	if err := sandboxAvailable(opts); err != nil {
+		return nil, err
+	}
+	return Execute(ctx, opts, func(ctx context.Context, runID, dir string) (Backend, error) {
+		return newLocal(ctx, runID, dir, opts.Harness, opts.NoSandbox)
 	})
 }
 
@@ -225,32 +236,90 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	}
 	run := &Run{Dir: dir, Harness: harnessPath, hashes: telemetry.NewHashCache(), records: telemetry.NewRecordIDs()}
 	res := &reports.Results{RunID: runID, Mode: b.Mode(), Started: time.Now().UTC(), Verdicts: []validate.Verdict{}}
+	if s, ok := b.(interface{ Sandbox() string }); ok {
+		res.Sandbox = s.Sandbox()
+	}
 	run.Results = res
-	for i, sel := range selected {
-		if ctx.Err() != nil {
-			break
+	if opts.Progress != nil {
+		// Tests running side by side report on the same writer.
+		opts.Progress = &lockedWriter{w: opts.Progress}
+	}
+	done := make([]*executed, len(selected))
+	lanes, parallel := b.(laned)
+	parallel = parallel && lanes.Lanes() > 1
+	var sched schedule
+	if parallel && len(selected) > 1 {
+		// Independent tests run side by side, one worker per core; each
+		// worker has its own lane to the emulator (a proxy listener, a
+		// runner container) and runs its tests one after the other, so
+		// what reached the mock is still traced to the test that sent it.
+		groups := dependent(selected)
+		jobs := make(chan []int, len(groups))
+		for _, g := range groups {
+			jobs <- g
 		}
-		progress(opts.Progress, "[%d/%d] %s ...\n", i+1, len(selected), sel.Test.Name)
-		args, err := sel.Test.Args(nil)
-		if err != nil {
-			return nil, err
+		close(jobs)
+		workers := min(max(1, runtime.NumCPU()), lanes.Lanes(), len(groups))
+		sched.starts = make([][]started, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				lcfg, err := lanes.Lane(ctx, w)
+				for g := range jobs {
+					for _, i := range g {
+						if err != nil {
+							done[i] = &executed{err: err}
+							continue
+						}
+						lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap
+						sched.start(w, i)
+						done[i] = runOne(ctx, opts, i, len(selected), selected[i], lcfg)
+					}
+				}
+			})
 		}
-		before, err := b.Ledger()
-		if err != nil {
-			return nil, err
+		wg.Wait()
+	} else {
+		for i, sel := range selected {
+			before, err := b.Ledger()
+			if err != nil {
+				return nil, err
+			}
+			done[i] = runOne(ctx, opts, i, len(selected), sel, cfg)
+			if done[i] == nil || done[i].result == nil {
+				break
+			}
+			after, err := b.Ledger()
+			if err != nil {
+				return nil, err
+			}
+			done[i].ledger = after[len(before):]
 		}
-		r, err := executor.Run(ctx, sel.Test, args, cfg)
-		if r == nil {
-			return nil, err
+	}
+	res.Ended = time.Now().UTC()
+	if run.Ledger, err = b.Ledger(); err != nil {
+		return nil, err
+	}
+	if sched.starts != nil {
+		for _, e := range run.Ledger {
+			if i := sched.test(lanes.Owner(e), e.Time); i >= 0 && done[i] != nil {
+				done[i].ledger = append(done[i].ledger, e)
+			}
 		}
-		after, lerr := b.Ledger()
-		if lerr != nil {
-			return nil, lerr
+	}
+	for i, x := range done {
+		if x == nil {
+			continue // not started: interrupted
 		}
-		tr := TestRun{Selected: sel, Args: args, Result: r, Ledger: after[len(before):]}
+		if x.result == nil {
+			return nil, x.err
+		}
+		sel := selected[i]
+		r := x.result
+		tr := TestRun{Selected: sel, Args: x.args, Result: r, Ledger: x.ledger}
 		a := summarize(sel, r, tr.Ledger)
-		if err != nil {
-			a.Stderr = joinLines(a.Stderr, err.Error())
+		if x.err != nil {
+			a.Stderr = joinLines(a.Stderr, x.err.Error())
 		}
 		if opts.Observe && r.Execution != executor.NotRun {
 			// A test the sensor could not watch (ptrace refused, say) still
@@ -266,14 +335,126 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 		res.Atomics = append(res.Atomics, a)
 		progress(opts.Progress, "[%d/%d] %s: %s, exit %d, intact=%v\n", i+1, len(selected), sel.Test.Name, a.Execution, a.ExitCode, a.Intact)
 	}
-	res.Ended = time.Now().UTC()
-	if run.Ledger, err = b.Ledger(); err != nil {
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
 		return run, fmt.Errorf("run interrupted: %w", err)
 	}
 	return run, nil
+}
+
+// dependent groups the tests that are not independent of each other: those
+// whose arguments name the same absolute path (a file outside their work
+// folders that one writes and another's cleanup removes). A group runs on
+// one worker, in order; the groups run side by side.
+func dependent(selected []Selected) [][]int {
+	parent := make([]int, len(selected))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		if parent[i] != i {
+			parent[i] = find(parent[i])
+		}
+		return parent[i]
+	}
+	owner := map[string]int{}
+	for i, sel := range selected {
+		for _, a := range sel.Test.InputArguments {
+			p := strings.TrimSpace(a.Default)
+			if !filepath.IsAbs(p) {
+				continue
+			}
+			p = filepath.Clean(p)
+			if j, ok := owner[p]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[p] = i
+			}
+		}
+	}
+	var groups [][]int
+	index := map[int]int{}
+	for i := range selected {
+		r := find(i)
+		g, ok := index[r]
+		if !ok {
+			g = len(groups)
+			index[r] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
+
+// laned is a Backend that can run tests side by side: each worker gets a
+// lane of its own (its way to the emulator), and every ledger entry can be
+// traced to the lane whose client sent it.
+type laned interface {
+	// Lanes is how many lanes the backend can give; one means its tests
+	// run one after the other.
+	Lanes() int
+	// Lane returns lane i's executor configuration (its proxy, runner...).
+	Lane(ctx context.Context, i int) (executor.Config, error)
+	// Owner returns the lane that sent e, or -1.
+	Owner(e emulator.Entry) int
+}
+
+// schedule records which test each lane ran from when: a lane runs one test
+// at a time, so an entry of a lane belongs to the last test started on it
+// before the entry's time.
+type schedule struct {
+	mu     sync.Mutex
+	starts [][]started
+}
+
+type started struct {
+	test int
+	at   time.Time
+}
+
+func (s *schedule) start(lane, test int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.starts[lane] = append(s.starts[lane], started{test, time.Now()})
+}
+
+// test returns the test lane ran at t, or -1.
+func (s *schedule) test(lane int, t time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lane < 0 || lane >= len(s.starts) {
+		return -1
+	}
+	i := -1
+	for _, st := range s.starts[lane] {
+		if !st.at.After(t) {
+			i = st.test
+		}
+	}
+	return i
+}
+
+// executed is what running one test gave, before the ledger is joined in.
+type executed struct {
+	args   map[string]string
+	result *executor.Result
+	err    error
+	ledger []emulator.Entry
+}
+
+// runOne runs test i of n; a nil result means the harness failed (err).
+func runOne(ctx context.Context, opts Options, i, n int, sel Selected, cfg executor.Config) *executed {
+	if ctx.Err() != nil {
+		return nil
+	}
+	progress(opts.Progress, "[%d/%d] %s ...\n", i+1, n, sel.Test.Name)
+	args, err := sel.Test.Args(nil)
+	if err != nil {
+		return &executed{err: err}
+	}
+	r, err := executor.Run(ctx, sel.Test, args, cfg)
+	return &executed{args: args, result: r, err: err}
 }
 
 // summarize joins what the executor saw with what the mock recorded.
@@ -304,14 +485,15 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 	arrived := map[string]bool{}
 	for _, e := range entries {
 		if !e.IsRequest() {
-			continue
+			continue // DNS queries and TLS summaries are told in the steps and the telemetry
 		}
 		a.Requests = append(a.Requests, reports.Request{
 			Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,
 			BytesReceived: e.BytesReceived, Refused: e.Refused, Note: e.Note,
 		})
-		// Only what the mock accepted counts as exfiltrated.
-		if e.Status/100 != 2 {
+		// Only what the mock accepted, and told the client so, counts as
+		// exfiltrated.
+		if e.Status/100 != 2 || e.Undelivered {
 			continue
 		}
 		for _, f := range e.Files {
@@ -330,6 +512,17 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 		a.Intact = a.Intact && ok
 	}
 	return a
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func progress(w io.Writer, format string, args ...any) {

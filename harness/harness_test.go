@@ -25,12 +25,14 @@ import (
 	"github.com/t1567001/harness/fixtures"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/rules"
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
 	"github.com/t1567001/harness/validate"
 )
 
 // The test binary stands in for the harness binary: it is the sensor, its
-// trampoline, and the replay child of simulated tests.
+// trampoline, the sandbox's first process, and the replay child of
+// simulated tests.
 func TestMain(m *testing.M) {
 	if code, ok := RunChild(context.Background(), os.Args[1:], os.Stdout, os.Stderr); ok {
 		os.Exit(code)
@@ -69,6 +71,7 @@ var seedGUIDs = []string{
 }
 
 func TestSeedAtomicsEndToEnd(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Tests = seedGUIDs
 	run, err := RunLocal(context.Background(), opts)
@@ -137,10 +140,19 @@ func TestSeedAtomicsEndToEnd(t *testing.T) {
 }
 
 // assertNothingLeftTheMachine checks, from what the sensor saw every
-// process do, that no connect() went anywhere but loopback, and returns how
+// process do, that no connect() that succeeded went anywhere but loopback
+// (the proxy) or, in the sandbox, the emulator's addresses, and returns how
 // many connects there were.
 func assertNothingLeftTheMachine(t *testing.T, run *Run) int {
 	t.Helper()
+	table, err := sandbox.DefaultTable()
+	require.NoError(t, err)
+	served := map[string]bool{}
+	if run.Results.Sandbox == "on" {
+		for _, a := range table.Addrs() {
+			served[a.String()] = true
+		}
+	}
 	connects := 0
 	for _, tr := range run.Tests {
 		if tr.Result.Execution == executor.NotRun {
@@ -154,7 +166,10 @@ func assertNothingLeftTheMachine(t *testing.T, run *Run) int {
 			connects++
 			ip := net.ParseIP(o.RemoteIP)
 			require.NotNil(t, ip, o.RemoteIP)
-			assert.True(t, ip.IsLoopback(), "%s: pid %d connected to %s:%d", tr.Test.Name, o.PID, o.RemoteIP, o.RemotePort)
+			if o.Result != sensor.ResultOK && o.Result != sensor.ResultAttempted {
+				continue // failed closed
+			}
+			assert.True(t, ip.IsLoopback() || served[o.RemoteIP], "%s: pid %d connected to %s:%d", tr.Test.Name, o.PID, o.RemoteIP, o.RemotePort)
 		}
 	}
 	return connects
@@ -203,6 +218,7 @@ func assertDetections(t *testing.T, run *Run) {
 }
 
 func TestOtherHostsAreRefusedAndRecorded(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "T0000.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(`attack_technique: T0000
@@ -219,8 +235,10 @@ atomic_tests:
 `), 0o600))
 	opts := options(t)
 	opts.Atomics = path
+	opts.NoSandbox = true // the sandbox's own refusals: TestSandboxFailsClosed
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
+	assert.Equal(t, "off", run.Results.Sandbox)
 	require.Len(t, run.Results.Atomics, 1)
 	a := run.Results.Atomics[0]
 	assert.NotEqual(t, 0, a.ExitCode)
@@ -233,6 +251,7 @@ atomic_tests:
 }
 
 func TestLoadAtomicsSelection(t *testing.T) {
+	t.Parallel()
 	sel, err := LoadAtomics("", []string{"5B3C6F0E-8A8E-4C2F-9F35-1567001A0003", "automated data exfiltration via python github api script"})
 	require.NoError(t, err)
 	require.Len(t, sel, 2)
@@ -249,6 +268,7 @@ func rulesFS() fs.FS { return rules.FS }
 // ledger proves what they posted; the PowerShell ones do not run here, and
 // say why.
 func TestRealWebhookAtomics(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.004.yaml")
 	run, err := RunLocal(context.Background(), opts)
@@ -277,7 +297,9 @@ func TestRealWebhookAtomics(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]bool{"discord.com": true, "hooks.slack.com": true}, hosts)
-	assert.Equal(t, 2, assertNothingLeftTheMachine(t, run), "one connect per curl, to the proxy")
+	// In the sandbox each curl connects twice: to the DNS sinkhole and to
+	// the webhook's address.
+	assert.Equal(t, 4, assertNothingLeftTheMachine(t, run), "each curl: the sinkhole and the webhook's address")
 }
 
 // TestUnwatchedTestIsReportedNotFatal: when the sensor cannot watch a test
@@ -285,6 +307,7 @@ func TestRealWebhookAtomics(t *testing.T) {
 // command), the run still completes, says there is no telemetry, and every
 // expectation of that test fails with that reason.
 func TestUnwatchedTestIsReportedNotFatal(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Harness = "/bin/true"
 	opts.Tests = []string{"Exfiltrate Data via GitHub Gist API Using curl"}
@@ -325,6 +348,7 @@ func validateIn(t *testing.T, run *Run, ctxName string) []validate.Verdict {
 // A detection that rests only on the atomic's declared Windows command,
 // with nothing observed behind it, does not pass.
 func TestDeclaredOnlyDetectionFails(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Atomics = filepath.Join("testdata", "declared_only.yaml")
 	run, err := RunLocal(context.Background(), opts)
@@ -344,6 +368,7 @@ func TestDeclaredOnlyDetectionFails(t *testing.T) {
 // Mutation: without the observed curl process, nothing the curl atomic's
 // detections rest on was observed, and its expectations fail.
 func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
+	t.Parallel()
 	opts := options(t)
 	opts.Tests = []string{"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003"}
 	run, err := RunLocal(context.Background(), opts)
@@ -383,6 +408,7 @@ func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
 // An expect: block under a context no profile has would never be checked:
 // loading the atomics fails there, with file and line.
 func TestUnknownExpectContextIsALoadError(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "T1.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(`attack_technique: T1
 display_name: x
@@ -403,6 +429,7 @@ atomic_tests:
 
 // The ledger says which entries a replay made in place of a missing tool.
 func TestLedgerMarksReplayedEntries(t *testing.T) {
+	t.Parallel()
 	ps, curl := &atomics.Test{Name: "ps"}, &atomics.Test{Name: "curl"}
 	run := &Run{
 		Ledger: []emulator.Entry{{Seq: 1}, {Seq: 2}, {Seq: 3}},

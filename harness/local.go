@@ -4,28 +4,77 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
 
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/executor"
+	"github.com/t1567001/harness/sandbox"
+	"github.com/t1567001/harness/telemetry"
 )
 
-// local runs the emulator in this process and the tests on this machine,
-// pointed at the emulator's CONNECT proxy on loopback.
-type local struct {
-	emu       *emulator.Emulator
-	proxyURL  string
-	caFile    string
-	harness   string
-	stopProxy context.CancelFunc
-	proxyDone chan error
-	sshCmd    string
-	sshDone   chan error
+// ErrNoSandbox is returned by RunLocal when this machine cannot confine
+// the tests and the caller did not ask to run without the sandbox.
+var ErrNoSandbox = errors.New("no network sandbox")
+
+// sandboxAvailable refuses a sandboxed run where the sandbox cannot be
+// made, before anything of the run is created.
+func sandboxAvailable(opts Options) error {
+	if opts.NoSandbox {
+		return nil
+	}
+	if err := sandbox.Available(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoSandbox, err)
+	}
+	return nil
 }
 
-func newLocal(runID, dir, harness string) (*local, error) {
+// sandboxProfile is the host profile whose host name the sandbox takes.
+const sandboxProfile = "workstation"
+
+// local runs the emulator in this process and the tests on this machine:
+// each test in a fresh sandbox whose addresses and DNS the emulator
+// answers, or, without the sandbox, pointed at the emulator's CONNECT
+// proxy (and, for git over SSH, its SSH server) on loopback.
+type local struct {
+	emu      *emulator.Emulator
+	proxyURL string
+	caFile   string
+	harness  string
+	dir      string
+	env      []string
+	sandbox  *sandbox.Config // nil without the sandbox
+	ssh      *sshLocal
+	sshCmd   string
+	board    switchboard
+
+	ctx     context.Context
+	stop    context.CancelFunc
+	servers sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
+}
+
+func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (*local, error) {
+	// What a killed harness left behind goes before this run starts.
+	if _, err := CleanOrphans(); err != nil {
+		return nil, err
+	}
+	if err := writeMarker(dir); err != nil {
+		return nil, err
+	}
+	var table *sandbox.Table
+	if !noSandbox {
+		var err error
+		if table, err = sandbox.DefaultTable(); err != nil {
+			return nil, err
+		}
+	}
 	repos := filepath.Join(dir, "repos")
 	if err := os.Mkdir(repos, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
@@ -38,31 +87,159 @@ func newLocal(runID, dir, harness string) (*local, error) {
 	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
 		return nil, fmt.Errorf("write CA: %w", err)
 	}
-	emu, err := emulator.New(emulator.Config{DataDir: repos}, ca)
-	if err != nil {
+	b := &local{caFile: caFile, harness: harness, dir: dir,
+		// Interpreter shims are resolved once per run, not at every start.
+		env: executor.ResolveShims(ctx, os.Environ(), dir)}
+	cfg := emulator.Config{DataDir: repos}
+	if table != nil {
+		cfg.Addresses = table.Hosts
+		host, err := sandboxHostname()
+		if err != nil {
+			return nil, err
+		}
+		etc := filepath.Join(dir, "etc")
+		if err := os.Mkdir(etc, 0o755); err != nil {
+			return nil, fmt.Errorf("run dir: %w", err)
+		}
+		files, err := sandbox.Prepare(ctx, etc, table, host, ca.PEM())
+		if err != nil {
+			return nil, err
+		}
+		b.sandbox = &sandbox.Config{Table: table, Files: files, Hostname: host, Harness: harness}
+	}
+	if b.emu, err = emulator.New(cfg, ca); err != nil {
 		return nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		emu.Close()
-		return nil, fmt.Errorf("proxy listener: %w", err)
+	b.ctx, b.stop = context.WithCancel(context.Background())
+	if b.ssh, err = newSSHLocal(b.emu, dir); err != nil {
+		return nil, errors.Join(err, b.Close())
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	b := &local{emu: emu, proxyURL: "http://" + l.Addr().String(), caFile: caFile, harness: harness, stopProxy: stop, proxyDone: make(chan error, 1)}
-	go func() { b.proxyDone <- emu.ServeProxy(ctx, l) }()
-	b.sshDone = make(chan error, 1)
-	if b.sshCmd, err = serveSSH(ctx, emu, dir, b.sshDone); err != nil {
-		b.sshDone <- nil
+	if b.sandbox != nil {
+		b.sshCmd = strings.Join(b.ssh.base(), " ")
+		return b, nil
+	}
+	if b.proxyURL, b.sshCmd, err = b.listen(nil); err != nil {
 		return nil, errors.Join(err, b.Close())
 	}
 	return b, nil
 }
 
+// sandboxHostname is the host name of the profile the sandbox takes.
+func sandboxHostname() (string, error) {
+	fsys, err := profilesFS()
+	if err != nil {
+		return "", err
+	}
+	p, err := telemetry.LoadProfile(fsys, sandboxProfile)
+	if err != nil {
+		return "", err
+	}
+	return p.Host.Name, nil
+}
+
+// listen opens a proxy listener and an SSH listener on loopback, served
+// until Close, each wrapped by wrap when it is not nil, and returns the
+// proxy URL and the GIT_SSH_COMMAND that reach them.
+func (b *local) listen(wrap func(net.Listener) net.Listener) (proxyURL, sshCmd string, err error) {
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", fmt.Errorf("proxy listener: %w", err)
+	}
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		pl.Close()
+		return "", "", fmt.Errorf("ssh listener: %w", err)
+	}
+	proxyURL, sshCmd = "http://"+pl.Addr().String(), b.ssh.command(sl.Addr().(*net.TCPAddr).Port)
+	if wrap != nil {
+		pl, sl = wrap(pl), wrap(sl)
+	}
+	b.serve(func() error { return b.emu.ServeProxy(b.ctx, pl) })
+	b.serve(func() error { return b.ssh.srv.Serve(b.ctx, sl) })
+	return proxyURL, sshCmd, nil
+}
+
+func (b *local) serve(f func() error) {
+	b.servers.Go(func() {
+		if err := f(); err != nil {
+			b.mu.Lock()
+			b.errs = append(b.errs, err)
+			b.mu.Unlock()
+		}
+	})
+}
+
+// Lanes is how many tests may run side by side. Sandboxed tests run one
+// after the other: every sandbox holds the same addresses, so two at once
+// could hand the mock the same client socket and blur which test sent what.
+func (b *local) Lanes() int {
+	if b.sandbox != nil {
+		return 1
+	}
+	return runtime.NumCPU()
+}
+
+// Lane gives test lane i a proxy listener and an SSH listener of its own:
+// the client sockets they accept are booked to i.
+func (b *local) Lane(_ context.Context, i int) (executor.Config, error) {
+	proxyURL, sshCmd, err := b.listen(func(l net.Listener) net.Listener { return b.board.listener(l, i) })
+	if err != nil {
+		return executor.Config{}, err
+	}
+	cfg := b.Executor()
+	cfg.ProxyURL, cfg.SSHCommand = proxyURL, sshCmd
+	return cfg, nil
+}
+
+func (b *local) Owner(e emulator.Entry) int { return b.board.owner(e) }
+
 func (b *local) Mode() string        { return "local" }
 func (b *local) HarnessPath() string { return b.harness }
 
+// Sandbox says whether the tests ran in the network sandbox.
+func (b *local) Sandbox() string {
+	if b.sandbox == nil {
+		return "off"
+	}
+	return "on"
+}
+
 func (b *local) Executor() executor.Config {
-	return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd}
+	tag := []string{RunDirEnv + "=" + b.dir}
+	if b.sandbox == nil {
+		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd, BaseEnv: b.env, ExtraEnv: tag}
+	}
+	// The clients' own stores name the run's CA alone, as without the
+	// sandbox: a client that reads the system store finds the bundle
+	// bind-mounted there, and none pays for parsing it twice.
+	return executor.Config{CAFile: b.sandbox.Files.CA, SSHCommand: b.sshCmd, BaseEnv: b.env, Isolate: b.isolate, ExtraEnv: tag}
+}
+
+// isolate makes one test's sandbox and serves its addresses and DNS with
+// the emulator until the test ends.
+func (b *local) isolate(context.Context) (executor.Runner, func(), error) {
+	n, err := sandbox.NewNet(b.sandbox.Table)
+	if err != nil {
+		return nil, nil, err
+	}
+	ls := n.Listeners()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, l := range ls.TLS {
+		wg.Go(func() { _ = b.emu.ServeTLS(ctx, l) })
+	}
+	for _, l := range ls.HTTP {
+		wg.Go(func() { _ = b.emu.ServeHTTP(ctx, l) })
+	}
+	for _, l := range ls.SSH {
+		wg.Go(func() { _ = b.ssh.srv.Serve(ctx, l) })
+	}
+	wg.Go(func() { _ = b.emu.ServeDNS(ctx, ls.DNSUDP, ls.DNSTCP) })
+	cfg := *b.sandbox
+	run := func(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
+		return n.Run(ctx, cfg, argv, dir, env, stdout, stderr)
+	}
+	return run, func() { cancel(); n.Close(); wg.Wait() }, nil
 }
 
 func (b *local) Ledger() ([]emulator.Entry, error) {
@@ -75,6 +252,10 @@ func (b *local) Ledger() ([]emulator.Entry, error) {
 }
 
 func (b *local) Close() error {
-	b.stopProxy()
-	return errors.Join(<-b.proxyDone, <-b.sshDone, b.emu.Close())
+	b.stop()
+	b.servers.Wait()
+	if b.emu == nil {
+		return errors.Join(b.errs...)
+	}
+	return errors.Join(append(b.errs, b.emu.Close())...)
 }

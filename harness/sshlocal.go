@@ -1,12 +1,10 @@
 package harness
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,37 +15,48 @@ import (
 	"github.com/t1567001/harness/emulator"
 )
 
-// serveSSH starts the mock's git-over-SSH server for github.com on loopback
-// and returns the GIT_SSH_COMMAND that sends git there: the run's client key,
-// a known_hosts file holding the server's key for github.com, and HostName
-// and port pointing at loopback, so `git push git@github.com:…` never leaves
-// the machine. Like HTTPS_PROXY, it takes a client that cooperates: git.
-func serveSSH(ctx context.Context, emu *emulator.Emulator, dir string, done chan<- error) (string, error) {
+// sshLocal is the mock's git-over-SSH server for github.com, with the run's
+// client key and a known_hosts file holding the server's key for github.com.
+type sshLocal struct {
+	srv        *emulator.SSHServer
+	key, known string
+}
+
+func newSSHLocal(emu *emulator.Emulator, dir string) (*sshLocal, error) {
 	srv, err := emu.NewSSHServer("github.com")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return "", fmt.Errorf("ssh client key: %w", err)
+		return nil, fmt.Errorf("ssh client key: %w", err)
 	}
 	block, err := ssh.MarshalPrivateKey(priv, "t1567 harness run")
 	if err != nil {
-		return "", fmt.Errorf("ssh client key: %w", err)
+		return nil, fmt.Errorf("ssh client key: %w", err)
 	}
 	key, known := filepath.Join(dir, "ssh_key"), filepath.Join(dir, "ssh_known_hosts")
 	if err := os.WriteFile(key, pem.EncodeToMemory(block), 0o600); err != nil {
-		return "", fmt.Errorf("ssh client key: %w", err)
+		return nil, fmt.Errorf("ssh client key: %w", err)
 	}
 	if err := os.WriteFile(known, []byte(srv.KnownHostsLine()+"\n"), 0o644); err != nil {
-		return "", fmt.Errorf("ssh known_hosts: %w", err)
+		return nil, fmt.Errorf("ssh known_hosts: %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("ssh listener: %w", err)
-	}
-	go func() { done <- srv.Serve(ctx, l) }()
-	return strings.Join([]string{"ssh", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-		"-o", "UserKnownHostsFile=" + known, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
-		"-o", "HostKeyAlias=github.com", "-o", "HostName=127.0.0.1", "-p", strconv.Itoa(l.Addr().(*net.TCPAddr).Port)}, " "), nil
+	return &sshLocal{srv: srv, key: key, known: known}, nil
+}
+
+// base is the ssh command with the run's key and known_hosts. In the
+// sandbox it is enough: github.com resolves to its address there, whose
+// port 22 the emulator answers.
+func (s *sshLocal) base() []string {
+	return []string{"ssh", "-F", "/dev/null", "-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+		"-o", "UserKnownHostsFile=" + s.known, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes"}
+}
+
+// command is the GIT_SSH_COMMAND that sends git to the server listening on
+// port of loopback, so `git push git@github.com:…` never leaves the
+// machine without the sandbox. Like HTTPS_PROXY, it takes a client that
+// cooperates: git.
+func (s *sshLocal) command(port int) string {
+	return strings.Join(append(s.base(), "-o", "HostKeyAlias=github.com", "-o", "HostName=127.0.0.1", "-p", strconv.Itoa(port)), " ")
 }

@@ -31,7 +31,7 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 		case sensor.KindConnect:
 			s.Text = fmt.Sprintf("pid %d connects from %s:%d to %s:%d (%s)", o.PID, o.LocalIP, o.LocalPort, o.RemoteIP, o.RemotePort, o.Result)
 			for _, e := range ledger {
-				if e.ClientPort == o.LocalPort && e.ClientIP == o.LocalIP {
+				if e.IsRequest() && e.ClientPort == o.LocalPort && e.ClientIP == o.LocalIP {
 					s.Text += fmt.Sprintf(", asking for %s", e.Host)
 					break
 				}
@@ -71,6 +71,11 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 		}
 	}
 	for _, e := range ledger {
+		if e.Kind == emulator.KindDNS {
+			text := fmt.Sprintf("the DNS sinkhole answers %s %s from %s:%d: %s %s", e.DNS.Type, e.DNS.Name, e.ClientIP, e.ClientPort, e.DNS.Rcode, strings.Join(e.DNS.Answers, ", "))
+			out = append(out, reports.Step{Time: e.Time, Kind: "dns-answer", Text: strings.TrimSpace(text)})
+			continue
+		}
 		if !e.IsRequest() {
 			continue
 		}

@@ -18,10 +18,11 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Cases    []junitCase `xml:"testcase"`
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
 }
 
 type junitCase struct {
@@ -56,7 +57,11 @@ func WriteJUnit(w io.Writer, r *Results) error {
 		if !ok {
 			i = len(doc.Suites)
 			index[v.Context] = i
-			doc.Suites = append(doc.Suites, junitSuite{Name: "context " + v.Context})
+			suite := junitSuite{Name: "context " + v.Context}
+			if r.Sandbox != "" {
+				suite.Properties = []junitProperty{{Name: "sandbox", Value: r.Sandbox}}
+			}
+			doc.Suites = append(doc.Suites, suite)
 		}
 		c := junitCase{
 			Classname:  "T1567.001." + v.Context,

@@ -33,7 +33,7 @@ func WriteMarkdown(w io.Writer, r *Results) error {
 	if pass != len(r.Verdicts) || !r.AllIntact() {
 		status = "❌"
 	}
-	p.f("## %s ATT&CK %s harness run `%s` (%s)\n\n", status, techniques(r), r.RunID, r.Mode)
+	p.f("## %s ATT&CK %s harness run `%s` (%s%s)\n\n", status, techniques(r), r.RunID, r.Mode, sandboxMark(r))
 	p.f("%d of %d atomics delivered every staged file intact; %d of %d expectations hold; %d gap(s) between a rule and its author's intent.\n\n",
 		intact, len(r.Atomics)-cases, pass, len(r.Verdicts), gaps)
 	for _, a := range r.Atomics {

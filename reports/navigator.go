@@ -37,6 +37,9 @@ func Layer(r *Results) map[string]any {
 	}
 	sort.Strings(names)
 	meta := []map[string]string{{"name": "run", "value": r.RunID}, {"name": "mode", "value": r.Mode}}
+	if r.Sandbox != "" {
+		meta = append(meta, map[string]string{"name": "sandbox", "value": r.Sandbox})
+	}
 	for _, a := range r.Atomics {
 		meta = append(meta, map[string]string{"name": "atomic", "value": fmt.Sprintf("%s (%s, intact=%v)", a.Name, a.Execution, a.Intact)})
 	}

@@ -212,3 +212,31 @@ func TestEveryWriterMarksASimulatedAtomic(t *testing.T) {
 		assert.Contains(t, tech["comment"], "1 rest only on simulated events")
 	})
 }
+
+// TestEveryWriterSaysTheSandboxWasOff: a run without the network sandbox
+// says so in every output.
+func TestEveryWriterSaysTheSandboxWasOff(t *testing.T) {
+	r := sample()
+	r.Sandbox = "off"
+	dir := t.TempDir()
+	require.NoError(t, WriteJSON(dir, "results.json", r))
+	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	require.NoError(t, err)
+	layer, err := json.Marshal(Layer(r))
+	require.NoError(t, err)
+	for name, want := range map[string]struct {
+		write func(*bytes.Buffer) error
+		mark  string
+	}{
+		"text":     {func(b *bytes.Buffer) error { return WriteText(b, r) }, "sandbox: off"},
+		"markdown": {func(b *bytes.Buffer) error { return WriteMarkdown(b, r) }, "sandbox: off"},
+		"html":     {func(b *bytes.Buffer) error { return WriteHTML(b, r) }, "sandbox: <b>off</b>"},
+		"junit":    {func(b *bytes.Buffer) error { return WriteJUnit(b, r) }, `<property name="sandbox" value="off"></property>`},
+		"json":     {func(b *bytes.Buffer) error { _, err := b.Write(data); return err }, `"sandbox": "off"`},
+		"layer":    {func(b *bytes.Buffer) error { _, err := b.Write(layer); return err }, `{"name":"sandbox","value":"off"}`},
+	} {
+		var buf bytes.Buffer
+		require.NoError(t, want.write(&buf), name)
+		assert.Contains(t, buf.String(), want.mark, name)
+	}
+}

@@ -15,8 +15,12 @@ import (
 
 // Results is results.json. Fields may be added; none may be renamed.
 type Results struct {
-	RunID    string             `json:"run_id"`
-	Mode     string             `json:"mode"`
+	RunID string `json:"run_id"`
+	Mode  string `json:"mode"`
+	// Sandbox says how the tests' network was confined: "on" (namespaces,
+	// every client lands at the mock), "off" (--no-sandbox: only clients
+	// that honour the proxy variables are confined), or "container".
+	Sandbox  string             `json:"sandbox,omitempty"`
 	Started  time.Time          `json:"started"`
 	Ended    time.Time          `json:"ended"`
 	Atomics  []Atomic           `json:"atomics"`

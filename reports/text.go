@@ -12,7 +12,7 @@ import (
 // intact.
 func WriteText(w io.Writer, r *Results) error {
 	p := &printer{w: w}
-	p.f("ATT&CK %s harness run %s (mode %s)\n", techniques(r), r.RunID, r.Mode)
+	p.f("ATT&CK %s harness run %s (mode %s%s)\n", techniques(r), r.RunID, r.Mode, sandboxMark(r))
 	for i, a := range r.Atomics {
 		p.f("\n[%d/%d] %s\n", i+1, len(r.Atomics), a.Name)
 		switch a.Execution {
@@ -115,4 +115,13 @@ func (p *printer) f(format string, args ...any) {
 
 func indent(s, prefix string) string {
 	return strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// sandboxMark is the header's note on how the tests' network was confined;
+// a run without the sandbox says so wherever its results are shown.
+func sandboxMark(r *Results) string {
+	if r.Sandbox == "" {
+		return ""
+	}
+	return ", sandbox: " + r.Sandbox
 }

@@ -158,9 +158,11 @@ type tracer struct {
 	live     *liveSet
 	rootDone bool
 	rootWS   unix.WaitStatus
-	regs     unix.PtraceRegs
-	scratch  []byte
-	hooks    *testHooks
+	// restKilled: what the root left behind was killed once it exited.
+	restKilled bool
+	regs       unix.PtraceRegs
+	scratch    []byte
+	hooks      *testHooks
 	// held maps a child tid to its parent's fork event, held back under
 	// testHooks.reorder.
 	held map[int]heldEvent
@@ -370,6 +372,12 @@ func (t *tracer) loop() error {
 			continue
 		}
 		t.handle(tid, ws)
+		if t.rootDone && !t.restKilled {
+			t.restKilled = true
+			// The test is over when its command is: background children
+			// it left (`sleep 300 &`, nohup) end with it, as in a sandbox.
+			t.live.killAll()
+		}
 	}
 	return nil
 }
@@ -661,12 +669,12 @@ func (t *tracer) stepEntry(th *thread) {
 	switch r.Orig_rax {
 	case unix.SYS_WRITE:
 		if remote := t.dnsSockOf(th.tgid, fd); remote != nil {
-			t.emitDNS(th, t.readBuf(th.tid, r.Rsi, r.Rdx), remote)
+			t.emitDNS(th, fd, t.readBuf(th.tid, r.Rsi, r.Rdx), remote)
 			th.step = 0 // one query per connected socket is the norm
 		}
 	case unix.SYS_WRITEV:
 		if remote := t.dnsSockOf(th.tgid, fd); remote != nil {
-			t.emitDNS(th, t.readIov(th.tid, r.Rsi, r.Rdx), remote)
+			t.emitDNS(th, fd, t.readIov(th.tid, r.Rsi, r.Rdx), remote)
 			th.step = 0
 		}
 	}
@@ -867,7 +875,7 @@ func openFlagString(flags int) string {
 
 func (t *tracer) sendto(th *thread, fd int, buf, n, dest, dlen uint64) {
 	if remote := t.dnsRemote(th, fd, dest, dlen); remote != nil {
-		t.emitDNS(th, t.readBuf(th.tid, buf, n), remote)
+		t.emitDNS(th, fd, t.readBuf(th.tid, buf, n), remote)
 	}
 }
 
@@ -897,7 +905,7 @@ func (t *tracer) sendmsg(th *thread, fd int, addr uint64) {
 	iov := binary.NativeEndian.Uint64(hdr[16:])
 	iovLen := binary.NativeEndian.Uint64(hdr[24:])
 	if remote := t.dnsRemote(th, fd, name, nameLen); remote != nil {
-		t.emitDNS(th, t.readIov(th.tid, iov, iovLen), remote)
+		t.emitDNS(th, fd, t.readIov(th.tid, iov, iovLen), remote)
 	}
 }
 
@@ -918,7 +926,7 @@ func (t *tracer) dnsSockOf(tgid, fd int) *netip.AddrPort {
 	return &s.remote
 }
 
-func (t *tracer) emitDNS(th *thread, payload []byte, remote *netip.AddrPort) {
+func (t *tracer) emitDNS(th *thread, fd int, payload []byte, remote *netip.AddrPort) {
 	name, typ, ok := parseDNSQuery(payload)
 	if !ok {
 		return
@@ -926,6 +934,12 @@ func (t *tracer) emitDNS(th *thread, payload []byte, remote *netip.AddrPort) {
 	o := Observation{Kind: KindDNS, Time: now(), PID: th.tgid, Proto: "udp", DNSName: name, DNSType: typ}
 	if remote != nil {
 		o.RemoteIP, o.RemotePort = remote.Addr().String(), int(remote.Port())
+	}
+	// The query's own socket: the key on which a resolver's record of the
+	// query (the harness's DNS sinkhole) joins this process. An
+	// unconnected socket is bound only by the send itself: zero then.
+	if ip, port, _, err := sockLocal(th.tgid, fd); err == nil && port != 0 {
+		o.LocalIP, o.LocalPort = ip.String(), port
 	}
 	t.emit(o)
 }

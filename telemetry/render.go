@@ -208,7 +208,7 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 			r.connect(o)
 		case sensor.KindDNS:
 			if proc, _ := r.owner(o.PID); proc != nil {
-				r.dns(proc, o.Time, o.DNSName, true)
+				r.dns(proc, o.Time, o.DNSName, true, r.dnsPorts(o.PID, o.DNSName))
 			}
 		case sensor.KindFile:
 			r.file(o)
@@ -490,11 +490,14 @@ func (r *renderer) connect(o sensor.Observation) {
 	}
 	host, port := "", o.RemotePort
 	destIP := o.RemoteIP
+	dialled := false // the client dialled the mock's address itself (sandbox)
 	for _, e := range r.in.Ledger {
-		if e.ClientPort == o.LocalPort && (e.ClientIP == o.LocalIP || o.LocalIP == "") {
+		if e.IsRequest() && e.ClientPort == o.LocalPort && (e.ClientIP == o.LocalIP || o.LocalIP == "") {
 			r.extra = append(r.extra, "ledger-"+strconv.FormatInt(e.Seq, 10))
 			host = e.Host
-			if e.Method == "CONNECT" {
+			if dialled = e.DestIP != ""; dialled {
+				port = e.DestPort
+			} else if e.Method == "CONNECT" {
 				if _, p, err := net.SplitHostPort(e.Path); err == nil {
 					port, _ = strconv.Atoi(p)
 				}
@@ -507,10 +510,15 @@ func (r *renderer) connect(o sensor.Observation) {
 	destName := "-"
 	if host != "" {
 		res, ok := r.p.Resolver[host]
-		if ok {
+		// Behind the proxy the address is the profile's; in the sandbox
+		// it is the one the client really dialled, and any DNS query it
+		// made was observed on its own.
+		if ok && !dialled {
 			destIP = res.IP
 		}
-		r.dns(proc, o.Time.Add(-time.Millisecond), host, false)
+		if !dialled {
+			r.dns(proc, o.Time.Add(-time.Millisecond), host, false, nil)
+		}
 		switch r.in.Realism {
 		case RealismResolved:
 			destName = host
@@ -546,15 +554,20 @@ func (r *renderer) connect(o sensor.Observation) {
 	r.actor(proc, modelled...)
 }
 
-// dns renders Sysmon 22 once per process and name.
-// seen says whether the query itself was observed.
-func (r *renderer) dns(proc *process, t time.Time, name string, seen bool) {
+// dns renders Sysmon 22 once per process and name. seen says whether the
+// query itself was observed, ports are the local ports of the process's
+// queries for name where known: the sinkhole's records of them are found
+// on those ports.
+func (r *renderer) dns(proc *process, t time.Time, name string, seen bool, ports []int) {
 	if name == "" || proc.dnsDone[name] {
 		return
 	}
 	proc.dnsDone[name] = true
-	results := "-"
-	if res, ok := r.p.Resolver[name]; ok {
+	status, results := "0", "-"
+	q := r.ledgerQuery(name, ports)
+	if q != nil {
+		status, results = q.DNS.Status(), q.DNS.Results()
+	} else if res, ok := r.p.Resolver[name]; ok {
 		results = "::ffff:" + res.IP + ";"
 	}
 	r.sysmon(22, 5, t, []event.Field{
@@ -563,11 +576,17 @@ func (r *renderer) dns(proc *process, t time.Time, name string, seen bool) {
 		{Name: "ProcessGuid", Value: proc.guid},
 		{Name: "ProcessId", Value: strconv.Itoa(proc.pid)},
 		{Name: "QueryName", Value: name},
-		{Name: "QueryStatus", Value: "0"},
+		{Name: "QueryStatus", Value: status},
 		{Name: "QueryResults", Value: results},
 		{Name: "Image", Value: proc.image},
 		{Name: "User", Value: r.p.Account()},
 	})
+	if seen && q != nil {
+		// Sent, and answered by the sinkhole: the answer is observed too.
+		r.extra = append(r.extra, "ledger-"+strconv.FormatInt(q.Seq, 10))
+		r.actor(proc)
+		return
+	}
 	if seen {
 		r.actor(proc, "QueryResults")
 		return
@@ -575,6 +594,44 @@ func (r *renderer) dns(proc *process, t time.Time, name string, seen bool) {
 	// A name the client asked the proxy for: Windows would have looked it
 	// up, but no query was seen.
 	r.mark(event.Modelled, "ProcessGuid", "ProcessId")
+}
+
+// ledgerQuery is the DNS sinkhole's record of the process's query for
+// name (its A query where there are several), nil where the query did not
+// reach the sinkhole (behind the proxy).
+func (r *renderer) ledgerQuery(name string, ports []int) *emulator.Entry {
+	var found *emulator.Entry
+	score := -1
+	for i, e := range r.in.Ledger {
+		if e.Kind != emulator.KindDNS || e.DNS.Name != name {
+			continue
+		}
+		// A query from one of the process's own sockets first, then an A
+		// query (Sysmon logs one event for the A and AAAA lookups).
+		s := 0
+		if slices.Contains(ports, e.ClientPort) {
+			s += 2
+		}
+		if e.DNS.Type == "A" {
+			s++
+		}
+		if s > score {
+			found, score = &r.in.Ledger[i], s
+		}
+	}
+	return found
+}
+
+// dnsPorts are the local ports of every query for name that the sensor
+// saw pid send.
+func (r *renderer) dnsPorts(pid int, name string) []int {
+	var ports []int
+	for _, o := range r.in.Observations {
+		if o.Kind == sensor.KindDNS && o.PID == pid && o.DNSName == name && o.LocalPort != 0 {
+			ports = append(ports, o.LocalPort)
+		}
+	}
+	return ports
 }
 
 func (r *renderer) file(o sensor.Observation) {

@@ -138,6 +138,15 @@ func (z *zeekRenderer) id(clientPort int, host string, port int) []event.Field {
 	}
 }
 
+// respPort is the port the client dialled: the sandbox's or a container
+// alias's, or 443 behind the CONNECT proxy (the only port it tunnels).
+func respPort(e emulator.Entry) int {
+	if e.DestPort != 0 {
+		return e.DestPort
+	}
+	return 443
+}
+
 func zeekTime(t time.Time) string {
 	return strconv.FormatFloat(float64(t.UnixMicro())/1e6, 'f', 6, 64)
 }
@@ -155,7 +164,7 @@ func (z *zeekRenderer) conn(e emulator.Entry) event.Event {
 	if e.TLSVersion == "" {
 		state, history = "RSTR", "ShADadR" // the handshake failed and the mock hung up
 	}
-	data := append(z.head(e.Time, z.uids[e.ClientPort], e.ClientPort, e.Host, e.ServerPort),
+	data := append(z.head(e.Time, z.uids[e.ClientPort], e.ClientPort, e.Host, respPort(e)),
 		event.Field{Name: "proto", Value: "tcp"},
 		event.Field{Name: "service", Value: "ssl"},
 		event.Field{Name: "duration", Value: strconv.FormatFloat(end.Sub(e.Time).Seconds(), 'f', 6, 64)},
@@ -180,7 +189,7 @@ func zeekTLSVersion(goName string) string {
 }
 
 func (z *zeekRenderer) ssl(e emulator.Entry) event.Event {
-	data := append(z.head(e.Time, z.uids[e.ClientPort], e.ClientPort, e.Host, e.ServerPort),
+	data := append(z.head(e.Time, z.uids[e.ClientPort], e.ClientPort, e.Host, respPort(e)),
 		event.Field{Name: "version", Value: zeekTLSVersion(e.TLSVersion)},
 		event.Field{Name: "cipher", Value: e.Cipher},
 		event.Field{Name: "server_name", Value: e.SNI},
@@ -205,7 +214,7 @@ func (z *zeekRenderer) http(e emulator.Entry) (event.Event, bool) {
 		host = h
 	}
 	mime, _, _ := strings.Cut(e.ResponseContentType, ";")
-	data := append(z.head(e.Time, uid, e.ClientPort, e.Host, e.ServerPort),
+	data := append(z.head(e.Time, uid, e.ClientPort, e.Host, respPort(e)),
 		event.Field{Name: "trans_depth", Value: strconv.Itoa(z.depth[e.ClientPort])},
 		event.Field{Name: "method", Value: e.Method},
 		event.Field{Name: "host", Value: host},

@@ -31,6 +31,7 @@ func readJSONLines(t *testing.T, path string) []map[string]any {
 // `harness run --out` writes the ECS documents and GitHub's audit log, and
 // `validate` reads the audit log back.
 func TestRunWritesECSAndTheAuditLog(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	atomicsFile := filepath.Join("..", "..", "atomics", "T1567.001-elastic.yaml")
 	code, stdout, stderr := cli(t, "run", "--atomics", atomicsFile, "--test", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0101",

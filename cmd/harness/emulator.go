@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,7 +54,7 @@ func emulatorCA(dir, certFile, keyFile string) (*emulator.CA, string, error) {
 }
 
 func newEmulatorCmd() *cobra.Command {
-	var listen, tlsListen, dataDir, caCert, caKey, ledgerFile string
+	var listen, tlsListen, httpListen, dnsListen, dnsAnswer, dataDir, caCert, caKey, ledgerFile string
 	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Run the mock GitHub standalone (a CONNECT proxy on --listen)",
@@ -90,13 +91,23 @@ func newEmulatorCmd() *cobra.Command {
 				defer f.Close()
 				ledger = json.NewEncoder(f)
 			}
+			var addresses map[string][]netip.Addr
+			if dnsListen != "" {
+				if addresses, err = sinkholeAnswers(dnsAnswer); err != nil {
+					return badInput(fmt.Errorf("--dns-answer: %w", err))
+				}
+			}
 			emu, err := emulator.New(emulator.Config{
 				DataDir:    dataDir,
+				Addresses:  addresses,
 				OnInflight: onInflight,
 				OnEntry: func(e emulator.Entry) {
 					if e.Kind == emulator.KindTLS {
 						fmt.Fprintf(out, "%s %s:%d TLS %s (%s) closed: %d bytes in, %d out\n",
 							e.End.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.SNI, e.TLSVersion, e.RequestBytes, e.ResponseBytes)
+					} else if e.Kind == emulator.KindDNS {
+						fmt.Fprintf(out, "%s %s:%d DNS %s %s -> %s %v\n",
+							e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.DNS.Type, e.DNS.Name, e.DNS.Rcode, e.DNS.Answers)
 					} else {
 						fmt.Fprintf(out, "%s %s:%d %s %s%s -> %d (%d bytes, %d files) %s\n",
 							e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.Method, e.Host, e.Path,
@@ -139,8 +150,29 @@ func newEmulatorCmd() *cobra.Command {
 				n++
 				fmt.Fprintf(out, "TLS on %s for %v (CA %s)\n", tlsListen, emulator.ServedHosts(), caFile)
 			}
+			if httpListen != "" {
+				if err := serve(httpListen, emu.ServeHTTP); err != nil {
+					return err
+				}
+				n++
+				fmt.Fprintf(out, "HTTP on %s\n", httpListen)
+			}
+			if dnsListen != "" {
+				pc, err := net.ListenPacket("udp", dnsListen)
+				if err != nil {
+					return badInput(fmt.Errorf("listen %s: %w", dnsListen, err))
+				}
+				l, err := net.Listen("tcp", dnsListen)
+				if err != nil {
+					pc.Close()
+					return badInput(fmt.Errorf("listen %s: %w", dnsListen, err))
+				}
+				go func() { errc <- emu.ServeDNS(ctx, pc, l) }()
+				n++
+				fmt.Fprintf(out, "DNS sinkhole on %s (served names -> %s, NXDOMAIN for the rest)\n", dnsListen, dnsAnswer)
+			}
 			if n == 0 {
-				return badInput(errors.New("give --listen, --tls-listen or both"))
+				return badInput(errors.New("give --listen, --tls-listen, --http-listen or --dns-listen"))
 			}
 			for range n {
 				if err := <-errc; err != nil {
@@ -153,9 +185,46 @@ func newEmulatorCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address of the CONNECT proxy")
 	f.StringVar(&tlsListen, "tls-listen", "", "also serve the emulated hosts directly over TLS here (SNI picks the host)")
+	f.StringVar(&httpListen, "http-listen", "", "also serve the emulated hosts over plain HTTP here (Host picks the host)")
+	f.StringVar(&dnsListen, "dns-listen", "", "run the DNS sinkhole here (UDP and TCP): served names resolve to --dns-answer, every other name is NXDOMAIN")
+	f.StringVar(&dnsAnswer, "dns-answer", "self", "the address the sinkhole answers for served names; self: this machine's (container's) first non-loopback IPv4 address")
 	f.StringVar(&dataDir, "data", "", "folder for the bare repositories (default: a temporary one)")
 	f.StringVar(&caCert, "ca-cert", "", "serve with this CA certificate (PEM) instead of a fresh one; needs --ca-key")
 	f.StringVar(&caKey, "ca-key", "", "the CA's private key (PEM)")
 	f.StringVar(&ledgerFile, "ledger", "", "also append every ledger entry to this file as JSON lines (and keep FILE.inflight, the requests being handled)")
 	return cmd
+}
+
+// sinkholeAnswers maps every served host to answer ("self": this
+// machine's first non-loopback IPv4 address, as in a container whose only
+// interface is the run's network).
+func sinkholeAnswers(answer string) (map[string][]netip.Addr, error) {
+	var addr netip.Addr
+	if answer == "self" {
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP.To4()); ok && !ip.IsLoopback() {
+					addr = ip
+					break
+				}
+			}
+		}
+		if !addr.IsValid() {
+			return nil, errors.New("self: no non-loopback IPv4 address here")
+		}
+	} else {
+		var err error
+		if addr, err = netip.ParseAddr(answer); err != nil {
+			return nil, err
+		}
+	}
+	m := map[string][]netip.Addr{}
+	for _, h := range emulator.ServedHosts() {
+		m[h] = []netip.Addr{addr}
+	}
+	return m, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
 )
 
@@ -48,10 +49,20 @@ func main() {
 	if sensor.MaybeTrampoline() {
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	// And this: each sandboxed test's first process is this binary too.
+	if sandbox.MaybeInit() {
+		return
+	}
+	os.Exit(runWithSignals(os.Args[1:]))
+}
+
+// runWithSignals runs the CLI with args, stopping on SIGINT and SIGTERM,
+// and on SIGPIPE too (`harness run | head -1`): the run stops and cleans
+// up rather than dying with its folder, CA key and processes left behind.
+func runWithSignals(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
+	defer stop()
+	return run(ctx, args, os.Stdout, os.Stderr)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

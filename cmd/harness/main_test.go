@@ -16,14 +16,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/t1567001/harness/rules"
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
 )
 
 // The test binary is the harness binary for its own children: the sensor,
 // its trampoline and the simulated test's replay.
 func TestMain(m *testing.M) {
-	if sensor.MaybeTrampoline() {
+	if sensor.MaybeTrampoline() || sandbox.MaybeInit() {
 		return
+	}
+	if os.Getenv(asHarness) == "1" {
+		os.Exit(runWithSignals(os.Args[1:]))
 	}
 	if len(os.Args) > 1 && (os.Args[1] == "replay-http" || os.Args[1] == "sensor") {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -39,6 +43,7 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestBadInputExitsTwoNamingFileAndLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte(`attack_technique: T1
@@ -67,12 +72,14 @@ atomic_tests:
 }
 
 func TestList(t *testing.T) {
+	t.Parallel()
 	code, out, _ := cli(t, "list")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "5b3c6f0e-8a8e-4c2f-9f35-1567001a0002  Git Push Sensitive Files")
 }
 
 func TestRunWritesTheContractShapes(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl",
 		"--test", "Exfiltrate Data via GitHub Contents API Using PowerShell", "--out", out)
@@ -83,6 +90,7 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	var results struct {
 		RunID   string `json:"run_id"`
 		Mode    string `json:"mode"`
+		Sandbox string `json:"sandbox"`
 		Atomics []struct {
 			Name      string `json:"name"`
 			GUID      string `json:"guid"`
@@ -100,6 +108,8 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &results))
 	assert.NotEmpty(t, results.RunID)
 	assert.Equal(t, "local", results.Mode)
+	assert.Equal(t, "on", results.Sandbox)
+	assert.Contains(t, stdout, "sandbox: on")
 	require.Len(t, results.Atomics, 2)
 	assert.NotNil(t, results.Verdicts)
 	for _, a := range results.Atomics {
@@ -130,7 +140,7 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &ledger))
 	assert.Equal(t, results.RunID, ledger.RunID)
-	require.Len(t, ledger.Entries, 6, "two CONNECTs, two uploads and the two TLS connections' summaries")
+	var requests, queries, conns int
 	for _, name := range []string{"events.xml", "events.provenance.jsonl", "events.jsonl", "junit.xml"} {
 		assert.FileExists(t, filepath.Join(out, name))
 	}
@@ -138,28 +148,39 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 		junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
 		require.NoError(t, err)
 		assert.Contains(t, string(junit), "[simulated]", "a simulated atomic's test cases say so")
-		simulated := 0
+		simulated := map[bool]int{}
 		for _, e := range ledger.Entries {
 			if e["simulated"] == true {
-				simulated++
+				simulated[e["kind"] == "dns"]++
 			}
 		}
-		assert.Equal(t, 3, simulated, "the replay's CONNECT, upload and TLS connection")
+		assert.Equal(t, 2, simulated[false], "the replay's upload and its TLS connection")
+		assert.NotZero(t, simulated[true], "the replay's DNS queries")
 	}
 	for _, e := range ledger.Entries {
-		if e["kind"] == "tls" {
-			for _, k := range []string{"time", "end", "client_port", "sni", "request_bytes", "response_bytes", "tls_version"} {
-				assert.Contains(t, e, k)
-			}
-			continue
+		keys := []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"}
+		switch e["kind"] {
+		case "tls":
+			conns++
+			keys = []string{"time", "end", "client_port", "sni", "request_bytes", "response_bytes", "tls_version"}
+		case "dns":
+			queries++
+			keys = []string{"time", "client_ip", "client_port", "dest_ip", "dest_port", "host", "dns"}
+		default:
+			requests++
+			assert.Equal(t, "140.82.112.6", e["dest_ip"], "the client dialled api.github.com's address")
 		}
-		for _, k := range []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"} {
+		for _, k := range keys {
 			assert.Contains(t, e, k)
 		}
 	}
+	assert.Equal(t, 2, requests, "two uploads, straight to the mock (no proxy in the sandbox)")
+	assert.Equal(t, 2, conns, "and their two TLS connections' summaries")
+	assert.GreaterOrEqual(t, queries, 2, "each client resolved api.github.com at the sinkhole")
 }
 
 func TestRuleRegressionFailsTheBuild(t *testing.T) {
+	t.Parallel()
 	// A copy of the shipped rules in which a careless edit drops curl from
 	// both image lists of the SPL.
 	dir := t.TempDir()
@@ -209,6 +230,7 @@ func recordRun(t *testing.T) string {
 }
 
 func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
+	t.Parallel()
 	out := recordRun(t)
 	query := "../../rules/seed_t1567_001_code_repo_exfil.spl"
 	for _, file := range []string{"events.xml", "events.jsonl"} {
@@ -310,6 +332,7 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
 // mount namespace where the Docker socket is masked, as on a machine with
 // no engine.
 func TestContainerModeWithoutDockerSaysSoAndExitsTwo(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
 		t.Skip("needs root and unshare(1) to hide the Docker socket in a private mount namespace")
 	}
@@ -334,6 +357,7 @@ func TestContainerModeWithoutDockerSaysSoAndExitsTwo(t *testing.T) {
 }
 
 func TestRunJSON(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl", "--context", "workstation", "--json")
 	require.Equal(t, 0, code, stderr)
 	var res struct {
@@ -372,6 +396,7 @@ func TestInterruptStopsAQuery(t *testing.T) {
 // rules, then a run with the seed query edited to miss wget, exits 1 and
 // names the wget variant.
 func TestBaselineRegressionExitsOne(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "baseline.json")
 	args := []string{"run", "--test", "wget --method=PUT to the Contents API", "--context", "workstation"}

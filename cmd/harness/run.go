@@ -73,6 +73,9 @@ func newRunCmd() *cobra.Command {
 				}
 			} else {
 				r, err = harness.RunLocal(cmd.Context(), opts)
+				if errors.Is(err, harness.ErrNoSandbox) {
+					return badInput(err)
+				}
 			}
 			if r == nil || r.Results == nil {
 				return err
@@ -120,6 +123,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's temporary folder (work dirs, bare repositories)")
 	f.StringArrayVar(&contexts, "context", nil, "render telemetry under this host context (repeatable; default: every profile)")
 	f.StringVar(&realism, "realism", "", "Sysmon 3 DestinationHostname for every context: resolved (name asked for), ptr (reverse lookup), off (\"-\"); default: each profile's own")
+	f.BoolVar(&opts.NoSandbox, "no-sandbox", false, "local mode: do not confine the atomics in network namespaces; only clients that honour HTTPS_PROXY reach the mock, the others may reach the real services (every output says sandbox: off)")
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules: *.spl, Sigma *.yml, Elastic *.toml (default: the harness's own)")
 	addRuleFlags(f, &splOpts)

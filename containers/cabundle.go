@@ -1,0 +1,96 @@
+package containers
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// SystemCABundlePath is where Debian's ca-certificates keeps the bundle of
+// every trusted CA, which OpenSSL, GnuTLS (git) and curl read by default.
+const SystemCABundlePath = "/etc/ssl/certs/ca-certificates.crt"
+
+// SystemCABundle returns the system CA bundle of image, read once per image
+// (by its id) from a container created and never started, and then kept in
+// the user's cache folder. A run that must trust one more CA mounts this
+// bundle plus its CA over SystemCABundlePath, which is what
+// update-ca-certificates would write, in no time.
+func SystemCABundle(ctx context.Context, image string) ([]byte, error) {
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	img, err := cli.ImageInspect(ctx, image)
+	if err != nil {
+		return nil, fmt.Errorf("CA bundle of %s: inspect image: %w", image, err)
+	}
+	dir, err := cacheDir("ca-bundles")
+	if err != nil {
+		return nil, fmt.Errorf("CA bundle of %s: %w", image, err)
+	}
+	// One per harness image: the few latest are kept.
+	name := strings.TrimPrefix(img.ID, "sha256:")
+	cached := filepath.Join(dir, name)
+	if b, err := os.ReadFile(cached); err == nil && len(b) > 0 {
+		touch(cached)
+		return b, nil
+	}
+	b, err := readImageFile(ctx, cli.Client, image, SystemCABundlePath)
+	if err != nil {
+		return nil, fmt.Errorf("CA bundle of %s: %w", image, err)
+	}
+	tmp := fmt.Sprintf("%s.%d", cached, os.Getpid())
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		_ = os.Rename(tmp, cached)
+	}
+	pruneCache(dir, name, 4)
+	return b, nil
+}
+
+// readImageFile copies one regular file out of image through a container
+// that is created, read and removed without ever running.
+func readImageFile(ctx context.Context, cli *client.Client, image, path string) ([]byte, error) {
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: image, Cmd: []string{"true"}, Labels: map[string]string{LabelHarness: "1"}},
+		HostConfig: &container.HostConfig{NetworkMode: "none"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		defer cancel()
+		_, _ = cli.ContainerRemove(rctx, created.ID, client.ContainerRemoveOptions{Force: true})
+	}()
+	res, err := cli.CopyFromContainer(ctx, created.ID, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, fmt.Errorf("copy %s: %w", path, err)
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("copy %s: not a regular file in the image", path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("copy %s: %w", path, err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return nil, fmt.Errorf("copy %s: %w", path, err)
+			}
+			return b, nil
+		}
+	}
+}

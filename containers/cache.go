@@ -1,0 +1,110 @@
+package containers
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// cacheDir is this package's folder in the user's cache folder
+// ($XDG_CACHE_HOME or ~/.cache on Linux), made on first use. Where the
+// user has none (no HOME), the temporary folder stands in: still one fixed
+// place, so nothing piles up.
+func cacheDir(sub string) (string, error) {
+	root, err := os.UserCacheDir()
+	if err != nil {
+		root = os.TempDir()
+	}
+	dir := filepath.Join(root, "t1567-harness", sub)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("cache folder: %w", err)
+	}
+	return dir, nil
+}
+
+// sourceKey is a content hash of what `go build` reads from the module at
+// root: every file outside hidden, underscore and testdata folders, less
+// tests and executables (build outputs such as bin/harness), plus extra
+// (toolchain, build settings).
+func sourceKey(root string, extra ...string) (string, error) {
+	h := sha256.New()
+	for _, e := range extra {
+		fmt.Fprintf(h, "%s\x00", e)
+	}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Mode()&0o111 != 0 {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), info.Size())
+		_, err = io.Copy(h, f)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash the source tree %s: %w", root, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// pruneCache removes all but the keep most recently used entries of dir
+// (never current), so that a cache of builds keyed by content stays small
+// however often the source changes.
+func pruneCache(dir, current string, keep int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type aged struct {
+		name string
+		mod  int64
+	}
+	var all []aged
+	for _, e := range entries {
+		// Locks go with their entry; a build in progress is not ours.
+		if e.Name() == current || strings.Contains(e.Name(), ".") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			all = append(all, aged{e.Name(), info.ModTime().UnixNano()})
+		}
+	}
+	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(b.mod, a.mod) })
+	for i, a := range all {
+		if i >= keep-1 {
+			_ = os.RemoveAll(filepath.Join(dir, a.name))
+			_ = os.Remove(filepath.Join(dir, a.name+".lock"))
+		}
+	}
+}

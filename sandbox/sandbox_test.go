@@ -1,0 +1,98 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	if MaybeInit() {
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// testConfig prepares a run's files in a temporary folder.
+func testConfig(t testing.TB) Config {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skipf("no sandbox here: %v", err)
+	}
+	table, err := DefaultTable()
+	require.NoError(t, err)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	files, err := Prepare(context.Background(), t.TempDir(), table, "WS-FIN-0142", []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+	require.NoError(t, err)
+	return Config{Table: table, Files: files, Hostname: "WS-FIN-0142", Harness: exe}
+}
+
+func run(t testing.TB, n *Net, cfg Config, script string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	code, err := n.Run(context.Background(), cfg, []string{"sh", "-c", script}, t.TempDir(), os.Environ(), &out, &out)
+	require.NoError(t, err)
+	return code, out.String()
+}
+
+func TestSandboxNamespaces(t *testing.T) {
+	cfg := testConfig(t)
+	n, err := NewNet(cfg.Table)
+	require.NoError(t, err)
+	defer n.Close()
+	ls := n.Listeners()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("hello from " + r.Host + " at " + r.Context().Value(http.LocalAddrContextKey).(interface{ String() string }).String()))
+	})}
+	for _, l := range ls.HTTP {
+		go srv.Serve(l)
+	}
+	defer srv.Close()
+
+	code, out := run(t, n, cfg, `hostname; echo pid=$$; cat /etc/resolv.conf; curl -sS --max-time 5 http://140.82.112.6/ ; echo; curl -sS --max-time 5 http://1.1.1.1/ ; echo rc=$?`)
+	t.Log(out)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "WS-FIN-0142\n")
+	assert.Contains(t, out, "pid=")
+	assert.Contains(t, out, "hello from 140.82.112.6 at 140.82.112.6:80")
+	assert.Contains(t, out, "rc=7")
+	assert.True(t, strings.Contains(out, "nameserver 127.0.0.53"))
+}
+
+// BenchmarkSetupTeardown is what the sandbox adds to each atomic: a
+// network namespace with its addresses and listeners, and a first process
+// in fresh mount, UTS and PID namespaces that binds the run's files and
+// runs a command (here `true`), then all of it torn down. The netns-only
+// sub-benchmark shows the split.
+func BenchmarkSetupTeardown(b *testing.B) {
+	cfg := testConfig(b)
+	b.Run("netns", func(b *testing.B) {
+		for b.Loop() {
+			n, err := NewNet(cfg.Table)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n.Close()
+		}
+	})
+	b.Run("netns+init", func(b *testing.B) {
+		for b.Loop() {
+			n, err := NewNet(cfg.Table)
+			if err != nil {
+				b.Fatal(err)
+			}
+			code, err := n.Run(context.Background(), cfg, []string{"true"}, "/", nil, nil, nil)
+			if err != nil || code != 0 {
+				b.Fatalf("exit %d: %v", code, err)
+			}
+			n.Close()
+		}
+	})
+}
