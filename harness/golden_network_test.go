@@ -33,7 +33,9 @@ func checkNetworkGolden(t *testing.T, guid string, events []event.Event) {
 	buf.Write(sortLines(squidVolatile.ReplaceAllString(squid.String(), "TIME ELAPSED $1 $2 N")))
 	dir := t.TempDir()
 	require.NoError(t, telemetry.WriteZeekLogs(dir, events))
-	for _, log := range []string{"conn", "dns", "http", "ssl"} {
+	// dns.log is left out: how many queries a resolver sends (A, AAAA,
+	// retries) depends on timing; its shape is tested in telemetry.
+	for _, log := range []string{"conn", "http", "ssl"} {
 		data, err := os.ReadFile(filepath.Join(dir, log+".log"))
 		if os.IsNotExist(err) {
 			continue
