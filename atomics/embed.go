@@ -11,12 +11,13 @@ import (
 //go:embed T1567.001.yaml
 var Embedded []byte
 
-//go:embed T1567.001.yaml T1567.001-variants.yaml T1567.001-benign.yaml
+//go:embed T1567.001.yaml T1567.001-variants.yaml T1567.001-benign.yaml T1567.003.yaml
 var embedded embed.FS
 
 // EmbeddedFiles are the files a run loads by default, in order: the
-// atomics, their variants and the benign look-alikes.
-var EmbeddedFiles = []string{"T1567.001.yaml", "T1567.001-variants.yaml", "T1567.001-benign.yaml"}
+// atomics, their variants and the benign look-alikes, and the text storage
+// site upload the seeds' analytics also catch (T1567.003).
+var EmbeddedFiles = []string{"T1567.001.yaml", "T1567.001-variants.yaml", "T1567.001-benign.yaml", "T1567.003.yaml"}
 
 // LoadEmbedded loads EmbeddedFiles; errors name the file as
 // atomics/<name>.

@@ -101,7 +101,7 @@ func (e *Emulator) githubPutContents(w http.ResponseWriter, r *http.Request) {
 		noteText(r, "commit: %v", err)
 		return
 	}
-	noteFiles(r, NewFile(p, data))
+	noteFiles(r, uploaded(p, data)...)
 	code := http.StatusOK
 	if created {
 		code = http.StatusCreated
@@ -264,7 +264,7 @@ func (e *Emulator) gitlabFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := r.PathValue("path")
-	noteFiles(r, NewFile(p, data))
+	noteFiles(r, uploaded(p, data)...)
 	writeJSON(w, http.StatusCreated, map[string]any{"file_path": p, "branch": req.Branch})
 }
 
@@ -290,7 +290,7 @@ func (e *Emulator) gitlabSnippet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, f := range req.Files {
-		noteFiles(r, NewFile(f.FilePath, []byte(f.Content)))
+		noteFiles(r, uploaded(f.FilePath, []byte(f.Content))...)
 	}
 	id, _ := randomHex(4)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "title": req.Title, "web_url": "https://gitlab.com/-/snippets/" + id})
@@ -322,7 +322,7 @@ func (e *Emulator) bitbucketSrc(w http.ResponseWriter, r *http.Request) {
 		_, _ = buf.ReadFrom(part)
 		name := part.FormName()
 		if strings.Contains(name, "/") || part.FileName() != "" {
-			noteFiles(r, NewFile(strings.TrimPrefix(name, "/"), buf.Bytes()))
+			noteFiles(r, uploaded(strings.TrimPrefix(name, "/"), buf.Bytes())...)
 		}
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -381,7 +381,7 @@ func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusInternalServerError, "could not store the file")
 		return
 	}
-	noteFiles(r, NewFile(p, data))
+	noteFiles(r, uploaded(p, data)...)
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"content": map[string]any{"path": p, "sha": gitBlobSHA(data), "size": len(data)},
 		"commit":  map[string]any{"sha": commit, "message": req.Message},

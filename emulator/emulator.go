@@ -60,6 +60,7 @@ type Emulator struct {
 	ca     *CA
 	ledger *Ledger
 	state  *state
+	pastes pastes
 	audit  *auditLog
 	git    *gitServer
 	routes map[string]http.Handler
@@ -252,6 +253,8 @@ func (e *Emulator) Handler() http.Handler {
 			entry.ClientIP, entry.ClientPort, entry.ServerPort = info.clientIP, info.port, info.serverPort
 			entry.DestIP, entry.DestPort = info.destIP, info.destPort
 		}
+		entry.ContentType = r.Header.Get("Content-Type")
+		entry.Referer = r.Referer()
 		body := &countingReader{r: http.MaxBytesReader(w, r.Body, e.cfg.MaxBody)}
 		r.Body = body
 		sw := &statusWriter{ResponseWriter: w}
@@ -277,8 +280,13 @@ func (e *Emulator) Handler() http.Handler {
 
 		entry.BytesReceived = body.n
 		entry.Status = sw.status()
+		entry.RequestBytes = requestWireSize(r) + body.n
+		entry.ResponseBodyBytes = sw.n
+		entry.ResponseBytes = responseWireSize(r.Proto, entry.Status, sw.Header(), sw.n)
 		entry.Files = rec.files
 		entry.Note = rec.note
+		entry.ResponseContentType = sw.Header().Get("Content-Type")
+		entry.End = time.Now().UTC()
 		entry.Audit = finishAudit(entry)
 		e.ledger.Add(entry)
 	})
@@ -375,6 +383,7 @@ func (c *countingReader) Close() error { return c.r.Close() }
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	n    int64 // body bytes written
 	err  error // the first write that failed
 }
 
@@ -390,6 +399,7 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 		s.code = http.StatusOK
 	}
 	n, err := s.ResponseWriter.Write(p)
+	s.n += int64(n)
 	if err != nil && s.err == nil {
 		s.err = err
 	}

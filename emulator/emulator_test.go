@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -240,12 +241,33 @@ func TestProxyCurlContentsPUT(t *testing.T) {
 	body := `{"message":"x","content":"` + base64.StdEncoding.EncodeToString(content) + `"}`
 	out, err := p.run(t, t.TempDir(), "curl", "-sS", "--fail-with-body", "-X", "PUT",
 		"-H", "Authorization: token ghp_FAKE", "--data-binary", body,
+		"-w", "\nSIZES %{size_request} %{size_upload} %{size_header} %{size_download}",
 		"https://api.github.com/repos/o/r/contents/finance.csv")
 	require.NoError(t, err, out)
 	assert.Contains(t, out, gitBlobSHA(content))
+	require.NoError(t, p.e.Quiesce(context.Background()))
 
-	entries := settled(t, p.e)
+	all := settled(t, p.e)
+	entries := requests(all)
 	require.Len(t, entries, 2, "the CONNECT and the PUT")
+	require.Len(t, all, 3, "and the TLS connection's summary, once it closed")
+	// curl's own counts of what it sent and received through the proxy
+	// (the CONNECT and the PUT) are what the ledger records.
+	var sent, upload, headers, download int64
+	_, err = fmt.Sscanf(out[strings.LastIndex(out, "SIZES"):], "SIZES %d %d %d %d", &sent, &upload, &headers, &download)
+	require.NoError(t, err)
+	assert.Equal(t, sent, entries[0].RequestBytes+entries[1].RequestBytes, "request lines, headers and body")
+	assert.Equal(t, upload, entries[1].BytesReceived)
+	assert.Equal(t, headers+download, entries[0].ResponseBytes+entries[1].ResponseBytes, "status lines, headers and body")
+	assert.Equal(t, download, entries[1].ResponseBodyBytes)
+	conn := all[2]
+	assert.Equal(t, KindTLS, conn.Kind)
+	assert.Equal(t, entries[1].ClientPort, conn.ClientPort)
+	assert.Equal(t, "api.github.com", conn.SNI)
+	assert.NotEmpty(t, conn.TLSVersion)
+	assert.Greater(t, conn.RequestBytes, entries[1].RequestBytes, "TLS records carry the handshake and framing too")
+	assert.Greater(t, conn.ResponseBytes, entries[1].ResponseBytes)
+	assert.False(t, conn.End.Before(conn.Time))
 	assert.Equal(t, "CONNECT", entries[0].Method)
 	assert.Equal(t, "api.github.com", entries[0].Host)
 	put := entries[1]
@@ -266,7 +288,7 @@ func TestProxyRefusesOtherHosts(t *testing.T) {
 		out, err := p.run(t, t.TempDir(), "curl", "-sS", "--fail", "--max-time", "20", target)
 		require.Error(t, err, "curl %s must fail: %s", target, out)
 	}
-	entries := settled(t, p.e)
+	entries := requests(settled(t, p.e))
 	require.Len(t, entries, 4)
 	for _, en := range entries {
 		assert.True(t, en.Refused, "%+v", en)
@@ -342,7 +364,8 @@ func TestServeTLSUsesSNI(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
-	entries := settled(t, e)
+	client.CloseIdleConnections() // its connection's summary lands when it closes
+	entries := requests(settled(t, e))
 	require.Len(t, entries, 1)
 	assert.Equal(t, "api.github.com", entries[0].Host)
 	assert.Equal(t, "api.github.com", entries[0].SNI)
@@ -462,4 +485,64 @@ func TestContentsAreCommitted(t *testing.T) {
 	out, err := exec.Command("git", "-C", cb, "show", "main:c.txt").CombinedOutput()
 	require.NoError(t, err, string(out))
 	assert.Equal(t, "z", string(out))
+}
+
+func TestPasteServicesAnswerLikeTheRealOnes(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed")
+	}
+	p := startProxy(t)
+	dir := t.TempDir()
+	secret := "account,balance\nACME,1000000\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "loot.csv"), []byte(secret), 0o600))
+
+	out, err := p.run(t, dir, "curl", "-sS", "--fail", "-d", "api_dev_key=FAKE", "-d", "api_option=paste",
+		"--data-urlencode", "api_paste_code@loot.csv", "https://pastebin.com/api/api_post.php")
+	require.NoError(t, err, out)
+	require.Regexp(t, `^https://pastebin\.com/[A-Za-z0-9]{8}$`, out)
+	raw, err := p.run(t, dir, "curl", "-sS", "--fail", "https://pastebin.com/raw/"+strings.TrimPrefix(out, "https://pastebin.com/"))
+	require.NoError(t, err, raw)
+	assert.Equal(t, secret, raw, "the paste reads back")
+
+	out, err = p.run(t, dir, "curl", "-sS", "-d", "api_dev_key=FAKE", "-d", "api_option=list", "https://pastebin.com/api/api_post.php")
+	require.NoError(t, err, out)
+	assert.Equal(t, "Bad API request, invalid api_option", out, "Pastebin's own error text, with status 200")
+
+	out, err = p.run(t, dir, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+		"--data-urlencode", "code@loot.csv", "https://codepad.org/")
+	require.NoError(t, err, out)
+	assert.Regexp(t, `^302 https://codepad\.org/[A-Za-z0-9]{8}$`, out)
+
+	out, err = p.run(t, dir, "curl", "-sS", "--fail", "-H", "Content-Type: application/json",
+		"-d", `{"files":[{"name":"loot.csv","size":29}]}`, "https://www.transfernow.net/api/transfers")
+	require.NoError(t, err, out)
+	var created struct {
+		Files []struct{ UploadURL string } `json:"files"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &created))
+	require.Len(t, created.Files, 1)
+	out, err = p.run(t, dir, "curl", "-sS", "--fail", "-T", "loot.csv", created.Files[0].UploadURL)
+	require.NoError(t, err, out)
+
+	var stored []string
+	for _, en := range p.e.Ledger().Entries() {
+		for _, f := range en.Files {
+			if f.SHA256 == sha([]byte(secret)) {
+				stored = append(stored, en.Host)
+			}
+		}
+	}
+	assert.Equal(t, []string{"pastebin.com", "codepad.org", "www.transfernow.net"}, stored, "each upload is in the ledger with its hash")
+}
+
+// requests drops the TLS connection summaries, which land when a
+// connection closes, whenever that is.
+func requests(entries []Entry) []Entry {
+	var out []Entry
+	for _, en := range entries {
+		if en.IsRequest() {
+			out = append(out, en)
+		}
+	}
+	return out
 }

@@ -1,9 +1,15 @@
 package emulator
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -57,9 +63,30 @@ type Entry struct {
 	Note        string    `json:"note,omitempty"`
 	Files       []File    `json:"files,omitempty"`
 	DNS         *DNSQuery `json:"dns,omitempty"`
+	// RequestBytes and ResponseBytes are what crossed the wire: for an
+	// HTTP request the request line, headers and body as received and the
+	// status line, headers and body as written; for a TLS connection the
+	// TLS record bytes each way (handshake included).
+	RequestBytes  int64 `json:"request_bytes,omitempty"`
+	ResponseBytes int64 `json:"response_bytes,omitempty"`
+	// ResponseBodyBytes is the body part of ResponseBytes (HTTP only);
+	// BytesReceived is the request body's.
+	ResponseBodyBytes   int64  `json:"response_body_bytes,omitempty"`
+	ContentType         string `json:"content_type,omitempty"`
+	ResponseContentType string `json:"response_content_type,omitempty"`
+	Referer             string `json:"referer,omitempty"`
+	// End is when the answer was written, or a TLS connection closed;
+	// TLSVersion and Cipher are what its handshake chose.
+	End        time.Time `json:"end,omitzero"`
+	TLSVersion string    `json:"tls_version,omitempty"`
+	Cipher     string    `json:"cipher,omitempty"`
 	// Audit is what the request put in GitHub's audit log (audit.go).
 	Audit []AuditEvent `json:"audit,omitempty"`
 }
+
+// KindTLS marks a ledger entry that sums up one TLS connection, written
+// when it closes.
+const KindTLS = "tls"
 
 // IsRequest reports whether e is an HTTP request (or proxy CONNECT).
 func (e Entry) IsRequest() bool { return e.Kind == KindRequest }
@@ -145,6 +172,52 @@ func (l *Ledger) Entries() []Entry {
 	defer l.mu.Unlock()
 	return slices.Clone(l.entries)
 }
+
+// uploaded is the ledger's record of one uploaded file: the file itself,
+// and, when it is a tar (optionally gzipped) or zip archive, each regular
+// file inside it as "archive!member", so that files archived before the
+// upload can still be accounted for.
+func uploaded(name string, content []byte) []File {
+	files := []File{NewFile(name, content)}
+	add := func(member string, r io.Reader) {
+		data, err := io.ReadAll(io.LimitReader(r, maxMember))
+		if err == nil {
+			files = append(files, NewFile(name+"!"+member, data))
+		}
+	}
+	if zr, err := zip.NewReader(bytes.NewReader(content), int64(len(content))); err == nil {
+		for _, f := range zr.File {
+			if f.FileInfo().Mode().IsRegular() {
+				if rc, err := f.Open(); err == nil {
+					add(f.Name, rc)
+					rc.Close()
+				}
+			}
+		}
+		return files
+	}
+	var r io.Reader = bytes.NewReader(content)
+	if gz, err := gzip.NewReader(bytes.NewReader(content)); err == nil {
+		r = gz
+	}
+	tr := tar.NewReader(r)
+	for range maxMembers {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if h.Typeflag == tar.TypeReg {
+			add(path.Clean(h.Name), tr)
+		}
+	}
+	return files
+}
+
+// Bounds on what is read out of an uploaded archive.
+const (
+	maxMembers = 1000
+	maxMember  = 64 << 20
+)
 
 // Status is the query's status as Sysmon Event ID 22 writes it: a Windows
 // DNS error code, 0 for success and 9003 (DNS_ERROR_RCODE_NAME_ERROR) for

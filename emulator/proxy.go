@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,10 +76,20 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 	entry.Host = strings.ToLower(host)
 	entry.HTTPHost = r.Host
 
+	entry.RequestBytes = requestWireSize(r)
 	refuse := func(why string) {
+		msg := "t1567-harness proxy: " + why + "\n"
 		entry.Status, entry.Refused, entry.Note = http.StatusForbidden, true, why
+		entry.ResponseBodyBytes = int64(len(msg))
+		entry.ResponseContentType = "text/plain; charset=utf-8"
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Length", strconv.Itoa(len(msg)))
+		entry.ResponseBytes = responseWireSize(r.Proto, http.StatusForbidden, w.Header(), entry.ResponseBodyBytes)
+		entry.End = time.Now().UTC()
 		e.ledger.Add(entry)
-		http.Error(w, "t1567-harness proxy: "+why, http.StatusForbidden)
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, msg)
 	}
 	switch {
 	case r.Method != http.MethodConnect:
@@ -100,10 +112,13 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 		refuse("hijack: " + err.Error())
 		return
 	}
+	const established = "HTTP/1.1 200 Connection Established\r\n\r\n"
 	entry.Status = http.StatusOK
 	entry.Note = "tunnel to the emulator"
+	entry.ResponseBytes = int64(len(established))
+	entry.End = time.Now().UTC()
 	e.ledger.Add(entry)
-	if _, err := conn.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
+	if _, err := conn.Write([]byte(established)); err != nil {
 		_ = conn.Close()
 		return
 	}
@@ -115,6 +130,14 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 // TLS listener, where the certificate is chosen by SNI, or without SNI (a
 // client dialling an address) by the address dialled.
 func (e *Emulator) terminate(c net.Conn, connectHost string) {
+	// The connection counts as in flight until it closes, so that its
+	// summary is in the ledger when a caller has waited for it to settle.
+	e.track(1)
+	start := time.Now().UTC()
+	raw := &countingConn{Conn: c}
+	ip, port := splitAddr(c.RemoteAddr().String())
+	_, serverPort := splitAddr(c.LocalAddr().String())
+	info := connInfo{host: connectHost, clientIP: ip, port: port, serverPort: serverPort}
 	var sni string
 	var destIP string
 	var destPort int
@@ -138,26 +161,34 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 			return e.ca.Leaf(name, e.cfg.Addresses[name]...)
 		},
 	}
-	tc := tls.Server(c, cfg)
+	tc := tls.Server(raw, cfg)
+	info.destIP, info.destPort = destIP, destPort
+	resolve := func() {
+		info.sni = sni
+		if info.host == "" {
+			info.host = sni
+			if !IsServedHost(info.host) {
+				info.host = fallback
+			}
+		}
+	}
+	done := func() {
+		resolve()
+		e.ledger.Add(tlsSummary(start, info, tc.ConnectionState(), raw))
+		e.track(-1)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		fmt.Fprintf(e.cfg.ErrorLog, "emulator: TLS handshake from %s: %v\n", c.RemoteAddr(), err)
 		_ = c.Close()
+		done()
 		return
 	}
-	host := connectHost
-	if host == "" {
-		host = sni
-		if !IsServedHost(host) {
-			host = fallback
-		}
-	}
-	ip, port := splitAddr(c.RemoteAddr().String())
-	_, serverPort := splitAddr(c.LocalAddr().String())
-	info := connInfo{host: host, sni: sni, clientIP: ip, port: port, serverPort: serverPort, destIP: destIP, destPort: destPort}
-	if !e.tunnels.push(&tunnelConn{Conn: tc, info: info}) {
-		_ = tc.Close()
+	resolve()
+	conn := &closeNotifyConn{Conn: tc, onClose: done}
+	if !e.tunnels.push(&tunnelConn{Conn: conn, info: info}) {
+		_ = conn.Close()
 	}
 }
 

@@ -14,6 +14,8 @@ var servedHosts = []string{
 	"gitlab.com", "api.gitlab.com",
 	"bitbucket.org", "api.bitbucket.org",
 	"codeberg.org", "dev.azure.com",
+	// MITRE's Analytic 1 also names text storage and transfer services.
+	"pastebin.com", "justpaste.it", "onpaste.com", "codepad.org", "transfernow.net", "www.transfernow.net",
 	// The T1567.004 atomics' webhooks (webhooks.go).
 	"discord.com", "hooks.slack.com", "example.webhook.office.com",
 }
@@ -130,6 +132,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	ado.Handle("/", htmlNotFound("Azure DevOps"))
 	routes["dev.azure.com"] = ado
 
+	e.pasteRoutes(routes)
 	e.webhookRoutes(routes)
 	return routes
 }

@@ -124,14 +124,20 @@ func (e *Event) Fields() map[string]string {
 	for _, f := range e.Data {
 		m[f.Name] = f.Value
 	}
+	m["_time"] = FormatEpoch(e.TimeCreated)
+	m["Channel"] = e.Channel
+	if IsNetwork(e.Channel) {
+		// A network log line has no event code; its host is the sensor's.
+		m["source"] = e.Channel
+		m["host"] = e.Computer
+		return m
+	}
 	id := strconv.Itoa(e.EventID)
 	m["EventCode"] = id
 	m["EventID"] = id
 	m["host"] = e.Computer
 	m["Computer"] = e.Computer
-	m["Channel"] = e.Channel
 	m["source"] = "XmlWinEventLog:" + e.Channel
-	m["_time"] = FormatEpoch(e.TimeCreated)
 	return m
 }
 

@@ -51,11 +51,15 @@ func Example() {
 		return
 	}
 	for _, v := range verdicts {
-		fmt.Printf("%s %s: pass=%v, rests on %s\n", v.Rule, v.Expected, v.Pass, v.Basis())
+		if v.Expected.Fires { // a silent rule rests on nothing
+			fmt.Printf("%s %s: pass=%v, rests on %s\n", v.Rule, v.Expected, v.Pass, v.Basis())
+		}
 	}
 	// Output:
 	// seed_t1567_001_code_repo_exfil fires CodeRepoAPIUpload/3: pass=true, rests on observed+declared
 	// seed_t1567_001_code_repo_exfil fires NetworkConnectionToCodeRepo/2: pass=true, rests on observed
 	// seed_t1567_001_code_repo_exfil_proc fires: pass=true, rests on observed+declared
 	// seed_t1567_001_code_repo_exfil_net fires: pass=true, rests on observed
+	// net_connection_win_binary_github_com fires: pass=true, rests on observed
+	// mitre_det0318_an0895_read_then_upload fires: pass=true, rests on observed
 }

@@ -241,7 +241,9 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	cfg.Harness = harnessPath
 	if opts.Observe {
 		cfg.Wrap = func(argv []string, workDir, homeDir string) []string {
-			return append([]string{harnessPath, "sensor", "-o", observationsFile(workDir),
+			// Reads too: DET0318 AN0895 correlates a sensitive file read with
+			// the upload that follows.
+			return append([]string{harnessPath, "sensor", "-o", observationsFile(workDir), "--reads",
 				"--watch", workDir, "--watch", homeDir, "--"}, argv...)
 		}
 	}
@@ -510,7 +512,7 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 	arrived := map[string]bool{}
 	for _, e := range entries {
 		if !e.IsRequest() {
-			continue // DNS queries are told in the steps and the telemetry
+			continue // DNS queries and TLS summaries are told in the steps and the telemetry
 		}
 		a.Requests = append(a.Requests, reports.Request{
 			Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,

@@ -64,12 +64,20 @@ func fixtureSHA(t *testing.T, name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func TestFourAtomicsEndToEnd(t *testing.T) {
+// seedGUIDs are the T1567.001 atomics and the T1567.003 paste upload.
+var seedGUIDs = []string{
+	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0001", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0002", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0003",
+	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0004", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0005", "5b3c6f0e-8a8e-4c2f-9f35-1567003a0001",
+}
+
+func TestSeedAtomicsEndToEnd(t *testing.T) {
 	t.Parallel()
-	run, err := RunLocal(context.Background(), baseOptions(t))
+	opts := options(t)
+	opts.Tests = seedGUIDs
+	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
 	res := run.Results
-	require.Len(t, res.Atomics, 4)
+	require.Len(t, res.Atomics, 6)
 	assert.NotEmpty(t, res.RunID)
 	assert.Equal(t, "local", res.Mode)
 
@@ -81,6 +89,10 @@ func TestFourAtomicsEndToEnd(t *testing.T) {
 		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0002": {"github.com", "POST", []string{"stolen_creds.txt", "finance_q3.csv"}},
 		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003": {"api.github.com", "POST", []string{"stolen_creds.txt"}},
 		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0004": {"api.github.com", "PUT", []string{"hosts"}},
+		// The archive's members are accounted for; the archive itself and
+		// the export it adds are no staged file.
+		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0005": {"api.github.com", "PUT", []string{"finance_q3.csv", "stolen_creds.txt"}},
+		"5b3c6f0e-8a8e-4c2f-9f35-1567003a0001": {"pastebin.com", "POST", []string{"stolen_creds.txt"}},
 	}
 	for _, a := range res.Atomics {
 		t.Run(a.Name, func(t *testing.T) {
@@ -104,10 +116,14 @@ func TestFourAtomicsEndToEnd(t *testing.T) {
 				assert.True(t, a.Staged[i].Arrived, name)
 			}
 			require.NotEmpty(t, a.Uploads)
+			staged := map[string]bool{}
+			for _, s := range a.Staged {
+				staged[s.SHA256] = true
+			}
 			for _, u := range a.Uploads {
 				assert.Equal(t, w.host, u.Host)
 				assert.Equal(t, w.method, u.Method)
-				assert.True(t, u.Intact, "%+v", u)
+				assert.Equal(t, staged[u.SHA256], u.Intact, "%+v", u)
 			}
 			for _, q := range a.Requests {
 				assert.False(t, q.Refused, "%+v", q)
@@ -172,17 +188,33 @@ func assertDetections(t *testing.T, run *Run) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, events)
 	verdicts := run.Results.Verdicts
-	require.Len(t, verdicts, 74, "4 atomics x 5 contexts, for the seed SPL and its two Sigma twins")
-	gaps := 0
+	require.Len(t, verdicts, 378, "6 atomics x 5 contexts, for the seed's three rules and the other seeds' ten")
+	gaps := map[string]int{}
 	for _, v := range verdicts {
 		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Context, v.Atomic, v.Expected, v.Explanation)
 		if v.Gap != "" {
-			gaps++
+			gaps[v.Rule]++
 		}
 	}
-	// Per rule family: the IDE exception on Sysmon 3 (x3), git-remote-https
-	// (x1), reverse-lookup host names (x3), the numeric build agent (x7).
-	assert.Equal(t, 28, gaps)
+	assert.Equal(t, map[string]int{
+		// The seed rule: the IDE exception on Sysmon 3, git-remote-https,
+		// reverse-lookup host names, the numeric build agent.
+		"seed_t1567_001_code_repo_exfil":      18,
+		"seed_t1567_001_code_repo_exfil_net":  13,
+		"seed_t1567_001_code_repo_exfil_proc": 5,
+		// Analytic 1 compares whole host names: the three API uploads to
+		// api.github.com and the archive upload, in every context.
+		"mitre_analytic_1_suspicious_exfil":       20,
+		"mitre_analytic_1_suspicious_exfil_proxy": 20,
+		// Byte ratios cannot see uploads smaller than a TLS handshake: every
+		// small upload to a repository (and, for D3FEND, the paste too).
+		"mitre_det0318_an0897_byte_ratio_zeek":  20,
+		"mitre_det0318_an0897_byte_ratio_proxy": 20,
+		"d3fend_download_upload_ratio":          25,
+		// A push reads the files in git.exe and uploads from
+		// git-remote-https.exe: no one process does both.
+		"mitre_det0318_an0895_read_then_upload": 5,
+	}, gaps)
 }
 
 func TestOtherHostsAreRefusedAndRecorded(t *testing.T) {
@@ -370,7 +402,7 @@ func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
 			failed++
 		}
 	}
-	assert.Equal(t, 4, failed)
+	assert.Equal(t, 6, failed, "the seed rule's four, SigmaHQ's github rule and AN0895")
 }
 
 // An expect: block under a context no profile has would never be checked:
@@ -415,4 +447,28 @@ func TestLedgerMarksReplayedEntries(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(data), `"seq":1`)
 	assert.Contains(t, string(data), `"simulated":true`)
+}
+
+// TestRealPastebinAtomicLoadsUnmodified runs ART's T1567.003 file as
+// published: its PowerShell test reaches the mock's pastebin.com where pwsh
+// is installed and, here without it, says so instead of running.
+func TestRealPastebinAtomicLoadsUnmodified(t *testing.T) {
+	opts := options(t)
+	opts.Atomics = filepath.Join(reftest.Dir(t, "atomics"), "T1567.003.yaml")
+	run, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, run.Results.Atomics, 1)
+	a := run.Results.Atomics[0]
+	if _, err := exec.LookPath("pwsh"); err == nil {
+		assert.Equal(t, "executed", a.Execution)
+		require.NotEmpty(t, a.Requests)
+		for _, q := range a.Requests {
+			assert.Equal(t, "pastebin.com", q.Host)
+			assert.False(t, q.Refused, "%+v", q)
+		}
+		return
+	}
+	assert.Equal(t, "not-run", a.Execution)
+	assert.Contains(t, strings.Join(a.MissingPrereqs, " "), "pwsh")
+	assert.Empty(t, a.Requests)
 }

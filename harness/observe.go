@@ -241,5 +241,7 @@ func (r *Run) render(t TestRun, p *telemetry.Profile, realism telemetry.Realism)
 	if err != nil {
 		return nil, fmt.Errorf("rendering %q under %s: %w", t.Test.Name, p.Name, err)
 	}
-	return events, nil
+	// The network side: what the interception point logged of the same test.
+	events = append(events, telemetry.RenderProxy(p, in)...)
+	return append(events, telemetry.RenderZeek(p, in)...), nil
 }

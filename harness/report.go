@@ -43,10 +43,10 @@ func (r *Run) LedgerEntries() []LedgerEntry {
 }
 
 // Report is the report step: it writes into dir results.json, ledger.json,
-// layer.json, the events (events.xml with its provenance sidecar
-// events.provenance.jsonl, events.jsonl), junit.xml, report.html,
-// report.md, and the coverage matrix's coverage.html and
-// coverage-layer.json.
+// layer.json, the Windows events (events.xml with its provenance sidecar
+// events.provenance.jsonl, events.jsonl), the network logs (proxy.jsonl,
+// Squid's access.log, zeek/*.log), junit.xml, report.html, report.md, and
+// the coverage matrix's coverage.html and coverage-layer.json.
 func Report(dir string, r *Run, events []event.Event) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -63,16 +63,27 @@ func Report(dir string, r *Run, events []event.Event) error {
 	if err := reports.WriteJSON(dir, "coverage-layer.json", reports.CoverageLayer(r.Results.RunID, r.Results.Coverage)); err != nil {
 		return err
 	}
+	var windows []event.Event
+	for _, ev := range events {
+		if !event.IsNetwork(ev.Channel) {
+			windows = append(windows, ev)
+		}
+	}
+	if err := telemetry.WriteZeekLogs(filepath.Join(dir, "zeek"), events); err != nil {
+		return err
+	}
 	audit, err := telemetry.AuditEvents(r.Results.RunID, r.Ledger)
 	if err != nil {
 		return err
 	}
 	for name, write := range map[string]func(io.Writer) error{
-		"events.ecs.jsonl":        func(w io.Writer) error { return WriteECS(w, append(slices.Clip(events), audit...), nil) },
+		"events.ecs.jsonl":        func(w io.Writer) error { return WriteECS(w, append(slices.Clip(windows), audit...), nil) },
 		"github-audit.jsonl":      func(w io.Writer) error { return writeAudit(w, r.Ledger) },
-		"events.xml":              func(w io.Writer) error { return telemetry.WriteXML(w, events) },
-		"events.provenance.jsonl": func(w io.Writer) error { return telemetry.WriteProvenance(w, events) },
-		"events.jsonl":            func(w io.Writer) error { return telemetry.WriteJSONL(w, events) },
+		"events.xml":              func(w io.Writer) error { return telemetry.WriteXML(w, windows) },
+		"events.provenance.jsonl": func(w io.Writer) error { return telemetry.WriteProvenance(w, windows) },
+		"events.jsonl":            func(w io.Writer) error { return telemetry.WriteJSONL(w, windows) },
+		"proxy.jsonl":             func(w io.Writer) error { return telemetry.WriteProxyJSONL(w, events) },
+		"access.log":              func(w io.Writer) error { return telemetry.WriteSquidLog(w, events) },
 		"junit.xml":               func(w io.Writer) error { return reports.WriteJUnit(w, r.Results) },
 		"report.html":             func(w io.Writer) error { return reports.WriteHTML(w, r.Results, events) },
 		"report.md":               func(w io.Writer) error { return reports.WriteMarkdown(w, r.Results) },

@@ -68,7 +68,11 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 				gitFiles[o.PID]++ // git's own bookkeeping: counted, not listed
 				continue
 			}
-			s.Text = fmt.Sprintf("pid %d writes %s", o.PID, rel)
+			verb := "writes"
+			if strings.HasPrefix(o.Flags, "O_RDONLY") {
+				verb = "reads"
+			}
+			s.Text = fmt.Sprintf("pid %d %s %s", o.PID, verb, rel)
 		case sensor.KindExit:
 			if o.ExitCode == nil || *o.ExitCode == 0 {
 				continue
@@ -91,6 +95,9 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 		if e.Kind == emulator.KindDNS {
 			text := fmt.Sprintf("the DNS sinkhole answers %s %s from %s:%d: %s %s", e.DNS.Type, e.DNS.Name, e.ClientIP, e.ClientPort, e.DNS.Rcode, strings.Join(e.DNS.Answers, ", "))
 			out = append(out, reports.Step{Time: e.Time, Kind: "dns-answer", Text: strings.TrimSpace(text)})
+			continue
+		}
+		if !e.IsRequest() {
 			continue
 		}
 		text := fmt.Sprintf("the mock receives %s %s%s from %s:%d -> %d, %d bytes", e.Method, e.Host, e.Path, e.ClientIP, e.ClientPort, e.Status, e.BytesReceived)

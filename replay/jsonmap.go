@@ -256,6 +256,12 @@ func (t *jtree) flat(root int32) (event.Event, error) {
 	if len(e.Data) == 0 {
 		e.Data = nil
 	}
+	if e.Channel == "" && e.EventID == 0 {
+		// A line of the harness's proxy log or of a Zeek log.
+		if err := event.RecognizeNetworkLog(&e); err != nil {
+			return e, err
+		}
+	}
 	return e, nil
 }
 

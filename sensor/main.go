@@ -47,6 +47,7 @@ func Main(args []string, stdout io.Writer) int {
 	outPath := fs.String("o", "", "append observations to this file instead of stdout")
 	outFD := fs.Int("fd", -1, "write observations to this inherited file descriptor instead of stdout")
 	dnsPort := fs.Int("dns-port", 53, "UDP port treated as DNS")
+	reads := fs.Bool("reads", false, "also report files opened for reading only under the -watch directories (every open then stops the command)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -82,12 +83,13 @@ func Main(args []string, stdout io.Writer) int {
 	}
 
 	cfg := Config{
-		Argv:    argv,
-		Dir:     *dir,
-		DNSPort: *dnsPort,
-		Stdin:   os.Stdin,
-		Stdout:  cmdStdout,
-		Stderr:  os.Stderr,
+		Argv:       argv,
+		Dir:        *dir,
+		DNSPort:    *dnsPort,
+		WatchReads: *reads,
+		Stdin:      os.Stdin,
+		Stdout:     cmdStdout,
+		Stderr:     os.Stderr,
 	}
 	if len(watch) > 0 {
 		cfg.WatchDirs = watch

@@ -73,8 +73,12 @@ type Config struct {
 	Dir string
 	// Env is the environment; nil means the caller's.
 	Env []string
+	// WatchReads also reports files under WatchDirs opened for reading
+	// only. Every open then stops the tracee, which slows programs that
+	// open many files (interpreters, builds).
+	WatchReads bool
 	// WatchDirs are the directories whose files are reported when opened
-	// for writing. nil means Dir (or the caller's working directory) and
+	// for writing (and, with WatchReads, for reading). nil means Dir (or the caller's working directory) and
 	// os.TempDir(); an empty non-nil slice disables file reporting.
 	WatchDirs []string
 	// DNSPort is the UDP port treated as DNS; 0 means 53.

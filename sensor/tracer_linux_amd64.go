@@ -148,6 +148,7 @@ func (l *liveSet) killAll() {
 type tracer struct {
 	emit     func(Observation)
 	watch    []string
+	reads    bool
 	dnsPort  int
 	selfPID  int
 	rootPID  int
@@ -178,6 +179,7 @@ func runTracer(ctx context.Context, cfg Config, emit func(Observation)) (int, er
 	}
 	t := &tracer{
 		emit:    emit,
+		reads:   cfg.WatchReads,
 		dnsPort: cfg.DNSPort,
 		selfPID: os.Getpid(),
 		threads: make(map[int]*thread),
@@ -288,7 +290,7 @@ func (t *tracer) start(cfg Config) (*exec.Cmd, error) {
 
 	cmd := &exec.Cmd{
 		Path:       self,
-		Args:       append([]string{self, trampolineArg}, cfg.Argv...),
+		Args:       append([]string{self, trampolineFor(cfg.WatchReads)}, cfg.Argv...),
 		Dir:        cfg.Dir,
 		Env:        cfg.Env,
 		Stdin:      cfg.Stdin,
@@ -800,8 +802,8 @@ func parseSockaddr(b []byte) (netip.Addr, int, bool) {
 }
 
 func (t *tracer) openEntry(th *thread, dirfd int, pathAddr uint64, flags int) {
-	if flags&openWriteMask == 0 {
-		return
+	if flags&openWriteMask == 0 && (!t.reads || flags&unix.O_DIRECTORY != 0) {
+		return // a read-only open, unless reads are watched; never a directory listing
 	}
 	p, err := t.readString(th.tid, pathAddr)
 	if err != nil || p == "" {
@@ -1019,3 +1021,10 @@ func (t *tracer) readString(tid int, addr uint64) (string, error) {
 }
 
 func now() time.Time { return time.Now().UTC() }
+
+func trampolineFor(reads bool) string {
+	if reads {
+		return trampolineReadsArg
+	}
+	return trampolineArg
+}

@@ -533,3 +533,30 @@ func TestMainStreamsJSON(t *testing.T) {
 	assert.Equal(t, 2, Main(nil, &stdout), "usage error")
 	assert.Equal(t, 2, Main([]string{"-nope"}, &stdout), "usage error")
 }
+
+func TestFileReads(t *testing.T) {
+	watched, other := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(watched, "secret.csv"), []byte("a,b\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(other, "elsewhere.txt"), []byte("x\n"), 0o600))
+	script := `cat secret.csv > /dev/null; cat "$1/elsewhere.txt" > /dev/null; ls > /dev/null`
+	cfg := Config{Argv: []string{"sh", "-c", script, "sh", other}, Dir: watched, WatchDirs: []string{watched}}
+
+	r := trace(t, cfg)
+	require.NoError(t, r.err)
+	assert.Empty(t, r.kind(KindFile), "read-only opens are not reported unless asked for")
+
+	cfg.WatchReads = true
+	r = trace(t, cfg)
+	require.NoError(t, r.err)
+	require.Equal(t, 0, r.code)
+	files := r.kind(KindFile)
+	require.Len(t, files, 1, "only the watched file, not the other folder's nor ls's directory: %+v", files)
+	f := files[0]
+	assert.Equal(t, filepath.Join(resolved(t, watched), "secret.csv"), f.Path)
+	assert.True(t, strings.HasPrefix(f.Flags, "O_RDONLY"), f.Flags)
+	assert.False(t, f.Created)
+	assert.Equal(t, ResultOK, f.Result)
+	cat := r.kind(KindExec)[1]
+	assert.Equal(t, "cat", filepath.Base(cat.Exe))
+	assert.Equal(t, cat.PID, f.PID, "the read belongs to cat")
+}

@@ -14,7 +14,11 @@ import (
 )
 
 // trampolineArg is os.Args[1] of the re-executed host binary.
-const trampolineArg = "__harness_sensor_trampoline__"
+const (
+	trampolineArg = "__harness_sensor_trampoline__"
+	// trampolineReadsArg asks for a filter that also stops read-only opens.
+	trampolineReadsArg = "__harness_sensor_trampoline_reads__"
+)
 
 // File descriptors the tracer hands to the trampoline (exec.Cmd.ExtraFiles).
 const (
@@ -28,14 +32,14 @@ const (
 // the seccomp trampoline it never returns: it execs the traced command, or
 // exits with 126/127 if that is impossible.
 func MaybeTrampoline() bool {
-	if len(os.Args) < 2 || os.Args[1] != trampolineArg {
+	if len(os.Args) < 2 || os.Args[1] != trampolineArg && os.Args[1] != trampolineReadsArg {
 		return false
 	}
-	os.Exit(runTrampoline(os.Args[2:]))
+	os.Exit(runTrampoline(os.Args[2:], os.Args[1] == trampolineReadsArg))
 	return true
 }
 
-func runTrampoline(argv []string) int {
+func runTrampoline(argv []string, reads bool) int {
 	// The tracer seizes one thread; the filter and the execve must both
 	// happen on it.
 	runtime.LockOSThread()
@@ -52,7 +56,7 @@ func runTrampoline(argv []string) int {
 		fmt.Fprintf(os.Stderr, "sensor: %v\n", err)
 		return 127
 	}
-	if err := installFilter(); err != nil {
+	if err := installFilter(reads); err != nil {
 		fmt.Fprintf(os.Stderr, "sensor trampoline: %v\n", err)
 		return 126
 	}
@@ -104,8 +108,9 @@ func seccompArg(i int) uint32 { return uint32(16 + 8*i) } // low 32 bits on litt
 const openWriteMask = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT
 
 // buildFilter returns the BPF program: SECCOMP_RET_TRACE for the syscalls
-// the sensor reports, SECCOMP_RET_ALLOW for everything else.
-func buildFilter() []unix.SockFilter {
+// the sensor reports, SECCOMP_RET_ALLOW for everything else. With reads,
+// every open stops, not only those that can write.
+func buildFilter(reads bool) []unix.SockFilter {
 	always := []uint32{
 		unix.SYS_CONNECT, unix.SYS_SENDTO, unix.SYS_SENDMSG, unix.SYS_SENDMMSG,
 		unix.SYS_EXECVE, unix.SYS_EXECVEAT, unix.SYS_CREAT,
@@ -146,18 +151,21 @@ func buildFilter() []unix.SockFilter {
 	p[open+1] = unix.SockFilter{Code: jset, K: openWriteMask, Jt: rel(open+1, trace), Jf: rel(open+1, allow)}
 	p[openat] = stmt(ldAbs, seccompArg(2))
 	p[openat+1] = unix.SockFilter{Code: jset, K: openWriteMask, Jt: rel(openat+1, trace), Jf: rel(openat+1, allow)}
+	if reads {
+		p[4].Jt, p[5].Jt = rel(4, trace), rel(5, trace)
+	}
 	p[trace] = stmt(ret, unix.SECCOMP_RET_TRACE)
 	p[allow] = stmt(ret, unix.SECCOMP_RET_ALLOW)
 	return p
 }
 
-func installFilter() error {
+func installFilter(reads bool) error {
 	// Without CAP_SYS_ADMIN the kernel only accepts a filter from a thread
 	// that can never gain privileges.
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
-	prog := buildFilter()
+	prog := buildFilter(reads)
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))
 	runtime.KeepAlive(prog)

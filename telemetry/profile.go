@@ -50,7 +50,10 @@ type Profile struct {
 	Aliases         map[string]string   `yaml:"aliases"`
 	Collapse        []string            `yaml:"collapse"`
 	Resolver        map[string]Resolved `yaml:"resolver"`
-	Sysmon          struct {
+	// ObjectAccessAudit are the folders whose SACL audits reads (Security
+	// 4663, ReadData) of the files under them.
+	ObjectAccessAudit []string `yaml:"object_access_audit"`
+	Sysmon            struct {
 		PID        int    `yaml:"pid"`
 		TID        int    `yaml:"tid"`
 		RecordBase uint64 `yaml:"record_base"`
@@ -256,6 +259,17 @@ func (p *Profile) collapses(argv []string) bool {
 			if strings.Contains(a, frag) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// auditsRead reports whether the profile audits reads of the Windows path p.
+func (p *Profile) auditsRead(winPath string) bool {
+	for _, dir := range p.ObjectAccessAudit {
+		dir = strings.TrimSuffix(p.expand(dir), `\`)
+		if len(winPath) > len(dir) && strings.EqualFold(winPath[:len(dir)], dir) && winPath[len(dir)] == '\\' {
+			return true
 		}
 	}
 	return false

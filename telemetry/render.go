@@ -114,6 +114,7 @@ type process struct {
 	hashes                    string
 	meta                      Image
 	dnsDone                   map[string]bool
+	readDone                  map[string]bool // files whose read was audited
 	// prov is what the process's creation rests on; events it causes
 	// (connections, files) are observed but name its image, so where the
 	// process is not observed its Image is listed as modelled there.
@@ -639,11 +640,18 @@ func (r *renderer) dnsPorts(pid int, name string) []int {
 
 func (r *renderer) file(o sensor.Observation) {
 	proc, _ := r.owner(o.PID)
-	if proc == nil || !o.Created || (o.Result != "" && o.Result != sensor.ResultOK) {
+	if proc == nil || (o.Result != "" && o.Result != sensor.ResultOK) {
 		return
 	}
 	target, ok := r.windowsPath(o.Path)
 	if !ok {
+		return
+	}
+	if strings.HasPrefix(o.Flags, "O_RDONLY") {
+		r.objectRead(proc, o.Time, target)
+		return
+	}
+	if !o.Created {
 		return
 	}
 	r.sysmon(11, 2, o.Time, []event.Field{
@@ -657,6 +665,44 @@ func (r *renderer) file(o sensor.Observation) {
 		{Name: "User", Value: r.p.Account()},
 	})
 	r.actor(proc)
+}
+
+// objectRead renders Security 4663 (ReadData) for a file read under a
+// folder the profile audits, once per process and file.
+func (r *renderer) objectRead(proc *process, t time.Time, target string) {
+	if !r.p.auditsRead(target) || proc.readDone[target] {
+		return
+	}
+	if proc.readDone == nil {
+		proc.readDone = map[string]bool{}
+	}
+	proc.readDone[target] = true
+	p := r.p
+	r.events = append(r.events, event.Event{
+		Provider: event.Security, EventID: 4663, Version: 1, Level: 0, Task: 12800, Opcode: 0,
+		Keywords: "0x8020000000000000", TimeCreated: t, RecordID: r.record("security", p.Security.RecordBase),
+		ExecutionPID: 4, ExecutionTID: p.Security.TID, Channel: event.SecurityChannel, Computer: p.FQDN(), RunID: r.in.RunID,
+		Data: []event.Field{
+			{Name: "SubjectUserSid", Value: p.User.SID},
+			{Name: "SubjectUserName", Value: p.User.Name},
+			{Name: "SubjectDomainName", Value: p.User.Domain},
+			{Name: "SubjectLogonId", Value: p.User.LogonID},
+			{Name: "ObjectServer", Value: "Security"},
+			{Name: "ObjectType", Value: "File"},
+			{Name: "ObjectName", Value: target},
+			{Name: "HandleId", Value: fmt.Sprintf("0x%x", 0x100+4*len(proc.readDone))},
+			{Name: "AccessList", Value: "%%4416\n\t\t\t\t"},
+			{Name: "AccessMask", Value: "0x1"},
+			{Name: "ProcessId", Value: fmt.Sprintf("0x%x", proc.pid)},
+			{Name: "ProcessName", Value: proc.image},
+			{Name: "ResourceAttributes", Value: "S:AI"},
+		},
+	})
+	modelled := []string{"ProcessId", "HandleId"}
+	if proc.prov != event.Observed {
+		modelled = append(modelled, "ProcessName")
+	}
+	r.mark(event.Observed, modelled...)
 }
 
 func (r *renderer) sysmon(id, version int, t time.Time, data []event.Field) {

@@ -43,6 +43,10 @@ func (r *SPLRule) Kind() string { return "spl" }
 // every EventData name, EventCode, host, source, sourcetype and index.
 func SPLEvent(ev event.Event, opts Options) spl.Event {
 	m := ev.Fields()
+	if index, sourcetype, ok := event.SplunkSource(ev.Channel); ok {
+		m["index"], m["sourcetype"] = index, sourcetype
+		return spl.Event(m)
+	}
 	m["index"] = opts.Index
 	m["sourcetype"] = strings.ReplaceAll(opts.Sourcetype, "{channel}", ev.Channel)
 	return spl.Event(m)
@@ -290,6 +294,12 @@ func assignedByEval(x *spl.Explanation, field string) bool {
 
 func describe(ev event.Event) string {
 	m := ev.Fields()
+	switch {
+	case ev.Channel == event.ProxyChannel:
+		return fmt.Sprintf("proxy log (%s %s %s, cs-host=%q, %s bytes out, %s in)", m["c-ip"], m["cs-method"], text.Clip(m["c-uri"], 120), m["cs-host"], m["cs-bytes"], m["sc-bytes"])
+	case event.IsNetwork(ev.Channel):
+		return fmt.Sprintf("Zeek %s.log (%s:%s -> %s:%s, uid %s)", event.ZeekLog(ev.Channel), m["id.orig_h"], m["id.orig_p"], m["id.resp_h"], m["id.resp_p"], m["uid"])
+	}
 	what := m["Image"]
 	if what == "" {
 		what = m["NewProcessName"]
@@ -301,6 +311,8 @@ func describe(ev event.Event) string {
 		return fmt.Sprintf("EventCode 3 on %s (%s -> %s:%s, DestinationHostname=%q)", ev.Computer, what, m["DestinationIp"], m["DestinationPort"], m["DestinationHostname"])
 	case 22:
 		return fmt.Sprintf("EventCode 22 on %s (%s asks for %s)", ev.Computer, what, m["QueryName"])
+	case 4663:
+		return fmt.Sprintf("EventCode 4663 on %s (%s reads %s)", ev.Computer, m["ProcessName"], m["ObjectName"])
 	}
 	return fmt.Sprintf("EventCode %d on %s (%s)", ev.EventID, ev.Computer, what)
 }

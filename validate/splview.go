@@ -24,6 +24,19 @@ type splView struct {
 var systemFields = [...]string{"EventCode", "EventID", "host", "Computer", "Channel", "source", "_time", "index", "sourcetype"}
 
 func (v *splView) Field(name string) (string, bool) {
+	if index, sourcetype, ok := event.SplunkSource(v.ev.Channel); ok {
+		// A network log line: its own index and sourcetype, no event code.
+		switch name {
+		case "EventCode", "EventID":
+			return "", false
+		case "source":
+			return v.ev.Channel, true
+		case "index":
+			return index, true
+		case "sourcetype":
+			return sourcetype, true
+		}
+	}
 	switch name {
 	case "EventCode", "EventID":
 		return strconv.Itoa(v.ev.EventID), true
@@ -68,7 +81,10 @@ func (v *splView) Each(f func(name, value string) bool) {
 		}
 	}
 	for _, n := range systemFields {
-		val, _ := v.Field(n)
+		val, ok := v.Field(n)
+		if !ok {
+			continue
+		}
 		if !f(n, val) {
 			return
 		}

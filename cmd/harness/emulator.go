@@ -102,7 +102,10 @@ func newEmulatorCmd() *cobra.Command {
 				Addresses:  addresses,
 				OnInflight: onInflight,
 				OnEntry: func(e emulator.Entry) {
-					if e.Kind == emulator.KindDNS {
+					if e.Kind == emulator.KindTLS {
+						fmt.Fprintf(out, "%s %s:%d TLS %s (%s) closed: %d bytes in, %d out\n",
+							e.End.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.SNI, e.TLSVersion, e.RequestBytes, e.ResponseBytes)
+					} else if e.Kind == emulator.KindDNS {
 						fmt.Fprintf(out, "%s %s:%d DNS %s %s -> %s %v\n",
 							e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.DNS.Type, e.DNS.Name, e.DNS.Rcode, e.DNS.Answers)
 					} else {

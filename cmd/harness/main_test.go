@@ -126,6 +126,12 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 		assert.Contains(t, stdout, "SIMULATED (not a real run of the tool)")
 	}
 
+	for _, name := range []string{"proxy.jsonl", "access.log", "zeek/conn.log", "zeek/http.log", "zeek/ssl.log"} {
+		st, err := os.Stat(filepath.Join(out, name))
+		require.NoError(t, err, "the network logs are written")
+		assert.NotZero(t, st.Size(), name)
+	}
+
 	var ledger struct {
 		RunID   string           `json:"run_id"`
 		Entries []map[string]any `json:"entries"`
@@ -134,7 +140,7 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &ledger))
 	assert.Equal(t, results.RunID, ledger.RunID)
-	var requests, queries int
+	var requests, queries, conns int
 	for _, name := range []string{"events.xml", "events.provenance.jsonl", "events.jsonl", "junit.xml"} {
 		assert.FileExists(t, filepath.Join(out, name))
 	}
@@ -148,15 +154,19 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 				simulated[e["kind"] == "dns"]++
 			}
 		}
-		assert.Equal(t, 1, simulated[false], "the replay's upload")
+		assert.Equal(t, 2, simulated[false], "the replay's upload and its TLS connection")
 		assert.NotZero(t, simulated[true], "the replay's DNS queries")
 	}
 	for _, e := range ledger.Entries {
 		keys := []string{"time", "client_ip", "client_port", "host", "method", "path", "bytes_received", "status"}
-		if e["kind"] == "dns" {
+		switch e["kind"] {
+		case "tls":
+			conns++
+			keys = []string{"time", "end", "client_port", "sni", "request_bytes", "response_bytes", "tls_version"}
+		case "dns":
 			queries++
 			keys = []string{"time", "client_ip", "client_port", "dest_ip", "dest_port", "host", "dns"}
-		} else {
+		default:
 			requests++
 			assert.Equal(t, "140.82.112.6", e["dest_ip"], "the client dialled api.github.com's address")
 		}
@@ -165,6 +175,7 @@ func TestRunWritesTheContractShapes(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, requests, "two uploads, straight to the mock (no proxy in the sandbox)")
+	assert.Equal(t, 2, conns, "and their two TLS connections' summaries")
 	assert.GreaterOrEqual(t, queries, 2, "each client resolved api.github.com at the sinkhole")
 }
 
@@ -206,7 +217,7 @@ func TestRuleRegressionFailsTheBuild(t *testing.T) {
 	// The unedited rule passes the same run.
 	code, stdout, stderr = cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	assert.Contains(t, stdout, "19 of 19 expectations hold")
+	assert.Contains(t, stdout, "64 of 64 expectations hold", "19 for the seed's rules, 45 for the other seeds' nine")
 }
 
 // recordRun runs the curl atomic once and returns its --out folder.
@@ -358,7 +369,7 @@ func TestRunJSON(t *testing.T) {
 	assert.NotEmpty(t, res.RunID)
 	require.Len(t, res.Atomics, 1)
 	assert.Equal(t, "executed", res.Atomics[0].Execution)
-	assert.Len(t, res.Verdicts, 4)
+	assert.Len(t, res.Verdicts, 13, "the seed's three rules and the other seeds' ten, in one context")
 }
 
 // TestSigmaPlaceholders: --sigma-placeholders gives expand its values; a

@@ -233,6 +233,10 @@ func TestApplies(t *testing.T) {
 		"4688":     security4688(workstation, gitExe, "git", cmdExe),
 		"4104":     scriptBlock(workstation, "x"),
 		"sysmon5":  sysmonEvent(5, workstation, "Image", gitExe),
+		"4663":     {Provider: event.Security, EventID: 4663, Channel: event.SecurityChannel, Computer: workstation},
+		"proxy":    {Provider: event.ProxyProvider, Channel: event.ProxyChannel},
+		"zeekconn": {Provider: event.ZeekProvider, Channel: event.ZeekConn},
+		"zeekssl":  {Provider: event.ZeekProvider, Channel: event.ZeekSSL},
 	}
 	tests := []struct {
 		logsource string
@@ -241,6 +245,10 @@ func TestApplies(t *testing.T) {
 		{"    category: process_creation\n    product: windows\n", []string{"sysmon1", "4688"}},
 		{"    category: process_creation\n    product: windows\n    service: sysmon\n", []string{"sysmon1"}},
 		{"    category: process_creation\n    product: windows\n    service: security\n", []string{"4688"}},
+		{"    product: windows\n    service: security\n", []string{"4688", "4663"}},
+		{"    category: proxy\n", []string{"proxy"}},
+		{"    product: zeek\n    service: conn\n", []string{"zeekconn"}},
+		{"    product: zeek\n    service: ssl\n", []string{"zeekssl"}},
 		{"    category: network_connection\n    product: windows\n", []string{"sysmon3"}},
 		{"    category: file_event\n    product: windows\n", []string{"sysmon11"}},
 		{"    category: dns_query\n    product: windows\n", []string{"sysmon22"}},
