@@ -255,7 +255,6 @@ func TestApplies(t *testing.T) {
 		{"    category: ps_script\n    product: windows\n", []string{"4104"}},
 		{"    product: windows\n    service: sysmon\n", []string{"sysmon1", "sysmon3", "sysmon11", "sysmon22", "sysmon5"}},
 		{"    product: windows\n    category: process_termination\n", []string{"sysmon5"}},
-		{"    product: windows\n    service: security\n", []string{"4688"}},
 		{"    product: windows\n    service: powershell\n", []string{"4104"}},
 	}
 	for _, tc := range tests {
