@@ -177,3 +177,32 @@ func TestZeekDNSPortFromConnectedSocket(t *testing.T) {
 	assert.Equal(t, []string{"obs-2"}, evs[0].Observations)
 	assert.Regexp(t, `^C[0-9A-Za-z]{17}$`, get(evs[0], "uid"))
 }
+
+// TestZeekDNSFromTheSinkhole: in the sandbox every query reaches the DNS
+// sinkhole, which records it with its answer; dns.log rests on those
+// records (observed answers, NXDOMAIN included), once per query, and not
+// on the sensor's copy of the same packets.
+func TestZeekDNSFromTheSinkhole(t *testing.T) {
+	p := profile(t, "workstation")
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	in := Input{RunID: "run-1",
+		Observations: []sensor.Observation{
+			{Kind: sensor.KindDNS, Time: t0, PID: 7, DNSName: "api.github.com", DNSType: "A", RemoteIP: "127.0.0.53", RemotePort: 53, LocalPort: 40001},
+		},
+		Ledger: []emulator.Entry{
+			{Seq: 4, Kind: emulator.KindDNS, Time: t0, ClientIP: "127.0.0.1", ClientPort: 40001, DestIP: "127.0.0.53", DestPort: 53,
+				Host: "api.github.com", DNS: &emulator.DNSQuery{Name: "api.github.com", Type: "A", Proto: "udp", Rcode: "NOERROR", Answers: []string{"140.82.112.6"}}},
+			{Seq: 5, Kind: emulator.KindDNS, Time: t0.Add(time.Millisecond), ClientIP: "127.0.0.1", ClientPort: 40002, DestIP: "127.0.0.53", DestPort: 53,
+				Host: "example.com", DNS: &emulator.DNSQuery{Name: "example.com", Type: "A", Proto: "udp", Rcode: "NXDOMAIN"}},
+		}}
+	evs := RenderZeek(p, in)
+	require.Len(t, evs, 2)
+	assert.Equal(t, "api.github.com", get(evs[0], "query"))
+	assert.Equal(t, "140.82.112.6", get(evs[0], "answers"))
+	assert.Equal(t, "40001", get(evs[0], "id.orig_p"))
+	assert.Equal(t, "127.0.0.53", get(evs[0], "id.resp_h"))
+	assert.Equal(t, []string{"ledger-4"}, evs[0].Observations)
+	assert.Equal(t, []string{"id.orig_h"}, evs[0].ModelledFields)
+	assert.Equal(t, "NXDOMAIN", get(evs[1], "rcode_name"))
+	assert.Equal(t, "3", get(evs[1], "rcode"))
+}

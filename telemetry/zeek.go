@@ -65,7 +65,8 @@ var ZeekSchemas = map[string][]ZeekField{
 // interception point in front of host context p: conn.log and ssl.log from
 // the mock's TLS connection summaries, http.log from the requests inside
 // them (the mock terminates TLS, as an inspecting proxy does), dns.log from
-// the DNS queries the sensor saw the processes send. Addresses are the
+// the queries the sandbox's DNS sinkhole answered (or, without the sandbox,
+// those the sensor saw the processes send). Addresses are the
 // profile's: the host's IP, and the destination its resolver gives.
 func RenderZeek(p *Profile, in Input) []event.Event {
 	z := zeekRenderer{p: p, in: in, uids: map[int]string{}, depth: map[int]int{}}
@@ -75,15 +76,26 @@ func RenderZeek(p *Profile, in Input) []event.Event {
 		}
 	}
 	var out []event.Event
+	sinkhole := false
 	for _, e := range in.Ledger {
 		switch {
 		case e.Kind == emulator.KindTLS:
 			out = append(out, z.conn(e), z.ssl(e))
+		case e.Kind == emulator.KindDNS && e.DNS != nil:
+			// The sandbox's resolver answered it: the query and its answer
+			// are both observed.
+			sinkhole = true
+			out = append(out, z.dns(z.sinkholeDNS(e)))
 		case e.IsRequest() && e.Method != "CONNECT" && !e.Refused:
 			if ev, ok := z.http(e); ok {
 				out = append(out, ev)
 			}
 		}
+	}
+	if sinkhole {
+		// Every query went to the sinkhole, which recorded it with its
+		// answer; the sensor's view of the same packets adds nothing.
+		return out
 	}
 	dnsPort := map[[2]string]int{} // pid and resolver -> the local port of its socket
 	for i, o := range in.Observations {
@@ -268,6 +280,17 @@ func (z *zeekRenderer) sensorDNS(o sensor.Observation) dnsQuery {
 		}
 	}
 	return q
+}
+
+// sinkholeDNS is a query the sandbox's DNS sinkhole answered and recorded.
+// The client's address is the profile's host (the sandbox's own is a
+// namespace's loopback), so only id.orig_h is modelled.
+func (z *zeekRenderer) sinkholeDNS(e emulator.Entry) dnsQuery {
+	return dnsQuery{
+		t: e.Time, clientPort: e.ClientPort, server: firstNonEmpty(e.DestIP, "0.0.0.0"), serverPort: e.DestPort,
+		proto: e.DNS.Proto, name: e.DNS.Name, qtype: strings.ToUpper(firstNonEmpty(e.DNS.Type, "A")), rcode: e.DNS.Rcode,
+		answers: e.DNS.Answers, modelled: []string{"id.orig_h"}, observationIDs: []string{ledgerID(e)},
+	}
 }
 
 // rcodes are the DNS response codes by Zeek's names.
