@@ -38,11 +38,11 @@ func TestSigmaHQRulesShipUnmodified(t *testing.T) {
 }
 
 // TestCorrelationRulesNameTheirRules checks the Sigma correlation rules
-// waiting in correlation/ against the specification's shape: each file is
+// (*_correlation.yml) against the specification's shape: each file is
 // base rules with a name and one correlation whose rules are those names,
 // grouped and bounded in time.
 func TestCorrelationRulesNameTheirRules(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("correlation", "*.yml"))
+	files, err := filepath.Glob("*_correlation.yml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, path := range files {
