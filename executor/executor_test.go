@@ -32,7 +32,7 @@ func loadEmbedded(t *testing.T) *atomics.Technique {
 	t.Helper()
 	tech, err := atomics.Load("T1567.001.yaml", atomics.Embedded)
 	require.NoError(t, err)
-	require.Len(t, tech.Tests, 4)
+	require.Len(t, tech.Tests, 5)
 	return tech
 }
 
