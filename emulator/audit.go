@@ -401,10 +401,8 @@ func (e *Emulator) githubUpdateRepo(w http.ResponseWriter, r *http.Request) {
 	if !requireToken(w, r) {
 		return
 	}
-	owner, name := r.PathValue("owner"), r.PathValue("repo")
-	dir, ok := e.git.repoDir("github.com", owner, name)
-	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(dir)) {
-		githubError(w, http.StatusNotFound, "Not Found")
+	owner, name, _, ok := e.githubRepo(w, r)
+	if !ok {
 		return
 	}
 	var req struct {
@@ -482,10 +480,8 @@ func (e *Emulator) githubPulls(w http.ResponseWriter, r *http.Request) {
 	if !requireToken(w, r) {
 		return
 	}
-	owner, name := r.PathValue("owner"), r.PathValue("repo")
-	dir, ok := e.git.repoDir("github.com", owner, name)
-	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(dir)) {
-		githubError(w, http.StatusNotFound, "Not Found")
+	owner, name, _, ok := e.githubRepo(w, r)
+	if !ok {
 		return
 	}
 	var req struct {
@@ -566,10 +562,8 @@ func (e *Emulator) githubTransferRepo(w http.ResponseWriter, r *http.Request) {
 	if !requireToken(w, r) {
 		return
 	}
-	owner, name := r.PathValue("owner"), r.PathValue("repo")
-	from, ok := e.git.repoDir("github.com", owner, name)
-	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(from)) {
-		githubError(w, http.StatusNotFound, "Not Found")
+	owner, name, from, ok := e.githubRepo(w, r)
+	if !ok {
 		return
 	}
 	var req struct {
@@ -619,10 +613,8 @@ func (e *Emulator) githubDeleteRepo(w http.ResponseWriter, r *http.Request) {
 	if !requireToken(w, r) {
 		return
 	}
-	owner, name := r.PathValue("owner"), r.PathValue("repo")
-	dir, ok := e.git.repoDir("github.com", owner, name)
-	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(dir)) {
-		githubError(w, http.StatusNotFound, "Not Found")
+	owner, name, dir, ok := e.githubRepo(w, r)
+	if !ok {
 		return
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -744,4 +736,17 @@ func (s *state) hasRepo(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.repos[key]
+}
+
+// githubRepo is the repository a /repos/{owner}/{repo}/... request names,
+// with its bare repository's folder; where it does not exist, it answers
+// 404 as GitHub does and ok is false.
+func (e *Emulator) githubRepo(w http.ResponseWriter, r *http.Request) (owner, name, dir string, ok bool) {
+	owner, name = r.PathValue("owner"), r.PathValue("repo")
+	dir, ok = e.git.repoDir("github.com", owner, name)
+	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(dir)) {
+		githubError(w, http.StatusNotFound, "Not Found")
+		return "", "", "", false
+	}
+	return owner, name, dir, true
 }
