@@ -125,7 +125,7 @@ func TestElasticAtomicsEndToEnd(t *testing.T) {
 	opts.Atomics = filepath.Join(reftest.ModuleRoot(t), "atomics", "T1567.001-elastic.yaml")
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
-	require.Len(t, run.Results.Atomics, 8)
+	require.Len(t, run.Results.Atomics, 9)
 	for _, a := range run.Results.Atomics {
 		require.Equal(t, 0, a.ExitCode, "%s: %s", a.Name, a.Stderr)
 		assert.True(t, a.Intact, a.Name)
@@ -142,6 +142,7 @@ func TestElasticAtomicsEndToEnd(t *testing.T) {
 	assert.Equal(t, 2, actions["repo.access"])
 	assert.Equal(t, 10, actions["pull_request.close"])
 	assert.Equal(t, 1, actions["repo.transfer_outgoing"])
+	assert.Equal(t, 1, actions["repo.destroy"])
 
 	profiles, err := Contexts([]string{"workstation"})
 	require.NoError(t, err)
@@ -151,7 +152,7 @@ func TestElasticAtomicsEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	_, err = run.Validate(context.Background(), profiles, "", loaded)
 	require.NoError(t, err)
-	require.Len(t, run.Results.Verdicts, 18)
+	require.Len(t, run.Results.Verdicts, 23)
 	for _, v := range run.Results.Verdicts {
 		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Atomic, v.Rule, v.Expected, v.Explanation)
 		if v.Expected.Fires {

@@ -15,11 +15,13 @@ import (
 )
 
 // TestSigmaHQRulesShipUnmodified checks that SigmaHQ's two rules for
-// T1567.001 are the reference copies byte for byte below their licence and
+// T1567.001, and its GitHub audit-log rules the mock's audit log can
+// trigger, are the reference copies byte for byte below their licence and
 // attribution header.
 func TestSigmaHQRulesShipUnmodified(t *testing.T) {
 	ref := reftest.Dir(t, "sigma")
-	for _, name := range []string{"net_connection_win_binary_github_com.yml", "net_connection_win_mega_nz.yml"} {
+	for _, name := range []string{"net_connection_win_binary_github_com.yml", "net_connection_win_mega_nz.yml",
+		"github_repo_or_org_transferred.yml", "github_delete_action_invoked.yml"} {
 		t.Run(name, func(t *testing.T) {
 			shipped, err := FS.ReadFile(name)
 			require.NoError(t, err)
