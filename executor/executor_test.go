@@ -100,6 +100,7 @@ func TestFailClosed(t *testing.T) {
 	defer refusing.mu.Unlock()
 	assert.ElementsMatch(t, []string{
 		"CONNECT api.github.com:443", "CONNECT github.com:443", "CONNECT api.github.com:443", "CONNECT api.github.com:443",
+		"CONNECT api.github.com:443",
 	}, refusing.seen)
 }
 

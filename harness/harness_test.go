@@ -402,7 +402,7 @@ func TestCurlExpectationsRestOnTheObservedCurl(t *testing.T) {
 			failed++
 		}
 	}
-	assert.Equal(t, 6, failed, "the seed rule's four, SigmaHQ's github rule and AN0895")
+	assert.Equal(t, 7, failed, "the seed rule's four, SigmaHQ's github rule and AN0895 (SPL and Sigma correlation)")
 }
 
 // An expect: block under a context no profile has would never be checked:

@@ -21,6 +21,9 @@ func ExampleWriteFiles() {
 	//   out/events.jsonl             the same events as JSON lines, with run id and provenance
 	//   out/events.ecs.jsonl         the events and the audit log as Elastic Common Schema documents
 	//   out/github-audit.jsonl       the mock's GitHub audit log, in GitHub's shape
+	//   out/proxy.jsonl              the web proxy log at the interception point (Sigma's proxy fields)
+	//   out/access.log               the same proxy log in Squid's native format
+	//   out/zeek                     Zeek's conn.log, dns.log, http.log and ssl.log (Zeek's JSON)
 	//   out/layer.json               an ATT&CK Navigator layer (format 4.5) scored by coverage
 	//   out/coverage.html            the coverage matrix of variants and benign look-alikes, for people
 	//   out/coverage-layer.json      a Navigator layer scored by the variants' detection rates
