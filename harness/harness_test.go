@@ -188,7 +188,7 @@ func assertDetections(t *testing.T, run *Run) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, events)
 	verdicts := run.Results.Verdicts
-	require.Len(t, verdicts, 378, "6 atomics x 5 contexts, for the seed's three rules and the other seeds' ten")
+	require.Len(t, verdicts, 428, "6 atomics x 5 contexts, for the seed rules and the other seeds' rules each atomic names (the correlations added 50)")
 	gaps := map[string]int{}
 	for _, v := range verdicts {
 		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Context, v.Atomic, v.Expected, v.Explanation)
@@ -213,7 +213,8 @@ func assertDetections(t *testing.T, run *Run) {
 		"d3fend_download_upload_ratio":          25,
 		// A push reads the files in git.exe and uploads from
 		// git-remote-https.exe: no one process does both.
-		"mitre_det0318_an0895_read_then_upload": 5,
+		"mitre_det0318_an0895_read_then_upload":             5,
+		"mitre_det0318_an0895_read_then_upload_correlation": 5,
 	}, gaps)
 }
 
