@@ -31,7 +31,7 @@ run: check build
 # skipped tests with their reasons and the totals.
 test: check-test
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -json $(PKGS) | $(GO) run ./internal/cmd/testsummary
+	$(GO) test -race -count=1 -timeout 30m -json $(PKGS) | $(GO) run ./internal/cmd/testsummary
 
 # Replay benchmarks generate 1 M Sysmon events once (HARNESS_BENCH_EVENTS=10000000
 # make bench for the 10 M run); each reports events/s and peak-RSS-MB.
