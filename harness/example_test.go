@@ -62,4 +62,5 @@ func Example() {
 	// seed_t1567_001_code_repo_exfil_net fires: pass=true, rests on observed
 	// net_connection_win_binary_github_com fires: pass=true, rests on observed
 	// mitre_det0318_an0895_read_then_upload fires: pass=true, rests on observed
+	// mitre_det0318_an0895_read_then_upload_correlation fires: pass=true, rests on observed
 }
