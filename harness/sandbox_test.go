@@ -321,7 +321,7 @@ const inNoRouteNamespace = "T1567_TEST_NO_ROUTE"
 func TestNothingNeedsTheOutside(t *testing.T) {
 	requireSandbox(t)
 	if os.Getenv(inNoRouteNamespace) == "1" {
-		t.Skip("already inside the namespace")
+		t.Skip("reason: already inside the no-route namespace (this run is the re-run inside it)")
 	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {

@@ -71,7 +71,7 @@ func leftovers(t *testing.T, tmp string) []string {
 // process or mount of the run may remain.
 func TestSignalsLeaveNothingBehind(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the harness nine times")
+		t.Skip("skipped with -short: the reason is that it runs the harness nine times")
 	}
 	exe, err := os.Executable()
 	require.NoError(t, err)

@@ -178,7 +178,7 @@ func TestSigmaHQRegressionSample(t *testing.T) {
 func TestSigmaHQRegression(t *testing.T) {
 	root := os.Getenv("SIGMA_CHECKOUT")
 	if root == "" {
-		t.Skip("SIGMA_CHECKOUT is not set: run make conformance SIGMA=/path/to/sigma-checkout")
+		t.Skip("reason: SIGMA_CHECKOUT is not set: run make conformance SIGMA=/path/to/sigma-checkout")
 	}
 	passed, total, failures := runRegression(t, root)
 	for _, f := range failures {
