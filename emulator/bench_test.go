@@ -15,23 +15,7 @@ import (
 // CONNECT proxy: "new-connection" pays CONNECT and the TLS handshake each
 // time, as a CLI tool does; "keep-alive" reuses the tunnel.
 func BenchmarkContentsPUTThroughProxy(b *testing.B) {
-	ca, err := NewCA("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := New(Config{DataDir: b.TempDir()}, ca)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = e.ServeProxy(ctx, l) }()
-	proxy, _ := url.Parse("http://" + l.Addr().String())
+	_, ca, proxy := benchProxy(b, "bench")
 	body := `{"message":"m","content":"` + strings.Repeat("QUFB", 1024) + `"}`
 
 	for _, keepAlive := range []bool{false, true} {
@@ -60,4 +44,28 @@ func BenchmarkContentsPUTThroughProxy(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchProxy is an emulator behind its CONNECT proxy on loopback, served
+// until the benchmark ends, with its CA and the proxy's URL.
+func benchProxy(b *testing.B, name string) (*Emulator, *CA, *url.URL) {
+	b.Helper()
+	ca, err := NewCA(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(Config{DataDir: b.TempDir()}, ca)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	go func() { _ = e.ServeProxy(ctx, l) }()
+	proxy, _ := url.Parse("http://" + l.Addr().String())
+	return e, ca, proxy
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
 	"slices"
@@ -29,23 +27,7 @@ func BenchmarkFlood(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("HARNESS_FLOOD_N")); err == nil && v > 0 {
 		n = v
 	}
-	ca, err := NewCA("flood")
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := New(Config{DataDir: b.TempDir()}, ca)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = e.ServeProxy(ctx, l) }()
-	proxy, _ := url.Parse("http://" + l.Addr().String())
+	e, ca, proxy := benchProxy(b, "flood")
 	content := strings.Repeat("QUFB", 1024) // 4 KiB of base64
 
 	var (
@@ -57,7 +39,7 @@ func BenchmarkFlood(b *testing.B) {
 	round := 0
 	for b.Loop() {
 		round++
-		rctx, rcancel := context.WithTimeout(ctx, 2*time.Minute)
+		rctx, rcancel := context.WithTimeout(b.Context(), 2*time.Minute)
 		tr := &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, DisableKeepAlives: true, MaxConnsPerHost: 0}
 		client := &http.Client{Transport: tr}
 		before := len(e.Ledger().Entries())
@@ -116,7 +98,7 @@ func BenchmarkFlood(b *testing.B) {
 		close(stopPeak)
 		rcancel()
 		tr.CloseIdleConnections()
-		qctx, qcancel := context.WithTimeout(ctx, time.Minute)
+		qctx, qcancel := context.WithTimeout(b.Context(), time.Minute)
 		if err := e.Quiesce(qctx); err != nil {
 			b.Fatal(err)
 		}
