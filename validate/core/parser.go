@@ -56,6 +56,31 @@ func (p *Parser) Expect(s string) (Token, error) {
 	return t, nil
 }
 
+// List parses "(" item ("," item)* ")", or "()" where empty is allowed,
+// and returns the items and the closing parenthesis.
+func (p *Parser) List(empty bool, item func() (Expr, error)) ([]Expr, Token, error) {
+	if _, err := p.Expect("("); err != nil {
+		return nil, Token{}, err
+	}
+	var items []Expr
+	for !(empty && len(items) == 0 && p.Peek().Is(")")) {
+		x, err := item()
+		if err != nil {
+			return nil, Token{}, err
+		}
+		items = append(items, x)
+		if !p.Peek().Is(",") {
+			break
+		}
+		p.Next()
+	}
+	cl, err := p.Expect(")")
+	if err != nil {
+		return nil, Token{}, err
+	}
+	return items, cl, nil
+}
+
 // Or parses sub (or sub)*, with and binding tighter and not tighter still.
 func (p *Parser) Or(sub func() (Expr, error)) (Expr, error) {
 	return ParseBool(func(w string) (int, bool) { t := p.Peek(); return t.Pos, t.Is(w) }, func() { p.Next() }, sub)

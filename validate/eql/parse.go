@@ -227,20 +227,8 @@ func (p parser) comparison() (core.Expr, error) {
 	}
 	var rhs []core.Expr
 	if p.Peek().Is("(") && (op == core.OpIn || op == core.OpWildcard || op == core.OpRegex) {
-		p.Next()
-		for {
-			x, err := p.operand()
-			if err != nil {
-				return nil, err
-			}
-			rhs = append(rhs, x)
-			if p.Peek().Is(",") {
-				p.Next()
-				continue
-			}
-			break
-		}
-		if _, err := p.Expect(")"); err != nil {
+		var err error
+		if rhs, _, err = p.List(false, p.operand); err != nil {
 			return nil, err
 		}
 	} else {
@@ -330,22 +318,7 @@ func (p parser) call(name core.Token) (core.Expr, error) {
 		p.Next()
 		fold = true
 	}
-	if _, err := p.Expect("("); err != nil {
-		return nil, err
-	}
-	var args []core.Expr
-	for !p.Peek().Is(")") {
-		x, err := p.Or(p.comparison)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, x)
-		if !p.Peek().Is(",") {
-			break
-		}
-		p.Next()
-	}
-	cl, err := p.Expect(")")
+	args, cl, err := p.List(true, func() (core.Expr, error) { return p.Or(p.comparison) })
 	if err != nil {
 		return nil, err
 	}

@@ -57,22 +57,9 @@ func (p parser) comparison() (core.Expr, error) {
 	var rhs []core.Expr
 	end := 0
 	if op == core.OpIn {
-		if _, err := p.Expect("("); err != nil {
-			return nil, err
-		}
-		for {
-			x, err := p.operand()
-			if err != nil {
-				return nil, err
-			}
-			rhs = append(rhs, x)
-			if !p.Peek().Is(",") {
-				break
-			}
-			p.Next()
-		}
-		cl, err := p.Expect(")")
-		if err != nil {
+		var cl core.Token
+		var err error
+		if rhs, cl, err = p.List(false, p.operand); err != nil {
 			return nil, err
 		}
 		end = cl.End
@@ -129,20 +116,7 @@ func (p parser) operand() (core.Expr, error) {
 }
 
 func (p parser) call(name core.Token) (core.Expr, error) {
-	p.Next()
-	var args []core.Expr
-	for !p.Peek().Is(")") {
-		x, err := p.expr()
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, x)
-		if !p.Peek().Is(",") {
-			break
-		}
-		p.Next()
-	}
-	cl, err := p.Expect(")")
+	args, cl, err := p.List(true, p.expr)
 	if err != nil {
 		return nil, err
 	}
