@@ -398,9 +398,6 @@ func (e *Emulator) AuditLog() []AuditEvent {
 // PATCH /repos/{owner}/{repo}: visibility ({"private": false} or
 // {"visibility": "public"}); other settings are accepted and echoed.
 func (e *Emulator) githubUpdateRepo(w http.ResponseWriter, r *http.Request) {
-	if !requireToken(w, r) {
-		return
-	}
 	owner, name, _, ok := e.githubRepo(w, r)
 	if !ok {
 		return
@@ -477,9 +474,6 @@ func (e *Emulator) githubProtectBranch(w http.ResponseWriter, r *http.Request) {
 // PATCH /repos/{owner}/{repo}/pulls/{n} with {"state": "closed"|"open"}
 // closes or reopens it.
 func (e *Emulator) githubPulls(w http.ResponseWriter, r *http.Request) {
-	if !requireToken(w, r) {
-		return
-	}
 	owner, name, _, ok := e.githubRepo(w, r)
 	if !ok {
 		return
@@ -559,9 +553,6 @@ func (a *auditLog) pullCount(repo string) int {
 // repository and its settings, to new_owner (and new_name), as GitHub
 // does once the new owner accepts.
 func (e *Emulator) githubTransferRepo(w http.ResponseWriter, r *http.Request) {
-	if !requireToken(w, r) {
-		return
-	}
 	owner, name, from, ok := e.githubRepo(w, r)
 	if !ok {
 		return
@@ -610,9 +601,6 @@ func (e *Emulator) githubTransferRepo(w http.ResponseWriter, r *http.Request) {
 // DELETE /repos/{owner}/{repo} deletes the repository and its bare
 // repository.
 func (e *Emulator) githubDeleteRepo(w http.ResponseWriter, r *http.Request) {
-	if !requireToken(w, r) {
-		return
-	}
 	owner, name, dir, ok := e.githubRepo(w, r)
 	if !ok {
 		return
@@ -738,10 +726,14 @@ func (s *state) hasRepo(key string) bool {
 	return s.repos[key]
 }
 
-// githubRepo is the repository a /repos/{owner}/{repo}/... request names,
-// with its bare repository's folder; where it does not exist, it answers
-// 404 as GitHub does and ok is false.
+// githubRepo is the repository an authenticated /repos/{owner}/{repo}/...
+// request names, with its bare repository's folder; without a token, or
+// where the repository does not exist, it answers as GitHub does (401,
+// 404) and ok is false.
 func (e *Emulator) githubRepo(w http.ResponseWriter, r *http.Request) (owner, name, dir string, ok bool) {
+	if !requireToken(w, r) {
+		return "", "", "", false
+	}
 	owner, name = r.PathValue("owner"), r.PathValue("repo")
 	dir, ok = e.git.repoDir("github.com", owner, name)
 	if !ok || !(e.state.hasRepo("github.com/"+owner+"/"+name) || dirExists(dir)) {
