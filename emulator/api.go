@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -312,17 +313,9 @@ func (e *Emulator) bitbucketSrc(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"type": "error", "error": map[string]any{"message": "expected a multipart/form-data body"}})
 		return
 	}
-	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			break
-		}
-		var buf bytes.Buffer
-		_, _ = buf.ReadFrom(part)
-		name := part.FormName()
-		if strings.Contains(name, "/") || part.FileName() != "" {
-			noteFiles(r, uploaded(strings.TrimPrefix(name, "/"), buf.Bytes())...)
+	for _, part := range formParts(body, params["boundary"]) {
+		if strings.Contains(part.form, "/") || part.file != "" {
+			noteFiles(r, uploaded(strings.TrimPrefix(part.form, "/"), part.data)...)
 		}
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -386,4 +379,25 @@ func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
 		"content": map[string]any{"path": p, "sha": gitBlobSHA(data), "size": len(data)},
 		"commit":  map[string]any{"sha": commit, "message": req.Message},
 	})
+}
+
+// formPart is one part of a multipart/form-data body, read whole.
+type formPart struct {
+	form, file string // the form field's name and the file name, if any
+	data       []byte
+}
+
+// formParts reads the parts of a multipart body up to the first it cannot
+// read.
+func formParts(body []byte, boundary string) []formPart {
+	var parts []formPart
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return parts
+		}
+		data, _ := io.ReadAll(part)
+		parts = append(parts, formPart{form: part.FormName(), file: part.FileName(), data: data})
+	}
 }

@@ -1,10 +1,8 @@
 package emulator
 
 import (
-	"bytes"
 	"encoding/json"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"strings"
 )
@@ -53,19 +51,12 @@ func discordWebhook(w http.ResponseWriter, r *http.Request) {
 	var files []File
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
-		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-		for {
-			part, err := mr.NextPart()
-			if err != nil {
-				break
-			}
-			var buf bytes.Buffer
-			_, _ = buf.ReadFrom(part)
-			name := part.FileName()
+		for _, part := range formParts(body, params["boundary"]) {
+			name := part.file
 			if name == "" {
-				name = part.FormName()
+				name = part.form
 			}
-			files = append(files, NewFile(name, buf.Bytes()))
+			files = append(files, NewFile(name, part.data))
 		}
 	default:
 		var msg struct {
