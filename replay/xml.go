@@ -565,6 +565,19 @@ func (p *xparser) has(i int, s string) bool {
 // endOf consumes the content of the element whose start tag t was just
 // read, through its end tag.
 func (p *xparser) endOf(t *xtok) error {
+	return p.children(t, p.skipChild)
+}
+
+func (p *xparser) skipChild(c *xtok) error {
+	if c.kind == tokStart {
+		return p.endOf(c)
+	}
+	return nil
+}
+
+// children hands each child element of the element whose start tag t was
+// just read to fn, which consumes it, and reads on through t's end tag.
+func (p *xparser) children(t *xtok, fn func(c *xtok) error) error {
 	if t.kind == tokEmpty {
 		return nil
 	}
@@ -577,8 +590,8 @@ func (p *xparser) endOf(t *xtok) error {
 			return err
 		}
 		switch c.kind {
-		case tokStart:
-			if err := p.endOf(&c); err != nil {
+		case tokStart, tokEmpty:
+			if err := fn(&c); err != nil {
 				return err
 			}
 		case tokEnd:

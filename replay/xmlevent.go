@@ -97,29 +97,7 @@ func (p *xparser) event(t *xtok, start int) (event.Event, error) {
 }
 
 func (p *xparser) system(t *xtok, x *xevent) error {
-	if t.kind == tokEmpty {
-		return nil
-	}
-	var c xtok
-	for {
-		if p.i >= len(p.b) {
-			return errShort
-		}
-		if err := p.token(&c); err != nil {
-			return err
-		}
-		switch c.kind {
-		case tokEnd:
-			if !bytes.Equal(c.name, t.name) {
-				return synErr(c.off, "element <%s> closed by </%s>", t.name, c.name)
-			}
-			return nil
-		case tokStart, tokEmpty:
-			if err := p.systemChild(&c, x); err != nil {
-				return err
-			}
-		}
-	}
+	return p.children(t, func(c *xtok) error { return p.systemChild(c, x) })
 }
 
 func (p *xparser) systemChild(c *xtok, x *xevent) error {
