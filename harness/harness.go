@@ -38,7 +38,10 @@ type Options struct {
 	Atomics string
 	// Tests keeps only the tests with these names or GUIDs (all if empty).
 	Tests []string
-	// Harness is the binary providing `replay-http` for simulated tests.
+	// Harness is the binary providing `replay-http` for simulated tests
+	// and, in local mode, each test's first process: the sandbox's, or,
+	// without it, the reaper that ends what the test leaves (its main
+	// calls RunChild).
 	Harness string
 	// Timeout bounds each test's command.
 	Timeout time.Duration

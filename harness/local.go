@@ -207,7 +207,7 @@ func (b *local) Sandbox() string {
 func (b *local) Executor() executor.Config {
 	tag := []string{RunDirEnv + "=" + b.dir}
 	if b.sandbox == nil {
-		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd, BaseEnv: b.env, ExtraEnv: tag}
+		return executor.Config{ProxyURL: b.proxyURL, CAFile: b.caFile, SSHCommand: b.sshCmd, BaseEnv: b.env, Isolate: b.reaped, ExtraEnv: tag}
 	}
 	// The clients' own stores name the run's CA alone, as without the
 	// sandbox: a client that reads the system store finds the bundle
@@ -240,6 +240,16 @@ func (b *local) isolate(context.Context) (executor.Runner, func(), error) {
 		return n.Run(ctx, cfg, argv, dir, env, stdout, stderr)
 	}
 	return run, func() { cancel(); n.Close(); wg.Wait() }, nil
+}
+
+// reaped runs each of a test's commands, without the sandbox, under the
+// harness's reaper: what the command leaves, even across setsid, ends
+// with it, as its PID namespace ends it in the sandbox.
+func (b *local) reaped(context.Context) (executor.Runner, func(), error) {
+	run := func(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
+		return sandbox.Reaped(ctx, b.harness, argv, dir, env, stdout, stderr)
+	}
+	return run, func() {}, nil
 }
 
 func (b *local) Ledger() ([]emulator.Entry, error) {

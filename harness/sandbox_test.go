@@ -274,20 +274,20 @@ func taggedProcesses(t *testing.T, root string) []string {
 	return found
 }
 
-// TestBackgroundChildrenEndWithTheTest: children an atomic leaves behind
-// end when its command does, in the sandbox (PID namespace), under the
-// sensor, and without either (process group; only setsid escapes that,
-// so it is left out there).
+// TestBackgroundChildrenEndWithTheTest: children an atomic leaves behind,
+// setsid's too, end when its command does, in the sandbox (PID
+// namespace), under the sensor, and without either (the reaper, their
+// subreaper).
 func TestBackgroundChildrenEndWithTheTest(t *testing.T) {
+	const command = "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & setsid sleep 302 & (setsid sh -c 'sleep 303 & sleep 304') & echo started"
 	for _, tc := range []struct {
 		name               string
 		noSandbox, observe bool
-		command            string
 	}{
-		{"sandbox and sensor", false, true, "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & setsid sleep 302 & echo started"},
-		{"sandbox, no sensor", false, false, "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & setsid sleep 302 & echo started"},
-		{"sensor, no sandbox", true, true, "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & setsid sleep 302 & echo started"},
-		{"neither", true, false, "sleep 300 & nohup sleep 301 >/dev/null 2>&1 & echo started"},
+		{"sandbox and sensor", false, true},
+		{"sandbox, no sensor", false, false},
+		{"sensor, no sandbox", true, true},
+		{"neither", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !tc.noSandbox {
@@ -297,7 +297,7 @@ func TestBackgroundChildrenEndWithTheTest(t *testing.T) {
 			t.Setenv("TMPDIR", tmp)
 			opts := options(t)
 			opts.NoSandbox, opts.Observe, opts.Timeout = tc.noSandbox, tc.observe, 30*time.Second
-			opts.Atomics = atomicsFile(t, map[string]string{"leave children": tc.command}, []string{"leave children"})
+			opts.Atomics = atomicsFile(t, map[string]string{"leave children": command}, []string{"leave children"})
 			opts.Keep = true // the folder stays; its processes must not
 			run, err := RunLocal(context.Background(), opts)
 			require.NoError(t, err)

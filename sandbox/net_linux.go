@@ -163,3 +163,15 @@ func (n *Net) Close() {
 		close(n.done)
 	})
 }
+
+// probeNet sets up this process's network namespace as [NewNet] does,
+// listeners and all, and closes them again.
+func probeNet() error {
+	t, err := DefaultTable()
+	if err != nil {
+		return err
+	}
+	var n Net
+	defer n.ls.close()
+	return n.setup(t)
+}
