@@ -50,5 +50,21 @@ func (n *Net) Run(context.Context, Config, []string, string, []string, io.Writer
 	return -1, errUnsupported
 }
 
+// Reaped fails.
+func Reaped(context.Context, string, []string, string, []string, io.Writer, io.Writer) (int, error) {
+	return -1, errUnsupported
+}
+
+// NeedsUserNamespace is false: there are no user namespaces to need.
+func NeedsUserNamespace() bool { return false }
+
+// ProbeUserNamespace fails.
+func ProbeUserNamespace(context.Context, string) error { return errUnsupported }
+
+// RunInUserNamespace fails.
+func RunInUserNamespace(context.Context, string, []string, io.Reader, io.Writer, io.Writer) (int, error) {
+	return -1, errUnsupported
+}
+
 // Close does nothing.
 func (n *Net) Close() {}

@@ -70,7 +70,8 @@ func TestSandboxNamespaces(t *testing.T) {
 // network namespace with its addresses and listeners, and a first process
 // in fresh mount, UTS and PID namespaces that binds the run's files and
 // runs a command (here `true`), then all of it torn down. The netns-only
-// sub-benchmark shows the split.
+// sub-benchmark shows the split; userns-probe is what an ordinary user's
+// run pays once before its first test.
 func BenchmarkSetupTeardown(b *testing.B) {
 	cfg := testConfig(b)
 	b.Run("netns", func(b *testing.B) {
@@ -80,6 +81,15 @@ func BenchmarkSetupTeardown(b *testing.B) {
 				b.Fatal(err)
 			}
 			n.Close()
+		}
+	})
+	// Once per run of an ordinary user: a sandbox's first process in a
+	// user namespace that sets up the network and exits.
+	b.Run("userns-probe", func(b *testing.B) {
+		for b.Loop() {
+			if err := ProbeUserNamespace(context.Background(), cfg.Harness); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("netns+init", func(b *testing.B) {

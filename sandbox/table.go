@@ -10,7 +10,10 @@
 // The host-to-address table is data (addresses.yaml); [Net] builds one
 // namespace from it, [Prepare] writes the files bind-mounted into each
 // test's view of /etc, and [Init] is the PID namespace's first process,
-// run through the harness binary's hidden `sandbox-init` subcommand.
+// the harness binary re-executed ([MaybeInit]). That takes root: an
+// ordinary user's harness runs as root of a user namespace of its own
+// ([ProbeUserNamespace], [RunInUserNamespace]). Without the sandbox,
+// [Reaped] still ends everything a test's command leaves.
 package sandbox
 
 import (

@@ -102,7 +102,7 @@ func outputBroken() bool {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot()
+	root := newRoot(args)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -133,7 +133,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitBadInput
 }
 
-func newRoot() *cobra.Command {
+// newRoot is the CLI given args (what `harness run` starts again in a
+// user namespace).
+func newRoot(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "harness",
 		Short:         "Atomic test harness and detection validator for ATT&CK T1567.001",
@@ -142,6 +144,6 @@ func newRoot() *cobra.Command {
 		Version:       version(),
 	}
 	root.SetVersionTemplate("harness {{.Version}}\n")
-	root.AddCommand(newRunCmd(), newListCmd(), newEmulatorCmd(), newSPLCmd(), newSigmaCmd(), newValidateCmd(), newCleanCmd(), newReplayCmd(), newSensorCmd())
+	root.AddCommand(newRunCmd(args), newListCmd(), newEmulatorCmd(), newSPLCmd(), newSigmaCmd(), newValidateCmd(), newCleanCmd(), newReplayCmd(), newSensorCmd())
 	return root
 }

@@ -15,11 +15,12 @@ import (
 	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/harness"
 	"github.com/t1567001/harness/reports"
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/telemetry"
 	"github.com/t1567001/harness/validate"
 )
 
-func newRunCmd() *cobra.Command {
+func newRunCmd(cliArgs []string) *cobra.Command {
 	var (
 		opts     harness.Options
 		mode     string
@@ -50,6 +51,9 @@ func newRunCmd() *cobra.Command {
 				return fmt.Errorf("locating the harness binary: %w", err)
 			}
 			opts.Harness = exe
+			if mode == "local" && !opts.NoSandbox && sandbox.NeedsUserNamespace() {
+				return inUserNamespace(cmd, exe, cliArgs)
+			}
 			progress := reports.NewProgress(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()), textOptions(cmd.ErrOrStderr(), ""))
 			defer progress.Close()
 			opts.Progress = progress
@@ -149,6 +153,24 @@ func newRunCmd() *cobra.Command {
 	baseline.add(f)
 	f.BoolVar(&asJSON, "json", false, "print the results document (as results.json) instead of the text report")
 	return cmd
+}
+
+// inUserNamespace runs `harness args` again as root of a user namespace of
+// this user's own, where it can make the sandbox, once a probe has shown
+// that it can; where it cannot, it says why in one line (exit 2).
+func inUserNamespace(cmd *cobra.Command, exe string, args []string) error {
+	if err := sandbox.ProbeUserNamespace(cmd.Context(), exe); err != nil {
+		return badInput(fmt.Errorf("%w: %w", harness.ErrNoSandbox, err))
+	}
+	code, err := sandbox.RunInUserNamespace(cmd.Context(), exe, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	switch {
+	case err != nil:
+		return &exitError{code: exitFailed, err: err}
+	case code != 0:
+		// The run inside has said what went wrong.
+		return &exitError{code: code}
+	}
+	return nil
 }
 
 // outHelp lists the files --out writes.

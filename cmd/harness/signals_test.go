@@ -171,31 +171,3 @@ func TestKilledRunIsCleanedUp(t *testing.T) {
 	require.Eventually(t, func() bool { return len(leftovers(t, tmp)) == 0 }, 5*time.Second, 50*time.Millisecond,
 		"left: %v", leftovers(t, tmp))
 }
-
-// TestNoSandboxRefusesInOneLine: where the sandbox cannot be made (here:
-// not root), local mode refuses to run atomics, says why in one line and
-// exits 2.
-func TestNoSandboxRefusesInOneLine(t *testing.T) {
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil || os.Geteuid() != 0 {
-		t.Skip("needs root and setpriv (util-linux) to run the harness as another user")
-	}
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "harness")
-	data, err := os.ReadFile(exe)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(bin, data, 0o755))
-	require.NoError(t, os.Chmod(filepath.Dir(bin), 0o755))
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "run")
-	cmd.Env = append(os.Environ(), asHarness+"=1", "TMPDIR="+t.TempDir())
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var exitErr *exec.ExitError
-	require.ErrorAs(t, err, &exitErr, "stderr: %s", stderr.String())
-	assert.Equal(t, 2, exitErr.ExitCode())
-	assert.Equal(t, 1, strings.Count(strings.TrimSpace(stderr.String()), "\n")+1, stderr.String())
-	assert.Contains(t, stderr.String(), "--no-sandbox")
-	assert.Empty(t, stdout.String())
-}
