@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -239,4 +241,38 @@ func TestNoUserNamespaceRefusesInOneLine(t *testing.T) {
 	assert.Contains(t, lines[0], "--no-sandbox")
 	assert.Empty(t, stdout.String(), "nothing ran")
 	assert.Empty(t, leftovers(t, filepath.Join(dir, "tmp")))
+}
+
+// TestOrdinaryUserRunStopsCleanly: the harness an ordinary user started
+// again in a user namespace stops and cleans up when the one outside is
+// told to stop (SIGTERM) and when it is killed (SIGKILL, which no process
+// can clean up after; the one inside gets SIGTERM then): well before
+// the atomic would end, nothing of the run is left, not even the child
+// the atomic left.
+func TestOrdinaryUserRunStopsCleanly(t *testing.T) {
+	bin, dir := forNobody(t)
+	atomics := filepath.Join(dir, "atomics", "T0000.yaml")
+	slower := strings.Replace(slowAtomic, "sleep 3\n", "sleep 120\n", 1)
+	require.NotEqual(t, slowAtomic, slower)
+	require.NoError(t, os.WriteFile(atomics, []byte(slower), 0o644))
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			tmp := filepath.Join(dir, "tmp")
+			cmd := exec.Command(bin, "run", "--atomics", atomics)
+			cmd.Env = append(os.Environ(), asHarness+"=1", "TMPDIR="+tmp, "HOME="+filepath.Join(dir, "home"))
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+			stderr, err := cmd.StderrPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			line, err := bufio.NewReader(stderr).ReadString('\n')
+			require.NoError(t, err)
+			require.Contains(t, line, " ...", "the atomic started")
+			require.NotEmpty(t, leftovers(t, tmp), "the run is under way")
+			require.NoError(t, cmd.Process.Signal(sig))
+			go io.Copy(io.Discard, stderr)
+			_ = cmd.Wait()
+			require.Eventually(t, func() bool { return len(leftovers(t, tmp)) == 0 && len(processesOf(t, bin)) == 0 },
+				30*time.Second, 50*time.Millisecond, "left: %v %v", leftovers(t, tmp), processesOf(t, bin))
+		})
+	}
 }
