@@ -401,8 +401,9 @@ exit 0`
 // runCommand runs argv in its own process group so that a timeout or a
 // cancellation kills everything it started, not just the shell, and so
 // that background children it leaves (`sleep 300 &`, nohup) end with it.
-// Only a child that left the group (setsid) escapes: the sandbox's PID
-// namespace is what confines those.
+// Only a child that left the group (setsid) escapes: what confines those
+// is the caller's Isolate (local mode's sandbox, whose PID namespace ends
+// them, or, without it, its reaper, their subreaper).
 func runCommand(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, stdout, stderr
