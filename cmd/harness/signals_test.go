@@ -137,8 +137,9 @@ func TestSignalsLeaveNothingBehind(t *testing.T) {
 }
 
 // TestKilledRunIsCleanedUp: after a SIGKILL of the harness mid-atomic
-// (no sandbox, so its processes outlive it), `harness clean` ends the
-// run's processes and removes its folder.
+// its folder is left (its processes end with the reaper, which gets
+// SIGTERM when the harness dies); `harness clean` removes the folder and
+// ends any process of the run still alive.
 func TestKilledRunIsCleanedUp(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
