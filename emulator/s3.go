@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ func (e *Emulator) s3BucketOp(w http.ResponseWriter, r *http.Request, bucket str
 			XMLName xml.Name `xml:"LocationConstraint"`
 			NS      string   `xml:"xmlns,attr"`
 		}{NS: s3XMLNS})
-	case r.Method == http.MethodGet && (len(q) == 0 || q.Has("list-type") || q.Has("prefix") || q.Has("delimiter") || q.Has("marker") || q.Has("max-keys") || q.Has("encoding-type")):
+	case r.Method == http.MethodGet && isListQuery(q):
 		e.s3List(w, r, bucket, q)
 	case r.Method == http.MethodDelete && len(q) == 0:
 		e.s3DeleteBucket(w, r, bucket)
@@ -196,6 +197,20 @@ func (e *Emulator) s3ObjectOp(w http.ResponseWriter, r *http.Request, bucket, ke
 	default:
 		writeS3Error(w, r, errNotSupported)
 	}
+}
+
+// listParams are the query parameters of ListObjects (v1 and v2); a GET of
+// a bucket with any other (?acl, ?versioning, ...) asks for a subresource.
+var listParams = []string{"list-type", "prefix", "delimiter", "marker", "max-keys", "encoding-type",
+	"continuation-token", "start-after", "fetch-owner"}
+
+func isListQuery(q url.Values) bool {
+	for k := range q {
+		if !slices.Contains(listParams, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // s3Signed reports whether r carries an AWS signature: a SigV4 or SigV2

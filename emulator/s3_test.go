@@ -163,6 +163,8 @@ func TestS3ListAndDelete(t *testing.T) {
 	assert.Contains(t, v1, "<Key>d/2.txt</Key>")
 	assert.NotContains(t, v1, "<Key>d/1.txt</Key>")
 	assert.Contains(t, s3Do(t, e, "GET", "https://s3.amazonaws.com/", nil, true).Body.String(), "<Name>loot</Name>")
+	assert.Contains(t, s3Do(t, e, "GET", "https://loot.s3.amazonaws.com/?location", nil, true).Body.String(), "<LocationConstraint")
+	assert.Equal(t, 501, s3Do(t, e, "GET", "https://loot.s3.amazonaws.com/?versioning", nil, true).Code, "a subresource the mock does not serve")
 
 	assert.Equal(t, 409, s3Do(t, e, "DELETE", "https://loot.s3.amazonaws.com/", nil, true).Code, "BucketNotEmpty")
 	for _, k := range []string{"a.txt", "d/1.txt", "d/2.txt", "e%20f.txt", "z.txt"} {
