@@ -6,7 +6,7 @@ BIN       := bin/harness
 OUT       ?= out
 PKGS      := ./...
 # Tools the atomics and their variants run (command -> Debian package).
-RUN_TOOLS := git:git curl:curl python3:python3 wget:wget openssl:openssl
+RUN_TOOLS := git:git curl:curl python3:python3 wget:wget openssl:openssl rclone:rclone ruby:ruby
 # What the tests use beyond those: a browser for the HTML report, node for
 # the JavaScript atomics, debootstrap for container mode's image, xmllint
 # for the JUnit schema.
@@ -51,7 +51,7 @@ lint:
 # missing prints the Debian packages whose command is not on PATH.
 missing = $(strip $(foreach t,$(1),$(if $(shell command -v $(word 1,$(subst :, ,$(t))) 2>/dev/null),,$(word 2,$(subst :, ,$(t))))))
 
-# The atomics need git, curl, python3, wget and openssl: say in one line
+# The atomics need git, curl, python3, wget, openssl, rclone and ruby: say in one line
 # what to install.
 check:
 	@m="$(call missing,$(RUN_TOOLS))"; if [ -n "$$m" ]; then \

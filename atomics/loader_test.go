@@ -106,7 +106,7 @@ func TestCorpusHarnessAtomics(t *testing.T) {
 }
 
 // TestEmbeddedVariantsAndBenign: the files a run loads by default are the
-// atomics (per-rule expectations; T1567.001 and T1567.003), the variants
+// atomics (per-rule expectations; T1567.001, T1567.002 and T1567.003), the variants
 // (expect: detected) and the benign look-alikes (expect: silent), every
 // test with a distinct GUID.
 func TestEmbeddedVariantsAndBenign(t *testing.T) {
@@ -114,7 +114,7 @@ func TestEmbeddedVariantsAndBenign(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, techs, len(EmbeddedFiles))
 	want := map[string]Role{"atomics/T1567.001.yaml": "", "atomics/T1567.001-variants.yaml": Variant, "atomics/T1567.001-benign.yaml": Benign,
-		"atomics/T1567.003.yaml": ""}
+		"atomics/T1567.002.yaml": "", "atomics/T1567.003.yaml": ""}
 	guids := map[string]bool{}
 	for _, tech := range techs {
 		role, ok := want[tech.Path]

@@ -43,7 +43,7 @@ const (
 	baseMirror        = "http://deb.debian.org/debian"
 )
 
-var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "procps", "python3", "wget"}
+var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "procps", "python3", "rclone", "wget"}
 
 // baseKey is the content hash of the base image recipe.
 func baseKey() string {

@@ -60,6 +60,9 @@ func (e *Emulator) answerDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	name := strings.TrimSuffix(strings.ToLower(q.Name), ".")
 	addrs, served := e.cfg.Addresses[name]
+	if !served && ServedName(name) != "" {
+		addrs, served = e.cfg.Addresses[ServedName(name)]
+	}
 	var answers []string
 	switch {
 	case !served:

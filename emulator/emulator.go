@@ -61,6 +61,7 @@ type Emulator struct {
 	ledger *Ledger
 	state  *state
 	pastes pastes
+	s3     s3Store
 	audit  *auditLog
 	git    *gitServer
 	routes map[string]http.Handler
@@ -263,7 +264,7 @@ func (e *Emulator) Handler() http.Handler {
 
 		if r.ContentLength > e.cfg.MaxBody {
 			tooLarge(sw, e.cfg.MaxBody)
-		} else if h, ok := e.routes[host]; ok {
+		} else if h, ok := e.routes[ServedName(host)]; ok {
 			h.ServeHTTP(sw, r)
 		} else {
 			// Unreachable through the proxy, which only tunnels served hosts.

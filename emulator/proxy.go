@@ -158,6 +158,10 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 			if name == "" {
 				return nil, fmt.Errorf("no served host for SNI %q", hello.ServerName)
 			}
+			// A bucket name gets the wildcard certificate, as from S3.
+			if served := ServedName(name); served != "" {
+				name = served
+			}
 			return e.ca.Leaf(name, e.cfg.Addresses[name]...)
 		},
 	}
@@ -216,7 +220,7 @@ func (e *Emulator) hostAt(ip string) string {
 	}
 	best := ""
 	for host, addrs := range e.cfg.Addresses {
-		if !slices.Contains(addrs, a.Unmap()) {
+		if strings.HasPrefix(host, "*.") || !slices.Contains(addrs, a.Unmap()) {
 			continue
 		}
 		if best == "" || len(host) < len(best) || (len(host) == len(best) && host < best) {

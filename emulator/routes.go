@@ -18,13 +18,37 @@ var servedHosts = []string{
 	"pastebin.com", "justpaste.it", "onpaste.com", "codepad.org", "transfernow.net", "www.transfernow.net",
 	// The T1567.004 atomics' webhooks (webhooks.go).
 	"discord.com", "hooks.slack.com", "example.webhook.office.com",
+	// Amazon S3's endpoints (s3.go); bucket names are under servedWildcards.
+	"s3.amazonaws.com", "s3.us-east-1.amazonaws.com",
 }
 
-// ServedHosts lists the host names the emulator serves.
+// servedWildcards are the served names that stand for every name of one
+// more label (S3's virtual-hosted buckets): as in a wildcard certificate,
+// "*.s3.amazonaws.com" covers "loot.s3.amazonaws.com" and nothing deeper.
+var servedWildcards = []string{"*.s3.amazonaws.com", "*.s3.us-east-1.amazonaws.com"}
+
+// ServedHosts lists the host names the emulator serves, wildcards aside.
 func ServedHosts() []string { return slices.Clone(servedHosts) }
 
+// ServedWildcards lists the served wildcard names ("*.s3.amazonaws.com").
+func ServedWildcards() []string { return slices.Clone(servedWildcards) }
+
 // IsServedHost reports whether host is one the emulator serves.
-func IsServedHost(host string) bool { return slices.Contains(servedHosts, host) }
+func IsServedHost(host string) bool { return ServedName(host) != "" }
+
+// ServedName is the name host is served under: host itself, the wildcard
+// covering it, or "" when it is not served. Addresses, certificates and
+// routes are keyed by it.
+func ServedName(host string) string {
+	if slices.Contains(servedHosts, host) {
+		return host
+	}
+	label, parent, ok := strings.Cut(host, ".")
+	if ok && label != "" && slices.Contains(servedWildcards, "*."+parent) {
+		return "*." + parent
+	}
+	return ""
+}
 
 // notFound bodies are what each real service answers for an unknown path,
 // so a client sees the failure it would see in the wild.
@@ -134,6 +158,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 
 	e.pasteRoutes(routes)
 	e.webhookRoutes(routes)
+	e.s3Routes(routes)
 	return routes
 }
 

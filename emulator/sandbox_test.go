@@ -16,9 +16,11 @@ import (
 )
 
 var testAddresses = map[string][]netip.Addr{
-	"api.github.com":  {netip.MustParseAddr("140.82.112.6")},
-	"github.com":      {netip.MustParseAddr("140.82.112.3"), netip.MustParseAddr("140.82.112.4")},
-	"gist.github.com": {netip.MustParseAddr("140.82.112.4")},
+	"api.github.com":     {netip.MustParseAddr("140.82.112.6")},
+	"github.com":         {netip.MustParseAddr("140.82.112.3"), netip.MustParseAddr("140.82.112.4")},
+	"gist.github.com":    {netip.MustParseAddr("140.82.112.4")},
+	"s3.amazonaws.com":   {netip.MustParseAddr("52.217.161.8")},
+	"*.s3.amazonaws.com": {netip.MustParseAddr("52.217.161.8")},
 }
 
 func TestDNSSinkhole(t *testing.T) {
@@ -41,6 +43,9 @@ func TestDNSSinkhole(t *testing.T) {
 		{"api.github.com.", dns.TypeAAAA, dns.RcodeSuccess, nil},
 		{"example.com.", dns.TypeA, dns.RcodeNameError, nil},
 		{"qz7k1x.invalid.", dns.TypeA, dns.RcodeNameError, nil},
+		// A bucket name is answered by the wildcard, one label deep only.
+		{"loot.s3.amazonaws.com.", dns.TypeA, dns.RcodeSuccess, []string{"52.217.161.8"}},
+		{"a.loot.s3.amazonaws.com.", dns.TypeA, dns.RcodeNameError, nil},
 	}
 	c := &dns.Client{Net: "udp"}
 	for _, tc := range cases {
@@ -78,6 +83,7 @@ func TestHostAt(t *testing.T) {
 	assert.Equal(t, "github.com", e.hostAt("140.82.112.4"))
 	assert.Equal(t, "api.github.com", e.hostAt("140.82.112.6"))
 	assert.Equal(t, "", e.hostAt("1.1.1.1"))
+	assert.Equal(t, "s3.amazonaws.com", e.hostAt("52.217.161.8"), "never a wildcard")
 }
 
 func TestMaskSecrets(t *testing.T) {

@@ -254,7 +254,7 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 
 // routesAround matches inherited variables that could send a client around
 // the proxy or make it trust another CA.
-var routesAround = regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|node_extra_ca_certs|node_tls_reject_unauthorized|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify)=`)
+var routesAround = regexp.MustCompile(`(?i)^(https?_proxy|all_proxy|no_proxy|ftp_proxy|ssl_cert_(file|dir)|curl_ca_bundle|requests_ca_bundle|node_extra_ca_certs|node_tls_reject_unauthorized|git_ssl_.*|git_config.*|git_proxy_command|home|xdg_config_home|curl_home|pythonhttpsverify|aws_ca_bundle|aws_endpoint_url.*|rclone_config.*)=`)
 
 // Environ is the environment a test runs with: the base environment, less
 // anything that could route around the proxy or trust another CA, plus the

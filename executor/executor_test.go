@@ -219,6 +219,8 @@ func TestEnvironPointsEverythingAtTheProxy(t *testing.T) {
 	t.Setenv("NO_PROXY", "github.com")
 	t.Setenv("https_proxy", "http://elsewhere:3128")
 	t.Setenv("GIT_CONFIG_GLOBAL", "/root/.gitconfig")
+	t.Setenv("AWS_CA_BUNDLE", "/elsewhere/aws-ca.pem")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "https://elsewhere.example")
 	env := Environ(Config{ProxyURL: "http://127.0.0.1:1", CAFile: "/ca.pem"}, "/home/x")
 	joined := "\n" + strings.Join(env, "\n") + "\n"
 	assert.NotContains(t, joined, "elsewhere")

@@ -64,10 +64,12 @@ func fixtureSHA(t *testing.T, name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// seedGUIDs are the T1567.001 atomics and the T1567.003 paste upload.
+// seedGUIDs are the T1567.001 atomics, the T1567.002 rclone copy to S3 and
+// the T1567.003 paste upload.
 var seedGUIDs = []string{
 	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0001", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0002", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0003",
 	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0004", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0005", "5b3c6f0e-8a8e-4c2f-9f35-1567003a0001",
+	"5b3c6f0e-8a8e-4c2f-9f35-1567002a0001",
 }
 
 func TestSeedAtomicsEndToEnd(t *testing.T) {
@@ -77,7 +79,7 @@ func TestSeedAtomicsEndToEnd(t *testing.T) {
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
 	res := run.Results
-	require.Len(t, res.Atomics, 6)
+	require.Len(t, res.Atomics, 7)
 	assert.NotEmpty(t, res.RunID)
 	assert.Equal(t, "local", res.Mode)
 
@@ -93,6 +95,9 @@ func TestSeedAtomicsEndToEnd(t *testing.T) {
 		// the export it adds are no staged file.
 		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0005": {"api.github.com", "PUT", []string{"finance_q3.csv", "stolen_creds.txt"}},
 		"5b3c6f0e-8a8e-4c2f-9f35-1567003a0001": {"pastebin.com", "POST", []string{"stolen_creds.txt"}},
+		// The real rclone, each file a PutObject to the bucket's
+		// virtual-hosted name.
+		"5b3c6f0e-8a8e-4c2f-9f35-1567002a0001": {"atomic-t1567-002-exfil.s3.us-east-1.amazonaws.com", "PUT", []string{"finance_q3.csv", "stolen_creds.txt"}},
 	}
 	for _, a := range res.Atomics {
 		t.Run(a.Name, func(t *testing.T) {
@@ -188,7 +193,7 @@ func assertDetections(t *testing.T, run *Run) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, events)
 	verdicts := run.Results.Verdicts
-	require.Len(t, verdicts, 428, "6 atomics x 5 contexts, for the seed rules and the other seeds' rules each atomic names (the correlations added 50)")
+	require.Len(t, verdicts, 498, "7 atomics x 5 contexts, for the seed rules and the other seeds' rules each atomic names (the correlations added 50, rclone to S3 70)")
 	gaps := map[string]int{}
 	for _, v := range verdicts {
 		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Context, v.Atomic, v.Expected, v.Explanation)
@@ -207,10 +212,11 @@ func assertDetections(t *testing.T, run *Run) {
 		"mitre_analytic_1_suspicious_exfil":       20,
 		"mitre_analytic_1_suspicious_exfil_proxy": 20,
 		// Byte ratios cannot see uploads smaller than a TLS handshake: every
-		// small upload to a repository (and, for D3FEND, the paste too).
+		// small upload to a repository (and, for D3FEND, the paste and the
+		// copy to S3 too).
 		"mitre_det0318_an0897_byte_ratio_zeek":  20,
 		"mitre_det0318_an0897_byte_ratio_proxy": 20,
-		"d3fend_download_upload_ratio":          25,
+		"d3fend_download_upload_ratio":          30,
 		// A push reads the files in git.exe and uploads from
 		// git-remote-https.exe: no one process does both.
 		"mitre_det0318_an0895_read_then_upload":             5,

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/t1567001/harness/emulator"
@@ -115,7 +114,13 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 		return nil, errors.Join(err, b.Close())
 	}
 	if b.sandbox != nil {
-		b.sshCmd = strings.Join(b.ssh.base(), " ")
+		// git@github.com: reaches the mock's port 22 by address, and ssh
+		// finds the run's host key where it looks for any host's, in
+		// /etc/ssh/ssh_known_hosts: no GIT_SSH_COMMAND, no override.
+		known := []byte(b.ssh.srv.KnownHostsLine() + "\n")
+		if err := b.sandbox.Files.AddSSH(filepath.Join(dir, "etc"), known, b.ssh.key); err != nil {
+			return nil, errors.Join(err, b.Close())
+		}
 		return b, nil
 	}
 	if b.proxyURL, b.sshCmd, err = b.listen(nil); err != nil {
@@ -212,7 +217,7 @@ func (b *local) Executor() executor.Config {
 	// The clients' own stores name the run's CA alone, as without the
 	// sandbox: a client that reads the system store finds the bundle
 	// bind-mounted there, and none pays for parsing it twice.
-	return executor.Config{CAFile: b.sandbox.Files.CA, SSHCommand: b.sshCmd, BaseEnv: b.env, Isolate: b.isolate, ExtraEnv: tag}
+	return executor.Config{CAFile: b.sandbox.Files.CA, BaseEnv: b.env, Isolate: b.isolate, ExtraEnv: tag}
 }
 
 // isolate makes one test's sandbox and serves its addresses and DNS with

@@ -45,18 +45,13 @@ func newSSHLocal(emu *emulator.Emulator, dir string) (*sshLocal, error) {
 	return &sshLocal{srv: srv, key: key, known: known}, nil
 }
 
-// base is the ssh command with the run's key and known_hosts. In the
-// sandbox it is enough: github.com resolves to its address there, whose
-// port 22 the emulator answers.
-func (s *sshLocal) base() []string {
-	return []string{"ssh", "-F", "/dev/null", "-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-		"-o", "UserKnownHostsFile=" + s.known, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes"}
-}
-
 // command is the GIT_SSH_COMMAND that sends git to the server listening on
-// port of loopback, so `git push git@github.com:…` never leaves the
-// machine without the sandbox. Like HTTPS_PROXY, it takes a client that
-// cooperates: git.
+// port of loopback with the run's key and known_hosts, so `git push
+// git@github.com:…` never leaves the machine without the sandbox (in the
+// sandbox, github.com is the mock and /etc/ssh holds its key). Like
+// HTTPS_PROXY, it takes a client that cooperates: git.
 func (s *sshLocal) command(port int) string {
-	return strings.Join(append(s.base(), "-o", "HostKeyAlias=github.com", "-o", "HostName=127.0.0.1", "-p", strconv.Itoa(port)), " ")
+	return strings.Join([]string{"ssh", "-F", "/dev/null", "-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+		"-o", "UserKnownHostsFile=" + s.known, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
+		"-o", "HostKeyAlias=github.com", "-o", "HostName=127.0.0.1", "-p", strconv.Itoa(port)}, " ")
 }

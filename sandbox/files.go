@@ -18,6 +18,7 @@ const (
 	sslCertsDir  = "/etc/ssl/certs"
 	debianBundle = "/etc/ssl/certs/ca-certificates.crt"
 	redHatBundle = "/etc/pki/tls/certs/ca-bundle.crt"
+	sshDir       = "/etc/ssh"
 )
 
 // Files are the files of a run that each test sees in place of the
@@ -134,5 +135,31 @@ func copyCertsDir(ctx context.Context, certs, caFile string, bundle []byte) erro
 			}
 		}
 	}
+	return nil
+}
+
+// AddSSH gives the tests a system SSH client configuration of the run's
+// own, bind-mounted over /etc/ssh: ssh_known_hosts holds knownHosts (the
+// mock's host keys, made for the run), so ssh verifies the hosts it
+// reaches as it would verify the real ones, and ssh_config names identity
+// (the run's client key, standing for the one an adversary brings). The
+// system's folder, and any host private key in it, is hidden. Without an
+// /etc/ssh there is no SSH client to configure, and nothing is bound.
+func (f *Files) AddSSH(dir string, knownHosts []byte, identity string) error {
+	if st, err := os.Stat(sshDir); err != nil || !st.IsDir() {
+		return nil
+	}
+	ssh := filepath.Join(dir, "ssh")
+	if err := os.Mkdir(ssh, 0o755); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	config := "# t1567-harness sandbox: the run's SSH client configuration; host keys in /etc/ssh/ssh_known_hosts\n" +
+		"Host *\n    IdentityFile \"" + identity + "\"\n    IdentitiesOnly yes\n"
+	for name, data := range map[string][]byte{"ssh_known_hosts": knownHosts, "ssh_config": []byte(config)} {
+		if err := os.WriteFile(filepath.Join(ssh, name), data, 0o644); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	f.Binds[ssh] = sshDir
 	return nil
 }

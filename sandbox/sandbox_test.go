@@ -106,3 +106,22 @@ func BenchmarkSetupTeardown(b *testing.B) {
 		}
 	})
 }
+
+// TestSSHFilesReplaceTheSystems: inside the sandbox /etc/ssh holds the
+// run's known_hosts and a client configuration naming the run's key.
+func TestSSHFilesReplaceTheSystems(t *testing.T) {
+	cfg := testConfig(t)
+	if st, err := os.Stat(sshDir); err != nil || !st.IsDir() {
+		t.Skip("no /etc/ssh here: the SSH client is not installed")
+	}
+	dir := t.TempDir()
+	require.NoError(t, cfg.Files.AddSSH(dir, []byte("github.com ssh-ed25519 AAAAtest\n"), "/run/key"))
+	n, err := NewNet(cfg.Table)
+	require.NoError(t, err)
+	defer n.Close()
+	code, out := run(t, n, cfg, `cat /etc/ssh/ssh_known_hosts /etc/ssh/ssh_config; ls /etc/ssh`)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "github.com ssh-ed25519 AAAAtest\n")
+	assert.Contains(t, out, `IdentityFile "/run/key"`)
+	assert.NotContains(t, out, "ssh_config.d", "the system's folder is hidden")
+}

@@ -223,7 +223,7 @@ func sinkholeAnswers(answer string) (map[string][]netip.Addr, error) {
 		}
 	}
 	m := map[string][]netip.Addr{}
-	for _, h := range emulator.ServedHosts() {
+	for _, h := range append(emulator.ServedHosts(), emulator.ServedWildcards()...) {
 		m[h] = []netip.Addr{addr}
 	}
 	return m, nil
