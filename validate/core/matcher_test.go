@@ -44,6 +44,45 @@ func TestWildcardAgreesWithRegexp(t *testing.T) {
 	}
 }
 
+// TestWildcardSetAgreesWithPatterns: a set matches exactly when one of its
+// patterns does, whatever the patterns' shapes.
+func TestWildcardSetAgreesWithPatterns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []string{"a", "B", "b", "\\", ".", "*", "*", "é", "É"}
+	gen := func(n int, stars bool) string {
+		var b strings.Builder
+		for range rng.IntN(n) {
+			c := alphabet[rng.IntN(len(alphabet))]
+			if c == "*" && !stars {
+				c = "A"
+			}
+			b.WriteString(c)
+		}
+		return b.String()
+	}
+	shapes := map[string]bool{}
+	for range 20000 {
+		pats := make([]Wildcard, 1+rng.IntN(4))
+		for i := range pats {
+			pats[i] = CompileWildcard(gen(5, true), rng.IntN(8) == 0)
+		}
+		set := NewWildcardSet(pats)
+		for _, k := range []struct {
+			name string
+			n    int
+		}{{"exact", len(set.exact)}, {"prefix", len(set.prefix)}, {"suffix", len(set.suffix)}, {"contains", len(set.contains)}, {"other", len(set.other)}} {
+			shapes[k.name] = shapes[k.name] || k.n > 0
+		}
+		s := gen(7, false)
+		want := false
+		for i := range pats {
+			want = want || pats[i].Match(s)
+		}
+		require.Equal(t, want, set.Match(s), "patterns %v text %q", pats, s)
+	}
+	assert.Equal(t, map[string]bool{"exact": true, "prefix": true, "suffix": true, "contains": true, "other": true}, shapes, "every shape is tried")
+}
+
 func TestLiteralMatcher(t *testing.T) {
 	texts := []string{"", "Code.exe", `C:\VS Code\CODE.EXE`, "codeXexe", "jenkins-1", "CI-runner", "ci_x", "cix", "gitlab-runner", "push", "PUSH", "github.com", "api.github.com/gists", strings.Repeat("x", 600) + "PyCharm"}
 	for _, re := range []string{
