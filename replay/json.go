@@ -58,9 +58,10 @@ type jsonDecoder struct {
 	items     []xspan
 	names     map[string]int32
 	nameList  []string
-	roles     []flatRole // by name
-	nextName  []int32    // by name: the name that followed it last, or -1
-	firstName int32      // the name that came first last, or -1
+	roles     []flatRole             // by name
+	nextName  []int32                // by name: the name that followed it last, or -1
+	firstName int32                  // the name that came first last, or -1
+	last      [roleSource + 1]string // by role: the value it had last, where it repeats
 	treeOnly  bool
 }
 

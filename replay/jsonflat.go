@@ -23,6 +23,23 @@ type flatMember struct {
 	off, end int32
 	null     bool
 	list     bool
+	repeated bool // the value is the previous record's (d.last)
+}
+
+// mayBeField says whether a member of the role may become a field.
+func mayBeField(r flatRole) bool {
+	return r == roleField || r == roleSystemInt || r == roleHostname || r == roleStamp || r == roleSource
+}
+
+// repeats says whether a role's value is kept from record to record: the
+// System values that are one per file or per host, whose text then needs
+// no copy.
+func repeats(r flatRole) bool {
+	switch r {
+	case roleProvider, roleProviderGUID, roleKeywords, roleChannel, roleComputer, roleUserID, roleHostname, roleSource:
+		return true
+	}
+	return false
 }
 
 // maxNames bounds the interned member names of one file: past it, a
@@ -64,7 +81,14 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 	}
 	s := string(d.arena)
 	var f flatBuilder
-	if n := len(d.members); n > 0 {
+	// Room for the members that may become fields, not the System ones.
+	n := 0
+	for _, m := range d.members {
+		if mayBeField(d.roles[m.name]) {
+			n++
+		}
+	}
+	if n > 0 {
 		f.e.Data = make([]event.Field, 0, n)
 	}
 	for _, m := range d.members {
@@ -79,7 +103,14 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 			}
 			f.list(name, vs)
 		default:
-			if err := f.memberAs(d.roles[m.name], name, s[m.off:m.end]); err != nil {
+			role := d.roles[m.name]
+			var v string
+			if m.repeated {
+				v = d.last[role]
+			} else if v = s[m.off:m.end]; repeats(role) {
+				d.last[role] = v
+			}
+			if err := f.memberAs(role, name, v); err != nil {
 				return ev, 0, false
 			}
 		}
@@ -135,6 +166,10 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 		case c == '"':
 			if !d.flatString(p, &m) {
 				return false
+			}
+			if role := d.roles[name]; repeats(role) && string(d.arena[m.off:m.end]) == d.last[role] {
+				d.arena = d.arena[:m.off]
+				m.repeated = true
 			}
 		case c == 't' || c == 'f' || c == 'n':
 			lit := "null"
