@@ -12,10 +12,10 @@ import (
 
 // The fast matchers must agree with the obvious regular expressions.
 
-func TestWildcardAgreesWithRegexp(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	alphabet := []string{"a", "B", "\\", ".", "*", "x", "é", "É"}
-	gen := func(n int, stars bool) string {
+// patternGen returns a generator of random text of up to n-1 pieces of
+// the alphabet; without stars, a '*' drawn becomes an 'a'.
+func patternGen(rng *rand.Rand, alphabet ...string) func(n int, stars bool) string {
+	return func(n int, stars bool) string {
 		var b strings.Builder
 		for range rng.IntN(n) {
 			c := alphabet[rng.IntN(len(alphabet))]
@@ -26,6 +26,10 @@ func TestWildcardAgreesWithRegexp(t *testing.T) {
 		}
 		return b.String()
 	}
+}
+
+func TestWildcardAgreesWithRegexp(t *testing.T) {
+	gen := patternGen(rand.New(rand.NewPCG(1, 2)), "a", "B", "\\", ".", "*", "x", "é", "É")
 	for range 20000 {
 		pat := gen(6, true)
 		var re strings.Builder
@@ -48,18 +52,7 @@ func TestWildcardAgreesWithRegexp(t *testing.T) {
 // patterns does, whatever the patterns' shapes.
 func TestWildcardSetAgreesWithPatterns(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	alphabet := []string{"a", "B", "b", "\\", ".", "*", "*", "é", "É"}
-	gen := func(n int, stars bool) string {
-		var b strings.Builder
-		for range rng.IntN(n) {
-			c := alphabet[rng.IntN(len(alphabet))]
-			if c == "*" && !stars {
-				c = "A"
-			}
-			b.WriteString(c)
-		}
-		return b.String()
-	}
+	gen := patternGen(rng, "a", "B", "b", "\\", ".", "*", "*", "é", "É")
 	shapes := map[string]bool{}
 	for range 20000 {
 		pats := make([]Wildcard, 1+rng.IntN(4))
