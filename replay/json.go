@@ -52,10 +52,21 @@ type jsonDecoder struct {
 	nodes   []jnode
 	arena   []byte // decoded strings of the current record
 	head    bool
+	// The flat-line scanner's scratch and interned names (jsonflat.go);
+	// treeOnly turns it off, for the tests that hold it to the tree.
+	members   []flatMember
+	items     []xspan
+	names     map[string]int32
+	nameList  []string
+	roles     []flatRole             // by name
+	nextName  []int32                // by name: the name that followed it last, or -1
+	firstName int32                  // the name that came first last, or -1
+	last      [roleSource + 1]string // by role: the value it had last, where it repeats
+	treeOnly  bool
 }
 
 func newJSONDecoder(file string, r io.Reader) *jsonDecoder {
-	return &jsonDecoder{file: file, w: newWindow(r)}
+	return &jsonDecoder{file: file, w: newWindow(r), firstName: -1}
 }
 
 type jparser struct {
@@ -230,6 +241,15 @@ func (p *jparser) top() (event.Event, bool, error) {
 				continue
 			}
 		case '{':
+			// After the first object (which says whether the file is an
+			// audit log), a flat line outside an array is read in one pass.
+			if d.objects > 0 && !d.audit && !d.inArray && !d.treeOnly {
+				if ev, end, ok := d.flatLine(p.b, p.i, p.eof); ok {
+					d.objects++
+					d.w.advance(end)
+					return ev, true, nil
+				}
+			}
 			d.objects++
 			p.inObject = true
 			d.nodes = d.nodes[:0]

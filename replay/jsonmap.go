@@ -163,93 +163,203 @@ const (
 )
 
 func (t *jtree) flat(root int32) (event.Event, error) {
-	var e event.Event
+	var f flatBuilder
 	n := 0
 	for c := t.nodes[root].first; c >= 0; c = t.nodes[c].next {
 		n++
 	}
-	e.Data = make([]event.Field, 0, n)
-	var hostname, stamp, source string
-	var haveTime bool
+	f.e.Data = make([]event.Field, 0, n)
 	for c := t.nodes[root].first; c >= 0; c = t.nodes[c].next {
 		k := t.text(t.nodes[c].key)
-		v := t.scalar(c)
-		var err error
-		switch k {
-		case keyRunID:
-			e.RunID = v
-		case keySimulated: // the older mark of a simulated event
-			var sim bool
-			if sim, err = strconv.ParseBool(v); err == nil && sim {
-				e.Provenance = event.Simulated
+		if isListKey(k) {
+			vs, err := t.strings(c)
+			if err != nil {
+				return f.e, fmt.Errorf("key %q: %w", k, err)
 			}
-		case keyContext:
-			e.Context = v
-		case keyProvenance:
-			e.Provenance, err = event.ParseProvenance(v)
-		case keyObservations:
-			e.Observations, err = t.strings(c)
-		case keyModelled:
-			e.ModelledFields, err = t.strings(c)
-		case keyEventID:
-			e.EventID, err = atoiField(v)
-		case keyProvider:
-			e.Provider.Name = v
-		case keyProviderGUID:
-			e.Provider.GUID = v
-		case keyVersion, keyLevel, keyTask, keyOpcode:
-			if !systemInt(&e, k, v) {
-				// OTRF writes names ("Opcode":"Info"): a field, as given.
-				e.Data = append(e.Data, event.Field{Name: k, Value: v})
-			}
-		case keyKeywords:
-			e.Keywords = v
-		case keyTimeCreated:
-			e.TimeCreated, err = parseSystemTime(v)
-			haveTime = true
-		case keyRecordID:
-			if v != "" {
-				if e.RecordID, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64); err != nil {
-					err = fmt.Errorf("invalid record ID %q", v)
-				}
-			}
-		case keyExecPID:
-			e.ExecutionPID, err = atoiField(v)
-		case keyExecTID:
-			e.ExecutionTID, err = atoiField(v)
-		case keyChannel:
-			e.Channel = v
-		case keyComputer:
-			e.Computer = v
-		case keyUserID:
-			e.UserID = v
-		default:
-			// OTRF names: kept as fields too, and standing in for the
-			// System values when those are absent.
-			switch k {
-			case "Hostname":
-				hostname = v
-			case "@timestamp":
-				stamp = v
-			case "SourceName":
-				source = v
-			}
+			f.list(k, vs)
+			continue
+		}
+		if err := f.member(k, t.scalar(c)); err != nil {
+			return f.e, err
+		}
+	}
+	return f.finish()
+}
+
+// flatBuilder maps a flat object's members, in order, to an event: the
+// tree decoder and the flat-line scanner share it, so that they cannot
+// disagree on what a member means.
+type flatBuilder struct {
+	e                       event.Event
+	hostname, stamp, source string
+	haveTime                bool
+}
+
+// isListKey says whether k holds an array of strings (the harness's lists).
+func isListKey(k string) bool { return k == keyObservations || k == keyModelled }
+
+func (f *flatBuilder) list(k string, vs []string) {
+	if k == keyObservations {
+		f.e.Observations = vs
+	} else {
+		f.e.ModelledFields = vs
+	}
+}
+
+// flatRole is what a flat member's name means: a System value, an OTRF
+// name standing in for one (kept as a field too), or a field.
+type flatRole uint8
+
+const (
+	roleField flatRole = iota
+	roleRunID
+	roleSimulated
+	roleContext
+	roleProvenance
+	roleEventID
+	roleProvider
+	roleProviderGUID
+	roleSystemInt // Version, Level, Task, Opcode
+	roleKeywords
+	roleTimeCreated
+	roleRecordID
+	roleExecPID
+	roleExecTID
+	roleChannel
+	roleComputer
+	roleUserID
+	roleHostname
+	roleStamp
+	roleSource
+)
+
+func roleOf(k string) flatRole {
+	switch k {
+	case keyRunID:
+		return roleRunID
+	case keySimulated:
+		return roleSimulated
+	case keyContext:
+		return roleContext
+	case keyProvenance:
+		return roleProvenance
+	case keyEventID:
+		return roleEventID
+	case keyProvider:
+		return roleProvider
+	case keyProviderGUID:
+		return roleProviderGUID
+	case keyVersion, keyLevel, keyTask, keyOpcode:
+		return roleSystemInt
+	case keyKeywords:
+		return roleKeywords
+	case keyTimeCreated:
+		return roleTimeCreated
+	case keyRecordID:
+		return roleRecordID
+	case keyExecPID:
+		return roleExecPID
+	case keyExecTID:
+		return roleExecTID
+	case keyChannel:
+		return roleChannel
+	case keyComputer:
+		return roleComputer
+	case keyUserID:
+		return roleUserID
+	case "Hostname":
+		return roleHostname
+	case "@timestamp":
+		return roleStamp
+	case "SourceName":
+		return roleSource
+	}
+	return roleField
+}
+
+// member reads one scalar member: a string's content, a number's or a
+// boolean's JSON text, null as "".
+func (f *flatBuilder) member(k, v string) error { return f.memberAs(roleOf(k), k, v) }
+
+// memberAs is member with k's role known (the scanner's names carry it).
+func (f *flatBuilder) memberAs(role flatRole, k, v string) error {
+	e := &f.e
+	var err error
+	switch role {
+	case roleRunID:
+		e.RunID = v
+	case roleSimulated: // the older mark of a simulated event
+		var sim bool
+		if sim, err = strconv.ParseBool(v); err == nil && sim {
+			e.Provenance = event.Simulated
+		}
+	case roleContext:
+		e.Context = v
+	case roleProvenance:
+		e.Provenance, err = event.ParseProvenance(v)
+	case roleEventID:
+		e.EventID, err = atoiField(v)
+	case roleProvider:
+		e.Provider.Name = v
+	case roleProviderGUID:
+		e.Provider.GUID = v
+	case roleSystemInt:
+		if !systemInt(e, k, v) {
+			// OTRF writes names ("Opcode":"Info"): a field, as given.
 			e.Data = append(e.Data, event.Field{Name: k, Value: v})
 		}
-		if err != nil {
-			return e, fmt.Errorf("key %q: %w", k, err)
+	case roleKeywords:
+		e.Keywords = v
+	case roleTimeCreated:
+		e.TimeCreated, err = parseSystemTime(v)
+		f.haveTime = true
+	case roleRecordID:
+		if v != "" {
+			if e.RecordID, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64); err != nil {
+				err = fmt.Errorf("invalid record ID %q", v)
+			}
 		}
+	case roleExecPID:
+		e.ExecutionPID, err = atoiField(v)
+	case roleExecTID:
+		e.ExecutionTID, err = atoiField(v)
+	case roleChannel:
+		e.Channel = v
+	case roleComputer:
+		e.Computer = v
+	case roleUserID:
+		e.UserID = v
+	default:
+		// OTRF names: kept as fields too, and standing in for the
+		// System values when those are absent.
+		switch role {
+		case roleHostname:
+			f.hostname = v
+		case roleStamp:
+			f.stamp = v
+		case roleSource:
+			f.source = v
+		}
+		e.Data = append(e.Data, event.Field{Name: k, Value: v})
 	}
+	if err != nil {
+		return fmt.Errorf("key %q: %w", k, err)
+	}
+	return nil
+}
+
+func (f *flatBuilder) finish() (event.Event, error) {
+	e := &f.e
 	if e.Computer == "" {
-		e.Computer = hostname
+		e.Computer = f.hostname
 	}
 	if e.Provider.Name == "" {
-		e.Provider.Name = source
+		e.Provider.Name = f.source
 	}
-	if !haveTime && stamp != "" {
-		tm, err := parseSystemTime(stamp)
+	if !f.haveTime && f.stamp != "" {
+		tm, err := parseSystemTime(f.stamp)
 		if err != nil {
-			return e, fmt.Errorf("key %q: %w", "@timestamp", err)
+			return *e, fmt.Errorf("key %q: %w", "@timestamp", err)
 		}
 		e.TimeCreated = tm
 	}
@@ -258,11 +368,11 @@ func (t *jtree) flat(root int32) (event.Event, error) {
 	}
 	if e.Channel == "" && e.EventID == 0 {
 		// A line of the harness's proxy log or of a Zeek log.
-		if err := event.RecognizeNetworkLog(&e); err != nil {
-			return e, err
+		if err := event.RecognizeNetworkLog(e); err != nil {
+			return *e, err
 		}
 	}
-	return e, nil
+	return *e, nil
 }
 
 // systemInt sets a numeric System value; false when v is not a number.

@@ -14,46 +14,65 @@ import (
 type splView struct {
 	ev   *event.Event
 	opts *Options
-	// The sourcetype of the last channel seen: events of one channel
-	// come in runs.
-	channel, sourcetype string
+	// What depends on the channel alone, for the last channel seen:
+	// events of one channel come in runs.
+	channel, source, sourcetype string
+	netIndex, netType           string // a network log's index and sourcetype
+	net, known                  bool
+	// The last event code rendered, as text.
+	code   string
+	codeID int
 }
 
 // systemFields are the names SPLEvent sets over EventData, in its order
 // of precedence (later wins).
 var systemFields = [...]string{"EventCode", "EventID", "host", "Computer", "Channel", "source", "_time", "index", "sourcetype"}
 
-func (v *splView) Field(name string) (string, bool) {
-	if index, sourcetype, ok := event.SplunkSource(v.ev.Channel); ok {
-		// A network log line: its own index and sourcetype, no event code.
-		switch name {
-		case "EventCode", "EventID":
-			return "", false
-		case "source":
-			return v.ev.Channel, true
-		case "index":
-			return index, true
-		case "sourcetype":
-			return sourcetype, true
-		}
+// byChannel brings the channel-derived values up to date.
+func (v *splView) byChannel() {
+	if v.known && v.channel == v.ev.Channel {
+		return
 	}
+	v.channel, v.known = v.ev.Channel, true
+	v.netIndex, v.netType, v.net = event.SplunkSource(v.channel)
+	v.source = "XmlWinEventLog:" + v.channel
+	v.sourcetype = strings.ReplaceAll(v.opts.Sourcetype, "{channel}", v.channel)
+}
+
+func (v *splView) Field(name string) (string, bool) {
 	switch name {
 	case "EventCode", "EventID":
-		return strconv.Itoa(v.ev.EventID), true
-	case "host", "Computer":
+		if v.byChannel(); v.net {
+			break // a network log line has no event code but its own fields
+		}
+		if v.code == "" || v.codeID != v.ev.EventID {
+			v.code, v.codeID = strconv.Itoa(v.ev.EventID), v.ev.EventID
+		}
+		return v.code, true
+	case "host":
+		return v.ev.Computer, true
+	case "Computer":
+		if v.byChannel(); v.net {
+			break // nor a Computer: its host is the sensor's
+		}
 		return v.ev.Computer, true
 	case "Channel":
 		return v.ev.Channel, true
 	case "source":
-		return "XmlWinEventLog:" + v.ev.Channel, true
+		if v.byChannel(); v.net {
+			return v.ev.Channel, true
+		}
+		return v.source, true
 	case "_time":
 		return event.FormatEpoch(v.ev.TimeCreated), true
 	case "index":
+		if v.byChannel(); v.net {
+			return v.netIndex, true
+		}
 		return v.opts.Index, true
 	case "sourcetype":
-		if v.sourcetype == "" || v.channel != v.ev.Channel {
-			v.channel = v.ev.Channel
-			v.sourcetype = strings.ReplaceAll(v.opts.Sourcetype, "{channel}", v.ev.Channel)
+		if v.byChannel(); v.net {
+			return v.netType, true
 		}
 		return v.sourcetype, true
 	}

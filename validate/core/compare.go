@@ -12,15 +12,20 @@ func CompareValues(a, b Value) (c int, ok bool) {
 	if a.kind == KindBool && b.kind == KindBool {
 		return int(a.num - b.num), true
 	}
-	if x, okA := a.Numeric(); okA {
-		if y, okB := b.Numeric(); okB {
-			switch {
-			case x < y:
-				return -1, true
-			case x > y:
-				return 1, true
+	// Text is parsed as a number only when the other side may be one too
+	// (a string literal never is): most comparisons are of event text
+	// against a quoted value.
+	if mayBeNumber(a) && mayBeNumber(b) {
+		if x, okA := a.Numeric(); okA {
+			if y, okB := b.Numeric(); okB {
+				switch {
+				case x < y:
+					return -1, true
+				case x > y:
+					return 1, true
+				}
+				return 0, true
 			}
-			return 0, true
 		}
 	}
 	sa, _ := a.Text()
@@ -30,3 +35,8 @@ func CompareValues(a, b Value) (c int, ok bool) {
 
 // Truthy reports whether v is the Boolean true.
 func Truthy(v Value) bool { return v.kind == KindBool && v.num != 0 }
+
+// mayBeNumber is false for a value whose Numeric is certainly false.
+func mayBeNumber(v Value) bool {
+	return v.kind == KindNumber || v.kind == KindMulti || v.kind == KindString && v.field
+}

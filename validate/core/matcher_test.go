@@ -12,10 +12,10 @@ import (
 
 // The fast matchers must agree with the obvious regular expressions.
 
-func TestWildcardAgreesWithRegexp(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	alphabet := []string{"a", "B", "\\", ".", "*", "x", "é", "É"}
-	gen := func(n int, stars bool) string {
+// patternGen returns a generator of random text of up to n-1 pieces of
+// the alphabet; without stars, a '*' drawn becomes an 'a'.
+func patternGen(rng *rand.Rand, alphabet ...string) func(n int, stars bool) string {
+	return func(n int, stars bool) string {
 		var b strings.Builder
 		for range rng.IntN(n) {
 			c := alphabet[rng.IntN(len(alphabet))]
@@ -26,6 +26,10 @@ func TestWildcardAgreesWithRegexp(t *testing.T) {
 		}
 		return b.String()
 	}
+}
+
+func TestWildcardAgreesWithRegexp(t *testing.T) {
+	gen := patternGen(rand.New(rand.NewPCG(1, 2)), "a", "B", "\\", ".", "*", "x", "é", "É")
 	for range 20000 {
 		pat := gen(6, true)
 		var re strings.Builder
@@ -42,6 +46,34 @@ func TestWildcardAgreesWithRegexp(t *testing.T) {
 		s := gen(8, false)
 		require.Equal(t, want.MatchString(s), w.Match(s), "pattern %q text %q", pat, s)
 	}
+}
+
+// TestWildcardSetAgreesWithPatterns: a set matches exactly when one of its
+// patterns does, whatever the patterns' shapes.
+func TestWildcardSetAgreesWithPatterns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	gen := patternGen(rng, "a", "B", "b", "\\", ".", "*", "*", "é", "É")
+	shapes := map[string]bool{}
+	for range 20000 {
+		pats := make([]Wildcard, 1+rng.IntN(4))
+		for i := range pats {
+			pats[i] = CompileWildcard(gen(5, true), rng.IntN(8) == 0)
+		}
+		set := NewWildcardSet(pats)
+		for _, k := range []struct {
+			name string
+			n    int
+		}{{"exact", len(set.exact)}, {"prefix", len(set.prefix)}, {"suffix", len(set.suffix)}, {"contains", len(set.contains)}, {"other", len(set.other)}} {
+			shapes[k.name] = shapes[k.name] || k.n > 0
+		}
+		s := gen(7, false)
+		want := false
+		for i := range pats {
+			want = want || pats[i].Match(s)
+		}
+		require.Equal(t, want, set.Match(s), "patterns %v text %q", pats, s)
+	}
+	assert.Equal(t, map[string]bool{"exact": true, "prefix": true, "suffix": true, "contains": true, "other": true}, shapes, "every shape is tried")
 }
 
 func TestLiteralMatcher(t *testing.T) {

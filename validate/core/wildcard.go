@@ -57,6 +57,11 @@ func (w *Wildcard) Match(s string) bool {
 		// "" matches only the empty value; "*" (or "**") anything.
 		return w.lead || s == ""
 	}
+	if len(segs) == 1 && !w.lead && !w.trail {
+		// A value without a star, most of what rules compare: the length
+		// decides most comparisons.
+		return len(s) == len(segs[0]) && (s == segs[0] || fold && EqualFoldASCII(s, segs[0]))
+	}
 	if !w.lead {
 		if !HasPrefix(s, segs[0], fold) {
 			return false
@@ -94,6 +99,9 @@ func LowerASCII(c byte) byte {
 func EqualFoldASCII(a, b string) bool {
 	if len(a) != len(b) {
 		return false
+	}
+	if a == b {
+		return true // most text has the case the rule wrote
 	}
 	for i := 0; i < len(a); i++ {
 		if a[i] != b[i] && LowerASCII(a[i]) != LowerASCII(b[i]) {
@@ -148,4 +156,81 @@ func Index(s, sub string, fold bool) int {
 		}
 	}
 	return -1
+}
+
+// WildcardSet matches text against any of several patterns (a field IN
+// list, OR'ed field=value terms). Case-insensitive ASCII patterns of the
+// shapes rules use, an exact value, "x*", "*x" and "*x*", are compared
+// inline by shape, the length deciding most comparisons; the rest go
+// through Wildcard.Match.
+type WildcardSet struct {
+	// Lower-cased, but exact values also as written: text in the rule's
+	// case is one vector compare.
+	exact, exactAsIs, prefix, suffix, contains []string
+	other                                      []Wildcard
+}
+
+// NewWildcardSet groups the patterns by shape; the order of a set's
+// patterns does not change what it matches.
+func NewWildcardSet(pats []Wildcard) WildcardSet {
+	var s WildcardSet
+	for _, w := range pats {
+		if w.caseSen || !w.ascii || len(w.segs) != 1 {
+			s.other = append(s.other, w)
+			continue
+		}
+		seg := strings.ToLower(w.segs[0]) // ASCII: the bytes keep their places
+		switch {
+		case !w.lead && !w.trail:
+			s.exact = append(s.exact, seg)
+			s.exactAsIs = append(s.exactAsIs, w.segs[0])
+		case !w.lead:
+			s.prefix = append(s.prefix, seg)
+		case !w.trail:
+			s.suffix = append(s.suffix, seg)
+		default:
+			s.contains = append(s.contains, seg)
+		}
+	}
+	return s
+}
+
+// Match reports whether s matches one of the patterns.
+func (s *WildcardSet) Match(v string) bool {
+	for i, p := range s.exact {
+		if len(p) == len(v) && (v == s.exactAsIs[i] || equalFoldLower(v, p)) {
+			return true
+		}
+	}
+	for _, p := range s.suffix {
+		if len(p) <= len(v) && equalFoldLower(v[len(v)-len(p):], p) {
+			return true
+		}
+	}
+	for _, p := range s.prefix {
+		if len(p) <= len(v) && equalFoldLower(v[:len(p)], p) {
+			return true
+		}
+	}
+	for _, p := range s.contains {
+		if Index(v, p, true) >= 0 {
+			return true
+		}
+	}
+	for i := range s.other {
+		if s.other[i].Match(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldLower is EqualFoldASCII for a lower-cased p of s's length.
+func equalFoldLower(s, p string) bool {
+	for i := 0; i < len(p); i++ {
+		if c := s[i]; c != p[i] && (c < 'A' || c > 'Z' || c+'a'-'A' != p[i]) {
+			return false
+		}
+	}
+	return true
 }

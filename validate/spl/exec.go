@@ -542,7 +542,7 @@ func (q *Query) Stream(ctx context.Context, emit func(Row) error) *Stream {
 		q: q, ctx: ctx, emit: emit,
 		st:      &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))},
 		seg:     q.segmentEnd(0),
-		scratch: record{slotState: make([]uint8, q.slots), slotVal: make([]string, q.slots)},
+		scratch: record{slots: make([]slotEntry, q.slots)},
 	}
 	if s.seg < len(q.cmds) {
 		s.sink = q.cmds[s.seg].(blocker).sink()

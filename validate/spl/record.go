@@ -25,37 +25,41 @@ type record struct {
 
 	// A cache of event lookups by slot, a per-query number for each field
 	// name the query reads: the seed query tests EventCode, Image and
-	// CommandLine in several branches, and map lookups dominate evaluation.
-	slotState []uint8 // 0 not looked up, 1 absent, 2 present
-	slotVal   []string
+	// CommandLine in several branches, and lookups dominate evaluation.
+	// An entry is valid for the event whose number gen it holds, so that
+	// moving to the next event clears nothing.
+	slots []slotEntry
+	gen   uint32
+}
+
+type slotEntry struct {
+	gen     uint32
+	present bool
+	val     string
 }
 
 func (r *record) reset(ev Fields) {
 	r.ev = ev
 	r.over = r.over[:0]
 	r.cols = nil
-	clear(r.slotState)
+	if r.gen++; r.gen == 0 {
+		clear(r.slots) // the counter wrapped: no entry may look current
+		r.gen = 1
+	}
 }
 
 // evLookup reads an event field through the slot cache; slot -1, or a
-// record without a cache, reads the map.
+// record without a cache, reads the event.
 func (r *record) evLookup(slot int, name string) (string, bool) {
-	if slot < 0 || slot >= len(r.slotState) {
+	if slot < 0 || slot >= len(r.slots) {
 		return r.ev.Field(name)
 	}
-	switch r.slotState[slot] {
-	case 1:
-		return "", false
-	case 2:
-		return r.slotVal[slot], true
+	e := &r.slots[slot]
+	if e.gen != r.gen {
+		e.val, e.present = r.ev.Field(name)
+		e.gen = r.gen
 	}
-	s, ok := r.ev.Field(name)
-	if ok {
-		r.slotState[slot], r.slotVal[slot] = 2, s
-	} else {
-		r.slotState[slot] = 1
-	}
-	return s, ok
+	return e.val, e.present
 }
 
 func (r *record) clone() *record {
@@ -76,11 +80,23 @@ func (r *record) keep() *record {
 		c.ev = materialise(r.ev)
 		return c
 	}
+	// The visible values, copied into one string.
 	ev := make(pairs, 0, len(r.cols))
+	size := 0
 	for _, n := range r.cols {
 		if v, ok := r.ev.Field(n); ok {
-			ev = append(ev, pair{n, strings.Clone(v)})
+			ev = append(ev, pair{n, v})
+			size += len(v)
 		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, p := range ev {
+		b.WriteString(p.value)
+	}
+	all, at := b.String(), 0
+	for i := range ev {
+		ev[i].value, at = all[at:at+len(ev[i].value)], at+len(ev[i].value)
 	}
 	c.ev = ev
 	for i := range c.over {

@@ -2,6 +2,8 @@ package spl
 
 import (
 	"strings"
+
+	"github.com/t1567001/harness/validate/core"
 )
 
 type sOp uint8
@@ -24,7 +26,9 @@ type sNode struct {
 	slot  int        // the field's lookup-cache slot
 	cmp   string     // "=", "!=", "<", "<=", ">", ">="
 	pats  []wildcard // the value(s); one except for sIn
-	num   float64    // the value as a number, for < <= > >=
+	// set is pats grouped by shape, for "=" (compiled by optimize).
+	set   *core.WildcardSet
+	num   float64 // the value as a number, for < <= > >=
 	isNum bool
 	text  string // source text, for explanations
 	pos   int    // byte offset in the query
@@ -55,17 +59,22 @@ func (n *sNode) match(r *record) bool {
 	case sBare:
 		return n.matchBare(r)
 	}
-	if len(r.over) > 0 || r.cols != nil {
-		// A later search command may see multivalue fields from stats.
-		v := r.get(n.field)
-		if v.Kind() == KindMulti {
-			for _, s := range v.Values() {
-				if n.matchText(s) {
-					return true
-				}
-			}
-			return false
+	if len(r.over) == 0 && r.cols == nil {
+		// An untouched event, as the first search sees it.
+		s, ok := r.evLookup(n.slot, n.field)
+		if ok && n.set != nil {
+			return n.set.Match(s)
 		}
+		return ok && n.matchText(s)
+	}
+	// A later search command may see multivalue fields from stats.
+	if v := r.get(n.field); v.Kind() == KindMulti {
+		for _, s := range v.Values() {
+			if n.matchText(s) {
+				return true
+			}
+		}
+		return false
 	}
 	s, ok := r.text(n.slot, n.field)
 	return ok && n.matchText(s)
@@ -74,6 +83,9 @@ func (n *sNode) match(r *record) bool {
 func (n *sNode) matchText(s string) bool {
 	switch n.cmp {
 	case "=":
+		if n.set != nil {
+			return n.set.Match(s)
+		}
 		for i := range n.pats {
 			if n.pats[i].Match(s) {
 				return true
@@ -146,15 +158,32 @@ func (n *sNode) matchBare(r *record) bool {
 }
 
 // optimize returns an equivalent tree for evaluation: nested ANDs and ORs are
-// flattened, and OR'ed field=value terms on one field merge into a single
-// node so that the field is looked up once (the seed query ORs nine
-// DestinationHostname values). The parsed tree is kept as written for Explain.
+// flattened, OR'ed field=value terms on one field merge into a single node
+// so that the field is looked up once (the seed query ORs nine
+// DestinationHostname values), and each such node's values are grouped by
+// shape. The parsed tree is kept as written for Explain.
 func optimize(n *sNode) *sNode {
+	n = flatten(n)
+	compileSets(n)
+	return n
+}
+
+func compileSets(n *sNode) {
+	for _, k := range n.kids {
+		compileSets(k)
+	}
+	if (n.op == sCmp || n.op == sIn) && n.cmp == "=" && n.set == nil {
+		set := core.NewWildcardSet(n.pats)
+		n.set = &set
+	}
+}
+
+func flatten(n *sNode) *sNode {
 	switch n.op {
 	case sAnd, sOr:
 		var kids []*sNode
 		for _, k := range n.kids {
-			k = optimize(k)
+			k = flatten(k)
 			if k.op == n.op {
 				kids = append(kids, k.kids...)
 			} else {
@@ -172,7 +201,7 @@ func optimize(n *sNode) *sNode {
 		return &c
 	case sNot:
 		c := *n
-		c.kids = []*sNode{optimize(n.kids[0])}
+		c.kids = []*sNode{flatten(n.kids[0])}
 		return &c
 	}
 	return n
