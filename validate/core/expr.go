@@ -344,14 +344,3 @@ func FieldNames(e Expr) []string {
 	walk(e)
 	return out
 }
-
-// ExplainConjuncts says, for the document that satisfies most of cond's
-// top-level conditions, which hold and which fail and on what values. src
-// is the query text the expression spans index.
-func ExplainConjuncts(src string, cond Expr, docs []Doc) string {
-	c := NewClosest(src, cond)
-	for _, d := range docs {
-		c.Add(d)
-	}
-	return c.String()
-}
