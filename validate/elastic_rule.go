@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/internal/text"
 	"github.com/t1567001/harness/validate/core"
 	"github.com/t1567001/harness/validate/elastic"
 )
@@ -41,74 +42,123 @@ func (r *ElasticRule) ID() string { return r.rule.ID }
 // Kind is "elastic-<type>" (elastic-eql, elastic-esql, ...).
 func (r *ElasticRule) Kind() string { return "elastic-" + r.rule.Type }
 
-// docs reads events as ECS documents; owner[i] is the index of the event
-// document i came from (an event may give several: Winlogbeat's shape and
-// Elastic Defend's).
-func (r *ElasticRule) docs(events []event.Event) (docs []core.Doc, owner []int) {
-	for i := range events {
-		for _, d := range r.toECS(&events[i]) {
-			docs = append(docs, core.FlattenDoc(d))
-			owner = append(owner, i)
-		}
+// timeOrdered: a sequence joins its steps in time, new_terms alerts on a
+// first sighting.
+func (r *ElasticRule) timeOrdered() bool { return r.rule.TimeOrdered() }
+
+// docs reads ev as ECS documents (an event may give several: Winlogbeat's
+// shape and Elastic Defend's).
+func (r *ElasticRule) docs(ev *event.Event) []core.Doc {
+	ms := r.toECS(ev)
+	docs := make([]core.Doc, len(ms))
+	for i, m := range ms {
+		docs[i] = core.FlattenDoc(m)
 	}
-	return docs, owner
+	return docs
 }
 
-// Evaluate yields a row per alert: the rule's id, name, severity and risk
-// score, then the alert's columns; its sources are the events under the
-// documents the alert rests on.
-func (r *ElasticRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	docs, owner := r.docs(events)
-	var rows []Row
-	for _, a := range r.rule.Run(docs) {
-		row := Row{
-			Fields: []string{"rule_id", "rule_name", "severity", "risk_score"},
-			Values: map[string]string{"rule_id": r.rule.RuleID, "rule_name": r.rule.Name, "severity": r.rule.Severity,
-				"risk_score": fmt.Sprint(r.rule.RiskScore)},
-		}
-		for _, c := range a.Columns {
-			if _, dup := row.Values[c]; dup {
-				continue
-			}
-			row.Fields = append(row.Fields, c)
-			row.Values[c] = strings.ReplaceAll(a.Values.Get(c).String(), "\n", ",")
-		}
-		for _, d := range a.Sources {
-			row.Sources = append(row.Sources, owner[d])
-		}
-		slices.Sort(row.Sources)
-		row.Sources = slices.Compact(row.Sources)
-		rows = append(rows, row)
-	}
-	return rows, nil
+// Start runs the rule over the events' ECS documents as they come (see
+// elastic.Stream): a row per alert, with the rule's id, name, severity and
+// risk score, then the alert's columns; its sources are the events under
+// the documents the alert rests on.
+func (r *ElasticRule) Start(ctx context.Context, emit func(Row) error) Feed {
+	f := &elasticFeed{}
+	f.s = r.rule.Stream(ctx, func(a elastic.Alert) error { return emit(r.row(a)) })
+	f.docs = r.docs
+	return f
 }
 
-// Explain says, in the rule's language, what the events lacked.
-func (r *ElasticRule) Explain(ctx context.Context, events []event.Event, want Outcome) string {
-	docs, _ := r.docs(events)
+type elasticFeed struct {
+	s    *elastic.Stream
+	docs func(*event.Event) []core.Doc
+	n    int
+}
+
+func (f *elasticFeed) Push(ev *event.Event) (bool, error) {
+	kept := false
+	for _, d := range f.docs(ev) {
+		k, err := f.s.Push(d, f.n)
+		if err != nil {
+			return false, err
+		}
+		kept = kept || k
+	}
+	f.n++
+	return kept, nil
+}
+
+func (f *elasticFeed) Done() bool   { return false }
+func (f *elasticFeed) Close() error { return f.s.Close() }
+
+func (r *ElasticRule) row(a elastic.Alert) Row {
+	row := Row{
+		Fields: []string{"rule_id", "rule_name", "severity", "risk_score"},
+		Values: map[string]string{"rule_id": r.rule.RuleID, "rule_name": r.rule.Name, "severity": r.rule.Severity,
+			"risk_score": fmt.Sprint(r.rule.RiskScore)},
+	}
+	for _, c := range a.Columns {
+		if _, dup := row.Values[c]; dup {
+			continue
+		}
+		row.Fields = append(row.Fields, c)
+		row.Values[c] = strings.ReplaceAll(a.Values.Get(c).String(), "\n", ",")
+	}
+	row.Sources = slices.Clone(a.Sources)
+	slices.Sort(row.Sources)
+	row.Sources = slices.Compact(row.Sources)
+	return row
+}
+
+// ruleFields is how many fields every row starts with (rule_id, rule_name,
+// severity, risk_score) before the alert's own.
+const ruleFields = 4
+
+// Explainer says, in the rule's language, what the events lacked; or,
+// where the rule should stay silent, on what it fired (from rows).
+func (r *ElasticRule) Explainer(_ context.Context, want Outcome, rows []Row) Explainer {
+	x := &elasticExplainer{r: r, want: want, rows: rows}
 	if want.Fires {
-		return fmt.Sprintf("rule %s (%s, %s) does not fire:\n  %s", r.rule.ID, r.rule.Name, r.Kind(), indentLines(r.rule.Explain(docs)))
+		x.x = r.rule.Explainer()
 	}
-	alerts := r.rule.Run(docs)
+	return x
+}
+
+type elasticExplainer struct {
+	r    *ElasticRule
+	want Outcome
+	rows []Row
+	x    *elastic.Explainer
+	n    int
+}
+
+func (x *elasticExplainer) Push(ev *event.Event) error {
+	if x.x == nil {
+		return nil
+	}
+	for _, d := range x.r.docs(ev) {
+		x.x.Add(d, x.n)
+	}
+	x.n++
+	return nil
+}
+
+func (x *elasticExplainer) String() string {
+	r := x.r
+	if x.want.Fires {
+		return fmt.Sprintf("rule %s (%s, %s) does not fire:\n  %s", r.rule.ID, r.rule.Name, r.Kind(), indentLines(x.x.String()))
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "rule %s (%s) fires %d time(s) where it should stay silent:", r.rule.ID, r.rule.Name, len(alerts))
-	for i, a := range alerts {
+	fmt.Fprintf(&b, "rule %s (%s) fires %d time(s) where it should stay silent:", r.rule.ID, r.rule.Name, len(x.rows))
+	for i, row := range x.rows {
 		if i == 3 {
-			fmt.Fprintf(&b, "\n  ... and %d more", len(alerts)-i)
+			fmt.Fprintf(&b, "\n  ... and %d more", len(x.rows)-i)
 			break
 		}
 		var parts []string
-		for _, c := range a.Columns {
-			v := a.Values.Get(c).String()
-			if len(v) > 80 {
-				v = v[:77] + "..."
-			}
-			parts = append(parts, c+"="+strings.ReplaceAll(v, "\n", ","))
+		for _, c := range row.Fields[min(ruleFields, len(row.Fields)):] {
+			parts = append(parts, c+"="+text.Clip(row.Values[c], 80))
 		}
-		fmt.Fprintf(&b, "\n  - on %d document(s): %s", len(a.Sources), strings.Join(parts, " "))
+		fmt.Fprintf(&b, "\n  - on %d event(s): %s", len(row.Sources), strings.Join(parts, " "))
 	}
 	return b.String()
 }

@@ -3,6 +3,8 @@ package validate
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 
 	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/validate/spl"
@@ -13,18 +15,89 @@ import (
 // constant memory (commands such as sort and stats keep what they need).
 type Feed interface {
 	// Push offers one event; the rule does not keep it. Rows name their
-	// events by their index in the stream (Row.Sources).
-	Push(ev *event.Event) error
+	// events by their index in the stream (Row.Sources). Push reports
+	// whether the rule keeps the event's index to cite it in a row it
+	// yields later (a stats group, a pending sequence, a correlation
+	// window): the caller keeps what it shows of such an event.
+	Push(ev *event.Event) (kept bool, err error)
 	// Done reports whether no further event can change the rule's rows.
 	Done() bool
 	// Close ends the stream and emits the rows still held.
 	Close() error
 }
 
-// Streamer is a rule that can run over a stream of events.
-type Streamer interface {
-	Rule
-	Start(ctx context.Context, emit func(Row) error) Feed
+// Explainer follows events one at a time, the same events a rule ran
+// over, and says at the end, in the rule's terms, why they give (or do
+// not give) an outcome. It keeps counts and a few examples, never the
+// events.
+type Explainer interface {
+	Push(ev *event.Event) error
+	String() string
+}
+
+// timeOrdered is a rule whose result depends on the order of events
+// (correlations, sequences, first sightings): over events held in memory
+// it runs in time order.
+type timeOrdered interface{ timeOrdered() bool }
+
+// order is the order rule reads events held in memory in: by TimeCreated
+// (stable) for a rule that depends on it, as given otherwise.
+func order(r Rule, events []event.Event) []int {
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	if t, ok := r.(timeOrdered); ok && t.timeOrdered() {
+		sort.SliceStable(order, func(a, b int) bool { return events[order[a]].TimeCreated.Before(events[order[b]].TimeCreated) })
+	}
+	return order
+}
+
+// Evaluate runs r over events held in memory and returns its rows, whose
+// sources are indexes into events.
+func Evaluate(ctx context.Context, r Rule, events []event.Event) ([]Row, error) {
+	var rows []Row
+	order := order(r, events)
+	f := r.Start(ctx, func(row Row) error {
+		// The stream numbers events as they come; the caller, by input.
+		for i, s := range row.Sources {
+			row.Sources[i] = order[s]
+		}
+		rows = append(rows, row)
+		return nil
+	})
+	for _, i := range order {
+		if _, err := f.Push(&events[i]); err != nil {
+			return nil, err
+		}
+		if f.Done() {
+			break
+		}
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// Explain says, in r's terms, why events give (or do not give) want.
+func Explain(ctx context.Context, r Rule, events []event.Event, want Outcome) string {
+	rows, err := Evaluate(ctx, r, events)
+	if err != nil {
+		return fmt.Sprintf("rule %s: %v", r.ID(), err)
+	}
+	return explain(ctx, r, events, want, rows)
+}
+
+// explain explains with the rows r yields on events.
+func explain(ctx context.Context, r Rule, events []event.Event, want Outcome, rows []Row) string {
+	x := r.Explainer(ctx, want, rows)
+	for _, i := range order(r, events) {
+		if err := x.Push(&events[i]); err != nil {
+			return fmt.Sprintf("rule %s: %v", r.ID(), err)
+		}
+	}
+	return x.String()
 }
 
 // Start runs the query over a stream.
@@ -41,12 +114,13 @@ type splFeed struct {
 	view splView
 }
 
-func (f *splFeed) Push(ev *event.Event) error {
+func (f *splFeed) Push(ev *event.Event) (bool, error) {
 	f.view.ev = ev
+	kept := f.s.Kept()
 	if err := f.s.Push(&f.view); err != nil {
-		return fmt.Errorf("rule %s: %w", f.rule.id, err)
+		return false, fmt.Errorf("rule %s: %w", f.rule.id, err)
 	}
-	return nil
+	return f.s.Kept() > kept, nil
 }
 
 func (f *splFeed) Done() bool { return f.s.Done() }
@@ -78,44 +152,98 @@ func (r *SigmaRule) Start(ctx context.Context, emit func(Row) error) Feed {
 
 type sigmaFeed struct{ st *sigmaStream }
 
-func (f *sigmaFeed) Push(ev *event.Event) error { return f.st.push(ev) }
-func (f *sigmaFeed) Done() bool                 { return false }
-func (f *sigmaFeed) Close() error               { return f.st.close() }
+func (f *sigmaFeed) Push(ev *event.Event) (bool, error) { return f.st.push(ev) }
+func (f *sigmaFeed) Done() bool                         { return false }
+func (f *sigmaFeed) Close() error                       { return f.st.close() }
 
-// Start runs any rule over a stream: a Streamer as events come, any other
-// rule (one that needs every event, such as an Elastic sequence) over the
-// events it holds until Close.
-func Start(ctx context.Context, r Rule, emit func(Row) error) Feed {
-	if s, ok := r.(Streamer); ok {
-		return s.Start(ctx, emit)
+// maxRefs is how many of the events a rule keeps a stream remembers the
+// EventRef of (the latest ones); of the others it remembers only their
+// provenance, when it is not recorded.
+const maxRefs = 4096
+
+// sources remembers, for one rule's stream, what its rows may cite of the
+// events gone by: only the events the rule keeps (Feed.Push), never the
+// others, since no row can rest on them.
+type sources struct {
+	refs    bool // whether to remember EventRefs, or only provenance
+	cur     *event.Event
+	n       int // events pushed; the current one is n-1
+	origins map[int]event.Provenance
+	byIndex map[int]EventRef
+	fifo    []int // byIndex's keys in the order added, from head
+	head    int
+	held    *int  // the events held by every stream of a check
+	peak    *int
+}
+
+func newSources(refs bool, held, peak *int) *sources {
+	return &sources{refs: refs, origins: map[int]event.Provenance{}, byIndex: map[int]EventRef{}, held: held, peak: peak}
+}
+
+// push makes ev the current event.
+func (s *sources) push(ev *event.Event) {
+	s.cur = ev
+	s.n++
+}
+
+// keep remembers the current event, which the rule keeps.
+func (s *sources) keep() {
+	i := s.n - 1
+	if o := s.cur.Origin(); o != event.Recorded {
+		s.origins[i] = o
+		s.count(1)
 	}
-	return &heldFeed{ctx: ctx, rule: r, emit: emit}
-}
-
-type heldFeed struct {
-	ctx    context.Context
-	rule   Rule
-	emit   func(Row) error
-	events []event.Event
-}
-
-func (f *heldFeed) Push(ev *event.Event) error {
-	f.events = append(f.events, *ev)
-	return nil
-}
-
-func (f *heldFeed) Done() bool { return false }
-
-func (f *heldFeed) Close() error {
-	rows, err := f.rule.Evaluate(f.ctx, f.events)
-	f.events = nil
-	if err != nil {
-		return err
+	if !s.refs {
+		return
 	}
-	for _, r := range rows {
-		if err := f.emit(r); err != nil {
-			return err
+	if len(s.fifo)-s.head == maxRefs {
+		delete(s.byIndex, s.fifo[s.head])
+		s.head++
+		s.count(-1)
+		if s.head == maxRefs {
+			s.fifo, s.head = slices.Delete(s.fifo, 0, s.head), 0
 		}
 	}
-	return nil
+	s.byIndex[i] = refOf(s.cur)
+	s.fifo = append(s.fifo, i)
+	s.count(1)
+}
+
+func (s *sources) count(d int) {
+	if s.held == nil {
+		return
+	}
+	*s.held += d
+	if *s.held > *s.peak {
+		*s.peak = *s.held
+	}
+}
+
+// origin is the provenance of event i, one the rule kept or the current
+// one.
+func (s *sources) origin(i int) event.Provenance {
+	if i == s.n-1 && s.cur != nil {
+		return s.cur.Origin()
+	}
+	if p, ok := s.origins[i]; ok {
+		return p
+	}
+	return event.Recorded
+}
+
+// ref is the EventRef of event i, when it is the current one or one of
+// the latest the rule kept.
+func (s *sources) ref(i int) (EventRef, bool) {
+	if i == s.n-1 && s.cur != nil {
+		return refOf(s.cur), true
+	}
+	r, ok := s.byIndex[i]
+	return r, ok
+}
+
+func refOf(ev *event.Event) EventRef {
+	return EventRef{
+		Computer: ev.Computer, Channel: ev.Channel, RecordID: ev.RecordID, EventID: ev.EventID,
+		Provenance: ev.Origin(), Observations: ev.Observations, Summary: describe(*ev),
+	}
 }
