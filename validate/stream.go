@@ -172,7 +172,7 @@ type sources struct {
 	byIndex map[int]EventRef
 	fifo    []int // byIndex's keys in the order added, from head
 	head    int
-	held    *int  // the events held by every stream of a check
+	held    *int // the events held by every stream of a check
 	peak    *int
 }
 

@@ -45,7 +45,7 @@ func newSPLCmd() *cobra.Command {
 			if err != nil {
 				return badInput(fmt.Errorf("%s: %w", query, err))
 			}
-			return streamRows(cmd, []validate.Streamer{rule}, files, strict, asJSON)
+			return streamRows(cmd, []validate.Rule{rule}, files, strict, asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -76,10 +76,10 @@ func newSigmaCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var sigma []validate.Streamer
+			var sigma []validate.Rule
 			for _, r := range rules {
-				if s, ok := r.(validate.Streamer); ok && r.Kind() == "sigma" {
-					sigma = append(sigma, s)
+				if r.Kind() == "sigma" {
+					sigma = append(sigma, r)
 				}
 			}
 			return streamRows(cmd, sigma, files, strict, asJSON)
@@ -98,7 +98,7 @@ func newSigmaCmd() *cobra.Command {
 // streamRows runs rules over the events of files as they are read: JSON
 // rows are printed as the rules yield them; the table is printed at the
 // end (it needs every row to align its columns), holding rows, not events.
-func streamRows(cmd *cobra.Command, rules []validate.Streamer, files []string, strict, asJSON bool) error {
+func streamRows(cmd *cobra.Command, rules []validate.Rule, files []string, strict, asJSON bool) error {
 	w := cmd.OutOrStdout()
 	var rows []validate.Row
 	emit := func(r validate.Row) error {
@@ -123,7 +123,7 @@ func streamRows(cmd *cobra.Command, rules []validate.Streamer, files []string, s
 			if f.Done() {
 				continue
 			}
-			if err := f.Push(ev); err != nil {
+			if _, err := f.Push(ev); err != nil {
 				return false, err
 			}
 			done = done && f.Done()
