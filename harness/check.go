@@ -39,10 +39,12 @@ func Slice(events []event.Event) Recording {
 // of the profile the context names; when no profile does, every event is
 // in scope. A context with no event is an error: its expectations would
 // check nothing.
-func CheckExpectations(ctx context.Context, rules []validate.Rule, events Recording, exps map[string][]atomics.Expectation) ([]validate.Verdict, error) {
+func CheckExpectations(ctx context.Context, rules []validate.Rule, events Recording, exps map[string][]atomics.Expectation) ([]validate.Verdict, CheckStats, error) {
+	st := CheckStats{Held: map[string]int{}}
 	scopes := scopesOf(ctx, rules, exps)
 	present := map[string]bool{}
 	err := events(func(ev *event.Event) error {
+		st.Events++
 		if ev.Context != "" {
 			present[ev.Context] = true
 		}
@@ -54,15 +56,19 @@ func CheckExpectations(ctx context.Context, rules []validate.Rule, events Record
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, st, err
 	}
 	again := false
 	for _, s := range scopes {
 		a, err := s.close(present)
 		if err != nil {
-			return nil, err
+			return nil, st, err
 		}
 		again = again || a
+		st.Refs += s.chosen.Peak()
+		for id, n := range s.chosen.Held() {
+			st.Held[id] = max(st.Held[id], n)
+		}
 	}
 	if again {
 		// The second pass: only explanations, over the same events.
@@ -77,7 +83,7 @@ func CheckExpectations(ctx context.Context, rules []validate.Rule, events Record
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, st, err
 		}
 	}
 	verdicts := []validate.Verdict{}
@@ -87,7 +93,19 @@ func CheckExpectations(ctx context.Context, rules []validate.Rule, events Record
 			verdicts = append(verdicts, v)
 		}
 	}
-	return verdicts, nil
+	return verdicts, st, nil
+}
+
+// CheckStats is what CheckExpectations held while it read the events.
+type CheckStats struct {
+	// Events counts the events read (once).
+	Events int
+	// Held is, per rule, the most events the rule held at once in any
+	// context (validate.Checker.Held).
+	Held map[string]int
+	// Refs is the most event references the contexts' checks remembered
+	// at once, summed (validate.Checker.Peak).
+	Refs int
 }
 
 // scope is one host context's check. Until the stream ends it is not known

@@ -20,9 +20,9 @@ type Checker struct {
 	runs   map[string]*ruleRun
 	order  []*ruleRun
 	// held counts the event references the streams hold, peak the most
-	// at once.
-	held, peak int
-	closed     bool
+	// at once; n counts the events pushed.
+	held, peak, n int
+	closed        bool
 }
 
 type ruleRun struct {
@@ -32,7 +32,20 @@ type ruleRun struct {
 	checks  []*expCheck
 	rows    []Row // the first maxRows, for explanations
 	explain map[string]Explainer
-	err     error
+	// peak is the most events the rule held (Feed.Held), looked at every
+	// heldEvery events and at the end.
+	peak int
+}
+
+// heldEvery is how many events pass between two looks at what the rules
+// hold.
+const heldEvery = 1024
+
+// sample looks at what the rule holds, and forgets the events it can no
+// longer cite.
+func (r *ruleRun) sample() {
+	r.peak = max(r.peak, r.feed.Held())
+	r.src.release(r.feed.Oldest())
 }
 
 // NewChecker starts every rule exps name over a stream; an expectation
@@ -83,7 +96,11 @@ func (r *ruleRun) add(row Row) error {
 
 // Push runs every rule on the next event.
 func (c *Checker) Push(ev *event.Event) error {
+	c.n++
 	for _, r := range c.order {
+		if c.n%heldEvery == 0 {
+			r.sample()
+		}
 		r.src.push(ev)
 		if r.feed.Done() {
 			continue
@@ -109,6 +126,7 @@ func (c *Checker) Close() (again bool, err error) {
 	c.closed = true
 	for _, r := range c.order {
 		r.src.cur = nil
+		r.sample()
 		if err := r.feed.Close(); err != nil {
 			return false, err
 		}
@@ -153,6 +171,16 @@ func (c *Checker) Verdicts() []Verdict {
 		}
 	}
 	return out
+}
+
+// Held is, per rule id, the most events the rule held at once (Feed.Held):
+// what it kept of the stream, as looked at every heldEvery events.
+func (c *Checker) Held() map[string]int {
+	m := make(map[string]int, len(c.order))
+	for _, r := range c.order {
+		m[r.rule.ID()] = r.peak
+	}
+	return m
 }
 
 // Peak is the most event references (EventRefs and provenances of events

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/internal/text"
@@ -19,21 +21,66 @@ type ECSConverter func(e *event.Event) []map[string]any
 // ElasticRule is an Elastic detection rule (TOML) run by package elastic
 // over the events' ECS documents.
 type ElasticRule struct {
-	rule  *elastic.Rule
+	rule *elastic.Rule
+	ecs  *ecsCache
+}
+
+// ecsCache reads each event as ECS documents once for every Elastic rule
+// it goes to: the rules LoadRules loads share one, so that an event
+// pushed to all of them in turn is rendered for the first only. The
+// documents are never modified. It is safe for concurrent use.
+type ecsCache struct {
 	toECS ECSConverter
+	mu    sync.Mutex
+	ev    *event.Event
+	key   ecsKey
+	last  []core.Doc
+}
+
+// ecsKey tells apart the events a caller pushes through one reused Event.
+type ecsKey struct {
+	record           uint64
+	time             time.Time
+	id, fields       int
+	channel, context string
+	computer         string
+}
+
+func keyOf(ev *event.Event) ecsKey {
+	return ecsKey{record: ev.RecordID, time: ev.TimeCreated, id: ev.EventID, fields: len(ev.Data), channel: ev.Channel, context: ev.Context, computer: ev.Computer}
+}
+
+// docs reads ev as ECS documents (an event may give several: Winlogbeat's
+// shape and Elastic Defend's).
+func (c *ecsCache) docs(ev *event.Event) []core.Doc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k := keyOf(ev); c.ev != ev || c.key != k {
+		ms := c.toECS(ev)
+		c.last = make([]core.Doc, len(ms))
+		for i, m := range ms {
+			c.last[i] = core.FlattenDoc(m)
+		}
+		c.ev, c.key = ev, k
+	}
+	return c.last
 }
 
 // NewElasticRule loads the rule in data; its id is the file name without
 // .toml, as Elastic names its rules' files.
 func NewElasticRule(name string, data []byte, toECS ECSConverter) (*ElasticRule, error) {
-	if toECS == nil {
+	return newElasticRule(name, data, &ecsCache{toECS: toECS})
+}
+
+func newElasticRule(name string, data []byte, ecs *ecsCache) (*ElasticRule, error) {
+	if ecs.toECS == nil {
 		return nil, &elastic.Refused{Reason: "no ECS mapping to read events with"}
 	}
 	r, err := elastic.Load(name, data)
 	if err != nil {
 		return nil, err
 	}
-	return &ElasticRule{rule: r, toECS: toECS}, nil
+	return &ElasticRule{rule: r, ecs: ecs}, nil
 }
 
 // ID is the rule's file name without extension.
@@ -46,17 +93,6 @@ func (r *ElasticRule) Kind() string { return "elastic-" + r.rule.Type }
 // first sighting.
 func (r *ElasticRule) timeOrdered() bool { return r.rule.TimeOrdered() }
 
-// docs reads ev as ECS documents (an event may give several: Winlogbeat's
-// shape and Elastic Defend's).
-func (r *ElasticRule) docs(ev *event.Event) []core.Doc {
-	ms := r.toECS(ev)
-	docs := make([]core.Doc, len(ms))
-	for i, m := range ms {
-		docs[i] = core.FlattenDoc(m)
-	}
-	return docs
-}
-
 // Start runs the rule over the events' ECS documents as they come (see
 // elastic.Stream): a row per alert, with the rule's id, name, severity and
 // risk score, then the alert's columns; its sources are the events under
@@ -64,7 +100,7 @@ func (r *ElasticRule) docs(ev *event.Event) []core.Doc {
 func (r *ElasticRule) Start(ctx context.Context, emit func(Row) error) Feed {
 	f := &elasticFeed{}
 	f.s = r.rule.Stream(ctx, func(a elastic.Alert) error { return emit(r.row(a)) })
-	f.docs = r.docs
+	f.docs = r.ecs.docs
 	return f
 }
 
@@ -87,7 +123,14 @@ func (f *elasticFeed) Push(ev *event.Event) (bool, error) {
 	return kept, nil
 }
 
-func (f *elasticFeed) Done() bool   { return false }
+func (f *elasticFeed) Done() bool { return false }
+func (f *elasticFeed) Held() int  { return f.s.Held() }
+func (f *elasticFeed) Oldest() int {
+	if id, ok := f.s.Oldest(); ok {
+		return id
+	}
+	return f.n
+}
 func (f *elasticFeed) Close() error { return f.s.Close() }
 
 func (r *ElasticRule) row(a elastic.Alert) Row {
@@ -135,7 +178,7 @@ func (x *elasticExplainer) Push(ev *event.Event) error {
 	if x.x == nil {
 		return nil
 	}
-	for _, d := range x.r.docs(ev) {
+	for _, d := range x.r.ecs.docs(ev) {
 		x.x.Add(d, x.n)
 	}
 	x.n++

@@ -22,6 +22,14 @@ type Feed interface {
 	Push(ev *event.Event) (kept bool, err error)
 	// Done reports whether no further event can change the rule's rows.
 	Done() bool
+	// Held is how many events the rule holds now, as records (sort) or as
+	// indexes it will cite (a stats group, a pending sequence, a
+	// correlation window): what it keeps of the stream.
+	Held() int
+	// Oldest is the index of the oldest event the rule may still cite in
+	// a row, or the number of events pushed when it may cite none of
+	// those gone by.
+	Oldest() int
 	// Close ends the stream and emits the rows still held.
 	Close() error
 }
@@ -102,7 +110,7 @@ func explain(ctx context.Context, r Rule, events []event.Event, want Outcome, ro
 
 // Start runs the query over a stream.
 func (r *SPLRule) Start(ctx context.Context, emit func(Row) error) Feed {
-	f := &splFeed{rule: r}
+	f := &splFeed{rule: r, first: -1}
 	f.view.opts = &r.opts
 	f.s = r.query.Stream(ctx, func(row spl.Row) error { return emit(toRow(row)) })
 	return f
@@ -112,6 +120,8 @@ type splFeed struct {
 	rule *SPLRule
 	s    *spl.Stream
 	view splView
+	// n counts the events pushed, first is the first one kept (or -1).
+	n, first int
 }
 
 func (f *splFeed) Push(ev *event.Event) (bool, error) {
@@ -120,10 +130,28 @@ func (f *splFeed) Push(ev *event.Event) (bool, error) {
 	if err := f.s.Push(&f.view); err != nil {
 		return false, fmt.Errorf("rule %s: %w", f.rule.id, err)
 	}
-	return f.s.Kept() > kept, nil
+	f.n++
+	if f.s.Kept() == kept {
+		return false, nil
+	}
+	if f.first < 0 {
+		f.first = f.n - 1
+	}
+	return true, nil
 }
 
 func (f *splFeed) Done() bool { return f.s.Done() }
+
+// Held: a sort keeps the record of every event it got, stats the index.
+func (f *splFeed) Held() int { return f.s.Kept() }
+
+// Oldest: what sort and stats keep, they keep until Close.
+func (f *splFeed) Oldest() int {
+	if f.first < 0 {
+		return f.n
+	}
+	return f.first
+}
 
 func (f *splFeed) Close() error {
 	if err := f.s.Close(); err != nil {
@@ -154,7 +182,14 @@ type sigmaFeed struct{ st *sigmaStream }
 
 func (f *sigmaFeed) Push(ev *event.Event) (bool, error) { return f.st.push(ev) }
 func (f *sigmaFeed) Done() bool                         { return false }
-func (f *sigmaFeed) Close() error                       { return f.st.close() }
+func (f *sigmaFeed) Held() int                          { n, _ := f.st.eng.Held(); return n }
+func (f *sigmaFeed) Oldest() int {
+	if n, oldest := f.st.eng.Held(); n > 0 {
+		return int(oldest)
+	}
+	return int(f.st.eng.Added())
+}
+func (f *sigmaFeed) Close() error { return f.st.close() }
 
 // maxRefs is how many of the events a rule keeps a stream remembers the
 // EventRef of (the latest ones); of the others it remembers only their
@@ -163,17 +198,35 @@ const maxRefs = 4096
 
 // sources remembers, for one rule's stream, what its rows may cite of the
 // events gone by: only the events the rule keeps (Feed.Push), never the
-// others, since no row can rest on them.
+// others, since no row can rest on them; and of those only the ones it
+// may still cite (Feed.Oldest).
 type sources struct {
-	refs    bool // whether to remember EventRefs, or only provenance
-	cur     *event.Event
-	n       int // events pushed; the current one is n-1
-	origins map[int]event.Provenance
-	byIndex map[int]EventRef
-	fifo    []int // byIndex's keys in the order added, from head
-	head    int
-	held    *int // the events held by every stream of a check
-	peak    *int
+	refs      bool // whether to remember EventRefs, or only provenance
+	cur       *event.Event
+	n         int // events pushed; the current one is n-1
+	origins   map[int]event.Provenance
+	byIndex   map[int]EventRef
+	originsAt queue // origins' keys in the order added
+	refsAt    queue // byIndex's
+	held      *int  // the events held by every stream of a check
+	peak      *int
+}
+
+// queue is event indexes in increasing order, taken from the head.
+type queue struct {
+	items []int
+	head  int
+}
+
+func (q *queue) len() int   { return len(q.items) - q.head }
+func (q *queue) push(i int) { q.items = append(q.items, i) }
+func (q *queue) front() int { return q.items[q.head] }
+func (q *queue) pop() (i int) {
+	i, q.head = q.items[q.head], q.head+1
+	if q.head >= 1024 && q.head*2 >= len(q.items) {
+		q.items, q.head = slices.Delete(q.items, 0, q.head), 0
+	}
+	return i
 }
 
 func newSources(refs bool, held, peak *int) *sources {
@@ -191,22 +244,32 @@ func (s *sources) keep() {
 	i := s.n - 1
 	if o := s.cur.Origin(); o != event.Recorded {
 		s.origins[i] = o
+		s.originsAt.push(i)
 		s.count(1)
 	}
 	if !s.refs {
 		return
 	}
-	if len(s.fifo)-s.head == maxRefs {
-		delete(s.byIndex, s.fifo[s.head])
-		s.head++
+	if s.refsAt.len() == maxRefs {
+		delete(s.byIndex, s.refsAt.pop())
 		s.count(-1)
-		if s.head == maxRefs {
-			s.fifo, s.head = slices.Delete(s.fifo, 0, s.head), 0
-		}
 	}
 	s.byIndex[i] = refOf(s.cur)
-	s.fifo = append(s.fifo, i)
+	s.refsAt.push(i)
 	s.count(1)
+}
+
+// release forgets the events before oldest, which no row can cite any
+// more.
+func (s *sources) release(oldest int) {
+	for s.originsAt.len() > 0 && s.originsAt.front() < oldest {
+		delete(s.origins, s.originsAt.pop())
+		s.count(-1)
+	}
+	for s.refsAt.len() > 0 && s.refsAt.front() < oldest {
+		delete(s.byIndex, s.refsAt.pop())
+		s.count(-1)
+	}
 }
 
 func (s *sources) count(d int) {

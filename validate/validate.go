@@ -135,6 +135,7 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 	}
 	var sigmaFiles []sigmaFile
 	lib := &sigma.Collection{}
+	ecs := &ecsCache{toECS: opts.ECS}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -181,7 +182,7 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 			if err != nil {
 				return err
 			}
-			r, err := NewElasticRule(p, data, opts.ECS)
+			r, err := newElasticRule(p, data, ecs)
 			if elastic.IsRefused(err) {
 				unsupported = append(unsupported, Unsupported{Path: p, Reason: err.Error()})
 				return nil

@@ -145,6 +145,8 @@ type fakeFeed struct {
 
 func (f *fakeFeed) Push(*event.Event) (bool, error) { return true, nil }
 func (f *fakeFeed) Done() bool                      { return false }
+func (f *fakeFeed) Held() int                       { return len(f.rows) }
+func (f *fakeFeed) Oldest() int                     { return 0 }
 func (f *fakeFeed) Close() error {
 	for _, r := range f.rows {
 		if err := f.emit(r); err != nil {

@@ -176,7 +176,7 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
-			verdicts, err := harness.CheckExpectations(cmd.Context(), rules, recording(cmd, files, strict), exps)
+			verdicts, _, err := harness.CheckExpectations(cmd.Context(), rules, recording(cmd, files, strict), exps)
 			var bad *exitError
 			switch {
 			case errors.As(err, &bad), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -310,6 +310,9 @@ type Stream struct {
 	groups map[string]*thresholdGroup
 	// seen: the new_terms combinations seen
 	seen map[string]bool
+	// cited counts the ids a threshold's groups cite, first is the
+	// first of them (-1 before).
+	cited, first int
 }
 
 type thresholdGroup struct {
@@ -325,7 +328,7 @@ const ctxEvery = 64
 // Stream starts a run whose alerts go to emit; it stops with ctx's error
 // when ctx is done.
 func (r *Rule) Stream(ctx context.Context, emit func(Alert) error) *Stream {
-	s := &Stream{r: r, ctx: ctx, emit: emit}
+	s := &Stream{r: r, ctx: ctx, emit: emit, first: -1}
 	switch {
 	case r.esql != nil:
 		s.esql = r.esql.Stream(IndexOf, func(row esql.Row) {
@@ -347,13 +350,30 @@ func (s *Stream) send(a Alert) {
 	}
 }
 
-// Pending is how many partial sequences an EQL sequence holds, and the
-// most it has held at once (0 for other rules).
-func (s *Stream) Pending() (now, peak int) {
-	if s.eql == nil {
-		return 0, 0
+// Held is how many documents the run cites now in what it keeps: a
+// sequence's pending partial sequences, a threshold's or an ES|QL stats'
+// groups, the rows an ES|QL sort or limit holds. A new_terms rule keeps
+// the combinations of terms it has seen, and no document.
+func (s *Stream) Held() int {
+	switch {
+	case s.eql != nil:
+		return s.eql.Held()
+	case s.esql != nil:
+		return s.esql.Held()
 	}
-	return s.eql.Pending()
+	return s.cited
+}
+
+// Oldest is the id of the oldest document the run keeps to cite; false
+// when it keeps none.
+func (s *Stream) Oldest() (id int, ok bool) {
+	switch {
+	case s.eql != nil:
+		return s.eql.Oldest()
+	case s.esql != nil:
+		return s.esql.Oldest()
+	}
+	return s.first, s.first >= 0
 }
 
 // Push runs one document, which the caller names id, through the rule. It
@@ -484,6 +504,9 @@ func (s *Stream) count(d core.Doc, id int) bool {
 	}
 	if len(g.sources) < core.MaxSources {
 		g.sources = append(g.sources, id)
+		if s.cited++; s.first < 0 {
+			s.first = id
+		}
 		return true
 	}
 	return false

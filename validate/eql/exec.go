@@ -77,8 +77,8 @@ type Stream struct {
 	q      *Query
 	emit   func(Match)
 	stages []map[string]partial
-	// pending counts the partial sequences held; peak is its maximum.
-	pending, peak int
+	// pending counts the partial sequences held, held their documents.
+	pending, held int
 	now           time.Time
 	n             int
 }
@@ -105,9 +105,25 @@ func (q *Query) Stream(emit func(Match)) *Stream {
 	return s
 }
 
-// Pending is how many partial sequences the stream holds, and the most it
-// has held at once.
-func (s *Stream) Pending() (now, peak int) { return s.pending, s.peak }
+// Pending is how many partial sequences the stream holds, and how many
+// documents they hold.
+func (s *Stream) Pending() (partials, docs int) { return s.pending, s.held }
+
+// Held is how many documents the pending partial sequences hold.
+func (s *Stream) Held() int { return s.held }
+
+// Oldest is the id of the first document of the oldest pending partial
+// sequence; false when none is pending.
+func (s *Stream) Oldest() (id int, ok bool) {
+	for _, st := range s.stages {
+		for _, p := range st {
+			if !ok || p.events[0] < id {
+				id, ok = p.events[0], true
+			}
+		}
+	}
+	return id, ok
+}
 
 // Push runs one document, which the caller names id, through the query.
 // It reports whether the stream keeps the document in a pending partial
@@ -172,15 +188,15 @@ func (s *Stream) Push(d core.Doc, id int) (kept bool) {
 
 func (s *Stream) hold(stage int, k string, p partial) {
 	s.stages[stage][k] = p
-	if s.pending++; s.pending > s.peak {
-		s.peak = s.pending
-	}
+	s.pending++
+	s.held += len(p.docs)
 }
 
 func (s *Stream) drop(stage map[string]partial, k string) {
-	if _, ok := stage[k]; ok {
+	if p, ok := stage[k]; ok {
 		delete(stage, k)
 		s.pending--
+		s.held -= len(p.docs)
 	}
 }
 

@@ -206,12 +206,14 @@ type Stream struct {
 	index func(core.Doc) string
 	emit  func(Row)
 	seg   int       // the first blocking command, or len(cmds)
+	lead  int       // the leading where commands that run on the document itself
 	stats *statsAcc // when that command is stats
 	held  []Row     // when it is sort or limit
 	// loaded counts the documents in the query's indices, out[i] the rows
 	// command i let through, total every document; closest[i] follows
 	// the rows reaching where command i, when explaining.
 	loaded, total int
+	first         int // the first document kept, -1 before
 	out           []int
 	closest       []*core.Closest
 }
@@ -219,7 +221,7 @@ type Stream struct {
 // Stream starts a run whose rows go to emit; index names each document's
 // index.
 func (q *Query) Stream(index func(core.Doc) string, emit func(Row)) *Stream {
-	s := &Stream{q: q, index: index, emit: emit, seg: len(q.cmds), out: make([]int, len(q.cmds))}
+	s := &Stream{q: q, index: index, emit: emit, seg: len(q.cmds), first: -1, out: make([]int, len(q.cmds))}
 cmds:
 	for i, c := range q.cmds {
 		switch c := c.(type) {
@@ -231,7 +233,29 @@ cmds:
 		s.seg = i
 		break cmds
 	}
+	// A where before any other command reads the document as it is (no
+	// copy) unless it names a metadata field, which only the row has.
+	for _, c := range q.cmds[:s.seg] {
+		w, ok := c.(*whereCmd)
+		if !ok || slices.ContainsFunc(core.FieldNames(w.cond), func(f string) bool { return slices.Contains(q.Metadata, f) }) {
+			break
+		}
+		s.lead++
+	}
 	return s
+}
+
+// Oldest is the id of the first document the run keeps to cite; false
+// when it keeps none. Ids are taken to increase as documents come.
+func (s *Stream) Oldest() (id int, ok bool) { return s.first, s.first >= 0 }
+
+// Held is how many documents the run cites in what it keeps: the rows
+// a sort or limit holds, the sources of stats' groups.
+func (s *Stream) Held() int {
+	if s.stats != nil {
+		return s.stats.cited
+	}
+	return len(s.held)
 }
 
 // Push runs one document, which the caller names id, through the commands
@@ -244,8 +268,18 @@ func (s *Stream) Push(d core.Doc, id int) (kept bool) {
 		return false
 	}
 	s.loaded++
+	for i, c := range s.q.cmds[:s.lead] {
+		if s.closest != nil {
+			s.closest[i].Add(d)
+		}
+		if !core.Truthy(c.(*whereCmd).cond.Eval(d)) {
+			return false
+		}
+		s.out[i]++
+	}
 	t := s.q.row(d, name, id)
-	for i, c := range s.q.cmds[:s.seg] {
+	for i, c := range s.q.cmds[s.lead:s.seg] {
+		i += s.lead
 		if s.closest != nil && s.closest[i] != nil {
 			s.closest[i].Add(t.rows[0].Values)
 		}
@@ -257,13 +291,17 @@ func (s *Stream) Push(d core.Doc, id int) (kept bool) {
 	r := t.rows[0]
 	switch {
 	case s.stats != nil:
-		return s.stats.add(r)
+		kept = s.stats.add(r)
 	case s.seg < len(s.q.cmds):
 		s.held = append(s.held, r)
-		return true
+		kept = true
+	default:
+		s.emit(r)
 	}
-	s.emit(r)
-	return false
+	if kept && s.first < 0 {
+		s.first = id
+	}
+	return kept
 }
 
 // Close runs the commands from the first blocking one over what it kept,

@@ -101,6 +101,7 @@ type statsAcc struct {
 	c      *statsCmd
 	order  []*group
 	groups map[string]*group
+	cited  int // the sources the groups cite
 }
 
 type group struct {
@@ -131,6 +132,7 @@ func (a *statsAcc) add(r Row) bool {
 	kept := len(g.sources) < core.MaxSources
 	if kept {
 		g.sources = append(g.sources, r.Sources...)
+		a.cited += len(r.Sources)
 	}
 	for i, ag := range c.aggs {
 		if ag.star {

@@ -346,6 +346,26 @@ func (e *Engine) Add(ctx context.Context, ev *event.Event) ([]Hit, []Correlation
 // hit rests only on those.
 func (e *Engine) Fed() uint64 { return e.fed }
 
+// Held is how many events the correlation windows cite now, and the
+// stream position (EventRef.Seq) of the oldest of them.
+func (e *Engine) Held() (n int, oldest uint64) {
+	oldest = e.added
+	for _, groups := range e.groups {
+		for _, w := range groups {
+			for _, en := range w.entries {
+				n += len(en.events)
+				for _, ev := range en.events {
+					oldest = min(oldest, ev.Seq)
+				}
+			}
+		}
+	}
+	return n, oldest
+}
+
+// Added is how many events the engine has been given.
+func (e *Engine) Added() uint64 { return e.added }
+
 // Flush judges the windows still open (the end of the stream).
 func (e *Engine) Flush() []CorrelationHit {
 	return e.expire(time.Time{})
