@@ -6,12 +6,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/t1567001/harness/atomics"
 	"github.com/t1567001/harness/containers"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/sandbox"
+	"github.com/t1567001/harness/validate/core"
 )
 
 // fourAtomics is the file of the T1567.001 atomics the benchmarks run (the
@@ -158,4 +167,143 @@ func BenchmarkSandboxRun(b *testing.B) {
 	b.ReportMetric(float64(on.Milliseconds())/float64(b.N), "sandbox-ms")
 	b.ReportMetric(float64(off.Milliseconds())/float64(b.N), "no-sandbox-ms")
 	b.ReportMetric(float64(on)/float64(off), "ratio")
+}
+
+// BenchmarkValidateExpectStream is validate --expect's check (the seed SPL
+// query, a Sigma rule, six Elastic rules) over a generated stream of
+// HARNESS_BENCH_EVENTS events (default 2 M) that is never held: events/s,
+// events per CPU-second, the peak of the live heap (sampled every 5 ms)
+// and of the resident set while it ran. For the ratio, "held" holds a
+// tenth of the same events as the check used to before its first verdict
+// (a copy of each event, and their ECS documents, which an Elastic rule
+// built for all the events at once) and reports the heap that takes, and
+// that heap scaled to the whole stream (extrapolated, not measured).
+func BenchmarkValidateExpectStream(b *testing.B) {
+	n := benchEvents(b)
+	plants := max(n/plantEvery, 1)
+	exps, err := atomics.LoadExpectations("stream.yaml", []byte(streamExpectations))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("stream", func(b *testing.B) {
+		rules := streamRules(b, plants)
+		var st CheckStats
+		peak := watchHeap(b, func() {
+			cpu0 := cpuTime()
+			for b.Loop() {
+				verdicts, s, err := CheckExpectations(context.Background(), rules, generated(n), exps)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, v := range verdicts[:10] {
+					if !v.Pass {
+						b.Fatalf("%s %s: %s", v.Rule, v.Expected, v.Explanation)
+					}
+				}
+				st = s
+			}
+			events := float64(b.N * n)
+			b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(events/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+		})
+		b.ReportMetric(peak, "peak-heap-MB")
+		b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+		b.ReportMetric(float64(st.Refs), "event-refs")
+	})
+	b.Run("held", func(b *testing.B) {
+		part := n / 10
+		conv, err := ECSConverter(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			var held []event.Event
+			var docs []core.Doc
+			peak := watchHeap(b, func() {
+				held = make([]event.Event, 0, part)
+				_ = generated(part)(func(ev *event.Event) error {
+					c := *ev
+					c.Data = slices.Clone(ev.Data)
+					held = append(held, c)
+					for _, d := range conv(ev) {
+						docs = append(docs, core.FlattenDoc(d))
+					}
+					return nil
+				})
+			})
+			runtime.KeepAlive(held)
+			runtime.KeepAlive(docs)
+			b.ReportMetric(peak, "peak-heap-MB")
+			b.ReportMetric(peak*float64(n)/float64(part), "extrapolated-heap-MB")
+		}
+	})
+}
+
+// benchEvents is HARNESS_BENCH_EVENTS, or 2 M.
+func benchEvents(b *testing.B) int {
+	if s := os.Getenv("HARNESS_BENCH_EVENTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("HARNESS_BENCH_EVENTS=%q: want a count of events", s)
+		}
+		return n
+	}
+	return 2_000_000
+}
+
+// watchHeap runs f, sampling the live heap every 5 ms, and returns its
+// peak in MB. The resident set's peak (VmHWM) is reset first, so that
+// peakRSSMB reports f's.
+func watchHeap(b *testing.B, f func()) float64 {
+	runtime.GC()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("peak-RSS-MB covers the whole process: %v", err)
+	}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	f()
+	close(done)
+	<-stopped
+	return float64(peak) / (1 << 20)
+}
+
+// cpuTime is the CPU time the process has used: on a shared machine,
+// events per CPU-second is the figure that does not depend on the load.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSSMB is the process's peak resident set (VmHWM) in MB.
+func peakRSSMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
 }
