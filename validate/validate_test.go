@@ -107,8 +107,29 @@ func TestCheckSeedRule(t *testing.T) {
 			if tc.pass && !tc.gap {
 				assert.Empty(t, text)
 			}
+			assert.Equal(t, v, checkStream(t, []Rule{rule}, tc.events, tc.exp)[0], "a Checker over the events as a stream gives the same verdict")
 		})
 	}
+}
+
+// checkStream checks exps with a Checker over events pushed one at a
+// time, and pushed again when a verdict needs an explanation.
+func checkStream(t *testing.T, rules []Rule, events []event.Event, exps ...atomics.Expectation) []Verdict {
+	t.Helper()
+	c := NewChecker(context.Background(), rules, exps)
+	for i := range events {
+		ev := events[i]
+		require.NoError(t, c.Push(&ev))
+	}
+	again, err := c.Close()
+	require.NoError(t, err)
+	if again {
+		for i := range events {
+			ev := events[i]
+			require.NoError(t, c.Explain(&ev))
+		}
+	}
+	return c.Verdicts()
 }
 
 func TestCheckMissingRuleFails(t *testing.T) {
@@ -198,6 +219,7 @@ func TestCheckSemantics(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.pass, v.Pass)
 			assert.Contains(t, v.Explanation, tc.want)
+			assert.Equal(t, v, checkStream(t, []Rule{fakeRule{rows: tc.rows}}, []event.Event{procEvent(ws, curlExe, "curl", "")}, tc.exp)[0])
 			raw, err := json.Marshal(v)
 			require.NoError(t, err)
 			for _, k := range []string{`"atomic"`, `"context"`, `"rule"`, `"expected"`, `"actual"`, `"pass"`} {
@@ -321,6 +343,8 @@ func TestCheckEvidence(t *testing.T) {
 				assert.Contains(t, v.Explanation, w)
 			}
 			assert.Equal(t, tc.restsOn, v.Basis())
+			assert.Equal(t, v, checkStream(t, []Rule{fakeRule{rows: tc.rows}}, tc.events,
+				atomics.Expectation{Rule: "fake", Fires: true, Signal: "A", Score: score(3), Evidence: tc.evidence})[0], "a Checker gives the same verdict")
 			require.Len(t, v.Actual.Evidence, len(tc.rows))
 		})
 	}
