@@ -171,7 +171,7 @@ func BenchmarkSandboxRun(b *testing.B) {
 
 // BenchmarkValidateExpectStream is validate --expect's check (the seed SPL
 // query, a Sigma rule, six Elastic rules) over a generated stream of
-// HARNESS_BENCH_EVENTS events (default 2 M) that is never held: events/s,
+// HARNESS_STREAM_EVENTS events (default 2 M) that is never held: events/s,
 // events per CPU-second, the peak of the live heap (sampled every 5 ms)
 // and of the resident set while it ran. For the ratio, "held" holds a
 // tenth of the same events as the check used to before its first verdict
@@ -239,14 +239,10 @@ func BenchmarkValidateExpectStream(b *testing.B) {
 	})
 }
 
-// benchEvents is HARNESS_BENCH_EVENTS, or 2 M.
+// benchEvents is HARNESS_STREAM_EVENTS, or 2 M.
 func benchEvents(b *testing.B) int {
-	if s := os.Getenv("HARNESS_BENCH_EVENTS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("HARNESS_BENCH_EVENTS=%q: want a count of events", s)
-		}
-		return n
+	if os.Getenv("HARNESS_STREAM_EVENTS") != "" {
+		return streamEvents(b)
 	}
 	return 2_000_000
 }

@@ -162,6 +162,7 @@ func streamEvents(t testing.TB) int {
 	if s := os.Getenv("HARNESS_STREAM_EVENTS"); s != "" {
 		n, err := strconv.Atoi(s)
 		require.NoError(t, err, "HARNESS_STREAM_EVENTS")
+		require.Positive(t, n, "HARNESS_STREAM_EVENTS")
 		return n
 	}
 	if testing.Short() {
