@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -173,7 +172,7 @@ func BenchmarkSandboxRun(b *testing.B) {
 // query, a Sigma rule, six Elastic rules) over a generated stream of
 // HARNESS_STREAM_EVENTS events (default 2 M) that is never held: events/s,
 // events per CPU-second, the peak of the live heap (sampled every 5 ms)
-// and of the resident set while it ran. For the ratio, "held" holds a
+// and of the resident set (sampled too) while it ran. For the ratio, "held" holds a
 // tenth of the same events as the check used to before its first verdict
 // (a copy of each event, and their ECS documents, which an Elastic rule
 // built for all the events at once) and reports the heap that takes, and
@@ -188,8 +187,8 @@ func BenchmarkValidateExpectStream(b *testing.B) {
 	b.Run("stream", func(b *testing.B) {
 		rules := streamRules(b, plants)
 		var st CheckStats
-		peak := watchHeap(b, func() {
-			cpu0 := cpuTime()
+		heap, rss := watchHeap(b, func() {
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				verdicts, s, err := CheckExpectations(context.Background(), rules, generated(n), exps)
 				if err != nil {
@@ -204,10 +203,10 @@ func BenchmarkValidateExpectStream(b *testing.B) {
 			}
 			events := float64(b.N * n)
 			b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
-			b.ReportMetric(events/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+			b.ReportMetric(events/(cpuSeconds()-cpu0), "events/cpu-s")
 		})
-		b.ReportMetric(peak, "peak-heap-MB")
-		b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+		b.ReportMetric(heap, "peak-heap-MB")
+		b.ReportMetric(rss, "peak-RSS-MB")
 		b.ReportMetric(float64(st.Refs), "event-refs")
 	})
 	b.Run("held", func(b *testing.B) {
@@ -219,7 +218,7 @@ func BenchmarkValidateExpectStream(b *testing.B) {
 		for b.Loop() {
 			var held []event.Event
 			var docs []core.Doc
-			peak := watchHeap(b, func() {
+			peak, _ := watchHeap(b, func() {
 				held = make([]event.Event, 0, part)
 				_ = generated(part)(func(ev *event.Event) error {
 					c := *ev
@@ -247,16 +246,13 @@ func benchEvents(b *testing.B) int {
 	return 2_000_000
 }
 
-// watchHeap runs f, sampling the live heap every 5 ms, and returns its
-// peak in MB. The resident set's peak (VmHWM) is reset first, so that
-// peakRSSMB reports f's.
-func watchHeap(b *testing.B, f func()) float64 {
+// watchHeap runs f, sampling every 5 ms the live heap and the resident
+// set (/proc/self/statm), and returns their peaks in MB.
+func watchHeap(b *testing.B, f func()) (heapMB, rssMB float64) {
 	runtime.GC()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		b.Logf("peak-RSS-MB covers the whole process: %v", err)
-	}
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak uint64
+	var heap, rss uint64
+	page := uint64(os.Getpagesize())
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -265,7 +261,13 @@ func watchHeap(b *testing.B, f func()) float64 {
 		defer t.Stop()
 		for {
 			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
+			heap = max(heap, sample[0].Value.Uint64())
+			if statm, err := os.ReadFile("/proc/self/statm"); err == nil {
+				if f := strings.Fields(string(statm)); len(f) > 1 {
+					pages, _ := strconv.ParseUint(f[1], 10, 64)
+					rss = max(rss, pages*page)
+				}
+			}
 			select {
 			case <-done:
 				return
@@ -276,30 +278,13 @@ func watchHeap(b *testing.B, f func()) float64 {
 	f()
 	close(done)
 	<-stopped
-	return float64(peak) / (1 << 20)
+	return float64(heap) / (1 << 20), float64(rss) / (1 << 20)
 }
 
-// cpuTime is the CPU time the process has used: on a shared machine,
+// cpuSeconds is the CPU time the process has used: on a shared machine,
 // events per CPU-second is the figure that does not depend on the load.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSSMB is the process's peak resident set (VmHWM) in MB.
-func peakRSSMB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return 0
+func cpuSeconds() float64 {
+	s := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}}
+	metrics.Read(s)
+	return s[0].Value.Float64()
 }

@@ -11,9 +11,10 @@ import (
 // events: each rule an expectation names runs once over the stream (Rule.
 // Start), and its rows are checked as they come. Of the events gone by,
 // the Checker remembers only what the rows may cite: the events a rule
-// keeps (the latest maxRefs of them per rule, and the provenance of every
-// one that is not recorded). A verdict that needs an explanation gets it
-// from a second pass over the same events (Close, then Explain).
+// keeps and may still cite (the first maxRefs of them per rule, and the
+// provenance of every one that is not recorded). A verdict that needs an
+// explanation gets it from a second pass over the same events (Close,
+// then Explain).
 type Checker struct {
 	ctx    context.Context
 	checks []*expCheck

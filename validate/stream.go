@@ -191,9 +191,10 @@ func (f *sigmaFeed) Oldest() int {
 }
 func (f *sigmaFeed) Close() error { return f.st.close() }
 
-// maxRefs is how many of the events a rule keeps a stream remembers the
-// EventRef of (the latest ones); of the others it remembers only their
-// provenance, when it is not recorded.
+// maxRefs is how many of the events a rule keeps, and may still cite, a
+// stream remembers the EventRef of (the first ones, as an aggregating row
+// cites its first events: core.MaxSources); of the others it remembers
+// only their provenance, when it is not recorded.
 const maxRefs = 4096
 
 // sources remembers, for one rule's stream, what its rows may cite of the
@@ -251,8 +252,7 @@ func (s *sources) keep() {
 		return
 	}
 	if s.refsAt.len() == maxRefs {
-		delete(s.byIndex, s.refsAt.pop())
-		s.count(-1)
+		return
 	}
 	s.byIndex[i] = refOf(s.cur)
 	s.refsAt.push(i)
@@ -295,7 +295,7 @@ func (s *sources) origin(i int) event.Provenance {
 }
 
 // ref is the EventRef of event i, when it is the current one or one of
-// the latest the rule kept.
+// the first the rule kept (and may still cite).
 func (s *sources) ref(i int) (EventRef, bool) {
 	if i == s.n-1 && s.cur != nil {
 		return refOf(s.cur), true

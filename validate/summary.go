@@ -43,6 +43,7 @@ type Summarizer struct {
 	feeds   []Feed
 	sums    []Summary
 	sources []*sources
+	n       int
 }
 
 // NewSummarizer starts every rule over a stream.
@@ -73,8 +74,12 @@ func NewSummarizer(ctx context.Context, rules []Rule) (*Summarizer, error) {
 
 // Push runs every rule on one event.
 func (s *Summarizer) Push(ev *event.Event) error {
+	s.n++
 	for i, f := range s.feeds {
 		src := s.sources[i]
+		if s.n%heldEvery == 0 {
+			src.release(f.Oldest())
+		}
 		src.push(ev)
 		if f.Done() {
 			continue

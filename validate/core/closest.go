@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Closest follows documents one at a time and keeps the one nearest to
@@ -78,6 +79,18 @@ func (c *Closest) String() string {
 		}
 	}
 	return b.String()
+}
+
+// InTimeOrder returns the indexes of docs in the order of their date
+// field (stable; a document without one comes first).
+func InTimeOrder(docs []Doc, field string) []int {
+	order := make([]int, len(docs))
+	times := make([]time.Time, len(docs))
+	for i, d := range docs {
+		order[i], times[i] = i, d.Time(field)
+	}
+	sort.SliceStable(order, func(a, b int) bool { return times[order[a]].Before(times[order[b]]) })
+	return order
 }
 
 // MaxSources is the most events a result row that aggregates (stats, a

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -265,16 +264,12 @@ func (r *Rule) TimeOrdered() bool {
 // order is the order Run reads documents in: in time for a rule that
 // depends on it (stable), as given otherwise.
 func (r *Rule) order(docs []core.Doc) []int {
+	if r.TimeOrdered() {
+		return core.InTimeOrder(docs, eql.TimeField)
+	}
 	order := make([]int, len(docs))
 	for i := range order {
 		order[i] = i
-	}
-	if r.TimeOrdered() {
-		times := make([]time.Time, len(docs))
-		for i, d := range docs {
-			times[i] = d.Time(eql.TimeField)
-		}
-		sort.SliceStable(order, func(a, b int) bool { return times[order[a]].Before(times[order[b]]) })
 	}
 	return order
 }

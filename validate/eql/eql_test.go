@@ -125,7 +125,7 @@ func TestSequenceKeepsOnlyLivePartials(t *testing.T) {
 			matches := 0
 			s := q.Stream(func(Match) { matches++ })
 			peak := 0
-			const n = 200_000
+			const n = 50_000
 			for i := range n {
 				id := strconv.Itoa(i)
 				s.Push(doc(i, "process", id), 2*i)

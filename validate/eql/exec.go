@@ -2,7 +2,6 @@ package eql
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -53,16 +52,12 @@ func (q *Query) Run(docs []core.Doc) []Match {
 // order is the order a slice of documents is read in: a sequence's in
 // time, stable.
 func (q *Query) order(docs []core.Doc) []int {
+	if q.Sequence {
+		return core.InTimeOrder(docs, TimeField)
+	}
 	order := make([]int, len(docs))
 	for i := range order {
 		order[i] = i
-	}
-	if q.Sequence {
-		times := make([]time.Time, len(docs))
-		for i, d := range docs {
-			times[i] = d.Time(TimeField)
-		}
-		sort.SliceStable(order, func(a, b int) bool { return times[order[a]].Before(times[order[b]]) })
 	}
 	return order
 }
