@@ -72,10 +72,10 @@ type Stream struct {
 	q      *Query
 	emit   func(Match)
 	stages []map[string]partial
-	// pending counts the partial sequences held, held their documents.
-	pending, held int
-	now           time.Time
-	n             int
+	// held counts the documents the partial sequences hold.
+	held int
+	now  time.Time
+	n    int
 }
 
 type partial struct {
@@ -99,10 +99,6 @@ func (q *Query) Stream(emit func(Match)) *Stream {
 	}
 	return s
 }
-
-// Pending is how many partial sequences the stream holds, and how many
-// documents they hold.
-func (s *Stream) Pending() (partials, docs int) { return s.pending, s.held }
 
 // Held is how many documents the pending partial sequences hold.
 func (s *Stream) Held() int { return s.held }
@@ -183,14 +179,12 @@ func (s *Stream) Push(d core.Doc, id int) (kept bool) {
 
 func (s *Stream) hold(stage int, k string, p partial) {
 	s.stages[stage][k] = p
-	s.pending++
 	s.held += len(p.docs)
 }
 
 func (s *Stream) drop(stage map[string]partial, k string) {
 	if p, ok := stage[k]; ok {
 		delete(stage, k)
-		s.pending--
 		s.held -= len(p.docs)
 	}
 }
