@@ -46,7 +46,7 @@ func BenchmarkSeedRuleOnParsedEvents(b *testing.B) {
 		rows = 0
 		f := rule.Start(context.Background(), func(Row) error { rows++; return nil })
 		for i := range events {
-			if _, err := f.Push(&events[i]); err != nil {
+			if err := f.Push(&events[i]); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -106,11 +106,10 @@ func (c *Checker) Push(ev *event.Event) error {
 		if r.feed.Done() {
 			continue
 		}
-		kept, err := r.feed.Push(ev)
-		if err != nil {
+		if err := r.feed.Push(ev); err != nil {
 			return err
 		}
-		if kept {
+		if r.feed.Kept() {
 			r.src.keep()
 		}
 	}

@@ -108,20 +108,23 @@ type elasticFeed struct {
 	s    *elastic.Stream
 	docs func(*event.Event) []core.Doc
 	n    int
+	kept bool
 }
 
-func (f *elasticFeed) Push(ev *event.Event) (bool, error) {
-	kept := false
+func (f *elasticFeed) Push(ev *event.Event) error {
+	f.kept = false
 	for _, d := range f.docs(ev) {
 		k, err := f.s.Push(d, f.n)
 		if err != nil {
-			return false, err
+			return err
 		}
-		kept = kept || k
+		f.kept = f.kept || k
 	}
 	f.n++
-	return kept, nil
+	return nil
 }
+
+func (f *elasticFeed) Kept() bool { return f.kept }
 
 func (f *elasticFeed) Done() bool { return false }
 func (f *elasticFeed) Held() int  { return f.s.Held() }

@@ -15,11 +15,13 @@ import (
 // constant memory (commands such as sort and stats keep what they need).
 type Feed interface {
 	// Push offers one event; the rule does not keep it. Rows name their
-	// events by their index in the stream (Row.Sources). Push reports
-	// whether the rule keeps the event's index to cite it in a row it
-	// yields later (a stats group, a pending sequence, a correlation
-	// window): the caller keeps what it shows of such an event.
-	Push(ev *event.Event) (kept bool, err error)
+	// events by their index in the stream (Row.Sources).
+	Push(ev *event.Event) error
+	// Kept reports whether the rule keeps the index of the event pushed
+	// last to cite it in a row it yields later (a stats group, a pending
+	// sequence, a correlation window): the caller keeps what it shows of
+	// such an event.
+	Kept() bool
 	// Done reports whether no further event can change the rule's rows.
 	Done() bool
 	// Held is how many events the rule holds now, as records (sort) or as
@@ -75,7 +77,7 @@ func Evaluate(ctx context.Context, r Rule, events []event.Event) ([]Row, error) 
 		return nil
 	})
 	for _, i := range order {
-		if _, err := f.Push(&events[i]); err != nil {
+		if err := f.Push(&events[i]); err != nil {
 			return nil, err
 		}
 		if f.Done() {
@@ -122,23 +124,23 @@ type splFeed struct {
 	view splView
 	// n counts the events pushed, first is the first one kept (or -1).
 	n, first int
+	kept     bool
 }
 
-func (f *splFeed) Push(ev *event.Event) (bool, error) {
+func (f *splFeed) Push(ev *event.Event) error {
 	f.view.ev = ev
 	kept := f.s.Kept()
 	if err := f.s.Push(&f.view); err != nil {
-		return false, fmt.Errorf("rule %s: %w", f.rule.id, err)
+		return fmt.Errorf("rule %s: %w", f.rule.id, err)
 	}
 	f.n++
-	if f.s.Kept() == kept {
-		return false, nil
-	}
-	if f.first < 0 {
+	if f.kept = f.s.Kept() > kept; f.kept && f.first < 0 {
 		f.first = f.n - 1
 	}
-	return true, nil
+	return nil
 }
+
+func (f *splFeed) Kept() bool { return f.kept }
 
 func (f *splFeed) Done() bool { return f.s.Done() }
 
@@ -178,11 +180,19 @@ func (r *SigmaRule) Start(ctx context.Context, emit func(Row) error) Feed {
 	return &sigmaFeed{st: r.stream(ctx, emit)}
 }
 
-type sigmaFeed struct{ st *sigmaStream }
+type sigmaFeed struct {
+	st   *sigmaStream
+	kept bool
+}
 
-func (f *sigmaFeed) Push(ev *event.Event) (bool, error) { return f.st.push(ev) }
-func (f *sigmaFeed) Done() bool                         { return false }
-func (f *sigmaFeed) Held() int                          { n, _ := f.st.eng.Held(); return n }
+func (f *sigmaFeed) Push(ev *event.Event) (err error) {
+	f.kept, err = f.st.push(ev)
+	return err
+}
+
+func (f *sigmaFeed) Kept() bool { return f.kept }
+func (f *sigmaFeed) Done() bool { return false }
+func (f *sigmaFeed) Held() int  { n, _ := f.st.eng.Held(); return n }
 func (f *sigmaFeed) Oldest() int {
 	if n, oldest := f.st.eng.Held(); n > 0 {
 		return int(oldest)

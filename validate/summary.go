@@ -84,11 +84,10 @@ func (s *Summarizer) Push(ev *event.Event) error {
 		if f.Done() {
 			continue
 		}
-		kept, err := f.Push(ev)
-		if err != nil {
+		if err := f.Push(ev); err != nil {
 			return err
 		}
-		if kept {
+		if f.Kept() {
 			src.keep()
 		}
 	}

@@ -164,10 +164,11 @@ type fakeFeed struct {
 	emit func(Row) error
 }
 
-func (f *fakeFeed) Push(*event.Event) (bool, error) { return true, nil }
-func (f *fakeFeed) Done() bool                      { return false }
-func (f *fakeFeed) Held() int                       { return len(f.rows) }
-func (f *fakeFeed) Oldest() int                     { return 0 }
+func (f *fakeFeed) Push(*event.Event) error { return nil }
+func (f *fakeFeed) Kept() bool              { return true }
+func (f *fakeFeed) Done() bool              { return false }
+func (f *fakeFeed) Held() int               { return len(f.rows) }
+func (f *fakeFeed) Oldest() int             { return 0 }
 func (f *fakeFeed) Close() error {
 	for _, r := range f.rows {
 		if err := f.emit(r); err != nil {

@@ -123,7 +123,7 @@ func streamRows(cmd *cobra.Command, rules []validate.Rule, files []string, stric
 			if f.Done() {
 				continue
 			}
-			if _, err := f.Push(ev); err != nil {
+			if err := f.Push(ev); err != nil {
 				return false, err
 			}
 			done = done && f.Done()
