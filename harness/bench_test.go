@@ -173,7 +173,7 @@ func BenchmarkSandboxRun(b *testing.B) {
 // HARNESS_STREAM_EVENTS events (default 2 M) that is never held: events/s,
 // events per CPU-second, the peak of the live heap (sampled every 5 ms)
 // and of the resident set (sampled too) while it ran. For the ratio, "held" holds a
-// tenth of the same events as the check used to before its first verdict
+// hundredth of the same events as the check used to before its first verdict
 // (a copy of each event, and their ECS documents, which an Elastic rule
 // built for all the events at once) and reports the heap that takes, and
 // that heap scaled to the whole stream (extrapolated, not measured).
@@ -210,7 +210,7 @@ func BenchmarkValidateExpectStream(b *testing.B) {
 		b.ReportMetric(float64(st.Refs), "event-refs")
 	})
 	b.Run("held", func(b *testing.B) {
-		part := n / 10
+		part := max(n/100, 1)
 		conv, err := ECSConverter(nil)
 		if err != nil {
 			b.Fatal(err)
