@@ -6,12 +6,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/t1567001/harness/atomics"
 	"github.com/t1567001/harness/containers"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/sandbox"
+	"github.com/t1567001/harness/validate/core"
 )
 
 // fourAtomics is the file of the T1567.001 atomics the benchmarks run (the
@@ -158,4 +166,137 @@ func BenchmarkSandboxRun(b *testing.B) {
 	b.ReportMetric(float64(on.Milliseconds())/float64(b.N), "sandbox-ms")
 	b.ReportMetric(float64(off.Milliseconds())/float64(b.N), "no-sandbox-ms")
 	b.ReportMetric(float64(on)/float64(off), "ratio")
+}
+
+// BenchmarkValidateExpectStream is validate --expect's check (the seed SPL
+// query, a Sigma rule, six Elastic rules) over a generated stream of
+// HARNESS_STREAM_EVENTS events (default 2 M) that is never held: events/s,
+// events per CPU-second, the peak of the live heap (sampled every 5 ms)
+// and of the resident set (sampled too) while it ran. For the ratio, "held" holds a
+// hundredth of the same events as the check used to before its first verdict
+// (a copy of each event, and their ECS documents, which an Elastic rule
+// built for all the events at once) and reports the heap that takes, and
+// that heap scaled to the whole stream (extrapolated, not measured).
+func BenchmarkValidateExpectStream(b *testing.B) {
+	n := benchEvents(b)
+	plants := max(n/plantEvery, 1)
+	exps, err := atomics.LoadExpectations("stream.yaml", []byte(streamExpectations))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("stream", func(b *testing.B) {
+		rules := streamRules(b, plants)
+		var st CheckStats
+		heap, rss := watchHeap(b, func() {
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				verdicts, s, err := CheckExpectations(context.Background(), rules, generated(n), exps)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, v := range verdicts[:10] {
+					if !v.Pass {
+						b.Fatalf("%s %s: %s", v.Rule, v.Expected, v.Explanation)
+					}
+				}
+				st = s
+			}
+			events := float64(b.N * n)
+			b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(events/(cpuSeconds()-cpu0), "events/cpu-s")
+		})
+		b.ReportMetric(heap, "peak-heap-MB")
+		b.ReportMetric(rss, "peak-RSS-MB")
+		b.ReportMetric(float64(st.Refs), "event-refs")
+	})
+	b.Run("held", func(b *testing.B) {
+		part := max(n/100, 1)
+		conv, err := ECSConverter(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			var held []event.Event
+			var docs []core.Doc
+			peak, _ := watchHeap(b, func() {
+				held = make([]event.Event, 0, part)
+				_ = generated(part)(func(ev *event.Event) error {
+					c := *ev
+					c.Data = slices.Clone(ev.Data)
+					held = append(held, c)
+					for _, d := range conv(ev) {
+						docs = append(docs, core.FlattenDoc(d))
+					}
+					return nil
+				})
+			})
+			runtime.KeepAlive(held)
+			runtime.KeepAlive(docs)
+			b.ReportMetric(peak, "peak-heap-MB")
+			b.ReportMetric(peak*float64(n)/float64(part), "extrapolated-heap-MB")
+		}
+	})
+}
+
+// benchEvents is HARNESS_STREAM_EVENTS, or 2 M.
+func benchEvents(b *testing.B) int {
+	if os.Getenv("HARNESS_STREAM_EVENTS") != "" {
+		return streamEvents(b)
+	}
+	return 2_000_000
+}
+
+// watchHeap runs f, sampling every 5 ms the live heap and the resident
+// set (/proc/self/statm), and returns their peaks in MB.
+func watchHeap(b *testing.B, f func()) (heapMB, rssMB float64) {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var heap, rss uint64
+	page := uint64(os.Getpagesize())
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			heap = max(heap, sample[0].Value.Uint64())
+			if statm, err := os.ReadFile("/proc/self/statm"); err == nil {
+				if f := strings.Fields(string(statm)); len(f) > 1 {
+					pages, _ := strconv.ParseUint(f[1], 10, 64)
+					rss = max(rss, pages*page)
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	f()
+	close(done)
+	<-stopped
+	return float64(heap) / (1 << 20), float64(rss) / (1 << 20)
+}
+
+// cpuSeconds is the CPU time the process has used (user and system, from
+// /proc/self/stat, in clock ticks of 1/100 s): on a shared machine, events
+// per CPU-second is the figure that does not depend on the load.
+func cpuSeconds() float64 {
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses: utime
+	// and stime are the 12th and 13th.
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
 }

@@ -94,7 +94,7 @@ func TestElasticRulesOnBaseAtomics(t *testing.T) {
 			}
 			n++
 			for host, evs := range byHost {
-				rows, err := r.Evaluate(context.Background(), evs)
+				rows, err := validate.Evaluate(context.Background(), r, evs)
 				require.NoError(t, err)
 				want := fires[r.ID()][guid]
 				if assert.Equal(t, want, len(rows) > 0, "%s on atomic %s at %s", r.ID(), guid, host) && want {
@@ -106,7 +106,7 @@ func TestElasticRulesOnBaseAtomics(t *testing.T) {
 					assert.Equal(t, 22, evs[rows[0].Sources[0]].EventID)
 				}
 				if !want && len(rows) == 0 {
-					assert.NotEmpty(t, r.Explain(context.Background(), evs, validate.Outcome{Fires: true}))
+					assert.NotEmpty(t, validate.Explain(context.Background(), r, evs, validate.Outcome{Fires: true}))
 				}
 			}
 		}

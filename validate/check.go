@@ -40,8 +40,11 @@ type Verdict struct {
 type Actual struct {
 	Fires bool  `json:"fires"`
 	Rows  []Row `json:"rows"`
-	// Evidence lists, for each of Rows, the events it rests on.
+	// Evidence lists, for each of Rows, the events it rests on (those a
+	// stream still held; see Checker).
 	Evidence [][]EventRef `json:"evidence,omitempty"`
+	// More counts the rows the expectation speaks of beyond Rows.
+	More int `json:"more_rows,omitempty"`
 }
 
 // EventRef names one event a row rests on, and what that event rests on.
@@ -76,9 +79,9 @@ func (v Verdict) Simulated() bool {
 	return len(v.RestsOn) == 1 && v.RestsOn[0] == event.Simulated
 }
 
-// Evaluation is the events of one atomic in one context with the rules to
-// check on them. Each rule runs at most once, however many expectations
-// name it.
+// Evaluation is the events of one atomic in one context, held in memory,
+// with the rules to check on them. Each rule runs at most once, however
+// many expectations name it.
 type Evaluation struct {
 	events []event.Event
 	rules  map[string]Rule
@@ -93,60 +96,21 @@ func NewEvaluation(rules []Rule, events []event.Event) *Evaluation {
 // Check checks exp against the rows of the rule it names; a rule that is
 // not loaded fails the verdict.
 func (e *Evaluation) Check(ctx context.Context, exp atomics.Expectation) (Verdict, error) {
-	v := Verdict{
-		Rule:     exp.Rule,
-		Expected: Outcome{Fires: exp.Fires, Signal: exp.Signal, Score: exp.Score},
-		Why:      exp.Why,
-		Accepts:  exp.Evidence,
-		Actual:   Actual{Rows: []Row{}},
-	}
+	c := newExpCheck(exp)
 	rule, ok := e.rules[exp.Rule]
 	if !ok {
-		v.Explanation = fmt.Sprintf("rule %q is not among the loaded rules", exp.Rule)
-		return v, nil
+		return c.verdict(nil), nil
 	}
 	rows, err := e.evaluate(ctx, rule)
 	if err != nil {
-		return v, err
+		return c.verdict(rule), err
 	}
-	events := e.events
-	if exp.Signal != "" || exp.Score != nil {
-		if err := hasSignalFields(rule, rows); err != nil {
-			v.Explanation = err.Error()
-			return v, nil
-		}
+	for _, r := range rows {
+		c.add(rule, r, e.refs(r), e.origins(r))
 	}
-	relevant := relevantRows(rows, v.Expected)
-	v.Actual = Actual{Fires: len(relevant) > 0, Rows: relevant}
-	if v.Actual.Rows == nil {
-		v.Actual.Rows = []Row{}
-	}
-	for _, r := range relevant {
-		refs := e.refs(r)
-		v.Actual.Evidence = append(v.Actual.Evidence, refs)
-		for _, ref := range refs {
-			if !slices.Contains(v.RestsOn, ref.Provenance) {
-				v.RestsOn = append(v.RestsOn, ref.Provenance)
-			}
-		}
-	}
-	slices.SortFunc(v.RestsOn, func(a, b event.Provenance) int { return strength(a) - strength(b) })
-	v.Pass = holds(rows, v.Expected)
-	switch {
-	case !v.Pass:
-		v.Explanation = rule.Explain(ctx, events, v.Expected)
-	case v.Expected.Fires:
-		if why := e.unsupported(rule, relevant, v.Expected, exp.Evidence); why != "" {
-			v.Pass = false
-			v.Explanation = why
-		}
-	}
-	if exp.Intent != nil {
-		intent := Outcome{Fires: exp.Intent.Fires, Signal: exp.Intent.Signal, Score: exp.Intent.Score}
-		v.Intent = &intent
-		if !holds(rows, intent) {
-			v.Gap = rule.Explain(ctx, events, intent)
-		}
+	v := c.verdict(rule)
+	for _, x := range c.toExplain() {
+		c.explained(&v, x, explain(ctx, rule, e.events, x, rows))
 	}
 	return v, nil
 }
@@ -156,7 +120,7 @@ func (e *Evaluation) evaluate(ctx context.Context, rule Rule) ([]Row, error) {
 	if rows, ok := e.rows[rule.ID()]; ok {
 		return rows, nil
 	}
-	rows, err := rule.Evaluate(ctx, e.events)
+	rows, err := Evaluate(ctx, rule, e.events)
 	if err != nil {
 		return nil, err
 	}
@@ -173,53 +137,180 @@ func strength(p event.Provenance) int {
 func (e *Evaluation) refs(row Row) []EventRef {
 	out := make([]EventRef, 0, len(row.Sources))
 	for _, i := range row.Sources {
-		if i < 0 || i >= len(e.events) {
-			continue
+		if i >= 0 && i < len(e.events) {
+			out = append(out, refOf(&e.events[i]))
 		}
-		ev := &e.events[i]
-		out = append(out, EventRef{
-			Computer: ev.Computer, Channel: ev.Channel, RecordID: ev.RecordID, EventID: ev.EventID,
-			Provenance: ev.Origin(), Observations: ev.Observations, Summary: describe(*ev),
-		})
 	}
 	return out
 }
 
-// unsupported explains why a firing expectation does not hold on its
-// evidence: no row that gives the outcome rests on an event a run
-// observed (or a recording), nor on evidence the expectation accepts.
-// It returns "" when one does.
-func (e *Evaluation) unsupported(rule Rule, relevant []Row, want Outcome, accepts []string) string {
-	ok := func(p event.Provenance) bool {
-		return p == event.Observed || p == event.Recorded || slices.Contains(accepts, string(p))
-	}
-	var lines []string
-	for n, r := range relevant {
-		if !holds([]Row{r}, want) {
-			continue
-		}
-		refs := e.refs(r)
-		for _, ref := range refs {
-			if ok(ref.Provenance) {
-				return ""
-			}
-		}
-		if len(refs) == 0 {
-			lines = append(lines, fmt.Sprintf("row %d rests on no event: the rule does not say which events gave it", n+1))
-		}
-		for _, ref := range refs {
-			lines = append(lines, fmt.Sprintf("row %d rests on %s%s: %s", n+1, ref, provenanceNote(ref.Provenance), ref.Summary))
+func (e *Evaluation) origins(row Row) []event.Provenance {
+	out := make([]event.Provenance, 0, len(row.Sources))
+	for _, i := range row.Sources {
+		if i >= 0 && i < len(e.events) {
+			out = append(out, e.events[i].Origin())
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "rule %s %s, but on no observed event: a detection that rests on nothing a run observed does not pass.\n", rule.ID(), want)
-	writeList(&b, lines)
-	accepted := "observed evidence only"
-	if len(accepts) > 0 {
-		accepted = "observed or " + strings.Join(accepts, "/") + " evidence"
+	return out
+}
+
+// maxRows is how many of the rows an expectation speaks of its verdict
+// lists (with the events each rests on); it counts the others.
+const maxRows = 1000
+
+// expCheck is one expectation checked as its rule's rows come, one at a
+// time: it keeps the first maxRows relevant rows with their events, and
+// what the verdict needs of the others (whether one holds, on what).
+type expCheck struct {
+	exp            atomics.Expectation
+	want           Outcome
+	intent         *Outcome
+	rows           []Row
+	evidence       [][]EventRef
+	relevant, more int
+	restsOn        []event.Provenance
+	holds          bool // a relevant row gives want (when it fires)
+	supported      bool // such a row rests on evidence exp accepts
+	unsupported    listed
+	// intentGives: a row gives the intent; intentRelevant: one speaks of it.
+	intentGives, intentRelevant bool
+	noSignal                    bool // a row without a Signal field came
+}
+
+func newExpCheck(exp atomics.Expectation) *expCheck {
+	c := &expCheck{exp: exp, want: Outcome{Fires: exp.Fires, Signal: exp.Signal, Score: exp.Score}}
+	if exp.Intent != nil {
+		c.intent = &Outcome{Fires: exp.Intent.Fires, Signal: exp.Intent.Signal, Score: exp.Intent.Score}
 	}
-	fmt.Fprintf(&b, "The expectation accepts %s (an expectation may say `evidence: declared` or `evidence: simulated`).", accepted)
-	return b.String()
+	return c
+}
+
+// add takes the next row of rule, with the events it rests on that are
+// known (refs) and the provenance of every one (origins).
+func (c *expCheck) add(rule Rule, r Row, refs []EventRef, origins []event.Provenance) {
+	if _, ok := r.Values["Signal"]; !ok {
+		c.noSignal = true
+	}
+	if c.intent != nil {
+		c.intentGives = c.intentGives || gives(r, *c.intent)
+		c.intentRelevant = c.intentRelevant || relevant(r, *c.intent)
+	}
+	if !relevant(r, c.want) {
+		return
+	}
+	c.relevant++
+	if len(c.rows) < maxRows {
+		c.rows = append(c.rows, r)
+		c.evidence = append(c.evidence, refs)
+	} else {
+		c.more++
+	}
+	for _, p := range origins {
+		if !slices.Contains(c.restsOn, p) {
+			c.restsOn = append(c.restsOn, p)
+		}
+	}
+	if !gives(r, c.want) {
+		return
+	}
+	c.holds = true
+	if c.supported {
+		return
+	}
+	for _, p := range origins {
+		if p == event.Observed || p == event.Recorded || slices.Contains(c.exp.Evidence, string(p)) {
+			c.supported = true
+			return
+		}
+	}
+	if len(origins) == 0 {
+		c.unsupported.add(fmt.Sprintf("row %d rests on no event: the rule does not say which events gave it", c.relevant))
+	}
+	for _, ref := range refs {
+		c.unsupported.add(fmt.Sprintf("row %d rests on %s%s: %s", c.relevant, ref, provenanceNote(ref.Provenance), ref.Summary))
+	}
+}
+
+// verdict is the verdict on the rows added; its explanations, where it
+// needs them (toExplain), come from explained.
+func (c *expCheck) verdict(rule Rule) Verdict {
+	exp := c.exp
+	v := Verdict{Rule: exp.Rule, Expected: c.want, Why: exp.Why, Accepts: exp.Evidence, Actual: Actual{Rows: []Row{}}}
+	if rule == nil {
+		v.Explanation = fmt.Sprintf("rule %q is not among the loaded rules", exp.Rule)
+		return v
+	}
+	if (exp.Signal != "" || exp.Score != nil) && c.noSignal {
+		v.Explanation = fmt.Sprintf("the expectation names a Signal or score, but rule %s (%s) yields rows without a Signal field", rule.ID(), rule.Kind())
+		return v
+	}
+	v.Intent = c.intent
+	v.Actual = Actual{Fires: c.relevant > 0, Rows: c.rows, Evidence: c.evidence, More: c.more}
+	if v.Actual.Rows == nil {
+		v.Actual.Rows = []Row{}
+	}
+	v.RestsOn = slices.Clone(c.restsOn)
+	slices.SortFunc(v.RestsOn, func(a, b event.Provenance) int { return strength(a) - strength(b) })
+	v.Pass = c.passes()
+	if v.Pass && c.want.Fires && !c.supported {
+		v.Pass = false
+		var b strings.Builder
+		fmt.Fprintf(&b, "rule %s %s, but on no observed event: a detection that rests on nothing a run observed does not pass.\n", rule.ID(), c.want)
+		c.unsupported.write(&b)
+		accepted := "observed evidence only"
+		if len(exp.Evidence) > 0 {
+			accepted = "observed or " + strings.Join(exp.Evidence, "/") + " evidence"
+		}
+		fmt.Fprintf(&b, "The expectation accepts %s (an expectation may say `evidence: declared` or `evidence: simulated`).", accepted)
+		v.Explanation = b.String()
+	}
+	return v
+}
+
+// passes reports whether the rows show the outcome expected.
+func (c *expCheck) passes() bool {
+	if !c.want.Fires {
+		return c.relevant == 0
+	}
+	return c.holds
+}
+
+// toExplain lists the outcomes whose explanation the verdict needs: the
+// one expected, when the rows do not show it, and the author's intent,
+// when they do not show that.
+func (c *expCheck) toExplain() []Outcome {
+	if c.noSignal && (c.exp.Signal != "" || c.exp.Score != nil) {
+		return nil
+	}
+	var out []Outcome
+	if !c.passes() {
+		out = append(out, c.want)
+	}
+	if c.gap() && (len(out) == 0 || c.intent.String() != c.want.String()) {
+		out = append(out, *c.intent)
+	}
+	return out
+}
+
+// gap reports whether the rows do not show what the rule's author meant.
+func (c *expCheck) gap() bool {
+	if c.intent == nil {
+		return false
+	}
+	if c.intent.Fires {
+		return !c.intentGives
+	}
+	return c.intentRelevant
+}
+
+// explained puts the explanation of outcome o where it belongs in v.
+func (c *expCheck) explained(v *Verdict, o Outcome, why string) {
+	if o.String() == c.want.String() && !c.passes() {
+		v.Explanation = why
+	}
+	if c.gap() && o.String() == c.intent.String() {
+		v.Gap = why
+	}
 }
 
 func provenanceNote(p event.Provenance) string {
@@ -234,40 +325,21 @@ func provenanceNote(p event.Provenance) string {
 	return ""
 }
 
-func hasSignalFields(rule Rule, rows []Row) error {
-	for _, r := range rows {
-		if _, ok := r.Values["Signal"]; !ok {
-			return fmt.Errorf("the expectation names a Signal or score, but rule %s (%s) yields rows without a Signal field", rule.ID(), rule.Kind())
-		}
-	}
-	return nil
+// relevant reports whether an expectation of o speaks of r: r has its
+// Signal, or o names none.
+func relevant(r Row, o Outcome) bool {
+	return o.Signal == "" || r.Values["Signal"] == o.Signal
 }
 
-// relevantRows are the rows an expectation speaks of: those with its
-// Signal, or all of them.
-func relevantRows(rows []Row, o Outcome) []Row {
-	var out []Row
-	for _, r := range rows {
-		if o.Signal == "" || r.Values["Signal"] == o.Signal {
-			out = append(out, r)
-		}
+// gives reports whether r is a relevant row that fires as o says (with
+// its score, when o names one).
+func gives(r Row, o Outcome) bool {
+	if !relevant(r, o) {
+		return false
 	}
-	return out
-}
-
-// holds reports whether rows show outcome o.
-func holds(rows []Row, o Outcome) bool {
-	relevant := relevantRows(rows, o)
-	if !o.Fires {
-		return len(relevant) == 0
+	if o.Score == nil {
+		return true
 	}
-	for _, r := range relevant {
-		if o.Score == nil {
-			return true
-		}
-		if n, err := strconv.ParseFloat(r.Values["SuspicionScore"], 64); err == nil && n == float64(*o.Score) {
-			return true
-		}
-	}
-	return false
+	n, err := strconv.ParseFloat(r.Values["SuspicionScore"], 64)
+	return err == nil && n == float64(*o.Score)
 }

@@ -73,19 +73,19 @@ func (e *Evaluation) Cell(ctx context.Context, rule string, role atomics.Role) (
 	if err != nil {
 		return c, err
 	}
-	fires := Outcome{Fires: true}
 	// A firing counts only on evidence a run observed (or a recording):
 	// rows resting on declared, modelled or simulated events alone do not.
-	unsupported := ""
-	if len(rows) > 0 {
-		unsupported = e.unsupported(r, rows, fires, nil)
+	fires := newExpCheck(atomics.Expectation{Rule: rule, Fires: true})
+	for _, row := range rows {
+		fires.add(r, row, e.refs(row), e.origins(row))
 	}
-	c.Fires = len(rows) > 0 && unsupported == ""
+	v := fires.verdict(r)
+	c.Fires = v.Pass
 	switch meant := role == atomics.Variant; {
-	case unsupported != "" && meant:
-		c.Why = unsupported
+	case len(rows) > 0 && !v.Pass && meant:
+		c.Why = v.Explanation
 	case c.Fires != meant:
-		c.Why = r.Explain(ctx, e.events, Outcome{Fires: meant})
+		c.Why = explain(ctx, r, e.events, Outcome{Fires: meant}, rows)
 	}
 	return c, nil
 }

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/internal/text"
 	"github.com/t1567001/harness/validate/core"
 	"github.com/t1567001/harness/validate/elastic"
 )
@@ -18,21 +21,66 @@ type ECSConverter func(e *event.Event) []map[string]any
 // ElasticRule is an Elastic detection rule (TOML) run by package elastic
 // over the events' ECS documents.
 type ElasticRule struct {
-	rule  *elastic.Rule
+	rule *elastic.Rule
+	ecs  *ecsCache
+}
+
+// ecsCache reads each event as ECS documents once for every Elastic rule
+// it goes to: the rules LoadRules loads share one, so that an event
+// pushed to all of them in turn is rendered for the first only. The
+// documents are never modified. It is safe for concurrent use.
+type ecsCache struct {
 	toECS ECSConverter
+	mu    sync.Mutex
+	ev    *event.Event
+	key   ecsKey
+	last  []core.Doc
+}
+
+// ecsKey tells apart the events a caller pushes through one reused Event.
+type ecsKey struct {
+	record           uint64
+	time             time.Time
+	id, fields       int
+	channel, context string
+	computer         string
+}
+
+func keyOf(ev *event.Event) ecsKey {
+	return ecsKey{record: ev.RecordID, time: ev.TimeCreated, id: ev.EventID, fields: len(ev.Data), channel: ev.Channel, context: ev.Context, computer: ev.Computer}
+}
+
+// docs reads ev as ECS documents (an event may give several: Winlogbeat's
+// shape and Elastic Defend's).
+func (c *ecsCache) docs(ev *event.Event) []core.Doc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k := keyOf(ev); c.ev != ev || c.key != k {
+		ms := c.toECS(ev)
+		c.last = make([]core.Doc, len(ms))
+		for i, m := range ms {
+			c.last[i] = core.FlattenDoc(m)
+		}
+		c.ev, c.key = ev, k
+	}
+	return c.last
 }
 
 // NewElasticRule loads the rule in data; its id is the file name without
 // .toml, as Elastic names its rules' files.
 func NewElasticRule(name string, data []byte, toECS ECSConverter) (*ElasticRule, error) {
-	if toECS == nil {
+	return newElasticRule(name, data, &ecsCache{toECS: toECS})
+}
+
+func newElasticRule(name string, data []byte, ecs *ecsCache) (*ElasticRule, error) {
+	if ecs.toECS == nil {
 		return nil, &elastic.Refused{Reason: "no ECS mapping to read events with"}
 	}
 	r, err := elastic.Load(name, data)
 	if err != nil {
 		return nil, err
 	}
-	return &ElasticRule{rule: r, toECS: toECS}, nil
+	return &ElasticRule{rule: r, ecs: ecs}, nil
 }
 
 // ID is the rule's file name without extension.
@@ -41,74 +89,122 @@ func (r *ElasticRule) ID() string { return r.rule.ID }
 // Kind is "elastic-<type>" (elastic-eql, elastic-esql, ...).
 func (r *ElasticRule) Kind() string { return "elastic-" + r.rule.Type }
 
-// docs reads events as ECS documents; owner[i] is the index of the event
-// document i came from (an event may give several: Winlogbeat's shape and
-// Elastic Defend's).
-func (r *ElasticRule) docs(events []event.Event) (docs []core.Doc, owner []int) {
-	for i := range events {
-		for _, d := range r.toECS(&events[i]) {
-			docs = append(docs, core.FlattenDoc(d))
-			owner = append(owner, i)
-		}
-	}
-	return docs, owner
+// timeOrdered: a sequence joins its steps in time, new_terms alerts on a
+// first sighting.
+func (r *ElasticRule) timeOrdered() bool { return r.rule.TimeOrdered() }
+
+// Start runs the rule over the events' ECS documents as they come (see
+// elastic.Stream): a row per alert, with the rule's id, name, severity and
+// risk score, then the alert's columns; its sources are the events under
+// the documents the alert rests on.
+func (r *ElasticRule) Start(ctx context.Context, emit func(Row) error) Feed {
+	f := &elasticFeed{}
+	f.s = r.rule.Stream(ctx, func(a elastic.Alert) error { return emit(r.row(a)) })
+	f.docs = r.ecs.docs
+	return f
 }
 
-// Evaluate yields a row per alert: the rule's id, name, severity and risk
-// score, then the alert's columns; its sources are the events under the
-// documents the alert rests on.
-func (r *ElasticRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	docs, owner := r.docs(events)
-	var rows []Row
-	for _, a := range r.rule.Run(docs) {
-		row := Row{
-			Fields: []string{"rule_id", "rule_name", "severity", "risk_score"},
-			Values: map[string]string{"rule_id": r.rule.RuleID, "rule_name": r.rule.Name, "severity": r.rule.Severity,
-				"risk_score": fmt.Sprint(r.rule.RiskScore)},
-		}
-		for _, c := range a.Columns {
-			if _, dup := row.Values[c]; dup {
-				continue
-			}
-			row.Fields = append(row.Fields, c)
-			row.Values[c] = strings.ReplaceAll(a.Values.Get(c).String(), "\n", ",")
-		}
-		for _, d := range a.Sources {
-			row.Sources = append(row.Sources, owner[d])
-		}
-		slices.Sort(row.Sources)
-		row.Sources = slices.Compact(row.Sources)
-		rows = append(rows, row)
-	}
-	return rows, nil
+type elasticFeed struct {
+	s    *elastic.Stream
+	docs func(*event.Event) []core.Doc
+	n    int
+	kept bool
 }
 
-// Explain says, in the rule's language, what the events lacked.
-func (r *ElasticRule) Explain(ctx context.Context, events []event.Event, want Outcome) string {
-	docs, _ := r.docs(events)
+func (f *elasticFeed) Push(ev *event.Event) error {
+	f.kept = false
+	for _, d := range f.docs(ev) {
+		k, err := f.s.Push(d, f.n)
+		if err != nil {
+			return err
+		}
+		f.kept = f.kept || k
+	}
+	f.n++
+	return nil
+}
+
+func (f *elasticFeed) Kept() bool { return f.kept }
+
+func (f *elasticFeed) Done() bool { return false }
+func (f *elasticFeed) Held() int  { return f.s.Held() }
+func (f *elasticFeed) Oldest() int {
+	if id, ok := f.s.Oldest(); ok {
+		return id
+	}
+	return f.n
+}
+func (f *elasticFeed) Close() error { return f.s.Close() }
+
+func (r *ElasticRule) row(a elastic.Alert) Row {
+	row := Row{
+		Fields: []string{"rule_id", "rule_name", "severity", "risk_score"},
+		Values: map[string]string{"rule_id": r.rule.RuleID, "rule_name": r.rule.Name, "severity": r.rule.Severity,
+			"risk_score": fmt.Sprint(r.rule.RiskScore)},
+	}
+	for _, c := range a.Columns {
+		if _, dup := row.Values[c]; dup {
+			continue
+		}
+		row.Fields = append(row.Fields, c)
+		row.Values[c] = strings.ReplaceAll(a.Values.Get(c).String(), "\n", ",")
+	}
+	row.Sources = slices.Clone(a.Sources)
+	slices.Sort(row.Sources)
+	row.Sources = slices.Compact(row.Sources)
+	return row
+}
+
+// ruleFields is how many fields every row starts with (rule_id, rule_name,
+// severity, risk_score) before the alert's own.
+const ruleFields = 4
+
+// Explainer says, in the rule's language, what the events lacked; or,
+// where the rule should stay silent, on what it fired (from rows).
+func (r *ElasticRule) Explainer(_ context.Context, want Outcome, rows []Row) Explainer {
+	x := &elasticExplainer{r: r, want: want, rows: rows}
 	if want.Fires {
-		return fmt.Sprintf("rule %s (%s, %s) does not fire:\n  %s", r.rule.ID, r.rule.Name, r.Kind(), indentLines(r.rule.Explain(docs)))
+		x.x = r.rule.Explainer()
 	}
-	alerts := r.rule.Run(docs)
+	return x
+}
+
+type elasticExplainer struct {
+	r    *ElasticRule
+	want Outcome
+	rows []Row
+	x    *elastic.Explainer
+	n    int
+}
+
+func (x *elasticExplainer) Push(ev *event.Event) error {
+	if x.x == nil {
+		return nil
+	}
+	for _, d := range x.r.ecs.docs(ev) {
+		x.x.Add(d, x.n)
+	}
+	x.n++
+	return nil
+}
+
+func (x *elasticExplainer) String() string {
+	r := x.r
+	if x.want.Fires {
+		return fmt.Sprintf("rule %s (%s, %s) does not fire:\n  %s", r.rule.ID, r.rule.Name, r.Kind(), indentLines(x.x.String()))
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "rule %s (%s) fires %d time(s) where it should stay silent:", r.rule.ID, r.rule.Name, len(alerts))
-	for i, a := range alerts {
+	fmt.Fprintf(&b, "rule %s (%s) fires %d time(s) where it should stay silent:", r.rule.ID, r.rule.Name, len(x.rows))
+	for i, row := range x.rows {
 		if i == 3 {
-			fmt.Fprintf(&b, "\n  ... and %d more", len(alerts)-i)
+			fmt.Fprintf(&b, "\n  ... and %d more", len(x.rows)-i)
 			break
 		}
 		var parts []string
-		for _, c := range a.Columns {
-			v := a.Values.Get(c).String()
-			if len(v) > 80 {
-				v = v[:77] + "..."
-			}
-			parts = append(parts, c+"="+strings.ReplaceAll(v, "\n", ","))
+		for _, c := range row.Fields[min(ruleFields, len(row.Fields)):] {
+			parts = append(parts, c+"="+text.Clip(row.Values[c], 80))
 		}
-		fmt.Fprintf(&b, "\n  - on %d document(s): %s", len(a.Sources), strings.Join(parts, " "))
+		fmt.Fprintf(&b, "\n  - on %d event(s): %s", len(row.Sources), strings.Join(parts, " "))
 	}
 	return b.String()
 }

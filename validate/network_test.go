@@ -33,7 +33,7 @@ func TestSPLSeesNetworkLogsUnderTheirOwnIndex(t *testing.T) {
 		t.Run(tc.query, func(t *testing.T) {
 			r, err := NewSPLRule("q", tc.query, Options{})
 			require.NoError(t, err)
-			rows, err := r.Evaluate(context.Background(), evs)
+			rows, err := Evaluate(context.Background(), r, evs)
 			require.NoError(t, err)
 			var got []map[string]string
 			for _, row := range rows {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/t1567001/harness/event"
@@ -48,42 +47,8 @@ func (r *SigmaRule) Set() *sigma.Set { return r.set }
 // Kind is "sigma".
 func (r *SigmaRule) Kind() string { return "sigma" }
 
-// inTimeOrder returns the events' indexes by TimeCreated, stable.
-func inTimeOrder(events []event.Event) []int {
-	order := make([]int, len(events))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return events[order[a]].TimeCreated.Before(events[order[b]].TimeCreated) })
-	return order
-}
-
-// Evaluate yields a row per reported match, resting on the matched
-// event: the rule's id, title and level, then the event's fields; and a
-// row per correlation that fired, resting on the events it counted: its
-// group, count, window and their record ids. Events go through in time
-// order.
-func (r *SigmaRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
-	var rows []Row
-	order := inTimeOrder(events)
-	st := r.stream(ctx, func(row Row) error {
-		// The stream numbers events as they come; the caller, by input.
-		for i, s := range row.Sources {
-			row.Sources[i] = order[s]
-		}
-		rows = append(rows, row)
-		return nil
-	})
-	for _, i := range order {
-		if err := st.push(&events[i]); err != nil {
-			return nil, err
-		}
-	}
-	if err := st.close(); err != nil {
-		return nil, err
-	}
-	return rows, nil
-}
+// timeOrdered: correlations count in time windows.
+func (r *SigmaRule) timeOrdered() bool { return true }
 
 // sigmaStream runs a rule file over events pushed one at a time, in time
 // order, emitting each row as soon as it is known: a match at once, a
@@ -101,12 +66,15 @@ func (r *SigmaRule) stream(ctx context.Context, emit func(Row) error) *sigmaStre
 }
 
 // push offers the next event; the stream keeps only what its correlations'
-// windows need (record ids and times, not the event).
-func (s *sigmaStream) push(ev *event.Event) error {
+// windows need (record ids and times, not the event). It reports whether
+// the event fed a window.
+func (s *sigmaStream) push(ev *event.Event) (bool, error) {
+	fed := s.eng.Fed()
 	hits, chs, err := s.eng.Add(s.ctx, ev)
 	if err != nil {
-		return fmt.Errorf("rule %s: %w", s.rule.id, err)
+		return false, fmt.Errorf("rule %s: %w", s.rule.id, err)
 	}
+	kept := s.eng.Fed() > fed
 	for _, h := range hits {
 		row := Row{
 			Fields: []string{"rule_id", "title", "level", "EventCode", "host", "RecordID"},
@@ -121,10 +89,10 @@ func (s *sigmaStream) push(ev *event.Event) error {
 			}
 		}
 		if err := s.emit(row); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return s.emitCorrelations(chs)
+	return kept, s.emitCorrelations(chs)
 }
 
 // close ends the stream: the correlation windows still open are judged.
@@ -167,67 +135,91 @@ func correlationRow(ch sigma.CorrelationHit) Row {
 	return row
 }
 
-// Explain shows, selection by selection, how the events in each rule's
+// Explainer shows, selection by selection, how the events in each rule's
 // logsource fared, and which correlations fired on which events.
-func (r *SigmaRule) Explain(ctx context.Context, events []event.Event, want Outcome) string {
-	var b strings.Builder
-	for _, rule := range r.set.Rules() {
-		explainRule(ctx, &b, r.id, rule, events, want)
-	}
+func (r *SigmaRule) Explainer(ctx context.Context, want Outcome, _ []Row) Explainer {
+	x := &sigmaExplainer{ctx: ctx, r: r, want: want, rules: make([]ruleCount, len(r.set.Rules()))}
 	if len(r.set.Correlations()) > 0 {
-		eng := r.set.NewEngine()
-		var chs []sigma.CorrelationHit
-		for _, i := range inTimeOrder(events) {
-			_, c, err := eng.Add(ctx, &events[i])
-			if err != nil {
-				fmt.Fprintf(&b, "\ncorrelations: %v", err)
-				break
-			}
-			chs = append(chs, c...)
+		x.eng = r.set.NewEngine()
+	}
+	return x
+}
+
+type sigmaExplainer struct {
+	ctx   context.Context
+	r     *SigmaRule
+	want  Outcome
+	rules []ruleCount
+	eng   *sigma.Engine
+	chs   []sigma.CorrelationHit
+	err   error
+}
+
+// ruleCount is how one rule of the file fared: the events of its
+// logsource, the first of those it matched and of those it missed.
+type ruleCount struct {
+	applicable      int
+	matched, missed listed
+}
+
+func (x *sigmaExplainer) Push(ev *event.Event) error {
+	for i, rule := range x.r.set.Rules() {
+		if !rule.Applies(*ev) {
+			continue
 		}
-		chs = append(chs, eng.Flush()...)
+		c := &x.rules[i]
+		c.applicable++
+		ok, m, err := rule.Match(x.ctx, *ev)
+		switch {
+		case err != nil:
+			c.missed.add(err.Error())
+		case ok:
+			c.matched.add(indentLines(m.String()))
+		case c.missed.more == 0 && len(c.missed.items) < 5:
+			c.missed.add(indentLines(m.String()))
+		default:
+			c.missed.more++
+		}
+	}
+	if x.eng != nil && x.err == nil {
+		_, chs, err := x.eng.Add(x.ctx, ev)
+		x.err = err
+		x.chs = append(x.chs, chs...)
+	}
+	return nil
+}
+
+func (x *sigmaExplainer) String() string {
+	var b strings.Builder
+	for i, rule := range x.r.set.Rules() {
+		c := &x.rules[i]
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		switch {
+		case c.applicable == 0:
+			fmt.Fprintf(&b, "rule %s (%s) saw no event of its logsource %s", x.r.id, rule.Title, rule.Logsource)
+		case !x.want.Fires:
+			fmt.Fprintf(&b, "rule %s matches where it should stay silent:\n", x.r.id)
+			c.matched.write(&b)
+		default:
+			fmt.Fprintf(&b, "rule %s matches none of the %d event(s) of its logsource:\n", x.r.id, c.applicable)
+			c.missed.write(&b)
+		}
+	}
+	if x.eng != nil {
+		chs := x.chs
+		if x.err != nil {
+			fmt.Fprintf(&b, "\ncorrelations: %v", x.err)
+		} else {
+			chs = append(chs, x.eng.Flush()...)
+		}
 		fmt.Fprintf(&b, "\n%d correlation window(s) fired", len(chs))
 		for _, ch := range chs {
 			b.WriteString("\n  - " + indentLines(ch.String()))
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")
-}
-
-func explainRule(ctx context.Context, b *strings.Builder, id string, rule *sigma.Rule, events []event.Event, want Outcome) {
-	var matched, missed []string
-	applicable := 0
-	for _, ev := range events {
-		if !rule.Applies(ev) {
-			continue
-		}
-		applicable++
-		ok, x, err := rule.Match(ctx, ev)
-		switch {
-		case err != nil:
-			missed = append(missed, err.Error())
-		case ok:
-			matched = append(matched, indentLines(x.String()))
-		default:
-			missed = append(missed, indentLines(x.String()))
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteString("\n")
-	}
-	switch {
-	case applicable == 0:
-		fmt.Fprintf(b, "rule %s (%s) saw no event of its logsource %s", id, rule.Title, rule.Logsource)
-	case !want.Fires:
-		fmt.Fprintf(b, "rule %s matches where it should stay silent:\n", id)
-		writeList(b, matched)
-	default:
-		fmt.Fprintf(b, "rule %s matches none of the %d event(s) of its logsource:\n", id, applicable)
-		if len(missed) > 5 {
-			missed = append(missed[:5], fmt.Sprintf("... and %d more", len(missed)-5))
-		}
-		writeList(b, missed)
-	}
 }
 
 func indentLines(s string) string {

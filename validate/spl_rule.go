@@ -3,7 +3,6 @@ package validate
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/t1567001/harness/event"
@@ -52,100 +51,111 @@ func SPLEvent(ev event.Event, opts Options) spl.Event {
 	return spl.Event(m)
 }
 
-func (r *SPLRule) events(evs []event.Event) []spl.Event {
-	out := make([]spl.Event, len(evs))
-	for i, ev := range evs {
-		out[i] = SPLEvent(ev, r.opts)
+// Explainer follows every event through the query and reports what
+// decides the outcome: for rows that fire, the eval values that scored
+// them and the fields the rule reads that the event lacks; for a missing
+// row, the events the search dropped nearest to matching, clause by
+// clause.
+func (r *SPLRule) Explainer(_ context.Context, want Outcome, rows []Row) Explainer {
+	x := &splExplainer{rule: r, want: want}
+	if len(rows) > 0 {
+		x.fields = rows[0].Fields
 	}
-	return out
+	return x
 }
 
-// Evaluate runs the query.
-func (r *SPLRule) Evaluate(ctx context.Context, events []event.Event) ([]Row, error) {
-	var rows []Row
-	f := r.Start(ctx, func(row Row) error { rows = append(rows, row); return nil })
-	for i := range events {
-		if err := f.Push(&events[i]); err != nil {
-			return nil, err
-		}
-		if f.Done() {
-			break
-		}
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	return rows, nil
+type splExplainer struct {
+	rule          *SPLRule
+	want          Outcome
+	fields        []string
+	kept, dropped listed
+	// misses are the first nearest misses of the search: those that fail
+	// the fewest clauses (best).
+	misses []string
+	best   int
 }
 
-// Explain follows every event through the query and reports what decides
-// the outcome: for rows that fire, the eval values that scored them and the
-// fields the rule reads that the event lacks; for a missing row, the events
-// the search dropped nearest to matching, clause by clause.
-func (r *SPLRule) Explain(_ context.Context, events []event.Event, want Outcome) string {
-	var kept, dropped, missed []string
-	var fields []string
-	if rows, err := r.query.Run(r.events(events)); err == nil && len(rows) > 0 {
-		fields = rows[0].Fields
+// maxListed is how many examples an explanation lists of each kind.
+const maxListed = 20
+
+// listed is a list of examples, the first maxListed and how many more.
+type listed struct {
+	items []string
+	more  int
+}
+
+func (l *listed) add(s string) {
+	if len(l.items) < maxListed {
+		l.items = append(l.items, s)
+		return
 	}
-	type miss struct {
-		text  string
-		count int
+	l.more++
+}
+
+func (l *listed) write(b *strings.Builder) {
+	writeList(b, l.items)
+	if l.more > 0 {
+		fmt.Fprintf(b, "  - ... and %d more\n", l.more)
 	}
-	var misses []miss
-	for _, ev := range events {
-		x := r.query.Explain(SPLEvent(ev, r.opts))
-		desc := describe(ev)
-		switch {
-		case x.Kept:
-			set := evalValues(x)
-			if want.Signal != "" && set["Signal"] != "" && set["Signal"] != want.Signal {
-				continue
-			}
-			kept = append(kept, fmt.Sprintf("%s gives a row: %s%s", desc, formatSet(x), absent(ev, fields, x)))
-		case x.Search != nil && x.Search.Matched:
-			last := x.Stages[len(x.Stages)-1]
-			dropped = append(dropped, fmt.Sprintf("%s passes the search but %q drops it: %s", desc, text.OneLine(last.Command), formatSet(x)))
-		case x.Search != nil:
-			if want.Signal != "" && !wouldCarry(r.query.Hypothetical(SPLEvent(ev, r.opts)), want.Signal) {
-				continue // even a match would not have given the signal asked for
-			}
-			fails := failing(x.Search)
-			var parts []string
-			for _, f := range fails {
-				parts = append(parts, leafText(f))
-			}
-			misses = append(misses, miss{text: desc + ": " + strings.Join(parts, "; "), count: len(fails)})
+}
+
+func (x *splExplainer) Push(ev *event.Event) error {
+	r := x.rule
+	sev := SPLEvent(*ev, r.opts)
+	e := r.query.Explain(sev)
+	switch {
+	case e.Kept:
+		set := evalValues(e)
+		if x.want.Signal != "" && set["Signal"] != "" && set["Signal"] != x.want.Signal {
+			return nil
 		}
+		x.kept.add(fmt.Sprintf("%s gives a row: %s%s", describe(*ev), formatSet(e), absent(*ev, x.fields, e)))
+	case e.Search != nil && e.Search.Matched:
+		last := e.Stages[len(e.Stages)-1]
+		x.dropped.add(fmt.Sprintf("%s passes the search but %q drops it: %s", describe(*ev), text.OneLine(last.Command), formatSet(e)))
+	case e.Search != nil:
+		if x.want.Signal != "" && !wouldCarry(r.query.Hypothetical(sev), x.want.Signal) {
+			return nil // even a match would not have given the signal asked for
+		}
+		fails := failing(e.Search)
+		if len(x.misses) > 0 && len(fails) > x.best || len(x.misses) == 5 && len(fails) == x.best {
+			return nil
+		}
+		var parts []string
+		for _, f := range fails {
+			parts = append(parts, leafText(f))
+		}
+		if len(x.misses) == 0 || len(fails) < x.best {
+			x.misses, x.best = x.misses[:0], len(fails)
+		}
+		x.misses = append(x.misses, describe(*ev)+": "+strings.Join(parts, "; "))
 	}
+	return nil
+}
+
+func (x *splExplainer) String() string {
+	r, want := x.rule, x.want
 	var b strings.Builder
 	if !want.Fires {
-		if len(kept) == 0 {
+		if len(x.kept.items) == 0 {
 			return fmt.Sprintf("rule %s yields no row for %s", r.id, want)
 		}
 		fmt.Fprintf(&b, "rule %s fires where %s was expected:\n", r.id, want)
-		writeList(&b, kept)
+		x.kept.write(&b)
 		return strings.TrimRight(b.String(), "\n")
 	}
 	fmt.Fprintf(&b, "rule %s yields no row for %s.\n", r.id, want)
-	if len(kept) > 0 {
+	if len(x.kept.items) > 0 {
 		b.WriteString("Rows it does yield:\n")
-		writeList(&b, kept)
+		x.kept.write(&b)
 	}
-	if len(dropped) > 0 {
+	if len(x.dropped.items) > 0 {
 		b.WriteString("Events that pass the search and are dropped later:\n")
-		writeList(&b, dropped)
+		x.dropped.write(&b)
 	}
-	if len(misses) > 0 {
-		sort.SliceStable(misses, func(i, j int) bool { return misses[i].count < misses[j].count })
-		best := misses[0].count
-		for _, m := range misses {
-			if m.count == best && len(missed) < 5 {
-				missed = append(missed, m.text)
-			}
-		}
+	if len(x.misses) > 0 {
 		b.WriteString("Nearest misses of the search:\n")
-		writeList(&b, missed)
+		writeList(&b, x.misses)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -36,34 +36,34 @@ func Summarize(ctx context.Context, rules []Rule, events []event.Event) ([]Summa
 }
 
 // Summarizer summarizes rules over a stream of events: each event is
-// pushed once, to every rule, and not held; only the provenance of events
-// that have one other than recorded is remembered, for the rows that rest
-// on them.
+// pushed once, to every rule, and not held; only the provenance of the
+// events a rule keeps (see Feed) is remembered, when it is not recorded,
+// for the rows that rest on them.
 type Summarizer struct {
 	feeds   []Feed
 	sums    []Summary
-	origins map[int]event.Provenance // by stream index; absent: recorded
+	sources []*sources
 	n       int
 }
 
-// NewSummarizer starts every rule over a stream (a rule that needs every
-// event holds them: see Start).
+// NewSummarizer starts every rule over a stream.
 func NewSummarizer(ctx context.Context, rules []Rule) (*Summarizer, error) {
-	s := &Summarizer{origins: map[int]event.Provenance{}}
-	s.sums = make([]Summary, len(rules))
+	s := &Summarizer{sums: make([]Summary, len(rules))}
 	for i, r := range rules {
 		sum := &s.sums[i]
 		*sum = Summary{Rule: r.ID(), Kind: r.Kind(), Signals: map[string]int{}, RestsOn: map[event.Provenance]int{}}
-		s.feeds = append(s.feeds, Start(ctx, r, func(row Row) error {
+		src := newSources(false, nil, nil)
+		s.sources = append(s.sources, src)
+		s.feeds = append(s.feeds, r.Start(ctx, func(row Row) error {
 			sum.Rows++
 			if sig := row.Values["Signal"]; sig != "" {
 				sum.Signals[sig]++
 			}
 			var seen []int
 			for _, i := range row.Sources {
-				if i >= 0 && i < s.n && !slices.Contains(seen, i) {
+				if i >= 0 && i < src.n && !slices.Contains(seen, i) {
 					seen = append(seen, i)
-					sum.RestsOn[s.origin(i)]++
+					sum.RestsOn[src.origin(i)]++
 				}
 			}
 			return nil
@@ -72,25 +72,23 @@ func NewSummarizer(ctx context.Context, rules []Rule) (*Summarizer, error) {
 	return s, nil
 }
 
-func (s *Summarizer) origin(i int) event.Provenance {
-	if p, ok := s.origins[i]; ok {
-		return p
-	}
-	return event.Recorded
-}
-
 // Push runs every rule on one event.
 func (s *Summarizer) Push(ev *event.Event) error {
-	if o := ev.Origin(); o != event.Recorded {
-		s.origins[s.n] = o
-	}
 	s.n++
-	for _, f := range s.feeds {
+	for i, f := range s.feeds {
+		src := s.sources[i]
+		if s.n%heldEvery == 0 {
+			src.release(f.Oldest())
+		}
+		src.push(ev)
 		if f.Done() {
 			continue
 		}
 		if err := f.Push(ev); err != nil {
 			return err
+		}
+		if f.Kept() {
+			src.keep()
 		}
 	}
 	return nil
@@ -98,7 +96,8 @@ func (s *Summarizer) Push(ev *event.Event) error {
 
 // Close ends the stream and returns each rule's summary, in rule order.
 func (s *Summarizer) Close() ([]Summary, error) {
-	for _, f := range s.feeds {
+	for i, f := range s.feeds {
+		s.sources[i].cur = nil
 		if err := f.Close(); err != nil {
 			return nil, err
 		}

@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/validate/elastic"
 	"github.com/t1567001/harness/validate/sigma"
 	"github.com/t1567001/harness/validate/spl"
@@ -73,16 +72,20 @@ func (o Outcome) String() string {
 	return s
 }
 
-// Rule is a detection rule the validator runs.
+// Rule is a detection rule the validator runs, over a stream of events:
+// it keeps only what it needs, never every event (Evaluate and Explain
+// run it over events held in memory).
 type Rule interface {
 	ID() string
 	Kind() string
-	// Evaluate runs the rule over events and returns its result rows,
-	// each with the events it rests on (Row.Sources).
-	Evaluate(ctx context.Context, events []event.Event) ([]Row, error)
-	// Explain says, in the rule's terms, why the events give (or do not
-	// give) the outcome want.
-	Explain(ctx context.Context, events []event.Event, want Outcome) string
+	// Start runs the rule over events pushed one at a time, in time order
+	// as recordings are; rows go to emit as the rule yields them, each
+	// with the events it rests on (Row.Sources).
+	Start(ctx context.Context, emit func(Row) error) Feed
+	// Explainer follows the same events again and says, in the rule's
+	// terms, why they give (or do not give) the outcome want; rows are
+	// what the rule yielded on them.
+	Explainer(ctx context.Context, want Outcome, rows []Row) Explainer
 }
 
 // Unsupported is a rule file that cannot be evaluated, and why.
@@ -132,6 +135,7 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 	}
 	var sigmaFiles []sigmaFile
 	lib := &sigma.Collection{}
+	ecs := &ecsCache{toECS: opts.ECS}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -178,7 +182,7 @@ func LoadRules(fsys fs.FS, opts Options) ([]Rule, []Unsupported, error) {
 			if err != nil {
 				return err
 			}
-			r, err := NewElasticRule(p, data, opts.ECS)
+			r, err := newElasticRule(p, data, ecs)
 			if elastic.IsRefused(err) {
 				unsupported = append(unsupported, Unsupported{Path: p, Reason: err.Error()})
 				return nil

@@ -107,8 +107,29 @@ func TestCheckSeedRule(t *testing.T) {
 			if tc.pass && !tc.gap {
 				assert.Empty(t, text)
 			}
+			assert.Equal(t, v, checkStream(t, []Rule{rule}, tc.events, tc.exp)[0], "a Checker over the events as a stream gives the same verdict")
 		})
 	}
+}
+
+// checkStream checks exps with a Checker over events pushed one at a
+// time, and pushed again when a verdict needs an explanation.
+func checkStream(t *testing.T, rules []Rule, events []event.Event, exps ...atomics.Expectation) []Verdict {
+	t.Helper()
+	c := NewChecker(context.Background(), rules, exps)
+	for i := range events {
+		ev := events[i]
+		require.NoError(t, c.Push(&ev))
+	}
+	again, err := c.Close()
+	require.NoError(t, err)
+	if again {
+		for i := range events {
+			ev := events[i]
+			require.NoError(t, c.Explain(&ev))
+		}
+	}
+	return c.Verdicts()
 }
 
 func TestCheckMissingRuleFails(t *testing.T) {
@@ -127,15 +148,40 @@ type fakeRule struct {
 
 func (f fakeRule) ID() string   { return "fake" }
 func (f fakeRule) Kind() string { return "fake" }
-func (f fakeRule) Evaluate(context.Context, []event.Event) ([]Row, error) {
+func (f fakeRule) Start(_ context.Context, emit func(Row) error) Feed {
 	if f.runs != nil {
 		*f.runs++
 	}
-	return f.rows, nil
+	return &fakeFeed{rows: f.rows, emit: emit}
 }
-func (f fakeRule) Explain(_ context.Context, _ []event.Event, want Outcome) string {
-	return "explained " + want.String()
+func (f fakeRule) Explainer(_ context.Context, want Outcome, _ []Row) Explainer {
+	return fakeExplainer("explained " + want.String())
 }
+
+// fakeFeed emits its rows at Close.
+type fakeFeed struct {
+	rows []Row
+	emit func(Row) error
+}
+
+func (f *fakeFeed) Push(*event.Event) error { return nil }
+func (f *fakeFeed) Kept() bool              { return true }
+func (f *fakeFeed) Done() bool              { return false }
+func (f *fakeFeed) Held() int               { return len(f.rows) }
+func (f *fakeFeed) Oldest() int             { return 0 }
+func (f *fakeFeed) Close() error {
+	for _, r := range f.rows {
+		if err := f.emit(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type fakeExplainer string
+
+func (x fakeExplainer) Push(*event.Event) error { return nil }
+func (x fakeExplainer) String() string          { return string(x) }
 
 // row is a row resting on the first event of the evaluation.
 func row(kv ...string) Row {
@@ -174,6 +220,7 @@ func TestCheckSemantics(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.pass, v.Pass)
 			assert.Contains(t, v.Explanation, tc.want)
+			assert.Equal(t, v, checkStream(t, []Rule{fakeRule{rows: tc.rows}}, []event.Event{procEvent(ws, curlExe, "curl", "")}, tc.exp)[0])
 			raw, err := json.Marshal(v)
 			require.NoError(t, err)
 			for _, k := range []string{`"atomic"`, `"context"`, `"rule"`, `"expected"`, `"actual"`, `"pass"`} {
@@ -240,7 +287,7 @@ func TestSigmaCorrelationRows(t *testing.T) {
 	for i := range events {
 		events[i].RecordID = uint64(10 + i)
 	}
-	rows, err := r.Evaluate(context.Background(), events)
+	rows, err := Evaluate(context.Background(), r, events)
 	require.NoError(t, err)
 	require.Len(t, rows, 1, "the base rule only feeds the correlation")
 	assert.Equal(t, "value_count", rows[0].Values["correlation"])
@@ -249,11 +296,11 @@ func TestSigmaCorrelationRows(t *testing.T) {
 	assert.Equal(t, []int{0, 1}, rows[0].Sources, "the row rests on the two events it counted")
 	assert.Equal(t, ws, rows[0].Values["Computer"])
 	assert.Equal(t, curlExe, rows[0].Values["Image"])
-	assert.Contains(t, r.Explain(context.Background(), events, Outcome{Fires: true}), "1 correlation window(s) fired")
+	assert.Contains(t, Explain(context.Background(), r, events, Outcome{Fires: true}), "1 correlation window(s) fired")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = r.Evaluate(ctx, events)
+	_, err = Evaluate(ctx, r, events)
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
@@ -297,6 +344,8 @@ func TestCheckEvidence(t *testing.T) {
 				assert.Contains(t, v.Explanation, w)
 			}
 			assert.Equal(t, tc.restsOn, v.Basis())
+			assert.Equal(t, v, checkStream(t, []Rule{fakeRule{rows: tc.rows}}, tc.events,
+				atomics.Expectation{Rule: "fake", Fires: true, Signal: "A", Score: score(3), Evidence: tc.evidence})[0], "a Checker gives the same verdict")
 			require.Len(t, v.Actual.Evidence, len(tc.rows))
 		})
 	}
@@ -319,7 +368,7 @@ func TestSigmaPlaceholders(t *testing.T) {
 	loaded, unsupported, err := LoadRules(fsys, Options{SigmaPlaceholders: map[string][]string{"Administrators": {`CORP\adm_*`}}})
 	require.NoError(t, err)
 	require.Empty(t, unsupported)
-	rows, err := ByID(loaded)["admins"].Evaluate(context.Background(), []event.Event{sysmon(1, ws, "User", `CORP\adm_bob`), sysmon(1, ws, "User", `CORP\alice`)})
+	rows, err := Evaluate(context.Background(), ByID(loaded)["admins"], []event.Event{sysmon(1, ws, "User", `CORP\adm_bob`), sysmon(1, ws, "User", `CORP\alice`)})
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
 	assert.Equal(t, []int{0}, rows[0].Sources)
@@ -336,7 +385,9 @@ func TestSigmaStream(t *testing.T) {
 	st := r.stream(context.Background(), func(row Row) error { got = append(got, row); return nil })
 	events := []event.Event{netEvent(ws, curlExe, "api.github.com"), netEvent(ci, curlExe, "api.github.com"), netEvent(ws, curlExe, "lb-140-82-112-6-iad.github.com")}
 	for i := range events {
-		require.NoError(t, st.push(&events[i]))
+		kept, err := st.push(&events[i])
+		require.NoError(t, err)
+		assert.True(t, kept, "event %d feeds the correlation's window", i)
 		if i < 2 {
 			assert.Empty(t, got, "no row before the second host of %s", ws)
 		}
@@ -372,12 +423,12 @@ func TestSigmaAcrossFiles(t *testing.T) {
 		sysmon(1, ws, "CommandLine", "git push b", "User", "adm_root"),
 		sysmon(1, ws, "CommandLine", "git push c", "User", "alice"),
 	}
-	rows, err := byID["push"].Evaluate(context.Background(), events)
+	rows, err := Evaluate(context.Background(), byID["push"], events)
 	require.NoError(t, err)
 	require.Len(t, rows, 2, "the admins filter suppresses the second push")
 	assert.Equal(t, []int{0}, rows[0].Sources)
 	assert.Equal(t, []int{2}, rows[1].Sources)
-	rows, err = byID["pushes"].Evaluate(context.Background(), events)
+	rows, err = Evaluate(context.Background(), byID["pushes"], events)
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
 	assert.Equal(t, []int{0, 2}, rows[0].Sources, "the correlation counts the filtered rule's matches")
@@ -392,14 +443,14 @@ func TestElasticRuleExplainsAnUnwantedAlert(t *testing.T) {
 	r, err := NewElasticRule("public.toml", []byte("[rule]\nname = \"Public\"\ntype = \"eql\"\nlanguage = \"eql\"\nquery = 'configuration where event.action == \"repo.access\"'\n"), toECS)
 	require.NoError(t, err)
 	events := []event.Event{{Channel: "github.audit", Data: []event.Field{{Name: "action", Value: "repo.access"}}}, {Channel: "github.audit", Data: []event.Field{{Name: "action", Value: "git.push"}}}}
-	rows, err := r.Evaluate(context.Background(), events)
+	rows, err := Evaluate(context.Background(), r, events)
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
 	assert.Equal(t, []int{0}, rows[0].Sources)
 	assert.Equal(t, "repo.access", rows[0].Values["event.action"])
-	why := r.Explain(context.Background(), events, Outcome{})
+	why := Explain(context.Background(), r, events, Outcome{})
 	assert.Contains(t, why, "rule public (Public) fires 1 time(s) where it should stay silent:")
-	assert.Contains(t, why, "on 1 document(s): event.action=repo.access")
+	assert.Contains(t, why, "on 1 event(s): event.action=repo.access")
 
 	_, err = NewElasticRule("public.toml", []byte("[rule]\ntype = \"eql\"\n"), nil)
 	assert.ErrorContains(t, err, "no ECS mapping")

@@ -45,7 +45,7 @@ func newSPLCmd() *cobra.Command {
 			if err != nil {
 				return badInput(fmt.Errorf("%s: %w", query, err))
 			}
-			return streamRows(cmd, []validate.Streamer{rule}, files, strict, asJSON)
+			return streamRows(cmd, []validate.Rule{rule}, files, strict, asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -76,10 +76,10 @@ func newSigmaCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var sigma []validate.Streamer
+			var sigma []validate.Rule
 			for _, r := range rules {
-				if s, ok := r.(validate.Streamer); ok && r.Kind() == "sigma" {
-					sigma = append(sigma, s)
+				if r.Kind() == "sigma" {
+					sigma = append(sigma, r)
 				}
 			}
 			return streamRows(cmd, sigma, files, strict, asJSON)
@@ -98,7 +98,7 @@ func newSigmaCmd() *cobra.Command {
 // streamRows runs rules over the events of files as they are read: JSON
 // rows are printed as the rules yield them; the table is printed at the
 // end (it needs every row to align its columns), holding rows, not events.
-func streamRows(cmd *cobra.Command, rules []validate.Streamer, files []string, strict, asJSON bool) error {
+func streamRows(cmd *cobra.Command, rules []validate.Rule, files []string, strict, asJSON bool) error {
 	w := cmd.OutOrStdout()
 	var rows []validate.Row
 	emit := func(r validate.Row) error {
@@ -168,10 +168,6 @@ func newValidateCmd() *cobra.Command {
 			if expect == "" {
 				return writeCoverage(cmd, rules, files, strict, asJSON)
 			}
-			events, err := readEvents(cmd, files, strict)
-			if err != nil {
-				return err
-			}
 			data, err := os.ReadFile(expect)
 			if err != nil {
 				return badInput(fmt.Errorf("--expect: %w", err))
@@ -180,8 +176,12 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
-			verdicts, err := harness.CheckExpectations(cmd.Context(), rules, events, exps)
-			if err != nil {
+			verdicts, _, err := harness.CheckExpectations(cmd.Context(), rules, recording(cmd, files, strict), exps)
+			var bad *exitError
+			switch {
+			case errors.As(err, &bad), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+				return err
+			case err != nil:
 				return badInput(fmt.Errorf("--expect %s: %w", expect, err))
 			}
 			res := &reports.Results{Verdicts: verdicts}
@@ -266,8 +266,13 @@ func counts[K ~string](m map[K]int) string {
 // applied as its events go by. A file holding no event is bad input, not
 // "no results".
 func eachEvent(cmd *cobra.Command, files []string, strict bool, f func(*event.Event) (stop bool, err error)) error {
+	return eachEventTo(cmd, cmd.ErrOrStderr(), files, strict, f)
+}
+
+// eachEventTo is eachEvent reporting on stderr.
+func eachEventTo(cmd *cobra.Command, stderr io.Writer, files []string, strict bool, f func(*event.Event) (stop bool, err error)) error {
 	for _, name := range files {
-		stop, err := eachEventOf(cmd, name, strict, f)
+		stop, err := eachEventOf(cmd, stderr, name, strict, f)
 		if err != nil {
 			return err
 		}
@@ -281,8 +286,7 @@ func eachEvent(cmd *cobra.Command, files []string, strict bool, f func(*event.Ev
 	return nil
 }
 
-func eachEventOf(cmd *cobra.Command, name string, strict bool, f func(*event.Event) (bool, error)) (bool, error) {
-	stderr := cmd.ErrOrStderr()
+func eachEventOf(cmd *cobra.Command, stderr io.Writer, name string, strict bool, f func(*event.Event) (bool, error)) (bool, error) {
 	side, err := sidecar(name)
 	if err != nil {
 		return false, badInput(err)
@@ -351,15 +355,16 @@ func sidecar(name string) (*telemetry.Sidecar, error) {
 	return telemetry.LoadSidecar(telemetry.SidecarPath(name), fh)
 }
 
-// readEvents holds every event of files: the expectations look at the
-// events again (explanations, the events each verdict rests on).
-func readEvents(cmd *cobra.Command, files []string, strict bool) ([]event.Event, error) {
-	var events []event.Event
-	err := eachEvent(cmd, files, strict, func(ev *event.Event) (bool, error) {
-		events = append(events, *ev)
-		return false, nil
-	})
-	return events, err
+// recording reads files as a harness.Recording: the first reading says
+// on stderr what it skipped and how many events each file held, a second
+// one (to explain a verdict) reads them again quietly.
+func recording(cmd *cobra.Command, files []string, strict bool) harness.Recording {
+	stderr := cmd.ErrOrStderr()
+	return func(f func(*event.Event) error) error {
+		err := eachEventTo(cmd, stderr, files, strict, func(ev *event.Event) (bool, error) { return false, f(ev) })
+		stderr = io.Discard
+		return err
+	}
 }
 
 func writeRows(w io.Writer, rows []validate.Row, asJSON bool) error {

@@ -269,14 +269,15 @@ func TestSPLAndValidateOnRecordedEvents(t *testing.T) {
     fires: true
     signal: CodeRepoAPIUpload
 `), 0o600))
-	code, stdout, _ := cli(t, "validate", "--events", filepath.Join(out, "events.jsonl"), "--expect", expect)
+	code, stdout, stderr := cli(t, "validate", "--events", filepath.Join(out, "events.jsonl"), "--expect", expect)
 	assert.Equal(t, 1, code, "the CI expectation is wrong on purpose")
 	assert.Contains(t, stdout, "1 of 2 expectations hold")
-	assert.Contains(t, stdout, "IsCISystem=1")
+	assert.Contains(t, stdout, "IsCISystem=1", "the failing verdict is explained from a second reading of the file")
+	assert.Equal(t, 1, strings.Count(stderr, "event(s) read"), "the second reading is quiet:\n%s", stderr)
 
 	bad := filepath.Join(t.TempDir(), "bad.spl")
 	require.NoError(t, os.WriteFile(bad, []byte("index=wineventlog\n| eval Signal=case(EventCode=\"3\", \"x\"\n| table Signal\n"), 0o600))
-	code, _, stderr := cli(t, "spl", "--query", bad, "--events", filepath.Join(out, "events.jsonl"))
+	code, _, stderr = cli(t, "spl", "--query", bad, "--events", filepath.Join(out, "events.jsonl"))
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, bad)
 	assert.Contains(t, stderr, "^")

@@ -3,7 +3,6 @@ package core
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -344,64 +343,4 @@ func FieldNames(e Expr) []string {
 	}
 	walk(e)
 	return out
-}
-
-// ExplainConjuncts says, for the document that satisfies most of cond's
-// top-level conditions, which hold and which fail and on what values. src
-// is the query text the expression spans index.
-func ExplainConjuncts(src string, cond Expr, docs []Doc) string {
-	parts := Conjuncts(cond)
-	fields := FieldNames(cond)
-	// Closest: most conditions met, then most of the query's fields present
-	// (a document that has the field a condition tests says more about why
-	// it fails than one that lacks it).
-	best, bestN, bestF := -1, -1, -1
-	for i, d := range docs {
-		n, f := 0, 0
-		for _, p := range parts {
-			if Truthy(p.Eval(d)) {
-				n++
-			}
-		}
-		for _, name := range fields {
-			if !d.Get(name).IsNull() {
-				f++
-			}
-		}
-		if n > bestN || n == bestN && f > bestF {
-			best, bestN, bestF = i, n, f
-		}
-	}
-	if best < 0 {
-		return "no event to match"
-	}
-	d := docs[best]
-	var b strings.Builder
-	fmt.Fprintf(&b, "closest event meets %d of %d conditions", bestN, len(parts))
-	for _, p := range parts {
-		ok := Truthy(p.Eval(d))
-		mark := "ok  "
-		if !ok {
-			mark = "FAIL"
-		}
-		s, e := p.Span()
-		text := strings.Join(strings.Fields(src[s:e]), " ")
-		if len(text) > 120 {
-			text = text[:117] + "..."
-		}
-		fmt.Fprintf(&b, "\n  %s %s", mark, text)
-		if !ok {
-			var vals []string
-			for _, f := range FieldNames(p) {
-				v := d.Get(f).String()
-				if len(v) > 200 {
-					v = v[:197] + "..."
-				}
-				vals = append(vals, f+"="+strings.ReplaceAll(v, "\n", " "))
-			}
-			sort.Strings(vals)
-			fmt.Fprintf(&b, "  [%s]", strings.Join(vals, ", "))
-		}
-	}
-	return b.String()
 }

@@ -9,6 +9,7 @@
 package elastic
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path"
@@ -245,86 +246,196 @@ func (r *Rule) inIndex(d core.Doc) bool {
 	return false
 }
 
-// Alert is one result: the columns the rule yields and the documents
-// (indexes into the input) it rests on.
+// Alert is one result: the columns the rule yields and the documents it
+// rests on (indexes into Run's input, or the ids given to Stream.Push).
 type Alert struct {
 	Columns []string
 	Values  core.Doc
 	Sources []int
 }
 
+// TimeOrdered reports whether the rule's result depends on the order of
+// the documents: a sequence joins its steps in time, and new_terms alerts
+// on a first sighting. Such a rule expects its documents in time order.
+func (r *Rule) TimeOrdered() bool {
+	return r.eql != nil && r.eql.Sequence || r.newTerms != nil
+}
+
+// order is the order Run reads documents in: in time for a rule that
+// depends on it (stable), as given otherwise.
+func (r *Rule) order(docs []core.Doc) []int {
+	if r.TimeOrdered() {
+		return core.InTimeOrder(docs, eql.TimeField)
+	}
+	order := make([]int, len(docs))
+	for i := range order {
+		order[i] = i
+	}
+	return order
+}
+
 // Run evaluates the rule over docs.
 func (r *Rule) Run(docs []core.Doc) []Alert {
+	var out []Alert
+	s := r.Stream(context.Background(), func(a Alert) error { out = append(out, a); return nil })
+	for _, i := range r.order(docs) {
+		// Only the context can fail, and it is never done.
+		_, _ = s.Push(docs[i], i)
+	}
+	_ = s.Close()
+	return out
+}
+
+// Stream is one run of a rule over documents pushed one at a time, in time
+// order. It keeps only what the rule needs: an event query, a sequence's
+// pending partial sequences (see eql.Stream), a threshold's count and
+// distinct cardinality values per group, new_terms the combinations seen,
+// ES|QL its aggregates (see esql.Stream). Alerts go out as soon as they
+// are known, a threshold's and an ES|QL stats' at Close.
+type Stream struct {
+	r    *Rule
+	ctx  context.Context
+	emit func(Alert) error
+	err  error
+	n    int
+	eql  *eql.Stream
+	esql *esql.Stream
+	// threshold groups, in order of first sighting
+	order  []*thresholdGroup
+	groups map[string]*thresholdGroup
+	// seen: the new_terms combinations seen
+	seen map[string]bool
+	// cited counts the ids a threshold's groups cite, first is the
+	// first of them (-1 before).
+	cited, first int
+}
+
+type thresholdGroup struct {
+	vals    []core.Value
+	count   int
+	sources []int
+	card    map[string]bool
+}
+
+// ctxEvery is how many documents pass between two looks at the context.
+const ctxEvery = 64
+
+// Stream starts a run whose alerts go to emit; it stops with ctx's error
+// when ctx is done.
+func (r *Rule) Stream(ctx context.Context, emit func(Alert) error) *Stream {
+	s := &Stream{r: r, ctx: ctx, emit: emit, first: -1}
 	switch {
 	case r.esql != nil:
-		var out []Alert
-		for _, row := range r.esql.Run(docs, IndexOf) {
-			out = append(out, Alert{Columns: row.Columns, Values: row.Values, Sources: row.Sources})
-		}
-		return out
+		s.esql = r.esql.Stream(IndexOf, func(row esql.Row) {
+			s.send(Alert{Columns: row.Columns, Values: row.Values, Sources: row.Sources})
+		})
 	case r.eql != nil:
-		idx, sub := r.selectIndex(docs)
-		var out []Alert
-		for _, m := range r.eql.Run(sub) {
-			src := make([]int, len(m.Events))
-			for i, e := range m.Events {
-				src[i] = idx[e]
-			}
-			out = append(out, r.eventAlert(docs, src))
-		}
-		return out
-	}
-	idx := r.matching(docs)
-	switch {
+		s.eql = r.eql.Stream(func(m eql.Match) { s.send(r.eventAlert(m.Docs, m.Events)) })
 	case r.threshold != nil:
-		return r.runThreshold(docs, idx)
+		s.groups = map[string]*thresholdGroup{}
 	case r.newTerms != nil:
-		return r.runNewTerms(docs, idx)
+		s.seen = map[string]bool{}
 	}
-	var out []Alert
-	for _, i := range idx {
-		out = append(out, r.eventAlert(docs, []int{i}))
-	}
-	return out
+	return s
 }
 
-func (r *Rule) selectIndex(docs []core.Doc) ([]int, []core.Doc) {
-	var idx []int
-	var sub []core.Doc
-	for i, d := range docs {
+func (s *Stream) send(a Alert) {
+	if s.err == nil {
+		s.err = s.emit(a)
+	}
+}
+
+// Held is how many documents the run cites now in what it keeps: a
+// sequence's pending partial sequences, a threshold's or an ES|QL stats'
+// groups, the rows an ES|QL sort or limit holds. A new_terms rule keeps
+// the combinations of terms it has seen, and no document.
+func (s *Stream) Held() int {
+	switch {
+	case s.eql != nil:
+		return s.eql.Held()
+	case s.esql != nil:
+		return s.esql.Held()
+	}
+	return s.cited
+}
+
+// Oldest is the id of the oldest document the run keeps to cite; false
+// when it keeps none.
+func (s *Stream) Oldest() (id int, ok bool) {
+	switch {
+	case s.eql != nil:
+		return s.eql.Oldest()
+	case s.esql != nil:
+		return s.esql.Oldest()
+	}
+	return s.first, s.first >= 0
+}
+
+// Push runs one document, which the caller names id, through the rule. It
+// reports whether the run keeps id to cite it in an alert it yields later.
+func (s *Stream) Push(d core.Doc, id int) (kept bool, err error) {
+	if s.err != nil {
+		return false, s.err
+	}
+	if s.n++; s.n%ctxEvery == 0 {
+		if err := s.ctx.Err(); err != nil {
+			s.err = fmt.Errorf("rule %s: stopped after %d documents: %w", s.r.ID, s.n-1, err)
+			return false, s.err
+		}
+	}
+	r := s.r
+	switch {
+	case s.esql != nil:
+		kept = s.esql.Push(d, id)
+	case s.eql != nil:
 		if r.inIndex(d) {
-			idx = append(idx, i)
-			sub = append(sub, d)
+			kept = s.eql.Push(d, id)
+		}
+	case r.matches(d):
+		switch {
+		case r.threshold != nil:
+			kept = s.count(d, id)
+		case r.newTerms != nil:
+			s.newTerm(d, id)
+		default:
+			s.send(r.eventAlert([]core.Doc{d}, []int{id}))
 		}
 	}
-	return idx, sub
+	return kept, s.err
 }
 
-// matching lists the documents in the rule's indices that its KQL query and
-// filters accept.
-func (r *Rule) matching(docs []core.Doc) []int {
-	var out []int
-	for i, d := range docs {
-		if !r.inIndex(d) || !r.kql.Match(d) {
-			continue
-		}
-		ok := true
-		for _, f := range r.filters {
-			if !core.Truthy(f.Eval(d)) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			out = append(out, i)
+// Close ends the stream and emits the alerts still held.
+func (s *Stream) Close() error {
+	if s.err != nil {
+		return s.err
+	}
+	switch {
+	case s.esql != nil:
+		s.esql.Close()
+	case s.groups != nil:
+		s.thresholdAlerts()
+	}
+	return s.err
+}
+
+// matches reports whether d is in the rule's indices and its KQL query and
+// filters accept it.
+func (r *Rule) matches(d core.Doc) bool {
+	if !r.inIndex(d) || !r.kql.Match(d) {
+		return false
+	}
+	for _, f := range r.filters {
+		if !core.Truthy(f.Eval(d)) {
+			return false
 		}
 	}
-	return out
+	return true
 }
 
 // alertFields are shown for an event alert, after the rule's own fields.
 var alertFields = []string{"@timestamp", "event.action", "host.name", "user.name", "process.name", "harness.provenance"}
 
+// eventAlert is an alert on docs, which the caller names src.
 func (r *Rule) eventAlert(docs []core.Doc, src []int) Alert {
 	a := Alert{Values: core.Doc{}, Sources: src}
 	var fields []string
@@ -340,8 +451,8 @@ func (r *Rule) eventAlert(docs []core.Doc, src []int) Alert {
 		if slices.Contains(a.Columns, f) {
 			continue
 		}
-		for _, i := range src {
-			if v := docs[i].Get(f); !v.IsNull() {
+		for _, d := range docs {
+			if v := d.Get(f); !v.IsNull() {
 				a.Columns = append(a.Columns, f)
 				a.Values[f] = v
 				break
@@ -366,37 +477,40 @@ func groupKey(d core.Doc, fields []string) (string, []core.Value, bool) {
 	return b.String(), vals, true
 }
 
-func (r *Rule) runThreshold(docs []core.Doc, idx []int) []Alert {
-	t := r.threshold
-	type group struct {
-		vals    []core.Value
-		sources []int
-		card    map[string]bool
+// count adds d to its threshold group; it reports whether the group cites
+// it (the first core.MaxSources of a group).
+func (s *Stream) count(d core.Doc, id int) bool {
+	t := s.r.threshold
+	k, vals, ok := groupKey(d, t.fields)
+	if !ok {
+		return false
 	}
-	var order []string
-	groups := map[string]*group{}
-	for _, i := range idx {
-		k, vals, ok := groupKey(docs[i], t.fields)
-		if !ok {
-			continue
-		}
-		g := groups[k]
-		if g == nil {
-			g = &group{vals: vals, card: map[string]bool{}}
-			groups[k] = g
-			order = append(order, k)
-		}
-		g.sources = append(g.sources, i)
-		if t.cardField != "" {
-			for _, v := range docs[i].Get(t.cardField).Values() {
-				g.card[v] = true
-			}
+	g := s.groups[k]
+	if g == nil {
+		g = &thresholdGroup{vals: vals, card: map[string]bool{}}
+		s.groups[k] = g
+		s.order = append(s.order, g)
+	}
+	g.count++
+	if t.cardField != "" {
+		for _, v := range d.Get(t.cardField).Values() {
+			g.card[v] = true
 		}
 	}
-	var out []Alert
-	for _, k := range order {
-		g := groups[k]
-		if len(g.sources) < t.value || (t.cardField != "" && len(g.card) < t.cardinality) {
+	if len(g.sources) < core.MaxSources {
+		g.sources = append(g.sources, id)
+		if s.cited++; s.first < 0 {
+			s.first = id
+		}
+		return true
+	}
+	return false
+}
+
+func (s *Stream) thresholdAlerts() {
+	t := s.r.threshold
+	for _, g := range s.order {
+		if g.count < t.value || (t.cardField != "" && len(g.card) < t.cardinality) {
 			continue
 		}
 		a := Alert{Values: core.Doc{}, Sources: g.sources}
@@ -405,78 +519,121 @@ func (r *Rule) runThreshold(docs []core.Doc, idx []int) []Alert {
 			a.Values[f] = g.vals[i]
 		}
 		a.Columns = append(a.Columns, "threshold_result.count")
-		a.Values["threshold_result.count"] = core.NumberValue(float64(len(g.sources)))
+		a.Values["threshold_result.count"] = core.NumberValue(float64(g.count))
 		if t.cardField != "" {
 			name := "threshold_result.cardinality." + t.cardField
 			a.Columns = append(a.Columns, name)
 			a.Values[name] = core.NumberValue(float64(len(g.card)))
 		}
-		out = append(out, a)
+		s.send(a)
 	}
-	return out
 }
 
-// runNewTerms alerts on the first document with each combination of the
-// new-terms fields' values: the history window holds only the events
-// before it in the same input, so a run's first sighting is new.
-func (r *Rule) runNewTerms(docs []core.Doc, idx []int) []Alert {
-	sorted := append([]int(nil), idx...)
-	sort.SliceStable(sorted, func(a, b int) bool {
-		return docs[sorted[a]].Time("@timestamp").Before(docs[sorted[b]].Time("@timestamp"))
-	})
-	seen := map[string]bool{}
-	var out []Alert
-	for _, i := range sorted {
-		k, _, ok := groupKey(docs[i], r.newTerms)
-		if !ok || seen[k] {
-			continue
-		}
-		seen[k] = true
-		a := r.eventAlert(docs, []int{i})
-		for _, f := range r.newTerms {
-			if !slices.Contains(a.Columns, f) {
-				a.Columns = append(a.Columns, f)
-				a.Values[f] = docs[i].Get(f)
-			}
-		}
-		out = append(out, a)
+// newTerm alerts on the first document with each combination of the
+// new-terms fields' values: the history window holds only the documents
+// before it in the same stream, so a first sighting is new.
+func (s *Stream) newTerm(d core.Doc, id int) {
+	k, _, ok := groupKey(d, s.r.newTerms)
+	if !ok || s.seen[k] {
+		return
 	}
-	return out
+	s.seen[k] = true
+	a := s.r.eventAlert([]core.Doc{d}, []int{id})
+	for _, f := range s.r.newTerms {
+		if !slices.Contains(a.Columns, f) {
+			a.Columns = append(a.Columns, f)
+			a.Values[f] = d.Get(f)
+		}
+	}
+	s.send(a)
 }
 
 // Explain says, in the rule's language, why docs give no alert (or which
 // documents do).
 func (r *Rule) Explain(docs []core.Doc) string {
-	if r.esql != nil {
-		return r.esql.Explain(docs, IndexOf)
+	x := r.Explainer()
+	for _, i := range r.order(docs) {
+		x.Add(docs[i], i)
 	}
-	idx, sub := r.selectIndex(docs)
-	head := fmt.Sprintf("%d of %d ECS documents are in the rule's indices (%s)", len(idx), len(docs), strings.Join(r.Index, ", "))
-	if len(sub) == 0 {
-		var have []string
-		seen := map[string]bool{}
-		for _, d := range docs {
-			if n := IndexOf(d); !seen[n] {
-				seen[n] = true
-				have = append(have, n)
-			}
+	return x.String()
+}
+
+// Explainer follows documents one at a time, in time order, and says at
+// the end why they give no alert, holding counts, the indices seen and
+// the document closest to matching, never the documents.
+type Explainer struct {
+	r              *Rule
+	total, inIndex int
+	indices        map[string]bool
+	matching       int
+	eql            *eql.Explainer
+	esql           *esql.Explainer
+	closest        *core.Closest
+}
+
+// Explainer starts an explanation.
+func (r *Rule) Explainer() *Explainer {
+	x := &Explainer{r: r, indices: map[string]bool{}}
+	switch {
+	case r.esql != nil:
+		x.esql = r.esql.Explainer(IndexOf)
+	case r.eql != nil:
+		x.eql = r.eql.Explainer()
+	default:
+		x.closest = r.kql.Closest()
+	}
+	return x
+}
+
+// Add offers the next document, which the caller names id.
+func (x *Explainer) Add(d core.Doc, id int) {
+	x.total++
+	if x.esql != nil {
+		x.esql.Add(d, id)
+		return
+	}
+	if !x.r.inIndex(d) {
+		x.indices[IndexOf(d)] = true
+		return
+	}
+	x.inIndex++
+	switch {
+	case x.eql != nil:
+		x.eql.Add(d, id)
+	default:
+		x.closest.Add(d)
+		if x.r.matches(d) {
+			x.matching++
+		}
+	}
+}
+
+func (x *Explainer) String() string {
+	r := x.r
+	if x.esql != nil {
+		return x.esql.String()
+	}
+	head := fmt.Sprintf("%d of %d ECS documents are in the rule's indices (%s)", x.inIndex, x.total, strings.Join(r.Index, ", "))
+	if x.inIndex == 0 {
+		have := make([]string, 0, len(x.indices))
+		for n := range x.indices {
+			have = append(have, n)
 		}
 		sort.Strings(have)
 		return head + "; the events are in " + strings.Join(have, ", ")
 	}
-	if r.eql != nil {
-		return head + "\n" + r.eql.Explain(sub)
+	if x.eql != nil {
+		return head + "\n" + x.eql.String()
 	}
-	m := r.matching(docs)
 	switch {
-	case len(m) == 0:
-		return head + "\n" + r.kql.Explain(sub)
+	case x.matching == 0:
+		return head + "\n" + x.closest.String()
 	case r.threshold != nil:
-		s := fmt.Sprintf("%s\n%d documents match the query; the threshold is %d per [%s]", head, len(m), r.threshold.value, strings.Join(r.threshold.fields, ", "))
+		s := fmt.Sprintf("%s\n%d documents match the query; the threshold is %d per [%s]", head, x.matching, r.threshold.value, strings.Join(r.threshold.fields, ", "))
 		if r.threshold.cardField != "" {
 			s += fmt.Sprintf(" with at least %d distinct %s", r.threshold.cardinality, r.threshold.cardField)
 		}
 		return s
 	}
-	return fmt.Sprintf("%s\n%d events match the query", head, len(m))
+	return fmt.Sprintf("%s\n%d events match the query", head, x.matching)
 }

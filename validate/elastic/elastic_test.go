@@ -1,6 +1,7 @@
 package elastic
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -140,4 +141,58 @@ func TestIndexSelection(t *testing.T) {
 	defend := doc(map[string]any{"event": map[string]any{"category": "network"}, "data_stream": map[string]any{"dataset": "endpoint.events.network"}})
 	assert.Len(t, r.Run([]core.Doc{sysmon, defend}), 1)
 	assert.Contains(t, r.Explain([]core.Doc{sysmon}), "0 of 1 ECS documents are in the rule's indices (logs-endpoint.events.network-*); the events are in logs-windows.sysmon_operational-default")
+}
+
+// A threshold over a long stream keeps a count and the distinct
+// cardinality values per group, and cites only the group's first
+// core.MaxSources documents.
+func TestThresholdKeepsCounts(t *testing.T) {
+	r, err := Load("x.toml", []byte(`[rule]
+type = "threshold"
+language = "kuery"
+index = ["logs-github.audit-*"]
+query = 'event.action:"git.clone"'
+[rule.threshold]
+field = ["user.name"]
+value = 50000
+[[rule.threshold.cardinality]]
+field = "github.repo"
+value = 3
+`))
+	require.NoError(t, err)
+	var alerts []Alert
+	s := r.Stream(t.Context(), func(a Alert) error { alerts = append(alerts, a); return nil })
+	const n = 100_000
+	for i := range n {
+		_, err := s.Push(core.Doc{"data_stream.dataset": core.StringValue("github.audit"), "event.action": core.StringValue("git.clone"),
+			"user.name": core.StringValue([]string{"mallory", "bob"}[i%2]), "github.repo": core.StringValue([]string{"a", "b", "c"}[i%3])}, i)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 2*core.MaxSources, s.Held(), "two groups, each citing its first documents")
+	id, ok := s.Oldest()
+	assert.True(t, ok)
+	assert.Zero(t, id)
+	require.NoError(t, s.Close())
+	require.Len(t, alerts, 2)
+	assert.Equal(t, "50000", alerts[0].Values.Get("threshold_result.count").String())
+	assert.Equal(t, "3", alerts[0].Values.Get("threshold_result.cardinality.github.repo").String())
+	assert.Len(t, alerts[0].Sources, core.MaxSources)
+}
+
+// Every Elastic stream stops when its context is done.
+func TestStreamCancels(t *testing.T) {
+	r, err := Load("x.toml", []byte("[rule]\ntype = \"eql\"\nlanguage = \"eql\"\nquery = \"any where true\"\n"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	s := r.Stream(ctx, func(Alert) error { return nil })
+	cancel()
+	var pushed int
+	for pushed = 0; pushed < 1000; pushed++ {
+		if _, err = s.Push(core.Doc{}, pushed); err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, pushed, ctxEvery)
+	assert.ErrorIs(t, s.Close(), context.Canceled)
 }

@@ -2,7 +2,9 @@ package eql
 
 import (
 	"errors"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,4 +100,45 @@ func TestExplain(t *testing.T) {
 	got := q.Explain(docs())
 	assert.Contains(t, got, "none of 2 process events match")
 	assert.Contains(t, got, "FAIL process.pid == 5  [process.pid=2013]")
+}
+
+// A sequence over a long stream keeps only the partial sequences that can
+// still complete: maxspan drops the others, and so does until.
+func TestSequenceKeepsOnlyLivePartials(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	doc := func(i int, category, id string) core.Doc {
+		return core.Doc{"@timestamp": core.StringValue(t0.Add(time.Duration(i) * time.Second).Format(time.RFC3339)),
+			"event.category": core.StringValue(category), "process.entity_id": core.StringValue(id)}
+	}
+	for _, c := range []struct {
+		name, q string
+		bound   int
+	}{
+		// Every event starts a partial sequence; 10 s hold 10 of them,
+		// and a sweep comes every sweepEvery documents.
+		{"maxspan", `sequence by process.entity_id with maxspan=10s [process where true] [network where true]`, 10 + sweepEvery},
+		{"until", `sequence by process.entity_id [process where true] [network where true] until [file where true]`, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q, err := Parse(c.q)
+			require.NoError(t, err)
+			matches := 0
+			s := q.Stream(func(Match) { matches++ })
+			peak := 0
+			const n = 50_000
+			for i := range n {
+				id := strconv.Itoa(i)
+				s.Push(doc(i, "process", id), 2*i)
+				if c.name == "until" {
+					s.Push(doc(i, "file", id), 2*i+1)
+				}
+				peak = max(peak, s.Held())
+			}
+			// One sequence at the very end completes.
+			s.Push(doc(n, "process", "last"), 2*n)
+			s.Push(doc(n, "network", "last"), 2*n+1)
+			assert.Equal(t, 1, matches)
+			assert.LessOrEqual(t, peak, c.bound, "partials held at once over %d process starts", n)
+		})
+	}
 }

@@ -88,53 +88,83 @@ func (p parser) stats(t core.Token) (command, error) {
 }
 
 func (c *statsCmd) apply(t table) table {
-	type group struct {
-		key     []core.Value
-		aggs    []core.Agg
-		sources []int
-	}
-	var order []*group
-	groups := map[string]*group{}
+	a := c.acc()
 	for _, r := range t.rows {
-		var kb strings.Builder
-		key := make([]core.Value, len(c.by))
-		for i, f := range c.by {
-			key[i] = r.Values.Get(f)
-			kb.WriteString(key[i].String())
-			kb.WriteByte(0)
-		}
-		g := groups[kb.String()]
-		if g == nil {
-			g = &group{key: key, aggs: make([]core.Agg, len(c.aggs))}
-			groups[kb.String()] = g
-			order = append(order, g)
-		}
+		a.add(r)
+	}
+	return a.table()
+}
+
+// statsAcc is stats over rows added one at a time: an aggregate per group,
+// and the first core.MaxSources rows' sources.
+type statsAcc struct {
+	c      *statsCmd
+	order  []*group
+	groups map[string]*group
+	cited  int // the sources the groups cite
+}
+
+type group struct {
+	key     []core.Value
+	aggs    []core.Agg
+	sources []int
+}
+
+func (c *statsCmd) acc() *statsAcc { return &statsAcc{c: c, groups: map[string]*group{}} }
+
+// add folds r into its group; it reports whether the group cites r's
+// sources.
+func (a *statsAcc) add(r Row) bool {
+	c := a.c
+	var kb strings.Builder
+	key := make([]core.Value, len(c.by))
+	for i, f := range c.by {
+		key[i] = r.Values.Get(f)
+		kb.WriteString(key[i].String())
+		kb.WriteByte(0)
+	}
+	g := a.groups[kb.String()]
+	if g == nil {
+		g = &group{key: key, aggs: make([]core.Agg, len(c.aggs))}
+		a.groups[kb.String()] = g
+		a.order = append(a.order, g)
+	}
+	kept := len(g.sources) < core.MaxSources
+	if kept {
 		g.sources = append(g.sources, r.Sources...)
-		for i, a := range c.aggs {
-			if a.star {
-				g.aggs[i].AddRow()
-				continue
-			}
-			if v := a.field.Eval(r.Values); !v.IsNull() {
-				g.aggs[i].Add(a.fn, v)
-			}
+		a.cited += len(r.Sources)
+	}
+	for i, ag := range c.aggs {
+		if ag.star {
+			g.aggs[i].AddRow()
+			continue
+		}
+		if v := ag.field.Eval(r.Values); !v.IsNull() {
+			g.aggs[i].Add(ag.fn, v)
 		}
 	}
+	return kept
+}
+
+// table is the groups' rows.
+func (a *statsAcc) table() table {
+	c := a.c
 	var cols []string
-	for _, a := range c.aggs {
-		cols = append(cols, a.name)
+	for _, ag := range c.aggs {
+		cols = append(cols, ag.name)
 	}
 	cols = append(cols, c.by...)
 	out := table{cols: cols}
+	order := a.order
 	if len(order) == 0 && len(c.by) == 0 {
 		// Without by, stats yields one row even over no rows.
 		order = append(order, &group{aggs: make([]core.Agg, len(c.aggs))})
 	}
 	for _, g := range order {
 		r := Row{Columns: cols, Values: core.Doc{}, Sources: g.sources}
-		for i, a := range c.aggs {
-			if v := g.aggs[i].Result(a.fn); !v.IsNull() {
-				r.Values[a.name] = v
+		for i, ag := range c.aggs {
+			if v := g.aggs[i].Result(ag.fn); !v.IsNull() {
+				r.Values[ag.name] = v
 			}
 		}
 		for i, f := range c.by {

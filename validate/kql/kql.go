@@ -69,8 +69,16 @@ func (q *Query) Match(d core.Doc) bool { return core.Truthy(q.Cond.Eval(d)) }
 
 // Explain says which condition the closest document fails, on which values.
 func (q *Query) Explain(docs []core.Doc) string {
-	return core.ExplainConjuncts(q.src, q.Cond, docs)
+	c := q.Closest()
+	for _, d := range docs {
+		c.Add(d)
+	}
+	return c.String()
 }
+
+// Closest follows documents one at a time for Explain, keeping only the
+// one nearest to matching.
+func (q *Query) Closest() *core.Closest { return core.NewClosest(q.src, q.Cond) }
 
 func (p *parser) errAt(t tok, format string, args ...any) error {
 	return core.ErrorAt("kql", p.src, t.pos, format, args...)

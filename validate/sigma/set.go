@@ -214,8 +214,8 @@ type Engine struct {
 	groups []map[string]*window
 	// now is the latest event time seen.
 	now time.Time
-	// added counts the events Added.
-	added uint64
+	// added counts the events Added, fed those that fed a correlation.
+	added, fed uint64
 }
 
 // window is one group's entries of one correlation.
@@ -319,16 +319,21 @@ func (e *Engine) Add(ctx context.Context, ev *event.Event) ([]Hit, []Correlation
 			out = append(out, hits[i])
 		}
 	}
+	fed := false
 	for _, h := range hits {
 		uses := e.set.ruleUses[h.idx]
 		if len(uses) == 0 {
 			continue
 		}
+		fed = true
 		fs := fields{ev: ev, sel: h.Rule.selector(ev)}
 		ref := EventRef{Rule: h.Rule.ID, RecordID: ev.RecordID, Time: ev.TimeCreated, Computer: hostOf(ev), Origin: h.Origin, Seq: h.Seq}
 		for _, u := range uses {
 			fired = e.feed(u, ev.TimeCreated, []EventRef{ref}, fs.get, fired)
 		}
+	}
+	if fed {
+		e.fed++
 	}
 	e.added++
 	if e.added%4096 == 0 {
@@ -336,6 +341,30 @@ func (e *Engine) Add(ctx context.Context, ev *event.Event) ([]Hit, []Correlation
 	}
 	return out, fired, nil
 }
+
+// Fed is how many events have fed a correlation window: a correlation
+// hit rests only on those.
+func (e *Engine) Fed() uint64 { return e.fed }
+
+// Held is how many events the correlation windows cite now, and the
+// stream position (EventRef.Seq) of the oldest of them.
+func (e *Engine) Held() (n int, oldest uint64) {
+	oldest = e.added
+	for _, groups := range e.groups {
+		for _, w := range groups {
+			for _, en := range w.entries {
+				n += len(en.events)
+				for _, ev := range en.events {
+					oldest = min(oldest, ev.Seq)
+				}
+			}
+		}
+	}
+	return n, oldest
+}
+
+// Added is how many events the engine has been given.
+func (e *Engine) Added() uint64 { return e.added }
 
 // Flush judges the windows still open (the end of the stream).
 func (e *Engine) Flush() []CorrelationHit {

@@ -528,6 +528,7 @@ type Stream struct {
 	sink    sink
 	scratch record
 	n       int
+	kept    int
 	err     error
 	closed  bool
 }
@@ -578,6 +579,7 @@ func (s *Stream) Push(ev Fields) error {
 	// The row rests on this event: its index in the stream.
 	s.scratch.src = []int{s.n - 1}
 	if s.sink != nil {
+		s.kept++
 		s.sink.add(s.scratch.keep())
 		return nil
 	}
@@ -586,6 +588,10 @@ func (s *Stream) Push(ev Fields) error {
 	}
 	return s.err
 }
+
+// Kept is how many events have reached the first command that needs
+// every event (sort, stats): the rows Close emits rest only on those.
+func (s *Stream) Kept() int { return s.kept }
 
 // Done reports whether no further event can change the result (a head
 // has all its rows): the caller may stop reading.
