@@ -146,20 +146,17 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 		destIP, destPort = addrPort(c.LocalAddr())
 		fallback = e.hostAt(destIP)
 	}
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"http/1.1"},
-		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			sni = strings.ToLower(hello.ServerName)
-			name := sni
-			if name == "" || !IsServedHost(name) {
-				name = fallback
-			}
-			if name == "" {
-				return nil, fmt.Errorf("no served host for SNI %q", hello.ServerName)
-			}
-			return e.ca.Leaf(name, e.cfg.Addresses[name]...)
-		},
+	cfg := e.tlsConfig.Clone()
+	cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		sni = strings.ToLower(hello.ServerName)
+		name := sni
+		if name == "" || !IsServedHost(name) {
+			name = fallback
+		}
+		if name == "" {
+			return nil, fmt.Errorf("no served host for SNI %q", hello.ServerName)
+		}
+		return e.ca.Leaf(name, e.cfg.Addresses[name]...)
 	}
 	tc := tls.Server(raw, cfg)
 	info.destIP, info.destPort = destIP, destPort
@@ -185,6 +182,8 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 		done()
 		return
 	}
+	// A resumed session chose no certificate: its SNI is in the state.
+	sni = strings.ToLower(tc.ConnectionState().ServerName)
 	resolve()
 	conn := &closeNotifyConn{Conn: tc, onClose: done}
 	if !e.tunnels.push(&tunnelConn{Conn: conn, info: info}) {
