@@ -59,6 +59,9 @@ type committed struct {
 	created      bool
 }
 
+// errInvalidName: a branch or path git would not take.
+var errInvalidName = errors.New("not a name git takes")
+
 // errPathConflict: a folder is where the file would go, or a file where a
 // folder of its path would go.
 var errPathConflict = errors.New("the path conflicts with a file or folder in the repository")
@@ -79,6 +82,9 @@ const (
 // in dir, as the Contents API does, so that a clone shows what was
 // uploaded.
 func (g *gitServer) commitFile(ctx context.Context, dir string, w fileWrite, content Blob) (committed, error) {
+	if !validBranch(w.branch) || !validRepoPath(w.path) {
+		return committed{}, fmt.Errorf("commit %s on %s: %w", w.path, w.branch, errInvalidName)
+	}
 	if err := g.ensureRepo(ctx, dir); err != nil {
 		return committed{}, err
 	}
@@ -179,6 +185,14 @@ func (g *gitServer) commitBatch(ctx context.Context, dir string, q *commitQueue,
 		}
 		byBranch[p.branch] = append(byBranch[p.branch], p)
 	}
+	// The repository may have moved or gone since the writes were queued:
+	// then they make it anew, as they would have had they come later.
+	if err := g.ensureRepoLocked(ctx, dir); err != nil {
+		for _, p := range batch {
+			p.done <- commitOutcome{err: err}
+		}
+		return
+	}
 	pack := &packBuilder{g: g}
 	chains := make([]chain, len(branches))
 	for i, b := range branches {
@@ -235,6 +249,14 @@ func (g *gitServer) commitChain(ctx context.Context, dir string, objects *object
 	c.tip, c.head = tip, tip
 	now := time.Now()
 	for i, p := range writes {
+		if p.packed == nil {
+			// Written loose before it was queued: into this repository
+			// only if it is still the one it was then.
+			if _, err := os.Stat(filepath.Join(dir, "objects", p.blob[:2], p.blob[2:])); err != nil {
+				c.outcomes[i].err = fmt.Errorf("blob of %s: %w", p.path, err)
+				continue
+			}
+		}
 		newRoot, old, err := objects.put(ctx, g, dir, pack, root, strings.Split(p.path, "/"), p.blob)
 		switch {
 		case err != nil:

@@ -141,6 +141,13 @@ func TestCommitReplaceAndConflicts(t *testing.T) {
 	assert.ErrorIs(t, err, io.EOF, "a body shorter than its size is refused")
 	assert.Equal(t, second.commit, strings.TrimSpace(gitIn(t, dir, "rev-parse", "main")))
 
+	for _, bad := range []fileWrite{{branch: "x.lock", path: "f"}, {branch: "a..b", path: "f"}, {branch: "main", path: "a/.GIT/config"},
+		{branch: "main", path: "a\x00b"}, {branch: "main", path: "git~1/x"}, {branch: "main", path: "."}} {
+		bad.message = "m"
+		_, err = g.commitFile(context.Background(), dir, bad, strings.NewReader("x"))
+		assert.ErrorIs(t, err, errInvalidName, "%+v", bad)
+	}
+
 	other, err := g.commitFile(context.Background(), dir, fileWrite{branch: "dev", path: "d/f", message: "on dev"}, strings.NewReader("dev"))
 	require.NoError(t, err)
 	assert.True(t, other.created, "a new branch starts empty")
@@ -244,5 +251,47 @@ func TestContentsWritesReadBackAtOnce(t *testing.T) {
 		data, err := os.ReadFile(filepath.Join(work, "back", fmt.Sprintf("loot/%d/f.txt", i%5)+strings.Repeat("x", i)))
 		require.NoError(t, err)
 		assert.Equal(t, fmt.Sprintf("secret %d\n", i), string(data))
+	}
+}
+
+// TestMoveDuringWritesLosesNothing moves a repository away while writes
+// pour in: every write answered as committed is in the history of the
+// repository, where it moved or where a later write made it anew.
+func TestMoveDuringWritesLosesNothing(t *testing.T) {
+	g := newGitServer(t)
+	from, to := filepath.Join(g.root, "o/r.git"), filepath.Join(g.root, "p/r.git")
+	_, err := g.commitFile(context.Background(), from, fileWrite{branch: "main", path: "first", message: "m"}, strings.NewReader("x"))
+	require.NoError(t, err)
+	const n = 60
+	results := make([]committed, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			content := fmt.Sprint(i)
+			if i%5 == 0 { // written loose, before it is queued
+				content = strings.Repeat(content, maxPackedBlob)
+			}
+			results[i], errs[i] = g.commitFile(context.Background(), from, fileWrite{branch: "main", path: fmt.Sprintf("f%d", i), message: "m"}, strings.NewReader(content))
+		})
+		if i == n/2 {
+			require.NoError(t, g.moveRepo(from, to))
+		}
+	}
+	wg.Wait()
+	history := map[string]bool{}
+	for _, dir := range []string{from, to} {
+		if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+			continue
+		}
+		gitIn(t, dir, "fsck", "--strict", "--no-dangling")
+		for _, c := range strings.Fields(gitIn(t, dir, "log", "--format=%H", "main")) {
+			history[c] = true
+		}
+	}
+	for i := range n {
+		if errs[i] == nil {
+			assert.True(t, history[results[i].commit], "write %d was answered as committed but is in no history", i)
+		}
 	}
 }

@@ -194,17 +194,42 @@ var (
 	errShaMismatch = errors.New("sha does not match")
 )
 
-// validRepoPath reports whether p names a file inside a repository.
+// validRepoPath reports whether p names a file inside a repository as
+// git takes one: no NUL, no "." or ".." part, and no part that is ".git"
+// in any case or NTFS spelling (git refuses those: core.protectNTFS is on
+// by default).
 func validRepoPath(p string) bool {
-	if p == "" || path.Clean(p) != p || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "../") || p == ".." {
+	if p == "" || p == "." || path.Clean(p) != p || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "../") || p == ".." || strings.ContainsRune(p, 0) {
 		return false
 	}
 	for _, seg := range strings.Split(p, "/") {
-		if seg == ".git" {
+		if seg = strings.TrimRight(seg, ". "); strings.EqualFold(seg, ".git") || strings.EqualFold(seg, "git~1") {
 			return false
 		}
 	}
 	return true
+}
+
+// validBranch reports whether b, a name validSegment takes, is also one
+// git takes for a branch (git check-ref-format): no "..", and no final
+// "." or ".lock".
+func validBranch(b string) bool {
+	return validSegment(b) && !strings.Contains(b, "..") && !strings.HasSuffix(b, ".") && !strings.HasSuffix(b, ".lock")
+}
+
+// moveRepo renames the bare repository in from to to, or removes it when
+// to is "", under its lock, so that no commit or push is half-way through.
+func (g *gitServer) moveRepo(from, to string) error {
+	lock := g.repoLock(from)
+	lock.Lock()
+	defer lock.Unlock()
+	if to == "" {
+		return os.RemoveAll(from)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(from, to)
 }
 
 func (g *gitServer) repoLock(dir string) *sync.Mutex {
@@ -232,7 +257,12 @@ func (g *gitServer) ensureRepo(ctx context.Context, dir string) error {
 	lock := g.repoLock(dir)
 	lock.Lock()
 	defer lock.Unlock()
-	if _, err := os.Stat(head); err == nil {
+	return g.ensureRepoLocked(ctx, dir)
+}
+
+// ensureRepoLocked is ensureRepo for a caller holding the repository's lock.
+func (g *gitServer) ensureRepoLocked(ctx context.Context, dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
