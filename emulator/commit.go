@@ -108,12 +108,11 @@ func (g *gitServer) commitFile(ctx context.Context, dir string, w fileWrite, con
 		go g.drain(context.WithoutCancel(ctx), dir, q)
 	}
 	q.mu.Unlock()
-	select {
-	case out := <-p.done:
-		return out.committed, out.err
-	case <-ctx.Done():
-		return committed{}, fmt.Errorf("waiting for the commit of %s: %w", w.path, ctx.Err())
-	}
+	// Waited for even when the client has gone: the commit may land all
+	// the same, and the ledger is to say what the repository holds. A
+	// batch is short, and its git processes have their own time limits.
+	out := <-p.done
+	return out.committed, out.err
 }
 
 // commitQueue is one repository's pending writes and what its commits
@@ -611,18 +610,23 @@ func parseTree(raw []byte) ([]treeEntry, error) {
 // is only bounded.
 type objectCache struct {
 	trees   map[string][]treeEntry
+	entries int // in trees, which a large folder's versions would fill
 	commits map[string]string
 }
 
-// maxCached bounds each map of the cache: past it, the map starts again
-// empty, and the next write reads its trees back from the repository.
-const maxCached = 4096
+// Bounds on the cache: past one, that map starts again empty, and the
+// next write reads its trees back from the repository.
+const (
+	maxCachedEntries = 1 << 16
+	maxCachedCommits = 1 << 12
+)
 
 func (c *objectCache) rememberTree(id string, entries []treeEntry) {
-	if c.trees == nil || len(c.trees) >= maxCached {
-		c.trees = map[string][]treeEntry{}
+	if c.trees == nil || c.entries+len(entries) > maxCachedEntries {
+		c.trees, c.entries = map[string][]treeEntry{}, 0
 	}
 	c.trees[id] = entries
+	c.entries += len(entries)
 }
 
 // tree is the entries of tree id ("" for the empty tree).
@@ -659,7 +663,7 @@ func (c *objectCache) commitTree(ctx context.Context, g *gitServer, dir, id stri
 	if !ok {
 		return "", fmt.Errorf("commit %s in %s: no tree", id, dir)
 	}
-	if c.commits == nil || len(c.commits) >= maxCached {
+	if c.commits == nil || len(c.commits) >= maxCachedCommits {
 		c.commits = map[string]string{}
 	}
 	c.commits[id] = string(tree)

@@ -295,3 +295,15 @@ func TestMoveDuringWritesLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectCacheIsBounded: the versions of a large folder do not pile up.
+func TestObjectCacheIsBounded(t *testing.T) {
+	var c objectCache
+	big := make([]treeEntry, maxCachedEntries/3)
+	for i := range 10 {
+		c.rememberTree(fmt.Sprint(i), big)
+		assert.LessOrEqual(t, c.entries, maxCachedEntries)
+		assert.Contains(t, c.trees, fmt.Sprint(i), "the tree just written is kept")
+	}
+	assert.Less(t, len(c.trees), 4)
+}
