@@ -343,20 +343,32 @@ func TestProxyGitPush(t *testing.T) {
 	require.NoError(t, err, out)
 }
 
-func TestServeTLSUsesSNI(t *testing.T) {
-	e := newTestEmulator(t, Config{})
+// serveTLS serves e's hosts over TLS on loopback until the test ends and
+// returns the listener's address.
+func serveTLS(tb testing.TB, e *Emulator) string {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.ServeTLS(ctx, l) }()
-	defer func() { cancel(); assert.NoError(t, <-done) }()
+	tb.Cleanup(func() { cancel(); assert.NoError(tb, <-done) })
+	return l.Addr().String()
+}
 
+// dialOnly dials addr whatever a client asks for, as the sandbox's
+// routes take every served address to the emulator.
+func dialOnly(addr string) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}
+}
+
+func TestServeTLSUsesSNI(t *testing.T) {
+	e := newTestEmulator(t, Config{})
 	client := &http.Client{Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: e.CA().Pool()},
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "tcp", l.Addr().String())
-		},
+		DialContext:     dialOnly(serveTLS(t, e)),
 	}}
 	req, err := http.NewRequest("GET", "https://api.github.com/user", nil)
 	require.NoError(t, err)
@@ -377,19 +389,10 @@ func TestServeTLSUsesSNI(t *testing.T) {
 // host and SNI of the resumed connection (which chose no certificate).
 func TestTLSSessionsResume(t *testing.T) {
 	e := newTestEmulator(t, Config{})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.ServeTLS(ctx, l) }()
-	defer func() { cancel(); assert.NoError(t, <-done) }()
-
 	client := &http.Client{Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: e.CA().Pool(), ClientSessionCache: tls.NewLRUClientSessionCache(4)},
 		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "tcp", l.Addr().String())
-		},
+		DialContext:       dialOnly(serveTLS(t, e)),
 	}}
 	var resumed []bool
 	for range 2 {

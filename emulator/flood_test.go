@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -59,12 +58,7 @@ func BenchmarkFlood(b *testing.B) {
 				if resume {
 					cfg.ClientSessionCache = tls.NewLRUClientSessionCache(n)
 				}
-				return &http.Transport{
-					DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-						return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-					},
-					TLSClientConfig: cfg, DisableKeepAlives: true,
-				}
+				return &http.Transport{DialContext: dialOnly(addr), TLSClientConfig: cfg, DisableKeepAlives: true}
 			})
 		})
 	}
@@ -218,17 +212,10 @@ func benchTLS(b *testing.B, name string) (*Emulator, *CA, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	e, err := New(Config{DataDir: b.TempDir(), Addresses: map[string][]netip.Addr{"api.github.com": {netip.MustParseAddr("127.0.0.1")}}}, ca)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { e.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	go func() { _ = e.ServeTLS(ctx, l) }()
-	return e, ca, l.Addr().String()
+	return e, ca, serveTLS(b, e)
 }
