@@ -307,3 +307,24 @@ func TestObjectCacheIsBounded(t *testing.T) {
 	}
 	assert.Less(t, len(c.trees), 4)
 }
+
+// TestLockedRefFailsTheWrites: while another git holds the branch's lock
+// the writes fail, and say so, rather than land beside it; then they land.
+func TestLockedRefFailsTheWrites(t *testing.T) {
+	g := newGitServer(t)
+	dir := filepath.Join(g.root, "o/r.git")
+	first, err := g.commitFile(context.Background(), dir, fileWrite{branch: "main", path: "a", message: "m"}, strings.NewReader("a"))
+	require.NoError(t, err)
+	lock := filepath.Join(dir, "refs", "heads", "main.lock")
+	require.NoError(t, os.WriteFile(lock, []byte("held\n"), 0o644))
+	_, err = g.commitFile(context.Background(), dir, fileWrite{branch: "main", path: "b", message: "m"}, strings.NewReader("b"))
+	require.ErrorContains(t, err, "lock")
+	assert.FileExists(t, lock, "another's lock is left alone")
+	assert.Equal(t, first.commit, strings.TrimSpace(gitIn(t, dir, "rev-parse", "main")))
+
+	require.NoError(t, os.Remove(lock))
+	next, err := g.commitFile(context.Background(), dir, fileWrite{branch: "main", path: "b", message: "m"}, strings.NewReader("b"))
+	require.NoError(t, err)
+	assert.Equal(t, first.commit, strings.TrimSpace(gitIn(t, dir, "rev-parse", next.commit+"^")))
+	gitIn(t, dir, "fsck", "--strict")
+}

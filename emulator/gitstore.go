@@ -86,10 +86,11 @@ func (g *gitServer) writeLoose(dir string, kind objectKind, r io.Reader, size in
 		return "", fmt.Errorf("write %s: %w", objects, err)
 	}
 	final := filepath.Join(objects, id[:2], id[2:])
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return "", fmt.Errorf("write %s object: %w", kind, err)
+	err = os.MkdirAll(filepath.Dir(final), 0o755)
+	if err == nil {
+		err = os.Rename(tmp, final)
 	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("write %s object: %w", kind, err)
 	}
@@ -216,21 +217,24 @@ func (b *packBuilder) write(dir string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("write pack in %s: %w", packDir, err)
 	}
-	defer os.Remove(tmp) // a no-op once it is renamed
 	name := filepath.Join(packDir, "pack-"+hex.EncodeToString(sum))
 	idx, err := writeTemp(packDir, "tmp_idx_", func(w io.Writer) error {
 		_, err := w.Write(packIndex(entries, sum))
 		return err
 	})
-	if err != nil {
-		return false, fmt.Errorf("write pack index in %s: %w", packDir, err)
+	if err == nil {
+		if err = os.Rename(tmp, name+".pack"); err != nil {
+			os.Remove(idx)
+		}
 	}
-	defer os.Remove(idx)
-	if err := os.Rename(tmp, name+".pack"); err != nil {
-		return false, fmt.Errorf("write pack: %w", err)
+	if err != nil {
+		os.Remove(tmp)
+		return false, fmt.Errorf("write pack in %s: %w", packDir, err)
 	}
 	if err := os.Rename(idx, name+".idx"); err != nil {
-		return false, fmt.Errorf("write pack index: %w", err)
+		os.Remove(idx)
+		os.Remove(name + ".pack")
+		return false, fmt.Errorf("write pack index in %s: %w", packDir, err)
 	}
 	return true, nil
 }
@@ -511,7 +515,6 @@ func updateRef(ctx context.Context, dir, ref, id, old string) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	defer os.Remove(lockPath) // a no-op once it is renamed
 	current, err := readRef(dir, ref)
 	if err == nil && current != old {
 		err = fmt.Errorf("update %s: it moved from %s to %s", ref, old, current)
@@ -526,6 +529,9 @@ func updateRef(ctx context.Context, dir, ref, id, old string) error {
 		err = os.Rename(lockPath, path)
 	}
 	if err != nil {
+		// Only while it is still ours: once renamed, the name may be
+		// another writer's lock.
+		os.Remove(lockPath)
 		return fmt.Errorf("update %s: %w", ref, err)
 	}
 	return nil
