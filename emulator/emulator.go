@@ -11,7 +11,6 @@ package emulator
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -69,10 +68,8 @@ type Emulator struct {
 
 	tunnels *connQueue
 	inner   *http.Server
-	// tlsConfig is what every terminated connection's configuration is
-	// cloned from: one set of session ticket keys, so that a client can
-	// resume on a new connection a session it had on another.
-	tlsConfig *tls.Config
+	// ticketKeys encrypt the TLS session tickets of every connection.
+	ticketKeys [][32]byte
 
 	// inflight counts requests being handled; its hook runs under the same
 	// lock so that observers see the changes in order.
@@ -119,12 +116,10 @@ func New(cfg Config, ca *CA) (*Emulator, error) {
 		git:     &gitServer{git: gitPath, root: cfg.DataDir, errLog: cfg.ErrorLog},
 		tunnels: newConnQueue(),
 	}
-	var ticketKey [32]byte
-	if _, err := rand.Read(ticketKey[:]); err != nil {
+	e.ticketKeys = make([][32]byte, 1)
+	if _, err := rand.Read(e.ticketKeys[0][:]); err != nil {
 		return nil, fmt.Errorf("emulator: session ticket key: %w", err)
 	}
-	e.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
-	e.tlsConfig.SetSessionTicketKeys([][32]byte{ticketKey})
 	e.routes = e.buildRoutes()
 	e.inner = e.newServer(e.Handler())
 	e.inner.ConnContext = func(ctx context.Context, c net.Conn) context.Context {

@@ -146,18 +146,24 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 		destIP, destPort = addrPort(c.LocalAddr())
 		fallback = e.hostAt(destIP)
 	}
-	cfg := e.tlsConfig.Clone()
-	cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		sni = strings.ToLower(hello.ServerName)
-		name := sni
-		if name == "" || !IsServedHost(name) {
-			name = fallback
-		}
-		if name == "" {
-			return nil, fmt.Errorf("no served host for SNI %q", hello.ServerName)
-		}
-		return e.ca.Leaf(name, e.cfg.Addresses[name]...)
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"http/1.1"},
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			sni = strings.ToLower(hello.ServerName)
+			name := sni
+			if name == "" || !IsServedHost(name) {
+				name = fallback
+			}
+			if name == "" {
+				return nil, fmt.Errorf("no served host for SNI %q", hello.ServerName)
+			}
+			return e.ca.Leaf(name, e.cfg.Addresses[name]...)
+		},
 	}
+	// One set of ticket keys for every connection, so that a client can
+	// resume on a new connection a session it had on another.
+	cfg.SetSessionTicketKeys(e.ticketKeys)
 	tc := tls.Server(raw, cfg)
 	info.destIP, info.destPort = destIP, destPort
 	resolve := func() {
