@@ -237,7 +237,7 @@ func TestContentsWritesReadBackAtOnce(t *testing.T) {
 			w = do(t, p.e, "GET", "api.github.com", "/repos/exfil-operator/loot/contents/"+path+"?ref="+put.Commit.SHA, "")
 			var got struct{ Content string }
 			assert.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
-			data, err := decodeBase64(got.Content)
+			data, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(got.Content, "\n", ""))
 			assert.NoError(t, err)
 			assert.Equal(t, content, string(data), "GET contents at the answered commit")
 			assert.Equal(t, content, do(t, p.e, "GET", "raw.githubusercontent.com", "/exfil-operator/loot/main/"+path, "").Body.String(), "raw at the branch")
