@@ -88,8 +88,7 @@ func (e *Emulator) githubPutContents(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "Not Found")
 		return
 	}
-	blob := gitBlobSHA(data)
-	commit, created, err := e.git.commitFile(r.Context(), dir, branch, p, req.Message, data, req.SHA)
+	done, err := e.git.commitFile(r.Context(), dir, fileWrite{branch: branch, path: p, message: req.Message, ifSHA: req.SHA}, bytes.NewReader(data))
 	switch {
 	case errors.Is(err, errShaMissing):
 		fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"sha\" wasn't supplied.")
@@ -104,9 +103,10 @@ func (e *Emulator) githubPutContents(w http.ResponseWriter, r *http.Request) {
 	}
 	noteFiles(r, uploaded(p, data)...)
 	code := http.StatusOK
-	if created {
+	if done.created {
 		code = http.StatusCreated
 	}
+	blob, commit := done.blob, done.commit
 	api := "https://api.github.com/repos/" + owner + "/" + repo
 	writeJSON(w, code, map[string]any{
 		"content": map[string]any{
@@ -361,7 +361,7 @@ func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "not found")
 		return
 	}
-	commit, _, err := e.git.commitFile(r.Context(), dir, branch, p, req.Message, data, req.SHA)
+	done, err := e.git.commitFile(r.Context(), dir, fileWrite{branch: branch, path: p, message: req.Message, ifSHA: req.SHA}, bytes.NewReader(data))
 	switch {
 	case errors.Is(err, errShaMissing):
 		fail(http.StatusUnprocessableEntity, "repository file already exists ["+p+"]")
@@ -376,8 +376,8 @@ func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
 	}
 	noteFiles(r, uploaded(p, data)...)
 	writeJSON(w, http.StatusCreated, map[string]any{
-		"content": map[string]any{"path": p, "sha": gitBlobSHA(data), "size": len(data)},
-		"commit":  map[string]any{"sha": commit, "message": req.Message},
+		"content": map[string]any{"path": p, "sha": done.blob, "size": len(data)},
+		"commit":  map[string]any{"sha": done.commit, "message": req.Message},
 	})
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -578,11 +577,7 @@ func (e *Emulator) githubTransferRepo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if dirExists(from) {
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			fail(http.StatusInternalServerError, "repository unavailable")
-			return
-		}
-		if err := os.Rename(from, to); err != nil {
+		if err := e.git.moveRepo(from, to); err != nil {
 			fail(http.StatusInternalServerError, "repository unavailable")
 			return
 		}
@@ -605,7 +600,7 @@ func (e *Emulator) githubDeleteRepo(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := e.git.moveRepo(dir, ""); err != nil {
 		githubError(w, http.StatusInternalServerError, "repository unavailable")
 		return
 	}

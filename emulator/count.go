@@ -73,6 +73,7 @@ func tlsSummary(start time.Time, info connInfo, st tls.ConnectionState, raw *cou
 	}
 	if st.HandshakeComplete {
 		e.TLSVersion, e.Cipher = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
+		e.TLSResumed = st.DidResume
 	}
 	return e
 }

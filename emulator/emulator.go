@@ -10,6 +10,7 @@ package emulator
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,8 @@ type Emulator struct {
 
 	tunnels *connQueue
 	inner   *http.Server
+	// ticketKeys encrypt the TLS session tickets of every connection.
+	ticketKeys [][32]byte
 
 	// inflight counts requests being handled; its hook runs under the same
 	// lock so that observers see the changes in order.
@@ -113,6 +116,10 @@ func New(cfg Config, ca *CA) (*Emulator, error) {
 		audit:   newAuditLog(),
 		git:     &gitServer{git: gitPath, root: cfg.DataDir, errLog: cfg.ErrorLog},
 		tunnels: newConnQueue(),
+	}
+	e.ticketKeys = make([][32]byte, 1)
+	if _, err := rand.Read(e.ticketKeys[0][:]); err != nil {
+		return nil, fmt.Errorf("emulator: session ticket key: %w", err)
 	}
 	e.routes = e.buildRoutes()
 	e.inner = e.newServer(e.Handler())

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -342,20 +343,32 @@ func TestProxyGitPush(t *testing.T) {
 	require.NoError(t, err, out)
 }
 
-func TestServeTLSUsesSNI(t *testing.T) {
-	e := newTestEmulator(t, Config{})
+// serveTLS serves e's hosts over TLS on loopback until the test ends and
+// returns the listener's address.
+func serveTLS(tb testing.TB, e *Emulator) string {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.ServeTLS(ctx, l) }()
-	defer func() { cancel(); assert.NoError(t, <-done) }()
+	tb.Cleanup(func() { cancel(); assert.NoError(tb, <-done) })
+	return l.Addr().String()
+}
 
+// dialOnly dials addr whatever a client asks for, as the sandbox's
+// routes take every served address to the emulator.
+func dialOnly(addr string) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}
+}
+
+func TestServeTLSUsesSNI(t *testing.T) {
+	e := newTestEmulator(t, Config{})
 	client := &http.Client{Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: e.CA().Pool()},
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "tcp", l.Addr().String())
-		},
+		DialContext:     dialOnly(serveTLS(t, e)),
 	}}
 	req, err := http.NewRequest("GET", "https://api.github.com/user", nil)
 	require.NoError(t, err)
@@ -369,6 +382,48 @@ func TestServeTLSUsesSNI(t *testing.T) {
 	require.Len(t, entries, 1)
 	assert.Equal(t, "api.github.com", entries[0].Host)
 	assert.Equal(t, "api.github.com", entries[0].SNI)
+}
+
+// TestTLSSessionsResume: a client that keeps its sessions resumes on a
+// new connection one it had on another, and the ledger says so, with the
+// host and SNI of the resumed connection (which chose no certificate).
+func TestTLSSessionsResume(t *testing.T) {
+	e := newTestEmulator(t, Config{})
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: e.CA().Pool(), ClientSessionCache: tls.NewLRUClientSessionCache(4)},
+		DisableKeepAlives: true,
+		DialContext:       dialOnly(serveTLS(t, e)),
+	}}
+	var resumed []bool
+	for range 2 {
+		req, err := http.NewRequest("GET", "https://api.github.com/user", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "token x")
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		assert.Equal(t, 200, resp.StatusCode)
+		resumed = append(resumed, resp.TLS.DidResume)
+	}
+	assert.Equal(t, []bool{false, true}, resumed, "the second connection resumes the first's session")
+	var conns []Entry
+	for _, en := range settled(t, e) {
+		if en.Kind == KindTLS {
+			conns = append(conns, en)
+		} else {
+			assert.Equal(t, "api.github.com", en.Host)
+			assert.Equal(t, "api.github.com", en.SNI)
+		}
+	}
+	require.Len(t, conns, 2)
+	// A connection's summary is recorded when it closes, in any order.
+	slices.SortFunc(conns, func(a, b Entry) int { return a.Time.Compare(b.Time) })
+	for i, c := range conns {
+		assert.Equal(t, resumed[i], c.TLSResumed)
+		assert.Equal(t, "api.github.com", c.SNI)
+		assert.Equal(t, "api.github.com", c.Host)
+	}
 }
 
 func TestCARoundTrip(t *testing.T) {

@@ -30,8 +30,10 @@ type gitServer struct {
 	root   string
 	errLog io.Writer
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu     sync.Mutex
+	locks  map[string]*sync.Mutex
+	queues map[string]*commitQueue // the Contents API's writes (commit.go)
+	zlib   sync.Pool               // *zlib.Writer, for loose objects
 }
 
 var wildcard = regexp.MustCompile(`\{([a-z]+)\}`)
@@ -192,83 +194,42 @@ var (
 	errShaMismatch = errors.New("sha does not match")
 )
 
-// commitFile commits content at file on branch of the bare repository in
-// dir, as the Contents API does, so that a clone shows what was uploaded.
-// It returns the commit and whether the file is new.
-func (g *gitServer) commitFile(ctx context.Context, dir, branch, file, message string, content []byte, ifSHA string) (commit string, created bool, err error) {
-	if err := g.ensureRepo(ctx, dir); err != nil {
-		return "", false, err
-	}
-	lock := g.repoLock(dir)
-	lock.Lock()
-	defer lock.Unlock()
-	ref := "refs/heads/" + branch
-	parent := ""
-	if out, err := g.run(ctx, dir, "rev-parse", "--verify", "-q", ref+"^{commit}"); err == nil {
-		parent = strings.TrimSpace(string(out))
-	}
-	created = true
-	if parent != "" {
-		if out, err := g.run(ctx, dir, "rev-parse", "--verify", "-q", parent+":"+file); err == nil {
-			created = false
-			switch old := strings.TrimSpace(string(out)); {
-			case ifSHA == "":
-				return "", false, errShaMissing
-			case ifSHA != old:
-				return "", false, errShaMismatch
-			}
-		}
-	}
-	trim := func(b []byte, err error) (string, error) { return strings.TrimSpace(string(b)), err }
-	blob, err := trim(g.runWith(ctx, dir, nil, content, "hash-object", "-w", "--stdin"))
-	if err != nil {
-		return "", false, err
-	}
-	index := filepath.Join(dir, "harness-index-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	defer os.Remove(index)
-	env := []string{"GIT_INDEX_FILE=" + index,
-		"GIT_AUTHOR_NAME=" + fakeLogin, "GIT_AUTHOR_EMAIL=" + fakeLogin + "@users.noreply.github.com",
-		"GIT_COMMITTER_NAME=GitHub", "GIT_COMMITTER_EMAIL=noreply@github.com"}
-	if parent != "" {
-		if _, err := g.runWith(ctx, dir, env, nil, "read-tree", parent); err != nil {
-			return "", false, err
-		}
-	}
-	if _, err := g.runWith(ctx, dir, env, nil, "update-index", "--add", "--cacheinfo", "100644,"+blob+","+file); err != nil {
-		return "", false, err
-	}
-	tree, err := trim(g.runWith(ctx, dir, env, nil, "write-tree"))
-	if err != nil {
-		return "", false, err
-	}
-	args := []string{"commit-tree", tree, "-m", message}
-	if parent != "" {
-		args = append(args, "-p", parent)
-	}
-	if commit, err = trim(g.runWith(ctx, dir, env, nil, args...)); err != nil {
-		return "", false, err
-	}
-	update := []string{"update-ref", ref, commit}
-	if parent != "" {
-		update = append(update, parent)
-	}
-	if _, err := g.run(ctx, dir, update...); err != nil {
-		return "", false, err
-	}
-	return commit, created, nil
-}
-
-// validRepoPath reports whether p names a file inside a repository.
+// validRepoPath reports whether p names a file inside a repository as
+// git takes one: no NUL, no "." or ".." part, and no part that is ".git"
+// in any case or NTFS spelling (git refuses those: core.protectNTFS is on
+// by default).
 func validRepoPath(p string) bool {
-	if p == "" || path.Clean(p) != p || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "../") || p == ".." {
+	if p == "" || p == "." || path.Clean(p) != p || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "../") || p == ".." || strings.ContainsRune(p, 0) {
 		return false
 	}
 	for _, seg := range strings.Split(p, "/") {
-		if seg == ".git" {
+		if seg = strings.TrimRight(seg, ". "); strings.EqualFold(seg, ".git") || strings.EqualFold(seg, "git~1") {
 			return false
 		}
 	}
 	return true
+}
+
+// validBranch reports whether b, a name validSegment takes, is also one
+// git takes for a branch (git check-ref-format): no "..", and no final
+// "." or ".lock".
+func validBranch(b string) bool {
+	return validSegment(b) && !strings.Contains(b, "..") && !strings.HasSuffix(b, ".") && !strings.HasSuffix(b, ".lock")
+}
+
+// moveRepo renames the bare repository in from to to, or removes it when
+// to is "", under its lock, so that no commit or push is half-way through.
+func (g *gitServer) moveRepo(from, to string) error {
+	lock := g.repoLock(from)
+	lock.Lock()
+	defer lock.Unlock()
+	if to == "" {
+		return os.RemoveAll(from)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(from, to)
 }
 
 func (g *gitServer) repoLock(dir string) *sync.Mutex {
@@ -286,17 +247,42 @@ func (g *gitServer) repoLock(dir string) *sync.Mutex {
 }
 
 func (g *gitServer) ensureRepo(ctx context.Context, dir string) error {
+	// A repository is made in a hidden folder (no valid name starts with
+	// '.') and renamed into place whole, so one with a HEAD is ready and
+	// most calls need not wait for the lock a commit or push holds.
+	head := filepath.Join(dir, "HEAD")
+	if _, err := os.Stat(head); err == nil {
+		return nil
+	}
 	lock := g.repoLock(dir)
 	lock.Lock()
 	defer lock.Unlock()
+	return g.ensureRepoLocked(ctx, dir)
+}
+
+// ensureRepoLocked is ensureRepo for a caller holding the repository's lock.
+func (g *gitServer) ensureRepoLocked(ctx context.Context, dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
 		return nil
 	}
-	if _, err := g.run(ctx, "", "init", "--bare", "-q", "--initial-branch=main", dir); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("create repository %s: %w", dir, err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".init-")
+	if err != nil {
+		return fmt.Errorf("create repository %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp) // nothing left once renamed
+	if _, err := g.run(ctx, "", "init", "--bare", "-q", "--initial-branch=main", tmp); err != nil {
 		return err
 	}
-	_, err := g.run(ctx, dir, "config", "http.receivepack", "true")
-	return err
+	if _, err := g.run(ctx, tmp, "config", "http.receivepack", "true"); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("create repository %s: %w", dir, err)
+	}
+	return nil
 }
 
 func (g *gitServer) run(ctx context.Context, dir string, args ...string) ([]byte, error) {

@@ -80,6 +80,8 @@ type Entry struct {
 	End        time.Time `json:"end,omitzero"`
 	TLSVersion string    `json:"tls_version,omitempty"`
 	Cipher     string    `json:"cipher,omitempty"`
+	// TLSResumed: the handshake resumed a session of an earlier one.
+	TLSResumed bool `json:"tls_resumed,omitempty"`
 	// Audit is what the request put in GitHub's audit log (audit.go).
 	Audit []AuditEvent `json:"audit,omitempty"`
 }

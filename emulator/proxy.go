@@ -165,6 +165,9 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 			return e.ca.Leaf(name, e.cfg.Addresses[name]...)
 		},
 	}
+	// One set of ticket keys for every connection, so that a client can
+	// resume on a new connection a session it had on another.
+	cfg.SetSessionTicketKeys(e.ticketKeys)
 	tc := tls.Server(raw, cfg)
 	info.destIP, info.destPort = destIP, destPort
 	resolve := func() {
@@ -189,6 +192,8 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 		done()
 		return
 	}
+	// A resumed session chose no certificate: its SNI is in the state.
+	sni = strings.ToLower(tc.ConnectionState().ServerName)
 	resolve()
 	conn := &closeNotifyConn{Conn: tc, onClose: done}
 	if !e.tunnels.push(&tunnelConn{Conn: conn, info: info}) {

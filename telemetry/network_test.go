@@ -125,6 +125,10 @@ func TestZeekLogsParseWithZeekTypes(t *testing.T) {
 	assert.Equal(t, "0.058000", get(conn, "duration"))
 	assert.Equal(t, get(conn, "uid"), get(byChannel(evs, event.ZeekHTTP)[0], "uid"), "http.log shares the connection's uid")
 	assert.Equal(t, "TLSv13", get(byChannel(evs, event.ZeekSSL)[0], "version"))
+	assert.Equal(t, "false", get(byChannel(evs, event.ZeekSSL)[0], "resumed"))
+	resumed := pasteExchange()
+	resumed.Ledger[2].TLSResumed = true
+	assert.Equal(t, "true", get(byChannel(RenderZeek(p, resumed), event.ZeekSSL)[0], "resumed"), "as the mock saw the handshake")
 	assert.Equal(t, "5000", get(byChannel(evs, event.ZeekHTTP)[0], "request_body_len"))
 	assert.Equal(t, "NOERROR", get(byChannel(evs, event.ZeekDNS)[0], "rcode_name"))
 }

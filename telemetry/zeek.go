@@ -205,7 +205,7 @@ func (z *zeekRenderer) ssl(e emulator.Entry) event.Event {
 		event.Field{Name: "version", Value: zeekTLSVersion(e.TLSVersion)},
 		event.Field{Name: "cipher", Value: e.Cipher},
 		event.Field{Name: "server_name", Value: e.SNI},
-		event.Field{Name: "resumed", Value: "false"},
+		event.Field{Name: "resumed", Value: strconv.FormatBool(e.TLSResumed)},
 		event.Field{Name: "established", Value: strconv.FormatBool(e.TLSVersion != "")},
 		event.Field{Name: "sni_matches_cert", Value: strconv.FormatBool(e.SNI != "" && emulator.IsServedHost(e.SNI))},
 	)

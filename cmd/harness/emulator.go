@@ -27,6 +27,20 @@ func writeInflight(ledger string, n int64) {
 	}
 }
 
+// whenBusyChanges passes on a count of requests in flight only when it
+// goes from zero or to zero: the reader of the file only asks whether
+// anything is in flight, and a flood would otherwise rewrite it twice a
+// request. Calls must come one at a time, in order (as OnInflight's do).
+func whenBusyChanges(write func(int64)) func(int64) {
+	busy := false
+	return func(n int64) {
+		if (n > 0) != busy {
+			busy = n > 0
+			write(n)
+		}
+	}
+}
+
 // emulatorCA is the CA given with --ca-cert/--ca-key, or a fresh one written
 // to dir for clients to trust.
 func emulatorCA(dir, certFile, keyFile string) (*emulator.CA, string, error) {
@@ -83,7 +97,7 @@ func newEmulatorCmd() *cobra.Command {
 			var ledger *json.Encoder
 			var onInflight func(int64)
 			if ledgerFile != "" {
-				onInflight = func(n int64) { writeInflight(ledgerFile, n) }
+				onInflight = whenBusyChanges(func(n int64) { writeInflight(ledgerFile, n) })
 				f, err := os.OpenFile(ledgerFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 				if err != nil {
 					return badInput(fmt.Errorf("--ledger: %w", err))
