@@ -50,5 +50,8 @@ func (n *Net) Run(context.Context, Config, []string, string, []string, io.Writer
 	return -1, errUnsupported
 }
 
+// HoldAddrs fails: no namespaces here.
+func HoldAddrs(*Table) error { return errUnsupported }
+
 // Close does nothing.
 func (n *Net) Close() {}
