@@ -531,3 +531,30 @@ echo "I: Base system installed successfully."
 	assert.Equal(t, 3, runs())
 	assert.NoDirExists(t, filepath.Join(cache, "k1"), "the older recipe's tree is pruned")
 }
+
+// TestFileSumIsCachedByIdentity: a file's sha256 is remembered under its
+// path, size and modification time, and made again when any changes.
+func TestFileSumIsCachedByIdentity(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	path := filepath.Join(t.TempDir(), "bin")
+	require.NoError(t, os.WriteFile(path, []byte("one"), 0o644))
+	sum, err := fileSum(path)
+	require.NoError(t, err)
+	assert.Equal(t, "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed", sum, "sha256 of \"one\"")
+
+	// Same identity, other bytes: the remembered sum (this is the cache).
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte("two"), 0o644))
+	require.NoError(t, os.Chtimes(path, info.ModTime(), info.ModTime()))
+	again, err := fileSum(path)
+	require.NoError(t, err)
+	assert.Equal(t, sum, again)
+
+	// A new modification time: hashed again.
+	later := info.ModTime().Add(time.Second)
+	require.NoError(t, os.Chtimes(path, later, later))
+	changed, err := fileSum(path)
+	require.NoError(t, err)
+	assert.Equal(t, "3fc4ccfe745870e2c0d99f71f30ff0656c8dedd41cc1d7d3d376b0dbe685e2f3", changed, "sha256 of \"two\"")
+}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -237,6 +238,19 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	}
 	cfg := b.Executor()
 	cfg.WorkRoot, cfg.Staging, cfg.Timeout = work, staging, opts.Timeout
+	if cfg.Runner != nil {
+		// Where each command costs a round trip (a container exec), every
+		// test's tools are looked up once for the whole run.
+		var tools []string
+		for _, sel := range selected {
+			for _, t := range executor.Tools(sel.Test) {
+				if !slices.Contains(tools, t) {
+					tools = append(tools, t)
+				}
+			}
+		}
+		cfg.Found = executor.LookUpTools(ctx, cfg, tools)
+	}
 	harnessPath := b.HarnessPath()
 	cfg.Harness = harnessPath
 	if opts.Observe {
@@ -280,7 +294,7 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 							done[i] = &executed{err: err}
 							continue
 						}
-						lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap
+						lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap, lcfg.Found = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap, cfg.Found
 						sched.start(w, i)
 						done[i] = runOne(ctx, opts, i, len(selected), selected[i], lcfg)
 					}
