@@ -558,3 +558,29 @@ func TestFileSumIsCachedByIdentity(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "3fc4ccfe745870e2c0d99f71f30ff0656c8dedd41cc1d7d3d376b0dbe685e2f3", changed, "sha256 of \"two\"")
 }
+
+// TestSharedIsolatedNetwork: an isolated container has loopback only, a
+// container started with NetworkOf shares it (a server on one's loopback
+// answers the other), and neither makes the env's network.
+func TestSharedIsolatedNetwork(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	ctx := context.Background()
+	owner := startSleeper(t, env, Spec{Name: "owner", Isolated: true, Cmd: []string{"sh", "-c",
+		`python3 -c 'import socket; s = socket.create_server(("127.0.0.1", 8111)); print("listening", flush=True); c, _ = s.accept(); c.sendall(b"shared\n")'; exec sleep 300`},
+		WaitLog: "listening"})
+	guest := startSleeper(t, env, Spec{Name: "guest", NetworkOf: owner})
+	for _, c := range []*Container{owner, guest} {
+		code, stdout, stderr := run(t, ctx, c, "ls", "/sys/class/net")
+		require.Equal(t, 0, code, stderr)
+		assert.Equal(t, "lo\n", stdout, "%s has loopback only", c.Name())
+	}
+	code, stdout, stderr := run(t, ctx, guest, "python3", "-c", `import socket; print(socket.create_connection(("127.0.0.1", 8111), timeout=5).recv(64).decode(), end="")`)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "shared\n", stdout)
+	_, nets := listLabelled(t, LabelRun+"="+env.RunID())
+	assert.Empty(t, nets, "no network is made for containers that join none")
+
+	_, err := env.Start(ctx, Spec{Name: "both", Image: base(t), Cmd: []string{"true"}, Isolated: true, NetworkOf: owner})
+	require.Error(t, err)
+}
