@@ -230,7 +230,8 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	if err != nil {
 		return nil, err
 	}
-	defer b.Close()
+	closeBackend := sync.OnceValue(b.Close)
+	defer closeBackend()
 
 	staging, err := fs.Sub(fixtures.FS, "sensitive")
 	if err != nil {
@@ -323,6 +324,10 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	if run.Ledger, err = b.Ledger(); err != nil {
 		return nil, err
 	}
+	// Nothing below asks the backend for more than what it has recorded:
+	// it goes (containers removed, emulator stopped) while the results are
+	// put together, and Execute returns once it is gone.
+	go closeBackend()
 	if sched.starts != nil {
 		for _, e := range run.Ledger {
 			if i := sched.test(lanes.Owner(e), e.Time); i >= 0 && done[i] != nil {
