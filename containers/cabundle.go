@@ -3,6 +3,7 @@ package containers
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -93,4 +94,59 @@ func readImageFile(ctx context.Context, cli *client.Client, image, path string) 
 			return b, nil
 		}
 	}
+}
+
+// ImageTools says, for each of tools, whether it is installed in image
+// (true) or not. Answers are kept in the user's cache folder per image id,
+// so a tool is looked up once per image: lookup is asked only about the
+// others (it runs where a fresh container of image can answer, and returns
+// nil when it could not); its answers are added to the cache.
+func ImageTools(ctx context.Context, image string, tools []string, lookup func(tools []string) map[string]bool) (map[string]bool, error) {
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	img, err := cli.ImageInspect(ctx, image)
+	if err != nil {
+		return nil, fmt.Errorf("tools of %s: inspect image: %w", image, err)
+	}
+	dir, err := cacheDir("tools")
+	if err != nil {
+		return nil, fmt.Errorf("tools of %s: %w", image, err)
+	}
+	name := strings.TrimPrefix(img.ID, "sha256:")
+	cached := filepath.Join(dir, name)
+	known := map[string]bool{}
+	if b, err := os.ReadFile(cached); err == nil {
+		_ = json.Unmarshal(b, &known)
+	}
+	found := make(map[string]bool, len(tools))
+	var unknown []string
+	for _, t := range tools {
+		if f, ok := known[t]; ok {
+			found[t] = f
+		} else {
+			unknown = append(unknown, t)
+		}
+	}
+	if len(unknown) == 0 {
+		touch(cached)
+		return found, nil
+	}
+	answers := lookup(unknown)
+	if answers == nil {
+		return nil, fmt.Errorf("tools of %s: the lookup failed", image)
+	}
+	for _, t := range unknown {
+		found[t], known[t] = answers[t], answers[t]
+	}
+	if b, err := json.Marshal(known); err == nil {
+		tmp := fmt.Sprintf("%s.%d", cached, os.Getpid())
+		if os.WriteFile(tmp, b, 0o644) == nil {
+			_ = os.Rename(tmp, cached)
+		}
+	}
+	pruneCache(dir, name, 4)
+	return found, nil
 }

@@ -584,3 +584,44 @@ func TestSharedIsolatedNetwork(t *testing.T) {
 	_, err := env.Start(ctx, Spec{Name: "both", Image: base(t), Cmd: []string{"true"}, Isolated: true, NetworkOf: owner})
 	require.Error(t, err)
 }
+
+// TestImageToolsAsksOncePerImage: a tool is looked up once per image; later
+// calls are answered from the cache, and only new tools are asked about.
+func TestImageToolsAsksOncePerImage(t *testing.T) {
+	img := base(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	ctx := context.Background()
+	var asked [][]string
+	lookup := func(tools []string) map[string]bool {
+		asked = append(asked, tools)
+		found := map[string]bool{}
+		for _, tool := range tools {
+			found[tool] = tool == "sh"
+		}
+		return found
+	}
+	for _, tc := range []struct {
+		tools []string
+		asked []string
+	}{
+		{[]string{"sh", "pwsh"}, []string{"sh", "pwsh"}},
+		{[]string{"pwsh", "sh"}, nil},
+		{[]string{"sh", "git"}, []string{"git"}},
+	} {
+		asked = nil
+		found, err := ImageTools(ctx, img, tc.tools, lookup)
+		require.NoError(t, err)
+		want := map[string]bool{}
+		for _, tool := range tc.tools {
+			want[tool] = tool == "sh"
+		}
+		assert.Equal(t, want, found)
+		if tc.asked == nil {
+			assert.Empty(t, asked, "answered from the cache")
+		} else {
+			assert.Equal(t, [][]string{tc.asked}, asked)
+		}
+	}
+	_, err := ImageTools(ctx, img, []string{"curl"}, func([]string) map[string]bool { return nil })
+	require.Error(t, err, "a lookup that failed is no answer")
+}

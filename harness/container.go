@@ -90,6 +90,7 @@ func HarnessImage(ctx context.Context, copts ContainerOptions) (string, error) {
 type containerBackend struct {
 	env    *containers.Env
 	runner *containers.Container
+	image  string
 	ledger string
 }
 
@@ -214,7 +215,7 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	if err = rerr; err != nil {
 		return nil, err
 	}
-	return &containerBackend{env: env, runner: runner, ledger: ledger}, nil
+	return &containerBackend{env: env, runner: runner, image: image, ledger: ledger}, nil
 }
 
 func (b *containerBackend) Mode() string { return "container" }
@@ -228,6 +229,18 @@ func (b *containerBackend) HarnessPath() string { return harnessInImage }
 // (they share the served addresses).
 func (b *containerBackend) Executor() executor.Config {
 	return executor.Config{Runner: b.runner.Exec, BaseEnv: runnerEnv}
+}
+
+// LookUpTools: the runner is a fresh container of the image, so each tool
+// is looked up there once per image, and the answer kept.
+func (b *containerBackend) LookUpTools(ctx context.Context, cfg executor.Config, tools []string) map[string]bool {
+	found, err := containers.ImageTools(ctx, b.image, tools, func(unknown []string) map[string]bool {
+		return executor.LookUpTools(ctx, cfg, unknown)
+	})
+	if err != nil {
+		return nil // each test looks up its own
+	}
+	return found
 }
 
 // Ledger reads the emulator's ledger file once no request is in flight.

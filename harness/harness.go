@@ -250,7 +250,11 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 				}
 			}
 		}
-		cfg.Found = executor.LookUpTools(ctx, cfg, tools)
+		if l, ok := b.(toolLookup); ok {
+			cfg.Found = l.LookUpTools(ctx, cfg, tools)
+		} else {
+			cfg.Found = executor.LookUpTools(ctx, cfg, tools)
+		}
 	}
 	harnessPath := b.HarnessPath()
 	cfg.Harness = harnessPath
@@ -429,6 +433,13 @@ func dependent(selected []Selected) [][]int {
 		groups[g] = append(groups[g], i)
 	}
 	return groups
+}
+
+// toolLookup is a Backend that knows a cheaper way than a command per run
+// to say which tools are installed where its tests run (see
+// executor.LookUpTools).
+type toolLookup interface {
+	LookUpTools(ctx context.Context, cfg executor.Config, tools []string) map[string]bool
 }
 
 // laned is a Backend that can run tests side by side: each worker gets a
