@@ -2,6 +2,7 @@ package containers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -59,9 +60,13 @@ type Container struct {
 
 // Spec describes a container to Start.
 type Spec struct {
-	// Name is the container's short name: its hostname, and part of its
-	// Docker name (t1567-<run id>-<name>). Optional.
+	// Name is the container's short name: part of its Docker name
+	// (t1567-<run id>-<name>), and its hostname unless Hostname says
+	// otherwise. Optional.
 	Name string
+	// Hostname is the container's host name (not for NetworkOf: such a
+	// container has its network owner's).
+	Hostname string
 	// Image is the image tag (see BaseImage, HarnessImage); never pulled.
 	Image string
 	// Cmd is the command (the images have no entrypoint).
@@ -186,6 +191,8 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 	switch {
 	case spec.Isolated && spec.NetworkOf != nil:
 		return nil, fmt.Errorf("start %s: a container is either isolated or shares another's network", spec.Name)
+	case spec.Hostname != "" && spec.NetworkOf != nil:
+		return nil, fmt.Errorf("start %s: a container that shares another's network has its host name", spec.Name)
 	case spec.Isolated:
 		netMode = "none"
 	case spec.NetworkOf != nil:
@@ -226,7 +233,7 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 		Labels: map[string]string{LabelHarness: "1", LabelRun: e.runID},
 		ConfigModifier: func(c *container.Config) {
 			if !netMode.IsContainer() {
-				c.Hostname = nameUnsafe.ReplaceAllString(spec.Name, "-")
+				c.Hostname = cmp.Or(spec.Hostname, nameUnsafe.ReplaceAllString(spec.Name, "-"))
 			}
 			c.User = spec.User
 		},

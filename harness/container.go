@@ -113,6 +113,10 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	if err != nil {
 		return nil, err
 	}
+	host, err := sandboxHostname()
+	if err != nil {
+		return nil, err
+	}
 	ca, err := emulator.NewCA(runID)
 	if err != nil {
 		return nil, err
@@ -183,6 +187,9 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 		Mounts:   mounts,
 		Isolated: true,
 		CapAdd:   []string{"NET_ADMIN"},
+		// The runner, in this network namespace, gets this host name too:
+		// the profile's, as in the local sandbox.
+		Hostname: host,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("emulator container: %w", err)

@@ -183,6 +183,14 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	assert.Equal(t, []string{"lo"}, lines[1:], "the only interface")
 	assert.True(t, strings.HasPrefix(lines[0], "Iface"), "no IPv4 route: %s", out.String())
+	// The host name is the workstation profile's, as in the local sandbox.
+	out.Reset()
+	code, err = b.runner.Exec(ctx, []string{"hostname"}, "/", runnerEnv, &out, &out)
+	require.NoError(t, err)
+	require.Equal(t, 0, code, out.String())
+	host, err := sandboxHostname()
+	require.NoError(t, err)
+	assert.Equal(t, host+"\n", out.String())
 	// A raw connect to an address outside the table fails at once.
 	out.Reset()
 	start := time.Now()
