@@ -30,16 +30,11 @@ func SystemCABundle(ctx context.Context, image string) ([]byte, error) {
 		return nil, err
 	}
 	defer cli.Close()
-	img, err := cli.ImageInspect(ctx, image)
-	if err != nil {
-		return nil, fmt.Errorf("CA bundle of %s: inspect image: %w", image, err)
-	}
-	dir, err := cacheDir("ca-bundles")
+	// One per harness image: the few latest are kept.
+	dir, name, err := imageEntry(ctx, cli.Client, image, "ca-bundles")
 	if err != nil {
 		return nil, fmt.Errorf("CA bundle of %s: %w", image, err)
 	}
-	// One per harness image: the few latest are kept.
-	name := strings.TrimPrefix(img.ID, "sha256:")
 	cached := filepath.Join(dir, name)
 	if b, err := os.ReadFile(cached); err == nil && len(b) > 0 {
 		touch(cached)
@@ -49,12 +44,22 @@ func SystemCABundle(ctx context.Context, image string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA bundle of %s: %w", image, err)
 	}
-	tmp := fmt.Sprintf("%s.%d", cached, os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		_ = os.Rename(tmp, cached)
-	}
+	writeCache(cached, b)
 	pruneCache(dir, name, 4)
 	return b, nil
+}
+
+// imageEntry names image's entry in the cache folder sub: the folder, and
+// the image's id (a tag may move; an id names the same content forever).
+func imageEntry(ctx context.Context, cli *client.Client, image, sub string) (dir, name string, err error) {
+	img, err := cli.ImageInspect(ctx, image)
+	if err != nil {
+		return "", "", fmt.Errorf("inspect image: %w", err)
+	}
+	if dir, err = cacheDir(sub); err != nil {
+		return "", "", err
+	}
+	return dir, strings.TrimPrefix(img.ID, "sha256:"), nil
 }
 
 // readImageFile copies one regular file out of image through a container
@@ -107,15 +112,10 @@ func ImageTools(ctx context.Context, image string, tools []string, lookup func(t
 		return nil, err
 	}
 	defer cli.Close()
-	img, err := cli.ImageInspect(ctx, image)
-	if err != nil {
-		return nil, fmt.Errorf("tools of %s: inspect image: %w", image, err)
-	}
-	dir, err := cacheDir("tools")
+	dir, name, err := imageEntry(ctx, cli.Client, image, "tools")
 	if err != nil {
 		return nil, fmt.Errorf("tools of %s: %w", image, err)
 	}
-	name := strings.TrimPrefix(img.ID, "sha256:")
 	cached := filepath.Join(dir, name)
 	known := map[string]bool{}
 	if b, err := os.ReadFile(cached); err == nil {
@@ -142,10 +142,7 @@ func ImageTools(ctx context.Context, image string, tools []string, lookup func(t
 		found[t], known[t] = answers[t], answers[t]
 	}
 	if b, err := json.Marshal(known); err == nil {
-		tmp := fmt.Sprintf("%s.%d", cached, os.Getpid())
-		if os.WriteFile(tmp, b, 0o644) == nil {
-			_ = os.Rename(tmp, cached)
-		}
+		writeCache(cached, b)
 	}
 	pruneCache(dir, name, 4)
 	return found, nil

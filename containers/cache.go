@@ -138,11 +138,18 @@ func fileSum(path string) (string, error) {
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if derr == nil {
-		tmp := filepath.Join(dir, fmt.Sprintf("%s.%d", name, os.Getpid()))
-		if os.WriteFile(tmp, []byte(sum), 0o644) == nil {
-			_ = os.Rename(tmp, filepath.Join(dir, name))
-		}
+		writeCache(filepath.Join(dir, name), []byte(sum))
 		pruneCache(dir, name, 32)
 	}
 	return sum, nil
+}
+
+// writeCache replaces the cache file path with b whole, through a file of
+// its own beside it, so that a reader never sees half of it. A cache that
+// cannot be written only makes the next run slower: failures are ignored.
+func writeCache(path string, b []byte) {
+	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
+	if os.WriteFile(tmp, b, 0o644) == nil {
+		_ = os.Rename(tmp, path)
+	}
 }
