@@ -39,6 +39,9 @@ func MaybeInit() bool { return false }
 // NewNet fails: no namespaces here.
 func NewNet(*Table) (*Net, error) { return nil, errUnsupported }
 
+// HoldAddrs fails: no namespaces here.
+func HoldAddrs(*Table) error { return errUnsupported }
+
 // Listeners is empty.
 func (n *Net) Listeners() Listeners { return Listeners{} }
 
@@ -49,9 +52,6 @@ func (n *Net) Start(*exec.Cmd) error { return errUnsupported }
 func (n *Net) Run(context.Context, Config, []string, string, []string, io.Writer, io.Writer) (int, error) {
 	return -1, errUnsupported
 }
-
-// HoldAddrs fails: no namespaces here.
-func HoldAddrs(*Table) error { return errUnsupported }
 
 // Close does nothing.
 func (n *Net) Close() {}
