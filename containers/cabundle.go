@@ -3,6 +3,7 @@ package containers
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,16 +30,11 @@ func SystemCABundle(ctx context.Context, image string) ([]byte, error) {
 		return nil, err
 	}
 	defer cli.Close()
-	img, err := cli.ImageInspect(ctx, image)
-	if err != nil {
-		return nil, fmt.Errorf("CA bundle of %s: inspect image: %w", image, err)
-	}
-	dir, err := cacheDir("ca-bundles")
+	// One per harness image: the few latest are kept.
+	dir, name, err := imageEntry(ctx, cli.Client, image, "ca-bundles")
 	if err != nil {
 		return nil, fmt.Errorf("CA bundle of %s: %w", image, err)
 	}
-	// One per harness image: the few latest are kept.
-	name := strings.TrimPrefix(img.ID, "sha256:")
 	cached := filepath.Join(dir, name)
 	if b, err := os.ReadFile(cached); err == nil && len(b) > 0 {
 		touch(cached)
@@ -48,12 +44,22 @@ func SystemCABundle(ctx context.Context, image string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA bundle of %s: %w", image, err)
 	}
-	tmp := fmt.Sprintf("%s.%d", cached, os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		_ = os.Rename(tmp, cached)
-	}
+	writeCache(cached, b)
 	pruneCache(dir, name, 4)
 	return b, nil
+}
+
+// imageEntry names image's entry in the cache folder sub: the folder, and
+// the image's id (a tag may move; an id names the same content forever).
+func imageEntry(ctx context.Context, cli *client.Client, image, sub string) (dir, name string, err error) {
+	img, err := cli.ImageInspect(ctx, image)
+	if err != nil {
+		return "", "", fmt.Errorf("inspect image: %w", err)
+	}
+	if dir, err = cacheDir(sub); err != nil {
+		return "", "", err
+	}
+	return dir, strings.TrimPrefix(img.ID, "sha256:"), nil
 }
 
 // readImageFile copies one regular file out of image through a container
@@ -93,4 +99,51 @@ func readImageFile(ctx context.Context, cli *client.Client, image, path string) 
 			return b, nil
 		}
 	}
+}
+
+// ImageTools says, for each of tools, whether it is installed in image
+// (true) or not. Answers are kept in the user's cache folder per image id,
+// so a tool is looked up once per image: lookup is asked only about the
+// others (it runs where a fresh container of image can answer, and returns
+// nil when it could not); its answers are added to the cache.
+func ImageTools(ctx context.Context, image string, tools []string, lookup func(tools []string) map[string]bool) (map[string]bool, error) {
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	dir, name, err := imageEntry(ctx, cli.Client, image, "tools")
+	if err != nil {
+		return nil, fmt.Errorf("tools of %s: %w", image, err)
+	}
+	cached := filepath.Join(dir, name)
+	known := map[string]bool{}
+	if b, err := os.ReadFile(cached); err == nil {
+		_ = json.Unmarshal(b, &known)
+	}
+	found := make(map[string]bool, len(tools))
+	var unknown []string
+	for _, t := range tools {
+		if f, ok := known[t]; ok {
+			found[t] = f
+		} else {
+			unknown = append(unknown, t)
+		}
+	}
+	if len(unknown) == 0 {
+		touch(cached)
+		return found, nil
+	}
+	answers := lookup(unknown)
+	if answers == nil {
+		return nil, fmt.Errorf("tools of %s: the lookup failed", image)
+	}
+	for _, t := range unknown {
+		found[t], known[t] = answers[t], answers[t]
+	}
+	if b, err := json.Marshal(known); err == nil {
+		writeCache(cached, b)
+	}
+	pruneCache(dir, name, 4)
+	return found, nil
 }

@@ -531,3 +531,97 @@ echo "I: Base system installed successfully."
 	assert.Equal(t, 3, runs())
 	assert.NoDirExists(t, filepath.Join(cache, "k1"), "the older recipe's tree is pruned")
 }
+
+// TestFileSumIsCachedByIdentity: a file's sha256 is remembered under its
+// path, size and modification time, and made again when any changes.
+func TestFileSumIsCachedByIdentity(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	path := filepath.Join(t.TempDir(), "bin")
+	require.NoError(t, os.WriteFile(path, []byte("one"), 0o644))
+	sum, err := fileSum(path)
+	require.NoError(t, err)
+	assert.Equal(t, "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed", sum, "sha256 of \"one\"")
+
+	// Same identity, other bytes: the remembered sum (this is the cache).
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte("two"), 0o644))
+	require.NoError(t, os.Chtimes(path, info.ModTime(), info.ModTime()))
+	again, err := fileSum(path)
+	require.NoError(t, err)
+	assert.Equal(t, sum, again)
+
+	// A new modification time: hashed again.
+	later := info.ModTime().Add(time.Second)
+	require.NoError(t, os.Chtimes(path, later, later))
+	changed, err := fileSum(path)
+	require.NoError(t, err)
+	assert.Equal(t, "3fc4ccfe745870e2c0d99f71f30ff0656c8dedd41cc1d7d3d376b0dbe685e2f3", changed, "sha256 of \"two\"")
+}
+
+// TestSharedIsolatedNetwork: an isolated container has loopback only, a
+// container started with NetworkOf shares it (a server on one's loopback
+// answers the other), and neither makes the env's network.
+func TestSharedIsolatedNetwork(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	ctx := context.Background()
+	owner := startSleeper(t, env, Spec{Name: "owner", Isolated: true, Cmd: []string{"sh", "-c",
+		`python3 -c 'import socket; s = socket.create_server(("127.0.0.1", 8111)); print("listening", flush=True); c, _ = s.accept(); c.sendall(b"shared\n")'; exec sleep 300`},
+		WaitLog: "listening"})
+	guest := startSleeper(t, env, Spec{Name: "guest", NetworkOf: owner})
+	for _, c := range []*Container{owner, guest} {
+		code, stdout, stderr := run(t, ctx, c, "ls", "/sys/class/net")
+		require.Equal(t, 0, code, stderr)
+		assert.Equal(t, "lo\n", stdout, "%s has loopback only", c.Name())
+	}
+	code, stdout, stderr := run(t, ctx, guest, "python3", "-c", `import socket; print(socket.create_connection(("127.0.0.1", 8111), timeout=5).recv(64).decode(), end="")`)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "shared\n", stdout)
+	_, nets := listLabelled(t, LabelRun+"="+env.RunID())
+	assert.Empty(t, nets, "no network is made for containers that join none")
+
+	_, err := env.Start(ctx, Spec{Name: "both", Image: base(t), Cmd: []string{"true"}, Isolated: true, NetworkOf: owner})
+	require.Error(t, err)
+}
+
+// TestImageToolsAsksOncePerImage: a tool is looked up once per image; later
+// calls are answered from the cache, and only new tools are asked about.
+func TestImageToolsAsksOncePerImage(t *testing.T) {
+	img := base(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	ctx := context.Background()
+	var asked [][]string
+	lookup := func(tools []string) map[string]bool {
+		asked = append(asked, tools)
+		found := map[string]bool{}
+		for _, tool := range tools {
+			found[tool] = tool == "sh"
+		}
+		return found
+	}
+	for _, tc := range []struct {
+		tools []string
+		asked []string
+	}{
+		{[]string{"sh", "pwsh"}, []string{"sh", "pwsh"}},
+		{[]string{"pwsh", "sh"}, nil},
+		{[]string{"sh", "git"}, []string{"git"}},
+	} {
+		asked = nil
+		found, err := ImageTools(ctx, img, tc.tools, lookup)
+		require.NoError(t, err)
+		want := map[string]bool{}
+		for _, tool := range tc.tools {
+			want[tool] = tool == "sh"
+		}
+		assert.Equal(t, want, found)
+		if tc.asked == nil {
+			assert.Empty(t, asked, "answered from the cache")
+		} else {
+			assert.Equal(t, [][]string{tc.asked}, asked)
+		}
+	}
+	_, err := ImageTools(ctx, img, []string{"curl"}, func([]string) map[string]bool { return nil })
+	require.Error(t, err, "a lookup that failed is no answer")
+}

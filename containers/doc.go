@@ -12,16 +12,19 @@
 //
 // # Containers
 //
-// An [Env] is one run: an internal Docker network (no route out of the
-// machine) and the containers started on it. Everything an Env creates
-// carries the labels t1567-harness=1 and t1567-harness.run=<run id>, so
-// [Env.Close] can remove it all, and [Clean] can remove what crashed runs
-// left behind.
+// An [Env] is one run: its containers, and an internal Docker network (no
+// route out of the machine), made when the first container joins it. A
+// container can instead have a network namespace with loopback only
+// ([Spec.Isolated]) or share another's ([Spec.NetworkOf]): container mode
+// runs its runner in the emulator's isolated namespace. Everything an Env
+// creates carries the labels t1567-harness=1 and t1567-harness.run=<run
+// id>, so [Env.Close] can remove it all, and [Clean] can remove what
+// crashed runs left behind.
 //
 // The design never needs a host-mapped port: the harness talks to its
 // containers only through bind mounts (host path == container path) and
 // docker exec ([Container.Exec]), and containers talk to each other by
-// network alias on the internal network. This sidesteps the case where the
+// network alias on the internal network, or on a loopback they share. This sidesteps the case where the
 // harness itself runs inside a container (/.dockerenv exists) and
 // testcontainers would guess an unreachable host address for mapped ports:
 // no code path here asks testcontainers for a host or a mapped port, so

@@ -1,6 +1,8 @@
 package containers
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,16 +22,14 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
-	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 // Timeouts of the lifecycle operations.
 const (
 	// StartTimeout bounds how long Start waits for Spec.WaitLog.
 	StartTimeout = 60 * time.Second
-	// stopGrace is how long a container gets between SIGTERM and SIGKILL on
-	// Close.
-	stopGrace = 2 * time.Second
+	// logPoll is how often WaitLog reads a container's output.
+	logPoll = 10 * time.Millisecond
 	// closeTimeout bounds Close as a whole.
 	closeTimeout = 60 * time.Second
 	// killTimeout bounds the exec that kills a cancelled Exec.
@@ -37,15 +37,16 @@ const (
 )
 
 // Env is one run's containers: an internal network with no route out of the
-// machine, and the containers started on it, all labelled with the run id.
-// Its methods are safe for concurrent use.
+// machine, made when the first container joins it, and the containers,
+// all labelled with the run id. Its methods are safe for concurrent use.
 type Env struct {
 	runID   string
 	cli     *client.Client
 	netName string
 
 	mu     sync.Mutex
-	ctrs   []*Container
+	netErr error
+	netUp  bool
 	closed bool
 }
 
@@ -55,14 +56,17 @@ type Container struct {
 	name string
 	id   string
 	ip   string
-	ctr  testcontainers.Container
 }
 
 // Spec describes a container to Start.
 type Spec struct {
-	// Name is the container's short name: its hostname, and part of its
-	// Docker name (t1567-<run id>-<name>). Optional.
+	// Name is the container's short name: part of its Docker name
+	// (t1567-<run id>-<name>), and its hostname unless Hostname says
+	// otherwise. Optional.
 	Name string
+	// Hostname is the container's host name (not for NetworkOf: such a
+	// container has its network owner's).
+	Hostname string
 	// Image is the image tag (see BaseImage, HarnessImage); never pulled.
 	Image string
 	// Cmd is the command (the images have no entrypoint).
@@ -82,9 +86,19 @@ type Spec struct {
 	// SecurityOpt are Docker security options, e.g. "seccomp=unconfined".
 	SecurityOpt []string
 	// WaitLog, when set, makes Start wait (up to StartTimeout) until the
-	// container's output contains this text. Without it Start returns once
-	// the container is started.
+	// container's output contains this text (see [Container.WaitLog]).
+	// Without it Start returns once the container is started.
 	WaitLog string
+	// Isolated gives the container a network namespace of its own with
+	// only a loopback interface, instead of the env's network: no route
+	// anywhere, not even to the other containers.
+	Isolated bool
+	// NetworkOf, when set, makes the container share the network
+	// namespace of that container of the env (started), instead of
+	// joining the env's network: they see each other on loopback and
+	// share its addresses and routes. Such a container has no hostname,
+	// aliases or DNS of its own.
+	NetworkOf *Container
 	// User runs the container's processes, and its execs, as this user
 	// ("uid[:gid]" or a name known to the image).
 	User string
@@ -101,8 +115,10 @@ type Mount struct {
 
 var nameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 
-// NewEnv creates the internal network of run runID, named t1567-<runID> and
-// labelled t1567-harness=1 and t1567-harness.run=<runID>.
+// NewEnv makes the env of run runID. Its internal network, named
+// t1567-<runID> and labelled t1567-harness=1 and t1567-harness.run=<runID>,
+// is created when the first container that joins it starts (a run whose
+// containers are all [Spec.Isolated] or share one's namespace needs none).
 //
 // The network is an internal bridge whose bridge device has no IPv4 address
 // (com.docker.network.bridge.inhibit_ipv4): containers reach each other, but
@@ -121,24 +137,35 @@ func NewEnv(ctx context.Context, runID string) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new env %s: %w", runID, err)
 	}
+	return &Env{runID: runID, cli: cli.Client, netName: "t1567-" + nameUnsafe.ReplaceAllString(runID, "_")}, nil
+}
+
+// network creates the env's network once; a failure is kept and returned
+// to every caller.
+func (e *Env) network(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.netUp || e.netErr != nil {
+		return e.netErr
+	}
 	labels := testcontainers.GenericLabels()
 	labels[LabelHarness] = "1"
-	labels[LabelRun] = runID
-	name := "t1567-" + nameUnsafe.ReplaceAllString(runID, "_")
-	_, err = cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+	labels[LabelRun] = e.runID
+	_, err := e.cli.NetworkCreate(ctx, e.netName, client.NetworkCreateOptions{
 		Driver:   "bridge",
 		Internal: true,
 		Options:  map[string]string{"com.docker.network.bridge.inhibit_ipv4": "true"},
 		Labels:   labels,
 	})
-	if err != nil {
-		cli.Close()
-		if cerrdefs.IsConflict(err) {
-			return nil, fmt.Errorf("new env %s: network %s exists (a crashed run with the same id? see Clean): %w", runID, name, err)
-		}
-		return nil, fmt.Errorf("new env %s: create internal network: %w", runID, err)
+	switch {
+	case err == nil:
+		e.netUp = true
+	case cerrdefs.IsConflict(err):
+		e.netErr = fmt.Errorf("env %s: network %s exists (a crashed run with the same id? see Clean): %w", e.runID, e.netName, err)
+	default:
+		e.netErr = fmt.Errorf("env %s: create internal network: %w", e.runID, err)
 	}
-	return &Env{runID: runID, cli: cli.Client, netName: name}, nil
+	return e.netErr
 }
 
 // Network returns the name of the env's network.
@@ -159,6 +186,21 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 	e.mu.Unlock()
 	if closed {
 		return nil, fmt.Errorf("start %s: env %s is closed", spec.Name, e.runID)
+	}
+	netMode := container.NetworkMode(e.netName)
+	switch {
+	case spec.Isolated && spec.NetworkOf != nil:
+		return nil, fmt.Errorf("start %s: a container is either isolated or shares another's network", spec.Name)
+	case spec.Hostname != "" && spec.NetworkOf != nil:
+		return nil, fmt.Errorf("start %s: a container that shares another's network has its host name", spec.Name)
+	case spec.Isolated:
+		netMode = "none"
+	case spec.NetworkOf != nil:
+		netMode = container.NetworkMode("container:" + spec.NetworkOf.id)
+	default:
+		if err := e.network(ctx); err != nil {
+			return nil, fmt.Errorf("start %s: %w", spec.Name, err)
+		}
 	}
 
 	// Never pull: testcontainers would try a registry for a missing image.
@@ -184,15 +226,15 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Path, Target: target, ReadOnly: m.ReadOnly})
 	}
 	req := testcontainers.ContainerRequest{
-		Image:          spec.Image,
-		Cmd:            spec.Cmd,
-		Env:            spec.Env,
-		Name:           name,
-		Labels:         map[string]string{LabelHarness: "1", LabelRun: e.runID},
-		Networks:       []string{e.netName},
-		NetworkAliases: map[string][]string{e.netName: spec.Aliases},
+		Image:  spec.Image,
+		Cmd:    spec.Cmd,
+		Env:    spec.Env,
+		Name:   name,
+		Labels: map[string]string{LabelHarness: "1", LabelRun: e.runID},
 		ConfigModifier: func(c *container.Config) {
-			c.Hostname = nameUnsafe.ReplaceAllString(spec.Name, "-")
+			if !netMode.IsContainer() {
+				c.Hostname = cmp.Or(spec.Hostname, nameUnsafe.ReplaceAllString(spec.Name, "-"))
+			}
 			c.User = spec.User
 		},
 		HostConfigModifier: func(hc *container.HostConfig) {
@@ -200,22 +242,25 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 			hc.CapAdd = append(hc.CapAdd, spec.CapAdd...)
 			hc.DNS = append(hc.DNS, spec.DNS...)
 			hc.SecurityOpt = append(hc.SecurityOpt, spec.SecurityOpt...)
-			hc.NetworkMode = container.NetworkMode(e.netName)
+			hc.NetworkMode = netMode
 			// Reap orphans (a killed exec's processes) and forward SIGTERM.
 			useInit := true
 			hc.Init = &useInit
-			// Fail fast on the way out: one ARP probe of 200ms for the
-			// gateway nobody answers, instead of 3 of 1s. eth0 is the
-			// env's network, the container's only one.
-			hc.Sysctls = map[string]string{
-				"net.ipv4.neigh.eth0.mcast_solicit":   "1",
-				"net.ipv4.neigh.eth0.ucast_solicit":   "1",
-				"net.ipv4.neigh.eth0.retrans_time_ms": "200",
+			if netMode.IsUserDefined() {
+				// Fail fast on the way out: one ARP probe of 200ms for
+				// the gateway nobody answers, instead of 3 of 1s. eth0 is
+				// the env's network, the container's only one.
+				hc.Sysctls = map[string]string{
+					"net.ipv4.neigh.eth0.mcast_solicit":   "1",
+					"net.ipv4.neigh.eth0.ucast_solicit":   "1",
+					"net.ipv4.neigh.eth0.retrans_time_ms": "200",
+				}
 			}
 		},
 	}
-	if spec.WaitLog != "" {
-		req.WaitingFor = wait.ForLog(spec.WaitLog).WithStartupTimeout(StartTimeout)
+	if netMode.IsUserDefined() {
+		req.Networks = []string{e.netName}
+		req.NetworkAliases = map[string][]string{e.netName: spec.Aliases}
 	}
 
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
@@ -234,72 +279,82 @@ func (e *Env) Start(ctx context.Context, spec Spec) (*Container, error) {
 		_ = terminate(ctr)
 		return nil, fmt.Errorf("start %s: inspect: %w", spec.Name, err)
 	}
-	c := &Container{env: e, name: spec.Name, id: ctr.GetContainerID(), ctr: ctr}
+	c := &Container{env: e, name: spec.Name, id: ctr.GetContainerID()}
 	if info.NetworkSettings != nil {
 		if ep := info.NetworkSettings.Networks[e.netName]; ep != nil && ep.IPAddress.IsValid() {
 			c.ip = ep.IPAddress.String()
 		}
 	}
 	e.mu.Lock()
-	if e.closed { // Close ran meanwhile
-		e.mu.Unlock()
+	closed = e.closed // Close ran meanwhile
+	e.mu.Unlock()
+	if closed {
 		_ = terminate(ctr)
 		return nil, fmt.Errorf("start %s: env %s is closed", spec.Name, e.runID)
 	}
-	e.ctrs = append(e.ctrs, c)
-	e.mu.Unlock()
+	if spec.WaitLog != "" {
+		wctx, cancel := context.WithTimeout(ctx, StartTimeout)
+		defer cancel()
+		if err := c.WaitLog(wctx, spec.WaitLog); err != nil {
+			_ = terminate(ctr)
+			return nil, fmt.Errorf("start %s: %w", spec.Name, err)
+		}
+	}
 	return c, nil
 }
 
-// terminate stops (SIGTERM, then SIGKILL after stopGrace) and removes ctr
-// with a fresh context.
+// WaitLog waits until the container's output (stdout or stderr) contains
+// text, reading it every few milliseconds, and fails if the container
+// exits first or ctx ends.
+func (c *Container) WaitLog(ctx context.Context, text string) error {
+	for {
+		var out bytes.Buffer
+		if err := c.Logs(ctx, &out, &out); err != nil {
+			return err
+		}
+		if bytes.Contains(out.Bytes(), []byte(text)) {
+			return nil
+		}
+		info, err := c.env.cli.ContainerInspect(ctx, c.id, client.ContainerInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("wait for %q from %s: %w", text, c.name, err)
+		}
+		if st := info.Container.State; st != nil && !st.Running {
+			return fmt.Errorf("%s exited (status %d) before it wrote %q: %s", c.name, st.ExitCode, text, strings.TrimSpace(out.String()))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %q from %s: %w", text, c.name, ctx.Err())
+		case <-time.After(logPoll):
+		}
+	}
+}
+
+// terminate removes ctr, killing it, with a fresh context.
 func terminate(ctr testcontainers.Container) error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	return ctr.Terminate(ctx, testcontainers.StopTimeout(stopGrace), testcontainers.StopContext(ctx))
+	return ctr.Terminate(ctx, testcontainers.StopTimeout(0), testcontainers.StopContext(ctx))
 }
 
-// Close stops and removes every container of the env, then its network. It
-// also removes anything else labelled with the run id, so it cleans up after
-// a Start that failed half way. It is idempotent and uses its own context,
-// so it works after the caller's context is cancelled.
+// Close removes every container of the env, then its network: everything
+// labelled with the run id, so it also cleans up after a Start that failed
+// half way. The containers are killed, not stopped: nothing in them keeps
+// state a graceful stop would save (the emulator writes each ledger entry
+// as it happens, and the harness reads the ledger once it has settled).
+// It is idempotent and uses its own context, so it works after the
+// caller's context is cancelled.
 func (e *Env) Close() error {
 	e.mu.Lock()
-	ctrs := e.ctrs
-	e.ctrs = nil
 	e.closed = true
 	e.mu.Unlock()
 
-	var (
-		errs []error
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-	)
-	for _, c := range ctrs {
-		wg.Go(func() {
-			if err := terminate(c.ctr); err != nil && !isGone(err) {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("remove container %s: %w", c.name, err))
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	// The network goes with its label; this also catches stray containers.
 	if _, err := removeLabelled(ctx, e.cli, LabelRun+"="+e.runID); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("close env %s: %w", e.runID, errors.Join(errs...))
+		return fmt.Errorf("close env %s: %w", e.runID, err)
 	}
 	return nil
-}
-
-func isGone(err error) bool {
-	return err == nil || cerrdefs.IsNotFound(err) || isRemovalInProgress(err)
 }
 
 // Name returns the container's short name (Spec.Name).
@@ -447,7 +502,7 @@ func (c *Container) Exec(ctx context.Context, argv []string, dir string, env []s
 	}
 
 	// The stream closes when the process ends, but the engine may report the
-	// exec as running for a moment longer.
+	// exec as running for a moment longer: asked again soon.
 	inspectCtx, cancel := context.WithTimeout(context.Background(), killTimeout)
 	defer cancel()
 	for {
@@ -461,7 +516,7 @@ func (c *Container) Exec(ctx context.Context, argv []string, dir string, env []s
 		select {
 		case <-inspectCtx.Done():
 			return -1, fmt.Errorf("exec %s in %s: still running after its output ended", argv[0], c.name)
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

@@ -295,12 +295,11 @@ func HarnessImage(ctx context.Context, base, binary string, log io.Writer) (stri
 	if err := checkStatic(binary); err != nil {
 		return "", err
 	}
-	bin, err := os.ReadFile(binary)
+	sum, err := fileSum(binary)
 	if err != nil {
 		return "", fmt.Errorf("harness image: %w", err)
 	}
-	sum := sha256.Sum256(bin)
-	key := shortHash("base="+base, "binary="+hex.EncodeToString(sum[:]))
+	key := shortHash("base="+base, "binary="+sum)
 	tag := HarnessRepo + ":" + key
 
 	cli, err := dockerClient(ctx)
@@ -322,6 +321,10 @@ func HarnessImage(ctx context.Context, base, binary string, log io.Writer) (stri
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	now := time.Now()
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return "", fmt.Errorf("harness image: %w", err)
+	}
 	for _, f := range []struct {
 		name string
 		mode int64

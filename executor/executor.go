@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,8 +72,14 @@ type Config struct {
 	Output io.Writer
 	// Runner runs one command where the tests run; nil runs it on this
 	// machine in its own process group. It returns the exit code, or an
-	// error when the command could not be run at all.
+	// error when the command could not be run at all. Where each command
+	// costs a round trip (a container exec), a test's prerequisite checks,
+	// command and cleanup go in one call when they can.
 	Runner Runner
+	// Found says, for tools already looked up where the tests run (see
+	// [LookUpTools]), whether each is installed, so that a test looks up
+	// only the others.
+	Found map[string]bool
 	// BaseEnv is the environment tests start from; nil means this
 	// process's environment.
 	BaseEnv []string
@@ -164,24 +171,35 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	command := t.Executor.Command
 	shell, why := interpreter(t.Executor.Name)
 	res.Execution = Executed
-	// Every tool is looked up at once, where the test runs (which need not
-	// be this machine).
+	// Every tool not known yet is looked up at once, where the test runs
+	// (which need not be this machine).
+	missing := map[string]bool{}
 	var tools []string
-	if why == "" {
-		tools = append(tools, shell[0])
+	for _, tool := range Tools(t) {
+		if found, known := cfg.Found[tool]; known {
+			missing[tool] = !found
+		} else {
+			tools = append(tools, tool)
+		}
 	}
-	if sim := t.Simulation; sim != nil {
-		tools = append(tools, sim.Requires)
-	}
-	// Where each command costs a container exec and there is no simulation
-	// to fall back on, the prerequisite checks go in the same command.
+	// Where each command costs a container exec, the prerequisite checks
+	// go in one command: the lookup's, while there is one and no
+	// simulation to choose, else the test's own (see batch).
+	shDeps := t.DependencyExecutorName == "" || t.DependencyExecutorName == "sh" || t.DependencyExecutorName == "bash"
 	var prereqs []string
-	if cfg.Runner != nil && t.Simulation == nil && why == "" && (t.DependencyExecutorName == "" || t.DependencyExecutorName == "sh" || t.DependencyExecutorName == "bash") {
+	if cfg.Runner != nil && why == "" && shDeps && (len(tools) == 0 || t.Simulation == nil) {
 		for _, d := range t.Dependencies {
 			prereqs = append(prereqs, atomics.Substitute(d.PrereqCommand, vars))
 		}
 	}
-	missing, prereqCodes := lookUp(ctx, cfg.Runner, tools, prereqs, dir, env)
+	var prereqCodes []int
+	if len(tools) > 0 {
+		found, codes, _ := lookUp(ctx, cfg.Runner, tools, prereqs, dir, env)
+		for tool, m := range found {
+			missing[tool] = m
+		}
+		prereqCodes, prereqs = codes, nil
+	}
 	if sim := t.Simulation; sim != nil && missing[sim.Requires] {
 		command, shell, why = sim.Command, []string{"sh", "-c"}, ""
 		res.Execution = Simulated
@@ -189,25 +207,26 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		if res.SimulationReason == "" {
 			res.SimulationReason = sim.Requires + " is not installed"
 		}
+		prereqs = nil
 	}
 	if why != "" {
 		res.Execution = NotRun
 		res.MissingPrereqs = []string{why}
 		return res, nil
 	}
+	batched := cfg.Runner != nil && (shell[0] == "sh" || shell[0] == "bash")
 	if res.Execution == Executed {
 		if missing[shell[0]] {
 			res.Execution = NotRun
 			res.MissingPrereqs = []string{fmt.Sprintf("the %s executor needs %s, which is not installed", t.Executor.Name, shell[0])}
 			return res, nil
 		}
-		if prereqCodes != nil {
-			for i, d := range t.Dependencies {
-				if prereqCodes[i] != 0 {
-					res.MissingPrereqs = append(res.MissingPrereqs, strings.TrimSpace(atomics.Substitute(d.Description, vars)))
-				}
-			}
-		} else {
+		switch {
+		case prereqCodes != nil:
+			res.MissingPrereqs = missingPrereqs(t, vars, prereqCodes)
+		case len(prereqs) > 0 && batched:
+		default:
+			prereqs = nil
 			res.MissingPrereqs = checkPrereqs(ctx, run, t, vars, dir, env)
 		}
 		if len(res.MissingPrereqs) > 0 {
@@ -223,6 +242,19 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	if cfg.Wrap != nil {
 		argv = cfg.Wrap(argv, dir, home)
 	}
+	cleanup := strings.TrimSpace(t.Executor.CleanupCommand) != ""
+	var b *batch
+	if batched {
+		var cshell, ccmd string
+		if cleanup {
+			cshell, ccmd = shell[0], atomics.Substitute(t.Executor.CleanupCommand, vars)
+		}
+		if b, err = newBatch(cfg.WorkRoot, prereqs, cshell, ccmd); err != nil {
+			return nil, fmt.Errorf("running %q: %w", t.Name, err)
+		}
+		defer b.remove()
+		argv = b.argv(argv)
+	}
 	var stdout, stderr bytes.Buffer
 	res.ExitCode, err = run(runCtx, argv, dir, env, tee(&stdout, cfg.Output), tee(&stderr, cfg.Output))
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
@@ -232,9 +264,25 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 	case ctx.Err() != nil:
 		res.Interrupted = true
 	}
+	if b != nil {
+		st := b.read()
+		if codes := st.prereqs; len(codes) == len(prereqs) && slices.ContainsFunc(codes, func(c int) bool { return c != 0 }) {
+			// Nothing ran: the same result as a check on its own.
+			res.Execution, res.MissingPrereqs = NotRun, missingPrereqs(t, vars, codes)
+			res.Command, res.ExitCode, res.Stdout, res.Stderr = "", -1, "", ""
+			return res, nil
+		}
+		if st.cleaned {
+			if st.cleanupCode != 0 {
+				res.CleanupError = fmt.Sprintf("cleanup exited %d: %s", st.cleanupCode, strings.TrimSpace(st.cleanupOut))
+			}
+			cleanup = false
+		}
+	}
 
-	// Cleanup runs whatever happened, even after the caller gave up.
-	if c := t.Executor.CleanupCommand; strings.TrimSpace(c) != "" {
+	// Cleanup runs whatever happened, even after the caller gave up (when
+	// it did not run with the command).
+	if c := t.Executor.CleanupCommand; cleanup {
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer ccancel()
 		var cout bytes.Buffer
@@ -323,6 +371,50 @@ func withBuiltins(args map[string]string, cfg Config) map[string]string {
 	return vars
 }
 
+// missingPrereqs describes the dependencies whose checks exited non-zero.
+func missingPrereqs(t *atomics.Test, vars map[string]string, codes []int) []string {
+	var missing []string
+	for i, d := range t.Dependencies {
+		if codes[i] != 0 {
+			missing = append(missing, strings.TrimSpace(atomics.Substitute(d.Description, vars)))
+		}
+	}
+	return missing
+}
+
+// Tools are the programs test t needs looked up where it runs: its
+// executor's interpreter and the tool its simulation stands in for.
+func Tools(t *atomics.Test) []string {
+	var tools []string
+	if shell, why := interpreter(t.Executor.Name); why == "" {
+		tools = append(tools, shell[0])
+	}
+	if sim := t.Simulation; sim != nil {
+		tools = append(tools, sim.Requires)
+	}
+	return tools
+}
+
+// LookUpTools looks up tools where cfg's tests run, all in one command (on
+// this machine without starting a process), for [Config.Found]: true for
+// each tool that is installed. It returns nil when the lookup itself
+// failed, so that each test looks up its own.
+func LookUpTools(ctx context.Context, cfg Config, tools []string) map[string]bool {
+	home := cfg.WorkRoot
+	if home == "" {
+		home = os.TempDir()
+	}
+	missing, _, ok := lookUp(ctx, cfg.Runner, tools, nil, "/", Environ(cfg, home))
+	if !ok {
+		return nil
+	}
+	found := make(map[string]bool, len(tools))
+	for _, t := range tools {
+		found[t] = !missing[t]
+	}
+	return found
+}
+
 func checkPrereqs(ctx context.Context, run Runner, t *atomics.Test, vars map[string]string, dir string, env []string) []string {
 	if n := t.DependencyExecutorName; n != "" && n != "sh" && n != "bash" {
 		return []string{fmt.Sprintf("dependencies need the %q executor, which this harness does not run", n)}
@@ -345,20 +437,21 @@ func checkPrereqs(ctx context.Context, run Runner, t *atomics.Test, vars map[str
 }
 
 // lookUp returns which of tools `command -v` does not find where the tests
-// run, and the exit codes of the prereqs commands (nil when there are none,
-// or when they could not be run here and must be checked one by one). On
-// this machine (run nil) tools are looked up without starting a process;
-// elsewhere everything is asked in one command.
-func lookUp(ctx context.Context, run Runner, tools, prereqs []string, dir string, env []string) (map[string]bool, []int) {
+// run, the exit codes of the prereqs commands (nil when there are none,
+// or when they could not be run here and must be checked one by one), and
+// whether the lookup itself worked (if not, every tool counts as missing).
+// On this machine (run nil) tools are looked up without starting a
+// process; elsewhere everything is asked in one command.
+func lookUp(ctx context.Context, run Runner, tools, prereqs []string, dir string, env []string) (map[string]bool, []int, bool) {
 	missing := map[string]bool{}
 	if run == nil {
 		for _, t := range tools {
 			missing[t] = !lookPath(t, env)
 		}
-		return missing, nil
+		return missing, nil, true
 	}
 	if len(tools) == 0 && len(prereqs) == 0 {
-		return missing, nil
+		return missing, nil, true
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Duration(len(prereqs)+1)*cleanupTimeout)
 	defer cancel()
@@ -384,11 +477,12 @@ func lookUp(ctx context.Context, run Runner, tools, prereqs []string, dir string
 		for _, t := range tools {
 			missing[t] = true
 		}
+		return missing, nil, false
 	}
-	if len(prereqs) == 0 || err != nil || code != 0 || seen != len(prereqs) {
-		return missing, nil
+	if len(prereqs) == 0 || seen != len(prereqs) {
+		return missing, nil, true
 	}
-	return missing, codes
+	return missing, codes, true
 }
 
 // probeScript: $1 tools to look up, then the prereq commands, each run on

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -275,4 +276,84 @@ func TestExecutorNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunnerCallsAreBatched: where each command costs a round trip (a
+// Runner), a test whose tools were looked up for the run takes one call for
+// its prerequisite checks, command and cleanup; a failed check stops it
+// before the command, as a check on its own would; a command that times out
+// still gets its cleanup, in a call of its own.
+func TestRunnerCallsAreBatched(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		found     map[string]bool
+		tool      string
+		body      string
+		timeout   time.Duration
+		calls     int
+		want      Execution
+		wantCode  int
+		cleanedUp bool
+	}{
+		{"tools known, checks pass", map[string]bool{"sh": true}, "sh", "touch ran; exit 4", time.Minute, 1, Executed, 4, true},
+		{"tools known, a check fails", map[string]bool{"sh": true}, "no-such-tool-t1567", "touch ran", time.Minute, 1, NotRun, -1, false},
+		{"tools to look up", nil, "sh", "touch ran", time.Minute, 2, Executed, 0, true},
+		{"timed out", map[string]bool{"sh": true}, "sh", "touch ran; sleep 30", 500 * time.Millisecond, 2, Executed, -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			calls := 0
+			cfg := testConfig(t, "http://127.0.0.1:9")
+			cfg.Found, cfg.Timeout = tc.found, tc.timeout
+			cfg.Runner = func(ctx context.Context, argv []string, dir string, env []string, stdout, stderr io.Writer) (int, error) {
+				mu.Lock()
+				calls++
+				mu.Unlock()
+				return runCommand(ctx, argv, dir, env, stdout, stderr)
+			}
+			markerDir := t.TempDir()
+			args := map[string]string{"marker": "cleaned", "marker_dir": markerDir, "body": tc.body, "probe_tool": tc.tool}
+			res, err := Run(context.Background(), probe(t), args, cfg)
+			require.NoError(t, err)
+			assert.Equal(t, tc.calls, calls, "runner calls")
+			assert.Equal(t, tc.want, res.Execution)
+			if tc.wantCode >= 0 {
+				assert.Equal(t, tc.wantCode, res.ExitCode)
+			} else {
+				assert.NotEqual(t, 0, res.ExitCode)
+			}
+			if tc.want == NotRun {
+				require.Len(t, res.MissingPrereqs, 1)
+				assert.Contains(t, res.MissingPrereqs[0], "no-such-tool-t1567")
+				assert.Empty(t, res.Command)
+				assert.NoFileExists(t, filepath.Join(res.WorkDir, "ran"), "nothing runs when a prerequisite is missing")
+			} else {
+				assert.FileExists(t, filepath.Join(res.WorkDir, "ran"))
+			}
+			if tc.cleanedUp {
+				data, err := os.ReadFile(filepath.Join(markerDir, "cleaned"))
+				require.NoError(t, err, "cleanup must have run")
+				assert.Equal(t, "done\n", string(data))
+			} else {
+				assert.NoFileExists(t, filepath.Join(markerDir, "cleaned"))
+			}
+			assert.Empty(t, res.CleanupError)
+			left, err := filepath.Glob(filepath.Join(cfg.WorkRoot, ".batch-*"))
+			require.NoError(t, err)
+			assert.Empty(t, left, "the batch's status files are removed")
+		})
+	}
+}
+
+// TestBatchReportsAFailedCleanup: a cleanup that fails inside the batch is
+// reported with its status and output, as one run on its own is.
+func TestBatchReportsAFailedCleanup(t *testing.T) {
+	test := &atomics.Test{Name: "cleanup fails", Executor: atomics.Executor{Name: "sh", Command: "true", CleanupCommand: "echo nope >&2; exit 5"}}
+	cfg := testConfig(t, "http://127.0.0.1:9")
+	cfg.Found = map[string]bool{"sh": true}
+	cfg.Runner = runCommand
+	res, err := Run(context.Background(), test, nil, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.ExitCode)
+	assert.Equal(t, "cleanup exited 5: nope", res.CleanupError)
 }

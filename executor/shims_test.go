@@ -65,9 +65,10 @@ func TestLookUp(t *testing.T) {
 	want := map[string]bool{"present": false, "notexec": true, "absent": true, filepath.Join(bin, "present"): false}
 
 	// In process: no command runs, prereqs are left to the caller.
-	missing, codes := lookUp(context.Background(), nil, tools, []string{"true"}, bin, env)
+	missing, codes, ok := lookUp(context.Background(), nil, tools, []string{"true"}, bin, env)
 	assert.Equal(t, want, missing)
 	assert.Nil(t, codes)
+	assert.True(t, ok)
 
 	// Through a runner: one command for the tools and the prereqs.
 	calls := 0
@@ -75,8 +76,9 @@ func TestLookUp(t *testing.T) {
 		calls++
 		return runCommand(ctx, argv, dir, env, stdout, stderr)
 	}
-	missing, codes = lookUp(context.Background(), counting, tools, []string{"true", "exit 3", "false"}, bin, env)
+	missing, codes, ok = lookUp(context.Background(), counting, tools, []string{"true", "exit 3", "false"}, bin, env)
 	assert.Equal(t, 1, calls)
+	assert.True(t, ok)
 	for k, v := range want {
 		assert.Equal(t, v, missing[k], k)
 	}
@@ -86,7 +88,9 @@ func TestLookUp(t *testing.T) {
 	failing := func(context.Context, []string, string, []string, io.Writer, io.Writer) (int, error) {
 		return -1, errors.New("no runner")
 	}
-	missing, codes = lookUp(context.Background(), failing, []string{"present"}, []string{"true"}, bin, env)
+	missing, codes, ok = lookUp(context.Background(), failing, []string{"present"}, []string{"true"}, bin, env)
 	assert.True(t, missing["present"])
 	assert.Nil(t, codes)
+	assert.False(t, ok)
+	assert.Nil(t, LookUpTools(context.Background(), Config{Runner: failing, BaseEnv: env}, []string{"present"}), "a failed lookup leaves each test to look up its own")
 }

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/t1567001/harness/containers"
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/executor"
+	"github.com/t1567001/harness/sandbox"
 )
 
 // ErrNoDocker means container mode was asked for where no Docker engine
@@ -90,23 +90,33 @@ func HarnessImage(ctx context.Context, copts ContainerOptions) (string, error) {
 type containerBackend struct {
 	env    *containers.Env
 	runner *containers.Container
+	image  string
 	ledger string
-	// spec starts a runner; each lane after the first has one of its own,
-	// told apart in the ledger by its address.
-	spec  containers.Spec
-	mu    sync.Mutex
-	lanes map[string]int
-	// spare is lane 1's runner, started with the others in case the run
-	// has tests side by side.
-	spare chan startedRunner
 }
 
-type startedRunner struct {
+type startedContainer struct {
 	c   *containers.Container
 	err error
 }
 
+// newContainerBackend starts the run's two containers. They share one
+// network namespace, the emulator's, as the local sandbox's processes share
+// theirs with the in-process emulator: its loopback holds the served hosts'
+// addresses of the real services (api.github.com -> 140.82.112.6; the
+// emulator adds them, with NET_ADMIN that the runner lacks), its DNS
+// sinkhole answers with them on the table's resolver address, and there is
+// no other interface and no route anywhere. So a client in the runner dials
+// the address it would dial on the Internet, and that is what the sensor
+// observes and Sysmon's DestinationIp says; nothing else is reachable.
 func newContainerBackend(ctx context.Context, runID, dir, image string) (b *containerBackend, err error) {
+	table, err := sandbox.DefaultTable()
+	if err != nil {
+		return nil, err
+	}
+	host, err := sandboxHostname()
+	if err != nil {
+		return nil, err
+	}
 	ca, err := emulator.NewCA(runID)
 	if err != nil {
 		return nil, err
@@ -139,6 +149,12 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	if err := os.WriteFile(bundle, append(append(public, '\n'), ca.PEM()...), 0o644); err != nil {
 		return nil, fmt.Errorf("write CA bundle: %w", err)
 	}
+	// The runner's only resolver is the emulator's sinkhole, so every
+	// query the tests send is answered and recorded there.
+	resolv := filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver "+table.Resolver.String()+"\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("runner resolv.conf: %w", err)
+	}
 	env, err := containers.NewEnv(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -161,106 +177,77 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 		}
 		return c, err
 	}
+	dns := netip.AddrPortFrom(table.Resolver, 53).String()
 	emu, err := starter(containers.Spec{
 		Name:  "emulator",
 		Image: image,
 		Cmd: []string{harnessInImage, "emulator", "--listen", "", "--tls-listen", ":443", "--http-listen", ":80",
-			"--dns-listen", ":53", "--ca-cert", caFile, "--ca-key", keyFile, "--ledger", ledger, "--data", repos},
-		Aliases: emulator.ServedHosts(),
-		Mounts:  mounts,
-		WaitLog: "DNS sinkhole on :53",
+			"--dns-listen", dns, "--dns-answer", "table", "--hold-addresses",
+			"--ca-cert", caFile, "--ca-key", keyFile, "--ledger", ledger, "--data", repos},
+		Mounts:   mounts,
+		Isolated: true,
+		CapAdd:   []string{"NET_ADMIN"},
+		// The runner, in this network namespace, gets this host name too:
+		// the profile's, as in the local sandbox.
+		Hostname: host,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("emulator container: %w", err)
 	}
-	// The runner's only resolver is the emulator's sinkhole, named in its
-	// own resolv.conf rather than behind Docker's embedded DNS, so every
-	// query the tests send is answered and recorded there. The runners
-	// start once the emulator has its address.
-	emuIP, err := netip.ParseAddr(emu.IP())
-	if err != nil {
-		return nil, fmt.Errorf("emulator container has no address on the run's network: %w", err)
-	}
-	resolv := filepath.Join(dir, "resolv.conf")
-	if err := os.WriteFile(resolv, []byte("nameserver "+emuIP.String()+"\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
-		return nil, fmt.Errorf("runner resolv.conf: %w", err)
-	}
-	spec := containers.Spec{
-		Name:  "runner",
-		Image: image,
-		Cmd:   []string{"sleep", "infinity"},
-		DNS:   []netip.Addr{emuIP},
+	// The runner starts while the emulator gets ready: the first test
+	// needs both.
+	ready := make(chan error, 1)
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, containers.StartTimeout)
+		defer cancel()
+		ready <- emu.WaitLog(wctx, "DNS sinkhole on "+dns)
+	}()
+	runner, rerr := starter(containers.Spec{
+		Name:      "runner",
+		Image:     image,
+		Cmd:       []string{"sleep", "infinity"},
+		NetworkOf: emu,
 		Mounts: append(mounts,
 			containers.Mount{Path: resolv, Target: "/etc/resolv.conf", ReadOnly: true},
 			containers.Mount{Path: bundle, Target: containers.SystemCABundlePath, ReadOnly: true}),
 		// The sensor traces with ptrace and installs a seccomp filter.
 		CapAdd: []string{"SYS_PTRACE"},
+	})
+	if rerr != nil {
+		rerr = fmt.Errorf("runner container: %w", rerr)
 	}
-	spare := make(chan startedRunner, 1)
-	if runtime.NumCPU() > 1 {
-		go func() {
-			s := spec
-			s.Name = "runner-1"
-			c, err := starter(s)
-			spare <- startedRunner{c, err}
-		}()
+	if werr := <-ready; werr != nil {
+		rerr = errors.Join(rerr, fmt.Errorf("emulator container: %w", werr))
 	}
-	runner, err := starter(spec)
-	if err != nil {
-		return nil, fmt.Errorf("runner container: %w", err)
+	if err = rerr; err != nil {
+		return nil, err
 	}
-	return &containerBackend{env: env, runner: runner, ledger: ledger, spec: spec, lanes: map[string]int{runner.IP(): 0}, spare: spare}, nil
+	return &containerBackend{env: env, runner: runner, image: image, ledger: ledger}, nil
 }
 
 func (b *containerBackend) Mode() string { return "container" }
 
-// Sandbox: the runner's network is internal, with the sinkhole as its
-// only resolver.
+// Sandbox: the runner's network is the emulator's, with the sinkhole as
+// its only resolver and no route out.
 func (b *containerBackend) Sandbox() string     { return "container" }
 func (b *containerBackend) HarnessPath() string { return harnessInImage }
 
+// Executor: the tests run one after the other, as in the local sandbox
+// (they share the served addresses).
 func (b *containerBackend) Executor() executor.Config {
 	return executor.Config{Runner: b.runner.Exec, BaseEnv: runnerEnv}
 }
 
-// Lanes: one runner per core, each on the run's network with its own address.
-func (b *containerBackend) Lanes() int { return runtime.NumCPU() }
-
-// Lane runs test i in a runner of its own (the first one for lane 0).
-func (b *containerBackend) Lane(ctx context.Context, i int) (executor.Config, error) {
-	r := b.runner
-	if i > 0 {
-		var err error
-		if i == 1 && runtime.NumCPU() > 1 {
-			select {
-			case s := <-b.spare:
-				r, err = s.c, s.err
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		} else {
-			spec := b.spec
-			spec.Name = fmt.Sprintf("runner-%d", i)
-			r, err = b.env.Start(ctx, spec)
-		}
-		if err != nil {
-			return executor.Config{}, fmt.Errorf("runner container: %w", err)
-		}
-		b.mu.Lock()
-		b.lanes[r.IP()] = i
-		b.mu.Unlock()
+// LookUpTools: the runner is a fresh container of the image, so each tool
+// is looked up there once per image, and the answer kept.
+func (b *containerBackend) LookUpTools(ctx context.Context, cfg executor.Config, tools []string) map[string]bool {
+	found, err := containers.ImageTools(ctx, b.image, tools, func(unknown []string) map[string]bool {
+		return executor.LookUpTools(ctx, cfg, unknown)
+	})
+	if err != nil {
+		return nil // each test looks up its own
 	}
-	return executor.Config{Runner: r.Exec, BaseEnv: runnerEnv}, nil
-}
-
-// Owner returns the lane of the runner whose address sent e.
-func (b *containerBackend) Owner(e emulator.Entry) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if i, ok := b.lanes[e.ClientIP]; ok {
-		return i
-	}
-	return -1
+	return found
 }
 
 // Ledger reads the emulator's ledger file once no request is in flight.

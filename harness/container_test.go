@@ -3,7 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
-	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +21,7 @@ import (
 	"github.com/t1567001/harness/containers"
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/internal/reftest"
+	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
 	"github.com/t1567001/harness/validate"
 )
@@ -52,8 +53,9 @@ func assertNoLeftovers(t *testing.T, runID string) {
 }
 
 // TestContainerModeMatchesLocalMode runs the four atomics in containers and
-// locally: every staged file arrives intact in both, every connect stays
-// inside the run's network, and the verdicts are the same.
+// locally: every staged file arrives intact in both, every connect goes to
+// a served host's address of the real service (held by the emulator), and
+// the verdicts are the same.
 func TestContainerModeMatchesLocalMode(t *testing.T) {
 	t.Parallel()
 	copts := containerOptions(t)
@@ -68,16 +70,21 @@ func TestContainerModeMatchesLocalMode(t *testing.T) {
 	for _, a := range inContainers.Results.Atomics {
 		assert.True(t, a.Intact, "%s: %s", a.Name, a.Stderr)
 	}
+	table, err := sandbox.DefaultTable()
+	require.NoError(t, err)
+	served := table.Addrs()
 	for _, tr := range inContainers.Tests {
 		require.NotEmpty(t, tr.Observations, "%s ran under the sensor in the runner", tr.Test.Name)
 		for _, o := range tr.Observations {
-			if o.Kind != sensor.KindConnect || o.RemoteIP == "" {
-				continue
+			switch {
+			case o.Kind == sensor.KindConnect && o.Proto != "udp" && o.RemoteIP != "":
+				assert.Contains(t, served, netip.MustParseAddr(o.RemoteIP), "%s connected to %s: not a served host's address", tr.Test.Name, o.RemoteIP)
+			case o.Kind == sensor.KindDNS:
+				assert.Equal(t, table.Resolver.String(), o.RemoteIP, "%s: DNS goes to the sinkhole only", tr.Test.Name)
 			}
-			ip := net.ParseIP(o.RemoteIP)
-			assert.True(t, ip.IsLoopback() || ip.IsPrivate(), "%s connected to %s: outside the run's network", tr.Test.Name, o.RemoteIP)
 		}
 	}
+	assertDestinationIPs(t, inContainers, table)
 	local, err := RunLocal(ctx, baseOptions(t))
 	require.NoError(t, err)
 
@@ -106,6 +113,44 @@ func TestContainerModeMatchesLocalMode(t *testing.T) {
 	assert.Len(t, got, expectations)
 }
 
+// assertDestinationIPs renders every test of run under the workstation
+// profile: each Sysmon 3 names, as DestinationIp, the address of the real
+// service the client dialled for its DestinationHostname (the table's),
+// observed rather than modelled, and each served host the run reached has
+// such an event.
+func assertDestinationIPs(t *testing.T, run *Run, table *sandbox.Table) {
+	t.Helper()
+	profiles, err := Contexts([]string{"workstation"})
+	require.NoError(t, err)
+	reached := map[string]bool{}
+	for _, tr := range run.Tests {
+		for _, e := range tr.Ledger {
+			if e.IsRequest() {
+				reached[e.Host] = true
+			}
+		}
+	}
+	require.NotEmpty(t, reached)
+	seen := map[string]bool{}
+	for _, tr := range run.Tests {
+		events, err := run.render(tr, profiles[0], "")
+		require.NoError(t, err)
+		for _, ev := range events {
+			if ev.EventID != 3 {
+				continue
+			}
+			host, _ := ev.Get("DestinationHostname")
+			ip, _ := ev.Get("DestinationIp")
+			addrs := table.Lookup(host)
+			require.NotEmpty(t, addrs, "%s: Sysmon 3 to %q, not a served host", tr.Test.Name, host)
+			assert.Contains(t, addrs, netip.MustParseAddr(ip), "%s: DestinationIp of %s", tr.Test.Name, host)
+			assert.NotContains(t, ev.ModelledFields, "DestinationIp", "%s: the address dialled is observed", tr.Test.Name)
+			seen[host] = true
+		}
+	}
+	assert.Equal(t, reached, seen, "every served host reached has its Sysmon 3")
+}
+
 func boolWord(b bool) string {
 	if b {
 		return "yes"
@@ -113,8 +158,10 @@ func boolWord(b bool) string {
 	return "no"
 }
 
-// TestContainerEgressIsClosed proves that the runner has no way out: a
-// connection to an address outside the run's network fails at once.
+// TestContainerEgressIsClosed proves that the runner has no way out: its
+// network namespace has no route at all, and a connection to any address
+// but the served hosts' fails at once (ENETUNREACH), while those reach the
+// emulator, which holds them.
 func TestContainerEgressIsClosed(t *testing.T) {
 	t.Parallel()
 	copts := containerOptions(t)
@@ -129,18 +176,42 @@ func TestContainerEgressIsClosed(t *testing.T) {
 		assertNoLeftovers(t, runID)
 	}()
 	var out bytes.Buffer
-	// 192.0.2.1 is TEST-NET-1: nothing answers there even where a route exists.
-	code, err := b.runner.Exec(ctx, []string{"curl", "-sS", "--max-time", "10", "http://192.0.2.1/"}, "/", runnerEnv, &out, &out)
+	// Loopback only: no interface, hence no route, anywhere else.
+	code, err := b.runner.Exec(ctx, []string{"sh", "-c", `cat /proc/net/route; ls /sys/class/net`}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
-	assert.NotEqual(t, 0, code, out.String())
-	assert.Regexp(t, `(?i)unreachable|couldn't connect|failed to connect`, out.String())
-
-	// While the emulator is reachable by the names it stands for.
+	require.Equal(t, 0, code, out.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	assert.Equal(t, []string{"lo"}, lines[1:], "the only interface")
+	assert.True(t, strings.HasPrefix(lines[0], "Iface"), "no IPv4 route: %s", out.String())
+	// The host name is the workstation profile's, as in the local sandbox.
 	out.Reset()
-	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "-H", "Authorization: token x", "https://api.github.com/user"}, "/", runnerEnv, &out, &out)
+	code, err = b.runner.Exec(ctx, []string{"hostname"}, "/", runnerEnv, &out, &out)
+	require.NoError(t, err)
+	require.Equal(t, 0, code, out.String())
+	host, err := sandboxHostname()
+	require.NoError(t, err)
+	assert.Equal(t, host+"\n", out.String())
+	// A raw connect to an address outside the table fails at once.
+	out.Reset()
+	start := time.Now()
+	code, err = b.runner.Exec(ctx, []string{"python3", "-c", `import socket
+try:
+    socket.create_connection(("1.1.1.1", 443), timeout=10)
+except OSError as e:
+    print(e.errno, e)`}, "/", runnerEnv, &out, &out)
+	require.NoError(t, err)
+	require.Equal(t, 0, code, out.String())
+	assert.Regexp(t, `^101 .*Network is unreachable`, out.String())
+	assert.Less(t, time.Since(start), 5*time.Second, "failed at once")
+
+	// While the emulator is reachable by the names it stands for, at the
+	// real services' addresses.
+	out.Reset()
+	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "-H", "Authorization: token x", "-w", "\n%{remote_ip}\n", "https://api.github.com/user"}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	assert.Equal(t, 0, code, out.String())
 	assert.Contains(t, out.String(), "exfil-operator")
+	assert.True(t, strings.HasSuffix(out.String(), "\n140.82.112.6\n"), out.String())
 
 	// Every other name fails closed at the emulator's sinkhole, the
 	// runner's only resolver, and every query is recorded.
@@ -234,9 +305,8 @@ func TestContainerUncooperativeClients(t *testing.T) {
 	tests := map[string]string{}
 	var order []string
 	for _, c := range uncooperative {
-		// The runner image has python3 and curl; it has no address of the
-		// real services, so no client dials one.
-		if (c.needs == "python3" || c.needs == "curl") && !strings.Contains(c.name, "140.82.112.6") {
+		// The runner image has python3, curl and wget.
+		if c.needs == "python3" || c.needs == "curl" || c.needs == "wget" {
 			tests[c.name] = c.command
 			order = append(order, c.name)
 		}
@@ -251,6 +321,11 @@ func TestContainerUncooperativeClients(t *testing.T) {
 	require.Len(t, run.Results.Atomics, len(order))
 	for i, a := range run.Results.Atomics {
 		assert.True(t, a.Intact, "%s: %s", a.Name, a.Stderr)
-		assert.Contains(t, dnsNames(run.Tests[i].Ledger), "api.github.com", "%s resolved at the sinkhole", a.Name)
+		if !strings.Contains(a.Name, "140.82.112.6") {
+			assert.Contains(t, dnsNames(run.Tests[i].Ledger), "api.github.com", "%s resolved at the sinkhole", a.Name)
+		}
 	}
+	table, err := sandbox.DefaultTable()
+	require.NoError(t, err)
+	assertDestinationIPs(t, run, table)
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -232,7 +233,8 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	if err != nil {
 		return nil, err
 	}
-	defer b.Close()
+	closeBackend := sync.OnceValue(b.Close)
+	defer closeBackend()
 
 	staging, err := fs.Sub(fixtures.FS, "sensitive")
 	if err != nil {
@@ -240,6 +242,23 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	}
 	cfg := b.Executor()
 	cfg.WorkRoot, cfg.Staging, cfg.Timeout = work, staging, opts.Timeout
+	if cfg.Runner != nil {
+		// Where each command costs a round trip (a container exec), every
+		// test's tools are looked up once for the whole run.
+		var tools []string
+		for _, sel := range selected {
+			for _, t := range executor.Tools(sel.Test) {
+				if !slices.Contains(tools, t) {
+					tools = append(tools, t)
+				}
+			}
+		}
+		if l, ok := b.(toolLookup); ok {
+			cfg.Found = l.LookUpTools(ctx, cfg, tools)
+		} else {
+			cfg.Found = executor.LookUpTools(ctx, cfg, tools)
+		}
+	}
 	harnessPath := b.HarnessPath()
 	cfg.Harness = harnessPath
 	if opts.Observe {
@@ -283,7 +302,7 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 							done[i] = &executed{err: err}
 							continue
 						}
-						lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap
+						lcfg.WorkRoot, lcfg.Staging, lcfg.Timeout, lcfg.Harness, lcfg.Wrap, lcfg.Found = cfg.WorkRoot, cfg.Staging, cfg.Timeout, cfg.Harness, cfg.Wrap, cfg.Found
 						sched.start(w, i)
 						done[i] = runOne(ctx, opts, i, len(selected), selected[i], lcfg)
 					}
@@ -312,6 +331,10 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	if run.Ledger, err = b.Ledger(); err != nil {
 		return nil, err
 	}
+	// Nothing below asks the backend for more than what it has recorded:
+	// it goes (containers removed, emulator stopped) while the results are
+	// put together, and Execute returns once it is gone.
+	go closeBackend()
 	if sched.starts != nil {
 		for _, e := range run.Ledger {
 			if i := sched.test(lanes.Owner(e), e.Time); i >= 0 && done[i] != nil {
@@ -413,6 +436,13 @@ func dependent(selected []Selected) [][]int {
 		groups[g] = append(groups[g], i)
 	}
 	return groups
+}
+
+// toolLookup is a Backend that knows a cheaper way than a command per run
+// to say which tools are installed where its tests run (see
+// executor.LookUpTools).
+type toolLookup interface {
+	LookUpTools(ctx context.Context, cfg executor.Config, tools []string) map[string]bool
 }
 
 // laned is a Backend that can run tests side by side: each worker gets a

@@ -105,6 +105,33 @@ func (n *Net) do(f func()) {
 var errClosed = errors.New("sandbox: network namespace closed")
 
 func (n *Net) setup(t *Table) error {
+	if err := HoldAddrs(t); err != nil {
+		return err
+	}
+	for _, a := range t.Addrs() {
+		for port, ls := range map[uint16]*[]net.Listener{443: &n.ls.TLS, 80: &n.ls.HTTP, 22: &n.ls.SSH} {
+			l, err := net.Listen("tcp4", netip.AddrPortFrom(a, port).String())
+			if err != nil {
+				return fmt.Errorf("sandbox: listen: %w", err)
+			}
+			*ls = append(*ls, l)
+		}
+	}
+	dns := net.JoinHostPort(t.Resolver.String(), strconv.Itoa(53))
+	var err error
+	if n.ls.DNSUDP, err = net.ListenPacket("udp4", dns); err != nil {
+		return fmt.Errorf("sandbox: DNS listener: %w", err)
+	}
+	if n.ls.DNSTCP, err = net.Listen("tcp4", dns); err != nil {
+		return fmt.Errorf("sandbox: DNS listener: %w", err)
+	}
+	return nil
+}
+
+// HoldAddrs brings up the loopback interface of the calling thread's
+// network namespace and puts every address of t on it, so that listeners
+// there answer them. It needs CAP_NET_ADMIN in that namespace.
+func HoldAddrs(t *Table) error {
 	h, err := netlink.NewHandle()
 	if err != nil {
 		return fmt.Errorf("sandbox: netlink: %w", err)
@@ -122,25 +149,9 @@ func (n *Net) setup(t *Table) error {
 	// as local as anywhere.
 	for _, a := range t.Addrs() {
 		addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(32, 32)}}
-		if err := h.AddrAdd(lo, addr); err != nil {
+		if err := h.AddrAdd(lo, addr); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("sandbox: address %v: %w", a, err)
 		}
-	}
-	for _, a := range t.Addrs() {
-		for port, ls := range map[uint16]*[]net.Listener{443: &n.ls.TLS, 80: &n.ls.HTTP, 22: &n.ls.SSH} {
-			l, err := net.Listen("tcp4", netip.AddrPortFrom(a, port).String())
-			if err != nil {
-				return fmt.Errorf("sandbox: listen: %w", err)
-			}
-			*ls = append(*ls, l)
-		}
-	}
-	dns := net.JoinHostPort(t.Resolver.String(), strconv.Itoa(53))
-	if n.ls.DNSUDP, err = net.ListenPacket("udp4", dns); err != nil {
-		return fmt.Errorf("sandbox: DNS listener: %w", err)
-	}
-	if n.ls.DNSTCP, err = net.Listen("tcp4", dns); err != nil {
-		return fmt.Errorf("sandbox: DNS listener: %w", err)
 	}
 	return nil
 }

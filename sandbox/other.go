@@ -39,6 +39,9 @@ func MaybeInit() bool { return false }
 // NewNet fails: no namespaces here.
 func NewNet(*Table) (*Net, error) { return nil, errUnsupported }
 
+// HoldAddrs fails: no namespaces here.
+func HoldAddrs(*Table) error { return errUnsupported }
+
 // Listeners is empty.
 func (n *Net) Listeners() Listeners { return Listeners{} }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/sandbox"
 )
 
 // writeInflight records how many requests are being handled in
@@ -69,6 +70,7 @@ func emulatorCA(dir, certFile, keyFile string) (*emulator.CA, string, error) {
 
 func newEmulatorCmd() *cobra.Command {
 	var listen, tlsListen, httpListen, dnsListen, dnsAnswer, dataDir, caCert, caKey, ledgerFile string
+	var hold bool
 	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Run the mock GitHub standalone (a CONNECT proxy on --listen)",
@@ -109,6 +111,17 @@ func newEmulatorCmd() *cobra.Command {
 			if dnsListen != "" {
 				if addresses, err = sinkholeAnswers(dnsAnswer); err != nil {
 					return badInput(fmt.Errorf("--dns-answer: %w", err))
+				}
+			}
+			if hold {
+				// Before any listener, so that a client that sees the
+				// emulator ready finds the addresses there.
+				table, err := sandbox.DefaultTable()
+				if err != nil {
+					return err
+				}
+				if err := sandbox.HoldAddrs(table); err != nil {
+					return fmt.Errorf("--hold-addresses: %w", err)
 				}
 			}
 			emu, err := emulator.New(emulator.Config{
@@ -201,7 +214,8 @@ func newEmulatorCmd() *cobra.Command {
 	f.StringVar(&tlsListen, "tls-listen", "", "also serve the emulated hosts directly over TLS here (SNI picks the host)")
 	f.StringVar(&httpListen, "http-listen", "", "also serve the emulated hosts over plain HTTP here (Host picks the host)")
 	f.StringVar(&dnsListen, "dns-listen", "", "run the DNS sinkhole here (UDP and TCP): served names resolve to --dns-answer, every other name is NXDOMAIN")
-	f.StringVar(&dnsAnswer, "dns-answer", "self", "the address the sinkhole answers for served names; self: this machine's (container's) first non-loopback IPv4 address")
+	f.StringVar(&dnsAnswer, "dns-answer", "self", "the address the sinkhole answers for served names; self: this machine's (container's) first non-loopback IPv4 address; table: each host's addresses of the real service (sandbox/addresses.yaml)")
+	f.BoolVar(&hold, "hold-addresses", false, "hold the served hosts' addresses of sandbox/addresses.yaml on this machine's loopback interface (needs CAP_NET_ADMIN), so that clients routed here by address reach the listeners")
 	f.StringVar(&dataDir, "data", "", "folder for the bare repositories (default: a temporary one)")
 	f.StringVar(&caCert, "ca-cert", "", "serve with this CA certificate (PEM) instead of a fresh one; needs --ca-key")
 	f.StringVar(&caKey, "ca-key", "", "the CA's private key (PEM)")
@@ -211,9 +225,17 @@ func newEmulatorCmd() *cobra.Command {
 
 // sinkholeAnswers maps every served host to answer ("self": this
 // machine's first non-loopback IPv4 address, as in a container whose only
-// interface is the run's network).
+// interface is the run's network; "table": the host's own addresses of the
+// sandbox table).
 func sinkholeAnswers(answer string) (map[string][]netip.Addr, error) {
 	var addr netip.Addr
+	if answer == "table" {
+		table, err := sandbox.DefaultTable()
+		if err != nil {
+			return nil, err
+		}
+		return table.Hosts, nil
+	}
 	if answer == "self" {
 		addrs, err := net.InterfaceAddrs()
 		if err != nil {
