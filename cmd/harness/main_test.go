@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/internal/racechild"
 	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && (os.Args[1] == "replay-http" || os.Args[1] == "sensor") {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
+	racechild.Quiet()
 	os.Exit(m.Run())
 }
 
