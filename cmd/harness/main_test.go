@@ -71,6 +71,9 @@ atomic_tests:
 	code, _, stderr = cli(t, "run", "--mode", "satellite")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "satellite")
+	code, _, stderr = cli(t, "run", "--lanes", "-1")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--lanes -1")
 }
 
 func TestList(t *testing.T) {
