@@ -93,6 +93,9 @@ func TestSignalsLeaveNothingBehind(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each run has a temporary folder of its own, where its
+			// leftovers are looked for: the cases run side by side.
+			t.Parallel()
 			tmp := t.TempDir()
 			cmd := exec.Command(exe, "run", "--atomics", atomics)
 			cmd.Env = append(os.Environ(), asHarness+"=1", "TMPDIR="+tmp)
