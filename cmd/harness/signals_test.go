@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,6 +65,8 @@ func leftovers(t *testing.T, tmp string) []string {
 	}
 	return left
 }
+
+func isProcess(leftover string) bool { return strings.HasPrefix(leftover, "process ") }
 
 // TestSignalsLeaveNothingBehind interrupts `harness run` at the start,
 // while the atomic runs and once it is over (rendering), with SIGINT and
@@ -159,7 +162,8 @@ func TestKilledRunIsCleanedUp(t *testing.T) {
 	line, err := lines.ReadString('\n')
 	require.NoError(t, err)
 	require.Contains(t, line, " ...")
-	time.Sleep(500 * time.Millisecond)
+	// Mid-atomic: once a process of the run is alive.
+	require.Eventually(t, func() bool { return slices.ContainsFunc(leftovers(t, tmp), isProcess) }, time.Minute, 10*time.Millisecond)
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 	require.NotEmpty(t, leftovers(t, tmp), "a SIGKILL leaves the run behind")
