@@ -70,6 +70,7 @@ func tlsSummary(start time.Time, info connInfo, st tls.ConnectionState, raw *cou
 		ServerPort:    info.serverPort,
 		DestIP:        info.destIP,
 		DestPort:      info.destPort,
+		Origin:        info.origin,
 	}
 	if st.HandshakeComplete {
 		e.TLSVersion, e.Cipher = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)

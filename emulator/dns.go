@@ -21,7 +21,8 @@ const dnsTTL = 60
 // (KindDNS). It never forwards a query anywhere. Either of pc and l may be
 // nil.
 func (e *Emulator) ServeDNS(ctx context.Context, pc net.PacketConn, l net.Listener) error {
-	h := dns.HandlerFunc(e.answerDNS)
+	origin := originOf(ctx)
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) { e.answerDNS(w, req, origin) })
 	var servers []*dns.Server
 	if pc != nil {
 		servers = append(servers, &dns.Server{PacketConn: pc, Handler: h})
@@ -47,7 +48,7 @@ func (e *Emulator) ServeDNS(ctx context.Context, pc net.PacketConn, l net.Listen
 	return nil
 }
 
-func (e *Emulator) answerDNS(w dns.ResponseWriter, req *dns.Msg) {
+func (e *Emulator) answerDNS(w dns.ResponseWriter, req *dns.Msg, origin string) {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Authoritative = true
@@ -79,7 +80,7 @@ func (e *Emulator) answerDNS(w dns.ResponseWriter, req *dns.Msg) {
 			answers = append(answers, a.String())
 		}
 	}
-	entry := Entry{Kind: KindDNS, Time: time.Now().UTC(), Host: name, DNS: &DNSQuery{
+	entry := Entry{Kind: KindDNS, Time: time.Now().UTC(), Host: name, Origin: origin, DNS: &DNSQuery{
 		Name: name, Type: dnsType(q.Qtype), Proto: w.RemoteAddr().Network(),
 		Rcode: dns.RcodeToString[m.Rcode], Answers: answers,
 	}}

@@ -192,9 +192,27 @@ type connInfo struct {
 	destPort int
 	// serverPort is the listener's end of the client's socket.
 	serverPort int
+	origin     string
 }
 
 type connInfoKey struct{}
+
+type originKey struct{}
+
+// WithOrigin returns ctx naming where the clients of the listeners served
+// under it are: one sandbox's network namespace, one lane's proxy
+// listener. Every ledger entry of a connection or DNS query that the
+// emulator's Serve methods (and its SSH server's) accept under it carries
+// origin in Entry.Origin, so that the entries of clients that hold the
+// same addresses in different namespaces are still told apart.
+func WithOrigin(ctx context.Context, origin string) context.Context {
+	return context.WithValue(ctx, originKey{}, origin)
+}
+
+func originOf(ctx context.Context) string {
+	o, _ := ctx.Value(originKey{}).(string)
+	return o
+}
 
 func splitAddr(addr string) (string, int) {
 	host, port, err := net.SplitHostPort(addr)
@@ -260,6 +278,7 @@ func (e *Emulator) Handler() http.Handler {
 			entry.SNI = info.sni
 			entry.ClientIP, entry.ClientPort, entry.ServerPort = info.clientIP, info.port, info.serverPort
 			entry.DestIP, entry.DestPort = info.destIP, info.destPort
+			entry.Origin = info.origin
 		}
 		entry.ContentType = r.Header.Get("Content-Type")
 		entry.Referer = r.Referer()

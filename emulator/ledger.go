@@ -44,7 +44,12 @@ type Entry struct {
 	// ServerPort is the port of the emulator's own end of that socket (the
 	// proxy's or the TLS or SSH listener's), which tells apart two clients
 	// that share a source port towards different listeners.
-	ServerPort    int    `json:"server_port,omitempty"`
+	ServerPort int `json:"server_port,omitempty"`
+	// Origin is where the client is, as the caller that served the
+	// listener named it (see [WithOrigin]): clients of two sandboxes hold
+	// the same addresses and may hold the same socket, never the same
+	// origin. Empty when the caller named none.
+	Origin        string `json:"origin,omitempty"`
 	DestIP        string `json:"dest_ip,omitempty"`
 	DestPort      int    `json:"dest_port,omitempty"`
 	Host          string `json:"host"`

@@ -29,6 +29,10 @@ func (e *Emulator) ServeProxy(ctx context.Context, l net.Listener) error {
 	// A hijacked CONNECT outlives the request; the deadlines of the tunnel's
 	// inner server apply from there.
 	s.ReadTimeout, s.WriteTimeout = 0, 0
+	origin := originOf(ctx)
+	s.BaseContext = func(net.Listener) context.Context {
+		return WithOrigin(context.Background(), origin)
+	}
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer stop()
 	return e.serve(s, l)
@@ -40,6 +44,7 @@ func (e *Emulator) ServeProxy(ctx context.Context, l net.Listener) error {
 func (e *Emulator) ServeTLS(ctx context.Context, l net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { _ = l.Close() })
 	defer stop()
+	origin := originOf(ctx)
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -51,7 +56,7 @@ func (e *Emulator) ServeTLS(ctx context.Context, l net.Listener) error {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			e.terminate(c, "")
+			e.terminate(c, "", origin)
 		}()
 	}
 }
@@ -63,6 +68,7 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 		Path:       MaskSecrets(r.RequestURI),
 		UserAgent:  r.UserAgent(),
 		AuthScheme: authScheme(r),
+		Origin:     originOf(r.Context()),
 	}
 	entry.ClientIP, entry.ClientPort = splitAddr(r.RemoteAddr)
 	entry.ServerPort = localPort(r)
@@ -122,14 +128,15 @@ func (e *Emulator) proxy(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	e.terminate(&bufferedConn{Conn: conn, r: buf.Reader}, entry.Host)
+	e.terminate(&bufferedConn{Conn: conn, r: buf.Reader}, entry.Host, entry.Origin)
 }
 
 // terminate does the TLS handshake on c and hands the connection to the
 // inner HTTP server. connectHost is the CONNECT target, empty on a direct
 // TLS listener, where the certificate is chosen by SNI, or without SNI (a
-// client dialling an address) by the address dialled.
-func (e *Emulator) terminate(c net.Conn, connectHost string) {
+// client dialling an address) by the address dialled; origin is where the
+// client is (see WithOrigin).
+func (e *Emulator) terminate(c net.Conn, connectHost, origin string) {
 	// The connection counts as in flight until it closes, so that its
 	// summary is in the ledger when a caller has waited for it to settle.
 	e.track(1)
@@ -137,7 +144,7 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 	raw := &countingConn{Conn: c}
 	ip, port := splitAddr(c.RemoteAddr().String())
 	_, serverPort := splitAddr(c.LocalAddr().String())
-	info := connInfo{host: connectHost, clientIP: ip, port: port, serverPort: serverPort}
+	info := connInfo{host: connectHost, clientIP: ip, port: port, serverPort: serverPort, origin: origin}
 	var sni string
 	var destIP string
 	var destPort int
@@ -206,10 +213,11 @@ func (e *Emulator) terminate(c net.Conn, connectHost string) {
 // header names no served host.
 func (e *Emulator) ServeHTTP(ctx context.Context, l net.Listener) error {
 	s := e.newServer(e.Handler())
+	origin := originOf(ctx)
 	s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		ip, port := addrPort(c.RemoteAddr())
 		destIP, destPort := addrPort(c.LocalAddr())
-		return context.WithValue(ctx, connInfoKey{}, connInfo{clientIP: ip, port: port, destIP: destIP, destPort: destPort})
+		return context.WithValue(ctx, connInfoKey{}, connInfo{clientIP: ip, port: port, destIP: destIP, destPort: destPort, origin: origin})
 	}
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer stop()

@@ -146,7 +146,7 @@ func (s *SSHServer) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Chan
 func (s *SSHServer) exec(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel, command string, env []string) int {
 	s.e.track(1)
 	defer s.e.track(-1)
-	entry := Entry{Time: time.Now().UTC(), Host: s.host, Method: "SSH", Path: command, AuthScheme: "publickey", UserAgent: string(sc.ClientVersion())}
+	entry := Entry{Time: time.Now().UTC(), Host: s.host, Method: "SSH", Path: command, AuthScheme: "publickey", UserAgent: string(sc.ClientVersion()), Origin: originOf(ctx)}
 	entry.ClientIP, entry.ClientPort = splitAddr(sc.RemoteAddr().String())
 	_, entry.ServerPort = splitAddr(sc.LocalAddr().String())
 	defer func() { s.e.ledger.Add(entry) }()

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/t1567001/harness/atomics"
+	"github.com/t1567001/harness/internal/racechild"
 )
 
 // The test binary doubles as the harness for simulated tests.
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "replay-http" {
 		os.Exit(Replay(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 	}
+	racechild.Quiet()
 	os.Exit(m.Run())
 }
 

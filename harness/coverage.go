@@ -3,8 +3,10 @@ package harness
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/reports"
@@ -18,31 +20,44 @@ func (r *Run) Coverage(ctx context.Context, rendered []Rendered, rules []validat
 	cases := map[*TestRun]*validate.Case{}
 	var order []*TestRun
 	for _, rd := range rendered {
-		t := rd.Test
-		if t.Test.Role == "" {
-			continue
-		}
-		c := cases[t]
-		if c == nil {
-			c = r.newCase(t)
-			cases[t] = c
+		if t := rd.Test; t.Test.Role != "" && cases[t] == nil {
+			cases[t] = r.newCase(t)
 			order = append(order, t)
+		}
+	}
+	if len(order) == 0 {
+		return nil, nil
+	}
+	// Each rendered test's cells are independent of the others': they are
+	// evaluated side by side, one worker per core, and joined in order.
+	cells := make([][]validate.Cell, len(rendered))
+	err := parallel(ctx, len(rendered), func(i int) error {
+		rd := rendered[i]
+		c := cases[rd.Test]
+		if c == nil {
+			return nil
 		}
 		eval := validate.NewEvaluation(rules, rd.Events)
 		for _, rule := range rules {
 			cell, err := eval.Cell(ctx, rule.ID(), c.Role)
 			if err != nil {
-				return nil, fmt.Errorf("coverage of %q in %s: %w", t.Test.Name, rd.Context, err)
+				return fmt.Errorf("coverage of %q in %s: %w", rd.Test.Test.Name, rd.Context, err)
 			}
 			cell.Context = rd.Context
 			if !c.Observed && !c.Simulated {
 				cell.Why = "not counted: " + c.Status
 			}
-			c.Cells = append(c.Cells, cell)
+			cells[i] = append(cells[i], cell)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if len(order) == 0 {
-		return nil, nil
+	for i, rd := range rendered {
+		if c := cases[rd.Test]; c != nil {
+			c.Cells = append(c.Cells, cells[i]...)
+		}
 	}
 	cov := &validate.Coverage{Cases: make([]validate.Case, 0, len(order))}
 	for _, t := range order {
@@ -50,6 +65,38 @@ func (r *Run) Coverage(ctx context.Context, rendered []Rendered, rules []validat
 	}
 	cov.Score()
 	return cov, nil
+}
+
+// parallel calls f(0) to f(n-1), as many at once as there are cores, and
+// returns the first error; once one failed or ctx ended, no other starts.
+func parallel(ctx context.Context, n int, f func(i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.NumCPU(), n) {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		if ctx.Err() != nil {
+			break // a worker failed: select would still pick a ready worker at random
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // newCase starts the coverage case of t, with what its run did.

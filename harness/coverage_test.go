@@ -2,10 +2,13 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -162,4 +165,32 @@ func TestReferenceExfilAtomicsLoadUnmodified(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]int{"T1567.002": 2, "T1567.003": 1, "T1567.004": 2}, needPwsh)
+}
+
+func TestParallelCallsEachOnceAndStopsAtTheFirstError(t *testing.T) {
+	var calls sync.Map
+	require.NoError(t, parallel(context.Background(), 50, func(i int) error {
+		_, dup := calls.LoadOrStore(i, true)
+		assert.False(t, dup, "f(%d) called twice", i)
+		return nil
+	}))
+	n := 0
+	calls.Range(func(any, any) bool { n++; return true })
+	assert.Equal(t, 50, n)
+
+	boom := errors.New("boom")
+	var after atomic.Int32
+	err := parallel(context.Background(), 1000, func(i int) error {
+		if i == 0 {
+			return boom
+		}
+		after.Add(1)
+		return nil
+	})
+	assert.ErrorIs(t, err, boom)
+	assert.Less(t, int(after.Load()), 999, "no new call after the error")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, parallel(ctx, 3, func(int) error { return nil }), context.Canceled)
 }

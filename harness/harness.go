@@ -60,6 +60,10 @@ type Options struct {
 	// emulator's proxy by environment variables only, instead of in the
 	// network sandbox; every output says so.
 	NoSandbox bool
+	// Lanes is how many tests run side by side (0: one per core); each
+	// lane runs its tests one after the other, so what reached the mock is
+	// still traced to the test that sent it.
+	Lanes int
 }
 
 // Progress is told as each test of a run starts and ends (see
@@ -277,20 +281,27 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	run.Results = res
 	done := make([]*executed, len(selected))
 	lanes, parallel := b.(laned)
-	parallel = parallel && lanes.Lanes() > 1
+	groups := dependent(selected)
+	workers := 1
+	if parallel {
+		workers = opts.Lanes
+		if workers <= 0 {
+			workers = runtime.NumCPU()
+		}
+		workers = min(workers, lanes.Lanes(), len(groups))
+	}
 	var sched schedule
-	if parallel && len(selected) > 1 {
-		// Independent tests run side by side, one worker per core; each
-		// worker has its own lane to the emulator (a proxy listener, a
-		// runner container) and runs its tests one after the other, so
-		// what reached the mock is still traced to the test that sent it.
-		groups := dependent(selected)
+	if workers > 1 {
+		// Independent tests run side by side, one worker per lane; each
+		// worker has its own lane to the emulator (a sandbox's or a proxy's
+		// listeners, a runner container) and runs its tests one after the
+		// other, so what reached the mock is still traced to the test that
+		// sent it.
 		jobs := make(chan []int, len(groups))
 		for _, g := range groups {
 			jobs <- g
 		}
 		close(jobs)
-		workers := min(max(1, runtime.NumCPU()), lanes.Lanes(), len(groups))
 		sched.starts = make([][]started, workers)
 		var wg sync.WaitGroup
 		for w := range workers {

@@ -23,6 +23,7 @@ import (
 	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/executor"
 	"github.com/t1567001/harness/fixtures"
+	"github.com/t1567001/harness/internal/racechild"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/sandbox"
@@ -37,6 +38,7 @@ func TestMain(m *testing.M) {
 	if code, ok := RunChild(context.Background(), os.Args[1:], os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
+	racechild.Quiet()
 	os.Exit(m.Run())
 }
 

@@ -32,6 +32,7 @@ func TestInterruptedRunKeepsWhatFinishedAndNamesTheRest(t *testing.T) {
 		"Automated Data Exfiltration via Python GitHub API Script"}
 	p := &cancelAfter{cancel: cancel}
 	opts.Progress = p
+	opts.Lanes = 1 // one after the other: the second test starts once the first ended
 	run, err := RunLocal(ctx, opts)
 	require.Error(t, err, "an interrupted run says so")
 	require.NotNil(t, run, "and still returns what it finished")

@@ -1,8 +1,9 @@
 package harness
 
 import (
+	"context"
 	"fmt"
-	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,56 +12,20 @@ import (
 
 	"github.com/t1567001/harness/atomics"
 	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/event"
 	"github.com/t1567001/harness/executor"
+	"github.com/t1567001/harness/reports"
+	"github.com/t1567001/harness/sandbox"
+	"github.com/t1567001/harness/sensor"
 )
 
-func TestSwitchboardOwner(t *testing.T) {
-	var board switchboard
-	before := time.Now().UTC()
-	board.book(connKey("127.0.0.1", 40000, 8000), 0)
-	board.book(connKey("127.0.0.1", 40001, 8001), 1)
-	board.book(connKey("127.0.0.1", 40001, 8003), 3) // the same source port towards another lane
-	mid := time.Now().UTC()
-	board.book(connKey("127.0.0.1", 40000, 8000), 2) // the socket, closed by lane 0, reused by lane 2
-	after := time.Now().UTC().Add(time.Millisecond)
-	entry := func(port, server int, at time.Time) emulator.Entry {
-		return emulator.Entry{ClientIP: "127.0.0.1", ClientPort: port, ServerPort: server, Time: at}
+func TestLaneOrigins(t *testing.T) {
+	for _, i := range []int{0, 1, 17} {
+		assert.Equal(t, i, laneOf(laneOrigin(i)))
 	}
-
-	tests := []struct {
-		name string
-		e    emulator.Entry
-		want int
-	}{
-		{"lane 1's socket", entry(40001, 8001, after), 1},
-		{"the same source port to lane 3's listener", entry(40001, 8003, after), 3},
-		{"a reused socket belongs to its last lane", entry(40000, 8000, after), 2},
-		{"and before the reuse to the first", entry(40000, 8000, mid), 0},
-		{"a socket no lane accepted", entry(40002, 8001, after), -1},
-		{"an entry older than every accept", entry(40001, 8001, before.Add(-time.Second)), -1},
+	for _, origin := range []string{"", "lane", "lane -1", "lane x", "sandbox 1"} {
+		assert.Equal(t, -1, laneOf(origin), origin)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, board.owner(tt.e))
-		})
-	}
-}
-
-func TestLaneListenerBooksAcceptedSockets(t *testing.T) {
-	var board switchboard
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ll := board.listener(l, 3)
-	defer ll.Close()
-	c, err := net.Dial("tcp", l.Addr().String())
-	require.NoError(t, err)
-	defer c.Close()
-	s, err := ll.Accept()
-	require.NoError(t, err)
-	defer s.Close()
-	local := c.LocalAddr().(*net.TCPAddr)
-	server := l.Addr().(*net.TCPAddr).Port
-	assert.Equal(t, 3, board.owner(emulator.Entry{ClientIP: local.IP.String(), ClientPort: local.Port, ServerPort: server, Time: time.Now().UTC()}))
 }
 
 func TestOnlyDeliveredUploadsArrive(t *testing.T) {
@@ -137,4 +102,123 @@ func TestDependentTestsShareAWorker(t *testing.T) {
 			assert.Equal(t, tt.want, dependent(tt.selected))
 		})
 	}
+}
+
+// TestParallelSandboxesTraceEveryEntryToItsTest runs atomics in sandboxes
+// side by side, two of them the same test with the same client, which
+// hold the same addresses and may hold the same sockets: every ledger
+// entry, DNS queries included, must go to the test whose processes the
+// sensor saw open that socket or send that query, and each test's
+// outcome and telemetry (Sysmon 3 and 22 among it) must be what the same
+// tests give one after the other.
+func TestParallelSandboxesTraceEveryEntryToItsTest(t *testing.T) {
+	t.Parallel()
+	if err := sandbox.Available(); err != nil {
+		t.Skipf("needs the network sandbox: %v", err)
+	}
+	opts := options(t)
+	// The gist upload twice first: both start at once, on lanes 0 and 1.
+	opts.Tests = []string{
+		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0003",
+		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0002", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0004",
+		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0005",
+	}
+	opts.Lanes = 1
+	serial, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	opts.Lanes = len(opts.Tests)
+	parallel, err := RunLocal(context.Background(), opts)
+	require.NoError(t, err)
+	require.Len(t, parallel.Tests, len(opts.Tests))
+	require.Len(t, serial.Tests, len(opts.Tests))
+
+	twin := parallel.Results.Atomics[:2]
+	assert.True(t, twin[0].Started.Before(twin[1].Ended) && twin[1].Started.Before(twin[0].Ended),
+		"the two gist uploads ran at the same time: %s-%s and %s-%s", twin[0].Started, twin[0].Ended, twin[1].Started, twin[1].Ended)
+
+	seen := map[int64]int{}
+	for i, tr := range parallel.Tests {
+		require.NotEmpty(t, tr.Ledger, "test %d", i)
+		origin := tr.Ledger[0].Origin
+		for _, e := range tr.Ledger {
+			if j, dup := seen[e.Seq]; dup {
+				t.Errorf("entry %d went to tests %d and %d", e.Seq, j, i)
+			}
+			seen[e.Seq] = i
+			assert.Equal(t, origin, e.Origin, "test %d: one lane's entries", i)
+			assert.True(t, sentBy(tr.Observations, e), "test %d: entry %d (%s %s %s:%d) matches none of its processes' sockets", i, e.Seq, e.Kind, e.Host, e.ClientIP, e.ClientPort)
+		}
+	}
+	assert.Len(t, seen, len(parallel.Ledger), "every entry went to a test")
+
+	profiles, err := Contexts(nil)
+	require.NoError(t, err)
+	for i := range opts.Tests {
+		s, p := serial.Results.Atomics[i], parallel.Results.Atomics[i]
+		assert.Equal(t, outcome(s), outcome(p), "test %d (%s)", i, s.Name)
+		assert.Equal(t, dnsQueries(serial.Tests[i].Ledger), dnsQueries(parallel.Tests[i].Ledger), "test %d: DNS", i)
+		for _, prof := range profiles {
+			want, err := serial.render(serial.Tests[i], prof, "")
+			require.NoError(t, err)
+			got, err := parallel.render(parallel.Tests[i], prof, "")
+			require.NoError(t, err)
+			assert.Equal(t, string(normalize(t, windows(want))), string(normalize(t, windows(got))), "test %d under %s", i, prof.Name)
+		}
+	}
+}
+
+// sentBy reports whether a process the sensor watched opened e's client
+// socket towards the emulator, or sent e's DNS query.
+func sentBy(obs []sensor.Observation, e emulator.Entry) bool {
+	for _, o := range obs {
+		switch {
+		case e.Kind == emulator.KindDNS:
+			if o.Kind == sensor.KindDNS && o.DNSName == e.Host && (o.LocalPort == 0 || o.LocalPort == e.ClientPort) {
+				return true
+			}
+		case o.Kind == sensor.KindConnect && o.LocalPort == e.ClientPort && o.RemoteIP == e.DestIP && o.RemotePort == e.DestPort:
+			return true
+		}
+	}
+	return false
+}
+
+// outcome is what a test did, without times and sockets.
+func outcome(a reports.Atomic) []string {
+	out := []string{fmt.Sprintf("%s exit %d intact %v", a.Execution, a.ExitCode, a.Intact)}
+	for _, r := range a.Requests {
+		out = append(out, fmt.Sprintf("%s %s %s -> %d", r.Method, r.Host, r.Path, r.Status))
+	}
+	for _, u := range a.Uploads {
+		out = append(out, fmt.Sprintf("upload %s intact %v", u.File, u.Intact)) // an archive's hash holds its time
+	}
+	for _, s := range a.Staged {
+		out = append(out, fmt.Sprintf("staged %s arrived %v", s.Name, s.Arrived))
+	}
+	return out
+}
+
+// dnsQueries are the queries of a ledger with their answers, sorted (a
+// resolver sends its A and AAAA queries at once).
+func dnsQueries(entries []emulator.Entry) []string {
+	var out []string
+	for _, e := range entries {
+		if e.Kind == emulator.KindDNS {
+			out = append(out, fmt.Sprintf("%s %s %s %v", e.DNS.Name, e.DNS.Type, e.DNS.Rcode, e.DNS.Answers))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// windows are the Windows events among events (the network logs carry
+// times and sockets that differ between runs).
+func windows(events []event.Event) []event.Event {
+	var out []event.Event
+	for _, e := range events {
+		if !event.IsNetwork(e.Channel) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 
 	"github.com/t1567001/harness/emulator"
@@ -50,7 +50,6 @@ type local struct {
 	sandbox  *sandbox.Config // nil without the sandbox
 	ssh      *sshLocal
 	sshCmd   string
-	board    switchboard
 
 	ctx     context.Context
 	stop    context.CancelFunc
@@ -123,7 +122,7 @@ func newLocal(ctx context.Context, runID, dir, harness string, noSandbox bool) (
 		}
 		return b, nil
 	}
-	if b.proxyURL, b.sshCmd, err = b.listen(nil); err != nil {
+	if b.proxyURL, b.sshCmd, err = b.listen(""); err != nil {
 		return nil, errors.Join(err, b.Close())
 	}
 	return b, nil
@@ -143,9 +142,9 @@ func sandboxHostname() (string, error) {
 }
 
 // listen opens a proxy listener and an SSH listener on loopback, served
-// until Close, each wrapped by wrap when it is not nil, and returns the
-// proxy URL and the GIT_SSH_COMMAND that reach them.
-func (b *local) listen(wrap func(net.Listener) net.Listener) (proxyURL, sshCmd string, err error) {
+// until Close with their entries marked origin, and returns the proxy URL
+// and the GIT_SSH_COMMAND that reach them.
+func (b *local) listen(origin string) (proxyURL, sshCmd string, err error) {
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", "", fmt.Errorf("proxy listener: %w", err)
@@ -156,11 +155,9 @@ func (b *local) listen(wrap func(net.Listener) net.Listener) (proxyURL, sshCmd s
 		return "", "", fmt.Errorf("ssh listener: %w", err)
 	}
 	proxyURL, sshCmd = "http://"+pl.Addr().String(), b.ssh.command(sl.Addr().(*net.TCPAddr).Port)
-	if wrap != nil {
-		pl, sl = wrap(pl), wrap(sl)
-	}
-	b.serve(func() error { return b.emu.ServeProxy(b.ctx, pl) })
-	b.serve(func() error { return b.ssh.srv.Serve(b.ctx, sl) })
+	ctx := emulator.WithOrigin(b.ctx, origin)
+	b.serve(func() error { return b.emu.ServeProxy(ctx, pl) })
+	b.serve(func() error { return b.ssh.srv.Serve(ctx, sl) })
 	return proxyURL, sshCmd, nil
 }
 
@@ -174,29 +171,29 @@ func (b *local) serve(f func() error) {
 	})
 }
 
-// Lanes is how many tests may run side by side. Sandboxed tests run one
-// after the other: every sandbox holds the same addresses, so two at once
-// could hand the mock the same client socket and blur which test sent what.
-func (b *local) Lanes() int {
-	if b.sandbox != nil {
-		return 1
-	}
-	return runtime.NumCPU()
-}
+// Lanes: as many as asked for. Every sandbox holds the same addresses and
+// its clients may hold the same sockets as another's, but each lane's
+// listeners (a sandbox's, or a proxy's) mark their entries with the lane.
+func (b *local) Lanes() int { return math.MaxInt }
 
-// Lane gives test lane i a proxy listener and an SSH listener of its own:
-// the client sockets they accept are booked to i.
+// Lane gives lane i listeners of its own whose entries carry the lane's
+// origin: each of its tests' sandboxes, or without the sandbox a proxy
+// listener and an SSH listener.
 func (b *local) Lane(_ context.Context, i int) (executor.Config, error) {
-	proxyURL, sshCmd, err := b.listen(func(l net.Listener) net.Listener { return b.board.listener(l, i) })
+	cfg := b.Executor()
+	if b.sandbox != nil {
+		cfg.Isolate = b.isolator(laneOrigin(i))
+		return cfg, nil
+	}
+	proxyURL, sshCmd, err := b.listen(laneOrigin(i))
 	if err != nil {
 		return executor.Config{}, err
 	}
-	cfg := b.Executor()
 	cfg.ProxyURL, cfg.SSHCommand = proxyURL, sshCmd
 	return cfg, nil
 }
 
-func (b *local) Owner(e emulator.Entry) int { return b.board.owner(e) }
+func (b *local) Owner(e emulator.Entry) int { return laneOf(e.Origin) }
 
 func (b *local) Mode() string        { return "local" }
 func (b *local) HarnessPath() string { return b.harness }
@@ -217,18 +214,22 @@ func (b *local) Executor() executor.Config {
 	// The clients' own stores name the run's CA alone, as without the
 	// sandbox: a client that reads the system store finds the bundle
 	// bind-mounted there, and none pays for parsing it twice.
-	return executor.Config{CAFile: b.sandbox.Files.CA, BaseEnv: b.env, Isolate: b.isolate, ExtraEnv: tag}
+	return executor.Config{CAFile: b.sandbox.Files.CA, BaseEnv: b.env, Isolate: b.isolator(""), ExtraEnv: tag}
 }
 
-// isolate makes one test's sandbox and serves its addresses and DNS with
-// the emulator until the test ends.
-func (b *local) isolate(context.Context) (executor.Runner, func(), error) {
+// isolator makes for each test a sandbox whose addresses and DNS the
+// emulator serves, until the test ends, with entries marked origin.
+func (b *local) isolator(origin string) func(context.Context) (executor.Runner, func(), error) {
+	return func(context.Context) (executor.Runner, func(), error) { return b.isolate(origin) }
+}
+
+func (b *local) isolate(origin string) (executor.Runner, func(), error) {
 	n, err := sandbox.NewNet(b.sandbox.Table)
 	if err != nil {
 		return nil, nil, err
 	}
 	ls := n.Listeners()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(emulator.WithOrigin(context.Background(), origin))
 	var wg sync.WaitGroup
 	for _, l := range ls.TLS {
 		wg.Go(func() { _ = b.emu.ServeTLS(ctx, l) })

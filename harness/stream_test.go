@@ -178,6 +178,7 @@ func streamEvents(t testing.TB) int {
 // starts that never complete), the threshold and ES|QL stats the sources
 // of their one group, the rest nothing.
 func TestValidateExpectStreams(t *testing.T) {
+	t.Parallel()
 	n := streamEvents(t)
 	plants := n / plantEvery
 	require.Positive(t, plants)
@@ -228,6 +229,7 @@ func TestValidateExpectStreams(t *testing.T) {
 
 // The check stops when its context is done, mid-stream.
 func TestValidateExpectCancels(t *testing.T) {
+	t.Parallel()
 	exps, err := atomics.LoadExpectations("stream.yaml", []byte(streamExpectations))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

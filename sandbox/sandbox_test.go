@@ -10,12 +10,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/t1567001/harness/internal/racechild"
 )
 
 func TestMain(m *testing.M) {
 	if MaybeInit() {
 		return
 	}
+	racechild.Quiet()
 	os.Exit(m.Run())
 }
 

@@ -3,6 +3,8 @@ package sensor
 import (
 	"os"
 	"testing"
+
+	"github.com/t1567001/harness/internal/racechild"
 )
 
 // The tracer re-executes the test binary as its seccomp trampoline.
@@ -10,5 +12,6 @@ func TestMain(m *testing.M) {
 	if MaybeTrampoline() {
 		return
 	}
+	racechild.Quiet()
 	os.Exit(m.Run())
 }

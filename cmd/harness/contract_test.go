@@ -28,6 +28,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestNameErrorsListTheValidNames(t *testing.T) {
+	t.Parallel()
 	code, _, stderr := cli(t, "run", "--test", "nope")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, `no atomic test named "nope"`)
@@ -39,6 +40,7 @@ func TestNameErrorsListTheValidNames(t *testing.T) {
 }
 
 func TestRunHelpListsEveryFileOutWrites(t *testing.T) {
+	t.Parallel()
 	code, help, _ := cli(t, "run", "--help")
 	require.Equal(t, 0, code)
 	out := t.TempDir()
@@ -61,6 +63,7 @@ func TestRunHelpListsEveryFileOutWrites(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
+	t.Parallel()
 	for _, bad := range []string{"0", "0s", "-1s"} {
 		code, _, stderr := cli(t, "run", "--timeout", bad)
 		assert.Equal(t, 2, code, bad)
@@ -87,6 +90,7 @@ func copyProfiles(t *testing.T) string {
 }
 
 func TestProfilesFromAFolder(t *testing.T) {
+	t.Parallel()
 	dir := copyProfiles(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "lab.yaml"), []byte(`name: lab
 base: windows-base
@@ -111,6 +115,7 @@ parent: {image: C:\Windows\explorer.exe}
 }
 
 func TestYAMLErrorsWithoutALineFromYAMLNameFileAndLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	head := "attack_technique: T1\ndisplay_name: x\natomic_tests:\n- name: a\n  description: b\n  supported_platforms: [linux]\n"
 	for name, tc := range map[string]struct{ yaml, want string }{
@@ -131,6 +136,7 @@ func TestYAMLErrorsWithoutALineFromYAMLNameFileAndLine(t *testing.T) {
 }
 
 func TestASigmaRuleThatDoesNotLoadIsBadInput(t *testing.T) {
+	t.Parallel()
 	out := recordRun(t)
 	rules := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(rules, "broken.yml"), []byte("title: broken\nlogsource: {product: windows}\ndetection: {condition: nope}\n"), 0o600))
@@ -142,6 +148,7 @@ func TestASigmaRuleThatDoesNotLoadIsBadInput(t *testing.T) {
 }
 
 func TestValidateJSONWithoutExpect(t *testing.T) {
+	t.Parallel()
 	out := recordRun(t)
 	code, stdout, stderr := cli(t, "validate", "--events", filepath.Join(out, "events.jsonl"), "--json")
 	require.Equal(t, 0, code, stderr)
@@ -167,6 +174,7 @@ func TestValidateJSONWithoutExpect(t *testing.T) {
 }
 
 func TestCleanRefusesAnEmptyRunID(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := cli(t, "clean", "--run-id", "")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "--run-id is empty")
@@ -174,6 +182,7 @@ func TestCleanRefusesAnEmptyRunID(t *testing.T) {
 }
 
 func TestInterruptedContainerSetUpIsNotBadInput(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // as SIGINT during set-up
 	var out, errOut bytes.Buffer
@@ -197,12 +206,14 @@ func (c *cancelOnWrite) Write(p []byte) (int, error) {
 }
 
 func TestAnInterruptedRunWritesWhatItFinished(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stderr := &cancelOnWrite{cancel: cancel}
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	code := run(ctx, []string{"run", "--test", curlTest, "--test", "Automated Data Exfiltration via Python GitHub API Script",
+	// One lane: the second test starts once the first ended.
+	code := run(ctx, []string{"run", "--lanes", "1", "--test", curlTest, "--test", "Automated Data Exfiltration via Python GitHub API Script",
 		"--test", "Git Push Sensitive Files to External Repository from Command Shell",
 		"--context", "workstation", "--out", out}, &stdout, stderr)
 	assert.Contains(t, []int{1, 130}, code, "interrupted, not bad input; stderr: %s", stderr.String())

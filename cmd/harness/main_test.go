@@ -10,11 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/internal/racechild"
 	"github.com/t1567001/harness/rules"
 	"github.com/t1567001/harness/sandbox"
 	"github.com/t1567001/harness/sensor"
@@ -32,7 +34,12 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && (os.Args[1] == "replay-http" || os.Args[1] == "sensor") {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	racechild.Quiet()
+	code := m.Run()
+	if recorded.dir != "" {
+		_ = os.RemoveAll(recorded.dir)
+	}
+	os.Exit(code)
 }
 
 func cli(t *testing.T, args ...string) (int, string, string) {
@@ -69,6 +76,9 @@ atomic_tests:
 	code, _, stderr = cli(t, "run", "--mode", "satellite")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "satellite")
+	code, _, stderr = cli(t, "run", "--lanes", "-1")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--lanes -1")
 }
 
 func TestList(t *testing.T) {
@@ -220,13 +230,29 @@ func TestRuleRegressionFailsTheBuild(t *testing.T) {
 	assert.Contains(t, stdout, "74 of 74 expectations hold", "19 for the seed's rules, 55 for the other seeds' eleven")
 }
 
-// recordRun runs the curl atomic once and returns its --out folder.
+// recorded is the --out folder of one run of the curl atomic, shared by
+// the tests that only read it; TestMain removes it.
+var recorded struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// recordRun runs the curl atomic once per test binary and returns its
+// --out folder, which the caller must not change.
 func recordRun(t *testing.T) string {
 	t.Helper()
-	out := t.TempDir()
-	code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl", "--out", out)
-	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	return out
+	recorded.once.Do(func() {
+		if recorded.dir, recorded.err = os.MkdirTemp("", "t1567-cmd-recorded-"); recorded.err != nil {
+			return
+		}
+		code, stdout, stderr := cli(t, "run", "--test", "Exfiltrate Data via GitHub Gist API Using curl", "--out", recorded.dir)
+		if code != 0 {
+			recorded.err = fmt.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+	})
+	require.NoError(t, recorded.err)
+	return recorded.dir
 }
 
 func TestSPLAndValidateOnRecordedEvents(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,6 +66,8 @@ func leftovers(t *testing.T, tmp string) []string {
 	return left
 }
 
+func isProcess(leftover string) bool { return strings.HasPrefix(leftover, "process ") }
+
 // TestSignalsLeaveNothingBehind interrupts `harness run` at the start,
 // while the atomic runs and once it is over (rendering), with SIGINT and
 // SIGTERM, and closes its output like `| head -1` (SIGPIPE): no folder,
@@ -93,6 +96,9 @@ func TestSignalsLeaveNothingBehind(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each run has a temporary folder of its own, where its
+			// leftovers are looked for: the cases run side by side.
+			t.Parallel()
 			tmp := t.TempDir()
 			cmd := exec.Command(exe, "run", "--atomics", atomics)
 			cmd.Env = append(os.Environ(), asHarness+"=1", "TMPDIR="+tmp)
@@ -156,7 +162,8 @@ func TestKilledRunIsCleanedUp(t *testing.T) {
 	line, err := lines.ReadString('\n')
 	require.NoError(t, err)
 	require.Contains(t, line, " ...")
-	time.Sleep(500 * time.Millisecond)
+	// Mid-atomic: once a process of the run is alive.
+	require.Eventually(t, func() bool { return slices.ContainsFunc(leftovers(t, tmp), isProcess) }, time.Minute, 10*time.Millisecond)
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 	require.NotEmpty(t, leftovers(t, tmp), "a SIGKILL leaves the run behind")
