@@ -70,13 +70,13 @@ func TestMakeRunSaysWhatIsMissingInOneLine(t *testing.T) {
 	require.Error(t, err, "a missing tool stops make run: %s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.NotEmpty(t, lines)
-	assert.Equal(t, "missing Debian packages: git curl python3 wget openssl (install: sudo apt-get install git curl python3 wget openssl, or make deps)", lines[0])
+	assert.Equal(t, "missing Debian packages: git curl python3 wget openssl rclone ruby (install: sudo apt-get install git curl python3 wget openssl rclone ruby, or make deps)", lines[0])
 	for _, l := range lines[1:] {
 		assert.True(t, strings.HasPrefix(l, "make"), "only make's own status follows: %q", l)
 	}
 
 	// With the tools there, it says nothing.
-	for _, tool := range []string{"git", "curl", "python3", "wget", "openssl"} {
+	for _, tool := range []string{"git", "curl", "python3", "wget", "openssl", "rclone", "ruby"} {
 		if p, err := exec.LookPath(tool); err == nil {
 			require.NoError(t, os.Symlink(p, filepath.Join(bin, tool)))
 		} else {
@@ -94,7 +94,7 @@ func TestCIRunsExactlyMakeTest(t *testing.T) {
 	script := strings.TrimSpace(string(data))
 	lines := strings.Split(script, "\n")
 	assert.Equal(t, "make test", lines[len(lines)-1], "CI ends in exactly the README's test command")
-	for _, pkg := range []string{"git", "curl", "wget", "openssl", "python3", "nodejs", "chromium", "debootstrap", "iproute2", "ca-certificates", "libxml2-utils"} {
+	for _, pkg := range []string{"git", "curl", "wget", "openssl", "python3", "rclone", "ruby", "libio-socket-ssl-perl", "nodejs", "chromium", "debootstrap", "iproute2", "ca-certificates", "libxml2-utils"} {
 		assert.Regexp(t, `pkgs=\([^)]*\b`+pkg+`\b`, script, "CI installs %s", pkg)
 	}
 	assert.Contains(t, script, "dpkg-query", "only what is missing")
