@@ -20,14 +20,16 @@ type base64Writer struct {
 	dst  io.Writer
 	trim bool
 
-	in      [16 << 10]byte // filtered input not yet decoded; a multiple of 4
-	n       int
-	out     [12 << 10]byte
-	padded  bool // a quantum with '=' was decoded: only the end may follow
-	started bool // a base64 character was seen (for trim)
-	spaced  bool // a space followed it (for trim)
+	in      []byte // filtered input not yet decoded, up to base64Chunk
+	out     []byte // grown to what a chunk decodes to: small bodies stay small
+	padded  bool   // a quantum with '=' was decoded: only the end may follow
+	started bool   // a base64 character was seen (for trim)
+	spaced  bool   // a space followed it (for trim)
 	err     error
 }
+
+// base64Chunk is how much input is decoded at once (a multiple of 4).
+const base64Chunk = 16 << 10
 
 func newBase64Writer(dst io.Writer, trim bool) *base64Writer {
 	return &base64Writer{dst: dst, trim: trim}
@@ -44,10 +46,10 @@ func (b *base64Writer) Write(p []byte) (int, error) {
 		}
 		b.started = b.started || i > 0
 		for run := p[:i]; len(run) > 0 && b.err == nil; {
-			k := copy(b.in[b.n:], run)
-			b.n += k
+			k := min(len(run), base64Chunk-len(b.in))
+			b.in = append(b.in, run[:k]...)
 			run = run[k:]
-			if b.n == len(b.in) {
+			if len(b.in) == base64Chunk {
 				if err := b.flush(); err != nil && !errors.Is(err, errBadBase64) {
 					return n - len(p), err
 				}
@@ -82,16 +84,19 @@ func (b *base64Writer) runEnd(p []byte) int {
 // flush decodes the buffered quanta; an error of dst is returned, one of
 // the input kept in b.err.
 func (b *base64Writer) flush() error {
-	if b.n == 0 {
+	if len(b.in) == 0 {
 		return nil
 	}
-	n, err := base64.StdEncoding.Decode(b.out[:], b.in[:b.n])
+	if need := base64.StdEncoding.DecodedLen(len(b.in)); cap(b.out) < need {
+		b.out = make([]byte, need)
+	}
+	n, err := base64.StdEncoding.Decode(b.out[:cap(b.out)], b.in)
 	if err != nil {
 		b.err = errBadBase64
 		return b.err
 	}
-	b.padded = b.in[b.n-1] == '='
-	b.n = 0
+	b.padded = b.in[len(b.in)-1] == '='
+	b.in = b.in[:0]
 	if _, err := b.dst.Write(b.out[:n]); err != nil {
 		b.err = err
 		return err
@@ -101,7 +106,7 @@ func (b *base64Writer) flush() error {
 
 // close decodes the rest and says whether the whole was valid base64.
 func (b *base64Writer) close() error {
-	if b.err == nil && b.n%4 != 0 {
+	if b.err == nil && len(b.in)%4 != 0 {
 		b.err = errBadBase64
 	}
 	if b.err == nil {
