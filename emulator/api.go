@@ -1,28 +1,19 @@
 package emulator
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/t1567001/harness/internal/jsonstream"
 )
 
 const fakeLogin = "exfil-operator"
-
-// decodeBase64 accepts what the real services accept: standard base64,
-// possibly wrapped over several lines.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.NewReplacer("\n", "", "\r", "").Replace(s)
-	return base64.StdEncoding.DecodeString(s)
-}
 
 func githubError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]any{"message": msg, "documentation_url": "https://docs.github.com/rest"})
@@ -36,50 +27,32 @@ func requireToken(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// decodeJSON reads the body into v, answering the service's error on failure.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any, fail func(int, string)) bool {
-	body, ok := readBody(w, r)
-	if !ok {
-		return false
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		fail(http.StatusBadRequest, "Problems parsing JSON")
-		return false
-	}
-	return true
-}
-
 // PUT /repos/{owner}/{repo}/contents/{path}
 func (e *Emulator) githubPutContents(w http.ResponseWriter, r *http.Request) {
 	if !requireToken(w, r) {
 		return
 	}
 	owner, repo, p := r.PathValue("owner"), r.PathValue("repo"), r.PathValue("path")
-	var req struct {
-		Message string  `json:"message"`
-		Content *string `json:"content"`
-		SHA     string  `json:"sha"`
-		Branch  string  `json:"branch"`
-	}
 	fail := func(code int, msg string) { githubError(w, code, msg) }
-	if !decodeJSON(w, r, &req, fail) {
+	req, ok := e.readContentsBody(w, r, fail)
+	if !ok {
 		return
 	}
 	switch {
-	case req.Message == "":
+	case !req.message.set || len(req.message.b) == 0:
 		fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"message\" wasn't supplied.")
 		return
-	case req.Content == nil:
+	case req.content == nil:
 		fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"content\" wasn't supplied.")
 		return
 	}
-	data, err := decodeBase64(*req.Content)
+	data, err := req.content.finish()
 	if err != nil {
 		noteText(r, "content is not valid base64: %v", err)
 		fail(http.StatusUnprocessableEntity, "content is not valid Base64")
 		return
 	}
-	branch := req.Branch
+	branch := req.branch.String()
 	if branch == "" {
 		branch = "main"
 	}
@@ -88,13 +61,14 @@ func (e *Emulator) githubPutContents(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "Not Found")
 		return
 	}
-	done, err := e.git.commitFile(r.Context(), dir, fileWrite{branch: branch, path: p, message: req.Message, ifSHA: req.SHA}, bytes.NewReader(data))
+	message, ifSHA := req.message.String(), req.sha.String()
+	done, err := e.git.commitFile(r.Context(), dir, fileWrite{branch: branch, path: p, message: message, ifSHA: ifSHA}, payloadReader(data))
 	switch {
 	case errors.Is(err, errShaMissing):
 		fail(http.StatusUnprocessableEntity, "Invalid request.\n\n\"sha\" wasn't supplied.")
 		return
 	case errors.Is(err, errShaMismatch):
-		fail(http.StatusConflict, fmt.Sprintf("%s does not match %s", p, req.SHA))
+		fail(http.StatusConflict, fmt.Sprintf("%s does not match %s", p, ifSHA))
 		return
 	case err != nil:
 		fail(http.StatusInternalServerError, "could not store the file")
@@ -110,14 +84,14 @@ func (e *Emulator) githubPutContents(w http.ResponseWriter, r *http.Request) {
 	api := "https://api.github.com/repos/" + owner + "/" + repo
 	writeJSON(w, code, map[string]any{
 		"content": map[string]any{
-			"name": path.Base(p), "path": p, "sha": blob, "size": len(data), "type": "file",
+			"name": path.Base(p), "path": p, "sha": blob, "size": data.Size(), "type": "file",
 			"url":          api + "/contents/" + p + "?ref=" + branch,
 			"html_url":     "https://github.com/" + owner + "/" + repo + "/blob/" + branch + "/" + p,
 			"git_url":      api + "/git/blobs/" + blob,
 			"download_url": "https://raw.githubusercontent.com/" + owner + "/" + repo + "/" + branch + "/" + p,
 		},
 		"commit": map[string]any{
-			"sha": commit, "message": req.Message,
+			"sha": commit, "message": message,
 			"url":      api + "/git/commits/" + commit,
 			"html_url": "https://github.com/" + owner + "/" + repo + "/commit/" + commit,
 			"author":   map[string]any{"name": fakeLogin, "date": time.Now().UTC().Format(time.RFC3339)},
@@ -130,45 +104,53 @@ func (e *Emulator) githubCreateGist(w http.ResponseWriter, r *http.Request) {
 	if !requireToken(w, r) {
 		return
 	}
-	var req struct {
-		Description string `json:"description"`
-		Public      bool   `json:"public"`
-		Files       map[string]struct {
-			Content *string `json:"content"`
-		} `json:"files"`
-	}
+	var description text
+	var public bool
+	files := e.newGistFiles(r)
 	fail := func(code int, msg string) { githubError(w, code, msg) }
-	if !decodeJSON(w, r, &req, fail) {
+	if !walkJSON(w, r, members(map[string]member{
+		"description": description.take, "public": boolean(&public), "files": files.visit,
+	}), fail) {
 		return
 	}
-	if len(req.Files) == 0 {
+	if len(files.names) == 0 {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
 			"message": "Validation Failed",
 			"errors":  []any{map[string]any{"resource": "Gist", "code": "missing_field", "field": "files"}},
 		})
 		return
 	}
-	var files []File
-	stored := gist{description: req.Description, public: req.Public, files: map[string][]byte{}, created: time.Now().UTC()}
-	for name, f := range req.Files {
-		if f.Content == nil || *f.Content == "" {
+	received := files.received()
+	stored := gist{description: description.String(), public: public, files: map[string]payload{}, created: time.Now().UTC()}
+	for _, name := range files.names {
+		content := received[name]
+		if content == nil || content.Size() == 0 {
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
 				"message": "Validation Failed",
 				"errors":  []any{map[string]any{"resource": "Gist", "code": "missing_field", "field": "files." + name + ".content"}},
 			})
 			return
 		}
-		files = append(files, NewFile(name, []byte(*f.Content)))
-		stored.files[name] = []byte(*f.Content)
+		stored.files[name] = content
+	}
+	for _, content := range stored.files {
+		if err := keep(r, content); err != nil {
+			bodyFailed(w, r, err, fail)
+			return
+		}
 	}
 	id, err := e.state.addGist(stored)
 	if err != nil {
 		fail(http.StatusInternalServerError, err.Error())
 		return
 	}
-	noteFiles(r, files...)
+	var noted []File
+	for _, name := range files.names {
+		noted = append(noted, fileOf(name, stored.files[name]))
+	}
+	noteFiles(r, noted...)
 	out := map[string]any{}
-	for _, f := range files {
+	for _, f := range noted {
 		out[f.Name] = map[string]any{
 			"filename": f.Name, "size": f.Size, "truncated": false, "type": "text/plain",
 			"raw_url": "https://gist.githubusercontent.com/" + fakeLogin + "/" + id + "/raw/" + f.Name,
@@ -177,7 +159,7 @@ func (e *Emulator) githubCreateGist(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"id": id, "url": "https://api.github.com/gists/" + id, "html_url": "https://gist.github.com/" + id,
 		"git_push_url": "https://gist.github.com/" + id + ".git",
-		"public":       req.Public, "description": req.Description, "files": out,
+		"public":       public, "description": description.String(), "files": out,
 		"created_at": time.Now().UTC().Format(time.RFC3339),
 		"owner":      map[string]any{"login": fakeLogin},
 	})
@@ -243,30 +225,26 @@ func (e *Emulator) gitlabFile(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "401 Unauthorized")
 		return
 	}
-	var req struct {
-		Branch        string `json:"branch"`
-		Content       string `json:"content"`
-		Encoding      string `json:"encoding"`
-		CommitMessage string `json:"commit_message"`
-	}
-	if !decodeJSON(w, r, &req, fail) {
+	var branch, message, encoding text
+	var content *upload
+	if !walkJSON(w, r, members(map[string]member{
+		"branch": branch.take, "commit_message": message.take, "encoding": encoding.take,
+		"content": e.fileMember(r, &content, false),
+	}), fail) {
 		return
 	}
-	if req.Branch == "" || req.CommitMessage == "" {
+	if len(branch.b) == 0 || len(message.b) == 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "branch is missing, commit_message is missing"})
 		return
 	}
-	data := []byte(req.Content)
-	if req.Encoding == "base64" {
-		var err error
-		if data, err = decodeBase64(req.Content); err != nil {
-			fail(http.StatusBadRequest, "content is not valid base64")
-			return
-		}
+	data, ok := e.decodeIf(w, r, content.received(), encoding.String(), fail,
+		func() { fail(http.StatusBadRequest, "content is not valid base64") })
+	if !ok {
+		return
 	}
 	p := r.PathValue("path")
 	noteFiles(r, uploaded(p, data)...)
-	writeJSON(w, http.StatusCreated, map[string]any{"file_path": p, "branch": req.Branch})
+	writeJSON(w, http.StatusCreated, map[string]any{"file_path": p, "branch": branch.String()})
 }
 
 // POST /api/v4/snippets
@@ -276,44 +254,64 @@ func (e *Emulator) gitlabSnippet(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "401 Unauthorized")
 		return
 	}
-	var req struct {
-		Title string `json:"title"`
-		Files []struct {
-			FilePath string `json:"file_path"`
-			Content  string `json:"content"`
-		} `json:"files"`
+	type snippetFile struct {
+		path    text
+		content *upload
 	}
-	if !decodeJSON(w, r, &req, fail) {
+	var title text
+	var files []*snippetFile
+	if !walkJSON(w, r, members(map[string]member{"title": title.take, "files": func(path []string, kind jsonstream.Kind, literal []byte) (io.Writer, error) {
+		switch {
+		case len(path) == 1:
+			files = files[:0]
+			return nil, container(path, kind, jsonstream.Array)
+		case len(path) == 2:
+			if len(files) == maxFiles {
+				return nil, tooManyFiles
+			}
+			files = append(files, &snippetFile{})
+			return nil, container(path, kind, jsonstream.Object)
+		case len(path) == 3 && path[2] == "file_path":
+			return files[len(files)-1].path.take(path, kind, literal)
+		case len(path) == 3 && path[2] == "content":
+			return e.fileMember(r, &files[len(files)-1].content, false)(path, kind, literal)
+		}
+		return nil, nil
+	}}), fail) {
 		return
 	}
-	if req.Title == "" || len(req.Files) == 0 {
+	if len(title.b) == 0 || len(files) == 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "title is missing, files is missing"})
 		return
 	}
-	for _, f := range req.Files {
-		noteFiles(r, uploaded(f.FilePath, []byte(f.Content))...)
+	for _, f := range files {
+		noteFiles(r, uploaded(f.path.String(), f.content.received())...)
 	}
 	id, _ := randomHex(4)
-	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "title": req.Title, "web_url": "https://gitlab.com/-/snippets/" + id})
+	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "title": title.String(), "web_url": "https://gitlab.com/-/snippets/" + id})
 }
 
 // POST /2.0/repositories/{workspace}/{repo}/src: Bitbucket commits each
 // multipart field whose name is a path as a file.
 func (e *Emulator) bitbucketSrc(w http.ResponseWriter, r *http.Request) {
-	if !hasCredential(r) {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"type": "error", "error": map[string]any{"message": "Unauthorized"}})
-		return
+	fail := func(code int, msg string) {
+		writeJSON(w, code, map[string]any{"type": "error", "error": map[string]any{"message": msg}})
 	}
-	body, ok := readBody(w, r)
-	if !ok {
+	if !hasCredential(r) {
+		fail(http.StatusUnauthorized, "Unauthorized")
 		return
 	}
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !strings.HasPrefix(mediaType, "multipart/") {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"type": "error", "error": map[string]any{"message": "expected a multipart/form-data body"}})
+		fail(http.StatusBadRequest, "expected a multipart/form-data body")
 		return
 	}
-	for _, part := range formParts(body, params["boundary"]) {
+	parts, err := e.formParts(r, params["boundary"])
+	if err != nil {
+		bodyFailed(w, r, err, fail)
+		return
+	}
+	for _, part := range parts {
 		if strings.Contains(part.form, "/") || part.file != "" {
 			noteFiles(r, uploaded(strings.TrimPrefix(part.form, "/"), part.data)...)
 		}
@@ -331,37 +329,32 @@ func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "token is required")
 		return
 	}
-	var req struct {
-		Content *string `json:"content"`
-		Message string  `json:"message"`
-		SHA     string  `json:"sha"`
-		Branch  string  `json:"branch"`
-	}
-	if !decodeJSON(w, r, &req, fail) {
+	req, ok := e.readContentsBody(w, r, fail)
+	if !ok {
 		return
 	}
-	if req.Content == nil {
+	if req.content == nil {
 		fail(http.StatusUnprocessableEntity, "[Content]: Required")
 		return
 	}
-	data, err := decodeBase64(*req.Content)
+	data, err := req.content.finish()
 	if err != nil {
 		fail(http.StatusUnprocessableEntity, "content is not valid base64")
 		return
 	}
-	p, branch := r.PathValue("path"), req.Branch
+	p, branch, message := r.PathValue("path"), req.branch.String(), req.message.String()
 	if branch == "" {
 		branch = "main"
 	}
-	if req.Message == "" {
-		req.Message = "Add " + p // Gitea's default
+	if message == "" {
+		message = "Add " + p // Gitea's default
 	}
 	dir, ok := e.git.repoDir("codeberg.org", r.PathValue("owner"), r.PathValue("repo"))
 	if !ok || !validRepoPath(p) || !validSegment(branch) {
 		fail(http.StatusNotFound, "not found")
 		return
 	}
-	done, err := e.git.commitFile(r.Context(), dir, fileWrite{branch: branch, path: p, message: req.Message, ifSHA: req.SHA}, bytes.NewReader(data))
+	done, err := e.git.commitFile(r.Context(), dir, fileWrite{branch: branch, path: p, message: message, ifSHA: req.sha.String()}, payloadReader(data))
 	switch {
 	case errors.Is(err, errShaMissing):
 		fail(http.StatusUnprocessableEntity, "repository file already exists ["+p+"]")
@@ -376,28 +369,23 @@ func (e *Emulator) giteaContents(w http.ResponseWriter, r *http.Request) {
 	}
 	noteFiles(r, uploaded(p, data)...)
 	writeJSON(w, http.StatusCreated, map[string]any{
-		"content": map[string]any{"path": p, "sha": done.blob, "size": len(data)},
-		"commit":  map[string]any{"sha": done.commit, "message": req.Message},
+		"content": map[string]any{"path": p, "sha": done.blob, "size": data.Size()},
+		"commit":  map[string]any{"sha": done.commit, "message": message},
 	})
 }
 
-// formPart is one part of a multipart/form-data body, read whole.
-type formPart struct {
-	form, file string // the form field's name and the file name, if any
-	data       []byte
+// contentsBody is a Contents API write, GitHub's or Gitea's: the file is
+// base64 in content, decoded and spooled as it arrives.
+type contentsBody struct {
+	message, sha, branch text
+	content              *upload // nil: not supplied, or null
 }
 
-// formParts reads the parts of a multipart body up to the first it cannot
-// read.
-func formParts(body []byte, boundary string) []formPart {
-	var parts []formPart
-	mr := multipart.NewReader(bytes.NewReader(body), boundary)
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			return parts
-		}
-		data, _ := io.ReadAll(part)
-		parts = append(parts, formPart{form: part.FormName(), file: part.FileName(), data: data})
-	}
+func (e *Emulator) readContentsBody(w http.ResponseWriter, r *http.Request, fail func(int, string)) (*contentsBody, bool) {
+	var req contentsBody
+	ok := walkJSON(w, r, members(map[string]member{
+		"message": req.message.take, "sha": req.sha.take, "branch": req.branch.take,
+		"content": e.fileMember(r, &req.content, true),
+	}), fail)
+	return &req, ok
 }

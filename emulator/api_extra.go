@@ -1,8 +1,9 @@
 package emulator
 
 import (
+	"fmt"
+	"io"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -39,18 +40,15 @@ func (e *Emulator) githubUpdateGist(w http.ResponseWriter, r *http.Request) {
 		githubError(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	var req struct {
-		Files map[string]*struct {
-			Content string `json:"content"`
-		} `json:"files"`
-	}
-	if !decodeJSON(w, r, &req, func(code int, msg string) { githubError(w, code, msg) }) {
+	req := e.newGistFiles(r)
+	if !walkJSON(w, r, members(map[string]member{"files": req.visit}), func(code int, msg string) { githubError(w, code, msg) }) {
 		return
 	}
 	var files []File
-	for name, f := range req.Files {
-		if f != nil && f.Content != "" {
-			files = append(files, NewFile(name, []byte(f.Content)))
+	received := req.received()
+	for _, name := range req.names {
+		if f := received[name]; f != nil && f.Size() > 0 {
+			files = append(files, fileOf(name, f))
 		}
 	}
 	noteFiles(r, files...)
@@ -60,26 +58,35 @@ func (e *Emulator) githubUpdateGist(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// maxComment is the longest issue comment GitHub takes, in characters
+// (bytes here).
+const maxComment = 65536
+
 // POST /repos/{owner}/{repo}/issues/{number}/comments: a body that is
 // base64 is recorded decoded, as the adversary's reader would decode it.
 func (e *Emulator) githubIssueComment(w http.ResponseWriter, r *http.Request) {
 	if !requireToken(w, r) {
 		return
 	}
-	var req struct {
-		Body string `json:"body"`
-	}
+	var body *upload
 	fail := func(code int, msg string) { githubError(w, code, msg) }
-	if !decodeJSON(w, r, &req, fail) {
+	if !walkJSON(w, r, members(map[string]member{"body": e.fileMember(r, &body, false)}), fail) {
 		return
 	}
-	if req.Body == "" {
+	comment := body.received()
+	switch {
+	case comment.Size() == 0:
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed"})
 		return
+	case comment.Size() > maxComment:
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed",
+			"errors": []any{map[string]any{"resource": "IssueComment", "code": "custom", "field": "body",
+				"message": fmt.Sprintf("body is too long (maximum is %d characters)", maxComment)}}})
+		return
 	}
-	files := []File{NewFile("comment", []byte(req.Body))}
-	if data, err := decodeBase64(strings.TrimSpace(req.Body)); err == nil {
-		files = append(files, NewFile("comment (base64-decoded)", data))
+	files := []File{fileOf("comment", comment)}
+	if data, err := e.decodeSpooled(r, comment, true); err == nil {
+		files = append(files, fileOf("comment (base64-decoded)", data))
 	}
 	noteFiles(r, files...)
 	id, err := randomHex(4)
@@ -91,7 +98,7 @@ func (e *Emulator) githubIssueComment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"id":       id,
 		"html_url": "https://github.com/" + owner + "/" + repo + "/issues/" + n + "#issuecomment-" + id,
-		"body":     req.Body, "user": map[string]any{"login": fakeLogin},
+		"body":     readText(comment), "user": map[string]any{"login": fakeLogin},
 	})
 }
 
@@ -100,24 +107,24 @@ func (e *Emulator) githubCreateBlob(w http.ResponseWriter, r *http.Request) {
 	if !requireToken(w, r) {
 		return
 	}
-	var req struct {
-		Content  string `json:"content"`
-		Encoding string `json:"encoding"`
-	}
+	var content *upload
+	var encoding text
 	fail := func(code int, msg string) { githubError(w, code, msg) }
-	if !decodeJSON(w, r, &req, fail) {
+	if !walkJSON(w, r, members(map[string]member{"encoding": encoding.take, "content": e.fileMember(r, &content, false)}), fail) {
 		return
 	}
-	data := []byte(req.Content)
-	if req.Encoding == "base64" {
-		var err error
-		if data, err = decodeBase64(req.Content); err != nil {
-			fail(http.StatusUnprocessableEntity, "content is not valid Base64")
-			return
-		}
+	data, ok := e.decodeIf(w, r, content.received(), encoding.String(), fail,
+		func() { fail(http.StatusUnprocessableEntity, "content is not valid Base64") })
+	if !ok {
+		return
 	}
-	sha := gitBlobSHA(data)
-	noteFiles(r, NewFile("blob "+sha, data))
+	sha, err := gitBlobSHAOf(data)
+	if err != nil {
+		noteText(r, "%v", err)
+		fail(http.StatusInternalServerError, "could not store the blob")
+		return
+	}
+	noteFiles(r, fileOf("blob "+sha, data))
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"sha": sha, "url": "https://api.github.com/repos/" + r.PathValue("owner") + "/" + r.PathValue("repo") + "/git/blobs/" + sha,
 	})
@@ -130,7 +137,8 @@ func (e *Emulator) githubGitObject(kind string) http.HandlerFunc {
 		if !requireToken(w, r) {
 			return
 		}
-		if _, ok := readBody(w, r); !ok {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			bodyFailed(w, r, err, func(code int, msg string) { githubError(w, code, msg) })
 			return
 		}
 		sha, err := randomHex(20)

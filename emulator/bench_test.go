@@ -55,11 +55,18 @@ func BenchmarkContentsPUTThroughProxy(b *testing.B) {
 // until the benchmark ends, with its CA and the proxy's URL.
 func benchProxy(b *testing.B, name string) (*Emulator, *CA, *url.URL) {
 	b.Helper()
+	return benchProxyWith(b, name, Config{})
+}
+
+// benchProxyWith is benchProxy with cfg (its DataDir is the benchmark's).
+func benchProxyWith(b *testing.B, name string, cfg Config) (*Emulator, *CA, *url.URL) {
+	b.Helper()
 	ca, err := NewCA(name)
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := New(Config{DataDir: b.TempDir()}, ca)
+	cfg.DataDir = b.TempDir()
+	e, err := New(cfg, ca)
 	if err != nil {
 		b.Fatal(err)
 	}

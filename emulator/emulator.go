@@ -63,6 +63,7 @@ type Emulator struct {
 	state  *state
 	pastes pastes
 	s3     s3Store
+	spools *spools
 	audit  *auditLog
 	git    *gitServer
 	routes map[string]http.Handler
@@ -113,6 +114,7 @@ func New(cfg Config, ca *CA) (*Emulator, error) {
 		ca:      ca,
 		ledger:  &Ledger{onAdd: cfg.OnEntry},
 		state:   newState(),
+		spools:  newSpools(spoolDir(cfg.DataDir)),
 		audit:   newAuditLog(),
 		git:     &gitServer{git: gitPath, root: cfg.DataDir, errLog: cfg.ErrorLog},
 		tunnels: newConnQueue(),
@@ -156,6 +158,9 @@ func (e *Emulator) Close() error {
 	}
 	e.tunnels.Close()
 	e.wg.Wait()
+	if err := e.spools.closeAll(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -262,7 +267,7 @@ func (e *Emulator) Handler() http.Handler {
 		e.track(1)
 		defer e.track(-1)
 		host := e.serviceHost(r)
-		rec := &record{}
+		rec := &record{budget: newBudget()}
 		entry := Entry{
 			Time:       time.Now().UTC(),
 			Host:       host,
@@ -304,6 +309,11 @@ func (e *Emulator) Handler() http.Handler {
 		}
 		// Count what the client sent even when a handler stopped reading early.
 		_, _ = io.Copy(io.Discard, body)
+		for _, sp := range rec.spools {
+			if err := e.spools.release(sp); err != nil {
+				fmt.Fprintf(e.cfg.ErrorLog, "emulator: %v\n", err)
+			}
+		}
 
 		entry.BytesReceived = body.n
 		entry.Status = sw.status()
@@ -347,11 +357,14 @@ func (e *Emulator) Quiesce(ctx context.Context) error {
 	return nil
 }
 
-// record collects what a handler learned about the request for the ledger.
+// record collects what a handler learned about the request for the
+// ledger, and the spools of its body, removed when it ends.
 type record struct {
-	mu    sync.Mutex
-	files []File
-	note  string
+	mu     sync.Mutex
+	files  []File
+	note   string
+	budget *budget
+	spools []*spool
 }
 
 type recordKey struct{}
@@ -455,21 +468,6 @@ func (s *statusWriter) status() int {
 		return http.StatusOK
 	}
 	return s.code
-}
-
-// readBody reads the whole body, answering 413 when it is over the limit.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	data, err := io.ReadAll(r.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		tooLarge(w, tooBig.Limit)
-		return nil, false
-	}
-	if err != nil {
-		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
-		return nil, false
-	}
-	return data, true
 }
 
 func tooLarge(w http.ResponseWriter, limit int64) {

@@ -113,6 +113,10 @@ func (g *gitServer) serve(w http.ResponseWriter, r *http.Request, host string, n
 
 	inner := r.Clone(r.Context())
 	inner.URL.Path = "/" + rel + "/" + suffix
+	// git sends a pack past its post buffer (1 MiB) chunked, which
+	// net/http/cgi refuses; without CONTENT_LENGTH http-backend reads the
+	// body, already de-chunked, to its end.
+	inner.TransferEncoding = nil
 	backend := &cgi.Handler{
 		Path: g.git,
 		Args: []string{"http-backend"},
@@ -290,7 +294,7 @@ func (g *gitServer) run(ctx context.Context, dir string, args ...string) ([]byte
 }
 
 // runWith runs git in dir with extra environment and standard input.
-func (g *gitServer) runWith(ctx context.Context, dir string, env []string, stdin []byte, args ...string) ([]byte, error) {
+func (g *gitServer) runWith(ctx context.Context, dir string, env []string, stdin io.Reader, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if dir != "" {
@@ -298,9 +302,7 @@ func (g *gitServer) runWith(ctx context.Context, dir string, env []string, stdin
 	}
 	cmd := exec.CommandContext(ctx, g.git, args...)
 	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+g.root), env...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
+	cmd.Stdin = stdin
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -330,15 +332,14 @@ func (g *gitServer) treeFiles(ctx context.Context, dir, sha string) ([]File, err
 	if err != nil {
 		return nil, err
 	}
-	type blob struct{ sha, path string }
-	var blobs []blob
+	var blobs []treeBlob
 	for _, rec := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
 		meta, path, ok := strings.Cut(rec, "\t")
 		fields := strings.Fields(meta)
 		if !ok || len(fields) != 3 || fields[1] != "blob" {
 			continue
 		}
-		blobs = append(blobs, blob{fields[2], path})
+		blobs = append(blobs, treeBlob{fields[2], path})
 	}
 	if len(blobs) == 0 {
 		return nil, nil
@@ -347,15 +348,37 @@ func (g *gitServer) treeFiles(ctx context.Context, dir, sha string) ([]File, err
 	for _, b := range blobs {
 		in.WriteString(b.sha + "\n")
 	}
+	// Each blob is hashed as git hands it over, none held: a push of any
+	// size is read back in constant memory.
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, g.git, "-C", dir, "cat-file", "--batch")
 	cmd.Stdin = &in
-	raw, err := cmd.Output()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("git cat-file in %s: %w", dir, err)
 	}
-	rd := bufio.NewReader(bytes.NewReader(raw))
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("git cat-file in %s: %w", dir, err)
+	}
+	files, err := readBatch(bufio.NewReader(stdout), blobs)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("git cat-file in %s: %w", dir, err)
+	}
+	return files, nil
+}
+
+// treeBlob is a file of a tree: its blob and path.
+type treeBlob struct{ sha, path string }
+
+// readBatch hashes each blob of `git cat-file --batch`'s output in rd, in
+// the order of blobs, as it is read.
+func readBatch(rd *bufio.Reader, blobs []treeBlob) ([]File, error) {
 	files := make([]File, 0, len(blobs))
 	for _, b := range blobs {
 		header, err := rd.ReadString('\n')
@@ -370,12 +393,12 @@ func (g *gitServer) treeFiles(ctx context.Context, dir, sha string) ([]File, err
 		if err != nil {
 			return nil, fmt.Errorf("git cat-file: size in %q: %w", header, err)
 		}
-		content := make([]byte, size)
-		if _, err := io.ReadFull(rd, content); err != nil {
-			return nil, fmt.Errorf("git cat-file content of %s: %w", b.path, err)
+		file, err := hashFile(b.path, io.LimitReader(rd, size))
+		if err != nil || file.Size != size {
+			return nil, fmt.Errorf("git cat-file content of %s: %d of %d bytes: %v", b.path, file.Size, size, err)
 		}
+		files = append(files, file)
 		_, _ = rd.ReadByte() // the newline after each object
-		files = append(files, NewFile(b.path, content))
 	}
 	return files, nil
 }

@@ -3,7 +3,7 @@ package emulator
 import (
 	"archive/tar"
 	"archive/zip"
-	"bytes"
+	"bufio"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -183,16 +183,15 @@ func (l *Ledger) Entries() []Entry {
 // uploaded is the ledger's record of one uploaded file: the file itself,
 // and, when it is a tar (optionally gzipped) or zip archive, each regular
 // file inside it as "archive!member", so that files archived before the
-// upload can still be accounted for.
-func uploaded(name string, content []byte) []File {
-	files := []File{NewFile(name, content)}
+// upload can still be accounted for. Members are hashed as they are read.
+func uploaded(name string, content payload) []File {
+	files := []File{fileOf(name, content)}
 	add := func(member string, r io.Reader) {
-		data, err := io.ReadAll(io.LimitReader(r, maxMember))
-		if err == nil {
-			files = append(files, NewFile(name+"!"+member, data))
+		if f, err := hashFile(name+"!"+member, io.LimitReader(r, maxMember)); err == nil {
+			files = append(files, f)
 		}
 	}
-	if zr, err := zip.NewReader(bytes.NewReader(content), int64(len(content))); err == nil {
+	if zr, err := zip.NewReader(content, content.Size()); err == nil {
 		for _, f := range zr.File {
 			if f.FileInfo().Mode().IsRegular() {
 				if rc, err := f.Open(); err == nil {
@@ -203,8 +202,8 @@ func uploaded(name string, content []byte) []File {
 		}
 		return files
 	}
-	var r io.Reader = bytes.NewReader(content)
-	if gz, err := gzip.NewReader(bytes.NewReader(content)); err == nil {
+	var r io.Reader = bufio.NewReader(payloadReader(content))
+	if gz, err := gzip.NewReader(payloadReader(content)); err == nil {
 		r = gz
 	}
 	tr := tar.NewReader(r)
@@ -218,6 +217,16 @@ func uploaded(name string, content []byte) []File {
 		}
 	}
 	return files
+}
+
+// hashFile hashes what r holds under name.
+func hashFile(name string, r io.Reader) (File, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return File{}, err
+	}
+	return File{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // Bounds on what is read out of an uploaded archive.

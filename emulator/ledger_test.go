@@ -49,7 +49,7 @@ func TestUploadedListsArchiveMembers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, uploaded(tc.name, tc.content))
+			assert.Equal(t, tc.want, uploaded(tc.name, payloadOf(tc.content)))
 		})
 	}
 }

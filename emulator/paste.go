@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 )
 
@@ -16,10 +15,10 @@ import (
 // pastes holds every paste by service and key.
 type pastes struct {
 	mu sync.Mutex
-	m  map[string][]byte // "host/key" -> content
+	m  map[string]payload // "host/key" -> content
 }
 
-func (p *pastes) add(host string, content []byte) (string, error) {
+func (p *pastes) add(host string, content payload) (string, error) {
 	key, err := pasteKey()
 	if err != nil {
 		return "", err
@@ -27,13 +26,13 @@ func (p *pastes) add(host string, content []byte) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m == nil {
-		p.m = map[string][]byte{}
+		p.m = map[string]payload{}
 	}
 	p.m[host+"/"+key] = content
 	return key, nil
 }
 
-func (p *pastes) get(host, key string) ([]byte, bool) {
+func (p *pastes) get(host, key string) (payload, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c, ok := p.m[host+"/"+key]
@@ -59,47 +58,26 @@ func plain(w http.ResponseWriter, code int, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
-// readForm parses an urlencoded or multipart form body within the size cap.
-func readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		if err := r.ParseMultipartForm(1 << 20); err != nil {
-			http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
-			return nil, false
-		}
-		return r.MultipartForm.Value, true
-	}
-	body, ok := readBody(w, r)
-	if !ok {
-		return nil, false
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
-		return nil, false
-	}
-	return form, true
-}
-
 // POST https://pastebin.com/api/api_post.php (Pastebin's developer API):
 // the answer is the new paste's URL as plain text, or "Bad API request, ..."
 // with status 200 for a wrong key or option, as the real API does.
 func (e *Emulator) pastebinPost(w http.ResponseWriter, r *http.Request) {
-	form, ok := readForm(w, r)
+	form, ok := e.readForm(w, r)
 	if !ok {
 		return
 	}
 	switch {
-	case form.Get("api_dev_key") == "":
+	case form.get("api_dev_key") == "":
 		plain(w, http.StatusOK, "Bad API request, invalid api_dev_key")
 		return
-	case form.Get("api_option") != "paste":
+	case form.get("api_option") != "paste":
 		plain(w, http.StatusOK, "Bad API request, invalid api_option")
 		return
-	case form.Get("api_paste_code") == "":
+	case form["api_paste_code"] == nil || form["api_paste_code"].Size() == 0:
 		plain(w, http.StatusOK, "Bad API request, api_paste_code was empty")
 		return
 	}
-	e.storePaste(w, r, form.Get("api_paste_code"), firstNonEmptyString(form.Get("api_paste_name"), "paste.txt"),
+	e.storePaste(w, r, form["api_paste_code"], firstNonEmptyString(form.get("api_paste_name"), "paste.txt"),
 		func(key string) { plain(w, http.StatusOK, "https://pastebin.com/"+key) })
 }
 
@@ -107,12 +85,12 @@ func (e *Emulator) pastebinPost(w http.ResponseWriter, r *http.Request) {
 // form field, answered with a redirect to the new page.
 func (e *Emulator) formPaste(field string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		form, ok := readForm(w, r)
+		form, ok := e.readForm(w, r)
 		if !ok {
 			return
 		}
-		text := form.Get(field)
-		if text == "" {
+		text := form[field]
+		if text == nil || text.Size() == 0 {
 			plain(w, http.StatusBadRequest, "empty "+field)
 			return
 		}
@@ -122,13 +100,17 @@ func (e *Emulator) formPaste(field string) http.HandlerFunc {
 	}
 }
 
-func (e *Emulator) storePaste(w http.ResponseWriter, r *http.Request, text, name string, answer func(key string)) {
-	key, err := e.pastes.add(e.serviceHost(r), []byte(text))
+func (e *Emulator) storePaste(w http.ResponseWriter, r *http.Request, text payload, name string, answer func(key string)) {
+	if err := keep(r, text); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	key, err := e.pastes.add(e.serviceHost(r), text)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	noteFiles(r, uploaded(name, []byte(text))...)
+	noteFiles(r, uploaded(name, text)...)
 	noteText(r, "paste %s", key)
 	answer(key)
 }
@@ -140,7 +122,7 @@ func (e *Emulator) pasteRaw(w http.ResponseWriter, r *http.Request) {
 		htmlNotFound("paste")(w, r)
 		return
 	}
-	plain(w, http.StatusOK, string(c))
+	servePayload(w, c)
 }
 
 // TransferNow's web upload, reduced to its two steps: create a transfer
@@ -174,17 +156,22 @@ func (e *Emulator) transfernowCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) transfernowUpload(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
+	body, err := e.rawBody(r)
+	if err != nil {
+		bodyFailed(w, r, err, func(code int, msg string) { writeJSON(w, code, map[string]any{"error": msg}) })
 		return
 	}
 	name := r.PathValue("name")
+	if err := keep(r, body); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	if _, err := e.pastes.add(e.serviceHost(r), body); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	noteFiles(r, uploaded(name, body)...)
-	writeJSON(w, http.StatusOK, map[string]any{"name": name, "size": len(body), "status": "uploaded"})
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "size": body.Size(), "status": "uploaded"})
 }
 
 func firstNonEmptyString(s ...string) string {

@@ -1,16 +1,18 @@
 package emulator
 
 import (
-	"bytes"
+	"bufio"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -45,8 +47,8 @@ const (
 )
 
 type s3Object struct {
-	data        []byte
-	etag        string // quoted, as S3 sends it
+	data        payload // kept on disk past a few KiB (payload.go)
+	etag        string  // quoted, as S3 sends it
 	contentType string
 	meta        http.Header // x-amz-meta-*
 	modified    time.Time
@@ -249,7 +251,7 @@ func (e *Emulator) s3WithBucket(w http.ResponseWriter, r *http.Request, bucket s
 }
 
 func (e *Emulator) s3CreateBucket(w http.ResponseWriter, r *http.Request, bucket string) {
-	if _, ok := s3Payload(w, r); !ok {
+	if _, ok := e.s3Payload(w, r); !ok {
 		return
 	}
 	e.s3.mu.Lock()
@@ -388,7 +390,7 @@ func (e *Emulator) s3List(w http.ResponseWriter, r *http.Request, bucket string,
 				break
 			}
 			o := b.objects[k]
-			c := s3Content{Key: encode(k), LastModified: o.modified.Format(s3TimeFormat), ETag: o.etag, Size: len(o.data), StorageClass: "STANDARD"}
+			c := s3Content{Key: encode(k), LastModified: o.modified.Format(s3TimeFormat), ETag: o.etag, Size: int(o.data.Size()), StorageClass: "STANDARD"}
 			if !v2 {
 				c.Owner = &s3TheOwner
 			}
@@ -439,7 +441,7 @@ func (e *Emulator) s3List(w http.ResponseWriter, r *http.Request, bucket string,
 
 // s3NewObject is an object of data with the content type and metadata of
 // r's headers.
-func s3NewObject(r *http.Request, data []byte) *s3Object {
+func s3NewObject(r *http.Request, data payload) *s3Object {
 	o := &s3Object{data: data, contentType: r.Header.Get("Content-Type"), meta: http.Header{}, modified: time.Now().UTC()}
 	for k, v := range r.Header {
 		if strings.HasPrefix(strings.ToLower(k), "x-amz-meta-") {
@@ -449,14 +451,17 @@ func s3NewObject(r *http.Request, data []byte) *s3Object {
 	if o.contentType == "" {
 		o.contentType = "binary/octet-stream"
 	}
-	sum := md5.Sum(data)
-	o.etag = `"` + hex.EncodeToString(sum[:]) + `"`
+	o.etag = `"` + hex.EncodeToString(sumOf(data, md5.New())) + `"`
 	return o
 }
 
 func (e *Emulator) s3PutObject(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	data, ok := s3Payload(w, r)
+	data, ok := e.s3Payload(w, r)
 	if !ok {
+		return
+	}
+	if err := keep(r, data); err != nil {
+		writeS3Error(w, r, s3Error{http.StatusInternalServerError, "InternalError", err.Error()})
 		return
 	}
 	o := s3NewObject(r, data)
@@ -490,15 +495,15 @@ func (e *Emulator) s3GetObject(w http.ResponseWriter, r *http.Request, bucket, k
 	h.Set("Content-Type", o.contentType)
 	h.Set("Accept-Ranges", "bytes")
 	// ServeContent answers Range and the conditional headers as S3 does.
-	http.ServeContent(w, r, "", o.modified, bytes.NewReader(o.data))
+	http.ServeContent(w, r, "", o.modified, payloadReader(o.data))
 }
 
 func (e *Emulator) s3CreateMultipart(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	if _, ok := s3Payload(w, r); !ok {
+	if _, ok := e.s3Payload(w, r); !ok {
 		return
 	}
 	id := base64.RawURLEncoding.EncodeToString([]byte(s3RequestID() + s3RequestID()))
-	up := &s3Upload{bucket: bucket, key: key, object: *s3NewObject(r, nil), parts: map[int]*s3Object{}}
+	up := &s3Upload{bucket: bucket, key: key, object: *s3NewObject(r, payloadOf(nil)), parts: map[int]*s3Object{}}
 	if !e.s3WithBucket(w, r, bucket, func(*s3Bucket) {
 		if e.s3.uploads == nil {
 			e.s3.uploads = map[string]*s3Upload{}
@@ -523,8 +528,12 @@ func (e *Emulator) s3UploadPart(w http.ResponseWriter, r *http.Request, id, numb
 		writeS3Error(w, r, s3Error{http.StatusBadRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive"})
 		return
 	}
-	data, ok := s3Payload(w, r)
+	data, ok := e.s3Payload(w, r)
 	if !ok {
+		return
+	}
+	if err := keep(r, data); err != nil {
+		writeS3Error(w, r, s3Error{http.StatusInternalServerError, "InternalError", err.Error()})
 		return
 	}
 	part := s3NewObject(r, data)
@@ -538,14 +547,13 @@ func (e *Emulator) s3UploadPart(w http.ResponseWriter, r *http.Request, id, numb
 		writeS3Error(w, r, errNoSuchUpload)
 		return
 	}
-	sum := sha256.Sum256(data)
-	noteText(r, "part %d of s3://%s/%s: %d bytes, sha256 %x", n, up.bucket, up.key, len(data), sum)
+	noteText(r, "part %d of s3://%s/%s: %d bytes, sha256 %s", n, up.bucket, up.key, data.Size(), data.SHA256())
 	w.Header().Set("ETag", part.etag)
 	w.WriteHeader(http.StatusOK)
 }
 
 func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, bucket, key, id string) {
-	body, ok := s3Payload(w, r)
+	body, ok := e.s3Payload(w, r)
 	if !ok {
 		return
 	}
@@ -555,7 +563,7 @@ func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, b
 			ETag       string
 		} `xml:"Part"`
 	}
-	if err := xml.Unmarshal(body, &req); err != nil || len(req.Parts) == 0 {
+	if err := xml.NewDecoder(io.LimitReader(payloadReader(body), maxSmallBody)).Decode(&req); err != nil || len(req.Parts) == 0 {
 		writeS3Error(w, r, s3Error{http.StatusBadRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema"})
 		return
 	}
@@ -569,7 +577,8 @@ func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, b
 	e.s3.mu.Lock()
 	up := e.s3.uploads[id]
 	var fail *s3Error
-	var data, sums []byte
+	var parts []payload
+	var sums []byte
 	for i, p := range req.Parts {
 		if up == nil || up.bucket != bucket || up.key != key {
 			fail = &errNoSuchUpload
@@ -579,13 +588,13 @@ func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, b
 		switch {
 		case part == nil || strings.Trim(p.ETag, `"`) != strings.Trim(part.etag, `"`):
 			fail = &invalidPart
-		case i < len(req.Parts)-1 && len(part.data) < s3MinPartSize:
+		case i < len(req.Parts)-1 && part.data.Size() < s3MinPartSize:
 			fail = &s3Error{http.StatusBadRequest, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size."}
 		}
 		if fail != nil {
 			break
 		}
-		data = append(data, part.data...)
+		parts = append(parts, part.data)
 		sum, _ := hex.DecodeString(strings.Trim(part.etag, `"`))
 		sums = append(sums, sum...)
 	}
@@ -598,10 +607,8 @@ func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, b
 	var o s3Object
 	if fail == nil {
 		o = up.object
-		o.data, o.modified = data, time.Now().UTC()
 		sum := md5.Sum(sums)
 		o.etag = fmt.Sprintf(`"%x-%d"`, sum, len(req.Parts))
-		b.objects[key] = &o
 		delete(e.s3.uploads, id)
 	}
 	e.s3.mu.Unlock()
@@ -609,6 +616,17 @@ func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, b
 		writeS3Error(w, r, *fail)
 		return
 	}
+	// The parts are joined into one file outside the store's lock; they
+	// go once it is whole.
+	data, err := e.joinPayloads(r, parts)
+	if err != nil {
+		writeS3Error(w, r, s3Error{http.StatusInternalServerError, "InternalError", err.Error()})
+		return
+	}
+	o.data, o.modified = data, time.Now().UTC()
+	e.s3.mu.Lock()
+	b.objects[key] = &o
+	e.s3.mu.Unlock()
 	noteFiles(r, uploaded(key, data)...)
 	noteText(r, "object s3://%s/%s stored from %d part(s)", bucket, key, len(req.Parts))
 	writeXML(w, http.StatusOK, struct {
@@ -621,12 +639,14 @@ func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, b
 	}{NS: s3XMLNS, Location: "https://" + bucket + ".s3.amazonaws.com/" + key, Bucket: bucket, Key: key, ETag: o.etag})
 }
 
-// s3Payload reads the body and checks it as S3 does: aws-chunked framing
+// s3Payload spools the body and checks it as S3 does: aws-chunked framing
 // is removed, and the declared sha256, Content-MD5 and checksums must
 // match the bytes. A failed check is answered and returns false.
-func s3Payload(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, ok := readBody(w, r)
-	if !ok {
+func (e *Emulator) s3Payload(w http.ResponseWriter, r *http.Request) (payload, bool) {
+	fail := func(code int, msg string) { writeS3Error(w, r, s3Error{code, "IncompleteBody", msg}) }
+	body, err := e.rawBody(r)
+	if err != nil {
+		bodyFailed(w, r, err, fail)
 		return nil, false
 	}
 	declared := r.Header.Get("x-amz-content-sha256")
@@ -636,23 +656,28 @@ func s3Payload(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	}
 	trailers := http.Header{}
 	if strings.HasPrefix(declared, "STREAMING-") {
-		var err error
-		if body, err = decodeAWSChunked(body, trailers); err != nil {
-			writeS3Error(w, r, s3Error{http.StatusBadRequest, "IncompleteBody", "aws-chunked body: " + err.Error()})
+		decoded := e.newSpool(r)
+		if err := decodeAWSChunked(bufio.NewReader(payloadReader(body)), decoded, trailers); err != nil {
+			if errors.Is(err, errSpool) {
+				bodyFailed(w, r, err, fail)
+			} else {
+				fail(http.StatusBadRequest, "aws-chunked body: "+err.Error())
+			}
 			return nil, false
 		}
-		if n := r.Header.Get("x-amz-decoded-content-length"); n != strconv.Itoa(len(body)) {
-			writeS3Error(w, r, s3Error{http.StatusBadRequest, "IncompleteBody", fmt.Sprintf("x-amz-decoded-content-length %q, but %d bytes were sent", n, len(body))})
+		body = decoded.finish()
+		if n := r.Header.Get("x-amz-decoded-content-length"); n != strconv.FormatInt(body.Size(), 10) {
+			fail(http.StatusBadRequest, fmt.Sprintf("x-amz-decoded-content-length %q, but %d bytes were sent", n, body.Size()))
 			return nil, false
 		}
 	} else if declared != "" && declared != "UNSIGNED-PAYLOAD" {
-		if sum := sha256.Sum256(body); !strings.EqualFold(declared, hex.EncodeToString(sum[:])) {
+		if !strings.EqualFold(declared, body.SHA256()) {
 			writeS3Error(w, r, s3Error{http.StatusBadRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."})
 			return nil, false
 		}
 	}
 	if m := r.Header.Get("Content-MD5"); m != "" {
-		if sum := md5.Sum(body); m != base64.StdEncoding.EncodeToString(sum[:]) {
+		if m != base64.StdEncoding.EncodeToString(sumOf(body, md5.New())) {
 			writeS3Error(w, r, s3Error{http.StatusBadRequest, "BadDigest", "The Content-MD5 you specified did not match what we received."})
 			return nil, false
 		}
@@ -666,9 +691,7 @@ func s3Payload(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		if want == "" {
 			continue
 		}
-		h := newHash()
-		h.Write(body)
-		if got := base64.StdEncoding.EncodeToString(h.Sum(nil)); got != want {
+		if got := base64.StdEncoding.EncodeToString(sumOf(body, newHash())); got != want {
 			writeS3Error(w, r, s3Error{http.StatusBadRequest, "BadDigest", "The " + strings.TrimPrefix(name, "x-amz-checksum-") + " you specified did not match the calculated checksum."})
 			return nil, false
 		}
@@ -676,44 +699,54 @@ func s3Payload(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
-// decodeAWSChunked removes aws-chunked framing (SigV4 streaming uploads):
-// chunks of "<hex size>[;chunk-signature=<sig>]\r\n<data>\r\n", a last chunk
-// of size 0, then trailing headers, which go into trailers.
-func decodeAWSChunked(body []byte, trailers http.Header) ([]byte, error) {
-	var out []byte
+// sumOf is h's sum of p's bytes (read from memory or the spool's file).
+func sumOf(p payload, h hash.Hash) []byte {
+	_, _ = io.Copy(h, payloadReader(p))
+	return h.Sum(nil)
+}
+
+// decodeAWSChunked copies the data of an aws-chunked body (SigV4
+// streaming uploads) from src to dst as it reads it: chunks of
+// "<hex size>[;chunk-signature=<sig>]\r\n<data>\r\n", a last chunk of size
+// 0, then trailing headers, which go into trailers.
+func decodeAWSChunked(src *bufio.Reader, dst io.Writer, trailers http.Header) error {
 	for {
-		line, rest, ok := bytes.Cut(body, []byte("\r\n"))
-		if !ok {
-			return nil, fmt.Errorf("chunk header without CRLF")
+		line, err := src.ReadString('\n')
+		if err != nil || !strings.HasSuffix(line, "\r\n") {
+			return fmt.Errorf("chunk header without CRLF")
 		}
-		sizeHex, _, _ := strings.Cut(string(line), ";")
+		sizeHex, _, _ := strings.Cut(strings.TrimSuffix(line, "\r\n"), ";")
 		size, err := strconv.ParseUint(strings.TrimSpace(sizeHex), 16, 31)
 		if err != nil {
-			return nil, fmt.Errorf("chunk size %q: %w", sizeHex, err)
+			return fmt.Errorf("chunk size %q: %w", sizeHex, err)
 		}
 		if size == 0 {
-			body = rest
 			break
 		}
-		if uint64(len(rest)) < size+2 || !bytes.Equal(rest[size:size+2], []byte("\r\n")) {
-			return nil, fmt.Errorf("chunk of %d bytes is cut short", size)
+		if n, err := io.CopyN(dst, src, int64(size)); err != nil {
+			if errors.Is(err, errSpool) {
+				return err
+			}
+			return fmt.Errorf("chunk of %d bytes is cut short at %d", size, n)
 		}
-		out = append(out, rest[:size]...)
-		body = rest[size+2:]
+		if crlf, err := src.Peek(2); err != nil || string(crlf) != "\r\n" {
+			return fmt.Errorf("chunk of %d bytes is cut short", size)
+		}
+		_, _ = src.Discard(2)
 	}
-	for len(body) > 0 {
-		line, rest, _ := bytes.Cut(body, []byte("\r\n"))
-		body = rest
-		if len(line) == 0 {
-			continue
+	for {
+		line, err := src.ReadString('\n')
+		if line = strings.TrimRight(line, "\r\n"); line != "" {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				return fmt.Errorf("trailer %q", line)
+			}
+			trailers.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 		}
-		k, v, ok := strings.Cut(string(line), ":")
-		if !ok {
-			return nil, fmt.Errorf("trailer %q", line)
+		if err != nil {
+			return nil
 		}
-		trailers.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
-	return out, nil
 }
 
 func writeS3Error(w http.ResponseWriter, r *http.Request, e s3Error) {

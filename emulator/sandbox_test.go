@@ -117,7 +117,7 @@ func TestReadBack(t *testing.T) {
 	require.Equal(t, 200, w.Code, w.Body.String())
 	var got struct{ Content, Encoding, SHA string }
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
-	data, err := decodeBase64(got.Content)
+	data, err := base64.StdEncoding.DecodeString(got.Content)
 	require.NoError(t, err)
 	assert.Equal(t, secret, string(data))
 	assert.Equal(t, gitBlobSHA([]byte(secret)), got.SHA)

@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"crypto/rand"
-	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"sync"
@@ -21,7 +20,7 @@ type state struct {
 type gist struct {
 	description string
 	public      bool
-	files       map[string][]byte
+	files       map[string]payload
 	created     time.Time
 }
 
@@ -62,14 +61,6 @@ func (s *state) addRelease() int {
 	defer s.mu.Unlock()
 	s.releases++
 	return 1000 + s.releases
-}
-
-// gitBlobSHA is the object id git gives content, as GitHub returns it.
-func gitBlobSHA(content []byte) string {
-	h := sha1.New()
-	fmt.Fprintf(h, "blob %d\x00", len(content))
-	h.Write(content)
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func randomHex(n int) (string, error) {

@@ -1,10 +1,13 @@
 package emulator
 
 import (
-	"encoding/json"
+	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/t1567001/harness/internal/jsonstream"
 )
 
 // Incoming webhooks of Discord, Slack and Microsoft Teams, which the public
@@ -17,17 +20,17 @@ import (
 // webhookRoutes adds the webhook services to routes.
 func (e *Emulator) webhookRoutes(routes map[string]http.Handler) {
 	discord := http.NewServeMux()
-	discord.HandleFunc("POST /api/webhooks/{id}/{token}", discordWebhook)
+	discord.HandleFunc("POST /api/webhooks/{id}/{token}", e.discordWebhook)
 	discord.Handle("/", jsonResponder(http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0}))
 	routes["discord.com"] = discord
 
 	slack := http.NewServeMux()
-	slack.HandleFunc("POST /services/{team}/{bot}/{token}", slackWebhook)
+	slack.HandleFunc("POST /services/{team}/{bot}/{token}", e.slackWebhook)
 	slack.Handle("/", textResponder(http.StatusNotFound, "no_service"))
 	routes["hooks.slack.com"] = slack
 
 	teams := http.NewServeMux()
-	teams.HandleFunc("POST /webhookb2/{rest...}", teamsWebhook)
+	teams.HandleFunc("POST /webhookb2/{rest...}", e.teamsWebhook)
 	teams.Handle("/", textResponder(http.StatusNotFound, "Not Found"))
 	routes["example.webhook.office.com"] = teams
 }
@@ -42,34 +45,38 @@ func textResponder(code int, body string) http.HandlerFunc {
 
 // discordWebhook takes JSON ({"content": ...}) or multipart with file
 // attachments; without ?wait=true Discord answers 204.
-func discordWebhook(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return
-	}
+func (e *Emulator) discordWebhook(w http.ResponseWriter, r *http.Request) {
+	fail := func(code int, msg string) { writeJSON(w, code, map[string]any{"message": msg, "code": 50006}) }
+	empty := func() { fail(http.StatusBadRequest, "Cannot send an empty message") }
 	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var files []File
-	switch {
-	case strings.HasPrefix(mediaType, "multipart/"):
-		for _, part := range formParts(body, params["boundary"]) {
+	if strings.HasPrefix(mediaType, "multipart/") {
+		parts, err := e.formParts(r, params["boundary"])
+		if err != nil {
+			bodyFailed(w, r, err, fail)
+			return
+		}
+		for _, part := range parts {
 			name := part.file
 			if name == "" {
 				name = part.form
 			}
-			files = append(files, NewFile(name, part.data))
+			files = append(files, fileOf(name, part.data))
 		}
-	default:
-		var msg struct {
-			Content string `json:"content"`
-		}
-		if json.Unmarshal(body, &msg) != nil || msg.Content == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Cannot send an empty message", "code": 50006})
+	} else {
+		content, err := e.jsonMember(r, "content")
+		switch {
+		case notJSON(err) || errors.Is(err, errNoMember):
+			empty()
+			return
+		case err != nil:
+			bodyFailed(w, r, err, fail)
 			return
 		}
-		files = append(files, NewFile("content", []byte(msg.Content)))
+		files = append(files, fileOf("content", content))
 	}
 	if len(files) == 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Cannot send an empty message", "code": 50006})
+		empty()
 		return
 	}
 	noteFiles(r, files...)
@@ -80,37 +87,62 @@ func discordWebhook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// errNoMember is a JSON body without the member asked for, or with it
+// empty.
+var errNoMember = errors.New("no such member")
+
+// jsonMember spools the top-level string member name of r's JSON body.
+func (e *Emulator) jsonMember(r *http.Request, name string) (payload, error) {
+	var file *upload
+	if err := jsonstream.Walk(r.Body, members(map[string]member{name: e.fileMember(r, &file, false)})); err != nil {
+		return nil, err
+	}
+	if p := file.received(); p.Size() > 0 {
+		return p, nil
+	}
+	return nil, errNoMember
+}
+
+// notJSON is an error of a body that is not the JSON asked for.
+func notJSON(err error) bool {
+	var syntax *jsonstream.SyntaxError
+	var member *memberError
+	return errors.As(err, &syntax) || errors.As(err, &member)
+}
+
 // slackWebhook takes {"text": ...} and answers "ok", as Slack does.
-func slackWebhook(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
+func (e *Emulator) slackWebhook(w http.ResponseWriter, r *http.Request) {
+	fail := func(code int, msg string) { textResponder(code, msg)(w, r) }
+	text, err := e.jsonMember(r, "text")
+	switch {
+	case notJSON(err):
+		fail(http.StatusBadRequest, "invalid_payload")
+		return
+	case errors.Is(err, errNoMember):
+		fail(http.StatusBadRequest, "no_text")
+		return
+	case err != nil:
+		bodyFailed(w, r, err, fail)
 		return
 	}
-	var msg struct {
-		Text string `json:"text"`
-	}
-	if json.Unmarshal(body, &msg) != nil {
-		textResponder(http.StatusBadRequest, "invalid_payload")(w, r)
-		return
-	}
-	if msg.Text == "" {
-		textResponder(http.StatusBadRequest, "no_text")(w, r)
-		return
-	}
-	noteFiles(r, NewFile("text", []byte(msg.Text)))
+	noteFiles(r, fileOf("text", text))
 	textResponder(http.StatusOK, "ok")(w, r)
 }
 
 // teamsWebhook takes a MessageCard or Adaptive Card and answers "1".
-func teamsWebhook(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
+func (e *Emulator) teamsWebhook(w http.ResponseWriter, r *http.Request) {
+	fail := func(code int, msg string) { textResponder(code, msg)(w, r) }
+	// The card is the file: spooled whole as it is checked to be JSON.
+	card := e.newSpool(r)
+	err := jsonstream.Walk(io.TeeReader(r.Body, card), func([]string, jsonstream.Kind, []byte) (io.Writer, error) { return nil, nil })
+	switch {
+	case notJSON(err):
+		fail(http.StatusBadRequest, "Bad payload received by generic incoming webhook.")
+		return
+	case err != nil:
+		bodyFailed(w, r, err, fail)
 		return
 	}
-	if !json.Valid(body) {
-		textResponder(http.StatusBadRequest, "Bad payload received by generic incoming webhook.")(w, r)
-		return
-	}
-	noteFiles(r, NewFile("card", body))
+	noteFiles(r, fileOf("card", card.finish()))
 	textResponder(http.StatusOK, "1")(w, r)
 }
