@@ -47,7 +47,7 @@ func TestSortWithLimitKeepsItsLimit(t *testing.T) {
 	ss := s.sink.(*sortSink)
 	assert.Less(t, len(ss.recs), 2*3+1024+1, "sort limit=3 holds a bounded number of records")
 	var rows []Row
-	s.emit = func(r Row) error { rows = append(rows, r); return nil }
+	s.emit = func(r Result) error { rows = append(rows, r.Row()); return nil }
 	require.NoError(t, s.Close())
 	require.Len(t, rows, 3)
 	assert.Equal(t, "99999", rows[0].Get("n").String())
