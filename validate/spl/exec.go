@@ -60,11 +60,11 @@ func (c *searchCmd) stream(_ *runState, _ int, r *record) (bool, error) { return
 
 type whereCmd struct {
 	cmdBase
-	cond expr
+	cond tester
 }
 
 func (c *whereCmd) stream(_ *runState, _ int, r *record) (bool, error) {
-	return truthy(c.cond.eval(r)), nil
+	return c.cond.test(r), nil
 }
 
 type assignment struct {
