@@ -345,9 +345,12 @@ func (s *sortSink) finish() []*record { return s.c.order(s.recs) }
 
 // order sorts recs stably and applies the limit.
 func (c *sortCmd) order(recs []*record) []*record {
+	// One block holds every record's keys.
+	nk := len(c.keys)
+	flat := make([]sval, len(recs)*nk)
 	keys := make([][]sval, len(recs))
 	for i, r := range recs {
-		keys[i] = make([]sval, len(c.keys))
+		keys[i] = flat[i*nk : (i+1)*nk : (i+1)*nk]
 		for j, k := range c.keys {
 			keys[i][j] = sortValue(r.get(k.field), k.field, k.as)
 		}
