@@ -114,7 +114,7 @@ func explain(ctx context.Context, r Rule, events []event.Event, want Outcome, ro
 func (r *SPLRule) Start(ctx context.Context, emit func(Row) error) Feed {
 	f := &splFeed{rule: r, first: -1}
 	f.view.opts = &r.opts
-	f.s = r.query.Stream(ctx, func(row spl.Row) error { return emit(toRow(row)) })
+	f.s = r.query.StreamResults(ctx, func(row spl.Result) error { return emit(toRow(row)) })
 	return f
 }
 
@@ -162,14 +162,14 @@ func (f *splFeed) Close() error {
 	return nil
 }
 
-func toRow(row spl.Row) Row {
+func toRow(row spl.Result) Row {
 	vals := make(map[string]string, len(row.Fields))
-	for _, f := range row.Fields {
-		if v := row.Get(f); !v.IsNull() {
+	for i, f := range row.Fields {
+		if v := row.Values[i]; !v.IsNull() {
 			vals[f] = v.String()
 		}
 	}
-	return Row{Fields: row.Fields, Values: vals, Sources: row.Sources}
+	return Row{Fields: slices.Clone(row.Fields), Values: vals, Sources: row.Sources}
 }
 
 // Start runs the rule file's Set over the stream (sigmaStream): matches go

@@ -63,7 +63,7 @@ func TestWildcardSetAgreesWithPatterns(t *testing.T) {
 		for _, k := range []struct {
 			name string
 			n    int
-		}{{"exact", len(set.exact)}, {"prefix", len(set.prefix)}, {"suffix", len(set.suffix)}, {"contains", len(set.contains)}, {"other", len(set.other)}} {
+		}{{"exact", len(set.exact)}, {"prefix", len(set.prefix)}, {"suffix", len(set.suffix)}, {"contains", len(set.contains)}, {"contains in one pass", len(set.contains) * btoi(set.starts != nil)}, {"other", len(set.other)}} {
 			shapes[k.name] = shapes[k.name] || k.n > 0
 		}
 		s := gen(7, false)
@@ -73,7 +73,14 @@ func TestWildcardSetAgreesWithPatterns(t *testing.T) {
 		}
 		require.Equal(t, want, set.Match(s), "patterns %v text %q", pats, s)
 	}
-	assert.Equal(t, map[string]bool{"exact": true, "prefix": true, "suffix": true, "contains": true, "other": true}, shapes, "every shape is tried")
+	assert.Equal(t, map[string]bool{"exact": true, "prefix": true, "suffix": true, "contains": true, "contains in one pass": true, "other": true}, shapes, "every shape is tried")
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func TestLiteralMatcher(t *testing.T) {

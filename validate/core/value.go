@@ -44,7 +44,9 @@ type Value struct {
 	field bool // text read from event data: compares as a number when it looks like one
 	str   string
 	num   float64
-	multi []string
+	// A pointer, not a slice: values are copied at every step of an eval,
+	// and multivalues are rare.
+	multi *[]string
 }
 
 // NullValue returns the null value.
@@ -73,7 +75,7 @@ func MultiValue(vals []string) Value {
 	if len(vals) == 0 {
 		return Value{}
 	}
-	return Value{kind: KindMulti, multi: vals, field: true}
+	return Value{kind: KindMulti, multi: &vals, field: true}
 }
 
 // Kind reports the type of v.
@@ -84,11 +86,11 @@ func (v Value) Kind() Kind { return v.kind }
 func (v Value) Detach() Value {
 	v.str = strings.Clone(v.str)
 	if v.multi != nil {
-		m := make([]string, len(v.multi))
-		for i, x := range v.multi {
+		m := make([]string, len(*v.multi))
+		for i, x := range *v.multi {
 			m[i] = strings.Clone(x)
 		}
-		v.multi = m
+		v.multi = &m
 	}
 	return v
 }
@@ -110,7 +112,7 @@ func (v Value) Text() (string, bool) {
 		}
 		return "false", true
 	case KindMulti:
-		return v.multi[0], true
+		return (*v.multi)[0], true
 	}
 	return "", false
 }
@@ -118,7 +120,7 @@ func (v Value) Text() (string, bool) {
 // String implements fmt.Stringer; null prints as "null".
 func (v Value) String() string {
 	if v.kind == KindMulti {
-		return strings.Join(v.multi, "\n")
+		return strings.Join(*v.multi, "\n")
 	}
 	if s, ok := v.Text(); ok {
 		return s
@@ -134,7 +136,7 @@ func (v Value) Number() (float64, bool) {
 	case KindString:
 		return ParseNumber(v.str)
 	case KindMulti:
-		return ParseNumber(v.multi[0])
+		return ParseNumber((*v.multi)[0])
 	}
 	return 0, false
 }
@@ -145,7 +147,7 @@ func (v Value) Bool() (b, ok bool) { return v.num != 0, v.kind == KindBool }
 // Values returns the values of a multivalue, or v's text as a single value.
 func (v Value) Values() []string {
 	if v.kind == KindMulti {
-		return v.multi
+		return *v.multi
 	}
 	if s, ok := v.Text(); ok {
 		return []string{s}
@@ -168,7 +170,7 @@ func (v Value) MarshalJSON() ([]byte, error) {
 		}
 		return []byte("false"), nil
 	case KindMulti:
-		return json.Marshal(v.multi)
+		return json.Marshal(*v.multi)
 	case KindString:
 		return json.Marshal(v.str)
 	}
@@ -187,7 +189,7 @@ func (v Value) Numeric() (float64, bool) {
 			return ParseNumber(v.str)
 		}
 	case KindMulti:
-		return ParseNumber(v.multi[0])
+		return ParseNumber((*v.multi)[0])
 	}
 	return 0, false
 }

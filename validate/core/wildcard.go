@@ -168,6 +168,10 @@ type WildcardSet struct {
 	// case is one vector compare.
 	exact, exactAsIs, prefix, suffix, contains []string
 	other                                      []Wildcard
+	// starts marks the bytes, in either case, that begin a contains
+	// pattern: the text is scanned once for all of them, trying patterns
+	// only where one may begin.
+	starts *[256]bool
 }
 
 // NewWildcardSet groups the patterns by shape; the order of a set's
@@ -192,6 +196,16 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 			s.contains = append(s.contains, seg)
 		}
 	}
+	if len(s.contains) > 1 {
+		s.starts = new([256]bool)
+		for _, p := range s.contains {
+			c := p[0]
+			s.starts[c] = true
+			if c >= 'a' && c <= 'z' {
+				s.starts[c-('a'-'A')] = true
+			}
+		}
+	}
 	return s
 }
 
@@ -212,14 +226,37 @@ func (s *WildcardSet) Match(v string) bool {
 			return true
 		}
 	}
-	for _, p := range s.contains {
-		if Index(v, p, true) >= 0 {
+	if s.starts != nil {
+		if s.containsAny(v) {
 			return true
+		}
+	} else {
+		for _, p := range s.contains {
+			if Index(v, p, true) >= 0 {
+				return true
+			}
 		}
 	}
 	for i := range s.other {
 		if s.other[i].Match(v) {
 			return true
+		}
+	}
+	return false
+}
+
+// containsAny reports whether v contains one of the contains patterns, in
+// one pass over v.
+func (s *WildcardSet) containsAny(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !s.starts[v[i]] {
+			continue
+		}
+		rest, c := v[i:], LowerASCII(v[i])
+		for _, p := range s.contains {
+			if p[0] == c && len(p) <= len(rest) && equalFoldLower(rest[:len(p)], p) {
+				return true
+			}
 		}
 	}
 	return false

@@ -229,6 +229,15 @@ func TestConformanceWhere(t *testing.T) {
 		{"isnum", `isnum(a)`, true},
 		{"isstr", `isstr(b)`, true},
 		{"searchable case()", `case(a=5, 1==1)`, true},
+		{"literals compared once: false", `1==2 OR "b"<"a"`, false},
+		{"field text against a string literal is text", `a>="10"`, true},
+		{"field text against a number is numeric", `a>=10`, false},
+		{"eval number against a string literal is text", `a*2="10"`, true},
+		{"eval number against a string literal, lexicographic", `a*2<"9"`, true},
+		{"Boolean against a string literal is its text", `(a=5)="true"`, true},
+		{"case() with no true condition is null", `isnull(case(a=1, "x"))`, true},
+		{"if() takes its else", `if(a=1, "x", "y")="y"`, true},
+		{"a non-Boolean condition is false", `if(a, "x", "y")="y"`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,11 +60,11 @@ func (c *searchCmd) stream(_ *runState, _ int, r *record) (bool, error) { return
 
 type whereCmd struct {
 	cmdBase
-	cond expr
+	cond tester
 }
 
 func (c *whereCmd) stream(_ *runState, _ int, r *record) (bool, error) {
-	return truthy(c.cond.eval(r)), nil
+	return c.cond.test(r), nil
 }
 
 type assignment struct {
@@ -345,9 +345,12 @@ func (s *sortSink) finish() []*record { return s.c.order(s.recs) }
 
 // order sorts recs stably and applies the limit.
 func (c *sortCmd) order(recs []*record) []*record {
+	// One block holds every record's keys.
+	nk := len(c.keys)
+	flat := make([]sval, len(recs)*nk)
 	keys := make([][]sval, len(recs))
 	for i, r := range recs {
-		keys[i] = make([]sval, len(c.keys))
+		keys[i] = flat[i*nk : (i+1)*nk : (i+1)*nk]
 		for j, k := range c.keys {
 			keys[i][j] = sortValue(r.get(k.field), k.field, k.as)
 		}
@@ -522,7 +525,8 @@ func (q *Query) RunContext(ctx context.Context, events iter.Seq[Event]) ([]Row, 
 type Stream struct {
 	q       *Query
 	ctx     context.Context
-	emit    func(Row) error
+	emit    func(Result) error
+	vals    []Value // the values of the Result being emitted
 	st      *runState
 	seg     int // the first blocking command, or len(cmds)
 	sink    sink
@@ -537,8 +541,36 @@ type Stream struct {
 // look costs about as much as evaluating a small query on one event.
 const ctxEvery = 64
 
+// Result is a result row as the pipeline yields it, valid only during the
+// call it is given to: Fields in output order and Values beside them (null
+// where the row lacks the field), without the map of a [Row]. A caller that
+// keeps a Result copies what it keeps.
+type Result struct {
+	Fields  []string
+	Values  []Value
+	Sources []int // as in [Row]
+}
+
+// Row copies r into a Row.
+func (r Result) Row() Row {
+	row := Row{Fields: slices.Clone(r.Fields), Values: make(map[string]Value, len(r.Fields)), Sources: r.Sources}
+	for i, n := range r.Fields {
+		if !r.Values[i].IsNull() {
+			row.Values[n] = r.Values[i]
+		}
+	}
+	return row
+}
+
 // Stream starts a run whose rows go to emit, in order.
 func (q *Query) Stream(ctx context.Context, emit func(Row) error) *Stream {
+	return q.StreamResults(ctx, func(r Result) error { return emit(r.Row()) })
+}
+
+// StreamResults starts a run whose rows go to emit as Results, in order:
+// for a caller that converts rows to its own form, so that no Row map is
+// built on the way.
+func (q *Query) StreamResults(ctx context.Context, emit func(Result) error) *Stream {
 	s := &Stream{
 		q: q, ctx: ctx, emit: emit,
 		st:      &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))},
@@ -583,7 +615,7 @@ func (s *Stream) Push(ev Fields) error {
 		s.sink.add(s.scratch.keep())
 		return nil
 	}
-	if err := s.emit(s.scratch.row()); err != nil {
+	if err := s.emitRecord(&s.scratch); err != nil {
 		s.err = err
 	}
 	return s.err
@@ -640,11 +672,17 @@ func (s *Stream) Close() error {
 		i = end
 	}
 	for _, r := range recs {
-		if err := s.emit(r.row()); err != nil {
+		if err := s.emitRecord(r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (s *Stream) emitRecord(r *record) error {
+	var res Result
+	res, s.vals = r.result(s.vals)
+	return s.emit(res)
 }
 
 // segmentEnd returns the index of the first blocking command at or after i.

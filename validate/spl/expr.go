@@ -88,53 +88,180 @@ func (e *concatExpr) eval(r *record) Value {
 	return StringValue(a + b)
 }
 
-type cmpExpr struct {
-	op   string
-	l, r expr
+// tester is an expression with a truth value of its own, tested without
+// building a Boolean Value: conditions of where, case, if, AND, OR and NOT.
+type tester interface {
+	test(r *record) bool
 }
 
-func (e *cmpExpr) eval(r *record) Value {
-	c, ok := compareValues(e.l.eval(r), e.r.eval(r))
-	if !ok {
-		return BoolValue(false)
+// truthyExpr tests an expression that is not itself a condition: only the
+// Boolean true passes.
+type truthyExpr struct{ x expr }
+
+func (e truthyExpr) test(r *record) bool { return truthy(e.x.eval(r)) }
+
+// asTester returns e as a condition.
+func asTester(e expr) tester {
+	if t, ok := e.(tester); ok {
+		return t
 	}
-	switch e.op {
-	case "=", "==":
-		return BoolValue(c == 0)
+	return truthyExpr{e}
+}
+
+// The comparison operators, decoded once.
+const (
+	opEq = iota
+	opNe
+	opLt
+	opLe
+	opGt
+	opGe
+)
+
+func cmpOp(op string) int {
+	switch op {
 	case "!=":
-		return BoolValue(c != 0)
+		return opNe
 	case "<":
-		return BoolValue(c < 0)
+		return opLt
 	case "<=":
-		return BoolValue(c <= 0)
+		return opLe
 	case ">":
-		return BoolValue(c > 0)
+		return opGt
 	case ">=":
-		return BoolValue(c >= 0)
+		return opGe
 	}
-	return BoolValue(false)
+	return opEq // "=", "=="
+}
+
+// cmpExpr is a comparison. Against a literal (the usual case, Signal="x"
+// or Score>=2) the right side is kept as a value; against a string literal,
+// which is never a number, the left side's text is compared directly.
+type cmpExpr struct {
+	op   string
+	code int
+	l, r expr
+	lit  *Value // the right side, when it is a literal
+	text bool   // lit is a string literal, whose text is str
+	str  string
+}
+
+func newCmp(op string, l, r expr) expr {
+	e := &cmpExpr{op: op, code: cmpOp(op), l: l, r: r}
+	if x, ok := r.(*litExpr); ok {
+		e.lit = &x.v
+		e.str, e.text = x.v.Text()
+		e.text = e.text && x.v.Kind() == KindString
+		if _, ok := l.(*litExpr); ok {
+			// Two literals: decided once (1==1, the catch-all of case).
+			return &litExpr{v: BoolValue(e.test(nil))}
+		}
+	}
+	return e
+}
+
+func (e *cmpExpr) eval(r *record) Value { return BoolValue(e.test(r)) }
+
+func (e *cmpExpr) test(r *record) bool {
+	var c int
+	switch {
+	case e.text:
+		// compareValues with a string literal compares text.
+		s, ok := e.l.eval(r).Text()
+		if !ok {
+			return false
+		}
+		if e.code == opEq {
+			return s == e.str
+		}
+		c = strings.Compare(s, e.str)
+	default:
+		rv := e.lit
+		if rv == nil {
+			v := e.r.eval(r)
+			rv = &v
+		}
+		var ok bool
+		if c, ok = compareValues(e.l.eval(r), *rv); !ok {
+			return false
+		}
+	}
+	switch e.code {
+	case opEq:
+		return c == 0
+	case opNe:
+		return c != 0
+	case opLt:
+		return c < 0
+	case opLe:
+		return c <= 0
+	case opGt:
+		return c > 0
+	}
+	return c >= 0
 }
 
 // logicExpr is AND, OR and XOR; a non-Boolean operand counts as false.
 type logicExpr struct {
 	op   string
-	l, r expr
+	l, r tester
 }
 
-func (e *logicExpr) eval(r *record) Value {
-	a := truthy(e.l.eval(r))
+func newLogic(op string, l, r expr) expr { return &logicExpr{op: op, l: asTester(l), r: asTester(r)} }
+
+func (e *logicExpr) eval(r *record) Value { return BoolValue(e.test(r)) }
+
+func (e *logicExpr) test(r *record) bool {
+	a := e.l.test(r)
 	switch e.op {
 	case "AND":
-		return BoolValue(a && truthy(e.r.eval(r)))
+		return a && e.r.test(r)
 	case "OR":
-		return BoolValue(a || truthy(e.r.eval(r)))
+		return a || e.r.test(r)
 	}
-	return BoolValue(a != truthy(e.r.eval(r)))
+	return a != e.r.test(r)
 }
 
-type notExpr struct{ x expr }
+type notExpr struct{ x tester }
 
-func (e *notExpr) eval(r *record) Value { return BoolValue(!truthy(e.x.eval(r))) }
+func newNot(x expr) expr { return &notExpr{x: asTester(x)} }
+
+func (e *notExpr) eval(r *record) Value { return BoolValue(e.test(r)) }
+func (e *notExpr) test(r *record) bool  { return !e.x.test(r) }
+
+// caseExpr is case(condition, value, ...) and if(condition, then, else):
+// the value of the first true condition, else (null for case). A null or
+// non-Boolean condition counts as false.
+type caseExpr struct {
+	conds []tester
+	vals  []expr
+	els   expr
+}
+
+func newCase(args []expr) expr {
+	e := &caseExpr{}
+	for i := 0; i+1 < len(args); i += 2 {
+		e.conds = append(e.conds, asTester(args[i]))
+		e.vals = append(e.vals, args[i+1])
+	}
+	return e
+}
+
+func newIf(args []expr) expr {
+	return &caseExpr{conds: []tester{asTester(args[0])}, vals: args[1:2], els: args[2]}
+}
+
+func (e *caseExpr) eval(r *record) Value {
+	for i, c := range e.conds {
+		if c.test(r) {
+			return e.vals[i].eval(r)
+		}
+	}
+	if e.els != nil {
+		return e.els.eval(r)
+	}
+	return Value{}
+}
 
 // callExpr is a function whose arguments are evaluated by the function, so
 // that case, if and coalesce stay lazy and no argument slice is allocated.
@@ -155,15 +282,17 @@ type matchExpr struct {
 	lit *literalMatcher // equivalent fast path, when the regex allows one
 }
 
-func (e *matchExpr) eval(r *record) Value {
+func (e *matchExpr) eval(r *record) Value { return BoolValue(e.test(r)) }
+
+func (e *matchExpr) test(r *record) bool {
 	s, ok := e.x.eval(r).Text()
 	if !ok {
-		return BoolValue(false)
+		return false
 	}
 	if e.lit != nil {
-		return BoolValue(e.lit.Match(s))
+		return e.lit.Match(s)
 	}
-	return BoolValue(e.re.MatchString(s))
+	return e.re.MatchString(s)
 }
 
 type replaceExpr struct {
@@ -213,11 +342,13 @@ func isBoolExpr(e expr) (yes, no bool) {
 	switch e := e.(type) {
 	case *cmpExpr, *logicExpr, *notExpr, *matchExpr, *likeExpr, *inExpr:
 		return true, false
+	case *caseExpr:
+		return false, false
 	case *callExpr:
 		if e.bool {
 			return true, false
 		}
-		if e.name == "case" || e.name == "if" || e.name == "coalesce" {
+		if e.name == "coalesce" {
 			return false, false
 		}
 		return false, true
@@ -246,17 +377,6 @@ func lookupFunction(name string) (funcDef, bool) {
 			}
 			return Value{}
 		}}, true
-	// case returns the value of the first true condition and null when none
-	// is true; a null or non-Boolean condition counts as false.
-	case "case":
-		return funcDef{2, -1, false, func(r *record, a []expr) Value {
-			for i := 0; i+1 < len(a); i += 2 {
-				if truthy(a[i].eval(r)) {
-					return a[i+1].eval(r)
-				}
-			}
-			return Value{}
-		}}, true
 	case "coalesce":
 		return funcDef{1, -1, false, func(r *record, a []expr) Value {
 			for _, x := range a {
@@ -272,13 +392,6 @@ func lookupFunction(name string) (funcDef, bool) {
 		return funcDef{0, 0, true, func(*record, []expr) Value { return BoolValue(true) }}, true
 	case "null":
 		return funcDef{0, 0, false, func(*record, []expr) Value { return Value{} }}, true
-	case "if":
-		return funcDef{3, 3, false, func(r *record, a []expr) Value {
-			if truthy(a[0].eval(r)) {
-				return a[1].eval(r)
-			}
-			return a[2].eval(r)
-		}}, true
 	case "isnull":
 		return funcDef{1, 1, true, func(r *record, a []expr) Value { return BoolValue(a[0].eval(r).Kind() == KindNull) }}, true
 	case "isnotnull":

@@ -437,7 +437,7 @@ func (p *parser) parseWhere(start int) (command, error) {
 	if _, no := isBoolExpr(e); no {
 		return nil, p.errAt(start, "where needs a Boolean expression, such as a comparison")
 	}
-	return &whereCmd{cmdBase: p.span(start), cond: e}, nil
+	return &whereCmd{cmdBase: p.span(start), cond: asTester(e)}, nil
 }
 
 func (p *parser) parseEval(start int) (command, error) {
@@ -511,7 +511,7 @@ func (p *parser) binaryLogic(word string, sub func() (expr, error)) (expr, error
 		if err != nil {
 			return nil, err
 		}
-		l = &logicExpr{op: word, l: l, r: r}
+		l = newLogic(word, l, r)
 	}
 }
 
@@ -534,7 +534,7 @@ func (p *parser) exprNot() (expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &notExpr{x: x}, nil
+		return newNot(x), nil
 	}
 	return p.exprCmp()
 }
@@ -555,7 +555,7 @@ func (p *parser) exprCmp() (expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &cmpExpr{op: t.text, l: l, r: r}, nil
+		return newCmp(t.text, l, r), nil
 	case t.kind == tIdent && t.text == "LIKE":
 		p.pos = t.end
 		r, err := p.exprAdd()
@@ -792,6 +792,12 @@ func (p *parser) call(name token) (expr, error) {
 		if len(args) < 2 || len(args)%2 != 0 {
 			return nil, p.errAt(name.pos, "case() takes condition/value pairs, got %d argument(s)", len(args))
 		}
+		return newCase(args), nil
+	case "if":
+		if err := arity(3, 3); err != nil {
+			return nil, err
+		}
+		return newIf(args), nil
 	}
 	def, ok := lookupFunction(name.text)
 	if !ok {

@@ -168,13 +168,13 @@ func (r *record) names() []string {
 	return out
 }
 
-func (r *record) row() Row {
+// result fills buf with the record's visible values, in output order, and
+// returns the row as a Result that rests on the record and buf.
+func (r *record) result(buf []Value) (Result, []Value) {
 	names := r.names()
-	row := Row{Fields: slices.Clone(names), Values: make(map[string]Value, len(names)), Sources: r.src}
+	buf = buf[:0]
 	for _, n := range names {
-		if v := r.get(n); !v.IsNull() {
-			row.Values[n] = v
-		}
+		buf = append(buf, r.get(n))
 	}
-	return row
+	return Result{Fields: names, Values: buf, Sources: r.src}, buf
 }

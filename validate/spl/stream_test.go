@@ -47,7 +47,7 @@ func TestSortWithLimitKeepsItsLimit(t *testing.T) {
 	ss := s.sink.(*sortSink)
 	assert.Less(t, len(ss.recs), 2*3+1024+1, "sort limit=3 holds a bounded number of records")
 	var rows []Row
-	s.emit = func(r Row) error { rows = append(rows, r); return nil }
+	s.emit = func(r Result) error { rows = append(rows, r.Row()); return nil }
 	require.NoError(t, s.Close())
 	require.Len(t, rows, 3)
 	assert.Equal(t, "99999", rows[0].Get("n").String())
@@ -96,4 +96,51 @@ func TestLimits(t *testing.T) {
 
 	_, err = ParseContext(context.Background(), "| eval x="+strings.Repeat("-", 50)+"1", Limits{MaxDepth: 10})
 	require.ErrorContains(t, err, "nested deeper")
+}
+
+// TestStreamResultsMatchRows: a Result gives the same fields, values and
+// sources as the Row built from it, in the row's order, with null where the
+// row lacks a field; streamed and blocking pipelines alike.
+func TestStreamResultsMatchRows(t *testing.T) {
+	events := []Event{{"a": "1", "b": "x"}, {"a": "2"}, {"a": "1", "c": "y"}}
+	for _, src := range []string{
+		`a=1 | eval d=if(isnull(c), "none", c) | table a, b, c, d`,
+		`* | eval n=a*2 | sort - n`,
+		`* | stats count by a`,
+	} {
+		t.Run(src, func(t *testing.T) {
+			q, err := Parse(src)
+			require.NoError(t, err)
+			want, err := q.Run(events)
+			require.NoError(t, err)
+			var got []Row
+			s := q.StreamResults(context.Background(), func(r Result) error {
+				require.Len(t, r.Values, len(r.Fields))
+				got = append(got, r.Row())
+				return nil
+			})
+			for _, ev := range events {
+				require.NoError(t, s.Push(ev))
+			}
+			require.NoError(t, s.Close())
+			assert.Equal(t, want, got)
+		})
+	}
+	q, err := Parse(`a=1 | eval d=if(isnull(c), "none", c) | table a, b, c, d`)
+	require.NoError(t, err)
+	var texts [][]string
+	s := q.StreamResults(context.Background(), func(r Result) error {
+		assert.Equal(t, []string{"a", "b", "c", "d"}, r.Fields)
+		var row []string
+		for _, v := range r.Values {
+			row = append(row, v.String())
+		}
+		texts = append(texts, row)
+		return nil
+	})
+	for _, ev := range events {
+		require.NoError(t, s.Push(ev))
+	}
+	require.NoError(t, s.Close())
+	assert.Equal(t, [][]string{{"1", "x", "null", "none"}, {"1", "null", "y", "y"}}, texts)
 }
