@@ -169,7 +169,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	image, err := HarnessImage(ctx, copts)
 	require.NoError(t, err)
 	runID := "test-egress-" + uuid.NewString()
-	b, err := newContainerBackend(ctx, runID, t.TempDir(), image)
+	b, err := newContainerBackend(ctx, runID, t.TempDir(), image, 1)
 	require.NoError(t, err)
 	defer func() {
 		require.NoError(t, b.Close())
@@ -177,7 +177,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	}()
 	var out bytes.Buffer
 	// Loopback only: no interface, hence no route, anywhere else.
-	code, err := b.runner.Exec(ctx, []string{"sh", "-c", `cat /proc/net/route; ls /sys/class/net`}, "/", runnerEnv, &out, &out)
+	code, err := b.lanes[0].runner.Exec(ctx, []string{"sh", "-c", `cat /proc/net/route; ls /sys/class/net`}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	require.Equal(t, 0, code, out.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -185,7 +185,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[0], "Iface"), "no IPv4 route: %s", out.String())
 	// The host name is the workstation profile's, as in the local sandbox.
 	out.Reset()
-	code, err = b.runner.Exec(ctx, []string{"hostname"}, "/", runnerEnv, &out, &out)
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"hostname"}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	require.Equal(t, 0, code, out.String())
 	host, err := sandboxHostname()
@@ -194,7 +194,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	// A raw connect to an address outside the table fails at once.
 	out.Reset()
 	start := time.Now()
-	code, err = b.runner.Exec(ctx, []string{"python3", "-c", `import socket
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"python3", "-c", `import socket
 try:
     socket.create_connection(("1.1.1.1", 443), timeout=10)
 except OSError as e:
@@ -207,7 +207,7 @@ except OSError as e:
 	// While the emulator is reachable by the names it stands for, at the
 	// real services' addresses.
 	out.Reset()
-	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "-H", "Authorization: token x", "-w", "\n%{remote_ip}\n", "https://api.github.com/user"}, "/", runnerEnv, &out, &out)
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"curl", "-sS", "-H", "Authorization: token x", "-w", "\n%{remote_ip}\n", "https://api.github.com/user"}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	assert.Equal(t, 0, code, out.String())
 	assert.Contains(t, out.String(), "exfil-operator")
@@ -216,7 +216,7 @@ except OSError as e:
 	// Every other name fails closed at the emulator's sinkhole, the
 	// runner's only resolver, and every query is recorded.
 	out.Reset()
-	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "--max-time", "10", "https://example.com/"}, "/", runnerEnv, &out, &out)
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"curl", "-sS", "--max-time", "10", "https://example.com/"}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	assert.NotEqual(t, 0, code, out.String())
 	assert.Contains(t, out.String(), "Could not resolve host")
