@@ -113,6 +113,61 @@ func TestContainerModeMatchesLocalMode(t *testing.T) {
 	assert.Len(t, got, expectations)
 }
 
+// TestContainerLanesTraceEveryEntryToItsTest runs atomics in containers on
+// two lanes, each an emulator and a runner of its own, two of them the
+// same test started at once: every lane holds the same addresses, yet
+// every ledger entry and DNS record goes to the test that sent it, each
+// Sysmon 3 names the address of the real service the client dialled, and
+// outcomes and telemetry are what the same tests give on one lane.
+func TestContainerLanesTraceEveryEntryToItsTest(t *testing.T) {
+	t.Parallel()
+	copts := containerOptions(t)
+	ctx := context.Background()
+	opts := options(t)
+	opts.Tests = twinTests
+	opts.Lanes = 1
+	serial, err := RunContainer(ctx, opts, copts)
+	require.NoError(t, err)
+	opts.Lanes = 2
+	opts.RunID = "test-lanes-" + uuid.NewString()
+	parallel, err := RunContainer(ctx, opts, copts)
+	require.NoError(t, err)
+	assertNoLeftovers(t, opts.RunID)
+	assertLanesMatchSerial(t, serial, parallel)
+	origins := map[string]bool{}
+	for _, e := range parallel.Ledger {
+		origins[e.Origin] = true
+	}
+	assert.Equal(t, map[string]bool{"lane 0": true, "lane 1": true}, origins, "each lane's emulator marks its entries")
+	table, err := sandbox.DefaultTable()
+	require.NoError(t, err)
+	assertDestinationIPs(t, parallel, table)
+}
+
+func TestMergeByTimeKeepsEachLedgersOrder(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0) }
+	entry := func(origin string, s int) emulator.Entry { return emulator.Entry{Origin: origin, Time: at(s)} }
+	tests := []struct {
+		name    string
+		ledgers [][]emulator.Entry
+		want    []emulator.Entry
+	}{
+		{"none", nil, []emulator.Entry{}},
+		{"one, out of time order", [][]emulator.Entry{{entry("a", 2), entry("a", 1)}}, []emulator.Entry{entry("a", 2), entry("a", 1)}},
+		{"interleaved", [][]emulator.Entry{{entry("a", 1), entry("a", 3)}, {entry("b", 2), entry("b", 4)}},
+			[]emulator.Entry{entry("a", 1), entry("b", 2), entry("a", 3), entry("b", 4)}},
+		{"tie goes to the first", [][]emulator.Entry{{entry("a", 1)}, {entry("b", 1)}, {}},
+			[]emulator.Entry{entry("a", 1), entry("b", 1)}},
+		{"a late entry waits its turn", [][]emulator.Entry{{entry("a", 5), entry("a", 1)}, {entry("b", 2)}},
+			[]emulator.Entry{entry("b", 2), entry("a", 5), entry("a", 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, mergeByTime(tt.ledgers))
+		})
+	}
+}
+
 // assertDestinationIPs renders every test of run under the workstation
 // profile: each Sysmon 3 names, as DestinationIp, the address of the real
 // service the client dialled for its DestinationHostname (the table's),
