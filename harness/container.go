@@ -96,14 +96,30 @@ type containerBackend struct {
 	// lanes are the run's emulator-and-runner pairs, all started at
 	// once; lane 0's runner is where tools are looked up.
 	lanes []*containerLane
+	// stop ends the starts still going on; starting counts them.
+	stop     context.CancelFunc
+	starting sync.WaitGroup
 }
 
 // containerLane is one emulator container and the runner that shares its
 // network namespace. Every lane holds the same addresses, so the entries
-// of its emulator's ledger carry the lane's origin.
+// of its emulator's ledger carry the lane's origin. A lane is being
+// started until ready is closed; then runner or err is set.
 type containerLane struct {
-	runner *containers.Container
 	ledger string
+	ready  chan struct{}
+	runner *containers.Container
+	err    error
+}
+
+// wait waits until the lane has started, or failed to.
+func (l *containerLane) wait(ctx context.Context) error {
+	select {
+	case <-l.ready:
+		return l.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // containerRun is what every lane of a run shares: files in the run
@@ -127,7 +143,8 @@ type containerRun struct {
 // interface and no route anywhere. So a client in the runner dials the
 // address it would dial on the Internet, and that is what the sensor
 // observes and Sysmon's DestinationIp says; nothing else is reachable.
-// Each lane's emulator marks its entries with the lane's origin.
+// Each lane's emulator marks its entries with the lane's origin. It returns
+// once lane 0 is ready: each lane's first test waits for its own.
 func newContainerBackend(ctx context.Context, runID, dir, image string, lanes int) (b *containerBackend, err error) {
 	table, err := sandbox.DefaultTable()
 	if err != nil {
@@ -183,27 +200,31 @@ func newContainerBackend(ctx context.Context, runID, dir, image string, lanes in
 		}
 	}()
 	b = &containerBackend{env: r.env, image: image, lanes: make([]*containerLane, max(lanes, 1))}
-	errs := make([]error, len(b.lanes))
-	var wg sync.WaitGroup
+	var sctx context.Context
+	sctx, b.stop = context.WithCancel(ctx)
 	for i := range b.lanes {
-		wg.Go(func() { b.lanes[i], errs[i] = r.startLane(ctx, i) })
+		ldir := filepath.Join(dir, "lanes", strconv.Itoa(i))
+		l := &containerLane{ledger: filepath.Join(ldir, "ledger.jsonl"), ready: make(chan struct{})}
+		b.lanes[i] = l
+		b.starting.Go(func() {
+			defer close(l.ready)
+			l.runner, l.err = r.startLane(sctx, i, ldir, l.ledger)
+		})
 	}
-	wg.Wait()
-	if err = errors.Join(errs...); err != nil {
-		return nil, err
+	if err := b.lanes[0].wait(ctx); err != nil {
+		return nil, errors.Join(err, b.Close())
 	}
 	return b, nil
 }
 
-// startLane starts lane i's emulator and runner, and waits until the
-// emulator serves.
-func (r *containerRun) startLane(ctx context.Context, i int) (*containerLane, error) {
-	ldir := filepath.Join(r.dir, "lanes", strconv.Itoa(i))
+// startLane starts lane i's emulator, with its ledger and repositories in
+// ldir, and runner, and waits until the emulator serves. It returns the
+// runner.
+func (r *containerRun) startLane(ctx context.Context, i int, ldir, ledger string) (*containers.Container, error) {
 	repos := filepath.Join(ldir, "repos")
 	if err := os.MkdirAll(repos, 0o755); err != nil {
 		return nil, fmt.Errorf("lane %d: %w", i, err)
 	}
-	ledger := filepath.Join(ldir, "ledger.jsonl")
 	starter := func(spec containers.Spec) (*containers.Container, error) {
 		c, err := r.env.Start(ctx, spec)
 		if err != nil && strings.Contains(err.Error(), "bind source path does not exist") {
@@ -261,7 +282,7 @@ func (r *containerRun) startLane(ctx context.Context, i int) (*containerLane, er
 	if err != nil {
 		return nil, err
 	}
-	return &containerLane{runner: runner, ledger: ledger}, nil
+	return runner, nil
 }
 
 func (b *containerBackend) Mode() string { return "container" }
@@ -273,21 +294,24 @@ func (b *containerBackend) HarnessPath() string { return harnessInImage }
 
 // Executor is lane 0's: where tools are looked up, and where the tests
 // run when they run one after the other.
-func (b *containerBackend) Executor() executor.Config { return b.lanes[0].config() }
-
-func (l *containerLane) config() executor.Config {
-	return executor.Config{Runner: l.runner.Exec, BaseEnv: runnerEnv}
+func (b *containerBackend) Executor() executor.Config {
+	return executor.Config{Runner: b.lanes[0].runner.Exec, BaseEnv: runnerEnv}
 }
 
 // Lanes: those started with the backend.
 func (b *containerBackend) Lanes() int { return len(b.lanes) }
 
-// Lane gives lane i's runner, whose clients reach only lane i's emulator.
-func (b *containerBackend) Lane(_ context.Context, i int) (executor.Config, error) {
+// Lane gives lane i's runner, whose clients reach only lane i's emulator,
+// once it has started.
+func (b *containerBackend) Lane(ctx context.Context, i int) (executor.Config, error) {
 	if i < 0 || i >= len(b.lanes) {
 		return executor.Config{}, fmt.Errorf("container lane %d: the run started %d", i, len(b.lanes))
 	}
-	return b.lanes[i].config(), nil
+	l := b.lanes[i]
+	if err := l.wait(ctx); err != nil {
+		return executor.Config{}, err
+	}
+	return executor.Config{Runner: l.runner.Exec, BaseEnv: runnerEnv}, nil
 }
 
 func (b *containerBackend) Owner(e emulator.Entry) int { return laneOf(e.Origin) }
@@ -304,14 +328,15 @@ func (b *containerBackend) LookUpTools(ctx context.Context, cfg executor.Config,
 	return found
 }
 
-// Ledger reads every lane's ledger file once no request is in flight
-// there, and merges them by time, each lane's entries in the order its
+// Ledger reads every lane's ledger file once the lane has started (or
+// failed to) and no request is in flight there, and merges them by time, each lane's entries in the order its
 // emulator recorded them. Each emulator numbers its own entries, so the
 // merged ledger is numbered again: Seq is the entry's place in the run's
 // ledger (with one lane, the emulator's own numbers).
 func (b *containerBackend) Ledger() ([]emulator.Entry, error) {
 	per := make([][]emulator.Entry, len(b.lanes))
 	for i, l := range b.lanes {
+		<-l.ready // bounded by containers.StartTimeout
 		var err error
 		if per[i], err = l.readLedger(); err != nil {
 			return nil, fmt.Errorf("lane %d: %w", i, err)
@@ -380,4 +405,9 @@ func (l *containerLane) readLedger() ([]emulator.Entry, error) {
 	return entries, sc.Err()
 }
 
-func (b *containerBackend) Close() error { return b.env.Close() }
+// Close ends the lanes still starting, then removes every container.
+func (b *containerBackend) Close() error {
+	b.stop()
+	b.starting.Wait()
+	return b.env.Close()
+}
