@@ -122,8 +122,11 @@ func (l *containerLane) wait(ctx context.Context) error {
 	}
 }
 
-// containerRun is what every lane of a run shares: files in the run
-// folder, mounted read-only into each container.
+// containerRun is what every lane of a run shares: its env, and the run
+// folder, mounted into each container, with the CA, the runners' resolver
+// and CA bundle. Each lane's emulator keeps its own ledger and
+// repositories there (tests on different lanes share no mock state, as
+// they may run in any order).
 type containerRun struct {
 	dir, image, host string
 	caFile, keyFile  string
