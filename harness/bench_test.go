@@ -92,20 +92,8 @@ func BenchmarkSensorOverhead(b *testing.B) {
 // before each iteration, so the base image is rebuilt with debootstrap.
 func BenchmarkContainerMode(b *testing.B) {
 	ctx := context.Background()
-	if err := containers.Available(ctx); err != nil {
-		b.Skipf("no Docker engine answers: %v", err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
 	cold := os.Getenv("HARNESS_BENCH_COLD") == "1"
-	copts := ContainerOptions{Exe: exe, ModuleRoot: reftest.ModuleRoot(b)}
-	if !cold {
-		if _, err := HarnessImage(ctx, copts); err != nil { // warm the cache outside the timer
-			b.Fatal(err)
-		}
-	}
+	exe, copts := containerBench(b, !cold)
 	var local, ctr time.Duration
 	for b.Loop() {
 		if cold {
@@ -141,17 +129,7 @@ func BenchmarkContainerMode(b *testing.B) {
 // save in containers (one lane / per core).
 func BenchmarkContainerLanes(b *testing.B) {
 	ctx := context.Background()
-	if err := containers.Available(ctx); err != nil {
-		b.Skipf("no Docker engine answers: %v", err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	copts := ContainerOptions{Exe: exe, ModuleRoot: reftest.ModuleRoot(b)}
-	if _, err := HarnessImage(ctx, copts); err != nil {
-		b.Fatal(err)
-	}
+	exe, copts := containerBench(b, true)
 	var local, one, lanes time.Duration
 	timed := func(run func() (*Run, error)) time.Duration {
 		t0 := time.Now()
@@ -171,6 +149,27 @@ func BenchmarkContainerLanes(b *testing.B) {
 	b.ReportMetric(lanes.Seconds()*1000/n, "container-ms")
 	b.ReportMetric(lanes.Seconds()/local.Seconds(), "container/local")
 	b.ReportMetric(one.Seconds()/lanes.Seconds(), "1lane/lanes")
+}
+
+// containerBench skips without a Docker engine, and returns the harness
+// binary and the options that build its images, built already (outside
+// the timer) when warm.
+func containerBench(b *testing.B, warm bool) (string, ContainerOptions) {
+	ctx := context.Background()
+	if err := containers.Available(ctx); err != nil {
+		b.Skipf("no Docker engine answers: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	copts := ContainerOptions{Exe: exe, ModuleRoot: reftest.ModuleRoot(b)}
+	if warm {
+		if _, err := HarnessImage(ctx, copts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return exe, copts
 }
 
 // BenchmarkSandboxRun is the four-atomic run with and without the network
