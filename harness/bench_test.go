@@ -92,20 +92,8 @@ func BenchmarkSensorOverhead(b *testing.B) {
 // before each iteration, so the base image is rebuilt with debootstrap.
 func BenchmarkContainerMode(b *testing.B) {
 	ctx := context.Background()
-	if err := containers.Available(ctx); err != nil {
-		b.Skipf("no Docker engine answers: %v", err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
 	cold := os.Getenv("HARNESS_BENCH_COLD") == "1"
-	copts := ContainerOptions{Exe: exe, ModuleRoot: reftest.ModuleRoot(b)}
-	if !cold {
-		if _, err := HarnessImage(ctx, copts); err != nil { // warm the cache outside the timer
-			b.Fatal(err)
-		}
-	}
+	exe, copts := containerBench(b, !cold)
 	var local, ctr time.Duration
 	for b.Loop() {
 		if cold {
@@ -132,6 +120,56 @@ func BenchmarkContainerMode(b *testing.B) {
 	b.ReportMetric(local.Seconds()*1000/n, "local-ms")
 	b.ReportMetric(ctr.Seconds()*1000/n, "container-ms")
 	b.ReportMetric(ctr.Seconds()/local.Seconds(), "container/local")
+}
+
+// BenchmarkContainerLanes runs every embedded atomic (the variants and
+// look-alikes too) locally, in containers on one lane, and in containers
+// on a lane per core, alternated in one loop (warm images), and reports
+// each mean, container/local (lanes per core in both) and what the lanes
+// save in containers (one lane / per core).
+func BenchmarkContainerLanes(b *testing.B) {
+	ctx := context.Background()
+	exe, copts := containerBench(b, true)
+	var local, one, lanes time.Duration
+	timed := func(run func() (*Run, error)) time.Duration {
+		t0 := time.Now()
+		if _, err := run(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	for b.Loop() {
+		local += timed(func() (*Run, error) { return RunLocal(ctx, Options{Harness: exe, Observe: true}) })
+		one += timed(func() (*Run, error) { return RunContainer(ctx, Options{Harness: exe, Observe: true, Lanes: 1}, copts) })
+		lanes += timed(func() (*Run, error) { return RunContainer(ctx, Options{Harness: exe, Observe: true}, copts) })
+	}
+	n := float64(b.N)
+	b.ReportMetric(local.Seconds()*1000/n, "local-ms")
+	b.ReportMetric(one.Seconds()*1000/n, "container-1lane-ms")
+	b.ReportMetric(lanes.Seconds()*1000/n, "container-ms")
+	b.ReportMetric(lanes.Seconds()/local.Seconds(), "container/local")
+	b.ReportMetric(one.Seconds()/lanes.Seconds(), "1lane/lanes")
+}
+
+// containerBench skips without a Docker engine, and returns the harness
+// binary and the options that build its images, built already (outside
+// the timer) when warm.
+func containerBench(b *testing.B, warm bool) (string, ContainerOptions) {
+	ctx := context.Background()
+	if err := containers.Available(ctx); err != nil {
+		b.Skipf("no Docker engine answers: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	copts := ContainerOptions{Exe: exe, ModuleRoot: reftest.ModuleRoot(b)}
+	if warm {
+		if _, err := HarnessImage(ctx, copts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return exe, copts
 }
 
 // BenchmarkSandboxRun is the four-atomic run with and without the network

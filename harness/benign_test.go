@@ -26,7 +26,7 @@ func TestAnalyticsSilentOnLargeClone(t *testing.T) {
 	opts := options(t)
 	opts.Atomics = filepath.Join("testdata", "benign_clone.yaml")
 	opts.NoSandbox = true // the set-up push goes through the proxy, before any test
-	run, err := Execute(context.Background(), opts, func(ctx context.Context, runID, dir string) (Backend, error) {
+	run, err := Execute(context.Background(), opts, func(ctx context.Context, runID, dir string, _ int) (Backend, error) {
 		b, err := newLocal(ctx, runID, dir, opts.Harness, opts.NoSandbox)
 		if err != nil {
 			return nil, err

@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,9 +42,10 @@ const harnessInImage = "/usr/local/bin/harness"
 // runnerEnv is the environment tests start from inside the runner.
 var runnerEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
 
-// RunContainer runs the selected tests in containers: the emulator and a
-// runner on an internal Docker network with no route out, where the
-// emulator answers as github.com and the other code-repository hosts.
+// RunContainer runs the selected tests in containers, in lanes side by side
+// (Options.Lanes): in each, an emulator container that answers as
+// github.com and the other code-repository hosts, and a runner that shares
+// its network namespace, with no route out.
 func RunContainer(ctx context.Context, opts Options, copts ContainerOptions) (*Run, error) {
 	if err := containers.Available(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
@@ -51,8 +54,8 @@ func RunContainer(ctx context.Context, opts Options, copts ContainerOptions) (*R
 	if err != nil {
 		return nil, err
 	}
-	return Execute(ctx, opts, func(ctx context.Context, runID, dir string) (Backend, error) {
-		return newContainerBackend(ctx, runID, dir, image)
+	return Execute(ctx, opts, func(ctx context.Context, runID, dir string, lanes int) (Backend, error) {
+		return newContainerBackend(ctx, runID, dir, image, lanes)
 	})
 }
 
@@ -88,27 +91,64 @@ func HarnessImage(ctx context.Context, copts ContainerOptions) (string, error) {
 }
 
 type containerBackend struct {
-	env    *containers.Env
-	runner *containers.Container
-	image  string
+	env   *containers.Env
+	image string
+	// lanes are the run's emulator-and-runner pairs, all started at
+	// once; lane 0's runner is where tools are looked up.
+	lanes []*containerLane
+	// stop ends the starts still going on; starting counts them.
+	stop     context.CancelFunc
+	starting sync.WaitGroup
+}
+
+// containerLane is one emulator container and the runner that shares its
+// network namespace. Every lane holds the same addresses, so the entries
+// of its emulator's ledger carry the lane's origin. A lane is being
+// started until ready is closed; then runner or err is set.
+type containerLane struct {
 	ledger string
+	ready  chan struct{}
+	runner *containers.Container
+	err    error
 }
 
-type startedContainer struct {
-	c   *containers.Container
-	err error
+// wait waits until the lane has started, or failed to.
+func (l *containerLane) wait(ctx context.Context) error {
+	select {
+	case <-l.ready:
+		return l.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-// newContainerBackend starts the run's two containers. They share one
-// network namespace, the emulator's, as the local sandbox's processes share
-// theirs with the in-process emulator: its loopback holds the served hosts'
-// addresses of the real services (api.github.com -> 140.82.112.6; the
-// emulator adds them, with NET_ADMIN that the runner lacks), its DNS
-// sinkhole answers with them on the table's resolver address, and there is
-// no other interface and no route anywhere. So a client in the runner dials
-// the address it would dial on the Internet, and that is what the sensor
+// containerRun is what every lane of a run shares: its env, and the run
+// folder, mounted into each container, with the CA, the runners' resolver
+// and CA bundle. Each lane's emulator keeps its own ledger and
+// repositories there (tests on different lanes share no mock state, as
+// they may run in any order).
+type containerRun struct {
+	dir, image, host string
+	caFile, keyFile  string
+	resolv, bundle   string
+	dns              string
+	mounts           []containers.Mount
+	env              *containers.Env
+}
+
+// newContainerBackend starts the run's lanes, all at once: in each, an
+// emulator container and a runner that share one network namespace, the
+// emulator's, as the local sandbox's processes share theirs with the
+// in-process emulator: its loopback holds the served hosts' addresses of
+// the real services (api.github.com -> 140.82.112.6; the emulator adds
+// them, with NET_ADMIN that the runner lacks), its DNS sinkhole answers
+// with them on the table's resolver address, and there is no other
+// interface and no route anywhere. So a client in the runner dials the
+// address it would dial on the Internet, and that is what the sensor
 // observes and Sysmon's DestinationIp says; nothing else is reachable.
-func newContainerBackend(ctx context.Context, runID, dir, image string) (b *containerBackend, err error) {
+// Each lane's emulator marks its entries with the lane's origin. It returns
+// once lane 0 is ready: each lane's first test waits for its own.
+func newContainerBackend(ctx context.Context, runID, dir, image string, lanes int) (b *containerBackend, err error) {
 	table, err := sandbox.DefaultTable()
 	if err != nil {
 		return nil, err
@@ -125,17 +165,18 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	if err != nil {
 		return nil, err
 	}
-	caFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
-	repos := filepath.Join(dir, "repos")
-	ledger := filepath.Join(dir, "ledger.jsonl")
-	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
+	r := containerRun{
+		dir: dir, image: image, host: host,
+		caFile: filepath.Join(dir, "ca.pem"), keyFile: filepath.Join(dir, "ca-key.pem"),
+		resolv: filepath.Join(dir, "resolv.conf"), bundle: filepath.Join(dir, "ca-bundle.crt"),
+		dns:    netip.AddrPortFrom(table.Resolver, 53).String(),
+		mounts: []containers.Mount{{Path: dir}},
+	}
+	if err := os.WriteFile(r.caFile, ca.PEM(), 0o644); err != nil {
 		return nil, fmt.Errorf("write CA: %w", err)
 	}
-	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+	if err := os.WriteFile(r.keyFile, key, 0o600); err != nil {
 		return nil, fmt.Errorf("write CA key: %w", err)
-	}
-	if err := os.Mkdir(repos, 0o755); err != nil {
-		return nil, fmt.Errorf("run dir: %w", err)
 	}
 	// The runner trusts the run's CA in its system store, as a real host
 	// trusts the public ones: no client is told about it. The image's own
@@ -145,54 +186,76 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	if err != nil {
 		return nil, err
 	}
-	bundle := filepath.Join(dir, "ca-bundle.crt")
-	if err := os.WriteFile(bundle, append(append(public, '\n'), ca.PEM()...), 0o644); err != nil {
+	if err := os.WriteFile(r.bundle, append(append(public, '\n'), ca.PEM()...), 0o644); err != nil {
 		return nil, fmt.Errorf("write CA bundle: %w", err)
 	}
 	// The runner's only resolver is the emulator's sinkhole, so every
 	// query the tests send is answered and recorded there.
-	resolv := filepath.Join(dir, "resolv.conf")
-	if err := os.WriteFile(resolv, []byte("nameserver "+table.Resolver.String()+"\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+	if err := os.WriteFile(r.resolv, []byte("nameserver "+table.Resolver.String()+"\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("runner resolv.conf: %w", err)
 	}
-	env, err := containers.NewEnv(ctx, runID)
-	if err != nil {
+	if r.env, err = containers.NewEnv(ctx, runID); err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			env.Close()
+			r.env.Close()
 		}
 	}()
-	mounts := []containers.Mount{{Path: dir}}
+	b = &containerBackend{env: r.env, image: image, lanes: make([]*containerLane, max(lanes, 1))}
+	var sctx context.Context
+	sctx, b.stop = context.WithCancel(ctx)
+	for i := range b.lanes {
+		ldir := filepath.Join(dir, "lanes", strconv.Itoa(i))
+		l := &containerLane{ledger: filepath.Join(ldir, "ledger.jsonl"), ready: make(chan struct{})}
+		b.lanes[i] = l
+		b.starting.Go(func() {
+			defer close(l.ready)
+			l.runner, l.err = r.startLane(sctx, i, ldir, l.ledger)
+		})
+	}
+	if err := b.lanes[0].wait(ctx); err != nil {
+		return nil, errors.Join(err, b.Close())
+	}
+	return b, nil
+}
+
+// startLane starts lane i's emulator, with its ledger and repositories in
+// ldir, and runner, and waits until the emulator serves. It returns the
+// runner.
+func (r *containerRun) startLane(ctx context.Context, i int, ldir, ledger string) (*containers.Container, error) {
+	repos := filepath.Join(ldir, "repos")
+	if err := os.MkdirAll(repos, 0o755); err != nil {
+		return nil, fmt.Errorf("lane %d: %w", i, err)
+	}
 	starter := func(spec containers.Spec) (*containers.Container, error) {
-		c, err := env.Start(ctx, spec)
+		c, err := r.env.Start(ctx, spec)
 		if err != nil && strings.Contains(err.Error(), "bind source path does not exist") {
 			// Bind mounts name host paths. Where the harness itself runs
 			// in a container, the engine's host may not have this folder
 			// at all. (No port is ever mapped to the host, so
 			// TESTCONTAINERS_HOST_OVERRIDE does not matter here.)
 			return nil, fmt.Errorf("the Docker engine does not see the run folder %s at the same path (%v); "+
-				"when the harness runs inside a container, mount a host folder at the same path and point TMPDIR at it (for example -v /tmp:/tmp)", dir, err)
+				"when the harness runs inside a container, mount a host folder at the same path and point TMPDIR at it (for example -v /tmp:/tmp)", r.dir, err)
 		}
 		return c, err
 	}
-	dns := netip.AddrPortFrom(table.Resolver, 53).String()
+	suffix := "-" + strconv.Itoa(i)
 	emu, err := starter(containers.Spec{
-		Name:  "emulator",
-		Image: image,
+		Name:  "emulator" + suffix,
+		Image: r.image,
 		Cmd: []string{harnessInImage, "emulator", "--listen", "", "--tls-listen", ":443", "--http-listen", ":80",
-			"--dns-listen", dns, "--dns-answer", "table", "--hold-addresses",
-			"--ca-cert", caFile, "--ca-key", keyFile, "--ledger", ledger, "--data", repos},
-		Mounts:   mounts,
+			"--dns-listen", r.dns, "--dns-answer", "table", "--hold-addresses", "--origin", laneOrigin(i),
+			"--ca-cert", r.caFile, "--ca-key", r.keyFile, "--ledger", ledger, "--data", repos},
+		Mounts:   r.mounts,
 		Isolated: true,
 		CapAdd:   []string{"NET_ADMIN"},
 		// The runner, in this network namespace, gets this host name too:
 		// the profile's, as in the local sandbox.
-		Hostname: host,
+		Hostname: r.host,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("emulator container: %w", err)
+		return nil, fmt.Errorf("lane %d: emulator container: %w", i, err)
 	}
 	// The runner starts while the emulator gets ready: the first test
 	// needs both.
@@ -200,29 +263,29 @@ func newContainerBackend(ctx context.Context, runID, dir, image string) (b *cont
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, containers.StartTimeout)
 		defer cancel()
-		ready <- emu.WaitLog(wctx, "DNS sinkhole on "+dns)
+		ready <- emu.WaitLog(wctx, "DNS sinkhole on "+r.dns)
 	}()
-	runner, rerr := starter(containers.Spec{
-		Name:      "runner",
-		Image:     image,
+	runner, err := starter(containers.Spec{
+		Name:      "runner" + suffix,
+		Image:     r.image,
 		Cmd:       []string{"sleep", "infinity"},
 		NetworkOf: emu,
-		Mounts: append(mounts,
-			containers.Mount{Path: resolv, Target: "/etc/resolv.conf", ReadOnly: true},
-			containers.Mount{Path: bundle, Target: containers.SystemCABundlePath, ReadOnly: true}),
+		Mounts: append(slices.Clip(r.mounts),
+			containers.Mount{Path: r.resolv, Target: "/etc/resolv.conf", ReadOnly: true},
+			containers.Mount{Path: r.bundle, Target: containers.SystemCABundlePath, ReadOnly: true}),
 		// The sensor traces with ptrace and installs a seccomp filter.
 		CapAdd: []string{"SYS_PTRACE"},
 	})
-	if rerr != nil {
-		rerr = fmt.Errorf("runner container: %w", rerr)
+	if err != nil {
+		err = fmt.Errorf("lane %d: runner container: %w", i, err)
 	}
 	if werr := <-ready; werr != nil {
-		rerr = errors.Join(rerr, fmt.Errorf("emulator container: %w", werr))
+		err = errors.Join(err, fmt.Errorf("lane %d: emulator container: %w", i, werr))
 	}
-	if err = rerr; err != nil {
+	if err != nil {
 		return nil, err
 	}
-	return &containerBackend{env: env, runner: runner, image: image, ledger: ledger}, nil
+	return runner, nil
 }
 
 func (b *containerBackend) Mode() string { return "container" }
@@ -232,11 +295,29 @@ func (b *containerBackend) Mode() string { return "container" }
 func (b *containerBackend) Sandbox() string     { return "container" }
 func (b *containerBackend) HarnessPath() string { return harnessInImage }
 
-// Executor: the tests run one after the other, as in the local sandbox
-// (they share the served addresses).
+// Executor is lane 0's: where tools are looked up, and where the tests
+// run when they run one after the other.
 func (b *containerBackend) Executor() executor.Config {
-	return executor.Config{Runner: b.runner.Exec, BaseEnv: runnerEnv}
+	return executor.Config{Runner: b.lanes[0].runner.Exec, BaseEnv: runnerEnv}
 }
+
+// Lanes: those started with the backend.
+func (b *containerBackend) Lanes() int { return len(b.lanes) }
+
+// Lane gives lane i's runner, whose clients reach only lane i's emulator,
+// once it has started.
+func (b *containerBackend) Lane(ctx context.Context, i int) (executor.Config, error) {
+	if i < 0 || i >= len(b.lanes) {
+		return executor.Config{}, fmt.Errorf("container lane %d: the run started %d", i, len(b.lanes))
+	}
+	l := b.lanes[i]
+	if err := l.wait(ctx); err != nil {
+		return executor.Config{}, err
+	}
+	return executor.Config{Runner: l.runner.Exec, BaseEnv: runnerEnv}, nil
+}
+
+func (b *containerBackend) Owner(e emulator.Entry) int { return laneOf(e.Origin) }
 
 // LookUpTools: the runner is a fresh container of the image, so each tool
 // is looked up there once per image, and the answer kept.
@@ -250,11 +331,54 @@ func (b *containerBackend) LookUpTools(ctx context.Context, cfg executor.Config,
 	return found
 }
 
-// Ledger reads the emulator's ledger file once no request is in flight.
+// Ledger reads every lane's ledger file once the lane has started (or
+// failed to) and no request is in flight there, and merges them by time, each lane's entries in the order its
+// emulator recorded them. Each emulator numbers its own entries, so the
+// merged ledger is numbered again: Seq is the entry's place in the run's
+// ledger (with one lane, the emulator's own numbers).
 func (b *containerBackend) Ledger() ([]emulator.Entry, error) {
+	per := make([][]emulator.Entry, len(b.lanes))
+	for i, l := range b.lanes {
+		<-l.ready // bounded by containers.StartTimeout
+		var err error
+		if per[i], err = l.readLedger(); err != nil {
+			return nil, fmt.Errorf("lane %d: %w", i, err)
+		}
+	}
+	merged := mergeByTime(per)
+	for i := range merged {
+		merged[i].Seq = int64(i + 1)
+	}
+	return merged, nil
+}
+
+// mergeByTime merges ledgers, taking at each step the earliest of their
+// next entries (the first ledger's on a tie), so that each keeps its order.
+func mergeByTime(ledgers [][]emulator.Entry) []emulator.Entry {
+	n := 0
+	for _, l := range ledgers {
+		n += len(l)
+	}
+	out := make([]emulator.Entry, 0, n)
+	next := make([]int, len(ledgers))
+	for len(out) < n {
+		pick := -1
+		for i, l := range ledgers {
+			if next[i] < len(l) && (pick < 0 || l[next[i]].Time.Before(ledgers[pick][next[pick]].Time)) {
+				pick = i
+			}
+		}
+		out = append(out, ledgers[pick][next[pick]])
+		next[pick]++
+	}
+	return out
+}
+
+// readLedger reads the lane's ledger file once no request is in flight.
+func (l *containerLane) readLedger() ([]emulator.Entry, error) {
 	deadline := time.Now().Add(settleTimeout)
 	for {
-		n, err := os.ReadFile(b.ledger + ".inflight")
+		n, err := os.ReadFile(l.ledger + ".inflight")
 		if errors.Is(err, os.ErrNotExist) || (err == nil && strings.TrimSpace(string(n)) == "0") {
 			break
 		}
@@ -263,7 +387,7 @@ func (b *containerBackend) Ledger() ([]emulator.Entry, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	f, err := os.Open(b.ledger)
+	f, err := os.Open(l.ledger)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -277,11 +401,16 @@ func (b *containerBackend) Ledger() ([]emulator.Entry, error) {
 	for line := 1; sc.Scan(); line++ {
 		var e emulator.Entry
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", b.ledger, line, err)
+			return nil, fmt.Errorf("%s:%d: %w", l.ledger, line, err)
 		}
 		entries = append(entries, e)
 	}
 	return entries, sc.Err()
 }
 
-func (b *containerBackend) Close() error { return b.env.Close() }
+// Close ends the lanes still starting, then removes every container.
+func (b *containerBackend) Close() error {
+	b.stop()
+	b.starting.Wait()
+	return b.env.Close()
+}

@@ -113,6 +113,61 @@ func TestContainerModeMatchesLocalMode(t *testing.T) {
 	assert.Len(t, got, expectations)
 }
 
+// TestContainerLanesTraceEveryEntryToItsTest runs atomics in containers on
+// two lanes, each an emulator and a runner of its own, two of them the
+// same test started at once: every lane holds the same addresses, yet
+// every ledger entry and DNS record goes to the test that sent it, each
+// Sysmon 3 names the address of the real service the client dialled, and
+// outcomes and telemetry are what the same tests give on one lane.
+func TestContainerLanesTraceEveryEntryToItsTest(t *testing.T) {
+	t.Parallel()
+	copts := containerOptions(t)
+	ctx := context.Background()
+	opts := options(t)
+	opts.Tests = twinTests
+	opts.Lanes = 1
+	serial, err := RunContainer(ctx, opts, copts)
+	require.NoError(t, err)
+	opts.Lanes = 2
+	opts.RunID = "test-lanes-" + uuid.NewString()
+	parallel, err := RunContainer(ctx, opts, copts)
+	require.NoError(t, err)
+	assertNoLeftovers(t, opts.RunID)
+	assertLanesMatchSerial(t, serial, parallel)
+	origins := map[string]bool{}
+	for _, e := range parallel.Ledger {
+		origins[e.Origin] = true
+	}
+	assert.Equal(t, map[string]bool{"lane 0": true, "lane 1": true}, origins, "each lane's emulator marks its entries")
+	table, err := sandbox.DefaultTable()
+	require.NoError(t, err)
+	assertDestinationIPs(t, parallel, table)
+}
+
+func TestMergeByTimeKeepsEachLedgersOrder(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0) }
+	entry := func(origin string, s int) emulator.Entry { return emulator.Entry{Origin: origin, Time: at(s)} }
+	tests := []struct {
+		name    string
+		ledgers [][]emulator.Entry
+		want    []emulator.Entry
+	}{
+		{"none", nil, []emulator.Entry{}},
+		{"one, out of time order", [][]emulator.Entry{{entry("a", 2), entry("a", 1)}}, []emulator.Entry{entry("a", 2), entry("a", 1)}},
+		{"interleaved", [][]emulator.Entry{{entry("a", 1), entry("a", 3)}, {entry("b", 2), entry("b", 4)}},
+			[]emulator.Entry{entry("a", 1), entry("b", 2), entry("a", 3), entry("b", 4)}},
+		{"tie goes to the first", [][]emulator.Entry{{entry("a", 1)}, {entry("b", 1)}, {}},
+			[]emulator.Entry{entry("a", 1), entry("b", 1)}},
+		{"a late entry waits its turn", [][]emulator.Entry{{entry("a", 5), entry("a", 1)}, {entry("b", 2)}},
+			[]emulator.Entry{entry("b", 2), entry("a", 5), entry("a", 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, mergeByTime(tt.ledgers))
+		})
+	}
+}
+
 // assertDestinationIPs renders every test of run under the workstation
 // profile: each Sysmon 3 names, as DestinationIp, the address of the real
 // service the client dialled for its DestinationHostname (the table's),
@@ -169,7 +224,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	image, err := HarnessImage(ctx, copts)
 	require.NoError(t, err)
 	runID := "test-egress-" + uuid.NewString()
-	b, err := newContainerBackend(ctx, runID, t.TempDir(), image)
+	b, err := newContainerBackend(ctx, runID, t.TempDir(), image, 1)
 	require.NoError(t, err)
 	defer func() {
 		require.NoError(t, b.Close())
@@ -177,7 +232,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	}()
 	var out bytes.Buffer
 	// Loopback only: no interface, hence no route, anywhere else.
-	code, err := b.runner.Exec(ctx, []string{"sh", "-c", `cat /proc/net/route; ls /sys/class/net`}, "/", runnerEnv, &out, &out)
+	code, err := b.lanes[0].runner.Exec(ctx, []string{"sh", "-c", `cat /proc/net/route; ls /sys/class/net`}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	require.Equal(t, 0, code, out.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -185,7 +240,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[0], "Iface"), "no IPv4 route: %s", out.String())
 	// The host name is the workstation profile's, as in the local sandbox.
 	out.Reset()
-	code, err = b.runner.Exec(ctx, []string{"hostname"}, "/", runnerEnv, &out, &out)
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"hostname"}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	require.Equal(t, 0, code, out.String())
 	host, err := sandboxHostname()
@@ -194,7 +249,7 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	// A raw connect to an address outside the table fails at once.
 	out.Reset()
 	start := time.Now()
-	code, err = b.runner.Exec(ctx, []string{"python3", "-c", `import socket
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"python3", "-c", `import socket
 try:
     socket.create_connection(("1.1.1.1", 443), timeout=10)
 except OSError as e:
@@ -207,7 +262,7 @@ except OSError as e:
 	// While the emulator is reachable by the names it stands for, at the
 	// real services' addresses.
 	out.Reset()
-	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "-H", "Authorization: token x", "-w", "\n%{remote_ip}\n", "https://api.github.com/user"}, "/", runnerEnv, &out, &out)
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"curl", "-sS", "-H", "Authorization: token x", "-w", "\n%{remote_ip}\n", "https://api.github.com/user"}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	assert.Equal(t, 0, code, out.String())
 	assert.Contains(t, out.String(), "exfil-operator")
@@ -216,7 +271,7 @@ except OSError as e:
 	// Every other name fails closed at the emulator's sinkhole, the
 	// runner's only resolver, and every query is recorded.
 	out.Reset()
-	code, err = b.runner.Exec(ctx, []string{"curl", "-sS", "--max-time", "10", "https://example.com/"}, "/", runnerEnv, &out, &out)
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"curl", "-sS", "--max-time", "10", "https://example.com/"}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	assert.NotEqual(t, 0, code, out.String())
 	assert.Contains(t, out.String(), "Could not resolve host")

@@ -204,16 +204,18 @@ func RunLocal(ctx context.Context, opts Options) (*Run, error) {
 	if err := sandboxAvailable(opts); err != nil {
 		return nil, err
 	}
-	return Execute(ctx, opts, func(ctx context.Context, runID, dir string) (Backend, error) {
+	return Execute(ctx, opts, func(ctx context.Context, runID, dir string, _ int) (Backend, error) {
 		return newLocal(ctx, runID, dir, opts.Harness, opts.NoSandbox)
 	})
 }
 
 // Execute is the execute step: it runs the selected tests on the backend
 // made by newBackend for the run's id and temporary folder, under the
-// sensor when opts.Observe. RunLocal and RunContainer choose the backend.
+// sensor when opts.Observe; lanes is how many lanes the run will ask a
+// laned backend for (a backend that starts its lanes up front starts
+// that many). RunLocal and RunContainer choose the backend.
 // Render, Detect and Report are the steps after it.
-func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Context, runID, dir string) (Backend, error)) (*Run, error) {
+func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Context, runID, dir string, lanes int) (Backend, error)) (*Run, error) {
 	selected, err := LoadAtomics(opts.Atomics, opts.Tests)
 	if err != nil {
 		return nil, err
@@ -233,7 +235,15 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	if err := os.Mkdir(work, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
-	b, err := newBackend(ctx, runID, dir)
+	groups := dependent(selected)
+	// As many lanes as asked for (one per core by default), but no more
+	// than the groups of tests that may run side by side.
+	want := opts.Lanes
+	if want <= 0 {
+		want = runtime.NumCPU()
+	}
+	want = max(1, min(want, len(groups)))
+	b, err := newBackend(ctx, runID, dir, want)
 	if err != nil {
 		return nil, err
 	}
@@ -281,14 +291,9 @@ func Execute(ctx context.Context, opts Options, newBackend func(ctx context.Cont
 	run.Results = res
 	done := make([]*executed, len(selected))
 	lanes, parallel := b.(laned)
-	groups := dependent(selected)
 	workers := 1
 	if parallel {
-		workers = opts.Lanes
-		if workers <= 0 {
-			workers = runtime.NumCPU()
-		}
-		workers = min(workers, lanes.Lanes(), len(groups))
+		workers = min(want, lanes.Lanes())
 	}
 	var sched schedule
 	if workers > 1 {

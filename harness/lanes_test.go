@@ -117,20 +117,34 @@ func TestParallelSandboxesTraceEveryEntryToItsTest(t *testing.T) {
 		t.Skipf("needs the network sandbox: %v", err)
 	}
 	opts := options(t)
-	// The gist upload twice first: both start at once, on lanes 0 and 1.
-	opts.Tests = []string{
-		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0003",
-		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0002", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0004",
-		"5b3c6f0e-8a8e-4c2f-9f35-1567001a0005",
-	}
+	opts.Tests = twinTests
 	opts.Lanes = 1
 	serial, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
 	opts.Lanes = len(opts.Tests)
 	parallel, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
-	require.Len(t, parallel.Tests, len(opts.Tests))
-	require.Len(t, serial.Tests, len(opts.Tests))
+	assertLanesMatchSerial(t, serial, parallel)
+}
+
+// twinTests are the tests the lane tests run: the gist upload twice first
+// (both start at once, on lanes 0 and 1), then the other three atomics.
+var twinTests = []string{
+	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0003", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0003",
+	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0002", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0004",
+	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0005",
+}
+
+// assertLanesMatchSerial checks a run of twinTests on lanes against the
+// same tests run one after the other: the twins ran at the same time on
+// two lanes, every ledger entry went to exactly one test, of one lane,
+// whose processes the sensor saw open that socket or send that query, and
+// each test's outcome, DNS queries and telemetry are the serial run's.
+func assertLanesMatchSerial(t *testing.T, serial, parallel *Run) {
+	t.Helper()
+	n := len(twinTests)
+	require.Len(t, parallel.Tests, n)
+	require.Len(t, serial.Tests, n)
 
 	twin := parallel.Results.Atomics[:2]
 	assert.True(t, twin[0].Started.Before(twin[1].Ended) && twin[1].Started.Before(twin[0].Ended),
@@ -150,10 +164,11 @@ func TestParallelSandboxesTraceEveryEntryToItsTest(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, len(parallel.Ledger), "every entry went to a test")
+	assert.NotEqual(t, parallel.Tests[0].Ledger[0].Origin, parallel.Tests[1].Ledger[0].Origin, "the twins ran on two lanes")
 
 	profiles, err := Contexts(nil)
 	require.NoError(t, err)
-	for i := range opts.Tests {
+	for i := range n {
 		s, p := serial.Results.Atomics[i], parallel.Results.Atomics[i]
 		assert.Equal(t, outcome(s), outcome(p), "test %d (%s)", i, s.Name)
 		assert.Equal(t, dnsQueries(serial.Tests[i].Ledger), dnsQueries(parallel.Tests[i].Ledger), "test %d: DNS", i)

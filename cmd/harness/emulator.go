@@ -69,7 +69,7 @@ func emulatorCA(dir, certFile, keyFile string) (*emulator.CA, string, error) {
 }
 
 func newEmulatorCmd() *cobra.Command {
-	var listen, tlsListen, httpListen, dnsListen, dnsAnswer, dataDir, caCert, caKey, ledgerFile string
+	var listen, tlsListen, httpListen, dnsListen, dnsAnswer, dataDir, caCert, caKey, ledgerFile, origin string
 	var hold bool
 	cmd := &cobra.Command{
 		Use:   "emulator",
@@ -79,7 +79,9 @@ func newEmulatorCmd() *cobra.Command {
 			"  curl -X POST https://api.github.com/gists -H 'Authorization: token x' -d '{\"files\":{\"a\":{\"content\":\"b\"}}}'",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
+			// Every entry of the listeners' clients carries the origin: the
+			// harness merges several emulators' ledgers, one per lane.
+			ctx := emulator.WithOrigin(cmd.Context(), origin)
 			tmp, err := os.MkdirTemp("", "t1567-emulator-")
 			if err != nil {
 				return err
@@ -219,6 +221,7 @@ func newEmulatorCmd() *cobra.Command {
 	f.StringVar(&dataDir, "data", "", "folder for the bare repositories (default: a temporary one)")
 	f.StringVar(&caCert, "ca-cert", "", "serve with this CA certificate (PEM) instead of a fresh one; needs --ca-key")
 	f.StringVar(&caKey, "ca-key", "", "the CA's private key (PEM)")
+	f.StringVar(&origin, "origin", "", "mark every ledger entry with this origin (where the clients are, e.g. \"lane 1\")")
 	f.StringVar(&ledgerFile, "ledger", "", "also append every ledger entry to this file as JSON lines (and keep FILE.inflight, the requests being handled)")
 	return cmd
 }

@@ -149,7 +149,7 @@ func newRunCmd(cliArgs []string) *cobra.Command {
 	f.StringArrayVar(&contexts, "context", nil, "render telemetry under this host context (repeatable; default: every profile)")
 	f.StringVar(&realism, "realism", "", "Sysmon 3 DestinationHostname for every context: resolved (name asked for), ptr (reverse lookup), off (\"-\"); default: each profile's own")
 	f.BoolVar(&opts.NoSandbox, "no-sandbox", false, "local mode: do not confine the atomics in network namespaces; only clients that honour HTTPS_PROXY reach the mock, the others may reach the real services (every output says sandbox: off)")
-	f.IntVar(&opts.Lanes, "lanes", 0, "how many tests run side by side (default 0: one per core); tests whose arguments name the same absolute path share a lane")
+	f.IntVar(&opts.Lanes, "lanes", 0, "how many tests run side by side (default 0: one per core; in container mode each lane is an emulator and a runner container); tests whose arguments name the same absolute path share a lane")
 	f.BoolVar(&noSensor, "no-sensor", false, "do not trace the atomics (no telemetry is rendered, no rule is checked)")
 	f.StringVar(&rulesDir, "rules", "", "folder of detection rules: *.spl, Sigma *.yml, Elastic *.toml (default: the harness's own)")
 	f.StringVar(&profDir, "profiles", "", "folder of host profiles, *.yaml (default: the harness's own, fixtures/profiles)")
