@@ -456,19 +456,14 @@ func s3NewObject(r *http.Request, data payload) *s3Object {
 }
 
 func (e *Emulator) s3PutObject(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	data, ok := e.s3Payload(w, r)
+	o, ok := e.s3Stored(w, r)
 	if !ok {
 		return
 	}
-	if err := keep(r, data); err != nil {
-		writeS3Error(w, r, s3Error{http.StatusInternalServerError, "InternalError", err.Error()})
-		return
-	}
-	o := s3NewObject(r, data)
 	if !e.s3WithBucket(w, r, bucket, func(b *s3Bucket) { b.objects[key] = o }) {
 		return
 	}
-	noteFiles(r, uploaded(key, data)...)
+	noteFiles(r, uploaded(key, o.data)...)
 	noteText(r, "object s3://%s/%s stored", bucket, key)
 	w.Header().Set("ETag", o.etag)
 	w.WriteHeader(http.StatusOK)
@@ -528,15 +523,10 @@ func (e *Emulator) s3UploadPart(w http.ResponseWriter, r *http.Request, id, numb
 		writeS3Error(w, r, s3Error{http.StatusBadRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive"})
 		return
 	}
-	data, ok := e.s3Payload(w, r)
+	part, ok := e.s3Stored(w, r)
 	if !ok {
 		return
 	}
-	if err := keep(r, data); err != nil {
-		writeS3Error(w, r, s3Error{http.StatusInternalServerError, "InternalError", err.Error()})
-		return
-	}
-	part := s3NewObject(r, data)
 	e.s3.mu.Lock()
 	up := e.s3.uploads[id]
 	if up != nil {
@@ -547,7 +537,7 @@ func (e *Emulator) s3UploadPart(w http.ResponseWriter, r *http.Request, id, numb
 		writeS3Error(w, r, errNoSuchUpload)
 		return
 	}
-	noteText(r, "part %d of s3://%s/%s: %d bytes, sha256 %s", n, up.bucket, up.key, data.Size(), data.SHA256())
+	noteText(r, "part %d of s3://%s/%s: %d bytes, sha256 %s", n, up.bucket, up.key, part.data.Size(), part.data.SHA256())
 	w.Header().Set("ETag", part.etag)
 	w.WriteHeader(http.StatusOK)
 }
@@ -627,7 +617,7 @@ func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, b
 	e.s3.mu.Lock()
 	b.objects[key] = &o
 	e.s3.mu.Unlock()
-	noteFiles(r, uploaded(key, data)...)
+	noteFiles(r, uploaded(key, o.data)...)
 	noteText(r, "object s3://%s/%s stored from %d part(s)", bucket, key, len(req.Parts))
 	writeXML(w, http.StatusOK, struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
@@ -637,6 +627,20 @@ func (e *Emulator) s3CompleteMultipart(w http.ResponseWriter, r *http.Request, b
 		Key      string
 		ETag     string
 	}{NS: s3XMLNS, Location: "https://" + bucket + ".s3.amazonaws.com/" + key, Bucket: bucket, Key: key, ETag: o.etag})
+}
+
+// s3Stored takes a checked body past the request's end: an object or a
+// part of one, kept until the mock closes.
+func (e *Emulator) s3Stored(w http.ResponseWriter, r *http.Request) (*s3Object, bool) {
+	data, ok := e.s3Payload(w, r)
+	if !ok {
+		return nil, false
+	}
+	if err := keep(r, data); err != nil {
+		writeS3Error(w, r, s3Error{http.StatusInternalServerError, "InternalError", err.Error()})
+		return nil, false
+	}
+	return s3NewObject(r, data), true
 }
 
 // s3Payload spools the body and checks it as S3 does: aws-chunked framing
