@@ -43,7 +43,24 @@ const (
 	baseMirror        = "http://deb.debian.org/debian"
 )
 
-var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "procps", "python3", "rclone", "wget"}
+// basePackages are the atomics' tools: git, curl, wget, python3 (ssl),
+// rclone, ruby, node, perl with TLS, and what the harness runs in the
+// runner (procps, coreutils).
+var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "libio-socket-ssl-perl", "nodejs", "openssl",
+	"perl", "procps", "python3", "rclone", "ruby", "wget"}
+
+// BaseFromEnv chooses how the base image is made: "host" (from the host's
+// installed packages, an error where it cannot be), "debootstrap" (from
+// the network), or unset or "auto": from the host where it can be, else
+// debootstrap.
+const BaseFromEnv = "T1567_HARNESS_BASE_FROM"
+
+// The ways a base image is made, also the value of its LabelImage+".from"
+// label.
+const (
+	fromHost        = "host"
+	fromDebootstrap = "debootstrap"
+)
 
 // baseKey is the content hash of the base image recipe.
 func baseKey() string {
@@ -59,20 +76,50 @@ func shortHash(parts ...string) string {
 	return hex.EncodeToString(h[:])[:16]
 }
 
+// chooseBase returns how the base image is made (see [BaseFromEnv]) and
+// its key: for the host way, the recipe plus the installed versions.
+func chooseBase(ctx context.Context, log io.Writer) (from, key string, host *hostBase, err error) {
+	switch how := os.Getenv(BaseFromEnv); how {
+	case fromDebootstrap:
+		return fromDebootstrap, baseKey(), nil, nil
+	case fromHost, "", "auto":
+		host, err := planHostBase(ctx, baseSuite, basePackages, baseKey())
+		if err == nil {
+			return fromHost, host.key, host, nil
+		}
+		if how == fromHost {
+			return "", "", nil, fmt.Errorf("base image from the host's packages (%s=%s): %w", BaseFromEnv, how, err)
+		}
+		fmt.Fprintf(log, "base image: not from the host's packages (%v): debootstrap\n", err)
+		return fromDebootstrap, baseKey(), nil, nil
+	default:
+		return "", "", nil, fmt.Errorf("%s=%q: want host, debootstrap or auto", BaseFromEnv, how)
+	}
+}
+
 // BaseImage returns the tag of the base image, t1567-harness/base:<key>,
-// building it once per machine from a root filesystem kept in the user's
-// cache folder under the same key: a debootstrap (variant minbase, Debian
-// bookworm, from deb.debian.org) root filesystem with git, curl, python3,
-// wget, ca-certificates, coreutils and procps, imported through the Docker API
-// (the docker CLI is not needed). An existing image with that tag is reused;
-// a missing one is imported from the cached root filesystem in seconds.
-// Debootstrapping needs root, debootstrap and the network, and takes about a
-// minute; progress is written to log (which may be nil).
+// built once per machine with the recipe's packages (basePackages: the
+// atomics' tools) in one of two ways (see [BaseFromEnv]). Where the host
+// is Debian of the recipe's suite with every recipe package installed, the
+// root filesystem is made from the host's own packages, without the
+// network, in seconds: the files dpkg lists for them and their dependency
+// closure, streamed as a tar into the engine; the key then includes every
+// version, so an upgrade on the host makes a new image. Otherwise it is a
+// debootstrap (variant minbase, Debian bookworm, from deb.debian.org) root
+// filesystem, kept in the user's cache folder under the recipe's key and
+// imported from there; debootstrapping needs root, debootstrap and the
+// network, and takes a minute or more. Either way the image is imported
+// through the Docker API (the docker CLI is not needed), labelled with the
+// way it was made, and an existing image with the tag is reused as is.
+// Progress is written to log (which may be nil), one line a phase.
 func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	key := baseKey()
+	from, key, host, err := chooseBase(ctx, log)
+	if err != nil {
+		return "", err
+	}
 	tag := BaseRepo + ":" + key
 
 	cli, err := dockerClient(ctx)
@@ -101,15 +148,23 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 	}
 
 	start := time.Now()
-	rootfs, err := cachedRootfs(ctx, rootfsCache, key, log)
-	if err != nil {
+	var write func(io.Writer) error
+	if host != nil {
+		fmt.Fprintf(log, "base image %s: from the host's packages, without the network: %d recipe packages, %d with their dependencies and the base system\n",
+			tag, len(basePackages), len(host.pkgs))
+		write = func(w io.Writer) error { return host.writeTar(ctx, w, log) }
+	} else {
+		rootfs, err := cachedRootfs(ctx, rootfsCache, key, log)
+		if err != nil {
+			return "", fmt.Errorf("base image %s: %w", tag, err)
+		}
+		fmt.Fprintf(log, "base image %s: importing the debootstrap root filesystem %s\n", tag, rootfs)
+		write = func(w io.Writer) error { return writeRootfsTar(ctx, w, rootfs) }
+	}
+	if err := importTar(ctx, cli.Client, tag, key, from, write, log); err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
-	fmt.Fprintf(log, "importing %s as %s\n", rootfs, tag)
-	if err := importRootfs(ctx, cli.Client, rootfs, tag, key, log); err != nil {
-		return "", fmt.Errorf("base image %s: %w", tag, err)
-	}
-	fmt.Fprintf(log, "built %s in %s\n", tag, time.Since(start).Round(time.Second))
+	fmt.Fprintf(log, "built %s (from %s) in %s\n", tag, from, time.Since(start).Round(time.Millisecond))
 	return tag, nil
 }
 
@@ -209,20 +264,22 @@ func trimRootfs(rootfs string) {
 	}
 }
 
-// importRootfs streams rootfs as a tar into the engine's image import.
-func importRootfs(ctx context.Context, cli *client.Client, rootfs, tag, key string, log io.Writer) error {
+// importTar streams the root filesystem write writes, as a tar, into the
+// engine's image import, tagged tag and labelled with key and from (the way
+// it was made).
+func importTar(ctx context.Context, cli *client.Client, tag, key, from string, write func(io.Writer) error, log io.Writer) error {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(writeRootfsTar(ctx, pw, rootfs))
+		pw.CloseWithError(write(pw))
 	}()
 	defer pr.Close()
 
 	res, err := cli.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, tag, client.ImageImportOptions{
-		Message: "t1567 harness base: debootstrap " + baseVariant + " " + baseSuite,
+		Message: "t1567 harness base " + baseSuite + ", from " + from,
 		Changes: []string{
 			"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			"ENV LANG=C.UTF-8",
-			"LABEL " + LabelImage + "=base " + LabelImage + ".key=" + key,
+			"LABEL " + LabelImage + "=base " + LabelImage + ".key=" + key + " " + LabelImage + ".from=" + from,
 			`CMD ["/bin/bash"]`,
 		},
 	})

@@ -17,3 +17,9 @@ func runDebootstrap(context.Context, string, []string, io.Writer) error { return
 func removeRootfs(string) {}
 
 func writeRootfsTar(context.Context, io.Writer, string) error { return errNotLinux }
+
+func planHostBase(context.Context, string, []string, string) (*hostBase, error) {
+	return nil, errNotLinux
+}
+
+func (*hostBase) writeTar(context.Context, io.Writer, io.Writer) error { return errNotLinux }
