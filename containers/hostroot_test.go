@@ -80,3 +80,32 @@ func TestBaseImageFromHost(t *testing.T) {
 	_, stdout, _ := run(t, ctx, c, "sh", "-c", "grep -c 'BEGIN CERTIFICATE' "+SystemCABundlePath)
 	assert.Regexp(t, `^1[0-9]{2}\n$`, stdout, "a Debian bookworm bundle holds 100-odd CAs")
 }
+
+func TestChooseBase(t *testing.T) {
+	ctx := context.Background()
+	_, hostErr := planHostBase(ctx, baseSuite, basePackages, baseKey())
+	for _, env := range []string{"", "auto", "host", "debootstrap", "bogus"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(BaseFromEnv, env)
+			way, err := chooseBase(ctx)
+			switch {
+			case env == "bogus":
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "want host, debootstrap or auto")
+			case env == "debootstrap" || (hostErr != nil && env != "host"):
+				require.NoError(t, err)
+				assert.Equal(t, fromDebootstrap, way.from)
+				assert.Equal(t, baseKey(), way.key)
+				assert.Nil(t, way.host)
+			case hostErr != nil:
+				require.Error(t, err, "host forced where the host cannot")
+				assert.Contains(t, err.Error(), hostErr.Error())
+			default:
+				require.NoError(t, err)
+				assert.Equal(t, fromHost, way.from)
+				require.NotNil(t, way.host)
+				assert.NotEqual(t, baseKey(), way.key, "the host's key includes the installed versions")
+			}
+		})
+	}
+}

@@ -76,24 +76,31 @@ func shortHash(parts ...string) string {
 	return hex.EncodeToString(h[:])[:16]
 }
 
-// chooseBase returns how the base image is made (see [BaseFromEnv]) and
-// its key: for the host way, the recipe plus the installed versions.
-func chooseBase(ctx context.Context, log io.Writer) (from, key string, host *hostBase, err error) {
+// baseWay is how the base image is made, and its key: for the host way,
+// the recipe plus the installed versions.
+type baseWay struct {
+	from, key string
+	host      *hostBase
+	// notHost says why an automatic choice fell back to debootstrap.
+	notHost error
+}
+
+// chooseBase returns how the base image is made (see [BaseFromEnv]).
+func chooseBase(ctx context.Context) (baseWay, error) {
 	switch how := os.Getenv(BaseFromEnv); how {
 	case fromDebootstrap:
-		return fromDebootstrap, baseKey(), nil, nil
+		return baseWay{from: fromDebootstrap, key: baseKey()}, nil
 	case fromHost, "", "auto":
 		host, err := planHostBase(ctx, baseSuite, basePackages, baseKey())
 		if err == nil {
-			return fromHost, host.key, host, nil
+			return baseWay{from: fromHost, key: host.key, host: host}, nil
 		}
 		if how == fromHost {
-			return "", "", nil, fmt.Errorf("base image from the host's packages (%s=%s): %w", BaseFromEnv, how, err)
+			return baseWay{}, fmt.Errorf("base image from the host's packages (%s=%s): %w", BaseFromEnv, how, err)
 		}
-		fmt.Fprintf(log, "base image: not from the host's packages (%v): debootstrap\n", err)
-		return fromDebootstrap, baseKey(), nil, nil
+		return baseWay{from: fromDebootstrap, key: baseKey(), notHost: err}, nil
 	default:
-		return "", "", nil, fmt.Errorf("%s=%q: want host, debootstrap or auto", BaseFromEnv, how)
+		return baseWay{}, fmt.Errorf("%s=%q: want host, debootstrap or auto", BaseFromEnv, how)
 	}
 }
 
@@ -116,10 +123,11 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	from, key, host, err := chooseBase(ctx, log)
+	way, err := chooseBase(ctx)
 	if err != nil {
 		return "", err
 	}
+	key := way.key
 	tag := BaseRepo + ":" + key
 
 	cli, err := dockerClient(ctx)
@@ -149,11 +157,14 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 
 	start := time.Now()
 	var write func(io.Writer) error
-	if host != nil {
+	if way.host != nil {
 		fmt.Fprintf(log, "base image %s: from the host's packages, without the network: %d recipe packages, %d with their dependencies and the base system\n",
-			tag, len(basePackages), len(host.pkgs))
-		write = func(w io.Writer) error { return host.writeTar(ctx, w, log) }
+			tag, len(basePackages), len(way.host.pkgs))
+		write = func(w io.Writer) error { return way.host.writeTar(ctx, w, log) }
 	} else {
+		if way.notHost != nil {
+			fmt.Fprintf(log, "base image %s: not from the host's packages (%v): debootstrap\n", tag, way.notHost)
+		}
 		rootfs, err := cachedRootfs(ctx, rootfsCache, key, log)
 		if err != nil {
 			return "", fmt.Errorf("base image %s: %w", tag, err)
@@ -161,10 +172,10 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 		fmt.Fprintf(log, "base image %s: importing the debootstrap root filesystem %s\n", tag, rootfs)
 		write = func(w io.Writer) error { return writeRootfsTar(ctx, w, rootfs) }
 	}
-	if err := importTar(ctx, cli.Client, tag, key, from, write, log); err != nil {
+	if err := importTar(ctx, cli.Client, tag, key, way.from, write, log); err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
-	fmt.Fprintf(log, "built %s (from %s) in %s\n", tag, from, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(log, "built %s (from %s) in %s\n", tag, way.from, time.Since(start).Round(time.Millisecond))
 	return tag, nil
 }
 
