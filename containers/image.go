@@ -37,17 +37,18 @@ const (
 // The base image recipe. Changing any of it changes the tag; bump
 // baseRecipeVersion when the way the image is made changes.
 const (
-	baseRecipeVersion = "1"
+	baseRecipeVersion = "2"
 	baseSuite         = "bookworm"
 	baseVariant       = "minbase"
 	baseMirror        = "http://deb.debian.org/debian"
 )
 
-// basePackages are the atomics' tools: git, curl, wget, python3 (ssl),
-// rclone, ruby, node, perl with TLS, and what the harness runs in the
-// runner (procps, coreutils).
-var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "libio-socket-ssl-perl", "nodejs", "openssl",
-	"perl", "procps", "python3", "rclone", "ruby", "wget"}
+// basePackages are the atomics' tools (what their get_prereq_commands
+// install): git, curl, wget, python3 with requests and pip, rclone, ruby,
+// node, perl with TLS, ssh, and what the harness runs in the runner
+// (procps, coreutils).
+var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "libio-socket-ssl-perl", "nodejs", "openssh-client",
+	"openssl", "perl", "procps", "python3", "python3-pip", "python3-requests", "rclone", "ruby", "wget"}
 
 // BaseFromEnv chooses how the base image is made: "host" (from the host's
 // installed packages, an error where it cannot be), "debootstrap" (from
@@ -290,6 +291,11 @@ func importTar(ctx context.Context, cli *client.Client, tag, key, from string, w
 		Changes: []string{
 			"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			"ENV LANG=C.UTF-8",
+			// Node trusts the system store as Debian's build does
+			// (--openssl-use-def-ca-store), whichever build the image
+			// has: a host's may be NodeSource's, which reads only its own
+			// bundled CAs.
+			"ENV NODE_EXTRA_CA_CERTS=" + SystemCABundlePath,
 			"LABEL " + LabelImage + "=base " + LabelImage + ".key=" + key + " " + LabelImage + ".from=" + from,
 			`CMD ["/bin/bash"]`,
 		},
