@@ -179,6 +179,9 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
 	fmt.Fprintf(log, "built %s (from %s) in %s\n", tag, way.from, time.Since(start).Round(time.Millisecond))
+	if way.host != nil {
+		pruneImages(ctx, cli.Client, tag, log, LabelImage+"=base", LabelImage+".from="+fromHost)
+	}
 	return tag, nil
 }
 
@@ -444,16 +447,19 @@ func HarnessImage(ctx context.Context, base, binary string, log io.Writer) (stri
 		return "", fmt.Errorf("harness image %s: build finished but the tag does not exist", tag)
 	}
 	fmt.Fprintf(log, "built %s in %s\n", tag, time.Since(start).Round(time.Millisecond))
-	pruneHarnessImages(ctx, cli.Client, tag, log)
+	pruneImages(ctx, cli.Client, tag, log, LabelImage+"=harness")
 	return tag, nil
 }
 
-// pruneHarnessImages removes the harness images of earlier binaries, which
-// would otherwise pile up (one per build of the harness). An image a
-// container still uses is refused by the engine and kept, and images less
-// than an hour old are left to runs that may be starting at the same time.
-func pruneHarnessImages(ctx context.Context, cli *client.Client, keep string, log io.Writer) {
-	list, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", LabelImage+"=harness")})
+// pruneImages removes the images with all of labels ("key=value") but
+// keep: the harness images of earlier binaries (one per build of the
+// harness), the base images made from earlier versions of the host's
+// packages (one per upgrade), which would otherwise pile up. An image a
+// container still uses, or that others are built on, is refused by the
+// engine and kept, and images less than an hour old are left to runs that
+// may be starting at the same time.
+func pruneImages(ctx context.Context, cli *client.Client, keep string, log io.Writer, labels ...string) {
+	list, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", labels...)})
 	if err != nil {
 		return
 	}
@@ -462,7 +468,7 @@ func pruneHarnessImages(ctx context.Context, cli *client.Client, keep string, lo
 			continue
 		}
 		if _, err := cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{PruneChildren: true}); err == nil {
-			fmt.Fprintf(log, "removed the older harness image %v\n", img.RepoTags)
+			fmt.Fprintf(log, "removed the older image %v\n", img.RepoTags)
 		}
 	}
 }
