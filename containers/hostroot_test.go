@@ -187,3 +187,23 @@ func TestHostRootfsTar(t *testing.T) {
 		assert.NotContains(t, bundle, strings.TrimSpace(string(b)), "%s is the host's own CA", f)
 	}
 }
+
+func TestLockFileSaysItWaits(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "build.lock")
+	var log bytes.Buffer
+	unlock, err := lockFile(context.Background(), path, &log)
+	require.NoError(t, err)
+	assert.Empty(t, log.String(), "a free lock is taken without a word")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = lockFile(ctx, path, &log)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, 1, strings.Count(log.String(), "waiting for another process's build to finish"), log.String())
+
+	unlock()
+	unlock, err = lockFile(context.Background(), path, &log)
+	require.NoError(t, err)
+	unlock()
+}

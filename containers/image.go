@@ -149,7 +149,7 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(rootfsCache, key+".lock"))
+	unlock, err := lockFile(ctx, filepath.Join(rootfsCache, key+".lock"), log)
 	if err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
@@ -550,7 +550,7 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string, log io.Write
 		return out, nil
 	}
 	// One build per key: a concurrent caller waits, then finds the file.
-	unlock, err := lockFile(ctx, dir+".lock")
+	unlock, err := lockFile(ctx, dir+".lock", log)
 	if err != nil {
 		return "", fmt.Errorf("static binary: %w", err)
 	}

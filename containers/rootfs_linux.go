@@ -20,13 +20,14 @@ import (
 )
 
 // lockFile takes an exclusive flock on path, polling so that ctx can cancel
-// the wait. The returned func releases it.
-func lockFile(ctx context.Context, path string) (func(), error) {
+// the wait, which it says on log (another process is building what the
+// lock guards). The returned func releases it.
+func lockFile(ctx context.Context, path string, log io.Writer) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	for {
+	for waited := false; ; waited = true {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			return func() {
@@ -37,6 +38,9 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !waited {
+			fmt.Fprintf(log, "waiting for another process's build to finish (it holds %s)\n", path)
 		}
 		select {
 		case <-ctx.Done():

@@ -10,7 +10,7 @@ import (
 
 var errNotLinux = errors.New("building the base image needs Linux (debootstrap)")
 
-func lockFile(context.Context, string) (func(), error) { return nil, errNotLinux }
+func lockFile(context.Context, string, io.Writer) (func(), error) { return nil, errNotLinux }
 
 func runDebootstrap(context.Context, string, []string, io.Writer) error { return errNotLinux }
 
