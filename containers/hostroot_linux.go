@@ -73,10 +73,10 @@ var docPrefixes = []string{"usr/share/doc", "usr/share/man", "usr/share/info", "
 
 // writeTar streams the root filesystem as a tar (for an image import):
 // every file dpkg lists for the packages, at its real path (the usr-merged
-// /bin, /lib... are links), their parent folders, the alternatives links
-// that point into them, and what the packages' maintainer scripts would
-// have made (passwd, group, nsswitch.conf, the CA bundle and its links,
-// the ld.so cache, dpkg's status). Progress, one line a phase, goes to log.
+// /bin, /lib... are links), their parent folders, the alternatives' links
+// that point into them, the CA links, and what the maintainer scripts
+// would have made (passwd, group, nsswitch.conf, the CA bundle, the ld.so
+// cache, dpkg's status). Progress, one line a phase, goes to log.
 func (h *hostBase) writeTar(ctx context.Context, w io.Writer, log io.Writer) error {
 	specs := make([]string, len(h.pkgs))
 	keep := map[string]bool{}
@@ -106,24 +106,23 @@ func (h *hostBase) writeTar(ctx context.Context, w io.Writer, log io.Writer) err
 		return filepath.Join(rdir, base), true
 	}
 	var listed, missing, docs int
-	addHost := func(p string) bool {
+	addHost := func(p string) {
 		real, ok := realPath(p)
 		if !ok || real == "/" {
-			return false
+			return
 		}
 		rel := strings.TrimPrefix(real, "/")
 		for _, d := range docPrefixes {
 			if rel == d || strings.HasPrefix(rel, d+"/") {
 				docs++
-				return false
+				return
 			}
 		}
 		if _, err := os.Lstat(real); err != nil {
 			missing++
-			return false
+			return
 		}
 		entries[rel] = rootEntry{host: real}
-		return true
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
@@ -199,11 +198,16 @@ func (h *hostBase) writeTar(ctx context.Context, w io.Writer, log io.Writer) err
 			entries[dir] = rootEntry{host: "/" + dir}
 		}
 	}
+	return writeRootEntries(ctx, w, entries, log)
+}
+
+// writeRootEntries writes entries as a tar, by name (so a folder comes
+// before what it holds), saying every few seconds how far it is.
+func writeRootEntries(ctx context.Context, w io.Writer, entries map[string]rootEntry, log io.Writer) error {
 	names := make([]string, 0, len(entries))
 	for rel := range entries {
 		names = append(names, rel)
 	}
-	// Sorted, a folder comes before what it holds.
 	slices.Sort(names)
 
 	tw := tar.NewWriter(w)
