@@ -13,16 +13,26 @@ import (
 	"strings"
 )
 
+// CacheEnv names the folder this package keeps its cache in (the base
+// root filesystem, static binaries, CA bundles), in place of
+// t1567-harness in the user's cache folder: a test or a cold-start
+// measurement points it at a folder of its own.
+const CacheEnv = "T1567_HARNESS_CACHE"
+
 // cacheDir is this package's folder in the user's cache folder
-// ($XDG_CACHE_HOME or ~/.cache on Linux), made on first use. Where the
-// user has none (no HOME), the temporary folder stands in: still one fixed
-// place, so nothing piles up.
+// ($XDG_CACHE_HOME or ~/.cache on Linux, or $T1567_HARNESS_CACHE), made
+// on first use. Where the user has none (no HOME), the temporary folder
+// stands in: still one fixed place, so nothing piles up.
 func cacheDir(sub string) (string, error) {
-	root, err := os.UserCacheDir()
-	if err != nil {
-		root = os.TempDir()
+	base := os.Getenv(CacheEnv)
+	if base == "" {
+		root, err := os.UserCacheDir()
+		if err != nil {
+			root = os.TempDir()
+		}
+		base = filepath.Join(root, "t1567-harness")
 	}
-	dir := filepath.Join(root, "t1567-harness", sub)
+	dir := filepath.Join(base, sub)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("cache folder: %w", err)
 	}

@@ -3,12 +3,14 @@
 //
 // # Images
 //
-// Nothing is ever pulled from a registry. [BaseImage] builds a Debian
-// bookworm root filesystem with debootstrap (variant minbase) and imports it
-// through the Docker API; [HarnessImage] adds one static harness binary on
-// top of it with a Dockerfile build. Both tags are content-addressed (a hash
-// of the recipe, or of the base tag and the binary's sha256), so an existing
-// tag is reused as is.
+// Nothing is ever pulled from a registry. [BaseImage] makes a Debian
+// bookworm root filesystem with the atomics' tools, from the host's own
+// installed packages where the host can provide them (no network), else
+// with debootstrap (variant minbase), and imports it through the Docker
+// API; [HarnessImage] adds one static harness binary on top of it with a
+// Dockerfile build. Both tags are content-addressed (a hash of the recipe
+// and, from the host, the installed versions; or of the base tag and the
+// binary's sha256), so an existing tag is reused as is.
 //
 // # Containers
 //

@@ -37,13 +37,33 @@ const (
 // The base image recipe. Changing any of it changes the tag; bump
 // baseRecipeVersion when the way the image is made changes.
 const (
-	baseRecipeVersion = "1"
+	baseRecipeVersion = "2"
 	baseSuite         = "bookworm"
 	baseVariant       = "minbase"
 	baseMirror        = "http://deb.debian.org/debian"
 )
 
-var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "procps", "python3", "rclone", "wget"}
+// basePackages are the atomics' tools (what their get_prereq_commands
+// install): git, curl, wget, python3 with requests and pip, rclone, ruby,
+// node, perl with TLS, and what the harness runs in the runner (procps,
+// coreutils). Not openssh-client: the emulator's container serves no SSH,
+// so the git-over-SSH atomic is better not run (its prerequisite says
+// why) than run to a refused connection.
+var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "libio-socket-ssl-perl", "nodejs",
+	"openssl", "perl", "procps", "python3", "python3-pip", "python3-requests", "rclone", "ruby", "wget"}
+
+// BaseFromEnv chooses how the base image is made: "host" (from the host's
+// installed packages, an error where it cannot be), "debootstrap" (from
+// the network), or unset or "auto": from the host where it can be, else
+// debootstrap.
+const BaseFromEnv = "T1567_HARNESS_BASE_FROM"
+
+// The ways a base image is made, also the value of its LabelImage+".from"
+// label.
+const (
+	fromHost        = "host"
+	fromDebootstrap = "debootstrap"
+)
 
 // baseKey is the content hash of the base image recipe.
 func baseKey() string {
@@ -59,20 +79,58 @@ func shortHash(parts ...string) string {
 	return hex.EncodeToString(h[:])[:16]
 }
 
+// baseWay is how the base image is made, and its key: for the host way,
+// the recipe plus the installed versions.
+type baseWay struct {
+	from, key string
+	host      *hostBase
+	// notHost says why an automatic choice fell back to debootstrap.
+	notHost error
+}
+
+// chooseBase returns how the base image is made (see [BaseFromEnv]).
+func chooseBase(ctx context.Context) (baseWay, error) {
+	switch how := os.Getenv(BaseFromEnv); how {
+	case fromDebootstrap:
+		return baseWay{from: fromDebootstrap, key: baseKey()}, nil
+	case fromHost, "", "auto":
+		host, err := planHostBase(ctx, baseSuite, basePackages, baseKey())
+		if err == nil {
+			return baseWay{from: fromHost, key: host.key, host: host}, nil
+		}
+		if how == fromHost {
+			return baseWay{}, fmt.Errorf("base image from the host's packages (%s=%s): %w", BaseFromEnv, how, err)
+		}
+		return baseWay{from: fromDebootstrap, key: baseKey(), notHost: err}, nil
+	default:
+		return baseWay{}, fmt.Errorf("%s=%q: want host, debootstrap or auto", BaseFromEnv, how)
+	}
+}
+
 // BaseImage returns the tag of the base image, t1567-harness/base:<key>,
-// building it once per machine from a root filesystem kept in the user's
-// cache folder under the same key: a debootstrap (variant minbase, Debian
-// bookworm, from deb.debian.org) root filesystem with git, curl, python3,
-// wget, ca-certificates, coreutils and procps, imported through the Docker API
-// (the docker CLI is not needed). An existing image with that tag is reused;
-// a missing one is imported from the cached root filesystem in seconds.
-// Debootstrapping needs root, debootstrap and the network, and takes about a
-// minute; progress is written to log (which may be nil).
+// built once per machine with the recipe's packages (basePackages: the
+// atomics' tools) in one of two ways (see [BaseFromEnv]). Where the host
+// is Debian of the recipe's suite with every recipe package installed, the
+// root filesystem is made from the host's own packages, without the
+// network, in seconds: the files dpkg lists for them and their dependency
+// closure, streamed as a tar into the engine; the key then includes every
+// version, so an upgrade on the host makes a new image. Otherwise it is a
+// debootstrap (variant minbase, Debian bookworm, from deb.debian.org) root
+// filesystem, kept in the user's cache folder under the recipe's key and
+// imported from there; debootstrapping needs root, debootstrap and the
+// network, and takes a minute or more. Either way the image is imported
+// through the Docker API (the docker CLI is not needed), labelled with the
+// way it was made, and an existing image with the tag is reused as is.
+// Progress is written to log (which may be nil), one line a phase.
 func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	key := baseKey()
+	way, err := chooseBase(ctx)
+	if err != nil {
+		return "", err
+	}
+	key := way.key
 	tag := BaseRepo + ":" + key
 
 	cli, err := dockerClient(ctx)
@@ -91,7 +149,7 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(rootfsCache, key+".lock"))
+	unlock, err := lockFile(ctx, filepath.Join(rootfsCache, key+".lock"), log)
 	if err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
@@ -101,15 +159,29 @@ func BaseImage(ctx context.Context, log io.Writer) (string, error) {
 	}
 
 	start := time.Now()
-	rootfs, err := cachedRootfs(ctx, rootfsCache, key, log)
-	if err != nil {
+	var write func(io.Writer) error
+	if way.host != nil {
+		fmt.Fprintf(log, "base image %s: from the host's packages, without the network: %d recipe packages, %d with their dependencies and the base system\n",
+			tag, len(basePackages), len(way.host.pkgs))
+		write = func(w io.Writer) error { return way.host.writeTar(ctx, w, log) }
+	} else {
+		if way.notHost != nil {
+			fmt.Fprintf(log, "base image %s: not from the host's packages (%v): debootstrap\n", tag, way.notHost)
+		}
+		rootfs, err := cachedRootfs(ctx, rootfsCache, key, log)
+		if err != nil {
+			return "", fmt.Errorf("base image %s: %w", tag, err)
+		}
+		fmt.Fprintf(log, "base image %s: importing the debootstrap root filesystem %s\n", tag, rootfs)
+		write = func(w io.Writer) error { return writeRootfsTar(ctx, w, rootfs) }
+	}
+	if err := importTar(ctx, cli.Client, tag, key, way.from, write, log); err != nil {
 		return "", fmt.Errorf("base image %s: %w", tag, err)
 	}
-	fmt.Fprintf(log, "importing %s as %s\n", rootfs, tag)
-	if err := importRootfs(ctx, cli.Client, rootfs, tag, key, log); err != nil {
-		return "", fmt.Errorf("base image %s: %w", tag, err)
+	fmt.Fprintf(log, "built %s (from %s) in %s\n", tag, way.from, time.Since(start).Round(time.Millisecond))
+	if way.host != nil {
+		pruneImages(ctx, cli.Client, tag, log, LabelImage+"=base", LabelImage+".from="+fromHost)
 	}
-	fmt.Fprintf(log, "built %s in %s\n", tag, time.Since(start).Round(time.Second))
 	return tag, nil
 }
 
@@ -209,20 +281,27 @@ func trimRootfs(rootfs string) {
 	}
 }
 
-// importRootfs streams rootfs as a tar into the engine's image import.
-func importRootfs(ctx context.Context, cli *client.Client, rootfs, tag, key string, log io.Writer) error {
+// importTar streams the root filesystem write writes, as a tar, into the
+// engine's image import, tagged tag and labelled with key and from (the way
+// it was made).
+func importTar(ctx context.Context, cli *client.Client, tag, key, from string, write func(io.Writer) error, log io.Writer) error {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(writeRootfsTar(ctx, pw, rootfs))
+		pw.CloseWithError(write(pw))
 	}()
 	defer pr.Close()
 
 	res, err := cli.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, tag, client.ImageImportOptions{
-		Message: "t1567 harness base: debootstrap " + baseVariant + " " + baseSuite,
+		Message: "t1567 harness base " + baseSuite + ", from " + from,
 		Changes: []string{
 			"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			"ENV LANG=C.UTF-8",
-			"LABEL " + LabelImage + "=base " + LabelImage + ".key=" + key,
+			// Node trusts the system store as Debian's build does
+			// (--openssl-use-def-ca-store), whichever build the image
+			// has: a host's may be NodeSource's, which reads only its own
+			// bundled CAs.
+			"ENV NODE_EXTRA_CA_CERTS=" + SystemCABundlePath,
+			"LABEL " + LabelImage + "=base " + LabelImage + ".key=" + key + " " + LabelImage + ".from=" + from,
 			`CMD ["/bin/bash"]`,
 		},
 	})
@@ -368,16 +447,19 @@ func HarnessImage(ctx context.Context, base, binary string, log io.Writer) (stri
 		return "", fmt.Errorf("harness image %s: build finished but the tag does not exist", tag)
 	}
 	fmt.Fprintf(log, "built %s in %s\n", tag, time.Since(start).Round(time.Millisecond))
-	pruneHarnessImages(ctx, cli.Client, tag, log)
+	pruneImages(ctx, cli.Client, tag, log, LabelImage+"=harness")
 	return tag, nil
 }
 
-// pruneHarnessImages removes the harness images of earlier binaries, which
-// would otherwise pile up (one per build of the harness). An image a
-// container still uses is refused by the engine and kept, and images less
-// than an hour old are left to runs that may be starting at the same time.
-func pruneHarnessImages(ctx context.Context, cli *client.Client, keep string, log io.Writer) {
-	list, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", LabelImage+"=harness")})
+// pruneImages removes the images with all of labels ("key=value") but
+// keep: the harness images of earlier binaries (one per build of the
+// harness), the base images made from earlier versions of the host's
+// packages (one per upgrade), which would otherwise pile up. An image a
+// container still uses, or that others are built on, is refused by the
+// engine and kept, and images less than an hour old are left to runs that
+// may be starting at the same time.
+func pruneImages(ctx context.Context, cli *client.Client, keep string, log io.Writer, labels ...string) {
+	list, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", labels...)})
 	if err != nil {
 		return
 	}
@@ -386,7 +468,7 @@ func pruneHarnessImages(ctx context.Context, cli *client.Client, keep string, lo
 			continue
 		}
 		if _, err := cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{PruneChildren: true}); err == nil {
-			fmt.Fprintf(log, "removed the older harness image %v\n", img.RepoTags)
+			fmt.Fprintf(log, "removed the older image %v\n", img.RepoTags)
 		}
 	}
 }
@@ -468,7 +550,7 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string, log io.Write
 		return out, nil
 	}
 	// One build per key: a concurrent caller waits, then finds the file.
-	unlock, err := lockFile(ctx, dir+".lock")
+	unlock, err := lockFile(ctx, dir+".lock", log)
 	if err != nil {
 		return "", fmt.Errorf("static binary: %w", err)
 	}

@@ -20,13 +20,14 @@ import (
 )
 
 // lockFile takes an exclusive flock on path, polling so that ctx can cancel
-// the wait. The returned func releases it.
-func lockFile(ctx context.Context, path string) (func(), error) {
+// the wait, which it says on log (another process is building what the
+// lock guards). The returned func releases it.
+func lockFile(ctx context.Context, path string, log io.Writer) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	for {
+	for waited := false; ; waited = true {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			return func() {
@@ -37,6 +38,9 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !waited {
+			fmt.Fprintf(log, "waiting for another process's build to finish (it holds %s)\n", path)
 		}
 		select {
 		case <-ctx.Done():
@@ -96,7 +100,6 @@ func removeRootfs(dir string) {
 // /proc and /sys left out (the runtime provides them).
 func writeRootfsTar(ctx context.Context, w io.Writer, root string) error {
 	tw := tar.NewWriter(w)
-	type inode struct{ dev, ino uint64 }
 	links := map[inode]string{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -124,56 +127,70 @@ func writeRootfsTar(ctx context.Context, w io.Writer, root string) error {
 		if err != nil {
 			return err
 		}
-		if info.Mode()&(fs.ModeSocket|fs.ModeDevice|fs.ModeCharDevice|fs.ModeIrregular) != 0 {
-			return nil
-		}
-		var target string
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if target, err = os.Readlink(path); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, target)
-		if err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
-		}
-		hdr.Name = rel
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uname, hdr.Gname = "", ""
-		hdr.Format = tar.FormatPAX
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
-			if info.Mode().IsRegular() && st.Nlink > 1 {
-				key := inode{uint64(st.Dev), st.Ino}
-				if first, seen := links[key]; seen {
-					hdr.Typeflag = tar.TypeLink
-					hdr.Linkname = first
-					hdr.Size = 0
-					return tw.WriteHeader(hdr)
-				}
-				links[key] = rel
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
-		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if _, err := io.Copy(tw, f); err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
-		}
-		return nil
+		_, err = writeTarEntry(tw, path, rel, info, links)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("tar rootfs: %w", err)
 	}
 	return tw.Close()
+}
+
+// inode identifies a file, to keep hard links linked in a tar.
+type inode struct{ dev, ino uint64 }
+
+// writeTarEntry writes the file at path (as lstat describes it in info)
+// under the name rel: numeric owners, a hard link to the first name of
+// an inode seen before in links, sockets and devices left out. It returns
+// the bytes of content written.
+func writeTarEntry(tw *tar.Writer, path, rel string, info fs.FileInfo, links map[inode]string) (int64, error) {
+	if info.Mode()&(fs.ModeSocket|fs.ModeDevice|fs.ModeCharDevice|fs.ModeIrregular) != 0 {
+		return 0, nil
+	}
+	var target string
+	if info.Mode()&fs.ModeSymlink != 0 {
+		var err error
+		if target, err = os.Readlink(path); err != nil {
+			return 0, err
+		}
+	}
+	hdr, err := tar.FileInfoHeader(info, target)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", rel, err)
+	}
+	hdr.Name = rel
+	if info.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.Uname, hdr.Gname = "", ""
+	hdr.Format = tar.FormatPAX
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+		if info.Mode().IsRegular() && st.Nlink > 1 {
+			key := inode{uint64(st.Dev), st.Ino}
+			if first, seen := links[key]; seen {
+				hdr.Typeflag = tar.TypeLink
+				hdr.Linkname = first
+				hdr.Size = 0
+				return 0, tw.WriteHeader(hdr)
+			}
+			links[key] = rel
+		}
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return 0, fmt.Errorf("%s: %w", rel, err)
+	}
+	if !info.Mode().IsRegular() {
+		return 0, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err := io.Copy(tw, f)
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", rel, err)
+	}
+	return n, nil
 }
