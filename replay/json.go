@@ -459,13 +459,14 @@ func (p *jparser) value(depth int) (int32, error) {
 		} else if c == 'f' {
 			lit, kind = "false", jBool
 		}
-		if len(p.b)-p.i < len(lit) {
-			if !p.eof && bytes.HasPrefix([]byte(lit), p.b[p.i:]) {
-				return 0, errShort
-			}
-			return 0, jerr(p.i, "invalid literal")
-		}
 		for k := 1; k < len(lit); k++ {
+			// The same error wherever the buffer ends.
+			if p.i+k >= len(p.b) {
+				if !p.eof {
+					return 0, errShort
+				}
+				return 0, jerr(p.i, "invalid literal")
+			}
 			if p.b[p.i+k] != lit[k] {
 				return 0, jerr(p.i+k, "invalid character %q in literal %s (expecting %q)", p.b[p.i+k], lit, lit[k])
 			}

@@ -31,12 +31,17 @@ type readMode struct {
 
 func readWith(t testing.TB, in []byte, treeOnly, strict bool) readMode {
 	t.Helper()
-	var out readMode
-	r, err := Open("in", bytes.NewReader(in), Strict(strict),
-		OnSkip(func(e *RecordError) { out.skipped = append(out.skipped, e.Error()) }))
+	out, _ := readOpts(t, in, treeOnly, Strict(strict))
+	return out
+}
+
+// readOpts reads in with opts; r is nil if Open failed.
+func readOpts(t testing.TB, in []byte, treeOnly bool, opts ...Option) (out readMode, r *Reader) {
+	t.Helper()
+	r, err := Open("in", bytes.NewReader(in), append(opts, OnSkip(func(e *RecordError) { out.skipped = append(out.skipped, e.Error()) }))...)
 	if err != nil {
 		out.err = err.Error()
-		return out
+		return out, nil
 	}
 	if d, ok := r.dec.(*jsonDecoder); ok {
 		d.treeOnly = treeOnly
@@ -49,7 +54,7 @@ func readWith(t testing.TB, in []byte, treeOnly, strict bool) readMode {
 		out.events = append(out.events, ev)
 	}
 	out.stats = r.Stats()
-	return out
+	return out, r
 }
 
 // requireAgree reads in both ways, leniently and strictly, and requires
@@ -144,6 +149,12 @@ func TestFlatLineTakesFlatLines(t *testing.T) {
 // TestFlatLineReference: every JSON file of the reference corpus reads the
 // same both ways.
 func TestFlatLineReference(t *testing.T) {
+	eachReferenceJSON(t, func(raw []byte) { requireAgree(t, raw) })
+}
+
+// eachReferenceJSON calls f with each JSON file of the reference corpus.
+func eachReferenceJSON(t *testing.T, f func(raw []byte)) {
+	t.Helper()
 	dir, ok := reftest.Lookup(t, "telemetry")
 	if !ok {
 		t.Skipf("reference corpus not found at %s (set HARNESS_REFERENCE)", dir)
@@ -155,7 +166,7 @@ func TestFlatLineReference(t *testing.T) {
 		}
 		raw, err := os.ReadFile(p)
 		require.NoError(t, err)
-		requireAgree(t, raw)
+		f(raw)
 		n++
 		return nil
 	})

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -18,8 +15,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/t1567001/harness/internal/reftest"
 )
 
 // The parallel JSON-lines reader is held to the sequential one: on any
@@ -34,20 +29,10 @@ func batchSize(n int) Option { return func(r *Reader) { r.batch = n } }
 // readPar reads in with n workers; parallel says whether the pipeline ran.
 func readPar(t testing.TB, in []byte, strict bool, workers, batch int) (out readMode, parallel bool) {
 	t.Helper()
-	r, err := Open("in", bytes.NewReader(in), Strict(strict), Workers(workers), batchSize(batch),
-		OnSkip(func(e *RecordError) { out.skipped = append(out.skipped, e.Error()) }))
-	if err != nil {
-		out.err = err.Error()
+	out, r := readOpts(t, in, false, Strict(strict), Workers(workers), batchSize(batch))
+	if r == nil {
 		return out, false
 	}
-	for ev, err := range r.All() {
-		if err != nil {
-			out.err = err.Error()
-			break
-		}
-		out.events = append(out.events, ev)
-	}
-	out.stats = r.Stats()
 	d, ok := r.dec.(*jsonDecoder)
 	return out, ok && d.par != nil
 }
@@ -158,23 +143,7 @@ func TestParallelGzip(t *testing.T) {
 // TestParallelReference: every JSON file of the reference corpus reads
 // the same both ways, cut into small batches.
 func TestParallelReference(t *testing.T) {
-	dir, ok := reftest.Lookup(t, "telemetry")
-	if !ok {
-		t.Skipf("reference corpus not found at %s (set HARNESS_REFERENCE)", dir)
-	}
-	n := 0
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() || !(strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".jsonl")) {
-			return err
-		}
-		raw, err := os.ReadFile(p)
-		require.NoError(t, err)
-		requireParallelAgrees(t, raw, 100, 4096)
-		n++
-		return nil
-	})
-	require.NoError(t, err)
-	assert.NotZero(t, n, "JSON files in the reference corpus")
+	eachReferenceJSON(t, func(raw []byte) { requireParallelAgrees(t, raw, 100, 4096) })
 }
 
 // FuzzParallelAgreesWithSequential holds the parallel reader to the
