@@ -109,8 +109,8 @@ func Workers(n int) Option { return func(r *Reader) { r.workers = n } }
 
 // defaultBatch is how many bytes of JSON lines a worker reads at a time:
 // large enough that handing batches over costs little, small enough that
-// the batches in flight stay a few MiB.
-const defaultBatch = 512 << 10
+// the batches in flight (and the events read from them) stay a few MiB.
+const defaultBatch = 256 << 10
 
 // decoder reads records of one format. next returns a *RecordError for a
 // record that can be skipped; any other error ends the read.
