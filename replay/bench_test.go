@@ -226,7 +226,13 @@ func BenchmarkReplayXMLToVerdicts(b *testing.B) { benchToVerdicts(b, "xml") }
 // BenchmarkReplayJSONLToVerdicts is the same over JSON lines.
 func BenchmarkReplayJSONLToVerdicts(b *testing.B) { benchToVerdicts(b, "jsonl") }
 
-func benchToVerdicts(b *testing.B, kind string) {
+// BenchmarkReplayJSONLToVerdictsSequential reads in the caller's
+// goroutine only: the same run's baseline for the one above.
+func BenchmarkReplayJSONLToVerdictsSequential(b *testing.B) {
+	benchToVerdicts(b, "jsonl", replay.Workers(1))
+}
+
+func benchToVerdicts(b *testing.B, kind string, opts ...replay.Option) {
 	files, n := benchEvents(b)
 	rule := seedRule(b)
 	rows := 0
@@ -237,7 +243,7 @@ func benchToVerdicts(b *testing.B, kind string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rd, err := replay.Open(kind, f, replay.Strict(true))
+		rd, err := replay.Open(kind, f, append(opts, replay.Strict(true))...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -262,13 +268,17 @@ func benchToVerdicts(b *testing.B, kind string) {
 	b.ReportMetric(float64(rows), "rows")
 }
 
-// BenchmarkReplayJSONLRead is the JSON lines reader alone.
+// BenchmarkReplayJSONLRead is the JSON lines reader alone, on every core.
 func BenchmarkReplayJSONLRead(b *testing.B) { benchRead(b, "jsonl") }
+
+// BenchmarkReplayJSONLReadSequential is the JSON lines reader in the
+// caller's goroutine only: the same run's baseline for the one above.
+func BenchmarkReplayJSONLReadSequential(b *testing.B) { benchRead(b, "jsonl", replay.Workers(1)) }
 
 // BenchmarkReplayXMLRead is the Event XML reader alone.
 func BenchmarkReplayXMLRead(b *testing.B) { benchRead(b, "xml") }
 
-func benchRead(b *testing.B, kind string) {
+func benchRead(b *testing.B, kind string, opts ...replay.Option) {
 	files, n := benchEvents(b)
 	cpu0 := cpuTime()
 	for b.Loop() {
@@ -276,7 +286,7 @@ func benchRead(b *testing.B, kind string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rd, err := replay.Open(kind, f, replay.Strict(true))
+		rd, err := replay.Open(kind, f, append(opts, replay.Strict(true))...)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -63,6 +63,13 @@ type jsonDecoder struct {
 	firstName int32                  // the name that came first last, or -1
 	last      [roleSource + 1]string // by role: the value it had last, where it repeats
 	treeOnly  bool
+	// par, once running, reads the rest of the file on every core; until
+	// the first object is read, parOpts says whether it may (jsonpar.go).
+	par     *jsonPipeline
+	parOpts *parOptions
+	// multiLine is true when the first object spans lines (pretty-printed
+	// JSON, which stays with one decoder).
+	multiLine bool
 }
 
 func newJSONDecoder(file string, r io.Reader) *jsonDecoder {
@@ -92,10 +99,22 @@ func jerr(at int, format string, args ...any) error {
 }
 
 func (d *jsonDecoder) next() (event.Event, error) {
-	for {
-		if d.w.err != nil {
-			return event.Event{}, fmt.Errorf("%s: %w", d.file, d.w.err)
+	if d.par != nil {
+		return d.par.next()
+	}
+	ev, err := d.record()
+	if d.parOpts != nil {
+		var re *RecordError
+		if err == nil || errors.As(err, &re) {
+			d.goParallel()
 		}
+	}
+	return ev, err
+}
+
+// record reads the next record in this goroutine.
+func (d *jsonDecoder) record() (event.Event, error) {
+	for {
 		if !d.head {
 			if len(d.w.b)-d.w.off < 3 && d.w.more() {
 				continue
@@ -113,6 +132,11 @@ func (d *jsonDecoder) next() (event.Event, error) {
 			if !p.eof {
 				d.w.more() // at the end, parse once more knowing it
 				continue
+			}
+			// A read error ends the input after the records read whole
+			// before it, however the reads fell.
+			if d.w.err != nil {
+				return event.Event{}, fmt.Errorf("%s: %w", d.file, d.w.err)
 			}
 			if !ok && p.i >= len(p.b) {
 				return event.Event{}, io.EOF
@@ -148,25 +172,11 @@ func (d *jsonDecoder) skipRecord(p *jparser, err error) error {
 		re.Line = d.w.lineAt(start)
 	}
 	from := start
+	again := false // from begins a line to look at again, with more input
 	for {
-		k := bytes.IndexByte(d.w.b[from:], '\n')
-		if k >= 0 {
-			from += k + 1
-			// A line that starts in its first column with anything but
-			// the end of an object or array, a blank or a "Record N" line
-			// begins the next record: the next JSON line, or the next
-			// top-level object of a pretty-printed stream (whose inner
-			// lines are indented).
-			j := from
-			for j < len(d.w.b) && (d.w.b[j] == ' ' || d.w.b[j] == '\t' || d.w.b[j] == '\r') {
-				j++
-			}
-			if j == from && j < len(d.w.b) && !strings.ContainsRune("}]R\n", rune(d.w.b[j])) {
-				d.w.advance(from)
-				return re
-			}
-			if j >= len(d.w.b) && !d.w.eof {
-				// Decide once more input is here.
+		if !again {
+			k := bytes.IndexByte(d.w.b[from:], '\n')
+			if k < 0 {
 				rel := from - d.w.off
 				if !d.w.more() {
 					break
@@ -174,13 +184,31 @@ func (d *jsonDecoder) skipRecord(p *jparser, err error) error {
 				from = d.w.off + rel
 				continue
 			}
-			continue
+			from += k + 1
 		}
-		rel := from - d.w.off
-		if !d.w.more() {
-			break
+		again = false
+		// A line that starts in its first column with anything but the
+		// end of an object or array, a blank or a "Record N" line begins
+		// the next record: the next JSON line, or the next top-level
+		// object of a pretty-printed stream (whose inner lines are
+		// indented).
+		j := from
+		for j < len(d.w.b) && (d.w.b[j] == ' ' || d.w.b[j] == '\t' || d.w.b[j] == '\r') {
+			j++
 		}
-		from = d.w.off + rel
+		if j == from && j < len(d.w.b) && !strings.ContainsRune("}]R\n", rune(d.w.b[j])) {
+			d.w.advance(from)
+			return re
+		}
+		if j >= len(d.w.b) && !d.w.eof {
+			// Decide once more input is here.
+			rel := from - d.w.off
+			if !d.w.more() {
+				break
+			}
+			from = d.w.off + rel
+			again = true
+		}
 	}
 	d.w.advance(len(d.w.b))
 	return re
@@ -268,6 +296,9 @@ func (p *jparser) top() (event.Event, bool, error) {
 					continue
 				}
 				return event.Event{}, false, jerr(j, "unexpected data after the JSON object")
+			}
+			if d.objects == 1 && bytes.IndexByte(p.b[p.start:p.i], '\n') >= 0 {
+				d.multiLine = true
 			}
 			s := string(p.b[p.start:p.i])
 			ev, err := d.toEvent(s, string(d.arena), p.start, root)
@@ -428,13 +459,14 @@ func (p *jparser) value(depth int) (int32, error) {
 		} else if c == 'f' {
 			lit, kind = "false", jBool
 		}
-		if len(p.b)-p.i < len(lit) {
-			if !p.eof && bytes.HasPrefix([]byte(lit), p.b[p.i:]) {
-				return 0, errShort
-			}
-			return 0, jerr(p.i, "invalid literal")
-		}
 		for k := 1; k < len(lit); k++ {
+			// The same error wherever the buffer ends.
+			if p.i+k >= len(p.b) {
+				if !p.eof {
+					return 0, errShort
+				}
+				return 0, jerr(p.i, "invalid literal")
+			}
 			if p.b[p.i+k] != lit[k] {
 				return 0, jerr(p.i+k, "invalid character %q in literal %s (expecting %q)", p.b[p.i+k], lit, lit[k])
 			}

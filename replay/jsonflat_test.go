@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -30,12 +31,17 @@ type readMode struct {
 
 func readWith(t testing.TB, in []byte, treeOnly, strict bool) readMode {
 	t.Helper()
-	var out readMode
-	r, err := Open("in", bytes.NewReader(in), Strict(strict),
-		OnSkip(func(e *RecordError) { out.skipped = append(out.skipped, e.Error()) }))
+	out, _ := readOpts(t, in, treeOnly, Strict(strict))
+	return out
+}
+
+// readOpts reads in with opts; r is nil if Open failed.
+func readOpts(t testing.TB, in []byte, treeOnly bool, opts ...Option) (out readMode, r *Reader) {
+	t.Helper()
+	r, err := Open("in", bytes.NewReader(in), append(opts, OnSkip(func(e *RecordError) { out.skipped = append(out.skipped, e.Error()) }))...)
 	if err != nil {
 		out.err = err.Error()
-		return out
+		return out, nil
 	}
 	if d, ok := r.dec.(*jsonDecoder); ok {
 		d.treeOnly = treeOnly
@@ -48,7 +54,7 @@ func readWith(t testing.TB, in []byte, treeOnly, strict bool) readMode {
 		out.events = append(out.events, ev)
 	}
 	out.stats = r.Stats()
-	return out
+	return out, r
 }
 
 // requireAgree reads in both ways, leniently and strictly, and requires
@@ -143,6 +149,12 @@ func TestFlatLineTakesFlatLines(t *testing.T) {
 // TestFlatLineReference: every JSON file of the reference corpus reads the
 // same both ways.
 func TestFlatLineReference(t *testing.T) {
+	eachReferenceJSON(t, func(raw []byte) { requireAgree(t, raw) })
+}
+
+// eachReferenceJSON calls f with each JSON file of the reference corpus.
+func eachReferenceJSON(t *testing.T, f func(raw []byte)) {
+	t.Helper()
 	dir, ok := reftest.Lookup(t, "telemetry")
 	if !ok {
 		t.Skipf("reference corpus not found at %s (set HARNESS_REFERENCE)", dir)
@@ -154,7 +166,7 @@ func TestFlatLineReference(t *testing.T) {
 		}
 		raw, err := os.ReadFile(p)
 		require.NoError(t, err)
-		requireAgree(t, raw)
+		f(raw)
 		n++
 		return nil
 	})
@@ -174,13 +186,13 @@ func FuzzFlatLineAgreesWithTree(f *testing.F) {
 }
 
 // BenchmarkJSONLines reads the same flat Sysmon lines in memory with the
-// flat-line scanner and with the tree decoder alone, so that their ratio
-// comes from one run:
+// flat-line scanner on every core, on one, and with the tree decoder
+// alone on one, so that their ratios come from one run:
 //
 //	go test -run '^$' -bench JSONLines ./replay
 func BenchmarkJSONLines(b *testing.B) {
 	var buf bytes.Buffer
-	const n = 20000
+	const n = 200000
 	for i := range n {
 		fmt.Fprintf(&buf, `{"EventID":%d,"Provider":"Microsoft-Windows-Sysmon","ProviderGuid":"{5770385F-C22A-43E0-BF4C-06F5698FFBD9}","Version":5,"Level":4,"Task":1,"Opcode":0,"Keywords":"0x8000000000000000","TimeCreated":"2024-05-01T12:00:%02d.%09dZ","EventRecordID":%d,"ExecutionProcessID":2912,"ExecutionThreadID":3424,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"WS-%d.corp.local","UserID":"S-1-5-18","RuleName":"-","UtcTime":"2024-05-01 12:00:%02d.%03d","ProcessGuid":"{96128EA2-F212-5F7E-%04X-000000007F01}","ProcessId":"%d","Image":"C:\\Program Files\\Git\\cmd\\git%d.exe","CommandLine":"git push --force https://github.com/x/y%d.git","CurrentDirectory":"C:\\Users\\alice\\src\\","User":"CORP\\alice","LogonId":"0x8d4ac","IntegrityLevel":"Medium","Hashes":"SHA256=935C1861DF1F4018D698E8B65ABFA02D7E9037D8F68CA3C2065B6CA165D44AD2","ParentImage":"C:\\Windows\\explorer.exe","ParentCommandLine":"explorer.exe"}`+"\n",
 			1+i%4*2, i%60, i, i+1, i%8, i%60, i%1000, i%65536, 4000+i%5000, i%16, i)
@@ -189,11 +201,12 @@ func BenchmarkJSONLines(b *testing.B) {
 	for _, mode := range []struct {
 		name     string
 		treeOnly bool
-	}{{"flat", false}, {"tree", true}} {
+		workers  int
+	}{{"parallel", false, runtime.GOMAXPROCS(0)}, {"flat", false, 1}, {"tree", true, 1}} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.SetBytes(int64(len(in)))
 			for b.Loop() {
-				r, err := Open("bench", bytes.NewReader(in), Strict(true))
+				r, err := Open("bench", bytes.NewReader(in), Strict(true), Workers(mode.workers))
 				if err != nil {
 					b.Fatal(err)
 				}

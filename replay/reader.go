@@ -15,10 +15,12 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"runtime"
 
 	"github.com/t1567001/harness/event"
 )
@@ -97,28 +99,48 @@ func Strict(on bool) Option { return func(r *Reader) { r.strict = on } }
 // default skips are only counted.
 func OnSkip(f func(*RecordError)) Option { return func(r *Reader) { r.onSkip = f } }
 
+// Context makes the read end with ctx's error once ctx is done.
+func Context(ctx context.Context) Option { return func(r *Reader) { r.ctx = ctx } }
+
+// Workers sets how many goroutines read JSON lines (GOMAXPROCS by
+// default; 1 reads in the caller's goroutine). Other formats, and JSON
+// that is not one object per line, are read in the caller's goroutine.
+func Workers(n int) Option { return func(r *Reader) { r.workers = n } }
+
+// defaultBatch is how many bytes of JSON lines a worker reads at a time:
+// large enough that handing batches over costs little, small enough that
+// the batches in flight (and the events read from them) stay a few MiB.
+const defaultBatch = 256 << 10
+
 // decoder reads records of one format. next returns a *RecordError for a
 // record that can be skipped; any other error ends the read.
 type decoder interface {
 	next() (event.Event, error)
 }
 
-// Reader reads events from one file.
+// stopper is a decoder with goroutines to end.
+type stopper interface{ stop() }
+
+// Reader reads events from one file. A Reader that is not read to its end
+// (Next returning an error or io.EOF) must be closed.
 type Reader struct {
-	name   string
-	strict bool
-	onSkip func(*RecordError)
-	dec    decoder
-	stats  Stats
-	err    error
-	closer io.Closer
+	name    string
+	strict  bool
+	onSkip  func(*RecordError)
+	ctx     context.Context
+	workers int
+	batch   int
+	dec     decoder
+	stats   Stats
+	err     error
+	closer  io.Closer
 }
 
 // Open detects r's format from its first bytes and returns a Reader of its
 // events. name is used in errors and Stats. Unrecognised content is an
 // error naming the file.
 func Open(name string, r io.Reader, opts ...Option) (*Reader, error) {
-	rd := &Reader{name: name, stats: Stats{File: name}}
+	rd := &Reader{name: name, stats: Stats{File: name}, ctx: context.Background(), workers: runtime.GOMAXPROCS(0), batch: defaultBatch}
 	for _, o := range opts {
 		o(rd)
 	}
@@ -142,7 +164,9 @@ func Open(name string, r io.Reader, opts ...Option) (*Reader, error) {
 	case FormatXML:
 		rd.dec = newXMLDecoder(name, br)
 	case FormatJSON:
-		rd.dec = newJSONDecoder(name, br)
+		d := newJSONDecoder(name, br)
+		d.parOpts = &parOptions{ctx: rd.ctx, workers: rd.workers, batch: rd.batch, closer: &rd.closer}
+		rd.dec = d
 	case FormatEVTX:
 		rd.dec = newEVTXDecoder(name, br)
 	case FormatEmpty:
@@ -198,6 +222,11 @@ func (r *Reader) Stats() Stats { return r.stats }
 // cannot be read is skipped (and reported through OnSkip), or in strict
 // mode returned as a *RecordError that ends the read.
 func (r *Reader) Next() (event.Event, error) {
+	if r.err == nil && r.stats.Events%1024 == 0 {
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
 	for r.err == nil {
 		ev, err := r.dec.next()
 		if err == nil {
@@ -224,11 +253,29 @@ func (r *Reader) Next() (event.Event, error) {
 		}
 		r.err = err
 	}
+	r.release()
+	return event.Event{}, r.err
+}
+
+// Close ends the read and releases what it holds; the Stats stay.
+func (r *Reader) Close() error {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s: %w", r.name, errClosed)
+	}
+	r.release()
+	return nil
+}
+
+var errClosed = errors.New("reader closed")
+
+func (r *Reader) release() {
+	if s, ok := r.dec.(stopper); ok {
+		s.stop()
+	}
 	if r.closer != nil {
 		r.closer.Close()
 		r.closer = nil
 	}
-	return event.Event{}, r.err
 }
 
 // All iterates the events; an error other than the end of input is yielded

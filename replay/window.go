@@ -14,7 +14,10 @@ var errShort = errors.New("short buffer")
 // window is a sliding buffer over the input. Decoders parse records in
 // b[off:] by absolute index; more() keeps b[off:] and appends input.
 type window struct {
-	r    io.Reader
+	r io.Reader
+	// fill, when set, stands in for reading r: the parallel JSON reader
+	// feeds its windows whole batches of lines (jsonpar.go).
+	fill func(*window) bool
 	b    []byte
 	off  int
 	line int // line number of b[off], 1-based
@@ -31,6 +34,9 @@ func newWindow(r io.Reader) *window {
 func (w *window) more() bool {
 	if w.eof {
 		return false
+	}
+	if w.fill != nil {
+		return w.fill(w)
 	}
 	if w.off > 0 {
 		n := copy(w.b, w.b[w.off:])

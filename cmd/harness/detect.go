@@ -296,12 +296,13 @@ func eachEventOf(cmd *cobra.Command, stderr io.Writer, name string, strict bool,
 		return false, badInput(err)
 	}
 	defer fh.Close()
-	rd, err := replay.Open(name, fh, replay.Strict(strict), replay.OnSkip(func(e *replay.RecordError) {
+	rd, err := replay.Open(name, fh, replay.Strict(strict), replay.Context(cmd.Context()), replay.OnSkip(func(e *replay.RecordError) {
 		fmt.Fprintf(stderr, "skipped %v\n", e)
 	}))
 	if err != nil {
 		return false, badInput(err)
 	}
+	defer rd.Close()
 	stop := false
 	for ev, err := range rd.All() {
 		if err != nil {
