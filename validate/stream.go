@@ -114,7 +114,7 @@ func explain(ctx context.Context, r Rule, events []event.Event, want Outcome, ro
 func (r *SPLRule) Start(ctx context.Context, emit func(Row) error) Feed {
 	f := &splFeed{rule: r, first: -1}
 	f.view.opts = &r.opts
-	f.s = r.query.StreamResults(ctx, func(row spl.Result) error { return emit(toRow(row)) })
+	f.s = r.query.StreamResults(ctx, func(row spl.Result) error { return emit(f.toRow(row)) })
 	return f
 }
 
@@ -125,6 +125,10 @@ type splFeed struct {
 	// n counts the events pushed, first is the first one kept (or -1).
 	n, first int
 	kept     bool
+	// fields are the last row's fields, shared by the rows after it that
+	// have the same (a query's rows mostly do), clipped so that appending
+	// to one row's copies.
+	fields []string
 }
 
 func (f *splFeed) Push(ev *event.Event) error {
@@ -162,14 +166,17 @@ func (f *splFeed) Close() error {
 	return nil
 }
 
-func toRow(row spl.Result) Row {
+func (f *splFeed) toRow(row spl.Result) Row {
 	vals := make(map[string]string, len(row.Fields))
-	for i, f := range row.Fields {
+	for i, name := range row.Fields {
 		if v := row.Values[i]; !v.IsNull() {
-			vals[f] = v.String()
+			vals[name] = v.String()
 		}
 	}
-	return Row{Fields: slices.Clone(row.Fields), Values: vals, Sources: row.Sources}
+	if f.fields == nil || !slices.Equal(f.fields, row.Fields) {
+		f.fields = slices.Clip(slices.Clone(row.Fields))
+	}
+	return Row{Fields: f.fields, Values: vals, Sources: row.Sources}
 }
 
 // Start runs the rule file's Set over the stream (sigmaStream): matches go

@@ -29,6 +29,8 @@ import (
 
 // Row is one result row, its fields in the rule's order.
 type Row struct {
+	// Fields may be shared by the rows of one run: append to them, but
+	// copy them before changing one in place.
 	Fields []string
 	Values map[string]string
 	// Sources are the indexes, in the events the rule ran over, of the

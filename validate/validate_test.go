@@ -455,3 +455,25 @@ func TestElasticRuleExplainsAnUnwantedAlert(t *testing.T) {
 	_, err = NewElasticRule("public.toml", []byte("[rule]\ntype = \"eql\"\n"), nil)
 	assert.ErrorContains(t, err, "no ECS mapping")
 }
+
+// TestSPLRowsShareFields: rows of one query may share their field list,
+// yet appending to one row's fields leaves the others as they were, and a
+// row with other fields gets its own list.
+func TestSPLRowsShareFields(t *testing.T) {
+	r, err := NewSPLRule("t", `EventCode=1 | table host, Image, CommandLine | eval n=if(Image="x", 1, null())`, Options{})
+	require.NoError(t, err)
+	events := []event.Event{procEvent(ws, "y", "c", explorer), procEvent(ci, "x", "c", explorer), procEvent(ws, "y", "c", explorer), procEvent(ws, "y", "c", explorer)}
+	rows, err := Evaluate(context.Background(), r, events)
+	require.NoError(t, err)
+	require.Len(t, rows, 4)
+	three := []string{"host", "Image", "CommandLine"}
+	assert.Equal(t, three, rows[0].Fields)
+	assert.Equal(t, append(three, "n"), rows[1].Fields)
+	assert.Equal(t, three, rows[2].Fields)
+	rows[2].Fields = append(rows[2].Fields, "extra")
+	rows[3].Fields = append(rows[3].Fields, "other")
+	assert.Equal(t, append(three, "extra"), rows[2].Fields, "a row's own changes stay its own")
+	assert.Equal(t, append(three, "other"), rows[3].Fields)
+	assert.Equal(t, "1", rows[1].Values["n"])
+	assert.Equal(t, ws, rows[2].Values["host"])
+}

@@ -95,6 +95,18 @@ func (v Value) Detach() Value {
 	return v
 }
 
+// Str is v's text as stored: a string's, a field's; empty for a number
+// or a Boolean, and for a multivalue, whose values are apart.
+func (v Value) Str() string { return v.str }
+
+// WithStr returns v with its stored text replaced by s, which must equal
+// v.Str(): for a caller that copies the text of many values into one
+// string, as Detach does for one.
+func (v Value) WithStr(s string) Value {
+	v.str = s
+	return v
+}
+
 // IsNull reports whether v is null.
 func (v Value) IsNull() bool { return v.kind == KindNull }
 

@@ -609,12 +609,12 @@ func (s *Stream) Push(ev Fields) error {
 		return nil
 	}
 	// The row rests on this event: its index in the stream.
-	s.scratch.src = []int{s.n - 1}
 	if s.sink != nil {
 		s.kept++
-		s.sink.add(s.scratch.keep())
+		s.sink.add(s.scratch.keep(s.n - 1))
 		return nil
 	}
+	s.scratch.src = []int{s.n - 1}
 	if err := s.emitRecord(&s.scratch); err != nil {
 		s.err = err
 	}

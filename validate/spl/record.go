@@ -62,25 +62,30 @@ func (r *record) evLookup(slot int, name string) (string, bool) {
 	return e.val, e.present
 }
 
-func (r *record) clone() *record {
-	c := &record{ev: r.ev, cols: r.cols, src: r.src}
+// kept is a record held past its event, with the one source a pushed
+// event has, so that both come in one allocation.
+type kept struct {
+	record
+	src [1]int
+}
+
+// keep copies the record, which rests on the event numbered src, for a
+// command that holds it past the event (sort): after table or fields,
+// only the visible fields, their text and that of the pipeline's values
+// copied into one string, so that the rest of the event can be freed;
+// otherwise the whole event, as a map, so that a view over the caller's
+// event is not held.
+func (r *record) keep(src int) *record {
+	k := &kept{src: [1]int{src}}
+	c := &k.record
+	c.ev, c.cols, c.src = r.ev, r.cols, k.src[:]
 	if len(r.over) > 0 {
 		c.over = slices.Clone(r.over)
 	}
-	return c
-}
-
-// keep copies the record for a command that holds it past the event (sort):
-// after table or fields, only the visible fields, copied, so that the
-// rest of the event can be freed; otherwise the whole event, as a map, so
-// that a view over the caller's event is not held.
-func (r *record) keep() *record {
-	c := r.clone()
 	if r.cols == nil {
 		c.ev = materialise(r.ev)
 		return c
 	}
-	// The visible values, copied into one string.
 	ev := make(pairs, 0, len(r.cols))
 	size := 0
 	for _, n := range r.cols {
@@ -89,19 +94,38 @@ func (r *record) keep() *record {
 			size += len(v)
 		}
 	}
+	for i := range c.over {
+		if v := &c.over[i].val; v.Kind() == KindMulti {
+			*v = v.Detach() // rare: copied on its own
+		} else {
+			size += len(v.Str())
+		}
+	}
 	var b strings.Builder
 	b.Grow(size)
 	for _, p := range ev {
 		b.WriteString(p.value)
 	}
+	for _, o := range c.over {
+		if o.val.Kind() != KindMulti {
+			b.WriteString(o.val.Str())
+		}
+	}
 	all, at := b.String(), 0
+	next := func(n int) string {
+		s := all[at : at+n]
+		at += n
+		return s
+	}
 	for i := range ev {
-		ev[i].value, at = all[at:at+len(ev[i].value)], at+len(ev[i].value)
+		ev[i].value = next(len(ev[i].value))
+	}
+	for i := range c.over {
+		if v := &c.over[i].val; v.Kind() != KindMulti {
+			*v = v.WithStr(next(len(v.Str())))
+		}
 	}
 	c.ev = ev
-	for i := range c.over {
-		c.over[i].val = c.over[i].val.Detach()
-	}
 	return c
 }
 

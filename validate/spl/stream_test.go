@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -143,4 +144,50 @@ func TestStreamResultsMatchRows(t *testing.T) {
 	}
 	require.NoError(t, s.Close())
 	assert.Equal(t, [][]string{{"1", "x", "null", "none"}, {"1", "null", "y", "y"}}, texts)
+}
+
+// reused is an event whose text a reader overwrites after Push, as one
+// reusing its buffer would: what sort keeps must not rest on it.
+type reused struct{ buf []byte }
+
+func (r *reused) Field(name string) (string, bool) {
+	if name != "a" {
+		return "", false
+	}
+	return unsafe.String(&r.buf[0], len(r.buf)), true
+}
+
+func (r *reused) Each(f func(name, value string) bool) {
+	v, _ := r.Field("a")
+	f("a", v)
+}
+
+// TestSortKeepsItsOwnText: after table, sort keeps a record's event
+// values and the values eval computed from them (b rests on the event's
+// text, c on part of it) in its own memory, each with its source.
+func TestSortKeepsItsOwnText(t *testing.T) {
+	q, err := Parse(`* | eval b=a, c=substr(a, 2, 2), n=len(a), d="lit" | table a, b, c, n, d | sort - a`)
+	require.NoError(t, err)
+	var rows []Row
+	s := q.Stream(context.Background(), func(r Row) error { rows = append(rows, r); return nil })
+	ev := &reused{buf: make([]byte, 4)}
+	for _, a := range []string{"abcd", "wxyz", "klmn"} {
+		copy(ev.buf, a)
+		require.NoError(t, s.Push(ev))
+	}
+	copy(ev.buf, "____")
+	require.NoError(t, s.Close())
+	require.Len(t, rows, 3)
+	for i, want := range []struct {
+		a, c string
+		src  int
+	}{{"wxyz", "xy", 1}, {"klmn", "lm", 2}, {"abcd", "bc", 0}} {
+		assert.Equal(t, []string{"a", "b", "c", "n", "d"}, rows[i].Fields)
+		assert.Equal(t, want.a, rows[i].Get("a").String(), "row %d", i)
+		assert.Equal(t, want.a, rows[i].Get("b").String(), "row %d", i)
+		assert.Equal(t, want.c, rows[i].Get("c").String(), "row %d", i)
+		assert.Equal(t, "4", rows[i].Get("n").String(), "row %d", i)
+		assert.Equal(t, "lit", rows[i].Get("d").String(), "row %d", i)
+		assert.Equal(t, []int{want.src}, rows[i].Sources, "row %d", i)
+	}
 }
