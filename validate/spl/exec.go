@@ -345,27 +345,28 @@ func (s *sortSink) finish() []*record { return s.c.order(s.recs) }
 
 // order sorts recs stably and applies the limit.
 func (c *sortCmd) order(recs []*record) []*record {
-	// One block holds every record's keys.
+	// One block holds every record's keys, record i's at i*nk.
 	nk := len(c.keys)
-	flat := make([]sval, len(recs)*nk)
-	keys := make([][]sval, len(recs))
+	keys := make([]sval, len(recs)*nk)
 	for i, r := range recs {
-		keys[i] = flat[i*nk : (i+1)*nk : (i+1)*nk]
 		for j, k := range c.keys {
-			keys[i][j] = sortValue(r.get(k.field), k.field, k.as)
+			keys[i*nk+j] = sortValue(r.get(k.field), k.field, k.as)
 		}
 	}
 	idx := make([]int, len(recs))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(x, y int) bool {
-		a, b := keys[idx[x]], keys[idx[y]]
+	slices.SortStableFunc(idx, func(x, y int) int {
+		a, b := keys[x*nk:(x+1)*nk], keys[y*nk:(y+1)*nk]
 		for j, k := range c.keys {
 			// Results missing the field sort last in either direction.
 			if a[j].null || b[j].null {
 				if a[j].null != b[j].null {
-					return b[j].null
+					if b[j].null {
+						return -1
+					}
+					return 1
 				}
 				continue
 			}
@@ -374,10 +375,10 @@ func (c *sortCmd) order(recs []*record) []*record {
 				cmp = -cmp
 			}
 			if cmp != 0 {
-				return cmp < 0
+				return cmp
 			}
 		}
-		return false
+		return 0
 	})
 	out := make([]*record, len(recs))
 	for i, j := range idx {

@@ -144,6 +144,11 @@ func (r *record) getSlot(slot int, name string) Value {
 	if r.cols != nil && !slices.Contains(r.cols, name) {
 		return Value{}
 	}
+	return r.visible(slot, name)
+}
+
+// visible is getSlot for a field known to be visible.
+func (r *record) visible(slot int, name string) Value {
 	for i := len(r.over) - 1; i >= 0; i-- {
 		if r.over[i].name == name {
 			if r.over[i].del {
@@ -198,7 +203,7 @@ func (r *record) result(buf []Value) (Result, []Value) {
 	names := r.names()
 	buf = buf[:0]
 	for _, n := range names {
-		buf = append(buf, r.get(n))
+		buf = append(buf, r.visible(-1, n)) // names are the visible fields
 	}
 	return Result{Fields: names, Values: buf, Sources: r.src}, buf
 }
