@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/t1567001/harness/validate/core"
@@ -167,8 +168,75 @@ func (n *sNode) matchBare(r *record) bool {
 // shape. The parsed tree is kept as written for Explain.
 func optimize(n *sNode) *sNode {
 	n = flatten(n)
+	hoist(n)
 	compileSets(n)
 	return n
+}
+
+// hoist puts first in an AND the test that each branch of an OR in it
+// makes on one field: OR(AND(F=a, ...), AND(F=b, ...)) implies F IN
+// (a, b), so adding that test changes nothing it matches, and an event
+// no branch can match is turned away by one lookup before the AND's
+// other terms (rules branch on EventCode so). The ANDs and ORs hoist
+// sees are flatten's copies, not the tree kept for Explain.
+func hoist(n *sNode) {
+	for _, k := range n.kids {
+		hoist(k)
+	}
+	if n.op != sAnd {
+		return
+	}
+	var first []*sNode
+	for _, k := range n.kids {
+		if k.op != sOr {
+			continue
+		}
+		if h := implied(k); h != nil {
+			first = append(first, h)
+		}
+	}
+	if len(first) > 0 {
+		n.kids = append(first, n.kids...)
+	}
+}
+
+// implied returns the field=value test that every branch of or makes on
+// one field, as one node matching any of their values, or nil.
+func implied(or *sNode) *sNode {
+	for _, cand := range equalities(or.kids[0]) {
+		h := &sNode{op: sIn, field: cand.field, slot: cand.slot, cmp: "=", text: or.text, pos: or.pos}
+		for _, b := range or.kids {
+			i := slices.IndexFunc(equalities(b), func(t *sNode) bool { return t.field == cand.field })
+			if i < 0 {
+				h = nil
+				break
+			}
+			h.pats = append(h.pats, equalities(b)[i].pats...)
+		}
+		if h != nil {
+			return h
+		}
+	}
+	return nil
+}
+
+// equalities are the field=value terms a match of n needs: n itself, or
+// the children of an AND.
+func equalities(n *sNode) []*sNode {
+	isEq := func(t *sNode) bool { return t.op == sIn || t.op == sCmp && t.cmp == "=" }
+	if isEq(n) {
+		return []*sNode{n}
+	}
+	if n.op != sAnd {
+		return nil
+	}
+	var out []*sNode
+	for _, k := range n.kids {
+		if isEq(k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func compileSets(n *sNode) {
