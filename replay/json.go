@@ -276,7 +276,7 @@ func (p *jparser) top() (event.Event, bool, error) {
 			if d.objects > 0 && !d.audit && !d.inArray && !d.treeOnly {
 				if ev, end, ok := d.flatLine(p.b, p.i, p.eof); ok {
 					d.objects++
-					d.w.advance(end)
+					d.w.off = end // within the line: no newline to count
 					return ev, true, nil
 				}
 			}
