@@ -234,6 +234,7 @@ func BenchmarkReplayJSONLToVerdictsSequential(b *testing.B) {
 
 func benchToVerdicts(b *testing.B, kind string, opts ...replay.Option) {
 	files, n := benchEvents(b)
+	defer replay.TuneGC()() // as the CLI's replaying commands do
 	rule := seedRule(b)
 	rows := 0
 	cpu0 := cpuTime()
@@ -280,6 +281,7 @@ func BenchmarkReplayXMLRead(b *testing.B) { benchRead(b, "xml") }
 
 func benchRead(b *testing.B, kind string, opts ...replay.Option) {
 	files, n := benchEvents(b)
+	defer replay.TuneGC()() // as the CLI's replaying commands do
 	cpu0 := cpuTime()
 	for b.Loop() {
 		f, err := os.Open(files[kind])

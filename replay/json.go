@@ -143,11 +143,13 @@ func (d *jsonDecoder) record() (event.Event, error) {
 			}
 			err = jerr(len(p.b), "unexpected end of input")
 		}
-		var re *RecordError
-		if errors.As(err, &re) {
-			return event.Event{}, re // a value error: the object was consumed
-		}
 		if err != nil {
+			// re is declared here only: errors.As moves it to the heap,
+			// which per record would cost an allocation.
+			var re *RecordError
+			if errors.As(err, &re) {
+				return event.Event{}, re // a value error: the object was consumed
+			}
 			return event.Event{}, d.skipRecord(&p, err)
 		}
 		if ok {
@@ -274,7 +276,7 @@ func (p *jparser) top() (event.Event, bool, error) {
 			if d.objects > 0 && !d.audit && !d.inArray && !d.treeOnly {
 				if ev, end, ok := d.flatLine(p.b, p.i, p.eof); ok {
 					d.objects++
-					d.w.advance(end)
+					d.w.off = end // within the line: no newline to count
 					return ev, true, nil
 				}
 			}

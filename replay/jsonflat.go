@@ -164,6 +164,15 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 				return false
 			}
 		case c == '"':
+			// Most System values repeat the previous record's: one
+			// without escapes is compared where it lies, not copied.
+			if role := d.roles[name]; repeats(role) {
+				if j := plainEnd(b, p.i+1); j < len(b) && b[j] == '"' && string(b[p.i+1:j]) == d.last[role] {
+					p.i = j + 1
+					m.repeated = true
+					break
+				}
+			}
 			if !d.flatString(p, &m) {
 				return false
 			}

@@ -234,8 +234,7 @@ func (d *jsonDecoder) readBatch(b *jbatch) {
 			return
 		}
 		b.items = append(b.items, jitem{ev, err})
-		var re *RecordError
-		if err != nil && !errors.As(err, &re) {
+		if err != nil && !isRecordError(err) {
 			return // the read error that ends the input
 		}
 	}
@@ -258,8 +257,7 @@ func (p *jsonPipeline) next() (event.Event, error) {
 	for {
 		if p.inSeq {
 			ev, err := p.seq.record()
-			var re *RecordError
-			if err == nil || errors.As(err, &re) {
+			if err == nil || isRecordError(err) {
 				p.resync()
 			}
 			return ev, err
@@ -374,6 +372,14 @@ func (p *jsonPipeline) resync() {
 		p.release(b)
 	}
 	p.seqBatch, p.inSeq = nil, false
+}
+
+// isRecordError says whether err is a record's own error, after which
+// reading goes on. It is called only for an error: errors.As moves its
+// target to the heap, an allocation a record without one need not pay.
+func isRecordError(err error) bool {
+	var re *RecordError
+	return errors.As(err, &re)
 }
 
 // allSpace says whether b holds only the space JSON skips between values.

@@ -62,25 +62,53 @@ func parseUTCFast(s string) (time.Time, bool) {
 	ns := 0
 	if len(rest) > 0 && rest[0] == '.' {
 		j := 1
-		scale := 100000000
 		for ; j < len(rest) && rest[j] >= '0' && rest[j] <= '9'; j++ {
 			if j > 9 {
 				return time.Time{}, false
 			}
-			ns += int(rest[j]-'0') * scale
-			scale /= 10
+			ns = ns*10 + int(rest[j]-'0')
 		}
 		if j == 1 {
 			return time.Time{}, false
+		}
+		for k := j; k <= 9; k++ { // j-1 digits of the nine
+			ns *= 10
 		}
 		rest = rest[j:]
 	}
 	if rest != "" && rest != "Z" {
 		return time.Time{}, false
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC)
-	if t.Day() != d { // February 30th
+	if d > daysIn(y, mo) { // February 30th
 		return time.Time{}, false
 	}
-	return t, true
+	// time.Date's normalising and zone lookup cost more than the rest.
+	secs := int64(daysSinceEpoch(y, mo, d))*86400 + int64(h*3600+mi*60+sec)
+	return time.Unix(secs, int64(ns)).UTC(), true
+}
+
+// daysIn is the number of days of month mo (1-12) of year y.
+func daysIn(y, mo int) int {
+	if mo == 2 {
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 30 + (mo+mo/8)%2
+}
+
+// daysSinceEpoch is the day number of a proleptic Gregorian date from
+// 1970-01-01, for years 0-9999 (Hinnant's days_from_civil).
+func daysSinceEpoch(y, mo, d int) int {
+	if mo <= 2 {
+		y--
+	}
+	y += 400 // no negative year (0000's January and February) to divide
+	era := y / 400
+	yoe := y - era*400
+	mp := (mo + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return (era-1)*146097 + doe - 719468
 }

@@ -271,6 +271,7 @@ func eachEvent(cmd *cobra.Command, files []string, strict bool, f func(*event.Ev
 
 // eachEventTo is eachEvent reporting on stderr.
 func eachEventTo(cmd *cobra.Command, stderr io.Writer, files []string, strict bool, f func(*event.Event) (stop bool, err error)) error {
+	defer replay.TuneGC()()
 	for _, name := range files {
 		stop, err := eachEventOf(cmd, stderr, name, strict, f)
 		if err != nil {
