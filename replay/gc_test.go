@@ -33,7 +33,7 @@ func TestTuneGC(t *testing.T) {
 			pct, limit := gcSetting()
 			if c.tuned {
 				assert.Equal(t, 400, pct)
-				assert.Equal(t, int64(512<<20), limit)
+				assert.Equal(t, int64(64<<20), limit)
 			} else {
 				assert.Equal(t, pct0, pct)
 				assert.Equal(t, limit0, limit)
