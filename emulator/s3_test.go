@@ -244,7 +244,7 @@ func rcloneConf(t *testing.T, extra string) string {
 // ledger holds every file's bytes.
 func TestRcloneCopiesToTheMock(t *testing.T) {
 	if _, err := exec.LookPath("rclone"); err != nil {
-		t.Skip("needs rclone (Debian package rclone)")
+		t.Skip("rclone not installed (Debian package rclone)")
 	}
 	src := t.TempDir()
 	files := map[string][]byte{
