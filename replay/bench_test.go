@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -301,7 +300,7 @@ func benchRead(b *testing.B, kind string, opts ...replay.Option) {
 		}
 		f.Close()
 		if rd.Stats().Events != n {
-			b.Fatal(fmt.Sprintf("read %d of %d", rd.Stats().Events, n))
+			b.Fatalf("read %d of %d", rd.Stats().Events, n)
 		}
 	}
 	report(b, b.N*n, cpu0)

@@ -493,18 +493,15 @@ func (p *xparser) bang(t *xtok) error {
 	switch {
 	case p.has(start, "<!--"):
 		e := bytes.Index(b[start+4:], []byte("--"))
-		for {
-			if e < 0 {
-				return errShort
-			}
-			e += start + 4
-			if err := p.need(e + 3); err != nil {
-				return err
-			}
-			if b[e+2] != '>' {
-				return synErr(e, `invalid sequence "--" not allowed in comments`)
-			}
-			break
+		if e < 0 {
+			return errShort
+		}
+		e += start + 4
+		if err := p.need(e + 3); err != nil {
+			return err
+		}
+		if b[e+2] != '>' {
+			return synErr(e, `invalid sequence "--" not allowed in comments`)
 		}
 		t.kind, t.end = tokOther, e+3
 		p.i = e + 3

@@ -27,13 +27,13 @@ type procNode struct {
 // firstHost is the host whose events draw the process trees: the first
 // one rendered (its context's name where the events carry it).
 func firstHost(events []event.Event) string {
-	for _, e := range events {
-		if e.Context != "" {
-			return e.Context
-		}
-		return e.Computer
+	if len(events) == 0 {
+		return ""
 	}
-	return ""
+	if events[0].Context != "" {
+		return events[0].Context
+	}
+	return events[0].Computer
 }
 
 // hostEvents are host's process creations (Sysmon 1) during the atomic's

@@ -104,8 +104,8 @@ func copyCertsDir(ctx context.Context, certs, caFile string, bundle []byte) erro
 			continue // a dangling link is as useless inside as outside
 		}
 		if strings.HasPrefix(target, sslCertsDir+"/") {
-			data, err := os.ReadFile(target)
-			if err != nil {
+			var data []byte
+			if data, err = os.ReadFile(target); err != nil {
 				continue
 			}
 			err = os.WriteFile(dst, data, 0o644)

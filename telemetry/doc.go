@@ -7,7 +7,3 @@
 // XML, exactly as Sysmon and the Security log write it, and as JSON lines
 // with the same field names; both read back for replay.
 package telemetry
-
-import "strconv"
-
-func itoa(i int) string { return strconv.Itoa(i) }
