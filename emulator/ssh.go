@@ -33,9 +33,6 @@ type SSHServer struct {
 // NewSSHServer makes an SSH server standing for host (github.com, say)
 // with a fresh ed25519 host key.
 func (e *Emulator) NewSSHServer(host string) (*SSHServer, error) {
-	if !IsServedHost(host) {
-		return nil, fmt.Errorf("ssh: %s is not a host the emulator serves", host)
-	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("ssh host key: %w", err)
@@ -43,6 +40,19 @@ func (e *Emulator) NewSSHServer(host string) (*SSHServer, error) {
 	key, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
 		return nil, fmt.Errorf("ssh host key: %w", err)
+	}
+	return e.NewSSHServerWithKey(host, key)
+}
+
+// NewSSHServerWithKey makes an SSH server standing for host with the host
+// key key: one made outside the emulator's process, so that the clients'
+// known_hosts can name it before the server starts (container mode).
+func (e *Emulator) NewSSHServerWithKey(host string, key ssh.Signer) (*SSHServer, error) {
+	if !IsServedHost(host) {
+		return nil, fmt.Errorf("ssh: %s is not a host the emulator serves", host)
+	}
+	if key == nil {
+		return nil, errors.New("ssh: no host key")
 	}
 	return &SSHServer{e: e, host: host, key: key}, nil
 }

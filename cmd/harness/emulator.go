@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/sandbox"
@@ -69,7 +71,8 @@ func emulatorCA(dir, certFile, keyFile string) (*emulator.CA, string, error) {
 }
 
 func newEmulatorCmd() *cobra.Command {
-	var listen, tlsListen, httpListen, dnsListen, dnsAnswer, dataDir, caCert, caKey, ledgerFile, origin string
+	var listen, tlsListen, httpListen, dnsListen, dnsAnswer, dataDir, caCert, caKey, ledgerFile, origin, sshHostKey string
+	var sshListen []string
 	var hold bool
 	cmd := &cobra.Command{
 		Use:   "emulator",
@@ -79,6 +82,9 @@ func newEmulatorCmd() *cobra.Command {
 			"  curl -X POST https://api.github.com/gists -H 'Authorization: token x' -d '{\"files\":{\"a\":{\"content\":\"b\"}}}'",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sshHostKey != "" && len(sshListen) == 0 {
+				return badInput(errors.New("--ssh-host-key needs --ssh-listen"))
+			}
 			// Every entry of the listeners' clients carries the origin: the
 			// harness merges several emulators' ledgers, one per lane.
 			ctx := emulator.WithOrigin(cmd.Context(), origin)
@@ -186,6 +192,21 @@ func newEmulatorCmd() *cobra.Command {
 				n++
 				fmt.Fprintf(out, "HTTP on %s\n", httpListen)
 			}
+			if len(sshListen) > 0 {
+				srv, err := sshServer(emu, sshHostKey)
+				if err != nil {
+					return err
+				}
+				for _, addr := range sshListen {
+					if err := serve(addr, srv.Serve); err != nil {
+						return err
+					}
+					n++
+				}
+				fmt.Fprintf(out, "SSH (git) for %s on %s; known_hosts line:\n  %s\n", sshHost, strings.Join(sshListen, ", "), srv.KnownHostsLine())
+			}
+			// Last: the harness waits for this line, so every listener is up
+			// by then.
 			if dnsListen != "" {
 				pc, err := net.ListenPacket("udp", dnsListen)
 				if err != nil {
@@ -201,7 +222,7 @@ func newEmulatorCmd() *cobra.Command {
 				fmt.Fprintf(out, "DNS sinkhole on %s (served names -> %s, NXDOMAIN for the rest)\n", dnsListen, dnsAnswer)
 			}
 			if n == 0 {
-				return badInput(errors.New("give --listen, --tls-listen, --http-listen or --dns-listen"))
+				return badInput(errors.New("give --listen, --tls-listen, --http-listen, --ssh-listen or --dns-listen"))
 			}
 			for range n {
 				if err := <-errc; err != nil {
@@ -217,6 +238,8 @@ func newEmulatorCmd() *cobra.Command {
 	f.StringVar(&httpListen, "http-listen", "", "also serve the emulated hosts over plain HTTP here (Host picks the host)")
 	f.StringVar(&dnsListen, "dns-listen", "", "run the DNS sinkhole here (UDP and TCP): served names resolve to --dns-answer, every other name is NXDOMAIN")
 	f.StringVar(&dnsAnswer, "dns-answer", "self", "the address the sinkhole answers for served names; self: this machine's (container's) first non-loopback IPv4 address; table: each host's addresses of the real service (sandbox/addresses.yaml)")
+	f.StringSliceVar(&sshListen, "ssh-listen", nil, "also serve git over SSH as "+sshHost+" here (ADDR, repeated or comma-separated: for example its held addresses, port 22)")
+	f.StringVar(&sshHostKey, "ssh-host-key", "", "the SSH server's host key (an OpenSSH private key file) instead of a fresh one, so clients can be told it beforehand")
 	f.BoolVar(&hold, "hold-addresses", false, "hold the served hosts' addresses of sandbox/addresses.yaml on this machine's loopback interface (needs CAP_NET_ADMIN), so that clients routed here by address reach the listeners")
 	f.StringVar(&dataDir, "data", "", "folder for the bare repositories (default: a temporary one)")
 	f.StringVar(&caCert, "ca-cert", "", "serve with this CA certificate (PEM) instead of a fresh one; needs --ca-key")
@@ -224,6 +247,27 @@ func newEmulatorCmd() *cobra.Command {
 	f.StringVar(&origin, "origin", "", "mark every ledger entry with this origin (where the clients are, e.g. \"lane 1\")")
 	f.StringVar(&ledgerFile, "ledger", "", "also append every ledger entry to this file as JSON lines (and keep FILE.inflight, the requests being handled)")
 	return cmd
+}
+
+// sshHost is the host the emulator's SSH server stands for, as in the
+// local sandbox: git@github.com: is the git-over-SSH form of the atomics.
+const sshHost = "github.com"
+
+// sshServer is the emulator's SSH server for sshHost, with the host key of
+// keyFile, or a fresh one when it is empty.
+func sshServer(emu *emulator.Emulator, keyFile string) (*emulator.SSHServer, error) {
+	if keyFile == "" {
+		return emu.NewSSHServer(sshHost)
+	}
+	pemBytes, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--ssh-host-key: %w", err))
+	}
+	key, err := ssh.ParsePrivateKey(pemBytes)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--ssh-host-key %s: %w", keyFile, err))
+	}
+	return emu.NewSSHServerWithKey(sshHost, key)
 }
 
 // sinkholeAnswers maps every served host to answer ("self": this
