@@ -18,7 +18,9 @@ const (
 	sslCertsDir  = "/etc/ssl/certs"
 	debianBundle = "/etc/ssl/certs/ca-certificates.crt"
 	redHatBundle = "/etc/pki/tls/certs/ca-bundle.crt"
-	sshDir       = "/etc/ssh"
+	// SSHDir is the SSH client's system folder, which the run's own
+	// (WriteSSHConfig) hides.
+	SSHDir = "/etc/ssh"
 )
 
 // Files are the files of a run that each test sees in place of the
@@ -139,27 +141,38 @@ func copyCertsDir(ctx context.Context, certs, caFile string, bundle []byte) erro
 }
 
 // AddSSH gives the tests a system SSH client configuration of the run's
-// own, bind-mounted over /etc/ssh: ssh_known_hosts holds knownHosts (the
-// mock's host keys, made for the run), so ssh verifies the hosts it
-// reaches as it would verify the real ones, and ssh_config names identity
-// (the run's client key, standing for the one an adversary brings). The
-// system's folder, and any host private key in it, is hidden. Without an
-// /etc/ssh there is no SSH client to configure, and nothing is bound.
+// own (see [WriteSSHConfig]), bind-mounted over /etc/ssh: the system's
+// folder, and any host private key in it, is hidden. Without an /etc/ssh
+// there is no SSH client to configure, and nothing is bound.
 func (f *Files) AddSSH(dir string, knownHosts []byte, identity string) error {
-	if st, err := os.Stat(sshDir); err != nil || !st.IsDir() {
+	if st, err := os.Stat(SSHDir); err != nil || !st.IsDir() {
 		return nil
 	}
+	ssh, err := WriteSSHConfig(dir, knownHosts, identity)
+	if err != nil {
+		return err
+	}
+	f.Binds[ssh] = SSHDir
+	return nil
+}
+
+// WriteSSHConfig writes the folder dir/ssh that stands for a client's
+// /etc/ssh (the local sandbox's, or a container's) and returns it:
+// ssh_known_hosts holds knownHosts (the mock's host keys, made for the
+// run), so ssh verifies the hosts it reaches as it would verify the real
+// ones, and ssh_config names identity (the run's client key, standing for
+// the one an adversary brings).
+func WriteSSHConfig(dir string, knownHosts []byte, identity string) (string, error) {
 	ssh := filepath.Join(dir, "ssh")
 	if err := os.Mkdir(ssh, 0o755); err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+		return "", fmt.Errorf("sandbox: %w", err)
 	}
-	config := "# t1567-harness sandbox: the run's SSH client configuration; host keys in /etc/ssh/ssh_known_hosts\n" +
+	config := "# t1567-harness: the run's SSH client configuration; host keys in " + SSHDir + "/ssh_known_hosts\n" +
 		"Host *\n    IdentityFile \"" + identity + "\"\n    IdentitiesOnly yes\n"
 	for name, data := range map[string][]byte{"ssh_known_hosts": knownHosts, "ssh_config": []byte(config)} {
 		if err := os.WriteFile(filepath.Join(ssh, name), data, 0o644); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
+			return "", fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	f.Binds[ssh] = sshDir
-	return nil
+	return ssh, nil
 }

@@ -114,7 +114,7 @@ func BenchmarkSetupTeardown(b *testing.B) {
 // run's known_hosts and a client configuration naming the run's key.
 func TestSSHFilesReplaceTheSystems(t *testing.T) {
 	cfg := testConfig(t)
-	if st, err := os.Stat(sshDir); err != nil || !st.IsDir() {
+	if st, err := os.Stat(SSHDir); err != nil || !st.IsDir() {
 		t.Skip("no /etc/ssh here: the SSH client is not installed")
 	}
 	dir := t.TempDir()
