@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -151,6 +152,18 @@ func TestBaseImageBuildsOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tag, again)
 	assert.Less(t, time.Since(start), 5*time.Second, "cached BaseImage should return at once")
+}
+
+// TestRecipeKeyNamesThePackages: the base image's key changes with its
+// packages, so an image (or a debootstrap tree) made before a package joined
+// the recipe, such as openssh-client, is not reused.
+func TestRecipeKeyNamesThePackages(t *testing.T) {
+	t.Parallel()
+	require.Contains(t, basePackages, "openssh-client")
+	without := slices.DeleteFunc(slices.Clone(basePackages), func(p string) bool { return p == "openssh-client" })
+	assert.Equal(t, baseKey(), recipeKey(basePackages))
+	assert.NotEqual(t, baseKey(), recipeKey(without))
+	assert.Equal(t, recipeKey(without), recipeKey(slices.Clone(without)), "stable")
 }
 
 func TestCheckStatic(t *testing.T) {

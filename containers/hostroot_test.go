@@ -70,6 +70,8 @@ func TestBaseImageFromHost(t *testing.T) {
 		{"node https", []string{"node", "-e", `require("https"); console.log("node", process.version)`}, "node v"},
 		{"perl TLS", []string{"perl", "-MIO::Socket::SSL", "-MHTTP::Tiny", "-MMIME::Base64", "-e", `print HTTP::Tiny->can_ssl ? "ssl ok\n" : "no ssl\n"`}, "ssl ok"},
 		{"openssl", []string{"openssl", "version"}, "OpenSSL"},
+		{"ssh", []string{"sh", "-c", "ssh -V 2>&1"}, "OpenSSH_"},
+		{"ssh-keygen", []string{"sh", "-c", "command -v ssh-keygen"}, "/usr/bin/ssh-keygen"},
 		{"node trusts the system store", []string{"sh", "-c", "echo $NODE_EXTRA_CA_CERTS"}, SystemCABundlePath},
 		{"awk by its alternative", []string{"sh", "-c", "echo a b | awk '{print $2}'"}, "b"},
 		{"procps", []string{"ps", "-e", "-o", "comm="}, "sleep"},

@@ -45,12 +45,12 @@ const (
 
 // basePackages are the atomics' tools (what their get_prereq_commands
 // install): git, curl, wget, python3 with requests and pip, rclone, ruby,
-// node, perl with TLS, and what the harness runs in the runner (procps,
-// coreutils). Not openssh-client: the emulator's container serves no SSH,
-// so the git-over-SSH atomic is better not run (its prerequisite says
-// why) than run to a refused connection.
+// node, perl with TLS, ssh (git@github.com:, which the emulator's
+// container serves on port 22), and what the harness runs in the runner
+// (procps, coreutils). They are part of the image's key: a package added
+// here makes a new image, never an old one reused without it.
 var basePackages = []string{"ca-certificates", "coreutils", "curl", "git", "libio-socket-ssl-perl", "nodejs",
-	"openssl", "perl", "procps", "python3", "python3-pip", "python3-requests", "rclone", "ruby", "wget"}
+	"openssh-client", "openssl", "perl", "procps", "python3", "python3-pip", "python3-requests", "rclone", "ruby", "wget"}
 
 // BaseFromEnv chooses how the base image is made: "host" (from the host's
 // installed packages, an error where it cannot be), "debootstrap" (from
@@ -66,12 +66,15 @@ const (
 )
 
 // baseKey is the content hash of the base image recipe.
-func baseKey() string {
+func baseKey() string { return recipeKey(basePackages) }
+
+// recipeKey is the content hash of the base image recipe with packages.
+func recipeKey(packages []string) string {
 	return shortHash("recipe="+baseRecipeVersion,
 		"suite="+baseSuite,
 		"variant="+baseVariant,
 		"mirror="+baseMirror,
-		"packages="+strings.Join(basePackages, ","))
+		"packages="+strings.Join(packages, ","))
 }
 
 func shortHash(parts ...string) string {
