@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/ssh/knownhosts"
+
 	"github.com/t1567001/harness/containers"
 	"github.com/t1567001/harness/emulator"
 	"github.com/t1567001/harness/executor"
@@ -132,8 +134,12 @@ type containerRun struct {
 	caFile, keyFile  string
 	resolv, bundle   string
 	dns              string
-	mounts           []containers.Mount
-	env              *containers.Env
+	// sshListen are github.com's held addresses, port 22, where the
+	// emulator serves git over SSH with the host key in sshHostKey;
+	// sshDir is the runner's /etc/ssh, which names that key.
+	sshListen, sshHostKey, sshDir string
+	mounts                        []containers.Mount
+	env                           *containers.Env
 }
 
 // newContainerBackend starts the run's lanes, all at once: in each, an
@@ -194,6 +200,9 @@ func newContainerBackend(ctx context.Context, runID, dir, image string, lanes in
 	if err := os.WriteFile(r.resolv, []byte("nameserver "+table.Resolver.String()+"\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("runner resolv.conf: %w", err)
 	}
+	if err := r.sshFiles(table); err != nil {
+		return nil, err
+	}
 	if r.env, err = containers.NewEnv(ctx, runID); err != nil {
 		return nil, err
 	}
@@ -218,6 +227,36 @@ func newContainerBackend(ctx context.Context, runID, dir, image string, lanes in
 		return nil, errors.Join(err, b.Close())
 	}
 	return b, nil
+}
+
+// sshFiles makes the run's SSH material, as the local sandbox has it:
+// git@github.com: resolves at the sinkhole to github.com's address, where
+// the emulator serves SSH on port 22 with a host key made here for the run
+// (handed over through the bind mount, as the CA is), and the runner's
+// /etc/ssh is the run's, so that a plain ssh verifies that key as it would
+// GitHub's (ssh_known_hosts) and offers the run's client key (ssh_config).
+func (r *containerRun) sshFiles(table *sandbox.Table) error {
+	addrs := table.Lookup(sshHost)
+	if len(addrs) == 0 {
+		return fmt.Errorf("ssh: %s has no address in the sandbox table", sshHost)
+	}
+	listen := make([]string, len(addrs))
+	for i, a := range addrs {
+		listen[i] = netip.AddrPortFrom(a, 22).String()
+	}
+	r.sshListen = strings.Join(listen, ",")
+	r.sshHostKey = filepath.Join(r.dir, "ssh_host_key")
+	hostKey, err := writeSSHKey(r.sshHostKey, "t1567 mock "+sshHost)
+	if err != nil {
+		return fmt.Errorf("ssh host key: %w", err)
+	}
+	clientKey := filepath.Join(r.dir, "ssh_key")
+	if _, err := writeSSHKey(clientKey, "t1567 harness run"); err != nil {
+		return fmt.Errorf("ssh client key: %w", err)
+	}
+	known := knownhosts.Line([]string{sshHost}, hostKey.PublicKey()) + "\n"
+	r.sshDir, err = sandbox.WriteSSHConfig(r.dir, []byte(known), clientKey)
+	return err
 }
 
 // startLane starts lane i's emulator, with its ledger and repositories in
@@ -246,6 +285,7 @@ func (r *containerRun) startLane(ctx context.Context, i int, ldir, ledger string
 		Image: r.image,
 		Cmd: []string{harnessInImage, "emulator", "--listen", "", "--tls-listen", ":443", "--http-listen", ":80",
 			"--dns-listen", r.dns, "--dns-answer", "table", "--hold-addresses", "--origin", laneOrigin(i),
+			"--ssh-listen", r.sshListen, "--ssh-host-key", r.sshHostKey,
 			"--ca-cert", r.caFile, "--ca-key", r.keyFile, "--ledger", ledger, "--data", repos},
 		Mounts:   r.mounts,
 		Isolated: true,
@@ -272,7 +312,8 @@ func (r *containerRun) startLane(ctx context.Context, i int, ldir, ledger string
 		NetworkOf: emu,
 		Mounts: append(slices.Clip(r.mounts),
 			containers.Mount{Path: r.resolv, Target: "/etc/resolv.conf", ReadOnly: true},
-			containers.Mount{Path: r.bundle, Target: containers.SystemCABundlePath, ReadOnly: true}),
+			containers.Mount{Path: r.bundle, Target: containers.SystemCABundlePath, ReadOnly: true},
+			containers.Mount{Path: r.sshDir, Target: sandbox.SSHDir, ReadOnly: true}),
 		// The sensor traces with ptrace and installs a seccomp filter.
 		CapAdd: []string{"SYS_PTRACE"},
 	})

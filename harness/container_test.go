@@ -259,8 +259,25 @@ except OSError as e:
 	assert.Regexp(t, `^101 .*Network is unreachable`, out.String())
 	assert.Less(t, time.Since(start), 5*time.Second, "failed at once")
 
+	// ssh has no way out either: an address outside the table is
+	// unreachable at once, and gitlab.com, served but not over SSH,
+	// refuses on its held address.
+	for host, want := range map[string]string{"1.1.1.1": "Network is unreachable", "gitlab.com": "Connection refused"} {
+		out.Reset()
+		code, err = b.lanes[0].runner.Exec(ctx, []string{"ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "git@" + host}, "/", runnerEnv, &out, &out)
+		require.NoError(t, err)
+		assert.Equal(t, 255, code, out.String())
+		assert.Contains(t, out.String(), want, host)
+	}
+
 	// While the emulator is reachable by the names it stands for, at the
-	// real services' addresses.
+	// real services' addresses: github.com over SSH too, with the run's
+	// host key (from the runner's /etc/ssh) and client key.
+	out.Reset()
+	code, err = b.lanes[0].runner.Exec(ctx, []string{"ssh", "-T", "-o", "BatchMode=yes", "git@github.com"}, "/", runnerEnv, &out, &out)
+	require.NoError(t, err)
+	assert.Equal(t, 1, code, out.String())
+	assert.Contains(t, out.String(), "You've successfully authenticated, but GitHub does not provide shell access.")
 	out.Reset()
 	code, err = b.lanes[0].runner.Exec(ctx, []string{"curl", "-sS", "-H", "Authorization: token x", "-w", "\n%{remote_ip}\n", "https://api.github.com/user"}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
@@ -283,7 +300,7 @@ except OSError as e:
 			answers[e.DNS.Name] = e.DNS.Rcode
 		}
 	}
-	assert.Equal(t, map[string]string{"api.github.com": "NOERROR", "example.com": "NXDOMAIN"}, answers)
+	assert.Equal(t, map[string]string{"api.github.com": "NOERROR", "example.com": "NXDOMAIN", "github.com": "NOERROR", "gitlab.com": "NOERROR"}, answers)
 }
 
 // TestContainerRunInterruptedLeavesNothing sends SIGINT to a container-mode
@@ -383,4 +400,79 @@ func TestContainerUncooperativeClients(t *testing.T) {
 	table, err := sandbox.DefaultTable()
 	require.NoError(t, err)
 	assertDestinationIPs(t, run, table)
+}
+
+// TestContainerSSHVerifiesTheMocksHostKey: in container mode too, a plain
+// `git push git@github.com:` reaches the emulator container's SSH server
+// at github.com's address, verifies its host key against the runner's
+// /etc/ssh/ssh_known_hosts and delivers; trusting another key, or none,
+// fails in ssh before anything is sent.
+func TestContainerSSHVerifiesTheMocksHostKey(t *testing.T) {
+	t.Parallel()
+	copts := containerOptions(t)
+	opts := options(t)
+	opts.RunID = "test-ssh-" + uuid.NewString()
+	opts.Atomics = atomicsFile(t, sshHostKeyTests, sshHostKeyOrder)
+	run, err := RunContainer(context.Background(), opts, copts)
+	require.NoError(t, err)
+	assertNoLeftovers(t, opts.RunID)
+	require.Equal(t, "container", run.Results.Sandbox)
+	assertSSHHostKeyChecked(t, run)
+}
+
+// TestContainerSSHVariant runs the variants' git push over SSH in container
+// mode, unmodified: it runs (its prerequisites hold in the runner), is
+// observed, delivers the staged file byte for byte, and every rule fires or
+// stays silent in every context as the committed coverage matrix (made in
+// local mode) says.
+func TestContainerSSHVariant(t *testing.T) {
+	t.Parallel()
+	copts := containerOptions(t)
+	const guid = "5b3c6f0e-8a8e-4c2f-9f35-1567001a0125"
+	opts := options(t)
+	opts.RunID = "test-ssh-variant-" + uuid.NewString()
+	opts.Tests = []string{guid}
+	ctx := context.Background()
+	run, err := RunContainer(ctx, opts, copts)
+	require.NoError(t, err)
+	assertNoLeftovers(t, opts.RunID)
+	require.Len(t, run.Tests, 1)
+	a := run.Results.Atomics[0]
+	require.Empty(t, a.MissingPrereqs, "ran in the runner")
+	assert.Equal(t, 0, a.ExitCode, a.Stderr)
+	assert.True(t, a.Intact, a.Stderr)
+	assertSSHPush(t, run.Tests[0], "finance_q3.csv")
+	table, err := sandbox.DefaultTable()
+	require.NoError(t, err)
+	assertDestinationIPs(t, run, table)
+
+	profiles, err := Contexts(nil)
+	require.NoError(t, err)
+	ecs, err := ECSConverter(nil)
+	require.NoError(t, err)
+	loaded, _, err := validate.LoadRules(rulesFS(), validate.Options{ECS: ecs})
+	require.NoError(t, err)
+	_, err = run.Validate(ctx, profiles, "", loaded)
+	require.NoError(t, err)
+	require.Len(t, run.Results.Coverage.Cases, 1)
+	c := run.Results.Coverage.Cases[0]
+	require.True(t, c.Observed, c.Status)
+
+	data, err := os.ReadFile(expectedCoverage(t))
+	require.NoError(t, err)
+	want, err := validate.ParseBaseline(expectedCoverage(t), data)
+	require.NoError(t, err)
+	type key struct{ context, rule string }
+	wantCells := map[key]bool{}
+	for _, cell := range want.Cells {
+		if cell.GUID == guid {
+			wantCells[key{cell.Context, cell.Rule}] = cell.Fires
+		}
+	}
+	require.NotEmpty(t, wantCells, "the committed matrix holds the variant")
+	got := map[key]bool{}
+	for _, cell := range c.Cells {
+		got[key{cell.Context, cell.Rule}] = cell.Fires
+	}
+	assert.Equal(t, wantCells, got)
 }

@@ -22,27 +22,40 @@ type sshLocal struct {
 	key, known string
 }
 
+// sshHost is the host whose git-over-SSH form the mock serves
+// (git@github.com:).
+const sshHost = "github.com"
+
 func newSSHLocal(emu *emulator.Emulator, dir string) (*sshLocal, error) {
-	srv, err := emu.NewSSHServer("github.com")
+	srv, err := emu.NewSSHServer(sshHost)
 	if err != nil {
 		return nil, err
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("ssh client key: %w", err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "t1567 harness run")
-	if err != nil {
-		return nil, fmt.Errorf("ssh client key: %w", err)
-	}
 	key, known := filepath.Join(dir, "ssh_key"), filepath.Join(dir, "ssh_known_hosts")
-	if err := os.WriteFile(key, pem.EncodeToMemory(block), 0o600); err != nil {
+	if _, err := writeSSHKey(key, "t1567 harness run"); err != nil {
 		return nil, fmt.Errorf("ssh client key: %w", err)
 	}
 	if err := os.WriteFile(known, []byte(srv.KnownHostsLine()+"\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("ssh known_hosts: %w", err)
 	}
 	return &sshLocal{srv: srv, key: key, known: known}, nil
+}
+
+// writeSSHKey makes a fresh ed25519 key, writes it to path as an OpenSSH
+// private key file (mode 0600, as ssh and sshd want it) and returns it.
+func writeSSHKey(path, comment string) (ssh.Signer, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, comment)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, err
+	}
+	return ssh.NewSignerFromKey(priv)
 }
 
 // command is the GIT_SSH_COMMAND that sends git to the server listening on
