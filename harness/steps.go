@@ -100,7 +100,7 @@ func steps(obs []sensor.Observation, ledger []emulator.Entry, workDir, harness s
 		if !e.IsRequest() {
 			continue
 		}
-		text := fmt.Sprintf("the mock receives %s %s%s from %s:%d -> %d, %d bytes", e.Method, e.Host, e.Path, e.ClientIP, e.ClientPort, e.Status, e.BytesReceived)
+		text := fmt.Sprintf("the mock receives %s %s from %s:%d -> %d, %d bytes", e.Method, reports.Request{Method: e.Method, Host: e.Host, Path: e.Path}.Target(), e.ClientIP, e.ClientPort, e.Status, e.BytesReceived)
 		if e.Method == "CONNECT" {
 			text = fmt.Sprintf("the proxy receives CONNECT %s from %s:%d -> %d", e.Path, e.ClientIP, e.ClientPort, e.Status)
 		}

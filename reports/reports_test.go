@@ -459,3 +459,18 @@ func TestEveryWriterSaysTheSandboxWasOff(t *testing.T) {
 		assert.Contains(t, buf.String(), want.mark, name)
 	}
 }
+
+func TestRequestTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"http", Request{Method: "PUT", Host: "api.github.com", Path: "/repos/a/b/contents/x"}, "api.github.com/repos/a/b/contents/x"},
+		{"connect", Request{Method: "CONNECT", Host: "proxy", Path: "api.github.com:443"}, "api.github.com:443"},
+		{"ssh command", Request{Method: "SSH", Host: "github.com", Path: "git-receive-pack 'acme/x.git'"}, "github.com git-receive-pack 'acme/x.git'"},
+		{"no path", Request{Method: "GET", Host: "github.com"}, "github.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, tc.req.Target()) })
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/t1567001/harness/validate"
@@ -106,6 +107,20 @@ type Request struct {
 	// never recorded.
 	AuthScheme string `json:"auth_scheme,omitempty"`
 	Files      []File `json:"files,omitempty"`
+}
+
+// Target is what the request was for, as a log line names it: host and
+// path for HTTP, the host:port for CONNECT, and for SSH the host and the
+// command the client ran (which has no leading slash).
+func (r Request) Target() string {
+	switch {
+	case r.Method == "CONNECT":
+		return r.Path
+	case r.Path == "" || strings.HasPrefix(r.Path, "/"):
+		return r.Host + r.Path
+	default:
+		return r.Host + " " + r.Path
+	}
 }
 
 // File is one file the mock stored from a request.

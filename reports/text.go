@@ -49,11 +49,7 @@ func WriteText(w io.Writer, r *Results, o TextOptions) error {
 			if q.Refused {
 				mark = "  REFUSED"
 			}
-			target := q.Host + q.Path
-			if q.Method == "CONNECT" {
-				target = q.Path // already host:port
-			}
-			p.f("%s\n", fold(fmt.Sprintf("%-7s %s -> %d, %d bytes%s", q.Method, target, q.Status, q.BytesReceived, mark), width, "    ", "            "))
+			p.f("%s\n", fold(fmt.Sprintf("%-7s %s -> %d, %d bytes%s", q.Method, q.Target(), q.Status, q.BytesReceived, mark), width, "    ", "            "))
 		}
 		if len(a.Steps) > 0 {
 			p.f("  step by step:\n")

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/t1567001/harness/emulator"
+	"github.com/t1567001/harness/reports"
 	"github.com/t1567001/harness/sandbox"
 )
 
@@ -144,8 +145,9 @@ func newEmulatorCmd() *cobra.Command {
 						fmt.Fprintf(out, "%s %s:%d DNS %s %s -> %s %v\n",
 							e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.DNS.Type, e.DNS.Name, e.DNS.Rcode, e.DNS.Answers)
 					} else {
-						fmt.Fprintf(out, "%s %s:%d %s %s%s -> %d (%d bytes, %d files) %s\n",
-							e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.Method, e.Host, e.Path,
+						fmt.Fprintf(out, "%s %s:%d %s %s -> %d (%d bytes, %d files) %s\n",
+							e.Time.Format("15:04:05.000"), e.ClientIP, e.ClientPort, e.Method,
+							reports.Request{Method: e.Method, Host: e.Host, Path: e.Path}.Target(),
 							e.Status, e.BytesReceived, len(e.Files), e.Note)
 					}
 					if ledger != nil {
