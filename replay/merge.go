@@ -13,6 +13,7 @@ import (
 // new_terms) see events of several files as they happened. It holds one
 // event per Reader, and reads a Reader only when its last event has been
 // taken. Equal times keep the order of the Readers, and each Reader's own.
+// The Readers stay the caller's to close.
 type Merge struct {
 	readers []*Reader
 	// next holds each reader's pending event; heap orders the readers
@@ -63,17 +64,6 @@ func (m *Merge) Next() (event.Event, int, error) {
 	m.next[src] = event.Event{} // drop the event's references
 	m.refill = append(m.refill, src)
 	return ev, src, nil
-}
-
-// Close closes every reader.
-func (m *Merge) Close() error {
-	for _, r := range m.readers {
-		r.Close()
-	}
-	if m.err == nil {
-		m.err = errClosed
-	}
-	return nil
 }
 
 // before orders readers a and b by their pending events' times, then by

@@ -126,18 +126,6 @@ func TestMergeEndsOnAReadersError(t *testing.T) {
 	assert.Equal(t, 1, lenient[1].Stats().Skipped)
 }
 
-func TestMergeClose(t *testing.T) {
-	rs := openAll(t, map[string]string{"a": jsonLines("a", 0, 1)}, []string{"a"})
-	m := NewMerge(rs...)
-	_, _, err := m.Next()
-	require.NoError(t, err)
-	require.NoError(t, m.Close())
-	_, _, err = m.Next()
-	assert.Error(t, err)
-	_, err = rs[0].Next()
-	assert.Error(t, err, "the readers are closed")
-}
-
 // BenchmarkMerge reads the same events as k files one after the other and
 // as a merge of the k files: the merge's cost over reading.
 func BenchmarkMerge(b *testing.B) {
