@@ -742,9 +742,10 @@ func (r *renderer) windowsPath(p string) (string, bool) {
 }
 
 func (r *renderer) mapPath(p string) (string, bool) {
+	folders := r.p.testFolders()
 	for _, m := range []struct{ linux, windows string }{
-		{r.in.WorkDir, r.p.expand(r.p.WorkDir)},
-		{r.in.HomeDir, `C:\Users\` + r.p.User.Name},
+		{r.in.WorkDir, folders[0]},
+		{r.in.HomeDir, folders[1]},
 	} {
 		if m.linux == "" {
 			continue

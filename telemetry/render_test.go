@@ -507,3 +507,26 @@ func TestRenderProgramRunFromItsFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestImageByPathOfACopy: the signer Elastic Defend reports for a program
+// follows the renderer's rule: a copy the test ran from its own folders
+// keeps its namesake's signature (a copied PE keeps its Authenticode
+// data), a renamed one has no namesake, and elsewhere only the profile's
+// own paths are known.
+func TestImageByPathOfACopy(t *testing.T) {
+	p := profile(t, "workstation")
+	for path, signer := range map[string]string{
+		`C:\Windows\System32\curl.exe`:                                  "Microsoft Windows",
+		`C:\Users\j.doe\AppData\Local\Temp\df00tech-exfil\curl.exe`:     "Microsoft Windows",
+		`C:\Users\j.doe\AppData\Local\Temp\df00tech-exfil\sub\curl.exe`: "Microsoft Windows",
+		`C:\Users\j.doe\bin\python3.exe`:                                "Python Software Foundation",
+		`C:\Users\j.doe\AppData\Local\Temp\df00tech-exfil\svchost.exe`:  "",
+		`C:\Tools\curl.exe`:                                             "",
+		`C:\Users\j.doe.old\curl.exe`:                                   "",
+		`curl.exe`:                                                      "",
+	} {
+		img, ok := p.ImageByPath(path)
+		assert.Equal(t, signer != "", ok, path)
+		assert.Equal(t, signer, img.CodeSignature.SubjectName, path)
+	}
+}
