@@ -206,7 +206,7 @@ func (e *Emulator) s3DeleteObjects(w http.ResponseWriter, r *http.Request, bucke
 		return
 	}
 	for _, o := range req.Objects {
-		if o.Key == nil {
+		if o.Key == nil || *o.Key == "" {
 			writeS3Error(w, r, errMalformedXML)
 			return
 		}

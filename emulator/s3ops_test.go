@@ -203,6 +203,7 @@ func TestS3DeleteObjects(t *testing.T) {
 		{name: "more than 1,000 keys", body: deleteBody(false, many...), status: 400, code: "MalformedXML"},
 		{name: "no key", body: deleteBody(false), status: 400, code: "MalformedXML"},
 		{name: "an object without its Key", body: []byte("<Delete><Object><VersionId>null</VersionId></Object></Delete>"), status: 400, code: "MalformedXML"},
+		{name: "an empty Key", body: deleteBody(false, "a.csv", ""), status: 400, code: "MalformedXML"},
 		{name: "not XML", body: []byte("a.csv\n"), status: 400, code: "MalformedXML"},
 		{name: "another document", body: []byte("<CompleteMultipartUpload><Part/></CompleteMultipartUpload>"), status: 400, code: "MalformedXML"},
 	}
