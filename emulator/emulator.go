@@ -321,6 +321,7 @@ func (e *Emulator) Handler() http.Handler {
 		entry.ResponseBodyBytes = sw.n
 		entry.ResponseBytes = responseWireSize(r.Proto, entry.Status, sw.Header(), sw.n)
 		entry.Files = rec.files
+		entry.Objects = rec.objects
 		entry.Note = rec.note
 		entry.ResponseContentType = sw.Header().Get("Content-Type")
 		entry.End = time.Now().UTC()
@@ -360,11 +361,12 @@ func (e *Emulator) Quiesce(ctx context.Context) error {
 // record collects what a handler learned about the request for the
 // ledger, and the spools of its body, removed when it ends.
 type record struct {
-	mu     sync.Mutex
-	files  []File
-	note   string
-	budget *budget
-	spools []*spool
+	mu      sync.Mutex
+	files   []File
+	objects []ObjectAction
+	note    string
+	budget  *budget
+	spools  []*spool
 }
 
 type recordKey struct{}
@@ -373,6 +375,14 @@ func noteFiles(r *http.Request, files ...File) {
 	if rec, ok := r.Context().Value(recordKey{}).(*record); ok {
 		rec.mu.Lock()
 		rec.files = append(rec.files, files...)
+		rec.mu.Unlock()
+	}
+}
+
+func noteObjects(r *http.Request, actions ...ObjectAction) {
+	if rec, ok := r.Context().Value(recordKey{}).(*record); ok {
+		rec.mu.Lock()
+		rec.objects = append(rec.objects, actions...)
 		rec.mu.Unlock()
 	}
 }

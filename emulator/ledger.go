@@ -64,10 +64,14 @@ type Entry struct {
 	Refused       bool   `json:"refused,omitempty"`
 	// Undelivered: the answer could not be written to the client, which
 	// therefore does not know what the mock did with its request.
-	Undelivered bool      `json:"undelivered,omitempty"`
-	Note        string    `json:"note,omitempty"`
-	Files       []File    `json:"files,omitempty"`
-	DNS         *DNSQuery `json:"dns,omitempty"`
+	Undelivered bool   `json:"undelivered,omitempty"`
+	Note        string `json:"note,omitempty"`
+	Files       []File `json:"files,omitempty"`
+	// Objects are what the request did to stored objects without sending
+	// their bytes (S3's CopyObject, DeleteObject and DeleteObjects): no
+	// client bytes arrived, so they are not Files.
+	Objects []ObjectAction `json:"objects,omitempty"`
+	DNS     *DNSQuery      `json:"dns,omitempty"`
 	// RequestBytes and ResponseBytes are what crossed the wire: for an
 	// HTTP request the request line, headers and body as received and the
 	// status line, headers and body as written; for a TLS connection the
@@ -119,6 +123,27 @@ type File struct {
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+}
+
+// Actions on stored objects.
+const (
+	ActionCopy   = "copy"
+	ActionDelete = "delete"
+)
+
+// ObjectAction is one stored object a request copied or deleted. Size and
+// SHA256 are the object's bytes: the copy's, or those a delete removed
+// (none when there was nothing under the key, which S3 still reports as
+// deleted). Error is S3's code for a key a DeleteObjects could not delete.
+type ObjectAction struct {
+	Action string `json:"action"`
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	// Source is the object a copy was made from, as s3://bucket/key.
+	Source string `json:"source,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // secretParams are query parameters that carry a credential; the ledger,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
+	"hash/crc64"
 	"io"
 	"net/http"
 	"net/url"
@@ -160,6 +162,8 @@ func (e *Emulator) s3BucketOp(w http.ResponseWriter, r *http.Request, bucket str
 		}{NS: s3XMLNS})
 	case r.Method == http.MethodGet && isListQuery(q):
 		e.s3List(w, r, bucket, q)
+	case r.Method == http.MethodPost && q.Has("delete"):
+		e.s3DeleteObjects(w, r, bucket)
 	case r.Method == http.MethodDelete && len(q) == 0:
 		e.s3DeleteBucket(w, r, bucket)
 	default:
@@ -169,8 +173,11 @@ func (e *Emulator) s3BucketOp(w http.ResponseWriter, r *http.Request, bucket str
 
 func (e *Emulator) s3ObjectOp(w http.ResponseWriter, r *http.Request, bucket, key string, q url.Values) {
 	switch {
-	case r.Method == http.MethodPut && r.Header.Get("x-amz-copy-source") != "":
+	case r.Method == http.MethodPut && r.Header.Get("x-amz-copy-source") != "" && q.Has("uploadId"):
+		// UploadPartCopy: rclone uses it only past 4.6 GiB.
 		writeS3Error(w, r, errNotSupported)
+	case r.Method == http.MethodPut && r.Header.Get("x-amz-copy-source") != "" && len(q) == 0:
+		e.s3CopyObject(w, r, bucket, key)
 	case r.Method == http.MethodPut && q.Has("uploadId"):
 		e.s3UploadPart(w, r, q.Get("uploadId"), q.Get("partNumber"))
 	case r.Method == http.MethodPut && len(q) == 0:
@@ -190,10 +197,7 @@ func (e *Emulator) s3ObjectOp(w http.ResponseWriter, r *http.Request, bucket, ke
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodDelete:
-		if !e.s3WithBucket(w, r, bucket, func(b *s3Bucket) { delete(b.objects, key) }) {
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		e.s3DeleteObject(w, r, bucket, key)
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		e.s3GetObject(w, r, bucket, key)
 	default:
@@ -647,16 +651,23 @@ func (e *Emulator) s3Stored(w http.ResponseWriter, r *http.Request) (*s3Object, 
 // is removed, and the declared sha256, Content-MD5 and checksums must
 // match the bytes. A failed check is answered and returns false.
 func (e *Emulator) s3Payload(w http.ResponseWriter, r *http.Request) (payload, bool) {
+	body, _, ok := e.s3CheckedPayload(w, r)
+	return body, ok
+}
+
+// s3CheckedPayload is s3Payload that also counts the integrity values
+// (Content-MD5, x-amz-checksum-*) it checked the bytes against.
+func (e *Emulator) s3CheckedPayload(w http.ResponseWriter, r *http.Request) (body payload, checked int, ok bool) {
 	fail := func(code int, msg string) { writeS3Error(w, r, s3Error{code, "IncompleteBody", msg}) }
 	body, err := e.rawBody(r)
 	if err != nil {
 		bodyFailed(w, r, err, fail)
-		return nil, false
+		return nil, 0, false
 	}
 	declared := r.Header.Get("x-amz-content-sha256")
 	if strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") && declared == "" {
 		writeS3Error(w, r, s3Error{http.StatusBadRequest, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"})
-		return nil, false
+		return nil, 0, false
 	}
 	trailers := http.Header{}
 	if strings.HasPrefix(declared, "STREAMING-") {
@@ -667,40 +678,45 @@ func (e *Emulator) s3Payload(w http.ResponseWriter, r *http.Request) (payload, b
 			} else {
 				fail(http.StatusBadRequest, "aws-chunked body: "+err.Error())
 			}
-			return nil, false
+			return nil, 0, false
 		}
 		body = decoded.finish()
 		if n := r.Header.Get("x-amz-decoded-content-length"); n != strconv.FormatInt(body.Size(), 10) {
 			fail(http.StatusBadRequest, fmt.Sprintf("x-amz-decoded-content-length %q, but %d bytes were sent", n, body.Size()))
-			return nil, false
+			return nil, 0, false
 		}
 	} else if declared != "" && declared != "UNSIGNED-PAYLOAD" {
 		if !strings.EqualFold(declared, body.SHA256()) {
 			writeS3Error(w, r, s3Error{http.StatusBadRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."})
-			return nil, false
+			return nil, 0, false
 		}
 	}
 	if m := r.Header.Get("Content-MD5"); m != "" {
+		checked++
 		if m != base64.StdEncoding.EncodeToString(sumOf(body, md5.New())) {
 			writeS3Error(w, r, s3Error{http.StatusBadRequest, "BadDigest", "The Content-MD5 you specified did not match what we received."})
-			return nil, false
+			return nil, 0, false
 		}
 	}
 	for name, newHash := range map[string]func() hash.Hash{
 		"x-amz-checksum-sha256": sha256.New,
 		"x-amz-checksum-crc32":  func() hash.Hash { return crc32.NewIEEE() },
 		"x-amz-checksum-crc32c": func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) },
+		"x-amz-checksum-sha1":   sha1.New,
+		// CRC-64/NVME; Go takes the polynomial reflected.
+		"x-amz-checksum-crc64nvme": func() hash.Hash { return crc64.New(crc64.MakeTable(0x9a6c9329ac4bc9b5)) },
 	} {
 		want := firstNonEmptyString(r.Header.Get(name), trailers.Get(name))
 		if want == "" {
 			continue
 		}
+		checked++
 		if got := base64.StdEncoding.EncodeToString(sumOf(body, newHash())); got != want {
 			writeS3Error(w, r, s3Error{http.StatusBadRequest, "BadDigest", "The " + strings.TrimPrefix(name, "x-amz-checksum-") + " you specified did not match the calculated checksum."})
-			return nil, false
+			return nil, 0, false
 		}
 	}
-	return body, true
+	return body, checked, true
 }
 
 // sumOf is h's sum of p's bytes (read from memory or the spool's file).

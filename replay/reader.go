@@ -7,8 +7,10 @@
 // A Reader holds one record at a time, so a file of any size is read in
 // constant memory. A record it cannot read is reported with the file and
 // line and skipped, or ends the read in strict mode; the whole file is never
-// dropped silently. The package imports only the event model, so the
-// detection engines and the CLI can replay files without the emulator.
+// dropped silently. Merge reads several Readers as one stream in time
+// order, holding one event per Reader. The package imports only the event
+// model, so the detection engines and the CLI can replay files without the
+// emulator.
 package replay
 
 import (

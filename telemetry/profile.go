@@ -99,7 +99,9 @@ type CodeSignature struct {
 }
 
 // ImageByPath returns the profile's entry for a Windows image path (or the
-// wrapper that starts it), case-insensitively.
+// wrapper that starts it), case-insensitively; for a program in one of the
+// test's own folders, its namesake's, as the renderer gives a copy run
+// from there (a copy keeps its version resource and signature).
 func (p *Profile) ImageByPath(winPath string) (Image, bool) {
 	for _, set := range []map[string]Image{p.Images, p.Shells} {
 		for _, img := range set {
@@ -108,7 +110,40 @@ func (p *Profile) ImageByPath(winPath string) (Image, bool) {
 			}
 		}
 	}
+	dir, base, ok := cutLastBackslash(winPath)
+	if !ok {
+		return Image{}, false
+	}
+	for _, folder := range p.testFolders() {
+		if underWindows(dir, folder) {
+			name := base
+			if len(name) > 4 && strings.EqualFold(name[len(name)-4:], ".exe") {
+				name = name[:len(name)-4]
+			}
+			return p.ImageFor(name, name)
+		}
+	}
 	return Image{}, false
+}
+
+// testFolders are the Windows folders of the test's own Linux folders:
+// its work directory and the user's profile folder, its home.
+func (p *Profile) testFolders() [2]string {
+	return [2]string{p.expand(p.WorkDir), `C:\Users\` + p.User.Name}
+}
+
+// underWindows reports whether Windows path q is dir or lies under it.
+func underWindows(q, dir string) bool {
+	dir = strings.TrimSuffix(dir, `\`)
+	return strings.EqualFold(q, dir) || len(q) > len(dir) && strings.EqualFold(q[:len(dir)], dir) && q[len(dir)] == '\\'
+}
+
+func cutLastBackslash(s string) (dir, base string, ok bool) {
+	i := strings.LastIndexByte(s, '\\')
+	if i < 0 {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
 }
 
 // Resolved is what a host name resolves to on the rendered host's network.

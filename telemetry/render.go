@@ -142,6 +142,9 @@ type renderer struct {
 	hashes     *HashCache
 	// obsID is each observation's id, by its address in the input.
 	obsID map[*sensor.Observation]string
+	// executables are the Linux paths some process ran from: under a
+	// mapped folder they carry the .exe Windows requires, wherever named.
+	executables map[string]bool
 	// cur is the observation being rendered and extra the ledger
 	// entries joined to it: the ids every event emitted now lists.
 	cur   string
@@ -190,10 +193,14 @@ func Render(p *Profile, in Input) ([]event.Event, error) {
 	}
 	r.parent.guid = r.guid(time.Unix(0, 0), "parent")
 	r.obsID = make(map[*sensor.Observation]string, len(in.Observations))
+	r.executables = map[string]bool{}
 	obs := make([]*sensor.Observation, len(in.Observations))
 	for i := range in.Observations {
 		obs[i] = &in.Observations[i]
 		r.obsID[obs[i]] = ObservationID(i)
+		if obs[i].Kind == sensor.KindExec && obs[i].Exe != "" {
+			r.executables[filepath.Clean(obs[i].Exe)] = true
+		}
 	}
 	sort.SliceStable(obs, func(i, j int) bool { return obs[i].Time.Before(obs[j].Time) })
 	// A subshell forks without exec: only its exit tells who its parent was.
@@ -258,6 +265,12 @@ func (r *renderer) exec(o sensor.Observation, shell Image) {
 		argv = []string{o.Exe}
 	}
 	meta, mapped := r.p.ImageFor(argv[0], o.Exe)
+	if local, ok := r.windowsPath(o.Exe); ok {
+		// A program the test put in its own folders (a renamed copy) runs
+		// from there, not from where the profile installs its namesake,
+		// and by its path, not through that namesake's launcher.
+		meta.Image, meta.Wrapper = local, ""
+	}
 	plumbing := r.p.collapses(argv) && (!mapped || meta.Image == r.shellImage)
 	if plumbing || parentFolded && !mapped {
 		// Plumbing with no Windows counterpart: what it does is its parent's.
@@ -718,11 +731,21 @@ func (r *renderer) record(channel string, base uint64) uint64 {
 	return r.in.Records.next(r.p.FQDN(), channel, base)
 }
 
-// windowsPath maps a Linux path under the work or home directory.
+// windowsPath maps a Linux path under the work or home directory; a file
+// some process ran from gets the .exe it would need on Windows.
 func (r *renderer) windowsPath(p string) (string, bool) {
+	win, ok := r.mapPath(p)
+	if ok && r.executables[filepath.Clean(p)] && !strings.HasSuffix(strings.ToLower(win), ".exe") {
+		win += ".exe"
+	}
+	return win, ok
+}
+
+func (r *renderer) mapPath(p string) (string, bool) {
+	folders := r.p.testFolders()
 	for _, m := range []struct{ linux, windows string }{
-		{r.in.WorkDir, r.p.expand(r.p.WorkDir)},
-		{r.in.HomeDir, `C:\Users\` + r.p.User.Name},
+		{r.in.WorkDir, folders[0]},
+		{r.in.HomeDir, folders[1]},
 	} {
 		if m.linux == "" {
 			continue
@@ -742,7 +765,7 @@ func (r *renderer) windowsPath(p string) (string, bool) {
 // windowsDir is a process's current directory as Sysmon writes it, with a
 // trailing backslash; unknown directories render as the work directory.
 func (r *renderer) windowsDir(p string) string {
-	d, ok := r.windowsPath(p)
+	d, ok := r.mapPath(p)
 	if !ok {
 		d = r.p.expand(r.p.WorkDir)
 	}

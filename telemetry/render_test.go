@@ -458,3 +458,75 @@ func TestRenderLauncherIsModelled(t *testing.T) {
 	assert.Equal(t, "-", get(procs[1], "Hashes"), "the modelled launcher has no Linux hashes")
 	assert.Equal(t, procs[1].Observations, procs[2].Observations, "the launcher rests on git's exec")
 }
+
+// TestRenderProgramRunFromItsFolder pins where a program renders: one the
+// test put in its work or home folder (a renamed copy) where it ran, with
+// the .exe Windows needs, in its image and the file that created it alike;
+// an installed one where the profile installs it.
+func TestRenderProgramRunFromItsFolder(t *testing.T) {
+	const work = `C:\Users\j.doe\AppData\Local\Temp\df00tech-exfil`
+	cases := []struct {
+		name, exe, argv0, command string
+		image, typed, original    string
+		procs                     int
+	}{
+		{"renamed curl in the work folder", "/w/svchost", "./svchost", "svchost -X PUT", work + `\svchost.exe`, "svchost", "-", 2},
+		{"curl copied under its own name", "/w/curl", "./curl", "curl.exe -X PUT", work + `\curl.exe`, "curl.exe", "curl.exe", 2},
+		{"git copied: run by path, no launcher", "/w/git", "./git", "git push", work + `\git.exe`, "git", "git.exe", 2},
+		{"a tool in the test's home", "/h/bin/sync", "sync", "sync", `C:\Users\j.doe\bin\sync.exe`, "sync", "-", 2},
+		{"installed curl", "/usr/bin/curl", "curl", "curl.exe -X PUT", `C:\Windows\System32\curl.exe`, "curl.exe", "curl.exe", 2},
+		{"unmapped installed tool", "/usr/bin/sed", "sed", "sed -n p", `C:\Program Files\Git\usr\bin\sed.exe`, "sed", "-", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scenario{t0: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+			s.add(0, sensor.Observation{Kind: "exec", PID: 500, PPID: 1, Exe: "/usr/bin/dash", Argv: []string{"sh", "-c", "x"}, Cwd: "/w"})
+			s.add(1, sensor.Observation{Kind: "file", PID: 500, Path: tc.exe, Created: true, Result: "ok"})
+			s.add(2, sensor.Observation{Kind: "exec", PID: 501, PPID: 500, Exe: tc.exe, Argv: []string{tc.argv0, "-X", "PUT"}, Cwd: "/w"})
+			s.add(3, sensor.Observation{Kind: "connect", PID: 501, RemoteIP: "127.0.0.1", RemotePort: 3128, LocalIP: "127.0.0.1", LocalPort: 40005, Result: "ok", Proto: "tcp"})
+			ledger := []emulator.Entry{{Method: "CONNECT", Path: "api.github.com:443", Host: "api.github.com", ClientIP: "127.0.0.1", ClientPort: 40005, Status: 200}}
+			events, err := Render(profile(t, "workstation"), Input{Observations: s.obs, Ledger: ledger, Shell: "command_prompt",
+				Command: tc.command, WorkDir: "/w", HomeDir: "/h"})
+			require.NoError(t, err)
+			procs := byID(events, 1)
+			require.Len(t, procs, tc.procs)
+			prog := procs[len(procs)-1]
+			assert.Equal(t, tc.image, get(prog, "Image"))
+			assert.Equal(t, tc.typed+" -X PUT", get(prog, "CommandLine"), "typed in the shell")
+			assert.Equal(t, tc.original, get(prog, "OriginalFileName"), "a copy keeps its namesake's version resource")
+			assert.Equal(t, get(procs[0], "ProcessGuid"), get(prog, "ParentProcessGuid"))
+			nets := byID(events, 3)
+			require.Len(t, nets, 1)
+			assert.Equal(t, tc.image, get(nets[0], "Image"))
+			if files := byID(events, 11); strings.HasPrefix(tc.exe, "/w/") || strings.HasPrefix(tc.exe, "/h/") {
+				require.Len(t, files, 1)
+				assert.Equal(t, tc.image, get(files[0], "TargetFilename"), "the file written is the image that runs")
+			} else {
+				assert.Empty(t, files, "nothing outside the test's folders is rendered as written")
+			}
+		})
+	}
+}
+
+// TestImageByPathOfACopy: the signer Elastic Defend reports for a program
+// follows the renderer's rule: a copy the test ran from its own folders
+// keeps its namesake's signature (a copied PE keeps its Authenticode
+// data), a renamed one has no namesake, and elsewhere only the profile's
+// own paths are known.
+func TestImageByPathOfACopy(t *testing.T) {
+	p := profile(t, "workstation")
+	for path, signer := range map[string]string{
+		`C:\Windows\System32\curl.exe`:                                  "Microsoft Windows",
+		`C:\Users\j.doe\AppData\Local\Temp\df00tech-exfil\curl.exe`:     "Microsoft Windows",
+		`C:\Users\j.doe\AppData\Local\Temp\df00tech-exfil\sub\curl.exe`: "Microsoft Windows",
+		`C:\Users\j.doe\bin\python3.exe`:                                "Python Software Foundation",
+		`C:\Users\j.doe\AppData\Local\Temp\df00tech-exfil\svchost.exe`:  "",
+		`C:\Tools\curl.exe`:                                             "",
+		`C:\Users\j.doe.old\curl.exe`:                                   "",
+		`curl.exe`:                                                      "",
+	} {
+		img, ok := p.ImageByPath(path)
+		assert.Equal(t, signer != "", ok, path)
+		assert.Equal(t, signer, img.CodeSignature.SubjectName, path)
+	}
+}

@@ -259,12 +259,12 @@ func counts[K ~string](m map[K]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// eachEvent reads files one event at a time and hands each to f, which
-// may ask to stop. A record that cannot be read is reported on stderr with
-// its file and line and skipped, or fatal with strict; a summary line per
-// file says how many events were read. An XML file's provenance sidecar is
-// applied as its events go by. A file holding no event is bad input, not
-// "no results".
+// eachEvent reads the events of files merged in time order, one at a time,
+// and hands each to f, which may ask to stop. A record that cannot be read
+// is reported on stderr with its file and line and skipped, or fatal with
+// strict; a summary line per file says how many events it held. An XML
+// file's provenance sidecar is applied to its events as they go by. A file
+// holding no event is bad input, not "no results".
 func eachEvent(cmd *cobra.Command, files []string, strict bool, f func(*event.Event) (stop bool, err error)) error {
 	return eachEventTo(cmd, cmd.ErrOrStderr(), files, strict, f)
 }
@@ -272,72 +272,81 @@ func eachEvent(cmd *cobra.Command, files []string, strict bool, f func(*event.Ev
 // eachEventTo is eachEvent reporting on stderr.
 func eachEventTo(cmd *cobra.Command, stderr io.Writer, files []string, strict bool, f func(*event.Event) (stop bool, err error)) error {
 	defer replay.TuneGC()()
+	readers := make([]*replay.Reader, 0, len(files))
+	sides := make([]*telemetry.Sidecar, 0, len(files))
+	var open []*os.File
+	defer func() {
+		for i, rd := range readers {
+			rd.Close()
+			open[i].Close()
+		}
+	}()
 	for _, name := range files {
-		stop, err := eachEventOf(cmd, stderr, name, strict, f)
+		fh, rd, side, err := openEvents(cmd, stderr, name, strict)
 		if err != nil {
 			return err
 		}
-		if stop {
+		open, readers, sides = append(open, fh), append(readers, rd), append(sides, side)
+	}
+	merged := replay.NewMerge(readers...)
+	stop := false
+	for n := 1; !stop; n++ {
+		ev, src, err := merged.Next()
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err := cmd.Context().Err(); err != nil {
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			return badInput(err)
+		}
+		if n%4096 == 0 {
+			if err := cmd.Context().Err(); err != nil {
+				return err
+			}
+		}
+		if sides[src] != nil {
+			sides[src].Apply(&ev)
+		}
+		if stop, err = f(&ev); err != nil {
 			return err
+		}
+	}
+	for i, rd := range readers {
+		st := rd.Stats()
+		fmt.Fprintln(stderr, st)
+		if st.Events == 0 && !stop {
+			return badInput(fmt.Errorf("%s: holds no event", files[i]))
+		}
+		if sides[i] != nil && !stop {
+			if err := sides[i].Unused(); err != nil {
+				return badInput(err)
+			}
 		}
 	}
 	return nil
 }
 
-func eachEventOf(cmd *cobra.Command, stderr io.Writer, name string, strict bool, f func(*event.Event) (bool, error)) (bool, error) {
+// openEvents opens one events file for reading, with its sidecar; the
+// caller closes the file and the reader.
+func openEvents(cmd *cobra.Command, stderr io.Writer, name string, strict bool) (*os.File, *replay.Reader, *telemetry.Sidecar, error) {
 	side, err := sidecar(name)
 	if err != nil {
-		return false, badInput(err)
+		return nil, nil, nil, badInput(err)
 	}
 	fh, err := os.Open(name)
 	if err != nil {
-		return false, badInput(err)
+		return nil, nil, nil, badInput(err)
 	}
-	defer fh.Close()
 	rd, err := replay.Open(name, fh, replay.Strict(strict), replay.Context(cmd.Context()), replay.OnSkip(func(e *replay.RecordError) {
 		fmt.Fprintf(stderr, "skipped %v\n", e)
 	}))
 	if err != nil {
-		return false, badInput(err)
+		fh.Close()
+		return nil, nil, nil, badInput(err)
 	}
-	defer rd.Close()
-	stop := false
-	for ev, err := range rd.All() {
-		if err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return false, err
-			}
-			return false, badInput(err)
-		}
-		if rd.Stats().Events%4096 == 0 {
-			if err := cmd.Context().Err(); err != nil {
-				return false, err
-			}
-		}
-		if side != nil {
-			side.Apply(&ev)
-		}
-		if stop, err = f(&ev); err != nil {
-			return false, err
-		}
-		if stop {
-			break
-		}
-	}
-	st := rd.Stats()
-	fmt.Fprintln(stderr, st)
-	if st.Events == 0 {
-		return false, badInput(fmt.Errorf("%s: holds no event", name))
-	}
-	if side != nil && !stop {
-		if err := side.Unused(); err != nil {
-			return false, badInput(err)
-		}
-	}
-	return stop, nil
+	return fh, rd, side, nil
 }
 
 // sidecar loads the provenance sidecar of an XML events file, if it has
