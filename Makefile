@@ -11,7 +11,7 @@ RUN_TOOLS := git:git curl:curl python3:python3 wget:wget openssl:openssl rclone:
 # the JavaScript atomics, ssh for git over SSH, procps (with the run tools
 # and ssh, container mode's base image is made from the host's packages)
 # or else debootstrap for it, xmllint for the JUnit schema.
-TEST_TOOLS := $(RUN_TOOLS) node:nodejs ssh:openssh-client ps:procps chromium:chromium debootstrap:debootstrap ip:iproute2 xmllint:libxml2-utils
+TEST_TOOLS := $(RUN_TOOLS) node:nodejs ssh:openssh-client aws:awscli ps:procps chromium:chromium debootstrap:debootstrap ip:iproute2 xmllint:libxml2-utils
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
