@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +59,25 @@ type Upload struct {
 
 // OK reports whether the client was told its upload was accepted.
 func (u Upload) OK() bool { return u.Error == "" && u.Status/100 == 2 }
+
+// socket is an address and port in an error, which tells apart errors
+// that are otherwise alike.
+var socket = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`)
+
+// Failures counts the uploads the client did not see accepted by why:
+// the error (its sockets blanked), or the status answered.
+func Failures(ups []Upload) map[string]int {
+	why := map[string]int{}
+	for _, u := range ups {
+		switch {
+		case u.Error != "":
+			why[socket.ReplaceAllString(u.Error, "*")]++
+		case !u.OK():
+			why["status "+strconv.Itoa(u.Status)]++
+		}
+	}
+	return why
+}
 
 // Result is what a flood client prints: every upload, and the wall time
 // from the first request sent to the last answer read.
