@@ -214,6 +214,9 @@ func BenchmarkSandboxFlood(b *testing.B) {
 			v.heapPeak, rssPeak = max(v.heapPeak, heap), max(rssPeak, rss)
 			v.tally = v.tally.Add(flood.Check(res.Uploads, deliveries(r.ledger(b)[before:])))
 			v.all = append(v.all, res.Uploads...)
+			if f := flood.Failures(res.Uploads); len(f) > 0 {
+				b.Logf("%s round %d: failures: %v", v.name, round, f)
+			}
 		}
 	}
 	for _, v := range vs {
