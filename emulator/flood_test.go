@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,13 +27,13 @@ import (
 //     sessions (as a long-lived process does), so that its connections
 //     after the first ones resume.
 //
-// It reports
-// uploads/s, uploads per CPU-second (the emulator's, the client's and
-// their git processes': the figure that does not depend on what else the
-// machine runs), the p50 and p95 latency, the client failures, the uploads
-// lost (answered 2xx to the client but not in the ledger as delivered, or
-// the other way round), corrupt (delivered with other bytes than sent, by
-// sha256) or duplicated, and the peak heap. Bounded: two minutes per round.
+// It reports uploads/s, uploads per CPU-second (the emulator's, the
+// client's and their git processes': the figure that does not depend on
+// what else the machine runs), the p50 and p95 latency, the client
+// failures, the uploads lost (answered 2xx to the client but not in the
+// ledger as delivered, or the other way round), corrupt (delivered with
+// other bytes than sent, by sha256) or duplicated, and the peak heap.
+// Bounded: two minutes per round.
 func BenchmarkFlood(b *testing.B) {
 	n := flood.Count()
 	b.Run("proxy", func(b *testing.B) {
@@ -68,7 +67,7 @@ func floodRounds(b *testing.B, e *Emulator, n int, transport func() *http.Transp
 		all        []flood.Upload
 		tally      flood.Tally
 		total, cpu time.Duration
-		peak       atomic.Uint64
+		peak       uint64
 	)
 	round := 0
 	for b.Loop() {
@@ -91,7 +90,7 @@ func floodRounds(b *testing.B, e *Emulator, n int, transport func() *http.Transp
 			var ms runtime.MemStats
 			for {
 				runtime.ReadMemStats(&ms)
-				peak.Store(max(peak.Load(), ms.HeapInuse))
+				peak = max(peak, ms.HeapInuse) // read once this goroutine is done
 				select {
 				case <-stopPeak:
 					return
@@ -116,7 +115,7 @@ func floodRounds(b *testing.B, e *Emulator, n int, transport func() *http.Transp
 		all = append(all, res.Uploads...)
 	}
 	tally.Report(b, all, round, total, cpu)
-	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 }
 
 // floodDeliveries are the files entries delivered, for flood.Check.
