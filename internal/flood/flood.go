@@ -30,8 +30,8 @@ import (
 // contentSize is the size of an upload's file: 4 KiB once in base64.
 const contentSize = 3072
 
-// Repos is how many repositories the Contents PUTs are spread over.
-const Repos = 10
+// repos is how many repositories the Contents PUTs are spread over.
+const repos = 10
 
 // Count is HARNESS_FLOOD_N, the uploads of a benchmark's flood, or 1,000.
 func Count() int {
@@ -108,7 +108,7 @@ func send(ctx context.Context, client *http.Client, base, tag string, i int) Upl
 	var url, body string
 	if i%2 == 0 {
 		u.Method, u.SHA256 = http.MethodPut, hash(raw)
-		url = fmt.Sprintf("%s/repos/o/r%d/contents/%s/%s", base, i%Repos, tag, u.Name)
+		url = fmt.Sprintf("%s/repos/o/r%d/contents/%s/%s", base, i%repos, tag, u.Name)
 		body = `{"message":"m","content":"` + b64 + `"}`
 	} else {
 		// The gist's file is the base64 text itself, stored as sent.
