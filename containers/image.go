@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -500,10 +501,11 @@ func checkStatic(path string) error {
 	return nil
 }
 
-// StaticBinary returns the path of a static build of the harness: exe itself
-// if it is static, else a `CGO_ENABLED=0 go build <pkg>` of moduleRoot (the
-// module around the working directory when it is empty; pkg such as
-// "./cmd/harness"), built once into the user's cache folder under a hash of
+// StaticBinary returns the path of a static build of the harness (or of
+// another command of the module, pkg): exe itself if it is static, else a
+// `CGO_ENABLED=0 go build <pkg>` of moduleRoot (the module around the
+// working directory when it is empty; pkg such as "./cmd/harness"), named
+// after pkg's last element, built once into the user's cache folder under a hash of
 // the source tree and the toolchain, and reused while neither changes. The
 // cache keeps the few most recent builds; callers must not remove the file.
 // A build says so on log (which may be nil).
@@ -547,7 +549,8 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string, log io.Write
 		return "", fmt.Errorf("static binary: %w", err)
 	}
 	dir := filepath.Join(cache, key)
-	out := filepath.Join(dir, "harness")
+	name := path.Base(pkg)
+	out := filepath.Join(dir, name)
 	if checkStatic(out) == nil {
 		touch(dir)
 		return out, nil
@@ -566,9 +569,9 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string, log io.Write
 	}
 	// Built beside its final name and renamed, so that a reader never sees
 	// half a binary.
-	tmp := filepath.Join(dir, fmt.Sprintf(".harness-%d", os.Getpid()))
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s-%d", name, os.Getpid()))
 	start := time.Now()
-	fmt.Fprintf(log, "building a static harness: CGO_ENABLED=0 go build %s in %s (once per source tree)\n", pkg, moduleRoot)
+	fmt.Fprintf(log, "building a static %s: CGO_ENABLED=0 go build %s in %s (once per source tree)\n", name, pkg, moduleRoot)
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, pkg)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

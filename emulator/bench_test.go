@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/t1567001/harness/internal/flood"
 )
 
 // BenchmarkContentsPUTThroughProxy is one Contents API PUT through the
@@ -103,7 +105,7 @@ func BenchmarkContentsCommits(b *testing.B) {
 	round := 0
 	for b.Loop() {
 		round++
-		cpu0 := cpuTime()
+		cpu0 := flood.CPUTime()
 		var wg sync.WaitGroup
 		var failed atomic.Int64
 		for i := range n {
@@ -118,7 +120,7 @@ func BenchmarkContentsCommits(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		cpu += cpuTime() - cpu0
+		cpu += flood.CPUTime() - cpu0
 		if f := failed.Load(); f > 0 {
 			b.Fatalf("%d of %d commits failed", f, n)
 		}

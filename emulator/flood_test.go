@@ -7,25 +7,23 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"runtime"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/t1567001/harness/internal/flood"
 )
 
 // BenchmarkFlood sends HARNESS_FLOOD_N (default 1,000) concurrent uploads
 // of 4 KiB, half Contents API PUTs over 10 repositories and half gist
-// POSTs, each on a new connection with a full TLS handshake (as many CLI
-// tools make them), on loopback:
+// POSTs, each with content of its own and on a new connection with a full
+// TLS handshake (as many CLI tools make them), from this process on
+// loopback:
 //   - proxy: through the CONNECT proxy, as with --no-sandbox;
-//   - sandbox: dialled straight at the served address, TLS terminated
-//     by SNI, as in the sandbox (the address is 127.0.0.1 here);
-//   - sandbox-resuming: the same from one client that keeps its TLS
+//   - loopback: dialled straight at a TLS listener on 127.0.0.1, TLS
+//     terminated by SNI, as the sandbox's served addresses are (harness's
+//     BenchmarkSandboxFlood sends the flood from a real sandbox);
+//   - loopback-resuming: the same from one client that keeps its TLS
 //     sessions (as a long-lived process does), so that its connections
 //     after the first ones resume.
 //
@@ -33,27 +31,25 @@ import (
 // client's and their git processes': the figure that does not depend on
 // what else the machine runs), the p50 and p95 latency, the client
 // failures, the uploads lost (answered 2xx to the client but not in the
-// ledger as delivered, or the other way round) and the peak heap.
+// ledger as delivered, or the other way round), corrupt (delivered with
+// other bytes than sent, by sha256) or duplicated, and the peak heap.
 // Bounded: two minutes per round.
 func BenchmarkFlood(b *testing.B) {
-	n := 1000
-	if v, err := strconv.Atoi(os.Getenv("HARNESS_FLOOD_N")); err == nil && v > 0 {
-		n = v
-	}
+	n := flood.Count()
 	b.Run("proxy", func(b *testing.B) {
 		e, ca, proxy := benchProxy(b, "flood")
-		flood(b, e, n, func() *http.Transport {
+		floodRounds(b, e, n, func() *http.Transport {
 			return &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, DisableKeepAlives: true}
 		})
 	})
 	for _, resume := range []bool{false, true} {
-		name := "sandbox"
+		name := "loopback"
 		if resume {
-			name = "sandbox-resuming"
+			name = "loopback-resuming"
 		}
 		b.Run(name, func(b *testing.B) {
 			e, ca, addr := benchTLS(b, "flood")
-			flood(b, e, n, func() *http.Transport {
+			floodRounds(b, e, n, func() *http.Transport {
 				cfg := &tls.Config{RootCAs: ca.Pool()}
 				if resume {
 					cfg.ClientSessionCache = tls.NewLRUClientSessionCache(n)
@@ -64,15 +60,14 @@ func BenchmarkFlood(b *testing.B) {
 	}
 }
 
-// flood runs the rounds of BenchmarkFlood against e, each with a new
+// floodRounds runs the rounds of BenchmarkFlood against e, each with a new
 // client transport.
-func flood(b *testing.B, e *Emulator, n int, transport func() *http.Transport) {
-	content := strings.Repeat("QUFB", 1024) // 4 KiB of base64
+func floodRounds(b *testing.B, e *Emulator, n int, transport func() *http.Transport) {
 	var (
-		failures, lost int
-		lat            []time.Duration
-		total, cpu     time.Duration
-		peak           uint64
+		all        []flood.Upload
+		tally      flood.Tally
+		total, cpu time.Duration
+		peak       uint64
 	)
 	round := 0
 	for b.Loop() {
@@ -88,19 +83,14 @@ func flood(b *testing.B, e *Emulator, n int, transport func() *http.Transport) {
 			_ = resp.Body.Close()
 		}
 		before := len(e.Ledger().Entries())
-		var (
-			mu   sync.Mutex
-			okAt = map[string]bool{} // the uploads the client saw accepted
-			wg   sync.WaitGroup
-		)
 		stopPeak := make(chan struct{})
+		sampled := make(chan struct{})
 		go func() {
+			defer close(sampled)
 			var ms runtime.MemStats
 			for {
 				runtime.ReadMemStats(&ms)
-				mu.Lock()
-				peak = max(peak, ms.HeapInuse)
-				mu.Unlock()
+				peak = max(peak, ms.HeapInuse) // read once this goroutine is done
 				select {
 				case <-stopPeak:
 					return
@@ -108,41 +98,12 @@ func flood(b *testing.B, e *Emulator, n int, transport func() *http.Transport) {
 				}
 			}
 		}()
-		cpu0 := cpuTime()
-		start := time.Now()
-		for i := range n {
-			wg.Go(func() {
-				var req *http.Request
-				var key string
-				if i%2 == 0 {
-					key = fmt.Sprintf("/repos/o/r%d/contents/round%d/f%d", i%10, round, i)
-					req, _ = http.NewRequestWithContext(rctx, "PUT", "https://api.github.com"+key, strings.NewReader(`{"message":"m","content":"`+content+`"}`))
-				} else {
-					key = fmt.Sprintf("/gists#%d-%d", round, i)
-					req, _ = http.NewRequestWithContext(rctx, "POST", "https://api.github.com/gists", strings.NewReader(fmt.Sprintf(`{"files":{"r%d-%d.txt":{"content":"%s"}}}`, round, i, content)))
-				}
-				req.Header.Set("Authorization", "token x")
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				d := time.Since(t0)
-				ok := err == nil && resp.StatusCode/100 == 2
-				if err == nil {
-					_ = resp.Body.Close()
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				lat = append(lat, d)
-				if !ok {
-					failures++
-					return
-				}
-				okAt[key] = true
-			})
-		}
-		wg.Wait()
-		total += time.Since(start)
-		cpu += cpuTime() - cpu0
+		cpu0 := flood.CPUTime()
+		res := flood.Run(rctx, client, "https://api.github.com", fmt.Sprintf("round%d", round), n)
+		cpu += flood.CPUTime() - cpu0
+		total += res.Elapsed
 		close(stopPeak)
+		<-sampled
 		rcancel()
 		tr.CloseIdleConnections()
 		qctx, qcancel := context.WithTimeout(b.Context(), time.Minute)
@@ -150,57 +111,22 @@ func flood(b *testing.B, e *Emulator, n int, transport func() *http.Transport) {
 			b.Fatal(err)
 		}
 		qcancel()
-		delivered := map[string]bool{}
-		for _, en := range e.Ledger().Entries()[before:] {
-			if en.Kind != KindRequest || en.Status/100 != 2 || en.Undelivered || en.Method == "CONNECT" {
-				continue
-			}
-			switch {
-			case en.Method == "PUT":
-				delivered[en.Path] = true
-			case len(en.Files) == 1:
-				// r<round>-<i>.txt
-				var r, i int
-				if _, err := fmt.Sscanf(en.Files[0].Name, "r%d-%d.txt", &r, &i); err == nil {
-					delivered[fmt.Sprintf("/gists#%d-%d", r, i)] = true
-				}
-			}
-		}
-		for k := range okAt {
-			if !delivered[k] {
-				lost++
-			}
-		}
-		for k := range delivered {
-			if !okAt[k] {
-				lost++
-			}
-		}
+		tally = tally.Add(flood.Check(res.Uploads, floodDeliveries(e.Ledger().Entries()[before:])))
+		all = append(all, res.Uploads...)
 	}
-	slices.Sort(lat)
-	rounds := float64(b.N)
-	b.ReportMetric(float64(n)*rounds/total.Seconds(), "uploads/s")
-	if cpu > 0 {
-		b.ReportMetric(float64(n)*rounds/cpu.Seconds(), "uploads/cpu-s")
-	}
-	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*95/100].Milliseconds()), "p95-ms")
-	b.ReportMetric(float64(failures)/rounds, "client-failures")
-	b.ReportMetric(float64(lost)/rounds, "lost")
+	tally.Report(b, all, round, total, cpu)
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 }
 
-// cpuTime is the CPU time this process and its finished children (git)
-// have used.
-func cpuTime() time.Duration {
-	var t time.Duration
-	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(who, &ru); err == nil {
-			t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// floodDeliveries are the files entries delivered, for flood.Check.
+func floodDeliveries(entries []Entry) []flood.Delivery {
+	var ds []flood.Delivery
+	for _, en := range entries {
+		for _, f := range en.Delivered() {
+			ds = append(ds, flood.Delivery{Name: f.Name, SHA256: f.SHA256})
 		}
 	}
-	return t
+	return ds
 }
 
 // benchTLS is an emulator serving TLS on loopback as the sandbox serves

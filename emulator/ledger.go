@@ -102,6 +102,15 @@ const KindTLS = "tls"
 // IsRequest reports whether e is an HTTP request (or proxy CONNECT).
 func (e Entry) IsRequest() bool { return e.Kind == KindRequest }
 
+// Delivered is the files e stored, when the mock accepted the request and
+// told the client so: only those count as exfiltrated.
+func (e Entry) Delivered() []File {
+	if !e.IsRequest() || e.Status/100 != 2 || e.Undelivered {
+		return nil
+	}
+	return e.Files
+}
+
 // DNSQuery is one question the DNS sinkhole answered.
 type DNSQuery struct {
 	// Name is the name asked for, lower case, without the final dot.

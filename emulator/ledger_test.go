@@ -53,3 +53,24 @@ func TestUploadedListsArchiveMembers(t *testing.T) {
 		})
 	}
 }
+
+func TestDeliveredIsWhatTheClientWasToldWasStored(t *testing.T) {
+	t.Parallel()
+	files := []File{NewFile("a.txt", []byte("a"))}
+	tests := []struct {
+		name  string
+		entry Entry
+		want  []File
+	}{
+		{"accepted and answered", Entry{Method: "PUT", Status: 201, Files: files}, files},
+		{"answer not written", Entry{Method: "PUT", Status: 201, Files: files, Undelivered: true}, nil},
+		{"refused", Entry{Method: "PUT", Status: 422, Files: files}, nil},
+		{"not a request", Entry{Kind: KindTLS, Files: files}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, tt.entry.Delivered())
+		})
+	}
+}

@@ -197,7 +197,7 @@ func newContainerBackend(ctx context.Context, runID, dir, image string, lanes in
 	}
 	// The runner's only resolver is the emulator's sinkhole, so every
 	// query the tests send is answered and recorded there.
-	if err := os.WriteFile(r.resolv, []byte("nameserver "+table.Resolver.String()+"\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+	if err := os.WriteFile(r.resolv, table.ResolvConf(), 0o644); err != nil {
 		return nil, fmt.Errorf("runner resolv.conf: %w", err)
 	}
 	if err := r.sshFiles(table); err != nil {

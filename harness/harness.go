@@ -567,12 +567,7 @@ func summarize(sel Selected, r *executor.Result, entries []emulator.Entry) repor
 			Host: e.Host, Method: e.Method, Path: e.Path, Status: e.Status,
 			BytesReceived: e.BytesReceived, Refused: e.Refused, Note: e.Note,
 		})
-		// Only what the mock accepted, and told the client so, counts as
-		// exfiltrated.
-		if e.Status/100 != 2 || e.Undelivered {
-			continue
-		}
-		for _, f := range e.Files {
+		for _, f := range e.Delivered() {
 			intact := staged[f.SHA256]
 			arrived[f.SHA256] = arrived[f.SHA256] || intact
 			a.Uploads = append(a.Uploads, reports.Upload{

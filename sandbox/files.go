@@ -47,8 +47,7 @@ func Prepare(ctx context.Context, dir string, t *Table, hostname string, caPEM [
 		}
 		return p, nil
 	}
-	resolv := fmt.Sprintf("# t1567-harness sandbox: the emulator's DNS sinkhole\nnameserver %s\noptions timeout:1 attempts:1\n", t.Resolver)
-	p, err := write("resolv.conf", []byte(resolv))
+	p, err := write("resolv.conf", t.ResolvConf())
 	if err != nil {
 		return nil, err
 	}

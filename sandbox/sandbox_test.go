@@ -3,11 +3,15 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -127,4 +131,34 @@ func TestSSHFilesReplaceTheSystems(t *testing.T) {
 	assert.Contains(t, out, "github.com ssh-ed25519 AAAAtest\n")
 	assert.Contains(t, out, `IdentityFile "/run/key"`)
 	assert.NotContains(t, out, "ssh_config.d", "the system's folder is hidden")
+}
+
+// TestSlowSinkholeStillResolves: a sinkhole that answers late (as one
+// flooded with queries on a busy machine does) still resolves the
+// sandbox's clients, which keep their resolver's own timeouts.
+func TestSlowSinkholeStillResolves(t *testing.T) {
+	cfg := testConfig(t)
+	if _, err := exec.LookPath("getent"); err != nil {
+		t.Skip("getent is not installed")
+	}
+	n, err := NewNet(cfg.Table)
+	require.NoError(t, err)
+	defer n.Close()
+	const delay = 1500 * time.Millisecond
+	srv := &dns.Server{PacketConn: n.Listeners().DNSUDP, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		time.Sleep(delay)
+		m := new(dns.Msg)
+		m.SetReply(req)
+		if q := req.Question[0]; q.Qtype == dns.TypeA {
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(140, 82, 112, 6)})
+		}
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	defer func() { _ = srv.Shutdown() }()
+	start := time.Now()
+	code, out := run(t, n, cfg, `getent ahostsv4 api.github.com`)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "140.82.112.6")
+	assert.Greater(t, time.Since(start), delay, "the answer came late")
 }

@@ -91,3 +91,11 @@ func (t *Table) Addrs() []netip.Addr {
 
 // Lookup returns the addresses of host, nil when it is not served.
 func (t *Table) Lookup(host string) []netip.Addr { return t.Hosts[host] }
+
+// ResolvConf is the resolver configuration of a sandbox or runner: the
+// sinkhole, nothing else. It sets no timeout: clients keep their own
+// (glibc's and Go's: 5 s, 2 attempts), so that a sinkhole slowed by a
+// flood of queries on a busy machine answers late rather than fails them.
+func (t *Table) ResolvConf() []byte {
+	return fmt.Appendf(nil, "# t1567-harness sandbox: the emulator's DNS sinkhole\nnameserver %s\n", t.Resolver)
+}
