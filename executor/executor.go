@@ -200,6 +200,12 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		}
 		prereqCodes, prereqs = codes, nil
 	}
+	if sim := t.Simulation; sim != nil && sim.Check != "" && !missing[sim.Requires] {
+		cctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		code, err := run(cctx, []string{"sh", "-c", sim.Check}, dir, env, io.Discard, io.Discard)
+		cancel()
+		missing[sim.Requires] = err != nil || code != 0
+	}
 	if sim := t.Simulation; sim != nil && missing[sim.Requires] {
 		command, shell, why = sim.Command, []string{"sh", "-c"}, ""
 		res.Execution = Simulated

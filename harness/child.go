@@ -32,6 +32,8 @@ func RunChild(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	switch args[0] {
 	case "replay-http":
 		return executor.Replay(ctx, args[1:], stdout, stderr), true
+	case "replay-mega":
+		return executor.ReplayMega(ctx, args[1:], stderr), true
 	case "sensor":
 		return sensor.Main(args[1:], stdout), true
 	}
