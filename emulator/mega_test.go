@@ -130,6 +130,16 @@ func TestMegaProtocol(t *testing.T) {
 		nodes[name] = n
 	}
 
+	// Asked for TLS (rclone's later --mega-use-https), MEGA gives an https
+	// URL: the storage host's wildcard certificate serves it.
+	m.SetHTTPS(true)
+	files["tls.txt"] = []byte("over TLS\n")
+	p := filepath.Join(src, "tls.txt")
+	require.NoError(t, os.WriteFile(p, files["tls.txt"], 0o600))
+	_, err = m.UploadFile(p, dir, "", nil)
+	require.NoError(t, err)
+	m.SetHTTPS(false)
+
 	// A download is the ciphertext, which go-mega decrypts and checks
 	// against the MAC in the node's key.
 	out := filepath.Join(t.TempDir(), "dump.bin")
@@ -140,7 +150,7 @@ func TestMegaProtocol(t *testing.T) {
 
 	q, err := m.GetQuota()
 	require.NoError(t, err)
-	assert.Equal(t, uint64(len(files["dump.bin"])+len(files["finance_q3.csv"])), q.Cstrg)
+	assert.Equal(t, uint64(len(files["dump.bin"])+len(files["finance_q3.csv"])+len(files["tls.txt"])), q.Cstrg)
 
 	// A second session of the account sees what the first one put, and
 	// hears of later changes through its event poll.
@@ -179,6 +189,7 @@ func TestMegaProtocol(t *testing.T) {
 		"folder /test created",
 		"file dump.bin stored in /test: 3145851 bytes decrypted, sha256 " + sha(files["dump.bin"]) + ", chunk MACs and meta-MAC check out",
 		"file empty.txt stored in /test: 0 bytes decrypted",
+		"u: upload target for 9 bytes: https://gfs270n406.userstorage.mega.co.nz",
 		"POST gfs270n406.userstorage.mega.co.nz chunk at 2752512: 393339 encrypted bytes (3145851 of 3145851 received)",
 		"GET gfs270n406.userstorage.mega.co.nz download: 131072 encrypted bytes at 0",
 		"a: test/finance_q3.csv renamed q3.csv",
