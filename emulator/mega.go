@@ -226,6 +226,7 @@ type megaStore struct {
 	mu        sync.Mutex
 	accounts  map[string]*megaAccount
 	sessions  map[string]*megaAccount // by sid
+	waits     map[string]*megaAccount // by the wait URL's token
 	uploads   map[string]*megaUpload  // by the upload URL's token
 	completed map[string]*megaUpload  // by completion handle
 	downloads map[string]*megaNode    // by the download URL's token
@@ -236,7 +237,7 @@ func newMegaStore() (*megaStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &megaStore{specs: specs, accounts: map[string]*megaAccount{}, sessions: map[string]*megaAccount{},
+	return &megaStore{specs: specs, accounts: map[string]*megaAccount{}, sessions: map[string]*megaAccount{}, waits: map[string]*megaAccount{},
 		uploads: map[string]*megaUpload{}, completed: map[string]*megaUpload{}, downloads: map[string]*megaNode{}}, nil
 }
 
@@ -254,7 +255,13 @@ func (s *megaStore) account(email string) (*megaAccount, error) {
 		s.accounts[email] = a
 	}
 	s.mu.Unlock()
-	return a, a.setup()
+	if err := a.setup(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.waits[a.wait] = a
+	s.mu.Unlock()
+	return a, nil
 }
 
 func (s *megaStore) session(sid string) *megaAccount {
@@ -910,13 +917,8 @@ func (e *Emulator) megaPoll(w http.ResponseWriter, r *http.Request) {
 // megaWait holds a wait until the account has news, the client goes, or
 // megaWaitMax passes: a client polling in a loop waits here, not spins.
 func (e *Emulator) megaWait(w http.ResponseWriter, r *http.Request) {
-	var a *megaAccount
 	e.mega.mu.Lock()
-	for _, acct := range e.mega.accounts {
-		if acct.wait == r.PathValue("token") {
-			a = acct
-		}
-	}
+	a := e.mega.waits[r.PathValue("token")]
 	var wake chan struct{}
 	var news bool
 	if a != nil {
