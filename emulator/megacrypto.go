@@ -202,12 +202,16 @@ func megaDecrypt(dst io.Writer, src io.Reader, size int64, k megaNodeKey) error 
 	meta := cipher.NewCBCEncrypter(blk, make([]byte, aes.BlockSize))
 	metaMAC := make([]byte, aes.BlockSize)
 	chunks := megaChunks(size)
-	buf := make([]byte, 128<<10)
+	// buf holds a piece of a chunk and room to pad it to whole blocks;
+	// scratch takes the CBC output, of which the MAC is the last block.
+	const piece = 128 << 10
+	buf := make([]byte, piece+aes.BlockSize)
+	scratch := make([]byte, len(buf))
 	for _, n := range chunks {
 		mac := cipher.NewCBCEncrypter(blk, chunkIV)
-		last := make([]byte, aes.BlockSize)
+		var last []byte
 		for left := n; left > 0; {
-			b := buf[:min(int64(len(buf)), left)]
+			b := buf[:min(piece, left)]
 			if _, err := io.ReadFull(src, b); err != nil {
 				return fmt.Errorf("reading the upload: %w", err)
 			}
@@ -217,13 +221,10 @@ func megaDecrypt(dst io.Writer, src io.Reader, size int64, k megaNodeKey) error 
 			}
 			left -= int64(len(b))
 			// b is whole blocks but at the chunk's end: pad that with NULs.
-			padded := b
-			if r := len(b) % aes.BlockSize; r != 0 {
-				padded = append(b, make([]byte, aes.BlockSize-r)...)
-			}
-			for i := 0; i < len(padded); i += aes.BlockSize {
-				mac.CryptBlocks(last, padded[i:i+aes.BlockSize])
-			}
+			padded := buf[:(len(b)+aes.BlockSize-1)/aes.BlockSize*aes.BlockSize]
+			clear(padded[len(b):])
+			mac.CryptBlocks(scratch[:len(padded)], padded)
+			last = scratch[len(padded)-aes.BlockSize : len(padded)]
 		}
 		meta.CryptBlocks(metaMAC, last)
 	}
