@@ -55,7 +55,7 @@ type Config struct {
 	// SSHCommand, when set, is the GIT_SSH_COMMAND that sends git over SSH
 	// to the emulator.
 	SSHCommand string
-	// Harness is the binary that provides `replay-http`; #{harness} in a
+	// Harness is the binary that provides `replay-http` and `replay-mega`; #{harness} in a
 	// simulation command expands to it.
 	Harness string
 	// WorkRoot holds each test's fresh work directory.
