@@ -339,6 +339,9 @@ func (d *decoder) simulation(test *fields) (*Simulation, error) {
 	if s.Requires, err = f.requiredStr("requires"); err != nil {
 		return nil, err
 	}
+	if s.Check, err = f.str("check"); err != nil {
+		return nil, err
+	}
 	if s.Command, err = f.requiredStr("command"); err != nil {
 		return nil, err
 	}

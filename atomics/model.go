@@ -73,10 +73,12 @@ type Executor struct {
 }
 
 // Simulation is run instead of Executor when the tool in Requires is not on
-// PATH. Its Command runs like Executor.Command; #{harness} expands to the
-// harness binary.
+// PATH, or, with a Check, when the Check command fails where the test runs
+// (the tool is there but cannot do what the test needs of it). Its Command
+// runs like Executor.Command; #{harness} expands to the harness binary.
 type Simulation struct {
 	Requires string `yaml:"requires"`
+	Check    string `yaml:"check,omitempty"`
 	Command  string `yaml:"command"`
 	Reason   string `yaml:"reason"`
 }

@@ -63,6 +63,7 @@ type Emulator struct {
 	state  *state
 	pastes pastes
 	s3     s3Store
+	mega   *megaStore
 	spools *spools
 	audit  *auditLog
 	git    *gitServer
@@ -122,6 +123,9 @@ func New(cfg Config, ca *CA) (*Emulator, error) {
 	e.ticketKeys = make([][32]byte, 1)
 	if _, err := rand.Read(e.ticketKeys[0][:]); err != nil {
 		return nil, fmt.Errorf("emulator: session ticket key: %w", err)
+	}
+	if e.mega, err = newMegaStore(); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	e.routes = e.buildRoutes()
 	e.inner = e.newServer(e.Handler())

@@ -158,7 +158,7 @@ type ObjectAction struct {
 // secretParams are query parameters that carry a credential; the ledger,
 // the emulator's output and the reports show them masked, as they never
 // show an Authorization header.
-var secretParams = []string{"access_token", "private_token", "token", "oauth_token", "client_secret", "sig"}
+var secretParams = []string{"access_token", "private_token", "token", "oauth_token", "client_secret", "sig", "sid"}
 
 // MaskSecrets replaces the value of every credential query parameter in a
 // request URI with "***".

@@ -20,12 +20,14 @@ var servedHosts = []string{
 	"discord.com", "hooks.slack.com", "example.webhook.office.com",
 	// Amazon S3's endpoints (s3.go); bucket names are under servedWildcards.
 	"s3.amazonaws.com", "s3.us-east-1.amazonaws.com",
+	// MEGA's API (mega.go); its storage hosts are under servedWildcards.
+	"g.api.mega.co.nz",
 }
 
 // servedWildcards are the served names that stand for every name of one
-// more label (S3's virtual-hosted buckets): as in a wildcard certificate,
+// more label (S3's virtual-hosted buckets, MEGA's storage hosts): as in a wildcard certificate,
 // "*.s3.amazonaws.com" covers "loot.s3.amazonaws.com" and nothing deeper.
-var servedWildcards = []string{"*.s3.amazonaws.com", "*.s3.us-east-1.amazonaws.com"}
+var servedWildcards = []string{"*.s3.amazonaws.com", "*.s3.us-east-1.amazonaws.com", "*.userstorage.mega.co.nz"}
 
 // ServedHosts lists the host names the emulator serves, wildcards aside.
 func ServedHosts() []string { return slices.Clone(servedHosts) }
@@ -159,6 +161,7 @@ func (e *Emulator) buildRoutes() map[string]http.Handler {
 	e.pasteRoutes(routes)
 	e.webhookRoutes(routes)
 	e.s3Routes(routes)
+	e.megaRoutes(routes)
 	return routes
 }
 

@@ -55,7 +55,7 @@ type Config struct {
 	// SSHCommand, when set, is the GIT_SSH_COMMAND that sends git over SSH
 	// to the emulator.
 	SSHCommand string
-	// Harness is the binary that provides `replay-http`; #{harness} in a
+	// Harness is the binary that provides `replay-http` and `replay-mega`; #{harness} in a
 	// simulation command expands to it.
 	Harness string
 	// WorkRoot holds each test's fresh work directory.
@@ -200,11 +200,22 @@ func Run(ctx context.Context, t *atomics.Test, args map[string]string, cfg Confi
 		}
 		prereqCodes, prereqs = codes, nil
 	}
-	if sim := t.Simulation; sim != nil && missing[sim.Requires] {
+	unable := false // the tool is there, but its check fails
+	if sim := t.Simulation; sim != nil && sim.Check != "" && !missing[sim.Requires] {
+		cctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		code, err := run(cctx, []string{"sh", "-c", sim.Check}, dir, env, io.Discard, io.Discard)
+		cancel()
+		unable = err != nil || code != 0
+	}
+	if sim := t.Simulation; sim != nil && (missing[sim.Requires] || unable) {
 		command, shell, why = sim.Command, []string{"sh", "-c"}, ""
 		res.Execution = Simulated
 		res.SimulationReason = sim.Reason
-		if res.SimulationReason == "" {
+		switch {
+		case res.SimulationReason != "":
+		case unable:
+			res.SimulationReason = fmt.Sprintf("%s cannot do this test (%s fails)", sim.Requires, sim.Check)
+		default:
 			res.SimulationReason = sim.Requires + " is not installed"
 		}
 		prereqs = nil

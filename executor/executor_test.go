@@ -196,14 +196,21 @@ func TestMissingPrerequisiteIsNamed(t *testing.T) {
 
 func TestSimulationOnlyWhenToolMissing(t *testing.T) {
 	for _, tc := range []struct {
-		requires string
-		want     Execution
-	}{{"sh", Executed}, {"no-such-tool-t1567", Simulated}} {
-		t.Run(tc.requires, func(t *testing.T) {
+		requires, check string
+		want            Execution
+	}{
+		{"sh", "", Executed},
+		{"no-such-tool-t1567", "", Simulated},
+		// The tool is there, but its check says it cannot do the test
+		// (an rclone without its mega backend).
+		{"sh", "test -e no-such-file", Simulated},
+		{"sh", "test -e which-not-yet || true", Executed},
+	} {
+		t.Run(tc.requires+" "+tc.check, func(t *testing.T) {
 			test := &atomics.Test{
 				Name:       "sim " + tc.requires,
 				Executor:   atomics.Executor{Name: "sh", Command: "echo real > which"},
-				Simulation: &atomics.Simulation{Requires: tc.requires, Command: "echo simulated > which"},
+				Simulation: &atomics.Simulation{Requires: tc.requires, Check: tc.check, Command: "echo simulated > which"},
 			}
 			res, err := Run(context.Background(), test, nil, testConfig(t, "http://127.0.0.1:9"))
 			require.NoError(t, err)

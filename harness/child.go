@@ -11,8 +11,8 @@ import (
 
 // RunChild runs, in a binary that executes atomics, the child processes
 // the harness starts from its own executable: the sensor's seccomp
-// trampoline, a sandboxed test's first process, `sensor` (a test under the tracer) and `replay-http` (the
-// stand-in for a missing tool). It reports whether args (os.Args[1:])
+// trampoline, a sandboxed test's first process, `sensor` (a test under the tracer), `replay-http` (the
+// stand-in for a missing tool) and `replay-mega` (for an rclone without its mega backend). It reports whether args (os.Args[1:])
 // named one, with the status to exit with. Call it first thing in main or
 // in TestMain, before anything else starts threads:
 //
@@ -32,6 +32,8 @@ func RunChild(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	switch args[0] {
 	case "replay-http":
 		return executor.Replay(ctx, args[1:], stdout, stderr), true
+	case "replay-mega":
+		return executor.ReplayMega(ctx, args[1:], stderr), true
 	case "sensor":
 		return sensor.Main(args[1:], stdout), true
 	}

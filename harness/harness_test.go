@@ -66,13 +66,16 @@ func fixtureSHA(t *testing.T, name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// seedGUIDs are the T1567.001 atomics, the T1567.002 rclone copy to S3 and
-// the T1567.003 paste upload.
+// seedGUIDs are the T1567.001 atomics, the T1567.002 rclone copies to S3
+// and to Mega, and the T1567.003 paste upload.
 var seedGUIDs = []string{
 	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0001", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0002", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0003",
 	"5b3c6f0e-8a8e-4c2f-9f35-1567001a0004", "5b3c6f0e-8a8e-4c2f-9f35-1567001a0005", "5b3c6f0e-8a8e-4c2f-9f35-1567003a0001",
-	"5b3c6f0e-8a8e-4c2f-9f35-1567002a0001",
+	"5b3c6f0e-8a8e-4c2f-9f35-1567002a0001", megaGUID,
 }
+
+// megaGUID is the Linux form of ART's rclone-to-Mega test.
+const megaGUID = "5b3c6f0e-8a8e-4c2f-9f35-1567002a0002"
 
 func TestSeedAtomicsEndToEnd(t *testing.T) {
 	t.Parallel()
@@ -81,7 +84,7 @@ func TestSeedAtomicsEndToEnd(t *testing.T) {
 	run, err := RunLocal(context.Background(), opts)
 	require.NoError(t, err)
 	res := run.Results
-	require.Len(t, res.Atomics, 7)
+	require.Len(t, res.Atomics, 8)
 	assert.NotEmpty(t, res.RunID)
 	assert.Equal(t, "local", res.Mode)
 
@@ -100,6 +103,9 @@ func TestSeedAtomicsEndToEnd(t *testing.T) {
 		// The real rclone, each file a PutObject to the bucket's
 		// virtual-hosted name.
 		"5b3c6f0e-8a8e-4c2f-9f35-1567002a0001": {"atomic-t1567-002-exfil.s3.us-east-1.amazonaws.com", "PUT", []string{"finance_q3.csv", "stolen_creds.txt"}},
+		// Each file decrypted by the mock from what the put node's key
+		// opens: the put is a POST to MEGA's API.
+		megaGUID: {"g.api.mega.co.nz", "POST", []string{"finance_q3.csv", "stolen_creds.txt"}},
 	}
 	for _, a := range res.Atomics {
 		t.Run(a.Name, func(t *testing.T) {
@@ -107,11 +113,13 @@ func TestSeedAtomicsEndToEnd(t *testing.T) {
 			require.True(t, ok, a.GUID)
 			assert.Equal(t, 0, a.ExitCode, a.Stderr)
 			assert.True(t, a.Intact)
-			if a.GUID == "5b3c6f0e-8a8e-4c2f-9f35-1567001a0001" {
-				// Honest about PowerShell: simulated unless pwsh is really here.
+			if sim, ok := map[string]string{"5b3c6f0e-8a8e-4c2f-9f35-1567001a0001": "pwsh", megaGUID: "mega backend"}[a.GUID]; ok {
+				// Honest about PowerShell, and about an rclone without its
+				// mega backend (Debian's): simulated unless the tool can
+				// really do it.
 				assert.Contains(t, []string{"simulated", "executed"}, a.Execution)
 				if a.Execution == "simulated" {
-					assert.Contains(t, a.SimulationReason, "pwsh")
+					assert.Contains(t, a.SimulationReason, sim)
 				}
 			} else {
 				assert.Equal(t, "executed", a.Execution)
@@ -195,7 +203,7 @@ func assertDetections(t *testing.T, run *Run) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, events)
 	verdicts := run.Results.Verdicts
-	require.Len(t, verdicts, 498, "7 atomics x 5 contexts, for the seed rules and the other seeds' rules each atomic names (the correlations added 50, rclone to S3 70)")
+	require.Len(t, verdicts, 568, "8 atomics x 5 contexts, for the seed rules and the other seeds' rules each atomic names (the correlations added 50, rclone to S3 70, rclone to Mega 70)")
 	gaps := map[string]int{}
 	for _, v := range verdicts {
 		assert.True(t, v.Pass, "%s / %s / %s: %s", v.Context, v.Atomic, v.Expected, v.Explanation)
@@ -215,10 +223,12 @@ func assertDetections(t *testing.T, run *Run) {
 		"mitre_analytic_1_suspicious_exfil_proxy": 20,
 		// Byte ratios cannot see uploads smaller than a TLS handshake: every
 		// small upload to a repository (and, for D3FEND, the paste and the
-		// copy to S3 too).
+		// copies to S3 and Mega too).
 		"mitre_det0318_an0897_byte_ratio_zeek":  20,
 		"mitre_det0318_an0897_byte_ratio_proxy": 20,
-		"d3fend_download_upload_ratio":          30,
+		"d3fend_download_upload_ratio":          35,
+		// Sysmon's own reverse lookup names no Mega host.
+		"net_connection_win_mega_nz": 1,
 		// A push reads the files in git.exe and uploads from
 		// git-remote-https.exe: no one process does both.
 		"mitre_det0318_an0895_read_then_upload":             5,

@@ -33,6 +33,15 @@ func newReplayCmd() *cobra.Command {
 		})
 }
 
+// newReplayMegaCmd is the child process a simulated test runs instead of
+// an rclone without its mega backend.
+func newReplayMegaCmd() *cobra.Command {
+	return childCmd("replay-mega", "Copy files to MEGA the way rclone copy would (used by simulated tests)",
+		func(cmd *cobra.Command, args []string) int {
+			return executor.ReplayMega(cmd.Context(), args, cmd.ErrOrStderr())
+		})
+}
+
 // newSensorCmd runs a command under the ptrace sensor, as its own process,
 // streaming observations as JSON lines (see package sensor).
 func newSensorCmd() *cobra.Command {

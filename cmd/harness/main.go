@@ -144,6 +144,6 @@ func newRoot(args []string) *cobra.Command {
 		Version:       version(),
 	}
 	root.SetVersionTemplate("harness {{.Version}}\n")
-	root.AddCommand(newRunCmd(args), newListCmd(), newEmulatorCmd(), newSPLCmd(), newSigmaCmd(), newValidateCmd(), newCleanCmd(), newReplayCmd(), newSensorCmd())
+	root.AddCommand(newRunCmd(args), newListCmd(), newEmulatorCmd(), newSPLCmd(), newSigmaCmd(), newValidateCmd(), newCleanCmd(), newReplayCmd(), newReplayMegaCmd(), newSensorCmd())
 	return root
 }

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asHarness) == "1" {
 		os.Exit(runWithSignals(os.Args[1:]))
 	}
-	if len(os.Args) > 1 && (os.Args[1] == "replay-http" || os.Args[1] == "sensor") {
+	if len(os.Args) > 1 && (os.Args[1] == "replay-http" || os.Args[1] == "replay-mega" || os.Args[1] == "sensor") {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	racechild.Quiet()
