@@ -486,7 +486,7 @@ func (s *statsSink) finish() []*record {
 		}
 		for i, a := range c.aggs {
 			v := g.aggs[i].Result(a.fn)
-			r.over = append(r.over, binding{name: a.name, val: v, del: v.IsNull()})
+			r.over = append(r.over, binding{name: a.name, val: v})
 		}
 		out = append(out, r)
 	}
