@@ -76,6 +76,22 @@ func TestWildcardSetAgreesWithPatterns(t *testing.T) {
 	assert.Equal(t, map[string]bool{"exact": true, "prefix": true, "suffix": true, "contains": true, "contains in one pass": true, "other": true}, shapes, "every shape is tried")
 }
 
+// TestWildcardSetComparesAPatternOnce: a pattern given twice, in any
+// case, as a hoisted test gathers them, is kept once.
+func TestWildcardSetComparesAPatternOnce(t *testing.T) {
+	var pats []Wildcard
+	for _, p := range []string{"1", "3", "1", `*\Git.exe`, `*\git.EXE`, "push*", "PUSH*", "*hub*", "*HUB*"} {
+		pats = append(pats, CompileWildcard(p, false))
+	}
+	set := NewWildcardSet(pats)
+	assert.Equal(t, []string{"1", "3"}, set.exact)
+	assert.Equal(t, []string{`\git.exe`}, set.suffix)
+	assert.Equal(t, []string{"push"}, set.prefix)
+	assert.Equal(t, []string{"hub"}, set.contains)
+	assert.True(t, set.Match(`C:\GIT.exe`))
+	assert.True(t, set.Match("Pushed"))
+}
+
 func btoi(b bool) int {
 	if b {
 		return 1

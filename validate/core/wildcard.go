@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -184,16 +185,20 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 			continue
 		}
 		seg := strings.ToLower(w.segs[0]) // ASCII: the bytes keep their places
+		// A pattern given twice (a hoisted test gathers every branch's
+		// value: EventCode 1, 3, 1) is compared once.
 		switch {
 		case !w.lead && !w.trail:
-			s.exact = append(s.exact, seg)
-			s.exactAsIs = append(s.exactAsIs, w.segs[0])
+			if !slices.Contains(s.exact, seg) {
+				s.exact = append(s.exact, seg)
+				s.exactAsIs = append(s.exactAsIs, w.segs[0])
+			}
 		case !w.lead:
-			s.prefix = append(s.prefix, seg)
+			s.prefix = appendNew(s.prefix, seg)
 		case !w.trail:
-			s.suffix = append(s.suffix, seg)
+			s.suffix = appendNew(s.suffix, seg)
 		default:
-			s.contains = append(s.contains, seg)
+			s.contains = appendNew(s.contains, seg)
 		}
 	}
 	if len(s.contains) > 1 {
@@ -207,6 +212,13 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 		}
 	}
 	return s
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }
 
 // Match reports whether s matches one of the patterns.
