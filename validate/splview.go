@@ -19,6 +19,9 @@ type splView struct {
 	channel, source, sourcetype string
 	netIndex, netType           string // a network log's index and sourcetype
 	net, known                  bool
+	// current: byChannel has run for ev (a query asks for several of
+	// the fields it gives).
+	current bool
 	// The last event code rendered, as text.
 	code   string
 	codeID int
@@ -28,8 +31,15 @@ type splView struct {
 // of precedence (later wins).
 var systemFields = [...]string{"EventCode", "EventID", "host", "Computer", "Channel", "source", "_time", "index", "sourcetype"}
 
+// reset points the view at the next event.
+func (v *splView) reset(ev *event.Event) { v.ev, v.current = ev, false }
+
 // byChannel brings the channel-derived values up to date.
 func (v *splView) byChannel() {
+	if v.current {
+		return
+	}
+	v.current = true
 	if v.known && v.channel == v.ev.Channel {
 		return
 	}

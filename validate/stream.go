@@ -132,7 +132,7 @@ type splFeed struct {
 }
 
 func (f *splFeed) Push(ev *event.Event) error {
-	f.view.ev = ev
+	f.view.reset(ev)
 	kept := f.s.Kept()
 	if err := f.s.Push(&f.view); err != nil {
 		return fmt.Errorf("rule %s: %w", f.rule.id, err)
