@@ -92,6 +92,19 @@ func TestWildcardSetComparesAPatternOnce(t *testing.T) {
 	assert.True(t, set.Match("Pushed"))
 }
 
+// TestWildcardSetExactLengths: exact values are tried by length, values
+// of 63 bytes or more sharing one mark.
+func TestWildcardSetExactLengths(t *testing.T) {
+	long := strings.Repeat("x", 70)
+	set := NewWildcardSet([]Wildcard{CompileWildcard("ab", false), CompileWildcard(long, false), CompileWildcard("q*", false)})
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{{"AB", true}, {"abc", false}, {"a", false}, {"", false}, {strings.ToUpper(long), true}, {long + "x", false}, {strings.Repeat("x", 63), false}, {"qz", true}} {
+		assert.Equal(t, tc.want, set.Match(tc.text), "%q", tc.text)
+	}
+}
+
 func btoi(b bool) int {
 	if b {
 		return 1

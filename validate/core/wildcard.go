@@ -169,6 +169,9 @@ type WildcardSet struct {
 	// case is one vector compare.
 	exact, exactAsIs, prefix, suffix, contains []string
 	other                                      []Wildcard
+	// exactLens has bit n set when an exact value is n bytes long (bit
+	// 63: 63 or more), so that text of no such length skips them all.
+	exactLens uint64
 	// starts marks the bytes, in either case, that begin a contains
 	// pattern: the text is scanned once for all of them, trying patterns
 	// only where one may begin.
@@ -192,6 +195,7 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 			if !slices.Contains(s.exact, seg) {
 				s.exact = append(s.exact, seg)
 				s.exactAsIs = append(s.exactAsIs, w.segs[0])
+				s.exactLens |= lenBit(len(seg))
 			}
 		case !w.lead:
 			s.prefix = appendNew(s.prefix, seg)
@@ -214,6 +218,8 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 	return s
 }
 
+func lenBit(n int) uint64 { return 1 << min(n, 63) }
+
 func appendNew(list []string, s string) []string {
 	if slices.Contains(list, s) {
 		return list
@@ -223,9 +229,11 @@ func appendNew(list []string, s string) []string {
 
 // Match reports whether s matches one of the patterns.
 func (s *WildcardSet) Match(v string) bool {
-	for i, p := range s.exact {
-		if len(p) == len(v) && (v == s.exactAsIs[i] || equalFoldLower(v, p)) {
-			return true
+	if s.exactLens&lenBit(len(v)) != 0 {
+		for i, p := range s.exact {
+			if len(p) == len(v) && (v == s.exactAsIs[i] || equalFoldLower(v, p)) {
+				return true
+			}
 		}
 	}
 	for _, p := range s.suffix {
