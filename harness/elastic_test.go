@@ -98,10 +98,12 @@ func TestElasticRulesOnBaseAtomics(t *testing.T) {
 				require.NoError(t, err)
 				want := fires[r.ID()][guid]
 				if assert.Equal(t, want, len(rows) > 0, "%s on atomic %s at %s", r.ID(), guid, host) && want {
-					assert.Equal(t, "api.github.com", rows[0].Values["dns.question.name"])
+					name, _ := rows[0].Value("dns.question.name")
+					assert.Equal(t, "api.github.com", name)
 					// Sysmon 22 is the query the sandbox's sinkhole answered;
 					// the PowerShell atomic's was a replay standing in for pwsh.
-					assert.Equal(t, map[string]string{"0001": "simulated", "0003": "observed", "0004": "observed"}[guid], rows[0].Values["harness.provenance"])
+					prov, _ := rows[0].Value("harness.provenance")
+					assert.Equal(t, map[string]string{"0001": "simulated", "0003": "observed", "0004": "observed"}[guid], prov)
 					require.NotEmpty(t, rows[0].Sources)
 					assert.Equal(t, 22, evs[rows[0].Sources[0]].EventID)
 				}

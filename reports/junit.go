@@ -247,8 +247,8 @@ func ActualString(v validate.Verdict) string {
 	seen := map[string]bool{}
 	var parts []string
 	for _, row := range v.Actual.Rows {
-		s := row.Values["Signal"]
-		if sc, ok := row.Values["SuspicionScore"]; ok {
+		s, _ := row.Value("Signal")
+		if sc, ok := row.Value("SuspicionScore"); ok {
 			s += "/" + sc
 		}
 		if s == "" {

@@ -69,7 +69,7 @@ func Coverage(r *Results) Matrix {
 				sigs = []string{}
 			}
 			for _, row := range v.Actual.Rows {
-				if s := row.Values["Signal"]; s != "" && !slices.Contains(sigs, s) {
+				if s, _ := row.Value("Signal"); s != "" && !slices.Contains(sigs, s) {
 					sigs = append(sigs, s)
 				}
 			}

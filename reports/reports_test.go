@@ -63,12 +63,12 @@ func sample() *Results {
 		},
 		Verdicts: []validate.Verdict{
 			{Atomic: "PowerShell PUT", Context: "workstation", Rule: "seed", Expected: validate.Outcome{Fires: true, Signal: "CodeRepoAPIUpload", Score: three()},
-				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"Signal", "SuspicionScore"}, Values: map[string]string{"Signal": "CodeRepoAPIUpload", "SuspicionScore": "3"}}}}, Pass: true,
+				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"Signal", "SuspicionScore"}, Values: []string{"CodeRepoAPIUpload", "3"}}}}, Pass: true,
 				RestsOn: []event.Provenance{event.Simulated}, Accepts: []string{"simulated"}},
 			{Atomic: "curl gist", Context: "ide", Rule: "seed", Expected: validate.Outcome{Fires: true, Signal: "NetworkConnectionToCodeRepo"},
 				Actual: validate.Actual{Rows: []validate.Row{}}, Explanation: `Image="*\\curl.exe" <missing> & more`, Why: "curl connects"},
 			{Atomic: "curl gist", Context: "ide", Rule: "net", Expected: validate.Outcome{Fires: true}, Pass: true,
-				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"rule_id"}, Values: map[string]string{"rule_id": "x"}}}},
+				Actual: validate.Actual{Fires: true, Rows: []validate.Row{{Fields: []string{"rule_id"}, Values: []string{"x"}}}},
 				Intent: &validate.Outcome{Fires: false}, Gap: "ParentImage is absent on Sysmon 3", RestsOn: []event.Provenance{event.Observed}},
 		},
 	}

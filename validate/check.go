@@ -188,7 +188,7 @@ func newExpCheck(exp atomics.Expectation) *expCheck {
 // add takes the next row of rule, with the events it rests on that are
 // known (refs) and the provenance of every one (origins).
 func (c *expCheck) add(rule Rule, r Row, refs []EventRef, origins []event.Provenance) {
-	if _, ok := r.Values["Signal"]; !ok {
+	if _, ok := r.Value("Signal"); !ok {
 		c.noSignal = true
 	}
 	if c.intent != nil {
@@ -328,7 +328,11 @@ func provenanceNote(p event.Provenance) string {
 // relevant reports whether an expectation of o speaks of r: r has its
 // Signal, or o names none.
 func relevant(r Row, o Outcome) bool {
-	return o.Signal == "" || r.Values["Signal"] == o.Signal
+	if o.Signal == "" {
+		return true
+	}
+	sig, _ := r.Value("Signal")
+	return sig == o.Signal
 }
 
 // gives reports whether r is a relevant row that fires as o says (with
@@ -340,6 +344,7 @@ func gives(r Row, o Outcome) bool {
 	if o.Score == nil {
 		return true
 	}
-	n, err := strconv.ParseFloat(r.Values["SuspicionScore"], 64)
+	score, _ := r.Value("SuspicionScore")
+	n, err := strconv.ParseFloat(score, 64)
 	return err == nil && n == float64(*o.Score)
 }

@@ -139,15 +139,10 @@ func (f *elasticFeed) Close() error { return f.s.Close() }
 func (r *ElasticRule) row(a elastic.Alert) Row {
 	row := Row{
 		Fields: []string{"rule_id", "rule_name", "severity", "risk_score"},
-		Values: map[string]string{"rule_id": r.rule.RuleID, "rule_name": r.rule.Name, "severity": r.rule.Severity,
-			"risk_score": fmt.Sprint(r.rule.RiskScore)},
+		Values: []string{r.rule.RuleID, r.rule.Name, r.rule.Severity, fmt.Sprint(r.rule.RiskScore)},
 	}
 	for _, c := range a.Columns {
-		if _, dup := row.Values[c]; dup {
-			continue
-		}
-		row.Fields = append(row.Fields, c)
-		row.Values[c] = strings.ReplaceAll(a.Values.Get(c).String(), "\n", ",")
+		row.add(c, strings.ReplaceAll(a.Values.Get(c).String(), "\n", ","))
 	}
 	row.Sources = slices.Clone(a.Sources)
 	slices.Sort(row.Sources)
@@ -201,8 +196,9 @@ func (x *elasticExplainer) String() string {
 			break
 		}
 		var parts []string
-		for _, c := range row.Fields[min(ruleFields, len(row.Fields)):] {
-			parts = append(parts, c+"="+text.Clip(row.Values[c], 80))
+		for i := min(ruleFields, len(row.Fields)); i < len(row.Fields); i++ {
+			v, _ := row.at(i)
+			parts = append(parts, row.Fields[i]+"="+text.Clip(v, 80))
 		}
 		fmt.Fprintf(&b, "\n  - on %d event(s): %s", len(row.Sources), strings.Join(parts, " "))
 	}

@@ -37,7 +37,7 @@ func TestSPLSeesNetworkLogsUnderTheirOwnIndex(t *testing.T) {
 			require.NoError(t, err)
 			var got []map[string]string
 			for _, row := range rows {
-				got = append(got, row.Values)
+				got = append(got, present(row))
 			}
 			assert.Equal(t, tc.want, got)
 		})

@@ -77,16 +77,12 @@ func (s *sigmaStream) push(ev *event.Event) (bool, error) {
 	kept := s.eng.Fed() > fed
 	for _, h := range hits {
 		row := Row{
-			Fields: []string{"rule_id", "title", "level", "EventCode", "host", "RecordID"},
-			Values: map[string]string{"rule_id": h.Rule.ID, "title": h.Rule.Title, "level": h.Rule.Level,
-				"EventCode": fmt.Sprint(ev.EventID), "host": h.Computer, "RecordID": fmt.Sprint(ev.RecordID)},
+			Fields:  []string{"rule_id", "title", "level", "EventCode", "host", "RecordID"},
+			Values:  []string{h.Rule.ID, h.Rule.Title, h.Rule.Level, fmt.Sprint(ev.EventID), h.Computer, fmt.Sprint(ev.RecordID)},
 			Sources: []int{int(h.Seq)},
 		}
 		for _, f := range ev.Data {
-			if _, dup := row.Values[f.Name]; !dup {
-				row.Fields = append(row.Fields, f.Name)
-				row.Values[f.Name] = f.Value
-			}
+			row.add(f.Name, f.Value)
 		}
 		if err := s.emit(row); err != nil {
 			return false, err
@@ -118,19 +114,15 @@ func correlationRow(ch sigma.CorrelationHit) Row {
 	c := ch.Correlation
 	row := Row{
 		Fields: []string{"rule_id", "title", "level", "correlation", "count", "window_start", "window_end", "RecordIDs"},
-		Values: map[string]string{"rule_id": c.ID, "title": c.Title, "level": c.Level, "correlation": c.Type,
-			"count": fmt.Sprint(ch.Count), "window_start": event.FormatEpoch(ch.Start), "window_end": event.FormatEpoch(ch.End)},
 	}
 	ids := make([]string, len(ch.Events))
 	for i, e := range ch.Events {
 		ids[i] = fmt.Sprint(e.RecordID)
 	}
-	row.Values["RecordIDs"] = strings.Join(ids, " ")
+	row.Values = []string{c.ID, c.Title, c.Level, c.Type, fmt.Sprint(ch.Count),
+		event.FormatEpoch(ch.Start), event.FormatEpoch(ch.End), strings.Join(ids, " ")}
 	for _, g := range ch.Group {
-		if _, dup := row.Values[g.Field]; !dup {
-			row.Fields = append(row.Fields, g.Field)
-			row.Values[g.Field] = g.Value
-		}
+		row.add(g.Field, g.Value)
 	}
 	return row
 }

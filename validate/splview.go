@@ -19,17 +19,30 @@ type splView struct {
 	channel, source, sourcetype string
 	netIndex, netType           string // a network log's index and sourcetype
 	net, known                  bool
-	// The last event code rendered, as text.
-	code   string
-	codeID int
+	// current: byChannel has run for ev (a query asks for several of
+	// the fields it gives).
+	current bool
+	// Event codes rendered as text, each at its code modulo the size: a
+	// stream interleaves a few codes (Sysmon 1, 3, 11, 22).
+	codes [16]struct {
+		id   int
+		text string
+	}
 }
 
 // systemFields are the names SPLEvent sets over EventData, in its order
 // of precedence (later wins).
 var systemFields = [...]string{"EventCode", "EventID", "host", "Computer", "Channel", "source", "_time", "index", "sourcetype"}
 
+// reset points the view at the next event.
+func (v *splView) reset(ev *event.Event) { v.ev, v.current = ev, false }
+
 // byChannel brings the channel-derived values up to date.
 func (v *splView) byChannel() {
+	if v.current {
+		return
+	}
+	v.current = true
 	if v.known && v.channel == v.ev.Channel {
 		return
 	}
@@ -45,10 +58,12 @@ func (v *splView) Field(name string) (string, bool) {
 		if v.byChannel(); v.net {
 			break // a network log line has no event code but its own fields
 		}
-		if v.code == "" || v.codeID != v.ev.EventID {
-			v.code, v.codeID = strconv.Itoa(v.ev.EventID), v.ev.EventID
+		id := v.ev.EventID
+		c := &v.codes[uint(id)%uint(len(v.codes))]
+		if c.text == "" || c.id != id {
+			c.id, c.text = id, strconv.Itoa(id)
 		}
-		return v.code, true
+		return c.text, true
 	case "host":
 		return v.ev.Computer, true
 	case "Computer":

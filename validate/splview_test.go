@@ -30,7 +30,7 @@ func TestSPLViewIsSPLEvent(t *testing.T) {
 	for i := range 2 * len(events) {
 		ev := events[i%len(events)]
 		want := map[string]string(SPLEvent(ev, opts))
-		v.ev = &ev
+		v.reset(&ev)
 		got := map[string]string{}
 		v.Each(func(k, val string) bool { got[k] = val; return true })
 		assert.Equal(t, want, got)

@@ -132,7 +132,7 @@ type splFeed struct {
 }
 
 func (f *splFeed) Push(ev *event.Event) error {
-	f.view.ev = ev
+	f.view.reset(ev)
 	kept := f.s.Kept()
 	if err := f.s.Push(&f.view); err != nil {
 		return fmt.Errorf("rule %s: %w", f.rule.id, err)
@@ -167,16 +167,22 @@ func (f *splFeed) Close() error {
 }
 
 func (f *splFeed) toRow(row spl.Result) Row {
-	vals := make(map[string]string, len(row.Fields))
-	for i, name := range row.Fields {
-		if v := row.Values[i]; !v.IsNull() {
-			vals[name] = v.String()
+	vals := make([]string, len(row.Fields))
+	var null []bool
+	for i, v := range row.Values {
+		if v.IsNull() {
+			if null == nil {
+				null = make([]bool, len(row.Fields))
+			}
+			null[i] = true
+			continue
 		}
+		vals[i] = v.String()
 	}
 	if f.fields == nil || !slices.Equal(f.fields, row.Fields) {
 		f.fields = slices.Clip(slices.Clone(row.Fields))
 	}
-	return Row{Fields: f.fields, Values: vals, Sources: row.Sources}
+	return Row{Fields: f.fields, Values: vals, Null: null, Sources: row.Sources}
 }
 
 // Start runs the rule file's Set over the stream (sigmaStream): matches go

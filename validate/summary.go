@@ -56,7 +56,7 @@ func NewSummarizer(ctx context.Context, rules []Rule) (*Summarizer, error) {
 		s.sources = append(s.sources, src)
 		s.feeds = append(s.feeds, r.Start(ctx, func(row Row) error {
 			sum.Rows++
-			if sig := row.Values["Signal"]; sig != "" {
+			if sig, _ := row.Value("Signal"); sig != "" {
 				sum.Signals[sig]++
 			}
 			var seen []int

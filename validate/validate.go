@@ -14,17 +14,19 @@
 package validate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/t1567001/harness/validate/elastic"
 	"github.com/t1567001/harness/validate/sigma"
-	"github.com/t1567001/harness/validate/spl"
 )
 
 // Row is one result row, its fields in the rule's order.
@@ -32,21 +34,73 @@ type Row struct {
 	// Fields may be shared by the rows of one run: append to them, but
 	// copy them before changing one in place.
 	Fields []string
-	Values map[string]string
+	// Values are beside Fields, Values[i] the value of Fields[i]: a slice
+	// rather than a map, as a row is built for every event a rule keeps.
+	// A field past the end of Values, or marked in Null, has no value.
+	Values []string
+	// Null marks the fields without a value (null in SPL, which is not
+	// the empty string); nil when every field has one.
+	Null []bool
 	// Sources are the indexes, in the events the rule ran over, of the
 	// events the row rests on: the matched event for Sigma, every event a
 	// stats row aggregates for SPL. A row with no sources rests on nothing.
 	Sources []int
 }
 
-// MarshalJSON writes the row as an object keyed by its fields, in order,
-// as SPL result rows are written.
-func (r Row) MarshalJSON() ([]byte, error) {
-	vals := make(map[string]spl.Value, len(r.Values))
-	for k, v := range r.Values {
-		vals[k] = spl.StringValue(v)
+// Value returns the value of field, and whether the row has one.
+func (r Row) Value(field string) (string, bool) {
+	for i, f := range r.Fields {
+		if f == field {
+			return r.at(i)
+		}
 	}
-	return spl.Row{Fields: r.Fields, Values: vals}.MarshalJSON()
+	return "", false
+}
+
+// at returns the value of the i-th field, and whether it has one.
+func (r Row) at(i int) (string, bool) {
+	if i >= len(r.Values) || i < len(r.Null) && r.Null[i] {
+		return "", false
+	}
+	return r.Values[i], true
+}
+
+// add appends field with value, unless the row has the field already.
+func (r *Row) add(field, value string) {
+	if slices.Contains(r.Fields, field) {
+		return
+	}
+	r.Fields = append(r.Fields, field)
+	r.Values = append(r.Values, value)
+}
+
+// MarshalJSON writes the row as an object keyed by its fields, in order,
+// as SPL result rows are written: a field without a value is null.
+func (r Row) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range r.Fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(f)
+		if err != nil {
+			return nil, fmt.Errorf("row field %q: %w", f, err)
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		v, ok := r.at(i)
+		if !ok {
+			b.WriteString("null")
+			continue
+		}
+		if k, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("row field %q: %w", f, err)
+		}
+		b.Write(k)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // Outcome is what a rule does, or should do, for an expectation: fire with

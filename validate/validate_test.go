@@ -185,12 +185,30 @@ func (x fakeExplainer) String() string          { return string(x) }
 
 // row is a row resting on the first event of the evaluation.
 func row(kv ...string) Row {
-	r := Row{Values: map[string]string{}, Sources: []int{0}}
+	r := Row{Sources: []int{0}}
 	for i := 0; i+1 < len(kv); i += 2 {
-		r.Fields = append(r.Fields, kv[i])
-		r.Values[kv[i]] = kv[i+1]
+		r.add(kv[i], kv[i+1])
 	}
 	return r
+}
+
+// value is r's value of field, which it must have.
+func value(t *testing.T, r Row, field string) string {
+	t.Helper()
+	v, ok := r.Value(field)
+	assert.True(t, ok, "the row has no value of %s", field)
+	return v
+}
+
+// present is r's fields that have a value, with their values.
+func present(r Row) map[string]string {
+	m := map[string]string{}
+	for i, f := range r.Fields {
+		if v, ok := r.at(i); ok {
+			m[f] = v
+		}
+	}
+	return m
 }
 
 func TestCheckSemantics(t *testing.T) {
@@ -290,12 +308,12 @@ func TestSigmaCorrelationRows(t *testing.T) {
 	rows, err := Evaluate(context.Background(), r, events)
 	require.NoError(t, err)
 	require.Len(t, rows, 1, "the base rule only feeds the correlation")
-	assert.Equal(t, "value_count", rows[0].Values["correlation"])
-	assert.Equal(t, "2", rows[0].Values["count"])
-	assert.Equal(t, "10 11", rows[0].Values["RecordIDs"])
+	assert.Equal(t, "value_count", value(t, rows[0], "correlation"))
+	assert.Equal(t, "2", value(t, rows[0], "count"))
+	assert.Equal(t, "10 11", value(t, rows[0], "RecordIDs"))
 	assert.Equal(t, []int{0, 1}, rows[0].Sources, "the row rests on the two events it counted")
-	assert.Equal(t, ws, rows[0].Values["Computer"])
-	assert.Equal(t, curlExe, rows[0].Values["Image"])
+	assert.Equal(t, ws, value(t, rows[0], "Computer"))
+	assert.Equal(t, curlExe, value(t, rows[0], "Image"))
 	assert.Contains(t, Explain(context.Background(), r, events, Outcome{Fires: true}), "1 correlation window(s) fired")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -447,7 +465,7 @@ func TestElasticRuleExplainsAnUnwantedAlert(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
 	assert.Equal(t, []int{0}, rows[0].Sources)
-	assert.Equal(t, "repo.access", rows[0].Values["event.action"])
+	assert.Equal(t, "repo.access", value(t, rows[0], "event.action"))
 	why := Explain(context.Background(), r, events, Outcome{})
 	assert.Contains(t, why, "rule public (Public) fires 1 time(s) where it should stay silent:")
 	assert.Contains(t, why, "on 1 event(s): event.action=repo.access")
@@ -474,6 +492,39 @@ func TestSPLRowsShareFields(t *testing.T) {
 	rows[3].Fields = append(rows[3].Fields, "other")
 	assert.Equal(t, append(three, "extra"), rows[2].Fields, "a row's own changes stay its own")
 	assert.Equal(t, append(three, "other"), rows[3].Fields)
-	assert.Equal(t, "1", rows[1].Values["n"])
-	assert.Equal(t, ws, rows[2].Values["host"])
+	assert.Equal(t, "1", value(t, rows[1], "n"))
+	assert.Equal(t, ws, value(t, rows[2], "host"))
+}
+
+// TestRowTellsNullFromEmpty: an SPL field set to "" has a value, one set
+// to null has none, and JSON writes them as "" and null, in field order.
+func TestRowTellsNullFromEmpty(t *testing.T) {
+	r, err := NewSPLRule("t", `EventCode=1 | eval e="", n=null(), q="a\"<b>" | table q, n, host, e`, Options{})
+	require.NoError(t, err)
+	rows, err := Evaluate(context.Background(), r, []event.Event{procEvent(ws, curlExe, "c", explorer)})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	row := rows[0]
+	tests := []struct {
+		field string
+		want  string
+		ok    bool
+	}{
+		{"e", "", true},
+		{"n", "", false},
+		{"host", ws, true},
+		{"q", `a"<b>`, true},
+		{"absent", "", false},
+	}
+	for _, tc := range tests {
+		v, ok := row.Value(tc.field)
+		assert.Equal(t, tc.ok, ok, tc.field)
+		assert.Equal(t, tc.want, v, tc.field)
+	}
+	data, err := json.Marshal(row)
+	require.NoError(t, err)
+	assert.Equal(t, `{"q":"a\"\u003cb\u003e","n":null,"host":"`+ws+`","e":""}`, string(data))
+	data, err = json.Marshal(Row{Fields: []string{"a", "b"}, Values: []string{"x"}})
+	require.NoError(t, err)
+	assert.Equal(t, `{"a":"x","b":null}`, string(data), "a field past Values has no value")
 }

@@ -400,7 +400,8 @@ func writeRows(w io.Writer, rows []validate.Row, asJSON bool) error {
 	for _, r := range rows {
 		vals := make([]string, len(r.Fields))
 		for i, f := range r.Fields {
-			vals[i] = text.Clip(r.Values[f], 120)
+			v, _ := r.Value(f)
+			vals[i] = text.Clip(v, 120)
 		}
 		fmt.Fprintln(tw, strings.Join(vals, "\t")+"\t")
 	}

@@ -76,6 +76,35 @@ func TestWildcardSetAgreesWithPatterns(t *testing.T) {
 	assert.Equal(t, map[string]bool{"exact": true, "prefix": true, "suffix": true, "contains": true, "contains in one pass": true, "other": true}, shapes, "every shape is tried")
 }
 
+// TestWildcardSetComparesAPatternOnce: a pattern given twice, in any
+// case, as a hoisted test gathers them, is kept once.
+func TestWildcardSetComparesAPatternOnce(t *testing.T) {
+	var pats []Wildcard
+	for _, p := range []string{"1", "3", "1", `*\Git.exe`, `*\git.EXE`, "push*", "PUSH*", "*hub*", "*HUB*"} {
+		pats = append(pats, CompileWildcard(p, false))
+	}
+	set := NewWildcardSet(pats)
+	assert.Equal(t, []string{"1", "3"}, set.exact)
+	assert.Equal(t, []string{`\git.exe`}, set.suffix)
+	assert.Equal(t, []string{"push"}, set.prefix)
+	assert.Equal(t, []string{"hub"}, set.contains)
+	assert.True(t, set.Match(`C:\GIT.exe`))
+	assert.True(t, set.Match("Pushed"))
+}
+
+// TestWildcardSetExactLengths: exact values are tried by length, values
+// of 63 bytes or more sharing one mark.
+func TestWildcardSetExactLengths(t *testing.T) {
+	long := strings.Repeat("x", 70)
+	set := NewWildcardSet([]Wildcard{CompileWildcard("ab", false), CompileWildcard(long, false), CompileWildcard("q*", false)})
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{{"AB", true}, {"abc", false}, {"a", false}, {"", false}, {strings.ToUpper(long), true}, {long + "x", false}, {strings.Repeat("x", 63), false}, {"qz", true}} {
+		assert.Equal(t, tc.want, set.Match(tc.text), "%q", tc.text)
+	}
+}
+
 func btoi(b bool) int {
 	if b {
 		return 1

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -168,6 +169,9 @@ type WildcardSet struct {
 	// case is one vector compare.
 	exact, exactAsIs, prefix, suffix, contains []string
 	other                                      []Wildcard
+	// exactLens has bit n set when an exact value is n bytes long (bit
+	// 63: 63 or more), so that text of no such length skips them all.
+	exactLens uint64
 	// starts marks the bytes, in either case, that begin a contains
 	// pattern: the text is scanned once for all of them, trying patterns
 	// only where one may begin.
@@ -184,16 +188,21 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 			continue
 		}
 		seg := strings.ToLower(w.segs[0]) // ASCII: the bytes keep their places
+		// A pattern given twice (a hoisted test gathers every branch's
+		// value: EventCode 1, 3, 1) is compared once.
 		switch {
 		case !w.lead && !w.trail:
-			s.exact = append(s.exact, seg)
-			s.exactAsIs = append(s.exactAsIs, w.segs[0])
+			if !slices.Contains(s.exact, seg) {
+				s.exact = append(s.exact, seg)
+				s.exactAsIs = append(s.exactAsIs, w.segs[0])
+				s.exactLens |= lenBit(len(seg))
+			}
 		case !w.lead:
-			s.prefix = append(s.prefix, seg)
+			s.prefix = appendNew(s.prefix, seg)
 		case !w.trail:
-			s.suffix = append(s.suffix, seg)
+			s.suffix = appendNew(s.suffix, seg)
 		default:
-			s.contains = append(s.contains, seg)
+			s.contains = appendNew(s.contains, seg)
 		}
 	}
 	if len(s.contains) > 1 {
@@ -209,11 +218,22 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 	return s
 }
 
+func lenBit(n int) uint64 { return 1 << min(n, 63) }
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
 // Match reports whether s matches one of the patterns.
 func (s *WildcardSet) Match(v string) bool {
-	for i, p := range s.exact {
-		if len(p) == len(v) && (v == s.exactAsIs[i] || equalFoldLower(v, p)) {
-			return true
+	if s.exactLens&lenBit(len(v)) != 0 {
+		for i, p := range s.exact {
+			if len(p) == len(v) && (v == s.exactAsIs[i] || equalFoldLower(v, p)) {
+				return true
+			}
 		}
 	}
 	for _, p := range s.suffix {

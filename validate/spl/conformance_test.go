@@ -312,6 +312,9 @@ func TestConformancePipeline(t *testing.T) {
 		{"where text vs number compares as text", `| where score > 2 | table id`, []string{`{"id":"1"}`, `{"id":"2"}`, `{"id":"3"}`}},
 		{"search after pipe is case-insensitive", `| search host=A | table id`, []string{`{"id":"2"}`, `{"id":"4"}`}},
 		{"where is case-sensitive", `| where host="A" | table id`, nil},
+		{"sort keeps eval's value over the event's", `| eval host="z" | table id, host | sort - id | head 1`, []string{`{"id":"4","host":"z"}`}},
+		{"sort keeps a removed field removed", `| eval host=null() | table id, host | sort id | head 1`, []string{`{"id":"1","host":null}`}},
+		{"fields table left out stay out after sort", `| eval x=1 | table id | sort - id | eval y=x | table id, x, y, host | head 1`, []string{`{"id":"4","x":null,"y":null,"host":null}`}},
 		{"row fields without table: sorted event fields then new fields", `| eval z=1, a0=2 | head 1`, []string{`{"_time":"2024-01-02T00:00:00Z","host":"b","id":"1","score":"3","user":"x","z":1,"a0":2}`}},
 	}
 	for _, tc := range tests {

@@ -486,7 +486,7 @@ func (s *statsSink) finish() []*record {
 		}
 		for i, a := range c.aggs {
 			v := g.aggs[i].Result(a.fn)
-			r.over = append(r.over, binding{name: a.name, val: v, del: v.IsNull()})
+			r.over = append(r.over, binding{name: a.name, val: v})
 		}
 		out = append(out, r)
 	}
@@ -698,7 +698,7 @@ func (q *Query) segmentEnd(i int) int {
 
 func (q *Query) streamRange(st *runState, r *record, from, to int) (bool, error) {
 	for i := from; i < to; i++ {
-		keep, err := q.cmds[i].(streamer).stream(st, i, r)
+		keep, err := q.streamers[i].stream(st, i, r)
 		if err != nil {
 			b := q.cmds[i].base()
 			line, col := position(q.src, b.start)

@@ -11,10 +11,13 @@ import (
 // Query is a parsed, compiled SPL pipeline. It is immutable after Parse, so
 // one Query may be Run from several goroutines.
 type Query struct {
-	src    string
-	cmds   []command
-	search *searchCmd // the first search command, for Explain
-	slots  int        // number of field lookup-cache slots
+	src  string
+	cmds []command
+	// streamers are cmds as streamers, nil for a blocker: asserted once
+	// at parse, not for every event and command.
+	streamers []streamer
+	search    *searchCmd // the first search command, for Explain
+	slots     int        // number of field lookup-cache slots
 }
 
 // String returns the query text.
@@ -165,6 +168,8 @@ func ParseContext(ctx context.Context, src string, lim Limits) (*Query, error) {
 		}
 		first = false
 		q.cmds = append(q.cmds, cmd)
+		s, _ := cmd.(streamer)
+		q.streamers = append(q.streamers, s)
 		if s, ok := cmd.(*searchCmd); ok && q.search == nil {
 			q.search = s
 		}

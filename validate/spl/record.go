@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// binding is a field set or removed by the pipeline, shadowing the event.
+// binding is a field set or removed (a null val) by the pipeline,
+// shadowing the event.
 type binding struct {
 	name string
 	val  Value
-	del  bool
 }
 
 // record is an event in flight. The event map is never modified: the
@@ -71,27 +71,48 @@ type kept struct {
 
 // keep copies the record, which rests on the event numbered src, for a
 // command that holds it past the event (sort): after table or fields,
-// only the visible fields, their text and that of the pipeline's values
-// copied into one string, so that the rest of the event can be freed;
-// otherwise the whole event, as a map, so that a view over the caller's
-// event is not held.
+// only the visible fields (the event's that the pipeline does not
+// shadow), their text and that of the pipeline's values copied into one
+// string, so that the rest of the event can be freed; otherwise the whole
+// event, as a map, so that a view over the caller's event is not held.
 func (r *record) keep(src int) *record {
 	k := &kept{src: [1]int{src}}
 	c := &k.record
 	c.ev, c.cols, c.src = r.ev, r.cols, k.src[:]
-	if len(r.over) > 0 {
-		c.over = slices.Clone(r.over)
-	}
 	if r.cols == nil {
+		if len(r.over) > 0 {
+			c.over = slices.Clone(r.over)
+		}
 		c.ev = materialise(r.ev)
 		return c
 	}
-	ev := make(pairs, 0, len(r.cols))
+	// A record is kept for each event that reaches a sort: sized to what
+	// it holds, the copy costs the collector least.
+	var buf [16]pair
+	found := buf[:0]
 	size := 0
 	for _, n := range r.cols {
+		if r.shadowed(n) {
+			continue
+		}
 		if v, ok := r.ev.Field(n); ok {
-			ev = append(ev, pair{n, v})
+			found = append(found, pair{n, v})
 			size += len(v)
+		}
+	}
+	ev := pairs(slices.Clone(found))
+	visible := 0
+	for _, b := range r.over {
+		if slices.Contains(r.cols, b.name) {
+			visible++
+		}
+	}
+	if visible > 0 {
+		c.over = make([]binding, 0, visible)
+		for _, b := range r.over {
+			if slices.Contains(r.cols, b.name) {
+				c.over = append(c.over, b)
+			}
 		}
 	}
 	for i := range c.over {
@@ -129,6 +150,16 @@ func (r *record) keep(src int) *record {
 	return c
 }
 
+// shadowed reports whether the pipeline set or removed field.
+func (r *record) shadowed(field string) bool {
+	for i := range r.over {
+		if r.over[i].name == field {
+			return true
+		}
+	}
+	return false
+}
+
 // text returns a field as text for search terms. The common case, an
 // untouched event, is a single map lookup.
 func (r *record) text(slot int, name string) (string, bool) {
@@ -151,9 +182,6 @@ func (r *record) getSlot(slot int, name string) Value {
 func (r *record) visible(slot int, name string) Value {
 	for i := len(r.over) - 1; i >= 0; i-- {
 		if r.over[i].name == name {
-			if r.over[i].del {
-				return Value{}
-			}
 			return r.over[i].val
 		}
 	}
@@ -164,15 +192,14 @@ func (r *record) visible(slot int, name string) Value {
 }
 
 func (r *record) set(name string, v Value) {
-	del := v.Kind() == KindNull
 	for i := range r.over {
 		if r.over[i].name == name {
-			r.over[i] = binding{name: name, val: v, del: del}
+			r.over[i].val = v
 			return
 		}
 	}
-	r.over = append(r.over, binding{name: name, val: v, del: del})
-	if r.cols != nil && !del && !slices.Contains(r.cols, name) {
+	r.over = append(r.over, binding{name: name, val: v})
+	if r.cols != nil && !v.IsNull() && !slices.Contains(r.cols, name) {
 		// eval after table/fields adds a column, as in Splunk.
 		r.cols = append(slices.Clip(r.cols), name)
 	}
@@ -190,7 +217,7 @@ func (r *record) names() []string {
 		}
 	}
 	for _, b := range r.over {
-		if _, inEv := r.ev.Field(b.name); !inEv && !b.del && !slices.Contains(out, b.name) {
+		if _, inEv := r.ev.Field(b.name); !inEv && !b.val.IsNull() && !slices.Contains(out, b.name) {
 			out = append(out, b.name)
 		}
 	}

@@ -152,10 +152,8 @@ func (n *sNode) matchBare(r *record) bool {
 		return true
 	}
 	for _, b := range r.over {
-		if !b.del {
-			if s, ok := b.val.Text(); ok && w.Match(s) {
-				return true
-			}
+		if s, ok := b.val.Text(); ok && w.Match(s) {
+			return true
 		}
 	}
 	return false
