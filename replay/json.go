@@ -62,6 +62,7 @@ type jsonDecoder struct {
 	nextName  []int32                // by name: the name that followed it last, or -1
 	firstName int32                  // the name that came first last, or -1
 	last      [roleSource + 1]string // by role: the value it had last, where it repeats
+	slab      slab                   // where the flat lines' strings and fields are carved from
 	treeOnly  bool
 	// par, once running, reads the rest of the file on every core; until
 	// the first object is read, parOpts says whether it may (jsonpar.go).

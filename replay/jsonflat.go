@@ -79,7 +79,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 			return ev, 0, false
 		}
 	}
-	s := string(d.arena)
+	s := d.slab.str(d.arena)
 	var f flatBuilder
 	// Room for the members that may become fields, not the System ones.
 	n := 0
@@ -89,7 +89,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 		}
 	}
 	if n > 0 {
-		f.e.Data = make([]event.Field, 0, n)
+		f.e.Data = d.slab.fields(n)
 	}
 	for _, m := range d.members {
 		name := d.nameList[m.name]
@@ -119,6 +119,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 	if err != nil {
 		return ev, 0, false
 	}
+	ev.Data = d.slab.keep(ev.Data)
 	return ev, p.i, true
 }
 
