@@ -23,8 +23,8 @@ type slab struct {
 // The chunk sizes: a few records each (a Sysmon line's values are about
 // 400 bytes, its fields about a dozen).
 const (
-	slabBytes  = 4 << 10
-	slabFields = 128
+	slabBytes  = 8 << 10
+	slabFields = 256
 )
 
 // str returns b's bytes as a string carved from the current chunk (its
