@@ -62,6 +62,8 @@ type jsonDecoder struct {
 	nextName  []int32                // by name: the name that followed it last, or -1
 	firstName int32                  // the name that came first last, or -1
 	last      [roleSource + 1]string // by role: the value it had last, where it repeats
+	lastQuote [roleSource + 1]bool   // by role: last holds a '"' or a '\\', which a line holds escaped
+	lists     []bool                 // by name: it holds a list (isListKey)
 	slab      slab                   // where the flat lines' strings and fields are carved from
 	treeOnly  bool
 	// par, once running, reads the rest of the file on every core; until
@@ -218,14 +220,13 @@ func (d *jsonDecoder) skipRecord(p *jparser, err error) error {
 }
 
 func (p *jparser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\r', '\n':
-			p.i++
-		default:
-			return
-		}
+	// In locals, and a byte above ' ' (most often the only one looked at,
+	// in compact JSON) ends it at the first test.
+	b, i := p.b, p.i
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
 	}
+	p.i = i
 }
 
 // top reads top-level input up to and including one object.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"strings"
 
 	"github.com/t1567001/harness/event"
 )
@@ -102,6 +103,9 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 				vs[k] = s[it.off:it.end]
 			}
 			f.list(name, vs)
+		case d.roles[m.name] == roleField:
+			// Most members: what memberAs does for a field, without the call.
+			f.e.Data = append(f.e.Data, event.Field{Name: name, Value: s[m.off:m.end]})
 		default:
 			role := d.roles[m.name]
 			var v string
@@ -109,6 +113,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 				v = d.last[role]
 			} else if v = s[m.off:m.end]; repeats(role) {
 				d.last[role] = v
+				d.lastQuote[role] = strings.IndexByte(v, '"') >= 0 || strings.IndexByte(v, '\\') >= 0
 			}
 			if err := f.memberAs(role, name, v); err != nil {
 				return ev, 0, false
@@ -134,18 +139,25 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 		// Names are plain ASCII in every shape this reads; others go to
 		// the tree.
 		k0 := p.i + 1
-		k1 := plainEnd(b, k0)
-		if k1 >= len(b) || b[k1] != '"' {
-			return false
-		}
-		p.i = k1 + 1
 		prev := int32(-1)
 		if len(d.members) > 0 {
 			prev = d.members[len(d.members)-1].name
 		}
-		name := d.intern(prev, b[k0:k1])
-		if name < 0 {
-			return false
+		// Most often the name is the one that followed prev last time,
+		// which holds no quote or backslash: the bytes that spell it and
+		// a quote are the whole name, found without a scan.
+		name := d.guess(prev)
+		if name >= 0 && quotedAt(b, k0, d.nameList[name]) {
+			p.i = k0 + len(d.nameList[name]) + 1
+		} else {
+			k1 := plainEnd(b, k0)
+			if k1 >= len(b) || b[k1] != '"' {
+				return false
+			}
+			p.i = k1 + 1
+			if name = d.intern(prev, b[k0:k1]); name < 0 {
+				return false
+			}
 		}
 		p.ws()
 		if p.i >= len(b) || b[p.i] != ':' {
@@ -159,7 +171,7 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 		m := flatMember{name: name}
 		c := b[p.i]
 		switch {
-		case isListKey(d.nameList[name]):
+		case d.lists[name]:
 			m.list = true
 			if !d.flatList(p, &m) {
 				return false
@@ -167,9 +179,11 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 		case c == '"':
 			// Most System values repeat the previous record's: one
 			// without escapes is compared where it lies, not copied.
-			if role := d.roles[name]; repeats(role) {
-				if j := plainEnd(b, p.i+1); j < len(b) && b[j] == '"' && string(b[p.i+1:j]) == d.last[role] {
-					p.i = j + 1
+			// Bytes equal to a previous value with no quote or backslash
+			// in it, then a quote, are that value.
+			if role := d.roles[name]; repeats(role) && !d.lastQuote[role] {
+				if quotedAt(b, p.i+1, d.last[role]) {
+					p.i += len(d.last[role]) + 2
 					m.repeated = true
 					break
 				}
@@ -199,10 +213,17 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 			m.end = int32(len(d.arena))
 		case c == '-' || c >= '0' && c <= '9':
 			j := p.i + 1
-			for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 				j++
 			}
-			if !validNumber(b[p.i:j]) {
+			if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+				for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+					j++
+				}
+				if !validNumber(b[p.i:j]) {
+					return false
+				}
+			} else if !validInt(b[p.i:j]) {
 				return false
 			}
 			m.off = int32(len(d.arena))
@@ -372,18 +393,35 @@ func plainEnd(b []byte, i int) int {
 	return i
 }
 
-// intern returns the index in d.nameList of the name spelled by k, which
-// follows the name prev (-1: the first member): first the name that
-// followed prev last time (the records of a file mostly repeat their
-// members' order), then the file's table.
-func (d *jsonDecoder) intern(prev int32, k []byte) int32 {
-	guess := d.firstName
+// quotedAt says whether b holds s and then a quote from i on.
+func quotedAt(b []byte, i int, s string) bool {
+	j := i + len(s)
+	return j < len(b) && b[j] == '"' && string(b[i:j]) == s
+}
+
+// validInt says whether b, digits after an optional '-', is a JSON
+// integer: no leading zero.
+func validInt(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	return len(b) == 1 || len(b) > 1 && b[0] != '0'
+}
+
+// guess is the name that followed the name prev (-1: the first member)
+// last time, or -1: the records of a file mostly repeat their members'
+// order.
+func (d *jsonDecoder) guess(prev int32) int32 {
 	if prev >= 0 {
-		guess = d.nextName[prev]
+		return d.nextName[prev]
 	}
-	if guess >= 0 && d.nameList[guess] == string(k) {
-		return guess
-	}
+	return d.firstName
+}
+
+// intern returns the index in d.nameList of the name spelled by k, which
+// follows the name prev, from the file's table, and remembers it as
+// prev's follower.
+func (d *jsonDecoder) intern(prev int32, k []byte) int32 {
 	n, ok := d.names[string(k)]
 	if !ok {
 		if len(d.nameList) >= maxNames {
@@ -396,6 +434,7 @@ func (d *jsonDecoder) intern(prev int32, k []byte) int32 {
 		s := string(k)
 		d.nameList = append(d.nameList, s)
 		d.roles = append(d.roles, roleOf(s))
+		d.lists = append(d.lists, isListKey(s))
 		d.nextName = append(d.nextName, -1)
 		d.names[s] = n
 	}
