@@ -55,6 +55,7 @@ type jsonDecoder struct {
 	// The flat-line scanner's scratch and interned names (jsonflat.go);
 	// treeOnly turns it off, for the tests that hold it to the tree.
 	members   []flatMember
+	nFields   int // how many of members may become fields
 	items     []xspan
 	names     map[string]int32
 	nameList  []string

@@ -69,6 +69,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 	d.arena = d.arena[:0]
 	d.members = d.members[:0]
 	d.items = d.items[:0]
+	d.nFields = 0
 	p.ws()
 	if p.i < nl && b[p.i] == '}' {
 		p.i++
@@ -83,14 +84,8 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 	s := d.slab.str(d.arena)
 	var f flatBuilder
 	// Room for the members that may become fields, not the System ones.
-	n := 0
-	for _, m := range d.members {
-		if mayBeField(d.roles[m.name]) {
-			n++
-		}
-	}
-	if n > 0 {
-		f.e.Data = d.slab.fields(n)
+	if d.nFields > 0 {
+		f.e.Data = d.slab.fields(d.nFields)
 	}
 	for _, m := range d.members {
 		name := d.nameList[m.name]
@@ -169,6 +164,9 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 			return false
 		}
 		m := flatMember{name: name}
+		if mayBeField(d.roles[name]) {
+			d.nFields++
+		}
 		c := b[p.i]
 		switch {
 		case d.lists[name]:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -228,5 +229,19 @@ func BenchmarkJSONLines(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// digits reads what strconv reads, where it reads at all.
+func TestDigits(t *testing.T) {
+	for _, v := range []string{"0", "7", "007", "4294967296", "999999999999999999", "1000000000000000000", "", " 1", "1 ", "+1", "-1", "1a", "１", "0x10"} {
+		n, ok := digits(v)
+		want, err := strconv.ParseUint(v, 10, 64)
+		if ok {
+			require.NoError(t, err, v)
+			assert.Equal(t, want, n, v)
+		}
+		short := len(v) > 0 && len(v) <= 18 && strings.Trim(v, "0123456789") == ""
+		assert.Equal(t, short, ok, v)
 	}
 }
