@@ -221,10 +221,16 @@ func (d *jsonDecoder) skipRecord(p *jparser, err error) error {
 }
 
 func (p *jparser) ws() {
-	// In locals, and a byte above ' ' (most often the only one looked at,
-	// in compact JSON) ends it at the first test.
+	// Compact JSON has none: one test, inlined, says so.
+	if p.i < len(p.b) && p.b[p.i] > ' ' {
+		return
+	}
+	p.space()
+}
+
+func (p *jparser) space() {
 	b, i := p.b, p.i
-	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
 		i++
 	}
 	p.i = i

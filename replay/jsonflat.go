@@ -27,21 +27,19 @@ type flatMember struct {
 	repeated bool // the value is the previous record's (d.last)
 }
 
-// mayBeField says whether a member of the role may become a field.
-func mayBeField(r flatRole) bool {
-	return r == roleField || r == roleSystemInt || r == roleHostname || r == roleStamp || r == roleSource
-}
+// The roles whose members may become fields, and those whose value is
+// kept from record to record (the System values that are one per file or
+// per host, whose text then needs no copy), as sets of bits by role.
+const (
+	fieldRoles  = 1<<roleField | 1<<roleSystemInt | 1<<roleHostname | 1<<roleStamp | 1<<roleSource
+	repeatRoles = 1<<roleProvider | 1<<roleProviderGUID | 1<<roleKeywords | 1<<roleChannel | 1<<roleComputer | 1<<roleUserID | 1<<roleHostname | 1<<roleSource
+)
 
-// repeats says whether a role's value is kept from record to record: the
-// System values that are one per file or per host, whose text then needs
-// no copy.
-func repeats(r flatRole) bool {
-	switch r {
-	case roleProvider, roleProviderGUID, roleKeywords, roleChannel, roleComputer, roleUserID, roleHostname, roleSource:
-		return true
-	}
-	return false
-}
+// mayBeField says whether a member of the role may become a field.
+func mayBeField(r flatRole) bool { return fieldRoles>>r&1 != 0 }
+
+// repeats says whether a role's value is kept from record to record.
+func repeats(r flatRole) bool { return repeatRoles>>r&1 != 0 }
 
 // maxNames bounds the interned member names of one file: past it, a
 // record with a new name goes to the tree decoder.
