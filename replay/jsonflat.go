@@ -83,7 +83,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 	var f flatBuilder
 	// Room for the members that may become fields, not the System ones.
 	if d.nFields > 0 {
-		f.e.Data = d.slab.fields(d.nFields)
+		f.e.Data = d.slab.fields(d.nFields, len(s))
 	}
 	for _, m := range d.members {
 		name := d.nameList[m.name]

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,7 +110,7 @@ func TestSlab(t *testing.T) {
 	var data [][]event.Field
 	for i := range 200 {
 		n := 1 + i%(slabFields/2)
-		d := s.fields(n)
+		d := s.fields(n, 10)
 		require.Empty(t, d)
 		require.GreaterOrEqual(t, cap(d), n)
 		for k := range n - i%2 { // some use less room than they asked for
@@ -127,4 +128,29 @@ func TestSlab(t *testing.T) {
 	}
 	assert.Empty(t, s.keep(nil))
 	assert.True(t, slices.Equal(strs, wantStrs))
+}
+
+// A fields chunk holds the fields of records whose text adds up to about
+// a text chunk, so that an event kept holds little of its neighbours'
+// text, however large their values.
+func TestSlabFieldsBoundText(t *testing.T) {
+	var s slab
+	shared := func(a, b []event.Field) bool {
+		return unsafe.Pointer(&b[0]) == unsafe.Add(unsafe.Pointer(&a[0]), len(a)*int(unsafe.Sizeof(a[0])))
+	}
+	one := []event.Field{{Name: "A", Value: "x"}}
+	take := func(text int) []event.Field {
+		return s.keep(append(s.fields(1, text), one...))
+	}
+	small := take(100)
+	next := take(100)
+	assert.True(t, shared(small, next), "small records share a chunk")
+	big := take(slabBytes)
+	assert.False(t, shared(next, big), "a record that would take the chunk past slabBytes of text starts another")
+	after := take(1)
+	assert.False(t, shared(big, after), "a chunk is full once its records' text reaches slabBytes")
+	for range 20 {
+		take(slabBytes / 16)
+	}
+	assert.LessOrEqual(t, s.dataText, slabBytes)
 }
