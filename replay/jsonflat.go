@@ -13,8 +13,9 @@ import (
 // (this package's JSON lines, OTRF, Sysmon exports). flatLine reads such a
 // line in one pass over its bytes, without building the tree: member names
 // are interned once per file, values are gathered into the record's arena
-// and become one string, and the members go to the same flatBuilder the
-// tree decoder uses. Anything else is left to the tree decoder, which
+// and become one string (carved from a chunk shared with its neighbours,
+// slab.go), and the members go to the same flatBuilder the tree decoder
+// uses. Anything else is left to the tree decoder, which
 // oracle tests hold it to.
 
 // flatMember is one scanned member: its interned name and where its value
