@@ -55,6 +55,7 @@ type jsonDecoder struct {
 	// The flat-line scanner's scratch and interned names (jsonflat.go);
 	// treeOnly turns it off, for the tests that hold it to the tree.
 	members   []flatMember
+	nFields   int // how many of members may become fields
 	items     []xspan
 	names     map[string]int32
 	nameList  []string
@@ -62,6 +63,9 @@ type jsonDecoder struct {
 	nextName  []int32                // by name: the name that followed it last, or -1
 	firstName int32                  // the name that came first last, or -1
 	last      [roleSource + 1]string // by role: the value it had last, where it repeats
+	lastQuote [roleSource + 1]bool   // by role: last holds a '"' or a '\\', which a line holds escaped
+	lists     []bool                 // by name: it holds a list (isListKey)
+	slab      slab                   // where the flat lines' strings and fields are carved from
 	treeOnly  bool
 	// par, once running, reads the rest of the file on every core; until
 	// the first object is read, parOpts says whether it may (jsonpar.go).
@@ -217,14 +221,19 @@ func (d *jsonDecoder) skipRecord(p *jparser, err error) error {
 }
 
 func (p *jparser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\r', '\n':
-			p.i++
-		default:
-			return
-		}
+	// Compact JSON has none: one test, inlined, says so.
+	if p.i < len(p.b) && p.b[p.i] > ' ' {
+		return
 	}
+	p.space()
+}
+
+func (p *jparser) space() {
+	b, i := p.b, p.i
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	p.i = i
 }
 
 // top reads top-level input up to and including one object.

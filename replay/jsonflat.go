@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"strings"
 
 	"github.com/t1567001/harness/event"
 )
@@ -12,8 +13,9 @@ import (
 // (this package's JSON lines, OTRF, Sysmon exports). flatLine reads such a
 // line in one pass over its bytes, without building the tree: member names
 // are interned once per file, values are gathered into the record's arena
-// and become one string, and the members go to the same flatBuilder the
-// tree decoder uses. Anything else is left to the tree decoder, which
+// and become one string (carved from a chunk shared with its neighbours,
+// slab.go), and the members go to the same flatBuilder the tree decoder
+// uses. Anything else is left to the tree decoder, which
 // oracle tests hold it to.
 
 // flatMember is one scanned member: its interned name and where its value
@@ -26,21 +28,19 @@ type flatMember struct {
 	repeated bool // the value is the previous record's (d.last)
 }
 
-// mayBeField says whether a member of the role may become a field.
-func mayBeField(r flatRole) bool {
-	return r == roleField || r == roleSystemInt || r == roleHostname || r == roleStamp || r == roleSource
-}
+// The roles whose members may become fields, and those whose value is
+// kept from record to record (the System values that are one per file or
+// per host, whose text then needs no copy), as sets of bits by role.
+const (
+	fieldRoles  = 1<<roleField | 1<<roleSystemInt | 1<<roleHostname | 1<<roleStamp | 1<<roleSource
+	repeatRoles = 1<<roleProvider | 1<<roleProviderGUID | 1<<roleKeywords | 1<<roleChannel | 1<<roleComputer | 1<<roleUserID | 1<<roleHostname | 1<<roleSource
+)
 
-// repeats says whether a role's value is kept from record to record: the
-// System values that are one per file or per host, whose text then needs
-// no copy.
-func repeats(r flatRole) bool {
-	switch r {
-	case roleProvider, roleProviderGUID, roleKeywords, roleChannel, roleComputer, roleUserID, roleHostname, roleSource:
-		return true
-	}
-	return false
-}
+// mayBeField says whether a member of the role may become a field.
+func mayBeField(r flatRole) bool { return fieldRoles>>r&1 != 0 }
+
+// repeats says whether a role's value is kept from record to record.
+func repeats(r flatRole) bool { return repeatRoles>>r&1 != 0 }
 
 // maxNames bounds the interned member names of one file: past it, a
 // record with a new name goes to the tree decoder.
@@ -68,6 +68,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 	d.arena = d.arena[:0]
 	d.members = d.members[:0]
 	d.items = d.items[:0]
+	d.nFields = 0
 	p.ws()
 	if p.i < nl && b[p.i] == '}' {
 		p.i++
@@ -79,17 +80,11 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 			return ev, 0, false
 		}
 	}
-	s := string(d.arena)
+	s := d.slab.str(d.arena)
 	var f flatBuilder
 	// Room for the members that may become fields, not the System ones.
-	n := 0
-	for _, m := range d.members {
-		if mayBeField(d.roles[m.name]) {
-			n++
-		}
-	}
-	if n > 0 {
-		f.e.Data = make([]event.Field, 0, n)
+	if d.nFields > 0 {
+		f.e.Data = d.slab.fields(d.nFields, len(s))
 	}
 	for _, m := range d.members {
 		name := d.nameList[m.name]
@@ -102,6 +97,9 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 				vs[k] = s[it.off:it.end]
 			}
 			f.list(name, vs)
+		case d.roles[m.name] == roleField:
+			// Most members: what memberAs does for a field, without the call.
+			f.e.Data = append(f.e.Data, event.Field{Name: name, Value: s[m.off:m.end]})
 		default:
 			role := d.roles[m.name]
 			var v string
@@ -109,6 +107,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 				v = d.last[role]
 			} else if v = s[m.off:m.end]; repeats(role) {
 				d.last[role] = v
+				d.lastQuote[role] = strings.IndexByte(v, '"') >= 0 || strings.IndexByte(v, '\\') >= 0
 			}
 			if err := f.memberAs(role, name, v); err != nil {
 				return ev, 0, false
@@ -119,6 +118,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 	if err != nil {
 		return ev, 0, false
 	}
+	ev.Data = d.slab.keep(ev.Data)
 	return ev, p.i, true
 }
 
@@ -133,18 +133,25 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 		// Names are plain ASCII in every shape this reads; others go to
 		// the tree.
 		k0 := p.i + 1
-		k1 := plainEnd(b, k0)
-		if k1 >= len(b) || b[k1] != '"' {
-			return false
-		}
-		p.i = k1 + 1
 		prev := int32(-1)
 		if len(d.members) > 0 {
 			prev = d.members[len(d.members)-1].name
 		}
-		name := d.intern(prev, b[k0:k1])
-		if name < 0 {
-			return false
+		// Most often the name is the one that followed prev last time,
+		// which holds no quote or backslash: the bytes that spell it and
+		// a quote are the whole name, found without a scan.
+		name := d.guess(prev)
+		if name >= 0 && quotedAt(b, k0, d.nameList[name]) {
+			p.i = k0 + len(d.nameList[name]) + 1
+		} else {
+			k1 := plainEnd(b, k0)
+			if k1 >= len(b) || b[k1] != '"' {
+				return false
+			}
+			p.i = k1 + 1
+			if name = d.intern(prev, b[k0:k1]); name < 0 {
+				return false
+			}
 		}
 		p.ws()
 		if p.i >= len(b) || b[p.i] != ':' {
@@ -156,9 +163,12 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 			return false
 		}
 		m := flatMember{name: name}
+		if mayBeField(d.roles[name]) {
+			d.nFields++
+		}
 		c := b[p.i]
 		switch {
-		case isListKey(d.nameList[name]):
+		case d.lists[name]:
 			m.list = true
 			if !d.flatList(p, &m) {
 				return false
@@ -166,9 +176,11 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 		case c == '"':
 			// Most System values repeat the previous record's: one
 			// without escapes is compared where it lies, not copied.
-			if role := d.roles[name]; repeats(role) {
-				if j := plainEnd(b, p.i+1); j < len(b) && b[j] == '"' && string(b[p.i+1:j]) == d.last[role] {
-					p.i = j + 1
+			// Bytes equal to a previous value with no quote or backslash
+			// in it, then a quote, are that value.
+			if role := d.roles[name]; repeats(role) && !d.lastQuote[role] {
+				if quotedAt(b, p.i+1, d.last[role]) {
+					p.i += len(d.last[role]) + 2
 					m.repeated = true
 					break
 				}
@@ -198,10 +210,17 @@ func (d *jsonDecoder) flatMembers(p *jparser) bool {
 			m.end = int32(len(d.arena))
 		case c == '-' || c >= '0' && c <= '9':
 			j := p.i + 1
-			for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 				j++
 			}
-			if !validNumber(b[p.i:j]) {
+			if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+				for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+					j++
+				}
+				if !validNumber(b[p.i:j]) {
+					return false
+				}
+			} else if !validInt(b[p.i:j]) {
 				return false
 			}
 			m.off = int32(len(d.arena))
@@ -371,18 +390,35 @@ func plainEnd(b []byte, i int) int {
 	return i
 }
 
-// intern returns the index in d.nameList of the name spelled by k, which
-// follows the name prev (-1: the first member): first the name that
-// followed prev last time (the records of a file mostly repeat their
-// members' order), then the file's table.
-func (d *jsonDecoder) intern(prev int32, k []byte) int32 {
-	guess := d.firstName
+// quotedAt says whether b holds s and then a quote from i on.
+func quotedAt(b []byte, i int, s string) bool {
+	j := i + len(s)
+	return j < len(b) && b[j] == '"' && string(b[i:j]) == s
+}
+
+// validInt says whether b, digits after an optional '-', is a JSON
+// integer: no leading zero.
+func validInt(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	return len(b) == 1 || len(b) > 1 && b[0] != '0'
+}
+
+// guess is the name that followed the name prev (-1: the first member)
+// last time, or -1: the records of a file mostly repeat their members'
+// order.
+func (d *jsonDecoder) guess(prev int32) int32 {
 	if prev >= 0 {
-		guess = d.nextName[prev]
+		return d.nextName[prev]
 	}
-	if guess >= 0 && d.nameList[guess] == string(k) {
-		return guess
-	}
+	return d.firstName
+}
+
+// intern returns the index in d.nameList of the name spelled by k, which
+// follows the name prev, from the file's table, and remembers it as
+// prev's follower.
+func (d *jsonDecoder) intern(prev int32, k []byte) int32 {
 	n, ok := d.names[string(k)]
 	if !ok {
 		if len(d.nameList) >= maxNames {
@@ -395,6 +431,7 @@ func (d *jsonDecoder) intern(prev int32, k []byte) int32 {
 		s := string(k)
 		d.nameList = append(d.nameList, s)
 		d.roles = append(d.roles, roleOf(s))
+		d.lists = append(d.lists, isListKey(s))
 		d.nextName = append(d.nextName, -1)
 		d.names[s] = n
 	}

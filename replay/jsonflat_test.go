@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,6 +94,12 @@ var flatSamples = []string{
 	`{"EventID":"x"}`, `{"EventRecordID":"-1"}`, `{"ExecutionProcessID":"p"}`, `{"TimeCreated":"yesterday"}`,
 	`{"EventID":1,}`, `{"EventID" 1}`, `{EventID:1}`, `{"EventID":1}}`, `{"EventID":1} x`, `{"EventID":1}   `, "{\"EventID\":1}\r",
 	`{}`, `{ }`, ` { "EventID" : 1 , "A" : "b" } `, `{"A":"unterminated`, `{"A":"x\`, `{"A":"x\q"}`, `{"A":"\u12"}`,
+	// a System value that repeats the previous record's, as decoded or
+	// as spelled; names that follow or almost follow the previous order
+	"{\"EventID\":1,\"Computer\":\"a\\\\b\"}\n{\"EventID\":1,\"Computer\":\"a\\b\"}",
+	"{\"EventID\":1,\"Computer\":\"q\\\"x\"}\n{\"EventID\":1,\"Computer\":\"q\"x\"}",
+	"{\"Computer\":\"caf\xc3\xa9\",\"Channel\":\"\"}\n{\"Computer\":\"caf\xc3\xa9\",\"Channel\":\"\"}\n{\"Computer\":\"caf\",\"Channel\":\"\\u0041\"}",
+	"{\"A\":1,\"AB\":2}\n{\"A\":1,\"ABC\":2}\n{\"A\":1,\"A\":2}\n{\"A\":1,\"AB\\u0043\":2}\n{\"AB\":1,\"\":2}",
 	// network logs (no EventID, no Channel)
 	`{"ts":1700000000.5,"uid":"C1","id.orig_h":"10.0.0.7","id.orig_p":50123,"id.resp_h":"140.82.112.5","id.resp_p":443,"proto":"tcp"}`,
 	`{"time":"2024-05-01T12:00:00Z","client":"10.0.0.7:50123","host":"api.github.com","method":"CONNECT"}`,
@@ -222,5 +229,19 @@ func BenchmarkJSONLines(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// digits reads what strconv reads, where it reads at all.
+func TestDigits(t *testing.T) {
+	for _, v := range []string{"0", "7", "007", "4294967296", "999999999999999999", "1000000000000000000", "", " 1", "1 ", "+1", "-1", "1a", "１", "0x10"} {
+		n, ok := digits(v)
+		want, err := strconv.ParseUint(v, 10, 64)
+		if ok {
+			require.NoError(t, err, v)
+			assert.Equal(t, want, n, v)
+		}
+		short := len(v) > 0 && len(v) <= 18 && strings.Trim(v, "0123456789") == ""
+		assert.Equal(t, short, ok, v)
 	}
 }

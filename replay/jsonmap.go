@@ -314,7 +314,9 @@ func (f *flatBuilder) memberAs(role flatRole, k, v string) error {
 		e.TimeCreated, err = parseSystemTime(v)
 		f.haveTime = true
 	case roleRecordID:
-		if v != "" {
+		if n, ok := digits(v); ok {
+			e.RecordID = n
+		} else if v != "" {
 			if e.RecordID, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64); err != nil {
 				err = fmt.Errorf("invalid record ID %q", v)
 			}
@@ -395,6 +397,9 @@ func systemInt(e *event.Event, k, v string) bool {
 }
 
 func atoiField(v string) (int, error) {
+	if n, ok := digits(v); ok {
+		return int(n), nil
+	}
 	s := strings.TrimSpace(v)
 	if s == "" {
 		return 0, nil
@@ -404,6 +409,24 @@ func atoiField(v string) (int, error) {
 		return 0, fmt.Errorf("invalid integer %s", v)
 	}
 	return n, nil
+}
+
+// digits reads v when it is 1 to 18 ASCII digits, which strconv reads the
+// same (and which cannot overflow): most numbers, without strconv's
+// generality.
+func digits(v string) (uint64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(v); i++ {
+		c := v[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + uint64(c)
+	}
+	return n, true
 }
 
 // winlogbeat maps Winlogbeat's ECS document: winlog.* is the Windows

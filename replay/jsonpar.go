@@ -264,8 +264,8 @@ func (p *jsonPipeline) next() (event.Event, error) {
 		}
 		if b := p.cur; b != nil {
 			if p.pos < len(b.items) {
-				it := b.items[p.pos]
-				b.items[p.pos] = jitem{}
+				// The items are cleared once, when the batch is released.
+				it := &b.items[p.pos]
 				p.pos++
 				return it.ev, it.err
 			}
