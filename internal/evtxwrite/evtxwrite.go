@@ -104,6 +104,9 @@ const (
 	subChannel
 	subEventData
 	systemSubs
+	// subNoComputer is an extra, NULL substitution standing for an
+	// empty computer name.
+	subNoComputer = systemSubs
 )
 
 //go:embed types.txt
@@ -173,7 +176,7 @@ type Writer struct {
 	// Scratch reused for every record.
 	rec  []byte
 	base int // chunk offset of rec[0]
-	sys  [systemSubs]value
+	sys  [systemSubs + 1]value
 	data []value
 	// The templates' keys: the EventData's field names and types, and
 	// the System's computer name (its literal text).
@@ -363,6 +366,7 @@ func (w *Writer) prepare(ev *event.Event, id uint64) {
 	s[subProviderGUID] = typed(ev.Provider.GUID, typeGUID, true)
 	s[subChannel] = typed(ev.Channel, typeString, true)
 	s[subEventData] = value{typ: typeBinXML}
+	s[subNoComputer] = value{}
 
 	w.data = w.data[:0]
 	w.dataKey = append(w.dataKey[:0], 'D')
@@ -392,7 +396,11 @@ func (w *Writer) encode(ev *event.Event, id uint64) bool {
 	w.fragment()
 	w.sysKey = append(append(w.sysKey[:0], 'S'), ev.Computer...)
 	w.instance(w.sysKey, func() { w.systemTemplate(ev.Computer) })
-	w.values(w.sys[:], func() {
+	sys := w.sys[:systemSubs]
+	if ev.Computer == "" {
+		sys = w.sys[:]
+	}
+	w.values(sys, func() {
 		w.fragment()
 		w.instance(w.dataKey, w.eventDataTemplate(ev))
 		w.values(w.data, nil)
@@ -431,14 +439,17 @@ func (w *Writer) systemTemplate(computer string) {
 	w.emptyElement("Correlation", attrSubst{"ActivityID", subActivityID, typeGUID}, attrSubst{"RelatedActivityID", subRelatedActivityID, typeGUID})
 	w.emptyElement("Execution", attrSubst{"ProcessID", subProcessID, typeUInt32}, attrSubst{"ThreadID", subThreadID, typeUInt32})
 	w.valueElement("Channel", subChannel, typeString)
+	// The name is text. With none, a NULL substitution: the evtx library
+	// reads an element with no content as the first substitution, libevtx
+	// refuses empty text.
 	c := w.open("Computer", noDependency, false)
+	w.rec = append(w.rec, tokCloseStart)
 	if computer == "" {
-		w.end(c, tokCloseEmpty)
+		w.subst(tokOptionalSubs, subNoComputer, typeString)
 	} else {
-		w.rec = append(w.rec, tokCloseStart)
 		w.text(computer)
-		w.end(c, tokEndElement)
 	}
+	w.end(c, tokEndElement)
 	w.emptyElement("Security", attrSubst{"UserID", subUserID, typeSID})
 	w.end(sys, tokEndElement)
 	w.subst(tokOptionalSubs, subEventData, typeBinXML)
