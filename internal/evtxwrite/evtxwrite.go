@@ -19,6 +19,10 @@
 // SID for the UserID, and for EventData fields the type their provider's
 // manifest declares (types.txt), where the value's text is that type's
 // rendering.
+//
+// The writer takes the event model; Event XML, or any format the replay
+// reads, becomes EVTX by reading it with the replay and writing the
+// events it gives (see the example).
 package evtxwrite
 
 import (
@@ -225,18 +229,18 @@ func (w *Writer) Write(ev *event.Event) error {
 		id = w.nextID
 	}
 	w.prepare(ev, id)
-	if !w.encode(ev, id) {
-		if w.count == 0 {
-			w.resetChunk()
-			return fmt.Errorf("event record %d: %d bytes do not fit in a chunk", id, len(w.rec))
-		}
+	fits := w.encode(ev, id)
+	if !fits && w.count > 0 {
+		// A new chunk, where the record defines its templates again.
 		if err := w.flushChunk(); err != nil {
 			return err
 		}
-		if !w.encode(ev, id) {
-			w.resetChunk()
-			return fmt.Errorf("event record %d: %d bytes do not fit in a chunk", id, len(w.rec))
-		}
+		fits = w.encode(ev, id)
+	}
+	if !fits {
+		// Drop what the record defined: the chunk is empty.
+		w.resetChunk()
+		return fmt.Errorf("event record %d: %d bytes do not fit in a chunk", id, len(w.rec))
 	}
 	copy(w.chunk[w.used:], w.rec)
 	if w.count == 0 {
