@@ -10,8 +10,9 @@ RUN_TOOLS := git:git curl:curl python3:python3 wget:wget openssl:openssl rclone:
 # What the tests use beyond those: a browser for the HTML report, node for
 # the JavaScript atomics, ssh for git over SSH, aws for S3's DeleteObjects, procps (with the run tools
 # and ssh, container mode's base image is made from the host's packages)
-# or else debootstrap for it, xmllint for the JUnit schema.
-TEST_TOOLS := $(RUN_TOOLS) node:nodejs ssh:openssh-client aws:awscli ps:procps chromium:chromium debootstrap:debootstrap ip:iproute2 xmllint:libxml2-utils
+# or else debootstrap for it, xmllint for the JUnit schema, python-evtx and
+# libevtx to read the EVTX writer's files with readers other than the replay's.
+TEST_TOOLS := $(RUN_TOOLS) node:nodejs ssh:openssh-client aws:awscli ps:procps chromium:chromium debootstrap:debootstrap ip:iproute2 xmllint:libxml2-utils evtx_dump.py:python3-evtx evtxexport:libevtx-utils
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c

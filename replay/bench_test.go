@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/internal/evtxwrite"
 	"github.com/t1567001/harness/internal/reftest"
 	"github.com/t1567001/harness/replay"
 	"github.com/t1567001/harness/telemetry"
@@ -24,21 +26,29 @@ import (
 
 // The replay benchmarks read a generated file of Sysmon events
 // (HARNESS_BENCH_EVENTS, default 1,000,000; 10,000,000 for the large
-// run), written once per test binary to a temporary folder. Each reports
-// events/s and the process's peak resident memory (VmHWM), so that the
-// ratio to the encoding/xml scan and the memory bound are read from one
-// run:
+// run) as Event XML, JSON lines or EVTX, each written on first use from
+// the same events to a temporary folder removed when the test binary
+// ends. Each reports events/s and the process's peak resident memory
+// (VmHWM), so that the ratio to the encoding/xml scan of the same events
+// and the memory bound are read from one run:
 //
 //	go test -run '^$' -bench Replay -benchtime 1x ./replay
-//	HARNESS_BENCH_EVENTS=10000000 go test -run '^$' -bench Replay -benchtime 1x ./replay
+//	HARNESS_BENCH_EVENTS=10000000 go test -run '^$' -bench 'EVTX|EncodingXML' -benchtime 1x -timeout 60m ./replay
 
 var (
-	benchOnce  sync.Once
-	benchDir   string
-	benchFiles map[string]string
-	benchN     int
-	benchErr   error
+	benchOnce sync.Once
+	benchDir  string
+	benchN    int
+	benchErr  error
+	// benchFiles holds the generated file of each kind.
+	benchFiles = map[string]*benchFile{"xml": {}, "jsonl": {}, "evtx": {}}
 )
+
+type benchFile struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -48,7 +58,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func benchEvents(b *testing.B) (map[string]string, int) {
+// benchEvents returns the generated file of kind (xml, jsonl or evtx) and
+// how many events it holds, writing it the first time it is asked for.
+func benchEvents(b *testing.B, kind string) (string, int) {
 	b.Helper()
 	benchOnce.Do(func() {
 		benchN = 1_000_000
@@ -57,33 +69,66 @@ func benchEvents(b *testing.B) (map[string]string, int) {
 				return
 			}
 		}
-		if benchDir, benchErr = os.MkdirTemp("", "replay-bench-"); benchErr != nil {
-			return
-		}
-		benchFiles = map[string]string{"xml": filepath.Join(benchDir, "events.xml"), "jsonl": filepath.Join(benchDir, "events.jsonl")}
-		benchErr = generate(benchFiles["xml"], benchFiles["jsonl"], benchN)
+		benchDir, benchErr = os.MkdirTemp("", "replay-bench-")
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
-	return benchFiles, benchN
+	f := benchFiles[kind]
+	f.once.Do(func() {
+		f.path = filepath.Join(benchDir, "events."+kind)
+		f.err = generate(kind, f.path, benchN)
+	})
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+	return f.path, benchN
 }
 
 // generate writes n events in batches, so that generating 10 M events
 // does not hold them.
-func generate(xmlPath, jsonPath string, n int) error {
-	xf, err := os.Create(xmlPath)
+func generate(kind, path string, n int) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	defer xf.Close()
-	jf, err := os.Create(jsonPath)
-	if err != nil {
-		return err
+	defer f.Close()
+	var put func([]event.Event) error
+	finish := func() error { return nil }
+	switch kind {
+	case "xml":
+		xw := bufio.NewWriterSize(f, 1<<20)
+		xw.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Events>\n")
+		put = func(evs []event.Event) error {
+			for k := range evs {
+				xw.Write(telemetry.MarshalEventXML(evs[k]))
+				xw.WriteByte('\n')
+			}
+			return nil
+		}
+		finish = func() error {
+			xw.WriteString("</Events>\n")
+			return xw.Flush()
+		}
+	case "jsonl":
+		put = func(evs []event.Event) error { return telemetry.WriteJSONL(f, evs) }
+	case "evtx":
+		w, err := evtxwrite.NewWriter(f)
+		if err != nil {
+			return err
+		}
+		put = func(evs []event.Event) error {
+			for k := range evs {
+				if err := w.Write(&evs[k]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		finish = w.Close
+	default:
+		return fmt.Errorf("no generator for %q", kind)
 	}
-	defer jf.Close()
-	xw := bufio.NewWriterSize(xf, 1<<20)
-	xw.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Events>\n")
 	const batch = 10000
 	evs := make([]event.Event, 0, batch)
 	for i := 0; i < n; i += batch {
@@ -91,16 +136,14 @@ func generate(xmlPath, jsonPath string, n int) error {
 		for j := i; j < min(i+batch, n); j++ {
 			evs = append(evs, sysmonEvent(j))
 		}
-		for k := range evs {
-			xw.Write(telemetry.MarshalEventXML(evs[k]))
-			xw.WriteByte('\n')
-		}
-		if err := telemetry.WriteJSONL(jf, evs); err != nil {
+		if err := put(evs); err != nil {
 			return err
 		}
 	}
-	xw.WriteString("</Events>\n")
-	return xw.Flush()
+	if err := finish(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sysmonEvent is the i-th event of a mixed Sysmon stream (process
@@ -198,11 +241,11 @@ func seedRule(b *testing.B) *validate.SPLRule {
 // token scan of the file, no events built, with the collector set as the
 // reader's benchmarks set it, so that the ratio compares like with like.
 func BenchmarkReplayXMLEncodingXMLScan(b *testing.B) {
-	files, n := benchEvents(b)
+	path, n := benchEvents(b, "xml")
 	defer replay.TuneGC()()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		f, err := os.Open(files["xml"])
+		f, err := os.Open(path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -224,6 +267,10 @@ func BenchmarkReplayXMLEncodingXMLScan(b *testing.B) {
 // over it: events in, verdict rows out.
 func BenchmarkReplayXMLToVerdicts(b *testing.B) { benchToVerdicts(b, "xml") }
 
+// BenchmarkReplayEVTXToVerdicts is the same over EVTX: its floor is the
+// encoding/xml scan of the same events as XML.
+func BenchmarkReplayEVTXToVerdicts(b *testing.B) { benchToVerdicts(b, "evtx") }
+
 // BenchmarkReplayJSONLToVerdicts is the same over JSON lines.
 func BenchmarkReplayJSONLToVerdicts(b *testing.B) { benchToVerdicts(b, "jsonl") }
 
@@ -234,14 +281,14 @@ func BenchmarkReplayJSONLToVerdictsSequential(b *testing.B) {
 }
 
 func benchToVerdicts(b *testing.B, kind string, opts ...replay.Option) {
-	files, n := benchEvents(b)
+	path, n := benchEvents(b, kind)
 	defer replay.TuneGC()() // as the CLI's replaying commands do
 	rule := seedRule(b)
 	rows := 0
 	cpu0 := cpuTime()
 	for b.Loop() {
 		rows = 0
-		f, err := os.Open(files[kind])
+		f, err := os.Open(path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -277,15 +324,18 @@ func BenchmarkReplayJSONLRead(b *testing.B) { benchRead(b, "jsonl") }
 // caller's goroutine only: the same run's baseline for the one above.
 func BenchmarkReplayJSONLReadSequential(b *testing.B) { benchRead(b, "jsonl", replay.Workers(1)) }
 
+// BenchmarkReplayEVTXRead is the EVTX reader alone.
+func BenchmarkReplayEVTXRead(b *testing.B) { benchRead(b, "evtx") }
+
 // BenchmarkReplayXMLRead is the Event XML reader alone.
 func BenchmarkReplayXMLRead(b *testing.B) { benchRead(b, "xml") }
 
 func benchRead(b *testing.B, kind string, opts ...replay.Option) {
-	files, n := benchEvents(b)
+	path, n := benchEvents(b, kind)
 	defer replay.TuneGC()() // as the CLI's replaying commands do
 	cpu0 := cpuTime()
 	for b.Loop() {
-		f, err := os.Open(files[kind])
+		f, err := os.Open(path)
 		if err != nil {
 			b.Fatal(err)
 		}

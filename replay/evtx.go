@@ -163,8 +163,7 @@ func (d *evtxDecoder) toEvent(rec *evtx.EventRecord) (event.Event, error) {
 	}
 	if t, ok := dictValue(sys, "TimeCreated", "SystemTime"); ok {
 		if f, ok := t.(float64); ok {
-			sec, frac := math.Modf(f)
-			e.TimeCreated = time.Unix(int64(sec), int64(math.Round(frac*1e7))*100).UTC()
+			e.TimeCreated = evtxTime(f, rec.Header.FileTime)
 		}
 	}
 	if id, ok := dictValue(sys, "EventRecordID"); ok {
@@ -187,23 +186,70 @@ func (d *evtxDecoder) toEvent(rec *evtx.EventRecord) (event.Event, error) {
 	return e, nil
 }
 
+// filetimeUnix is 1970-01-01 in FILETIME units (100 ns since 1601).
+const filetimeUnix = 116444736000000000
+
+// evtxTime is TimeCreated from the seconds the library hands over as a
+// float64, which at today's dates keeps about 2 µs: the record header's
+// FILETIME, which Windows writes with the same time, where the library's
+// conversion of it gives the same float, else the float to 100 ns.
+func evtxTime(f float64, header uint64) time.Time {
+	// The library's own conversion, to compare floats computed alike.
+	if header >= filetimeUnix && (float64(header)-filetimeUnix)/10000000 == f {
+		ticks := header - filetimeUnix
+		return time.Unix(int64(ticks/10_000_000), int64(ticks%10_000_000)*100).UTC()
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e7))*100).UTC()
+}
+
 // fields appends a data block's values; UserData's provider element is
 // flattened to its leaves.
 func (d *evtxDecoder) fields(e *event.Event, data *ordereddict.Dict, flatten bool) {
 	for _, k := range data.Keys() {
 		v, _ := data.Get(k)
+		if k == "Data" && !flatten && d.dataItems(e, v) {
+			continue
+		}
 		if sub, ok := v.(*ordereddict.Dict); ok && flatten {
 			d.fields(e, sub, true)
 			continue
 		}
-		s := valueText(v)
-		if n, ok := asUint(v); ok && (d.hex[[2]string{"*", k}] || d.hex[[2]string{e.Provider.Name, k}]) {
-			s = "0x" + strconv.FormatUint(n, 16)
-		} else if isGUID(s) {
-			s = "{" + s + "}" // the library drops the braces Windows writes
-		}
-		e.Data = append(e.Data, event.Field{Name: k, Value: s})
+		d.field(e, k, v)
 	}
+}
+
+// field appends one value as Windows renders it.
+func (d *evtxDecoder) field(e *event.Event, name string, v any) {
+	s := valueText(v)
+	if n, ok := asUint(v); ok && (d.hex[[2]string{"*", name}] || d.hex[[2]string{e.Provider.Name, name}]) {
+		s = "0x" + strconv.FormatUint(n, 16)
+	} else if isGUID(s) {
+		s = "{" + s + "}" // the library drops the braces Windows writes
+	}
+	e.Data = append(e.Data, event.Field{Name: name, Value: s})
+}
+
+// dataItems appends <Data Name="...">s the library left as they are: it
+// turns them into name: value pairs only when there are two or more and
+// every one has a value (an empty one, a NULL substitution, has none).
+func (d *evtxDecoder) dataItems(e *event.Event, v any) bool {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	for _, it := range items {
+		if m, ok := it.(*ordereddict.Dict); !ok || dictString(m, "Name") == "" {
+			return false
+		}
+	}
+	for _, it := range items {
+		m := it.(*ordereddict.Dict)
+		name := dictString(m, "Name")
+		val, _ := m.Get("Value")
+		d.field(e, name, val)
+	}
+	return true
 }
 
 // isGUID reports whether s is a GUID as the library renders one:

@@ -94,7 +94,7 @@ func TestCIRunsExactlyMakeTest(t *testing.T) {
 	script := strings.TrimSpace(string(data))
 	lines := strings.Split(script, "\n")
 	assert.Equal(t, "make test", lines[len(lines)-1], "CI ends in exactly the README's test command")
-	for _, pkg := range []string{"git", "curl", "wget", "openssl", "python3", "rclone", "ruby", "libio-socket-ssl-perl", "nodejs", "chromium", "debootstrap", "iproute2", "ca-certificates", "libxml2-utils"} {
+	for _, pkg := range []string{"git", "curl", "wget", "openssl", "python3", "rclone", "ruby", "libio-socket-ssl-perl", "nodejs", "chromium", "debootstrap", "iproute2", "ca-certificates", "libxml2-utils", "python3-evtx", "libevtx-utils"} {
 		assert.Regexp(t, `pkgs=\([^)]*\b`+pkg+`\b`, script, "CI installs %s", pkg)
 	}
 	assert.Contains(t, script, "dpkg-query", "only what is missing")
