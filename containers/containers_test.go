@@ -325,7 +325,6 @@ func TestHarnessImageAndNetwork(t *testing.T) {
 	took := time.Since(start)
 	assert.NotEqual(t, 0, code)
 	assert.NotEqual(t, 28, code, "curl timed out instead of failing at once: %s", stderr)
-	assert.Less(t, took, 3*time.Second)
 	assert.Regexp(t, `(?i)unreachable|no route|couldn't connect|failed to connect`, stderr)
 	t.Logf("curl to 192.0.2.1: exit %d in %s: %s", code, took.Round(time.Millisecond), strings.TrimSpace(stderr))
 	// Same from Python, which shows the errno.

@@ -248,7 +248,6 @@ func TestContainerEgressIsClosed(t *testing.T) {
 	assert.Equal(t, host+"\n", out.String())
 	// A raw connect to an address outside the table fails at once.
 	out.Reset()
-	start := time.Now()
 	code, err = b.lanes[0].runner.Exec(ctx, []string{"python3", "-c", `import socket
 try:
     socket.create_connection(("1.1.1.1", 443), timeout=10)
@@ -256,8 +255,7 @@ except OSError as e:
     print(e.errno, e)`}, "/", runnerEnv, &out, &out)
 	require.NoError(t, err)
 	require.Equal(t, 0, code, out.String())
-	assert.Regexp(t, `^101 .*Network is unreachable`, out.String())
-	assert.Less(t, time.Since(start), 5*time.Second, "failed at once")
+	assert.Regexp(t, `^101 .*Network is unreachable`, out.String(), "failed at once, not by a timeout")
 
 	// ssh has no way out either: an address outside the table is
 	// unreachable at once, and gitlab.com, served but not over SSH,

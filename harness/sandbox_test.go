@@ -229,7 +229,9 @@ s.connect(("1.1.1.1", 443))'`,
 		assert.NotEqual(t, 0, a.ExitCode, a.Name)
 		assert.Empty(t, a.Uploads, a.Name)
 		assert.Empty(t, a.Requests, a.Name)
-		assert.Less(t, a.Ended.Sub(a.Started).Seconds(), 5.0, "%s failed fast", a.Name)
+		// Each fails at once, not by its 10 s timeout: what says so is the
+		// error, not the clock, which a loaded machine stretches.
+		assert.NotRegexp(t, `(?i)timed? ?out`, a.Stderr, "%s failed by a timeout", a.Name)
 		for _, e := range run.Tests[i].Ledger {
 			require.Equal(t, emulator.KindDNS, e.Kind)
 			assert.Equal(t, "NXDOMAIN", e.DNS.Rcode, "%+v", e.DNS)
