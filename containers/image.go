@@ -516,15 +516,9 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string, log io.Write
 	if exe != "" && checkStatic(exe) == nil {
 		return exe, nil
 	}
-	goTool, err := exec.LookPath("go")
+	goTool, err := GoTool()
 	if err != nil {
-		if goroot := os.Getenv("GOROOT"); goroot != "" {
-			goTool = filepath.Join(goroot, "bin", "go")
-			_, err = os.Stat(goTool)
-		}
-		if err != nil {
-			return "", fmt.Errorf("%s is not a static binary and no go toolchain was found in PATH to build one (install Go, or build the harness with CGO_ENABLED=0)", exe)
-		}
+		return "", fmt.Errorf("%s is not a static binary and %w to build one (install Go, or build the harness with CGO_ENABLED=0)", exe, err)
 	}
 	if moduleRoot == "" {
 		wd, err := os.Getwd()
@@ -535,57 +529,97 @@ func StaticBinary(ctx context.Context, exe, moduleRoot, pkg string, log io.Write
 			return "", fmt.Errorf("%s is not a static binary, and there is no source tree to build one from (%v); build the harness with CGO_ENABLED=0", exe, err)
 		}
 	}
-	toolchain := goTool
-	if fi, err := os.Stat(goTool); err == nil {
-		toolchain = fmt.Sprintf("%s %d %d", goTool, fi.Size(), fi.ModTime().UnixNano())
-	}
-	key, err := sourceKey(moduleRoot, "pkg="+pkg, "go="+toolchain,
+	key, err := sourceKey(moduleRoot, "pkg="+pkg, "go="+toolchainID(goTool),
 		"GOFLAGS="+os.Getenv("GOFLAGS"), "GOEXPERIMENT="+os.Getenv("GOEXPERIMENT"), "GOAMD64="+os.Getenv("GOAMD64"))
 	if err != nil {
 		return "", fmt.Errorf("static binary: %w", err)
 	}
-	cache, err := cacheDir("bin")
+	out, err := CachedBuild(ctx, "bin", key, path.Base(pkg), checkStatic, log, func(ctx context.Context, tmp string) error {
+		fmt.Fprintf(log, "building a static %s: CGO_ENABLED=0 go build %s in %s (once per source tree)\n", path.Base(pkg), pkg, moduleRoot)
+		cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, pkg)
+		cmd.Dir = moduleRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("CGO_ENABLED=0 go build %s in %s: %w: %s", pkg, moduleRoot, err, strings.TrimSpace(string(b)))
+		}
+		return nil
+	})
 	if err != nil {
 		return "", fmt.Errorf("static binary: %w", err)
 	}
+	return out, nil
+}
+
+// GoTool is the go command: go in PATH, else $GOROOT/bin/go.
+func GoTool() (string, error) {
+	goTool, err := exec.LookPath("go")
+	if err == nil {
+		return goTool, nil
+	}
+	if goroot := os.Getenv("GOROOT"); goroot != "" {
+		goTool = filepath.Join(goroot, "bin", "go")
+		if _, err := os.Stat(goTool); err == nil {
+			return goTool, nil
+		}
+	}
+	return "", errors.New("no go toolchain is installed (none in PATH or $GOROOT/bin)")
+}
+
+// toolchainID names the go command at goTool as a cache key part: a new
+// toolchain installed in the same place is another key.
+func toolchainID(goTool string) string {
+	if fi, err := os.Stat(goTool); err == nil {
+		return fmt.Sprintf("%s %d %d", goTool, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return goTool
+}
+
+// CachedBuild returns the path of file name in the entry key of this
+// package's cache folder sub, made by build (which writes the file at the
+// path it is given) once per key and reused while valid accepts it. A
+// concurrent caller with the same key waits for the build. The cache keeps
+// the few most recently used entries; callers must not remove the file.
+func CachedBuild(ctx context.Context, sub, key, name string, valid func(string) error, log io.Writer, build func(ctx context.Context, tmp string) error) (string, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	cache, err := cacheDir(sub)
+	if err != nil {
+		return "", err
+	}
 	dir := filepath.Join(cache, key)
-	name := path.Base(pkg)
 	out := filepath.Join(dir, name)
-	if checkStatic(out) == nil {
+	if valid(out) == nil {
 		touch(dir)
 		return out, nil
 	}
 	// One build per key: a concurrent caller waits, then finds the file.
 	unlock, err := lockFile(ctx, dir+".lock", log)
 	if err != nil {
-		return "", fmt.Errorf("static binary: %w", err)
+		return "", err
 	}
 	defer unlock()
-	if checkStatic(out) == nil {
+	if valid(out) == nil {
 		return out, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("static binary: %w", err)
+		return "", fmt.Errorf("cache entry: %w", err)
 	}
 	// Built beside its final name and renamed, so that a reader never sees
-	// half a binary.
+	// half a file.
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s-%d", name, os.Getpid()))
 	start := time.Now()
-	fmt.Fprintf(log, "building a static %s: CGO_ENABLED=0 go build %s in %s (once per source tree)\n", name, pkg, moduleRoot)
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, pkg)
-	cmd.Dir = moduleRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
+	if err := build(ctx, tmp); err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("static binary: CGO_ENABLED=0 go build %s in %s: %w: %s", pkg, moduleRoot, err, strings.TrimSpace(string(b)))
+		return "", err
 	}
-	if err := checkStatic(tmp); err != nil {
+	if err := valid(tmp); err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("static binary: %w", err)
+		return "", err
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("static binary: %w", err)
+		return "", fmt.Errorf("cache entry: %w", err)
 	}
 	pruneCache(cache, key, 3)
 	fmt.Fprintf(log, "built %s in %s\n", out, time.Since(start).Round(time.Millisecond))

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/t1567001/harness/internal/realrclone"
 	"github.com/t1567001/harness/internal/reftest"
 )
 
@@ -26,19 +27,29 @@ func megaNotes(run *Run) string {
 	return b.String()
 }
 
-// TestMegaAtomicRunsTheRealRclone: where rclone has its mega backend, the
-// Linux form of ART's Mega test runs it for real in the sandbox: the mock
-// decrypts every staged file from what rclone put (its sha256 is the
-// fixture's), ART's purge ends promptly, and nothing leaves the machine.
+// TestMegaAtomicRunsTheRealRclone: the Linux form of ART's Mega test runs
+// the real rclone, v1.60.1 with its mega backend (built once per machine,
+// see realrclone), first on PATH, in the sandbox: the mock decrypts every
+// staged file from what rclone put (its sha256 is the fixture's), ART's
+// purge ends promptly, and nothing leaves the machine. Not parallel: PATH
+// is the process's, restored before the parallel tests go on.
 func TestMegaAtomicRunsTheRealRclone(t *testing.T) {
-	t.Parallel()
 	requireSandbox(t)
-	if err := exec.Command("rclone", "help", "backend", "mega").Run(); err != nil {
-		t.Skip("rclone's mega backend is not installed (Debian's rclone is built without it): the reason this real run cannot happen here; TestSeedAtomicsEndToEnd runs the atomic simulated")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var log strings.Builder
+	rclone, err := realrclone.Build(ctx, &log)
+	if err != nil {
+		t.Skipf("rclone with its mega backend is not installed and cannot be built here (Debian's rclone has none), the reason this real run cannot happen: %v; TestSeedAtomicsEndToEnd runs the atomic simulated", err)
 	}
+	if log.Len() > 0 {
+		t.Log(log.String())
+	}
+	t.Setenv("PATH", filepath.Dir(rclone)+string(filepath.ListSeparator)+os.Getenv("PATH"))
+	require.NoError(t, exec.Command("rclone", "help", "backend", "mega").Run(), "the built rclone is first on PATH")
 	opts := options(t)
 	opts.Tests = []string{megaGUID}
-	run, err := RunLocal(context.Background(), opts)
+	run, err := RunLocal(ctx, opts)
 	require.NoError(t, err)
 	require.Len(t, run.Results.Atomics, 1)
 	a := run.Results.Atomics[0]
