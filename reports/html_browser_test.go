@@ -34,7 +34,10 @@ func browser(t *testing.T) context.Context {
 		t.Skip("Chromium not installed (Debian package chromium): the HTML report cannot be rendered")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true))
+		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true),
+		// Chromium leaves its singleton folder (org.chromium.Chromium.*) in
+		// TMPDIR: give it the test's own, which the test removes.
+		chromedp.Env("TMPDIR="+t.TempDir()))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
