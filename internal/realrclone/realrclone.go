@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,15 +49,21 @@ import (
 func main() { cmd.Main() }
 `
 
+// ErrUnavailable is returned when rclone's module cannot be fetched (no
+// network to the module proxy, or GOPROXY=off with an empty cache) or
+// there is no go toolchain: the build could not be tried. Any other error
+// is the build itself failing.
+var ErrUnavailable = errors.New("rclone's sources or a go toolchain are not available here")
+
 // Build returns the path of the rclone binary, building it on first use
 // (minutes, most of it downloading modules) and reusing it while the
 // recipe and the go toolchain are the same. A build says so on log (which
-// may be nil). It fails where there is no go toolchain or the module proxy
-// cannot be reached; the error says which.
+// may be nil). Where there is no go toolchain or the module proxy cannot be
+// reached the error is ErrUnavailable, and says which.
 func Build(ctx context.Context, log io.Writer) (string, error) {
 	goTool, err := containers.GoTool()
 	if err != nil {
-		return "", fmt.Errorf("rclone with its mega backend: %w", err)
+		return "", fmt.Errorf("rclone with its mega backend: %w: %w", ErrUnavailable, err)
 	}
 	version, err := exec.CommandContext(ctx, goTool, "env", "GOVERSION", "GOOS", "GOARCH").Output()
 	if err != nil {
@@ -76,15 +83,23 @@ func Build(ctx context.Context, log io.Writer) (string, error) {
 			}
 		}
 		fmt.Fprintln(log, "building rclone v1.60.1 with its mega backend (once per machine, modules from the Go module proxy)")
-		cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-o", tmp, ".")
-		cmd.Dir = src
 		// -mod=mod writes go.sum (checked against the checksum database) in
 		// this throwaway module; the user's GOFLAGS are for the project.
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %w: %s", err, strings.TrimSpace(string(b)))
+		env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+		run := func(args ...string) error {
+			cmd := exec.CommandContext(ctx, goTool, args...)
+			cmd.Dir, cmd.Env = src, env
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("go %s: %w: %s", args[0], err, strings.TrimSpace(string(b)))
+			}
+			return nil
 		}
-		return nil
+		// rclone's own module first: where it cannot be fetched, the modules
+		// are out of reach, which is not a failure of the recipe.
+		if err := run("mod", "download", "github.com/rclone/rclone"); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return run("build", "-trimpath", "-o", tmp, ".")
 	})
 	if err != nil {
 		return "", fmt.Errorf("rclone with its mega backend: %w", err)
