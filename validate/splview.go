@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/validate/spl"
 )
 
 // splView presents an event to the SPL engine as SPLEvent does, without
@@ -92,6 +93,20 @@ func (v *splView) Field(name string) (string, bool) {
 		return v.sourcetype, true
 	}
 	return lastData(v.ev, name)
+}
+
+// Key classes an event by channel and event code, which decide the
+// fields Constant names: the engine specialises a search per key.
+func (v *splView) Key() spl.Key { return spl.Key{Class: v.ev.Channel, Code: v.ev.EventID} }
+
+// Constant says whether Field gives name the same value, or none, for
+// every event of a Key.
+func (v *splView) Constant(name string) bool {
+	switch name {
+	case "EventCode", "EventID", "Channel", "source", "index", "sourcetype":
+		return true
+	}
+	return false
 }
 
 // lastData is the value of the last EventData item called name: as in

@@ -48,6 +48,13 @@ type runState struct {
 	counts []int
 	seen   []map[string]int
 	stop   bool // head has its rows: nothing later in this segment passes
+	// specs holds, by command, a search specialised per event key
+	// (specialise.go); nil until a keyed event reaches the search.
+	specs []*specCache
+}
+
+func newRunState(cmds int) *runState {
+	return &runState{counts: make([]int, cmds), seen: make([]map[string]int, cmds), specs: make([]*specCache, cmds)}
 }
 
 type searchCmd struct {
@@ -56,7 +63,14 @@ type searchCmd struct {
 	fast *sNode // optimised for matching
 }
 
-func (c *searchCmd) stream(_ *runState, _ int, r *record) (bool, error) { return c.fast.match(r), nil }
+func (c *searchCmd) stream(st *runState, i int, r *record) (bool, error) {
+	if len(r.over) == 0 && r.cols == nil {
+		if k, ok := r.ev.(Keyed); ok {
+			return st.specialised(i, c.fast, r, k).match(r), nil
+		}
+	}
+	return c.fast.match(r), nil
+}
 
 type whereCmd struct {
 	cmdBase
@@ -574,7 +588,7 @@ func (q *Query) Stream(ctx context.Context, emit func(Row) error) *Stream {
 func (q *Query) StreamResults(ctx context.Context, emit func(Result) error) *Stream {
 	s := &Stream{
 		q: q, ctx: ctx, emit: emit,
-		st:      &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))},
+		st:      newRunState(len(q.cmds)),
 		seg:     q.segmentEnd(0),
 		scratch: record{slots: make([]slotEntry, q.slots)},
 	}
@@ -756,7 +770,7 @@ func (q *Query) Explain(ev Event) *Explanation {
 	x := &Explanation{Kept: true}
 	r := &record{}
 	r.reset(ev)
-	st := &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))}
+	st := newRunState(len(q.cmds))
 	for i, c := range q.cmds {
 		s, ok := c.(streamer)
 		if !ok {
@@ -798,7 +812,7 @@ func (q *Query) Explain(ev Event) *Explanation {
 func (q *Query) Hypothetical(ev Event) []FieldValue {
 	r := &record{}
 	r.reset(ev)
-	st := &runState{counts: make([]int, len(q.cmds)), seen: make([]map[string]int, len(q.cmds))}
+	st := newRunState(len(q.cmds))
 	var set []FieldValue
 	for i, c := range q.cmds {
 		s, ok := c.(streamer)

@@ -17,6 +17,7 @@ const (
 	sIn       // field IN (values): also what adjacent OR'ed field=value terms compile to
 	sBare     // a term without a field
 	sTrue     // a term that matches every event (time modifiers)
+	sFalse    // a term that matches no event (a specialised search's, specialise.go)
 )
 
 // sNode is a node of a search expression.
@@ -63,6 +64,8 @@ func (n *sNode) match(r *record) bool {
 		return !n.kids[0].match(r)
 	case sTrue:
 		return true
+	case sFalse:
+		return false
 	case sBare:
 		return n.matchBare(r)
 	}

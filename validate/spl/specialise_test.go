@@ -1,0 +1,98 @@
+package spl
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// keyedEvent is an Event map that declares index, sourcetype and
+// EventCode constant per (sourcetype, EventCode), as a Windows view does
+// per channel and code.
+type keyedEvent struct{ Event }
+
+func (e keyedEvent) Key() Key {
+	code, _ := strconv.Atoi(e.Event["EventCode"])
+	if _, ok := e.Event["EventCode"]; !ok {
+		code = -1 // no code is a key of its own
+	}
+	return Key{Class: e.Event["index"] + "|" + e.Event["sourcetype"], Code: code}
+}
+
+func (keyedEvent) Constant(name string) bool {
+	return name == "index" || name == "sourcetype" || name == "EventCode"
+}
+
+// runStream runs q over events through a Stream, each wrapped by wrap.
+func runStream(t *testing.T, q *Query, events []Event, wrap func(Event) Fields) []Row {
+	t.Helper()
+	var rows []Row
+	s := q.Stream(context.Background(), func(r Row) error { rows = append(rows, r); return nil })
+	for _, ev := range events {
+		require.NoError(t, s.Push(wrap(ev)))
+	}
+	require.NoError(t, s.Close())
+	return rows
+}
+
+// A search specialised per key keeps exactly the rows of the unspecialised
+// one, whatever the terms on constant fields: negated, ranged, missing.
+func TestSpecialisedSearchKeepsTheRows(t *testing.T) {
+	events := benchEvents(400)
+	for i := range events {
+		events[i]["index"] = "wineventlog"
+		events[i]["sourcetype"] = "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational"
+	}
+	// Other logs and an event without a code share the stream.
+	events = append(events,
+		Event{"index": "proxy", "sourcetype": "squid", "EventCode": "3", "Image": gitExe, "DestinationHostname": "github.com", "_time": "1"},
+		Event{"index": "wineventlog", "sourcetype": "XmlWinEventLog:Security", "Image": gitExe, "CommandLine": "git push https://github.com/a", "_time": "2"},
+		Event{"index": "wineventlog", "sourcetype": "XmlWinEventLog:Security", "EventCode": "4688", "NewProcessName": gitExe, "_time": "3"},
+	)
+	for _, tc := range []struct{ name, src string }{
+		{"seed", seedQuery},
+		{"negated code", `index=wineventlog NOT EventCode=11 Image="*\\git.exe"`},
+		{"ranges", `EventCode>2 EventCode<=22 NOT (EventCode=3 OR EventCode=4688) | stats count by EventCode`},
+		{"mixed OR", `NOT index=proxy (EventCode=1 OR CommandLine="*push*")`},
+		{"all constant", `index=nothing OR sourcetype=squid`},
+		{"missing code", `NOT EventCode=* | table _time`},
+		{"later where", `EventCode IN (1, 3) | where EventCode=3 | table _time, Image`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := Parse(tc.src)
+			require.NoError(t, err)
+			plain := runStream(t, q, events, func(e Event) Fields { return e })
+			keyed := runStream(t, q, events, func(e Event) Fields { return keyedEvent{e} })
+			assert.Equal(t, plain, keyed)
+		})
+	}
+}
+
+// Specialised for a Sysmon file event, the seed search is decided without
+// a lookup; for a network event only the host and image terms remain.
+func TestSpecialiseDecidesTheConstantTerms(t *testing.T) {
+	q, err := Parse(seedQuery)
+	require.NoError(t, err)
+	search := q.search.fast
+	base := Event{"index": "wineventlog", "sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational"}
+	at := func(code string) *sNode {
+		ev := Event{"EventCode": code}
+		for k, v := range base {
+			ev[k] = v
+		}
+		r := &record{}
+		r.reset(ev)
+		return search.specialise(r, keyedEvent{ev})
+	}
+	assert.Same(t, falseNode, at("11"))
+	net := at("3")
+	require.Equal(t, sAnd, net.op)
+	var fields []string
+	for _, k := range net.kids {
+		fields = append(fields, k.field)
+	}
+	assert.ElementsMatch(t, []string{"DestinationHostname", "Image"}, fields)
+}
