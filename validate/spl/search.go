@@ -10,14 +10,14 @@ import (
 type sOp uint8
 
 const (
-	sAnd  sOp = iota
-	sOr       // children
-	sNot      // kids[0]
-	sCmp      // field op value
-	sIn       // field IN (values): also what adjacent OR'ed field=value terms compile to
-	sBare     // a term without a field
-	sTrue     // a term that matches every event (time modifiers)
-	sFalse    // a term that matches no event (a specialised search's, specialise.go)
+	sAnd   sOp = iota
+	sOr        // children
+	sNot       // kids[0]
+	sCmp       // field op value
+	sIn        // field IN (values): also what adjacent OR'ed field=value terms compile to
+	sBare      // a term without a field
+	sTrue      // a term that matches every event (time modifiers)
+	sFalse     // a term that matches no event (a specialised search's, specialise.go)
 )
 
 // sNode is a node of a search expression.
