@@ -70,15 +70,16 @@ type kept struct {
 }
 
 // keep copies the record, which rests on the event numbered src, for a
-// command that holds it past the event (sort): after table or fields,
-// only the visible fields (the event's that the pipeline does not
-// shadow), their text and that of the pipeline's values copied into one
-// string, so that the rest of the event can be freed; otherwise the whole
-// event, as a map, so that a view over the caller's event is not held.
+// command that holds it past the event (sort). After table or fields, the
+// copy is its visible values, in column order, as bindings over no event
+// (a null one for a column the record lacks), their text copied into one
+// string, so that the rest of the event can be freed and result reads
+// them in order; otherwise the whole event, as a map, so that a view over
+// the caller's event is not held.
 func (r *record) keep(src int) *record {
 	k := &kept{src: [1]int{src}}
 	c := &k.record
-	c.ev, c.cols, c.src = r.ev, r.cols, k.src[:]
+	c.cols, c.src = r.cols, k.src[:]
 	if r.cols == nil {
 		if len(r.over) > 0 {
 			c.over = slices.Clone(r.over)
@@ -86,78 +87,34 @@ func (r *record) keep(src int) *record {
 		c.ev = materialise(r.ev)
 		return c
 	}
-	// A record is kept for each event that reaches a sort: sized to what
-	// it holds, the copy costs the collector least.
-	var buf [16]pair
-	found := buf[:0]
+	c.ev = pairs(nil)
+	c.over = make([]binding, len(r.cols))
 	size := 0
-	for _, n := range r.cols {
-		if r.shadowed(n) {
-			continue
-		}
-		if v, ok := r.ev.Field(n); ok {
-			found = append(found, pair{n, v})
-			size += len(v)
-		}
-	}
-	ev := pairs(slices.Clone(found))
-	visible := 0
-	for _, b := range r.over {
-		if slices.Contains(r.cols, b.name) {
-			visible++
-		}
-	}
-	if visible > 0 {
-		c.over = make([]binding, 0, visible)
-		for _, b := range r.over {
-			if slices.Contains(r.cols, b.name) {
-				c.over = append(c.over, b)
-			}
-		}
-	}
-	for i := range c.over {
-		if v := &c.over[i].val; v.Kind() == KindMulti {
-			*v = v.Detach() // rare: copied on its own
+	for i, n := range r.cols {
+		v := r.visible(-1, n)
+		if v.Kind() == KindMulti {
+			v = v.Detach() // rare: copied on its own
 		} else {
 			size += len(v.Str())
 		}
+		c.over[i] = binding{name: n, val: v}
 	}
 	var b strings.Builder
 	b.Grow(size)
-	for _, p := range ev {
-		b.WriteString(p.value)
-	}
 	for _, o := range c.over {
 		if o.val.Kind() != KindMulti {
 			b.WriteString(o.val.Str())
 		}
 	}
 	all, at := b.String(), 0
-	next := func(n int) string {
-		s := all[at : at+n]
-		at += n
-		return s
-	}
-	for i := range ev {
-		ev[i].value = next(len(ev[i].value))
-	}
 	for i := range c.over {
 		if v := &c.over[i].val; v.Kind() != KindMulti {
-			*v = v.WithStr(next(len(v.Str())))
+			n := len(v.Str())
+			*v = v.WithStr(all[at : at+n])
+			at += n
 		}
 	}
-	c.ev = ev
 	return c
-}
-
-// shadowed reports whether the pipeline set or removed field.
-func (r *record) shadowed(field string) bool {
-	for i := range r.over {
-		if r.over[i].name == field {
-			return true
-		}
-	}
-	return false
 }
 
 // text returns a field as text for search terms. The common case, an
@@ -205,6 +162,20 @@ func (r *record) set(name string, v Value) {
 	}
 }
 
+// inColumns reports whether the record's bindings are its columns, in
+// order, as keep leaves them until a later command changes the record.
+func (r *record) inColumns() bool {
+	if r.cols == nil || len(r.over) != len(r.cols) {
+		return false
+	}
+	for i, b := range r.over {
+		if b.name != r.cols[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // names lists the visible fields in output order.
 func (r *record) names() []string {
 	if r.cols != nil {
@@ -229,6 +200,12 @@ func (r *record) names() []string {
 func (r *record) result(buf []Value) (Result, []Value) {
 	names := r.names()
 	buf = buf[:0]
+	if r.inColumns() {
+		for _, b := range r.over {
+			buf = append(buf, b.val)
+		}
+		return Result{Fields: names, Values: buf, Sources: r.src}, buf
+	}
 	for _, n := range names {
 		buf = append(buf, r.visible(-1, n)) // names are the visible fields
 	}

@@ -155,6 +155,9 @@ func (n *sNode) matchBare(r *record) bool {
 		return true
 	}
 	for _, b := range r.over {
+		if metadata[b.name] {
+			continue
+		}
 		if s, ok := b.val.Text(); ok && w.Match(s) {
 			return true
 		}
