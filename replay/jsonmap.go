@@ -544,7 +544,7 @@ func (t *jtree) evtxDump(ev int32) (event.Event, error) {
 		}
 		v, err := atoiField(t.scalar(n))
 		if err != nil {
-			return 0, fmt.Errorf("System.%s: %w", elem, err)
+			return 0, fmt.Errorf("field System.%s: %w", elem, err)
 		}
 		return v, nil
 	}
@@ -576,14 +576,14 @@ func (t *jtree) evtxDump(ev int32) (event.Event, error) {
 	}
 	if r, ok := t.get(sys, "EventRecordID"); ok && r != "" {
 		if e.RecordID, err = strconv.ParseUint(r, 10, 64); err != nil {
-			return e, fmt.Errorf("System.EventRecordID: invalid number %q", r)
+			return e, fmt.Errorf("field System.EventRecordID: invalid number %q", r)
 		}
 	}
 	if e.ExecutionPID, err = atoiField(attr("Execution", "ProcessID")); err != nil {
-		return e, fmt.Errorf("System.Execution.ProcessID: %w", err)
+		return e, fmt.Errorf("field System.Execution.ProcessID: %w", err)
 	}
 	if e.ExecutionTID, err = atoiField(attr("Execution", "ThreadID")); err != nil {
-		return e, fmt.Errorf("System.Execution.ThreadID: %w", err)
+		return e, fmt.Errorf("field System.Execution.ThreadID: %w", err)
 	}
 	if ed := t.child(ev, "EventData"); ed >= 0 {
 		if t.nodes[ed].kind == jObject {
