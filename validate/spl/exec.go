@@ -151,6 +151,7 @@ func expand(pats []fieldPat, r *record, onlyPresent bool) []string {
 }
 
 func restrict(r *record, cols []string) {
+	r.unpack()
 	if r.cols != nil {
 		// Fields the previous table or fields removed must stay removed.
 		for _, n := range cols {
@@ -212,6 +213,7 @@ func (c *renameCmd) stream(_ *runState, _ int, r *record) (bool, error) {
 		if v.IsNull() || from == to {
 			continue
 		}
+		r.unpack()
 		if r.cols != nil {
 			cols := make([]string, 0, len(r.cols))
 			for _, n := range r.cols {
@@ -546,6 +548,7 @@ type Stream struct {
 	seg     int // the first blocking command, or len(cmds)
 	sink    sink
 	scratch record
+	kp      keeper // the memory of the records the sink keeps
 	n       int
 	kept    int
 	err     error
@@ -626,7 +629,7 @@ func (s *Stream) Push(ev Fields) error {
 	// The row rests on this event: its index in the stream.
 	if s.sink != nil {
 		s.kept++
-		s.sink.add(s.scratch.keep(s.n - 1))
+		s.sink.add(s.scratch.keep(s.n-1, &s.kp))
 		return nil
 	}
 	s.scratch.src = []int{s.n - 1}

@@ -20,6 +20,10 @@ type record struct {
 	ev   Fields
 	over []binding
 	cols []string // nil: every field is visible
+	// row, for a record kept after table or fields, holds the value of
+	// each of cols in order (ev and over are then empty); a command that
+	// changes the record unpacks it into over first.
+	row []Value
 	// src are the indexes of the input events the record comes from.
 	src []int
 
@@ -42,6 +46,7 @@ func (r *record) reset(ev Fields) {
 	r.ev = ev
 	r.over = r.over[:0]
 	r.cols = nil
+	r.row = nil
 	if r.gen++; r.gen == 0 {
 		clear(r.slots) // the counter wrapped: no entry may look current
 		r.gen = 1
@@ -70,14 +75,14 @@ type kept struct {
 }
 
 // keep copies the record, which rests on the event numbered src, for a
-// command that holds it past the event (sort). After table or fields, the
-// copy is its visible values, in column order, as bindings over no event
-// (a null one for a column the record lacks), their text copied into one
-// string, so that the rest of the event can be freed and result reads
-// them in order; otherwise the whole event, as a map, so that a view over
-// the caller's event is not held.
-func (r *record) keep(src int) *record {
-	k := &kept{src: [1]int{src}}
+// command that holds it past the event (sort), taking the memory from kp.
+// After table or fields, the copy is its visible values in column order
+// (row), their text copied, so that the rest of the event can be freed and
+// result reads them in order; otherwise the whole event, as a map, so that
+// a view over the caller's event is not held.
+func (r *record) keep(src int, kp *keeper) *record {
+	k := kp.record()
+	k.src = [1]int{src}
 	c := &k.record
 	c.cols, c.src = r.cols, k.src[:]
 	if r.cols == nil {
@@ -88,33 +93,75 @@ func (r *record) keep(src int) *record {
 		return c
 	}
 	c.ev = pairs(nil)
-	c.over = make([]binding, len(r.cols))
-	size := 0
+	c.row = kp.values(len(r.cols))
 	for i, n := range r.cols {
 		v := r.visible(-1, n)
 		if v.Kind() == KindMulti {
 			v = v.Detach() // rare: copied on its own
-		} else {
-			size += len(v.Str())
+		} else if s := v.Str(); s != "" {
+			v = v.WithStr(kp.text(s))
 		}
-		c.over[i] = binding{name: n, val: v}
-	}
-	var b strings.Builder
-	b.Grow(size)
-	for _, o := range c.over {
-		if o.val.Kind() != KindMulti {
-			b.WriteString(o.val.Str())
-		}
-	}
-	all, at := b.String(), 0
-	for i := range c.over {
-		if v := &c.over[i].val; v.Kind() != KindMulti {
-			n := len(v.Str())
-			*v = v.WithStr(all[at : at+n])
-			at += n
-		}
+		c.row[i] = v
 	}
 	return c
+}
+
+// keeper hands out the memory of kept records in chunks: a sort may keep
+// a record per event, and one allocation for many, written in order, costs
+// the allocator and the collector far less than three per record. Chunks
+// are a few kilobytes, so that a sort of a few rows stays small.
+type keeper struct {
+	recs []kept
+	vals []Value
+	buf  strings.Builder
+}
+
+const (
+	keptChunk = 64      // records
+	valsChunk = 1024    // values
+	textChunk = 8 << 10 // bytes
+)
+
+func (kp *keeper) record() *kept {
+	if len(kp.recs) == cap(kp.recs) {
+		kp.recs = make([]kept, 0, keptChunk)
+	}
+	kp.recs = kp.recs[:len(kp.recs)+1]
+	return &kp.recs[len(kp.recs)-1]
+}
+
+func (kp *keeper) values(n int) []Value {
+	if cap(kp.vals)-len(kp.vals) < n {
+		kp.vals = make([]Value, 0, max(n, valsChunk))
+	}
+	at := len(kp.vals)
+	kp.vals = kp.vals[:at+n]
+	return kp.vals[at : at+n : at+n]
+}
+
+// text copies s into the current chunk. Strings taken from a Builder stay
+// valid as it grows within its capacity, which never moves written bytes.
+func (kp *keeper) text(s string) string {
+	if kp.buf.Cap()-kp.buf.Len() < len(s) {
+		kp.buf = strings.Builder{}
+		kp.buf.Grow(max(len(s), textChunk))
+	}
+	at := kp.buf.Len()
+	kp.buf.WriteString(s)
+	return kp.buf.String()[at:]
+}
+
+// unpack turns a kept row back into bindings, for a command that changes
+// the record after the sort that kept it.
+func (r *record) unpack() {
+	if r.row == nil {
+		return
+	}
+	over := make([]binding, len(r.cols))
+	for i, n := range r.cols {
+		over[i] = binding{name: n, val: r.row[i]}
+	}
+	r.over, r.row = over, nil
 }
 
 // text returns a field as text for search terms. The common case, an
@@ -137,6 +184,12 @@ func (r *record) getSlot(slot int, name string) Value {
 
 // visible is getSlot for a field known to be visible.
 func (r *record) visible(slot int, name string) Value {
+	if r.row != nil {
+		if i := slices.Index(r.cols, name); i >= 0 {
+			return r.row[i]
+		}
+		return Value{}
+	}
 	for i := len(r.over) - 1; i >= 0; i-- {
 		if r.over[i].name == name {
 			return r.over[i].val
@@ -149,6 +202,7 @@ func (r *record) visible(slot int, name string) Value {
 }
 
 func (r *record) set(name string, v Value) {
+	r.unpack()
 	for i := range r.over {
 		if r.over[i].name == name {
 			r.over[i].val = v
@@ -160,20 +214,6 @@ func (r *record) set(name string, v Value) {
 		// eval after table/fields adds a column, as in Splunk.
 		r.cols = append(slices.Clip(r.cols), name)
 	}
-}
-
-// inColumns reports whether the record's bindings are its columns, in
-// order, as keep leaves them until a later command changes the record.
-func (r *record) inColumns() bool {
-	if r.cols == nil || len(r.over) != len(r.cols) {
-		return false
-	}
-	for i, b := range r.over {
-		if b.name != r.cols[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // names lists the visible fields in output order.
@@ -200,10 +240,8 @@ func (r *record) names() []string {
 func (r *record) result(buf []Value) (Result, []Value) {
 	names := r.names()
 	buf = buf[:0]
-	if r.inColumns() {
-		for _, b := range r.over {
-			buf = append(buf, b.val)
-		}
+	if r.row != nil {
+		buf = append(buf, r.row...)
 		return Result{Fields: names, Values: buf, Sources: r.src}, buf
 	}
 	for _, n := range names {

@@ -162,6 +162,14 @@ func (n *sNode) matchBare(r *record) bool {
 			return true
 		}
 	}
+	for i, v := range r.row {
+		if metadata[r.cols[i]] {
+			continue
+		}
+		if s, ok := v.Text(); ok && w.Match(s) {
+			return true
+		}
+	}
 	return false
 }
 
