@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/t1567001/harness/event"
+	"github.com/t1567001/harness/validate/core"
 	"github.com/t1567001/harness/validate/spl"
 )
 
@@ -129,6 +130,9 @@ type splFeed struct {
 	// have the same (a query's rows mostly do), clipped so that appending
 	// to one row's copies.
 	fields []string
+	// The rows' values come from chunks: a rule may return many rows.
+	vals  core.Chunks[string]
+	nulls core.Chunks[bool]
 }
 
 func (f *splFeed) Push(ev *event.Event) error {
@@ -167,12 +171,12 @@ func (f *splFeed) Close() error {
 }
 
 func (f *splFeed) toRow(row spl.Result) Row {
-	vals := make([]string, len(row.Fields))
+	vals := f.vals.Take(len(row.Fields))
 	var null []bool
 	for i, v := range row.Values {
 		if v.IsNull() {
 			if null == nil {
-				null = make([]bool, len(row.Fields))
+				null = f.nulls.Take(len(row.Fields))
 			}
 			null[i] = true
 			continue

@@ -594,6 +594,7 @@ func (q *Query) StreamResults(ctx context.Context, emit func(Result) error) *Str
 		st:      newRunState(len(q.cmds)),
 		seg:     q.segmentEnd(0),
 		scratch: record{slots: make([]slotEntry, q.slots)},
+		kp:      newKeeper(),
 	}
 	if s.seg < len(q.cmds) {
 		s.sink = q.cmds[s.seg].(blocker).sink()

@@ -2,7 +2,8 @@ package spl
 
 import (
 	"slices"
-	"strings"
+
+	"github.com/t1567001/harness/validate/core"
 )
 
 // binding is a field set or removed (a null val) by the pipeline,
@@ -81,7 +82,7 @@ type kept struct {
 // result reads them in order; otherwise the whole event, as a map, so that
 // a view over the caller's event is not held.
 func (r *record) keep(src int, kp *keeper) *record {
-	k := kp.record()
+	k := &kp.recs.Take(1)[0]
 	k.src = [1]int{src}
 	c := &k.record
 	c.cols, c.src = r.cols, k.src[:]
@@ -93,62 +94,30 @@ func (r *record) keep(src int, kp *keeper) *record {
 		return c
 	}
 	c.ev = pairs(nil)
-	c.row = kp.values(len(r.cols))
+	c.row = kp.vals.Take(len(r.cols))
 	for i, n := range r.cols {
 		v := r.visible(-1, n)
 		if v.Kind() == KindMulti {
 			v = v.Detach() // rare: copied on its own
 		} else if s := v.Str(); s != "" {
-			v = v.WithStr(kp.text(s))
+			v = v.WithStr(kp.text.Copy(s))
 		}
 		c.row[i] = v
 	}
 	return c
 }
 
-// keeper hands out the memory of kept records in chunks: a sort may keep
-// a record per event, and one allocation for many, written in order, costs
-// the allocator and the collector far less than three per record. Chunks
-// are a few kilobytes, so that a sort of a few rows stays small.
+// keeper holds the memory of the records a stream keeps (a sort may keep
+// one per event) in chunks of a few kilobytes, so that a sort of a few
+// rows stays small.
 type keeper struct {
-	recs []kept
-	vals []Value
-	buf  strings.Builder
+	recs core.Chunks[kept]
+	vals core.Chunks[Value]
+	text core.TextChunks
 }
 
-const (
-	keptChunk = 64      // records
-	valsChunk = 1024    // values
-	textChunk = 8 << 10 // bytes
-)
-
-func (kp *keeper) record() *kept {
-	if len(kp.recs) == cap(kp.recs) {
-		kp.recs = make([]kept, 0, keptChunk)
-	}
-	kp.recs = kp.recs[:len(kp.recs)+1]
-	return &kp.recs[len(kp.recs)-1]
-}
-
-func (kp *keeper) values(n int) []Value {
-	if cap(kp.vals)-len(kp.vals) < n {
-		kp.vals = make([]Value, 0, max(n, valsChunk))
-	}
-	at := len(kp.vals)
-	kp.vals = kp.vals[:at+n]
-	return kp.vals[at : at+n : at+n]
-}
-
-// text copies s into the current chunk. Strings taken from a Builder stay
-// valid as it grows within its capacity, which never moves written bytes.
-func (kp *keeper) text(s string) string {
-	if kp.buf.Cap()-kp.buf.Len() < len(s) {
-		kp.buf = strings.Builder{}
-		kp.buf.Grow(max(len(s), textChunk))
-	}
-	at := kp.buf.Len()
-	kp.buf.WriteString(s)
-	return kp.buf.String()[at:]
+func newKeeper() keeper {
+	return keeper{recs: core.Chunks[kept]{Size: 64}}
 }
 
 // unpack turns a kept row back into bindings, for a command that changes
