@@ -48,13 +48,12 @@ type runState struct {
 	counts []int
 	seen   []map[string]int
 	stop   bool // head has its rows: nothing later in this segment passes
-	// specs holds, by command, a search specialised per event key
-	// (specialise.go); nil until a keyed event reaches the search.
-	specs []*specCache
+	// specs holds the commands specialised per event key (specialise.go).
+	specs specCache
 }
 
 func newRunState(cmds int) *runState {
-	return &runState{counts: make([]int, cmds), seen: make([]map[string]int, cmds), specs: make([]*specCache, cmds)}
+	return &runState{counts: make([]int, cmds), seen: make([]map[string]int, cmds), specs: specCache{cmds: cmds}}
 }
 
 type searchCmd struct {
@@ -65,8 +64,13 @@ type searchCmd struct {
 
 func (c *searchCmd) stream(st *runState, i int, r *record) (bool, error) {
 	if len(r.over) == 0 && r.cols == nil {
-		if k, ok := r.ev.(Keyed); ok {
-			return st.specialised(i, c.fast, r, k).match(r), nil
+		if r.spec != nil {
+			n := r.spec.search[i]
+			if n == nil {
+				n = c.fast.specialise(r, r.ev.(Keyed))
+				r.spec.search[i] = n
+			}
+			return n.match(r), nil
 		}
 	}
 	return c.fast.match(r), nil
@@ -75,10 +79,21 @@ func (c *searchCmd) stream(st *runState, i int, r *record) (bool, error) {
 type whereCmd struct {
 	cmdBase
 	cond tester
+	// keyed: only search, where and eval come before, so that an event's
+	// constant fields reach this command unchanged but for assigned.
+	keyed    bool
+	assigned []string
 }
 
-func (c *whereCmd) stream(_ *runState, _ int, r *record) (bool, error) {
-	return c.cond.test(r), nil
+func (c *whereCmd) stream(st *runState, i int, r *record) (bool, error) {
+	cond := c.cond
+	if c.keyed && r.spec != nil {
+		if cond = r.spec.where[i]; cond == nil {
+			cond = specTest(c.cond, &specEnv{r: r, k: r.ev.(Keyed), assigned: c.assigned})
+			r.spec.where[i] = cond
+		}
+	}
+	return cond.test(r), nil
 }
 
 type assignment struct {
@@ -90,6 +105,9 @@ type assignment struct {
 type evalCmd struct {
 	cmdBase
 	assigns []assignment
+	// As for whereCmd; assigned includes this command's own fields.
+	keyed    bool
+	assigned []string
 }
 
 // errBoolAssign is reported at run time when a case() or if() branch yields
@@ -100,8 +118,19 @@ func (e errBoolAssign) Error() string {
 	return "field " + e.field + " cannot be assigned a Boolean result; use if(condition, value, value)"
 }
 
-func (c *evalCmd) stream(_ *runState, _ int, r *record) (bool, error) {
-	for _, a := range c.assigns {
+func (c *evalCmd) stream(st *runState, i int, r *record) (bool, error) {
+	assigns := c.assigns
+	if c.keyed && r.spec != nil {
+		if assigns = r.spec.eval[i]; assigns == nil {
+			sp := &specEnv{r: r, k: r.ev.(Keyed), assigned: c.assigned}
+			assigns = slices.Clone(c.assigns)
+			for j := range assigns {
+				assigns[j].e = specExpr(assigns[j].e, sp)
+			}
+			r.spec.eval[i] = assigns
+		}
+	}
+	for _, a := range assigns {
 		v := a.e.eval(r)
 		if v.Kind() == KindBool {
 			return false, errBoolAssign{a.field}
@@ -619,6 +648,9 @@ func (s *Stream) Push(ev Fields) error {
 		return nil
 	}
 	s.scratch.reset(ev)
+	if k, ok := ev.(Keyed); ok {
+		s.scratch.spec = s.st.specs.lookup(k)
+	}
 	keep, err := s.q.streamRange(s.st, &s.scratch, 0, s.seg)
 	if err != nil {
 		s.err = err

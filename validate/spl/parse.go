@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -182,7 +183,29 @@ func ParseContext(ctx context.Context, src string, lim Limits) (*Query, error) {
 		}
 	}
 	q.slots = len(p.slots)
+	markKeyed(q.cmds)
 	return q, nil
+}
+
+// markKeyed marks the where and eval commands that only search, where and
+// eval precede, which may be specialised per event key, with the fields
+// the evals up to them assign.
+func markKeyed(cmds []command) {
+	var assigned []string
+	for _, c := range cmds {
+		switch c := c.(type) {
+		case *searchCmd:
+		case *whereCmd:
+			c.keyed, c.assigned = true, slices.Clip(assigned)
+		case *evalCmd:
+			for _, a := range c.assigns {
+				assigned = append(assigned, a.field)
+			}
+			c.keyed, c.assigned = true, slices.Clip(assigned)
+		default:
+			return
+		}
+	}
 }
 
 func (p *parser) parseCommand() (command, error) {

@@ -25,6 +25,9 @@ type record struct {
 	// each of cols in order (ev and over are then empty); a command that
 	// changes the record unpacks it into over first.
 	row []Value
+	// spec is the stream's commands specialised for the event's key, for
+	// a record of a Keyed event (specialise.go).
+	spec *keySpec
 	// src are the indexes of the input events the record comes from.
 	src []int
 
@@ -48,6 +51,7 @@ func (r *record) reset(ev Fields) {
 	r.over = r.over[:0]
 	r.cols = nil
 	r.row = nil
+	r.spec = nil
 	if r.gen++; r.gen == 0 {
 		clear(r.slots) // the counter wrapped: no entry may look current
 		r.gen = 1

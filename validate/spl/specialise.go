@@ -1,5 +1,7 @@
 package spl
 
+import "slices"
+
 // Keyed is Fields some of whose fields have one value, or none, for every
 // event of a key: for Windows events the channel and the event code decide
 // index, sourcetype, source and EventCode. A search is specialised once per
@@ -21,27 +23,32 @@ type Key struct {
 	Code  int    // e.g. the event code
 }
 
-// specCache holds a search specialised per key, by code: a stream
-// interleaves a few codes of a few channels. A clash replaces the entry,
-// so the cache stays small whatever the keys.
-type specCache [32]struct {
-	key  Key
-	node *sNode
+// keySpec is a stream's commands specialised for one key, by command
+// index, each made when the first event of the key reaches it.
+type keySpec struct {
+	key    Key
+	search []*sNode
+	where  []tester
+	eval   [][]assignment
 }
 
-// specialised returns command i's search n specialised for r's key.
-func (st *runState) specialised(i int, n *sNode, r *record, k Keyed) *sNode {
-	c := st.specs[i]
-	if c == nil {
-		c = new(specCache)
-		st.specs[i] = c
-	}
+// specCache holds a stream's keySpecs by code: a stream interleaves a few
+// codes of a few channels. A clash replaces the entry, so the cache stays
+// small whatever the keys.
+type specCache struct {
+	cmds int
+	keys [32]*keySpec
+}
+
+// lookup returns the keySpec of k's key: one lookup per event, whatever
+// the number of commands specialised.
+func (c *specCache) lookup(k Keyed) *keySpec {
 	key := k.Key()
-	e := &c[uint(key.Code)%uint(len(c))]
-	if e.node == nil || e.key != key {
-		e.key, e.node = key, n.specialise(r, k)
+	e := &c.keys[uint(key.Code)%uint(len(c.keys))]
+	if *e == nil || (*e).key != key {
+		*e = &keySpec{key: key, search: make([]*sNode, c.cmds), where: make([]tester, c.cmds), eval: make([][]assignment, c.cmds)}
 	}
-	return e.node
+	return *e
 }
 
 var (
@@ -104,4 +111,170 @@ func (n *sNode) specialise(r *record, k Keyed) *sNode {
 		}
 	}
 	return n
+}
+
+// specEnv is what an expression is specialised with: the first event of a
+// key as a record, and the fields an earlier eval may have assigned,
+// which are not the event's however constant the event's are.
+type specEnv struct {
+	r        *record
+	k        Keyed
+	assigned []string
+}
+
+func (sp *specEnv) constant(name string) bool {
+	return sp.k.Constant(name) && !slices.Contains(sp.assigned, name)
+}
+
+// specialiser is an expression that can be specialised for a key; the
+// others are kept as they are, which is always right.
+type specialiser interface {
+	specialise(sp *specEnv) expr
+}
+
+func specExpr(e expr, sp *specEnv) expr {
+	if s, ok := e.(specialiser); ok {
+		return s.specialise(sp)
+	}
+	return e
+}
+
+func specTest(t tester, sp *specEnv) tester {
+	if e, ok := t.(expr); ok {
+		return asTester(specExpr(e, sp))
+	}
+	if tr, ok := t.(truthyExpr); ok {
+		return tr.specialise(sp)
+	}
+	return t
+}
+
+// constTest is a condition decided for a key.
+type constTest bool
+
+func (c constTest) eval(*record) Value       { return BoolValue(bool(c)) }
+func (c constTest) test(*record) bool        { return bool(c) }
+func (c constTest) specialise(*specEnv) expr { return c }
+
+// decided says whether t is decided for a key, and how.
+func decided(t tester) (value, ok bool) {
+	switch t := t.(type) {
+	case constTest:
+		return bool(t), true
+	case truthyExpr:
+		if l, isLit := t.x.(*litExpr); isLit {
+			return truthy(l.v), true
+		}
+	}
+	return false, false
+}
+
+func (e *litExpr) specialise(*specEnv) expr { return e }
+
+func (e *fieldExpr) specialise(sp *specEnv) expr {
+	if sp.constant(e.name) {
+		return &litExpr{v: sp.r.getSlot(e.slot, e.name)}
+	}
+	return e
+}
+
+func (e truthyExpr) specialise(sp *specEnv) tester {
+	x := specExpr(e.x, sp)
+	if l, ok := x.(*litExpr); ok {
+		return constTest(truthy(l.v))
+	}
+	return truthyExpr{x}
+}
+
+func (e *cmpExpr) specialise(sp *specEnv) expr {
+	l, r := specExpr(e.l, sp), specExpr(e.r, sp)
+	if l == e.l && r == e.r {
+		return e
+	}
+	c := newCmp(e.op, l, r)
+	if lit, ok := c.(*litExpr); ok {
+		return constTest(truthy(lit.v))
+	}
+	return c
+}
+
+func (e *logicExpr) specialise(sp *specEnv) expr {
+	l, r := specTest(e.l, sp), specTest(e.r, sp)
+	lv, lok := decided(l)
+	rv, rok := decided(r)
+	switch {
+	case lok && rok:
+		return constTest((&logicExpr{op: e.op, l: l, r: r}).test(nil))
+	case e.op == "AND" && (lok && !lv || rok && !rv):
+		return constTest(false) // conditions have no side effects
+	case e.op == "OR" && (lok && lv || rok && rv):
+		return constTest(true)
+	case e.op != "XOR" && lok: // true AND x, false OR x
+		return asExpr(r)
+	case e.op != "XOR" && rok:
+		return asExpr(l)
+	}
+	return &logicExpr{op: e.op, l: l, r: r}
+}
+
+// asExpr returns a condition as an expression of its truth.
+func asExpr(t tester) expr {
+	if e, ok := t.(expr); ok {
+		return e
+	}
+	return &testExpr{t}
+}
+
+// testExpr is a condition as an expression.
+type testExpr struct{ t tester }
+
+func (e *testExpr) eval(r *record) Value { return BoolValue(e.t.test(r)) }
+func (e *testExpr) test(r *record) bool  { return e.t.test(r) }
+
+func (e *notExpr) specialise(sp *specEnv) expr {
+	x := specTest(e.x, sp)
+	if v, ok := decided(x); ok {
+		return constTest(!v)
+	}
+	return &notExpr{x: x}
+}
+
+func (e *matchExpr) specialise(sp *specEnv) expr {
+	x := specExpr(e.x, sp)
+	c := &matchExpr{x: x, re: e.re, lit: e.lit}
+	if _, ok := x.(*litExpr); ok {
+		return constTest(c.test(nil))
+	}
+	return c
+}
+
+// specialise drops the branches decided false and ends the case at the
+// first decided true, which becomes its else.
+func (e *caseExpr) specialise(sp *specEnv) expr {
+	c := &caseExpr{}
+	ended := false
+	for i, cond := range e.conds {
+		t := specTest(cond, sp)
+		v, ok := decided(t)
+		if ok && !v {
+			continue
+		}
+		val := specExpr(e.vals[i], sp)
+		if ok {
+			c.els, ended = val, true
+			break
+		}
+		c.conds = append(c.conds, t)
+		c.vals = append(c.vals, val)
+	}
+	if !ended && e.els != nil {
+		c.els = specExpr(e.els, sp)
+	}
+	if len(c.conds) == 0 {
+		if c.els == nil {
+			return &litExpr{} // null, as a case with no true condition
+		}
+		return c.els
+	}
+	return c
 }

@@ -60,6 +60,12 @@ func TestSpecialisedSearchKeepsTheRows(t *testing.T) {
 		{"all constant", `index=nothing OR sourcetype=squid`},
 		{"missing code", `NOT EventCode=* | table _time`},
 		{"later where", `EventCode IN (1, 3) | where EventCode=3 | table _time, Image`},
+		{"case on the code", `| eval s=case(EventCode="3", "net", EventCode="1" AND match(CommandLine, "push"), "push", 1==1, "other") | stats count by s`},
+		{"a reassigned code", `| eval EventCode=if(match(Image, "git"), 1, EventCode+100) | where EventCode=1 OR EventCode>=103 | stats count by EventCode, Image`},
+		{"xor, not, if, a case with no true branch", `| eval a=if(EventCode=11 XOR match(Image, "git"), 1, 0), b=if(NOT EventCode=22 OR match(index, "^win"), "y", "n"), c=coalesce(case(EventCode=99, 1), "none") | stats count by a, b, c`},
+		{"where mixing constant and other terms", `| where EventCode=3 OR EventCode=1 AND match(sourcetype, "Sysmon") AND match(CommandLine, "git") | table _time, EventCode`},
+		{"expressions left as they are", `| eval t=EventCode . "-" . index, n=len(sourcetype) + EventCode | stats count by t, n`},
+		{"after table", `| table EventCode, Image | eval x=EventCode | where x=3 | stats count by x`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q, err := Parse(tc.src)
@@ -95,4 +101,28 @@ func TestSpecialiseDecidesTheConstantTerms(t *testing.T) {
 		fields = append(fields, k.field)
 	}
 	assert.ElementsMatch(t, []string{"DestinationHostname", "Image"}, fields)
+}
+
+// Specialised for a network event, the seed query's Signal is decided; for
+// a process creation event, only the command line tests remain.
+func TestSpecialiseDecidesTheSeedSignal(t *testing.T) {
+	q, err := Parse(seedQuery)
+	require.NoError(t, err)
+	eval := q.cmds[1].(*evalCmd)
+	require.True(t, eval.keyed)
+	at := func(code string) expr {
+		ev := Event{"index": "wineventlog", "EventCode": code}
+		r := &record{}
+		r.reset(ev)
+		return specExpr(eval.assigns[0].e, &specEnv{r: r, k: keyedEvent{ev}, assigned: eval.assigned})
+	}
+	lit, ok := at("3").(*litExpr)
+	require.True(t, ok, "decided for Sysmon 3")
+	assert.Equal(t, "NetworkConnectionToCodeRepo", lit.v.String())
+	proc, ok := at("1").(*caseExpr)
+	require.True(t, ok)
+	assert.Len(t, proc.conds, 2, "the two command-line branches")
+	require.NotNil(t, proc.els)
+	assert.Equal(t, "Unknown", proc.els.eval(nil).String())
+	assert.Equal(t, "Unknown", at("11").eval(nil).String())
 }
