@@ -32,23 +32,37 @@ type keySpec struct {
 	eval   [][]assignment
 }
 
-// specCache holds a stream's keySpecs by code: a stream interleaves a few
-// codes of a few channels. A clash replaces the entry, so the cache stays
-// small whatever the keys.
+// specCache holds a stream's keySpecs: a direct-mapped table in front of
+// a map, so that the few keys a stream interleaves are found by one
+// compare, and keys that share a slot (Sysmon 1 and Security 4705) do not
+// make each other's specialisations again. The map is bounded: past
+// maxKeys, it starts again.
 type specCache struct {
 	cmds int
 	keys [32]*keySpec
+	all  map[Key]*keySpec
 }
+
+const maxKeys = 1024
 
 // lookup returns the keySpec of k's key: one lookup per event, whatever
 // the number of commands specialised.
 func (c *specCache) lookup(k Keyed) *keySpec {
 	key := k.Key()
-	e := &c.keys[uint(key.Code)%uint(len(c.keys))]
-	if *e == nil || (*e).key != key {
-		*e = &keySpec{key: key, search: make([]*sNode, c.cmds), where: make([]tester, c.cmds), eval: make([][]assignment, c.cmds)}
+	e := &c.keys[(uint(key.Code)+31*uint(len(key.Class)))%uint(len(c.keys))]
+	if *e != nil && (*e).key == key {
+		return *e
 	}
-	return *e
+	ks := c.all[key]
+	if ks == nil {
+		if c.all == nil || len(c.all) >= maxKeys {
+			c.all = make(map[Key]*keySpec)
+		}
+		ks = &keySpec{key: key, search: make([]*sNode, c.cmds), where: make([]tester, c.cmds), eval: make([][]assignment, c.cmds)}
+		c.all[key] = ks
+	}
+	*e = ks
+	return ks
 }
 
 var (

@@ -126,3 +126,24 @@ func TestSpecialiseDecidesTheSeedSignal(t *testing.T) {
 	assert.Equal(t, "Unknown", proc.els.eval(nil).String())
 	assert.Equal(t, "Unknown", at("11").eval(nil).String())
 }
+
+// Keys that share a slot of the cache keep their specialisations: a stream
+// alternating them makes each once.
+func TestSpecCacheKeepsClashingKeys(t *testing.T) {
+	c := specCache{cmds: 1}
+	a := keyedEvent{Event{"EventCode": "1"}}
+	b := keyedEvent{Event{"EventCode": "33"}} // 33 % 32 == 1, the same class
+	first := map[string]*keySpec{}
+	for range 3 {
+		for _, ev := range []keyedEvent{a, b} {
+			ks := c.lookup(ev)
+			require.Equal(t, ev.Key(), ks.key)
+			code := ev.Event["EventCode"]
+			if first[code] == nil {
+				first[code] = ks
+			}
+			assert.Same(t, first[code], ks, "made once per key")
+		}
+	}
+	assert.Len(t, c.all, 2)
+}
