@@ -52,21 +52,17 @@ type jsonDecoder struct {
 	nodes   []jnode
 	arena   []byte // decoded strings of the current record
 	head    bool
-	// The flat-line scanner's scratch and interned names (jsonflat.go);
+	// The flat-line scanner's interned names and scratch (jsonflat.go);
 	// treeOnly turns it off, for the tests that hold it to the tree.
-	members   []flatMember
-	nFields   int // how many of members may become fields
-	items     []xspan
-	names     map[string]int32
-	nameList  []string
-	roles     []flatRole             // by name
-	nextName  []int32                // by name: the name that followed it last, or -1
-	firstName int32                  // the name that came first last, or -1
-	last      [roleSource + 1]string // by role: the value it had last, where it repeats
-	lastQuote [roleSource + 1]bool   // by role: last holds a '"' or a '\\', which a line holds escaped
-	lists     []bool                 // by name: it holds a list (isListKey)
-	slab      slab                   // where the flat lines' strings and fields are carved from
-	treeOnly  bool
+	names      map[string]int32 // index in flatNames
+	flatNames  []flatName
+	firstNames followers              // the names seen first in a line
+	fieldsHint int                    // the most fields a line has had: the room to ask for
+	items      []string               // a list's items
+	last       [roleSource + 1]string // by role: the value it had last, where it repeats
+	lastQuote  [roleSource + 1]bool   // by role: last holds a '"' or a '\\', which a line holds escaped
+	slab       slab                   // where the flat lines' strings and fields are carved from
+	treeOnly   bool
 	// par, once running, reads the rest of the file on every core; until
 	// the first object is read, parOpts says whether it may (jsonpar.go).
 	par     *jsonPipeline
@@ -77,7 +73,7 @@ type jsonDecoder struct {
 }
 
 func newJSONDecoder(file string, r io.Reader) *jsonDecoder {
-	return &jsonDecoder{file: file, w: newWindow(r), firstName: -1}
+	return &jsonDecoder{file: file, w: newWindow(r)}
 }
 
 type jparser struct {

@@ -87,7 +87,7 @@ type jsonPipeline struct {
 func newFlatDecoder(file string, treeOnly bool) *jsonDecoder {
 	// objects 1: the first object (and with it the audit-log question) is
 	// behind; the flat-line path is open.
-	return &jsonDecoder{file: file, firstName: -1, objects: 1, head: true, treeOnly: treeOnly, w: &window{}}
+	return &jsonDecoder{file: file, objects: 1, head: true, treeOnly: treeOnly, w: &window{}}
 }
 
 // goParallel starts the pipeline after the first object if the file is
