@@ -23,11 +23,14 @@ import (
 // flatName is an interned member name with what the scanner needs of it,
 // so that one lookup serves a member.
 type flatName struct {
-	s      string
-	role   flatRole
-	list   bool // it holds a list (isListKey)
-	repeat bool // its value is kept from record to record (repeatRoles)
-	next   followers
+	s string
+	// word and mask hold a name shorter than 16 bytes and its closing
+	// quote, to compare with a line's bytes two words at a time.
+	word, mask [2]uint64
+	role       flatRole
+	list       bool // it holds a list (isListKey)
+	repeat     bool // its value is kept from record to record (repeatRoles)
+	next       followers
 }
 
 // followers are the names seen following a name (or first in a line), as
@@ -118,10 +121,15 @@ func (s *flatScan) forget() {
 }
 
 // ws skips the space compact JSON has none of (the line holds no '\n').
-func (s *flatScan) ws() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\r') {
-		s.i++
+func (s *flatScan) ws() { s.i = skipSpace(s.b, s.i) }
+
+// skipSpace returns the index of the first byte from i on that is not
+// space; one test when there is none.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r') {
+		i++
 	}
+	return i
 }
 
 // str turns the text from off on into a string: it is handed out with
@@ -143,26 +151,31 @@ func (s *flatScan) members() bool {
 		return true
 	}
 	prev := int32(0) // the previous name's index plus one; 0: none yet
-	for {
-		s.ws()
-		if s.i >= len(b) || b[s.i] != '"' {
+	for i := s.i; ; {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
 			return false
 		}
 		// Names are plain ASCII in every shape this reads; others go to
 		// the tree. Most often the name is one that followed prev before,
 		// which holds no quote or backslash: the bytes that spell it and a
 		// quote are the whole name, found without a scan.
-		k0 := s.i + 1
-		nx := d.followers(prev)
+		k0 := i + 1
 		var n *flatName
-		for _, c := range nx {
+		for _, c := range d.followers(prev) {
 			if c == 0 {
 				break
 			}
-			if m := &d.flatNames[c-1]; quotedAt(b, k0, m.s) {
-				n, prev = m, c
-				break
+			m := &d.flatNames[c-1]
+			if len(m.s) < 16 && k0+16 <= len(b) {
+				if binary.LittleEndian.Uint64(b[k0:])&m.mask[0] != m.word[0] || binary.LittleEndian.Uint64(b[k0+8:])&m.mask[1] != m.word[1] {
+					continue
+				}
+			} else if !quotedAt(b, k0, m.s) {
+				continue
 			}
+			n, prev = m, c
+			break
 		}
 		if n == nil {
 			k1 := plainEnd(b, k0)
@@ -176,29 +189,23 @@ func (s *flatScan) members() bool {
 			d.follow(prev, c+1)
 			n, prev = &d.flatNames[c], c+1
 		}
-		s.i = k0 + len(n.s) + 1
-		if s.i < len(b) && b[s.i] == ':' {
-			s.i++
-		} else {
-			s.ws()
-			if s.i >= len(b) || b[s.i] != ':' {
-				return false
-			}
-			s.i++
+		i = skipSpace(b, k0+len(n.s)+1)
+		if i >= len(b) || b[i] != ':' {
+			return false
 		}
-		s.ws()
+		s.i = skipSpace(b, i+1)
 		if s.i >= len(b) || !s.member(n) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(b) {
+		i = skipSpace(b, s.i)
+		if i >= len(b) {
 			return false
 		}
-		switch b[s.i] {
+		switch b[i] {
 		case ',':
-			s.i++
+			i++
 		case '}':
-			s.i++
+			s.i = i + 1
 			return true
 		default:
 			return false
@@ -297,11 +304,10 @@ func (s *flatScan) string() bool {
 	b := s.b
 	a0 := len(s.text)
 	for i := s.i + 1; ; {
-		j := plainEnd(b, i)
+		j := s.copyPlain(i)
 		if j >= len(b) {
 			return false
 		}
-		s.text = append(s.text, b[i:j]...)
 		if b[j] == '"' {
 			s.i = j + 1
 			return true
@@ -338,6 +344,28 @@ func (s *flatScan) string() bool {
 	s.text = append(s.text, dec...)
 	s.i = p.i
 	return true
+}
+
+// copyPlain copies the line's bytes from i up to the first '"', '\\' or
+// non-ASCII byte (plainEnd's) to the text and returns that byte's index,
+// or len(b). It copies eight bytes at a time, whatever follows the stop:
+// those bytes are the text's room, which the line's values never fill
+// (each lies in the line after at least its opening quote).
+func (s *flatScan) copyPlain(i int) int {
+	b, t := s.b, s.text[len(s.text):cap(s.text)]
+	n := 0
+	for ; i+8 <= len(b) && n+8 <= len(t); i, n = i+8, n+8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		binary.LittleEndian.PutUint64(t[n:], x)
+		if m := plainStops(x); m != 0 {
+			k := bits.TrailingZeros64(m) / 8
+			s.text = s.text[:len(s.text)+n+k]
+			return i + k
+		}
+	}
+	j := plainEnd(b, i)
+	s.text = append(s.text[:len(s.text)+n], b[i:j]...)
+	return j
 }
 
 // unescape decodes the one-character escape at b[j] ('\\'), or returns 0
@@ -421,13 +449,8 @@ func (s *flatScan) list(n *flatName) bool {
 // b from i, or len(b): eight bytes at a time, as a string's content is
 // most of a line.
 func plainEnd(b []byte, i int) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q, bs := x^(ones*'"'), x^(ones*'\\')
-		// A byte's high bit marks a '"' or '\\' (its XOR is zero) or a
-		// non-ASCII byte; the lowest mark is exact.
-		if m := ((q-ones)&^q | (bs-ones)&^bs | x) & highs; m != 0 {
+		if m := plainStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
@@ -437,6 +460,15 @@ func plainEnd(b []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// plainStops marks the bytes of x (eight of a line, little-endian) that
+// end a plain run: a byte's high bit marks a '"' or '\\' (its XOR is
+// zero) or a non-ASCII byte. Only the lowest mark is exact.
+func plainStops(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	return ((q-ones)&^q | (bs-ones)&^bs | x) & highs
 }
 
 // quotedAt says whether b holds s and then a quote from i on.
@@ -486,7 +518,14 @@ func (d *jsonDecoder) intern(k []byte) int32 {
 	n := int32(len(d.flatNames))
 	s := string(k)
 	r := roleOf(s)
-	d.flatNames = append(d.flatNames, flatName{s: s, role: r, list: isListKey(s), repeat: repeatRoles>>r&1 != 0})
+	f := flatName{s: s, role: r, list: isListKey(s), repeat: repeatRoles>>r&1 != 0}
+	if len(s) < 16 {
+		for i, c := range []byte(s + `"`) {
+			f.word[i/8] |= uint64(c) << (i % 8 * 8)
+			f.mask[i/8] |= 0xff << (i % 8 * 8)
+		}
+	}
+	d.flatNames = append(d.flatNames, f)
 	d.names[s] = n
 	return n
 }
