@@ -102,7 +102,8 @@ func (d *jsonDecoder) next() (event.Event, error) {
 	if d.par != nil {
 		return d.par.next()
 	}
-	ev, err := d.record()
+	var ev event.Event
+	err := d.record(&ev)
 	if d.parOpts != nil {
 		var re *RecordError
 		if err == nil || errors.As(err, &re) {
@@ -112,8 +113,9 @@ func (d *jsonDecoder) next() (event.Event, error) {
 	return ev, err
 }
 
-// record reads the next record in this goroutine.
-func (d *jsonDecoder) record() (event.Event, error) {
+// record reads the next record in this goroutine into ev, a zero event,
+// which an error leaves zero.
+func (d *jsonDecoder) record(ev *event.Event) error {
 	for {
 		if !d.head {
 			if len(d.w.b)-d.w.off < 3 && d.w.more() {
@@ -126,7 +128,7 @@ func (d *jsonDecoder) record() (event.Event, error) {
 		}
 		p := jparser{d: d, b: d.w.b, i: d.w.off, eof: d.w.eof}
 		objects := d.objects
-		ev, ok, err := p.top()
+		ok, err := p.top(ev)
 		if errors.Is(err, errShort) {
 			d.objects = objects
 			if !p.eof {
@@ -136,10 +138,10 @@ func (d *jsonDecoder) record() (event.Event, error) {
 			// A read error ends the input after the records read whole
 			// before it, however the reads fell.
 			if d.w.err != nil {
-				return event.Event{}, fmt.Errorf("%s: %w", d.file, d.w.err)
+				return fmt.Errorf("%s: %w", d.file, d.w.err)
 			}
 			if !ok && p.i >= len(p.b) {
-				return event.Event{}, io.EOF
+				return io.EOF
 			}
 			err = jerr(len(p.b), "unexpected end of input")
 		}
@@ -148,12 +150,12 @@ func (d *jsonDecoder) record() (event.Event, error) {
 			// which per record would cost an allocation.
 			var re *RecordError
 			if errors.As(err, &re) {
-				return event.Event{}, re // a value error: the object was consumed
+				return re // a value error: the object was consumed
 			}
-			return event.Event{}, d.skipRecord(&p, err)
+			return d.skipRecord(&p, err)
 		}
 		if ok {
-			return ev, nil
+			return nil
 		}
 	}
 }
@@ -232,20 +234,20 @@ func (p *jparser) space() {
 	p.i = i
 }
 
-// top reads top-level input up to and including one object.
-func (p *jparser) top() (event.Event, bool, error) {
+// top reads top-level input up to and including one object, into ev.
+func (p *jparser) top(ev *event.Event) (bool, error) {
 	d := p.d
 	for {
 		p.ws()
 		d.w.advance(p.i)
 		p.start = p.i
 		if p.i >= len(p.b) {
-			return event.Event{}, false, errShort
+			return false, errShort
 		}
 		switch c := p.b[p.i]; c {
 		case '[':
 			if d.inArray || d.objects > 0 {
-				return event.Event{}, false, jerr(p.i, "want a JSON object, got an array")
+				return false, jerr(p.i, "want a JSON object, got an array")
 			}
 			d.inArray = true
 			p.i++
@@ -265,7 +267,7 @@ func (p *jparser) top() (event.Event, bool, error) {
 			// evtx_dump's "Record N" line before each object.
 			k := bytes.IndexByte(p.b[p.i:], '\n')
 			if k < 0 && !p.eof {
-				return event.Event{}, false, errShort
+				return false, errShort
 			}
 			if k < 0 {
 				k = len(p.b) - p.i
@@ -279,10 +281,10 @@ func (p *jparser) top() (event.Event, bool, error) {
 			// After the first object (which says whether the file is an
 			// audit log), a flat line outside an array is read in one pass.
 			if d.objects > 0 && !d.audit && !d.inArray && !d.treeOnly {
-				if ev, end, ok := d.flatLine(p.b, p.i, p.eof); ok {
+				if end, ok := d.flatLine(p.b, p.i, p.eof, ev); ok {
 					d.objects++
 					d.w.off = end // within the line: no newline to count
-					return ev, true, nil
+					return true, nil
 				}
 			}
 			d.objects++
@@ -291,7 +293,7 @@ func (p *jparser) top() (event.Event, bool, error) {
 			d.arena = d.arena[:0]
 			root, err := p.value(0)
 			if err != nil {
-				return event.Event{}, false, err
+				return false, err
 			}
 			// Nothing but space may follow the object on its line.
 			for j := p.i; j < len(p.b); j++ {
@@ -302,25 +304,26 @@ func (p *jparser) top() (event.Event, bool, error) {
 				if c == ' ' || c == '\t' || c == '\r' || (d.inArray && (c == ',' || c == ']')) {
 					continue
 				}
-				return event.Event{}, false, jerr(j, "unexpected data after the JSON object")
+				return false, jerr(j, "unexpected data after the JSON object")
 			}
 			if d.objects == 1 && bytes.IndexByte(p.b[p.start:p.i], '\n') >= 0 {
 				d.multiLine = true
 			}
 			s := string(p.b[p.start:p.i])
-			ev, err := d.toEvent(s, string(d.arena), p.start, root)
+			e, err := d.toEvent(s, string(d.arena), p.start, root)
 			line := d.w.line
 			d.w.advance(p.i)
 			if err != nil {
-				return event.Event{}, false, &RecordError{File: d.file, Line: line, Err: err}
+				return false, &RecordError{File: d.file, Line: line, Err: err}
 			}
-			return ev, true, nil
+			*ev = e
+			return true, nil
 		}
 		at := p.i
 		if _, err := p.value(0); err != nil {
-			return event.Event{}, false, err
+			return false, err
 		}
-		return event.Event{}, false, jerr(at, "want a JSON object, got %s", jsonKindAt(p.b[at]))
+		return false, jerr(at, "want a JSON object, got %s", jsonKindAt(p.b[at]))
 	}
 }
 

@@ -48,17 +48,18 @@ const repeatRoles = 1<<roleProvider | 1<<roleProviderGUID | 1<<roleKeywords | 1<
 // record with a new name goes to the tree decoder.
 const maxNames = 4096
 
-// flatLine reads the flat object at b[i] ('{') when it lies whole on its
-// line: scalar members only, plus arrays of plain strings under the
-// harness's list keys. For anything else (a nested object, another array,
-// an escaped or invalid name, malformed JSON, a line not read whole yet, a
-// value error) ok is false and nothing but scratch space has changed: the
-// tree decoder reads the record and reports what is wrong with it.
-func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end int, ok bool) {
+// flatLine reads the flat object at b[i] ('{') into ev (a zero event)
+// when it lies whole on its line: scalar members only, plus arrays of
+// plain strings under the harness's list keys. For anything else (a nested
+// object, another array, an escaped or invalid name, malformed JSON, a
+// line not read whole yet, a value error) ok is false and nothing but
+// scratch space has changed (ev is zero again): the tree decoder reads the
+// record and reports what is wrong with it.
+func (d *jsonDecoder) flatLine(b []byte, i int, eof bool, ev *event.Event) (end int, ok bool) {
 	nl := bytes.IndexByte(b[i:], '\n')
 	if nl < 0 {
 		if !eof {
-			return ev, 0, false
+			return 0, false
 		}
 		nl = len(b)
 	} else {
@@ -68,23 +69,19 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end i
 	// is an error here, and the tree decoder's to judge. The values take
 	// no more bytes than the line (escapes only shrink; what could grow
 	// is checked).
-	s := flatScan{d: d, b: b[:nl], i: i + 1, text: d.slab.room(nl - i)}
-	s.f.e.Data = d.slab.fields(d.fieldsHint, nl-i)
-	if !s.members() || !s.rest() {
+	s := flatScan{d: d, b: b[:nl], i: i + 1, text: d.slab.room(nl - i), f: flatBuilder{e: ev}}
+	ev.Data = d.slab.fields(d.fieldsHint, nl-i)
+	if !s.members() || !s.rest() || s.f.finish() != nil {
 		s.forget()
-		return ev, 0, false
-	}
-	ev, err := s.f.finish()
-	if err != nil {
-		s.forget()
-		return ev, 0, false
+		*ev = event.Event{}
+		return 0, false
 	}
 	d.slab.commit(s.text)
 	if n := len(ev.Data); n > d.fieldsHint {
 		d.fieldsHint = min(n, slabFields/4)
 	}
 	ev.Data = d.slab.keep(ev.Data, len(s.text))
-	return ev, s.i, true
+	return s.i, true
 }
 
 // flatScan is one line being read: the scanner's position in it, the text

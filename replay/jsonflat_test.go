@@ -139,7 +139,8 @@ func TestFlatLineTakesFlatLines(t *testing.T) {
 	d := newJSONDecoder("in", strings.NewReader(""))
 	for _, s := range []string{flatSamples[0], flatSamples[1], flatSamples[7], `{}`, ` {"A":"é"}`, `{"J":"\/\b\f\n\r\t\"\\"}`, `{"EventID":1}   `} {
 		b := []byte(strings.TrimLeft(s, " ") + "\n")
-		_, end, ok := d.flatLine(b, 0, false)
+		var ev event.Event
+		end, ok := d.flatLine(b, 0, false, &ev)
 		assert.True(t, ok, s)
 		assert.Equal(t, len(strings.TrimRight(strings.TrimLeft(s, " "), " ")), end, s)
 	}
@@ -148,7 +149,8 @@ func TestFlatLineTakesFlatLines(t *testing.T) {
 		`{"K":[1]}`, `{"EventID":"x"}`, `{"EventID":1} x`, `{"K\u0041":1}`, `{"A":"\u00e9"}`,
 		`{"EventID":1`, // the line is not whole yet
 	} {
-		_, _, ok := d.flatLine([]byte(s), 0, false)
+		var ev event.Event
+		_, ok := d.flatLine([]byte(s), 0, false, &ev)
 		assert.False(t, ok, s)
 	}
 }

@@ -163,34 +163,36 @@ const (
 )
 
 func (t *jtree) flat(root int32) (event.Event, error) {
-	var f flatBuilder
+	var e event.Event
+	f := flatBuilder{e: &e}
 	n := 0
 	for c := t.nodes[root].first; c >= 0; c = t.nodes[c].next {
 		n++
 	}
-	f.e.Data = make([]event.Field, 0, n)
+	e.Data = make([]event.Field, 0, n)
 	for c := t.nodes[root].first; c >= 0; c = t.nodes[c].next {
 		k := t.text(t.nodes[c].key)
 		if isListKey(k) {
 			vs, err := t.strings(c)
 			if err != nil {
-				return f.e, fmt.Errorf("key %q: %w", k, err)
+				return e, fmt.Errorf("key %q: %w", k, err)
 			}
 			f.list(k, vs)
 			continue
 		}
 		if err := f.member(k, t.scalar(c)); err != nil {
-			return f.e, err
+			return e, err
 		}
 	}
-	return f.finish()
+	err := f.finish()
+	return e, err
 }
 
 // flatBuilder maps a flat object's members, in order, to an event: the
 // tree decoder and the flat-line scanner share it, so that they cannot
 // disagree on what a member means.
 type flatBuilder struct {
-	e                       event.Event
+	e                       *event.Event
 	hostname, stamp, source string
 	haveTime                bool
 }
@@ -283,7 +285,7 @@ func (f *flatBuilder) member(k, v string) error { return f.memberAs(roleOf(k), k
 
 // memberAs is member with k's role known (the scanner's names carry it).
 func (f *flatBuilder) memberAs(role flatRole, k, v string) error {
-	e := &f.e
+	e := f.e
 	var err error
 	switch role {
 	case roleRunID:
@@ -350,8 +352,8 @@ func (f *flatBuilder) memberAs(role flatRole, k, v string) error {
 	return nil
 }
 
-func (f *flatBuilder) finish() (event.Event, error) {
-	e := &f.e
+func (f *flatBuilder) finish() error {
+	e := f.e
 	if e.Computer == "" {
 		e.Computer = f.hostname
 	}
@@ -361,7 +363,7 @@ func (f *flatBuilder) finish() (event.Event, error) {
 	if !f.haveTime && f.stamp != "" {
 		tm, err := parseSystemTime(f.stamp)
 		if err != nil {
-			return *e, fmt.Errorf("key %q: %w", "@timestamp", err)
+			return fmt.Errorf("key %q: %w", "@timestamp", err)
 		}
 		e.TimeCreated = tm
 	}
@@ -371,10 +373,10 @@ func (f *flatBuilder) finish() (event.Event, error) {
 	if e.Channel == "" && e.EventID == 0 {
 		// A line of the harness's proxy log or of a Zeek log.
 		if err := event.RecognizeNetworkLog(e); err != nil {
-			return *e, err
+			return err
 		}
 	}
-	return *e, nil
+	return nil
 }
 
 // systemInt sets a numeric System value; false when v is not a number.
