@@ -29,8 +29,17 @@ type flatName struct {
 	word, mask [2]uint64
 	role       flatRole
 	list       bool // it holds a list (isListKey)
-	repeat     bool // its value is kept from record to record (repeatRoles)
 	next       followers
+	// last is the string value the name had last: most values repeat
+	// (a file's user, image and host, its System values), and one that
+	// does is compared where it lies and shared, not copied. It is text
+	// of the slab's until it repeats, then a string of its own
+	// (lastOwned), so that the events sharing it hold no chunk.
+	// lastQuote says it holds a '"' or a '\\', which a line holds
+	// escaped, so that it is compared once decoded.
+	last      string
+	lastOwned bool
+	lastQuote bool
 }
 
 // followers are the names seen following a name (or first in a line), as
@@ -38,11 +47,6 @@ type flatName struct {
 // records mostly repeat a few shapes, which share a name order up to a few
 // names where they part: a name's few followers cover every shape's.
 type followers [4]int32
-
-// The roles whose value is kept from record to record (the System values
-// that are one per file or per host, whose text then needs no copy), as a
-// set of bits by role.
-const repeatRoles = 1<<roleProvider | 1<<roleProviderGUID | 1<<roleKeywords | 1<<roleChannel | 1<<roleComputer | 1<<roleUserID | 1<<roleHostname | 1<<roleSource
 
 // maxNames bounds the interned member names of one file: past it, a
 // record with a new name goes to the tree decoder.
@@ -69,9 +73,10 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool, ev *event.Event) (end 
 	// is an error here, and the tree decoder's to judge. The values take
 	// no more bytes than the line (escapes only shrink; what could grow
 	// is checked).
-	s := flatScan{d: d, b: b[:nl], i: i + 1, text: d.slab.room(nl - i), f: flatBuilder{e: ev}}
+	s := flatScan{d: d, b: b[:nl], i: i + 1, text: d.slab.room(nl - i)}
+	d.lastSet = d.lastSet[:0]
 	ev.Data = d.slab.fields(d.fieldsHint, nl-i)
-	if !s.members() || !s.rest() || s.f.finish() != nil {
+	if !s.members(ev) || !s.rest() || s.f.finish(ev) != nil {
 		s.forget()
 		*ev = event.Event{}
 		return 0, false
@@ -92,9 +97,6 @@ type flatScan struct {
 	i    int
 	text []byte // from d.slab.room: appends never outgrow it
 	f    flatBuilder
-	// lastSet marks the roles whose remembered value this line set: text
-	// not yet handed out, forgotten if the line is left to the tree.
-	lastSet uint32
 }
 
 // rest requires nothing but space after the object on its line.
@@ -110,10 +112,9 @@ func (s *flatScan) rest() bool {
 // forget drops the remembered values the line set, whose text is not
 // handed out and will be written over.
 func (s *flatScan) forget() {
-	for r := range s.d.last {
-		if s.lastSet>>r&1 != 0 {
-			s.d.last[r], s.d.lastQuote[r] = "", false
-		}
+	for _, k := range s.d.lastSet {
+		n := &s.d.flatNames[k]
+		n.last, n.lastOwned, n.lastQuote = "", false, false
 	}
 }
 
@@ -139,8 +140,8 @@ func (s *flatScan) str(off int) string {
 }
 
 // members reads the members after '{' up to and including the closing
-// brace, each into s.f as it is read.
-func (s *flatScan) members() bool {
+// brace, each into e (through s.f) as it is read.
+func (s *flatScan) members(e *event.Event) bool {
 	d, b := s.d, s.b
 	s.ws()
 	if s.i < len(b) && b[s.i] == '}' {
@@ -191,7 +192,7 @@ func (s *flatScan) members() bool {
 			return false
 		}
 		s.i = skipSpace(b, i+1)
-		if s.i >= len(b) || !s.member(n) {
+		if s.i >= len(b) || !s.member(e, n, prev-1) {
 			return false
 		}
 		i = skipSpace(b, s.i)
@@ -210,46 +211,36 @@ func (s *flatScan) members() bool {
 	}
 }
 
-// member reads the value at s.i of the member named n.
-func (s *flatScan) member(n *flatName) bool {
+// member reads the value at s.i of the member named n, d.flatNames[k],
+// into e.
+func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 	b := s.b
 	if n.list {
-		return s.list(n)
+		return s.list(e, n)
 	}
 	var v string
 	switch c := b[s.i]; {
 	case c == '"':
-		if n.repeat {
-			// Most System values repeat the previous record's: one
-			// without escapes is compared where it lies, not copied.
-			// Bytes equal to a previous value with no quote or
-			// backslash in it, then a quote, are that value.
-			last := s.d.last[n.role]
-			if !s.d.lastQuote[n.role] && quotedAt(b, s.i+1, last) {
-				s.i += len(last) + 2
-				v = last
-				break
-			}
-			off := len(s.text)
-			if !s.string() {
-				return false
-			}
-			if string(s.text[off:]) == last {
-				s.text = s.text[:off]
-				v = last
-				break
-			}
-			v = s.str(off)
-			s.d.last[n.role] = v
-			s.d.lastQuote[n.role] = strings.IndexByte(v, '"') >= 0 || strings.IndexByte(v, '\\') >= 0
-			s.lastSet |= 1 << n.role
+		// Bytes equal to the last value with no quote or backslash in
+		// it, then a quote, are that value.
+		if !n.lastQuote && quotedAt(b, s.i+1, n.last) {
+			s.i += len(n.last) + 2
+			v = n.repeated()
 			break
 		}
 		off := len(s.text)
 		if !s.string() {
 			return false
 		}
+		if string(s.text[off:]) == n.last {
+			s.text = s.text[:off]
+			v = n.repeated()
+			break
+		}
 		v = s.str(off)
+		n.last, n.lastOwned = v, false
+		n.lastQuote = strings.IndexByte(v, '"') >= 0 || strings.IndexByte(v, '\\') >= 0
+		s.d.lastSet = append(s.d.lastSet, k)
 	case c == 't' || c == 'f' || c == 'n':
 		lit := "null"
 		if c == 't' {
@@ -288,10 +279,10 @@ func (s *flatScan) member(n *flatName) bool {
 	}
 	if n.role == roleField {
 		// Most members: what memberAs does for a field, without the call.
-		s.f.e.Data = append(s.f.e.Data, event.Field{Name: n.s, Value: v})
+		e.Data = append(e.Data, event.Field{Name: n.s, Value: v})
 		return true
 	}
-	return s.f.memberAs(n.role, n.s, v) == nil
+	return s.f.memberAs(e, n.role, n.s, v) == nil
 }
 
 // string copies the string value at s.i ('"') to the text: plain ASCII
@@ -388,14 +379,14 @@ func unescape(b []byte, j int) byte {
 	return 0
 }
 
-// list reads null or an array of strings without escapes or non-ASCII
+// list reads into e null or an array of strings without escapes or non-ASCII
 // bytes (the harness's observation ids and field names); what else
 // encoding/json would make of an array is the tree decoder's to say.
-func (s *flatScan) list(n *flatName) bool {
+func (s *flatScan) list(e *event.Event, n *flatName) bool {
 	b := s.b
 	if bytes.HasPrefix(b[s.i:], []byte("null")) {
 		s.i += 4
-		s.f.list(n.s, nil)
+		setList(e, n.s, nil)
 		return true
 	}
 	if b[s.i] != '[' {
@@ -407,7 +398,7 @@ func (s *flatScan) list(n *flatName) bool {
 	s.ws()
 	if s.i < len(b) && b[s.i] == ']' {
 		s.i++
-		s.f.list(n.s, []string{})
+		setList(e, n.s, []string{})
 		return true
 	}
 	for {
@@ -432,7 +423,7 @@ func (s *flatScan) list(n *flatName) bool {
 		}
 		if b[s.i] == ']' {
 			s.i++
-			s.f.list(n.s, slices.Clip(append([]string(nil), d.items...)))
+			setList(e, n.s, slices.Clip(append([]string(nil), d.items...)))
 			return true
 		}
 		if b[s.i] != ',' {
@@ -440,6 +431,15 @@ func (s *flatScan) list(n *flatName) bool {
 		}
 		s.i++
 	}
+}
+
+// repeated returns the last value, which the member repeats, as a string
+// of its own.
+func (n *flatName) repeated() string {
+	if !n.lastOwned {
+		n.last, n.lastOwned = strings.Clone(n.last), true
+	}
+	return n.last
 }
 
 // plainEnd returns the index of the first '"', '\\' or non-ASCII byte of
@@ -515,7 +515,7 @@ func (d *jsonDecoder) intern(k []byte) int32 {
 	n := int32(len(d.flatNames))
 	s := string(k)
 	r := roleOf(s)
-	f := flatName{s: s, role: r, list: isListKey(s), repeat: repeatRoles>>r&1 != 0}
+	f := flatName{s: s, role: r, list: isListKey(s)}
 	if len(s) < 16 {
 		for i, c := range []byte(s + `"`) {
 			f.word[i/8] |= uint64(c) << (i % 8 * 8)
