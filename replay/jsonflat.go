@@ -34,12 +34,12 @@ type flatName struct {
 	// (a file's user, image and host, its System values), and one that
 	// does is compared where it lies and shared, not copied. It is text
 	// of the slab's until it repeats, then a string of its own
-	// (lastOwned), so that the events sharing it hold no chunk.
-	// lastQuote says it holds a '"' or a '\\', which a line holds
-	// escaped, so that it is compared once decoded.
+	// (lastOwned), so that the events sharing it hold no chunk. lastRaw
+	// says a line spelled it as it reads (no escape, valid UTF-8), so that
+	// it can be compared before it is decoded.
 	last      string
 	lastOwned bool
-	lastQuote bool
+	lastRaw   bool
 }
 
 // followers are the names seen following a name (or first in a line), as
@@ -114,7 +114,7 @@ func (s *flatScan) rest() bool {
 func (s *flatScan) forget() {
 	for _, k := range s.d.lastSet {
 		n := &s.d.flatNames[k]
-		n.last, n.lastOwned, n.lastQuote = "", false, false
+		n.last, n.lastOwned, n.lastRaw = "", false, false
 	}
 }
 
@@ -221,15 +221,16 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 	var v string
 	switch c := b[s.i]; {
 	case c == '"':
-		// Bytes equal to the last value with no quote or backslash in
-		// it, then a quote, are that value.
-		if !n.lastQuote && quotedAt(b, s.i+1, n.last) {
+		// Bytes equal to the last value as spelled, then a quote, are
+		// that value (it holds no quote or backslash).
+		if n.lastRaw && quotedAt(b, s.i+1, n.last) {
 			s.i += len(n.last) + 2
 			v = n.repeated()
 			break
 		}
 		off := len(s.text)
-		if !s.string() {
+		raw, ok := s.string()
+		if !ok {
 			return false
 		}
 		if string(s.text[off:]) == n.last {
@@ -238,8 +239,7 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 			break
 		}
 		v = s.str(off)
-		n.last, n.lastOwned = v, false
-		n.lastQuote = strings.IndexByte(v, '"') >= 0 || strings.IndexByte(v, '\\') >= 0
+		n.last, n.lastOwned, n.lastRaw = v, false, raw
 		s.d.lastSet = append(s.d.lastSet, k)
 	case c == 't' || c == 'f' || c == 'n':
 		lit := "null"
@@ -287,18 +287,19 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 
 // string copies the string value at s.i ('"') to the text: plain ASCII
 // runs and one-character escapes (a Windows path's \\) here, anything else
-// by the tree decoder's string reader.
-func (s *flatScan) string() bool {
+// by the tree decoder's string reader. raw says the value is spelled as it
+// reads: no escape, valid UTF-8.
+func (s *flatScan) string() (raw, ok bool) {
 	b := s.b
-	a0 := len(s.text)
-	for i := s.i + 1; ; {
+	a0, start := len(s.text), s.i+1
+	for i := start; ; {
 		j := s.copyPlain(i)
 		if j >= len(b) {
-			return false
+			return false, false
 		}
 		if b[j] == '"' {
 			s.i = j + 1
-			return true
+			return i == start, true
 		}
 		if c := unescape(b, j); c != 0 {
 			s.text = append(s.text, c)
@@ -313,7 +314,7 @@ func (s *flatScan) string() bool {
 	p := jparser{d: d, b: b, i: s.i, eof: true}
 	v, err := p.str()
 	if err != nil {
-		return false
+		return false, false
 	}
 	var dec []byte
 	switch {
@@ -327,11 +328,12 @@ func (s *flatScan) string() bool {
 	// Invalid UTF-8 grows as it becomes U+FFFD: what would not fit in
 	// the text's room is the tree decoder's.
 	if len(dec) > cap(s.text)-len(s.text) {
-		return false
+		return false, false
 	}
 	s.text = append(s.text, dec...)
+	raw = !v.arena && !v.dec
 	s.i = p.i
-	return true
+	return raw, true
 }
 
 // copyPlain copies the line's bytes from i up to the first '"', '\\' or
