@@ -90,7 +90,7 @@ func (d *jsonDecoder) flatLine(b []byte, i int, eof bool, ev *event.Event) (end 
 }
 
 // flatScan is one line being read: the scanner's position in it, the text
-// its values are copied to and the event they make.
+// its values are copied to and what the flat builder keeps of them.
 type flatScan struct {
 	d    *jsonDecoder
 	b    []byte

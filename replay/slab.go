@@ -10,9 +10,11 @@ import "github.com/t1567001/harness/event"
 // chunk (slabFields fields) and the text its neighbours' fields in that
 // chunk point to, which a fields chunk bounds (slabBytes, give or take a
 // record; text chunks are then held whole): some 40 KiB at most, whatever
-// the records' sizes. What a chunk has handed out is never written again:
-// a string is immutable, and a Data slice's capacity ends at its length,
-// so an append to it moves it, never into the next event's fields.
+// the records' sizes (a value repeated from an earlier record is a string
+// of its own, not chunk text: jsonflat.go). What a chunk has handed out
+// is never written again: a string is immutable, and a Data slice's
+// capacity ends at its length, so an append to it moves it, never into
+// the next event's fields.
 type slab struct {
 	text []byte
 	data []event.Field
