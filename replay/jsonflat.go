@@ -290,28 +290,51 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 // by the tree decoder's string reader. raw says the value is spelled as it
 // reads: no escape, valid UTF-8.
 func (s *flatScan) string() (raw, ok bool) {
-	b := s.b
-	a0, start := len(s.text), s.i+1
-	for i := start; ; {
-		j := s.copyPlain(i)
-		if j >= len(b) {
+	// The text's room is the line's length, which the line's values never
+	// fill (each lies in the line after at least its opening quote): runs
+	// are copied eight bytes at a time, whatever follows their end.
+	b, t := s.b, s.text[len(s.text):cap(s.text)]
+	i, n := s.i+1, 0
+	raw = true
+	for {
+	words:
+		for ; i+8 <= len(b) && n+8 <= len(t); i, n = i+8, n+8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			binary.LittleEndian.PutUint64(t[n:], x)
+			if m := plainStops(x); m != 0 {
+				k := bits.TrailingZeros64(m) / 8
+				i, n = i+k, n+k
+				break words
+			}
+		}
+		for i < len(b) && n < len(t) && b[i] != '"' && b[i] != '\\' && b[i] < 0x80 {
+			t[n] = b[i]
+			i, n = i+1, n+1
+		}
+		if i >= len(b) || n >= len(t) {
 			return false, false
 		}
-		if b[j] == '"' {
-			s.i = j + 1
-			return i == start, true
+		if b[i] == '"' {
+			s.text = s.text[:len(s.text)+n]
+			s.i = i + 1
+			return raw, true
 		}
-		if c := unescape(b, j); c != 0 {
-			s.text = append(s.text, c)
-			i = j + 2
-			continue
+		c := unescape(b, i)
+		if c == 0 {
+			return s.decode()
 		}
-		break
+		t[n] = c
+		i, n = i+2, n+1
+		raw = false
 	}
-	s.text = s.text[:a0]
+}
+
+// decode reads the string value at s.i with the tree decoder's string
+// reader (a \\u escape, non-ASCII bytes) into the text.
+func (s *flatScan) decode() (raw, ok bool) {
 	d := s.d
 	d.arena = d.arena[:0]
-	p := jparser{d: d, b: b, i: s.i, eof: true}
+	p := jparser{d: d, b: s.b, i: s.i, eof: true}
 	v, err := p.str()
 	if err != nil {
 		return false, false
@@ -323,7 +346,7 @@ func (s *flatScan) string() (raw, ok bool) {
 	case v.dec:
 		dec = unsafe.Slice(unsafe.StringData(v.s), len(v.s))
 	default:
-		dec = b[v.off:v.end]
+		dec = s.b[v.off:v.end]
 	}
 	// Invalid UTF-8 grows as it becomes U+FFFD: what would not fit in
 	// the text's room is the tree decoder's.
@@ -331,31 +354,8 @@ func (s *flatScan) string() (raw, ok bool) {
 		return false, false
 	}
 	s.text = append(s.text, dec...)
-	raw = !v.arena && !v.dec
 	s.i = p.i
-	return raw, true
-}
-
-// copyPlain copies the line's bytes from i up to the first '"', '\\' or
-// non-ASCII byte (plainEnd's) to the text and returns that byte's index,
-// or len(b). It copies eight bytes at a time, whatever follows the stop:
-// those bytes are the text's room, which the line's values never fill
-// (each lies in the line after at least its opening quote).
-func (s *flatScan) copyPlain(i int) int {
-	b, t := s.b, s.text[len(s.text):cap(s.text)]
-	n := 0
-	for ; i+8 <= len(b) && n+8 <= len(t); i, n = i+8, n+8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		binary.LittleEndian.PutUint64(t[n:], x)
-		if m := plainStops(x); m != 0 {
-			k := bits.TrailingZeros64(m) / 8
-			s.text = s.text[:len(s.text)+n+k]
-			return i + k
-		}
-	}
-	j := plainEnd(b, i)
-	s.text = append(s.text[:len(s.text)+n], b[i:j]...)
-	return j
+	return !v.arena && !v.dec, true
 }
 
 // unescape decodes the one-character escape at b[j] ('\\'), or returns 0
