@@ -130,6 +130,18 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
+// expect returns the index of the byte c at i or after space, or -1:
+// compact JSON has c at i, found with one test.
+func expect(b []byte, i int, c byte) int {
+	if i < len(b) && b[i] == c {
+		return i
+	}
+	if i = skipSpace(b, i); i < len(b) && b[i] == c {
+		return i
+	}
+	return -1
+}
+
 // str turns the text from off on into a string: it is handed out with
 // the line, and never written again.
 func (s *flatScan) str(off int) string {
@@ -150,8 +162,7 @@ func (s *flatScan) members(e *event.Event) bool {
 	}
 	prev := int32(0) // the previous name's index plus one; 0: none yet
 	for i := s.i; ; {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
+		if i = expect(b, i, '"'); i < 0 {
 			return false
 		}
 		// Names are plain ASCII in every shape this reads; others go to
@@ -187,27 +198,22 @@ func (s *flatScan) members(e *event.Event) bool {
 			d.follow(prev, c+1)
 			n, prev = &d.flatNames[c], c+1
 		}
-		i = skipSpace(b, k0+len(n.s)+1)
-		if i >= len(b) || b[i] != ':' {
+		if i = expect(b, k0+len(n.s)+1, ':'); i < 0 {
 			return false
 		}
 		s.i = skipSpace(b, i+1)
 		if s.i >= len(b) || !s.member(e, n, prev-1) {
 			return false
 		}
-		i = skipSpace(b, s.i)
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
+		if i = expect(b, s.i, ','); i >= 0 {
 			i++
-		case '}':
-			s.i = i + 1
-			return true
-		default:
+			continue
+		}
+		if i = expect(b, s.i, '}'); i < 0 {
 			return false
 		}
+		s.i = i + 1
+		return true
 	}
 }
 
