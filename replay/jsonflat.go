@@ -277,7 +277,13 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 			return false
 		}
 		off := len(s.text)
-		s.text = append(s.text, b[s.i:j]...)
+		if w := j - s.i; w <= 8 && s.i+8 <= len(b) && cap(s.text)-off >= 8 {
+			// Most numbers: one word, whatever follows them.
+			binary.LittleEndian.PutUint64(s.text[off:off+8], binary.LittleEndian.Uint64(b[s.i:]))
+			s.text = s.text[:off+w]
+		} else {
+			s.text = append(s.text, b[s.i:j]...)
+		}
 		v = s.str(off)
 		s.i = j
 	default:
