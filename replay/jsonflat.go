@@ -239,7 +239,9 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 		if !ok {
 			return false
 		}
-		if string(s.text[off:]) == n.last {
+		// A value and a last value both spelled as they read were
+		// compared above.
+		if !(raw && n.lastRaw) && string(s.text[off:]) == n.last {
 			s.text = s.text[:off]
 			v = n.repeated()
 			break
