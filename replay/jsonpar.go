@@ -219,10 +219,6 @@ func (p *jsonPipeline) work(work <-chan *jbatch) {
 // readBatch reads b's records up to its end or up to the first record
 // whose reading could depend on what follows the batch.
 func (d *jsonDecoder) readBatch(b *jbatch) {
-	// The items of the batch's last use are cleared here, by the worker
-	// that writes them next, not by Next, whose core would then own the
-	// memory the worker is about to fill.
-	clear(b.items)
 	b.items, b.cut = b.items[:0], -1
 	*d.w = window{b: b.buf, line: b.line, fill: b.end}
 	defer func() { d.w.b = nil }()
@@ -276,7 +272,7 @@ func (p *jsonPipeline) next() (event.Event, error) {
 		}
 		if b := p.cur; b != nil {
 			if p.pos < len(b.items) {
-				// The items are cleared once, when the batch is read again.
+				// The items are cleared once, when the batch is released.
 				it := &b.items[p.pos]
 				p.pos++
 				return it.ev, it.err
@@ -324,6 +320,8 @@ func (p *jsonPipeline) take() (*jbatch, error) {
 }
 
 func (p *jsonPipeline) release(b *jbatch) {
+	clear(b.items)
+	b.items = b.items[:0]
 	p.pool.Put(b)
 	<-p.slots
 }
