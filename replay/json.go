@@ -97,12 +97,11 @@ func jerr(at int, format string, args ...any) error {
 	return &jsonError{at: at, err: fmt.Errorf(format, args...)}
 }
 
-func (d *jsonDecoder) next() (event.Event, error) {
+func (d *jsonDecoder) next() (ev event.Event, err error) {
 	if d.par != nil {
 		return d.par.next()
 	}
-	var ev event.Event
-	err := d.record(&ev)
+	err = d.record(&ev) // into the result itself, not copied to it
 	if d.parOpts != nil {
 		var re *RecordError
 		if err == nil || errors.As(err, &re) {
