@@ -52,21 +52,16 @@ type jsonDecoder struct {
 	nodes   []jnode
 	arena   []byte // decoded strings of the current record
 	head    bool
-	// The flat-line scanner's scratch and interned names (jsonflat.go);
+	// The flat-line scanner's interned names and scratch (jsonflat.go);
 	// treeOnly turns it off, for the tests that hold it to the tree.
-	members   []flatMember
-	nFields   int // how many of members may become fields
-	items     []xspan
-	names     map[string]int32
-	nameList  []string
-	roles     []flatRole             // by name
-	nextName  []int32                // by name: the name that followed it last, or -1
-	firstName int32                  // the name that came first last, or -1
-	last      [roleSource + 1]string // by role: the value it had last, where it repeats
-	lastQuote [roleSource + 1]bool   // by role: last holds a '"' or a '\\', which a line holds escaped
-	lists     []bool                 // by name: it holds a list (isListKey)
-	slab      slab                   // where the flat lines' strings and fields are carved from
-	treeOnly  bool
+	names      map[string]int32 // index in flatNames
+	flatNames  []flatName
+	firstNames followers // the names seen first in a line
+	fieldsHint int       // the most fields a line has had: the room to ask for
+	items      []string  // a list's items
+	lastSet    []int32   // the names whose last value the line being read set
+	slab       slab      // where the flat lines' strings and fields are carved from
+	treeOnly   bool
 	// par, once running, reads the rest of the file on every core; until
 	// the first object is read, parOpts says whether it may (jsonpar.go).
 	par     *jsonPipeline
@@ -77,7 +72,7 @@ type jsonDecoder struct {
 }
 
 func newJSONDecoder(file string, r io.Reader) *jsonDecoder {
-	return &jsonDecoder{file: file, w: newWindow(r), firstName: -1}
+	return &jsonDecoder{file: file, w: newWindow(r)}
 }
 
 type jparser struct {
@@ -102,11 +97,11 @@ func jerr(at int, format string, args ...any) error {
 	return &jsonError{at: at, err: fmt.Errorf(format, args...)}
 }
 
-func (d *jsonDecoder) next() (event.Event, error) {
+func (d *jsonDecoder) next() (ev event.Event, err error) {
 	if d.par != nil {
 		return d.par.next()
 	}
-	ev, err := d.record()
+	err = d.record(&ev) // into the result itself, not copied to it
 	if d.parOpts != nil {
 		var re *RecordError
 		if err == nil || errors.As(err, &re) {
@@ -116,8 +111,9 @@ func (d *jsonDecoder) next() (event.Event, error) {
 	return ev, err
 }
 
-// record reads the next record in this goroutine.
-func (d *jsonDecoder) record() (event.Event, error) {
+// record reads the next record in this goroutine into ev, a zero event,
+// which an error leaves zero.
+func (d *jsonDecoder) record(ev *event.Event) error {
 	for {
 		if !d.head {
 			if len(d.w.b)-d.w.off < 3 && d.w.more() {
@@ -130,7 +126,7 @@ func (d *jsonDecoder) record() (event.Event, error) {
 		}
 		p := jparser{d: d, b: d.w.b, i: d.w.off, eof: d.w.eof}
 		objects := d.objects
-		ev, ok, err := p.top()
+		ok, err := p.top(ev)
 		if errors.Is(err, errShort) {
 			d.objects = objects
 			if !p.eof {
@@ -140,10 +136,10 @@ func (d *jsonDecoder) record() (event.Event, error) {
 			// A read error ends the input after the records read whole
 			// before it, however the reads fell.
 			if d.w.err != nil {
-				return event.Event{}, fmt.Errorf("%s: %w", d.file, d.w.err)
+				return fmt.Errorf("%s: %w", d.file, d.w.err)
 			}
 			if !ok && p.i >= len(p.b) {
-				return event.Event{}, io.EOF
+				return io.EOF
 			}
 			err = jerr(len(p.b), "unexpected end of input")
 		}
@@ -152,12 +148,12 @@ func (d *jsonDecoder) record() (event.Event, error) {
 			// which per record would cost an allocation.
 			var re *RecordError
 			if errors.As(err, &re) {
-				return event.Event{}, re // a value error: the object was consumed
+				return re // a value error: the object was consumed
 			}
-			return event.Event{}, d.skipRecord(&p, err)
+			return d.skipRecord(&p, err)
 		}
 		if ok {
-			return ev, nil
+			return nil
 		}
 	}
 }
@@ -236,20 +232,20 @@ func (p *jparser) space() {
 	p.i = i
 }
 
-// top reads top-level input up to and including one object.
-func (p *jparser) top() (event.Event, bool, error) {
+// top reads top-level input up to and including one object, into ev.
+func (p *jparser) top(ev *event.Event) (bool, error) {
 	d := p.d
 	for {
 		p.ws()
 		d.w.advance(p.i)
 		p.start = p.i
 		if p.i >= len(p.b) {
-			return event.Event{}, false, errShort
+			return false, errShort
 		}
 		switch c := p.b[p.i]; c {
 		case '[':
 			if d.inArray || d.objects > 0 {
-				return event.Event{}, false, jerr(p.i, "want a JSON object, got an array")
+				return false, jerr(p.i, "want a JSON object, got an array")
 			}
 			d.inArray = true
 			p.i++
@@ -269,7 +265,7 @@ func (p *jparser) top() (event.Event, bool, error) {
 			// evtx_dump's "Record N" line before each object.
 			k := bytes.IndexByte(p.b[p.i:], '\n')
 			if k < 0 && !p.eof {
-				return event.Event{}, false, errShort
+				return false, errShort
 			}
 			if k < 0 {
 				k = len(p.b) - p.i
@@ -283,10 +279,10 @@ func (p *jparser) top() (event.Event, bool, error) {
 			// After the first object (which says whether the file is an
 			// audit log), a flat line outside an array is read in one pass.
 			if d.objects > 0 && !d.audit && !d.inArray && !d.treeOnly {
-				if ev, end, ok := d.flatLine(p.b, p.i, p.eof); ok {
+				if end, ok := d.flatLine(p.b, p.i, p.eof, ev); ok {
 					d.objects++
 					d.w.off = end // within the line: no newline to count
-					return ev, true, nil
+					return true, nil
 				}
 			}
 			d.objects++
@@ -295,7 +291,7 @@ func (p *jparser) top() (event.Event, bool, error) {
 			d.arena = d.arena[:0]
 			root, err := p.value(0)
 			if err != nil {
-				return event.Event{}, false, err
+				return false, err
 			}
 			// Nothing but space may follow the object on its line.
 			for j := p.i; j < len(p.b); j++ {
@@ -306,25 +302,26 @@ func (p *jparser) top() (event.Event, bool, error) {
 				if c == ' ' || c == '\t' || c == '\r' || (d.inArray && (c == ',' || c == ']')) {
 					continue
 				}
-				return event.Event{}, false, jerr(j, "unexpected data after the JSON object")
+				return false, jerr(j, "unexpected data after the JSON object")
 			}
 			if d.objects == 1 && bytes.IndexByte(p.b[p.start:p.i], '\n') >= 0 {
 				d.multiLine = true
 			}
 			s := string(p.b[p.start:p.i])
-			ev, err := d.toEvent(s, string(d.arena), p.start, root)
+			e, err := d.toEvent(s, string(d.arena), p.start, root)
 			line := d.w.line
 			d.w.advance(p.i)
 			if err != nil {
-				return event.Event{}, false, &RecordError{File: d.file, Line: line, Err: err}
+				return false, &RecordError{File: d.file, Line: line, Err: err}
 			}
-			return ev, true, nil
+			*ev = e
+			return true, nil
 		}
 		at := p.i
 		if _, err := p.value(0); err != nil {
-			return event.Event{}, false, err
+			return false, err
 		}
-		return event.Event{}, false, jerr(at, "want a JSON object, got %s", jsonKindAt(p.b[at]))
+		return false, jerr(at, "want a JSON object, got %s", jsonKindAt(p.b[at]))
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/t1567001/harness/event"
 )
@@ -12,281 +14,362 @@ import (
 // The flat-line fast path: most JSON telemetry is one flat object per line
 // (this package's JSON lines, OTRF, Sysmon exports). flatLine reads such a
 // line in one pass over its bytes, without building the tree: member names
-// are interned once per file, values are gathered into the record's arena
-// and become one string (carved from a chunk shared with its neighbours,
-// slab.go), and the members go to the same flatBuilder the tree decoder
-// uses. Anything else is left to the tree decoder, which
-// oracle tests hold it to.
+// are interned once per file, values are copied once, straight into a
+// chunk shared with the neighbouring records' (slab.go), and each member
+// goes to the same flatBuilder the tree decoder uses as it is read.
+// Anything else is left to the tree decoder, which oracle tests hold it
+// to.
 
-// flatMember is one scanned member: its interned name and where its value
-// lies in the arena (for a list, which items of d.items).
-type flatMember struct {
-	name     int32 // in d.nameList
-	off, end int32
-	null     bool
-	list     bool
-	repeated bool // the value is the previous record's (d.last)
+// flatName is an interned member name with what the scanner needs of it,
+// so that one lookup serves a member.
+type flatName struct {
+	s string
+	// word and mask hold a name shorter than 16 bytes and its closing
+	// quote, to compare with a line's bytes two words at a time.
+	word, mask [2]uint64
+	role       flatRole
+	list       bool // it holds a list (isListKey)
+	next       followers
+	// last is the string value the name had last: most values repeat
+	// (a file's user, image and host, its System values), and one that
+	// does is compared where it lies and shared, not copied. It is text
+	// of the slab's until it repeats, then a string of its own
+	// (lastOwned), so that the events sharing it hold no chunk. lastRaw
+	// says a line spelled it as it reads (no escape, valid UTF-8), so that
+	// it can be compared before it is decoded.
+	last      string
+	lastOwned bool
+	lastRaw   bool
 }
 
-// The roles whose members may become fields, and those whose value is
-// kept from record to record (the System values that are one per file or
-// per host, whose text then needs no copy), as sets of bits by role.
-const (
-	fieldRoles  = 1<<roleField | 1<<roleSystemInt | 1<<roleHostname | 1<<roleStamp | 1<<roleSource
-	repeatRoles = 1<<roleProvider | 1<<roleProviderGUID | 1<<roleKeywords | 1<<roleChannel | 1<<roleComputer | 1<<roleUserID | 1<<roleHostname | 1<<roleSource
-)
-
-// mayBeField says whether a member of the role may become a field.
-func mayBeField(r flatRole) bool { return fieldRoles>>r&1 != 0 }
-
-// repeats says whether a role's value is kept from record to record.
-func repeats(r flatRole) bool { return repeatRoles>>r&1 != 0 }
+// followers are the names seen following a name (or first in a line), as
+// indexes in d.flatNames plus one (0: none), the latest first. A file's
+// records mostly repeat a few shapes, which share a name order up to a few
+// names where they part: a name's few followers cover every shape's.
+type followers [4]int32
 
 // maxNames bounds the interned member names of one file: past it, a
 // record with a new name goes to the tree decoder.
 const maxNames = 4096
 
-// flatLine reads the flat object at b[i] ('{') when it lies whole on its
-// line: scalar members only, plus arrays of plain strings under the
-// harness's list keys. For anything else (a nested object, another array,
-// an escaped or invalid name, malformed JSON, a line not read whole yet, a
-// value error) ok is false and nothing but scratch space has changed: the
-// tree decoder reads the record and reports what is wrong with it.
-func (d *jsonDecoder) flatLine(b []byte, i int, eof bool) (ev event.Event, end int, ok bool) {
+// flatLine reads the flat object at b[i] ('{') into ev (a zero event)
+// when it lies whole on its line: scalar members only, plus arrays of
+// plain strings under the harness's list keys. For anything else (a nested
+// object, another array, an escaped or invalid name, malformed JSON, a
+// line not read whole yet, a value error) ok is false and nothing but
+// scratch space has changed (ev is zero again): the tree decoder reads the
+// record and reports what is wrong with it.
+func (d *jsonDecoder) flatLine(b []byte, i int, eof bool, ev *event.Event) (end int, ok bool) {
 	nl := bytes.IndexByte(b[i:], '\n')
 	if nl < 0 {
 		if !eof {
-			return ev, 0, false
+			return 0, false
 		}
 		nl = len(b)
 	} else {
 		nl += i
 	}
 	// Parsing stops at the line's end: a string or object running past it
-	// is an error here, and the tree decoder's to judge.
-	p := jparser{d: d, b: b[:nl], i: i + 1, eof: true}
-	d.arena = d.arena[:0]
-	d.members = d.members[:0]
-	d.items = d.items[:0]
-	d.nFields = 0
-	p.ws()
-	if p.i < nl && b[p.i] == '}' {
-		p.i++
-	} else if !d.flatMembers(&p) {
-		return ev, 0, false
+	// is an error here, and the tree decoder's to judge. The values take
+	// no more bytes than the line (escapes only shrink; what could grow
+	// is checked).
+	s := flatScan{d: d, b: b[:nl], i: i + 1, text: d.slab.room(nl - i)}
+	d.lastSet = d.lastSet[:0]
+	ev.Data = d.slab.fields(d.fieldsHint, nl-i)
+	if !s.members(ev) || !s.rest() || s.f.finish(ev) != nil {
+		s.forget()
+		*ev = event.Event{}
+		return 0, false
 	}
-	for j := p.i; j < nl; j++ {
-		if c := b[j]; c != ' ' && c != '\t' && c != '\r' {
-			return ev, 0, false
-		}
+	d.slab.commit(s.text)
+	if n := len(ev.Data); n > d.fieldsHint {
+		d.fieldsHint = min(n, slabFields/4)
 	}
-	s := d.slab.str(d.arena)
-	var f flatBuilder
-	// Room for the members that may become fields, not the System ones.
-	if d.nFields > 0 {
-		f.e.Data = d.slab.fields(d.nFields, len(s))
-	}
-	for _, m := range d.members {
-		name := d.nameList[m.name]
-		switch {
-		case m.list && m.null:
-			f.list(name, nil)
-		case m.list:
-			vs := make([]string, m.end-m.off)
-			for k, it := range d.items[m.off:m.end] {
-				vs[k] = s[it.off:it.end]
-			}
-			f.list(name, vs)
-		case d.roles[m.name] == roleField:
-			// Most members: what memberAs does for a field, without the call.
-			f.e.Data = append(f.e.Data, event.Field{Name: name, Value: s[m.off:m.end]})
-		default:
-			role := d.roles[m.name]
-			var v string
-			if m.repeated {
-				v = d.last[role]
-			} else if v = s[m.off:m.end]; repeats(role) {
-				d.last[role] = v
-				d.lastQuote[role] = strings.IndexByte(v, '"') >= 0 || strings.IndexByte(v, '\\') >= 0
-			}
-			if err := f.memberAs(role, name, v); err != nil {
-				return ev, 0, false
-			}
-		}
-	}
-	ev, err := f.finish()
-	if err != nil {
-		return ev, 0, false
-	}
-	ev.Data = d.slab.keep(ev.Data)
-	return ev, p.i, true
+	ev.Data = d.slab.keep(ev.Data, len(s.text))
+	return s.i, true
 }
 
-// flatMembers scans members up to and including the closing brace.
-func (d *jsonDecoder) flatMembers(p *jparser) bool {
-	b := p.b
-	for {
-		p.ws()
-		if p.i >= len(b) || b[p.i] != '"' {
+// flatScan is one line being read: the scanner's position in it, the text
+// its values are copied to and what the flat builder keeps of them.
+type flatScan struct {
+	d    *jsonDecoder
+	b    []byte
+	i    int
+	text []byte // from d.slab.room: appends never outgrow it
+	f    flatBuilder
+}
+
+// rest requires nothing but space after the object on its line.
+func (s *flatScan) rest() bool {
+	for _, c := range s.b[s.i:] {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// forget drops the remembered values the line set, whose text is not
+// handed out and will be written over.
+func (s *flatScan) forget() {
+	for _, k := range s.d.lastSet {
+		n := &s.d.flatNames[k]
+		n.last, n.lastOwned, n.lastRaw = "", false, false
+	}
+}
+
+// ws skips the space compact JSON has none of (the line holds no '\n').
+func (s *flatScan) ws() { s.i = skipSpace(s.b, s.i) }
+
+// skipSpace returns the index of the first byte from i on that is not
+// space; one test when there is none.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// expect returns the index of the byte c at i or after space, or -1:
+// compact JSON has c at i, found with one test.
+func expect(b []byte, i int, c byte) int {
+	if i < len(b) && b[i] == c {
+		return i
+	}
+	if i = skipSpace(b, i); i < len(b) && b[i] == c {
+		return i
+	}
+	return -1
+}
+
+// str turns the text from off on into a string: it is handed out with
+// the line, and never written again.
+func (s *flatScan) str(off int) string {
+	if off == len(s.text) {
+		return ""
+	}
+	return unsafe.String(&s.text[off], len(s.text)-off)
+}
+
+// members reads the members after '{' up to and including the closing
+// brace, each into e (through s.f) as it is read.
+func (s *flatScan) members(e *event.Event) bool {
+	d, b := s.d, s.b
+	s.ws()
+	if s.i < len(b) && b[s.i] == '}' {
+		s.i++
+		return true
+	}
+	prev := int32(0) // the previous name's index plus one; 0: none yet
+	for i := s.i; ; {
+		if i = expect(b, i, '"'); i < 0 {
 			return false
 		}
 		// Names are plain ASCII in every shape this reads; others go to
-		// the tree.
-		k0 := p.i + 1
-		prev := int32(-1)
-		if len(d.members) > 0 {
-			prev = d.members[len(d.members)-1].name
+		// the tree. Most often the name is one that followed prev before,
+		// which holds no quote or backslash: the bytes that spell it and a
+		// quote are the whole name, found without a scan.
+		k0 := i + 1
+		var n *flatName
+		for _, c := range d.followers(prev) {
+			if c == 0 {
+				break
+			}
+			m := &d.flatNames[c-1]
+			if len(m.s) < 16 && k0+16 <= len(b) {
+				if binary.LittleEndian.Uint64(b[k0:])&m.mask[0] != m.word[0] || binary.LittleEndian.Uint64(b[k0+8:])&m.mask[1] != m.word[1] {
+					continue
+				}
+			} else if !quotedAt(b, k0, m.s) {
+				continue
+			}
+			n, prev = m, c
+			break
 		}
-		// Most often the name is the one that followed prev last time,
-		// which holds no quote or backslash: the bytes that spell it and
-		// a quote are the whole name, found without a scan.
-		name := d.guess(prev)
-		if name >= 0 && quotedAt(b, k0, d.nameList[name]) {
-			p.i = k0 + len(d.nameList[name]) + 1
-		} else {
+		if n == nil {
 			k1 := plainEnd(b, k0)
 			if k1 >= len(b) || b[k1] != '"' {
 				return false
 			}
-			p.i = k1 + 1
-			if name = d.intern(prev, b[k0:k1]); name < 0 {
+			c := d.intern(b[k0:k1])
+			if c < 0 {
 				return false
 			}
+			d.follow(prev, c+1)
+			n, prev = &d.flatNames[c], c+1
 		}
-		p.ws()
-		if p.i >= len(b) || b[p.i] != ':' {
+		if i = expect(b, k0+len(n.s)+1, ':'); i < 0 {
 			return false
 		}
-		p.i++
-		p.ws()
-		if p.i >= len(b) {
+		s.i = skipSpace(b, i+1)
+		if s.i >= len(b) || !s.member(e, n, prev-1) {
 			return false
 		}
-		m := flatMember{name: name}
-		if mayBeField(d.roles[name]) {
-			d.nFields++
+		if i = expect(b, s.i, ','); i >= 0 {
+			i++
+			continue
 		}
-		c := b[p.i]
-		switch {
-		case d.lists[name]:
-			m.list = true
-			if !d.flatList(p, &m) {
-				return false
-			}
-		case c == '"':
-			// Most System values repeat the previous record's: one
-			// without escapes is compared where it lies, not copied.
-			// Bytes equal to a previous value with no quote or backslash
-			// in it, then a quote, are that value.
-			if role := d.roles[name]; repeats(role) && !d.lastQuote[role] {
-				if quotedAt(b, p.i+1, d.last[role]) {
-					p.i += len(d.last[role]) + 2
-					m.repeated = true
-					break
-				}
-			}
-			if !d.flatString(p, &m) {
-				return false
-			}
-			if role := d.roles[name]; repeats(role) && string(d.arena[m.off:m.end]) == d.last[role] {
-				d.arena = d.arena[:m.off]
-				m.repeated = true
-			}
-		case c == 't' || c == 'f' || c == 'n':
-			lit := "null"
-			if c == 't' {
-				lit = "true"
-			} else if c == 'f' {
-				lit = "false"
-			}
-			if !bytes.HasPrefix(b[p.i:], []byte(lit)) {
-				return false
-			}
-			p.i += len(lit)
-			m.off = int32(len(d.arena))
-			if c != 'n' {
-				d.arena = append(d.arena, lit...)
-			}
-			m.end = int32(len(d.arena))
-		case c == '-' || c >= '0' && c <= '9':
-			j := p.i + 1
-			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-				j++
-			}
-			if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
-				for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
-					j++
-				}
-				if !validNumber(b[p.i:j]) {
-					return false
-				}
-			} else if !validInt(b[p.i:j]) {
-				return false
-			}
-			m.off = int32(len(d.arena))
-			d.arena = append(d.arena, b[p.i:j]...)
-			m.end = int32(len(d.arena))
-			p.i = j
-		default:
-			return false // an object, an array, or not JSON
-		}
-		d.members = append(d.members, m)
-		p.ws()
-		if p.i >= len(b) {
+		if i = expect(b, s.i, '}'); i < 0 {
 			return false
 		}
-		switch b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return true
-		default:
-			return false
-		}
+		s.i = i + 1
+		return true
 	}
 }
 
-// flatString reads a string value into the arena: plain ASCII runs and
-// one-character escapes (a Windows path's \\) here, anything else by the
-// tree decoder's string reader.
-func (d *jsonDecoder) flatString(p *jparser, m *flatMember) bool {
-	b := p.b
-	a0 := len(d.arena)
-	for i := p.i + 1; ; {
-		j := plainEnd(b, i)
-		if j >= len(b) {
+// member reads the value at s.i of the member named n, d.flatNames[k],
+// into e.
+func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
+	b := s.b
+	if n.list {
+		return s.list(e, n)
+	}
+	var v string
+	switch c := b[s.i]; {
+	case c == '"':
+		// Bytes equal to the last value as spelled, then a quote, are
+		// that value (it holds no quote or backslash).
+		if n.lastRaw && quotedAt(b, s.i+1, n.last) {
+			s.i += len(n.last) + 2
+			v = n.repeated()
+			break
+		}
+		off := len(s.text)
+		raw, ok := s.string()
+		if !ok {
 			return false
 		}
-		d.arena = append(d.arena, b[i:j]...)
-		if b[j] == '"' {
-			p.i = j + 1
-			m.off, m.end = int32(a0), int32(len(d.arena))
-			return true
+		// A value and a last value both spelled as they read were
+		// compared above.
+		if !(raw && n.lastRaw) && string(s.text[off:]) == n.last {
+			s.text = s.text[:off]
+			v = n.repeated()
+			break
 		}
-		if c := unescape(b, j); c != 0 {
-			d.arena = append(d.arena, c)
-			i = j + 2
-			continue
+		v = s.str(off)
+		n.last, n.lastOwned, n.lastRaw = v, false, raw
+		s.d.lastSet = append(s.d.lastSet, k)
+	case c == 't' || c == 'f' || c == 'n':
+		lit := "null"
+		if c == 't' {
+			lit = "true"
+		} else if c == 'f' {
+			lit = "false"
 		}
-		break
+		if !bytes.HasPrefix(b[s.i:], []byte(lit)) {
+			return false
+		}
+		s.i += len(lit)
+		if c != 'n' {
+			v = lit
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		j := s.i + 1
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+			for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+				j++
+			}
+			if !validNumber(b[s.i:j]) {
+				return false
+			}
+		} else if !validInt(b[s.i:j]) {
+			return false
+		}
+		off := len(s.text)
+		if w := j - s.i; w <= 8 && s.i+8 <= len(b) && cap(s.text)-off >= 8 {
+			// Most numbers: one word, whatever follows them.
+			binary.LittleEndian.PutUint64(s.text[off:off+8], binary.LittleEndian.Uint64(b[s.i:]))
+			s.text = s.text[:off+w]
+		} else {
+			s.text = append(s.text, b[s.i:j]...)
+		}
+		v = s.str(off)
+		s.i = j
+	default:
+		return false // an object, an array, or not JSON
 	}
-	d.arena = d.arena[:a0]
+	if n.role == roleField {
+		// Most members: what memberAs does for a field, without the call.
+		e.Data = append(e.Data, event.Field{Name: n.s, Value: v})
+		return true
+	}
+	return s.f.memberAs(e, n.role, n.s, v) == nil
+}
+
+// string copies the string value at s.i ('"') to the text: plain ASCII
+// runs and one-character escapes (a Windows path's \\) here, anything else
+// by the tree decoder's string reader. raw says the value is spelled as it
+// reads: no escape, valid UTF-8.
+func (s *flatScan) string() (raw, ok bool) {
+	// The text's room is the line's length, which the line's values never
+	// fill (each lies in the line after at least its opening quote): runs
+	// are copied eight bytes at a time, whatever follows their end.
+	b, t := s.b, s.text[len(s.text):cap(s.text)]
+	i, n := s.i+1, 0
+	raw = true
+	for {
+	words:
+		for ; i+8 <= len(b) && n+8 <= len(t); i, n = i+8, n+8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			binary.LittleEndian.PutUint64(t[n:], x)
+			if m := plainStops(x); m != 0 {
+				k := bits.TrailingZeros64(m) / 8
+				i, n = i+k, n+k
+				break words
+			}
+		}
+		for i < len(b) && n < len(t) && b[i] != '"' && b[i] != '\\' && b[i] < 0x80 {
+			t[n] = b[i]
+			i, n = i+1, n+1
+		}
+		if i >= len(b) || n >= len(t) {
+			return false, false
+		}
+		if b[i] == '"' {
+			s.text = s.text[:len(s.text)+n]
+			s.i = i + 1
+			return raw, true
+		}
+		c := unescape(b, i)
+		if c == 0 {
+			return s.decode()
+		}
+		t[n] = c
+		i, n = i+2, n+1
+		raw = false
+	}
+}
+
+// decode reads the string value at s.i with the tree decoder's string
+// reader (a \\u escape, non-ASCII bytes) into the text.
+func (s *flatScan) decode() (raw, ok bool) {
+	d := s.d
+	d.arena = d.arena[:0]
+	p := jparser{d: d, b: s.b, i: s.i, eof: true}
 	v, err := p.str()
 	if err != nil {
-		return false
+		return false, false
 	}
+	var dec []byte
 	switch {
-	case v.arena: // decoded, at the arena's end
-		m.off, m.end = int32(v.off), int32(v.end)
-		return true
+	case v.arena:
+		dec = d.arena[v.off:v.end]
 	case v.dec:
-		d.arena = append(d.arena, v.s...)
+		dec = unsafe.Slice(unsafe.StringData(v.s), len(v.s))
 	default:
-		d.arena = append(d.arena, b[v.off:v.end]...)
+		dec = s.b[v.off:v.end]
 	}
-	m.off, m.end = int32(a0), int32(len(d.arena))
-	return true
+	// Invalid UTF-8 grows as it becomes U+FFFD: what would not fit in
+	// the text's room is the tree decoder's.
+	if len(dec) > cap(s.text)-len(s.text) {
+		return false, false
+	}
+	s.text = append(s.text, dec...)
+	s.i = p.i
+	return !v.arena && !v.dec, true
 }
 
 // unescape decodes the one-character escape at b[j] ('\\'), or returns 0
@@ -312,73 +395,75 @@ func unescape(b []byte, j int) byte {
 	return 0
 }
 
-// flatList reads null or an array of strings without escapes or non-ASCII
+// list reads into e null or an array of strings without escapes or non-ASCII
 // bytes (the harness's observation ids and field names); what else
 // encoding/json would make of an array is the tree decoder's to say.
-func (d *jsonDecoder) flatList(p *jparser, m *flatMember) bool {
-	b := p.b
-	if bytes.HasPrefix(b[p.i:], []byte("null")) {
-		p.i += 4
-		m.null = true
+func (s *flatScan) list(e *event.Event, n *flatName) bool {
+	b := s.b
+	if bytes.HasPrefix(b[s.i:], []byte("null")) {
+		s.i += 4
+		setList(e, n.s, nil)
 		return true
 	}
-	if b[p.i] != '[' {
+	if b[s.i] != '[' {
 		return false
 	}
-	p.i++
-	m.off = int32(len(d.items))
-	p.ws()
-	if p.i < len(b) && b[p.i] == ']' {
-		p.i++
-		m.end = m.off
+	s.i++
+	d := s.d
+	d.items = d.items[:0]
+	s.ws()
+	if s.i < len(b) && b[s.i] == ']' {
+		s.i++
+		setList(e, n.s, []string{})
 		return true
 	}
 	for {
-		p.ws()
-		if p.i >= len(b) || b[p.i] != '"' {
+		s.ws()
+		if s.i >= len(b) || b[s.i] != '"' {
 			return false
 		}
-		j := p.i + 1
+		j := s.i + 1
 		for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] < 0x80 {
 			j++
 		}
 		if j >= len(b) || b[j] != '"' {
 			return false
 		}
-		a0 := len(d.arena)
-		d.arena = append(d.arena, b[p.i+1:j]...)
-		d.items = append(d.items, xspan{off: int32(a0), end: int32(len(d.arena))})
-		p.i = j + 1
-		p.ws()
-		if p.i >= len(b) {
+		off := len(s.text)
+		s.text = append(s.text, b[s.i+1:j]...)
+		d.items = append(d.items, s.str(off))
+		s.i = j + 1
+		s.ws()
+		if s.i >= len(b) {
 			return false
 		}
-		if b[p.i] == ']' {
-			p.i++
-			m.end = int32(len(d.items))
+		if b[s.i] == ']' {
+			s.i++
+			setList(e, n.s, slices.Clip(append([]string(nil), d.items...)))
 			return true
 		}
-		if b[p.i] != ',' {
+		if b[s.i] != ',' {
 			return false
 		}
-		p.i++
+		s.i++
 	}
 }
 
-// xspan is a range of the arena.
-type xspan struct{ off, end int32 }
+// repeated returns the last value, which the member repeats, as a string
+// of its own.
+func (n *flatName) repeated() string {
+	if !n.lastOwned {
+		n.last, n.lastOwned = strings.Clone(n.last), true
+	}
+	return n.last
+}
 
 // plainEnd returns the index of the first '"', '\\' or non-ASCII byte of
 // b from i, or len(b): eight bytes at a time, as a string's content is
 // most of a line.
 func plainEnd(b []byte, i int) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q, bs := x^(ones*'"'), x^(ones*'\\')
-		// A byte's high bit marks a '"' or '\\' (its XOR is zero) or a
-		// non-ASCII byte; the lowest mark is exact.
-		if m := ((q-ones)&^q | (bs-ones)&^bs | x) & highs; m != 0 {
+		if m := plainStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
@@ -388,6 +473,15 @@ func plainEnd(b []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// plainStops marks the bytes of x (eight of a line, little-endian) that
+// end a plain run: a byte's high bit marks a '"' or '\\' (its XOR is
+// zero) or a non-ASCII byte. Only the lowest mark is exact.
+func plainStops(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	return ((q-ones)&^q | (bs-ones)&^bs | x) & highs
 }
 
 // quotedAt says whether b holds s and then a quote from i on.
@@ -405,40 +499,46 @@ func validInt(b []byte) bool {
 	return len(b) == 1 || len(b) > 1 && b[0] != '0'
 }
 
-// guess is the name that followed the name prev (-1: the first member)
-// last time, or -1: the records of a file mostly repeat their members'
-// order.
-func (d *jsonDecoder) guess(prev int32) int32 {
-	if prev >= 0 {
-		return d.nextName[prev]
+// followers returns the followers of the name prev (its index plus one;
+// 0: the line's start).
+func (d *jsonDecoder) followers(prev int32) *followers {
+	if prev == 0 {
+		return &d.firstNames
 	}
-	return d.firstName
+	return &d.flatNames[prev-1].next
 }
 
-// intern returns the index in d.nameList of the name spelled by k, which
-// follows the name prev, from the file's table, and remembers it as
-// prev's follower.
-func (d *jsonDecoder) intern(prev int32, k []byte) int32 {
-	n, ok := d.names[string(k)]
-	if !ok {
-		if len(d.nameList) >= maxNames {
-			return -1
-		}
-		if d.names == nil {
-			d.names = make(map[string]int32)
-		}
-		n = int32(len(d.nameList))
-		s := string(k)
-		d.nameList = append(d.nameList, s)
-		d.roles = append(d.roles, roleOf(s))
-		d.lists = append(d.lists, isListKey(s))
-		d.nextName = append(d.nextName, -1)
-		d.names[s] = n
+// follow remembers the name n (index plus one) as the latest follower of
+// prev.
+func (d *jsonDecoder) follow(prev, n int32) {
+	nx := d.followers(prev)
+	copy(nx[1:], nx[:len(nx)-1])
+	nx[0] = n
+}
+
+// intern returns the index in d.flatNames of the name spelled by k, from
+// the file's table, or -1 when the table is full.
+func (d *jsonDecoder) intern(k []byte) int32 {
+	if n, ok := d.names[string(k)]; ok {
+		return n
 	}
-	if prev >= 0 {
-		d.nextName[prev] = n
-	} else {
-		d.firstName = n
+	if len(d.flatNames) >= maxNames {
+		return -1
 	}
+	if d.names == nil {
+		d.names = make(map[string]int32)
+	}
+	n := int32(len(d.flatNames))
+	s := string(k)
+	r := roleOf(s)
+	f := flatName{s: s, role: r, list: isListKey(s)}
+	if len(s) < 16 {
+		for i, c := range []byte(s + `"`) {
+			f.word[i/8] |= uint64(c) << (i % 8 * 8)
+			f.mask[i/8] |= 0xff << (i % 8 * 8)
+		}
+	}
+	d.flatNames = append(d.flatNames, f)
+	d.names[s] = n
 	return n
 }

@@ -100,6 +100,9 @@ var flatSamples = []string{
 	"{\"EventID\":1,\"Computer\":\"q\\\"x\"}\n{\"EventID\":1,\"Computer\":\"q\"x\"}",
 	"{\"Computer\":\"caf\xc3\xa9\",\"Channel\":\"\"}\n{\"Computer\":\"caf\xc3\xa9\",\"Channel\":\"\"}\n{\"Computer\":\"caf\",\"Channel\":\"\\u0041\"}",
 	"{\"A\":1,\"AB\":2}\n{\"A\":1,\"ABC\":2}\n{\"A\":1,\"A\":2}\n{\"A\":1,\"AB\\u0043\":2}\n{\"AB\":1,\"\":2}",
+	// a value remembered from a line left to the tree, whose text the next
+	// line writes over, must not be taken for a later value
+	"{\"A\":\"abcd\",\"K\":[1]}\n{\"B\":\"a\\\"cd\"}\n{\"A\":\"a\"cd\"}",
 	// network logs (no EventID, no Channel)
 	`{"ts":1700000000.5,"uid":"C1","id.orig_h":"10.0.0.7","id.orig_p":50123,"id.resp_h":"140.82.112.5","id.resp_p":443,"proto":"tcp"}`,
 	`{"time":"2024-05-01T12:00:00Z","client":"10.0.0.7:50123","host":"api.github.com","method":"CONNECT"}`,
@@ -139,7 +142,8 @@ func TestFlatLineTakesFlatLines(t *testing.T) {
 	d := newJSONDecoder("in", strings.NewReader(""))
 	for _, s := range []string{flatSamples[0], flatSamples[1], flatSamples[7], `{}`, ` {"A":"é"}`, `{"J":"\/\b\f\n\r\t\"\\"}`, `{"EventID":1}   `} {
 		b := []byte(strings.TrimLeft(s, " ") + "\n")
-		_, end, ok := d.flatLine(b, 0, false)
+		var ev event.Event
+		end, ok := d.flatLine(b, 0, false, &ev)
 		assert.True(t, ok, s)
 		assert.Equal(t, len(strings.TrimRight(strings.TrimLeft(s, " "), " ")), end, s)
 	}
@@ -148,7 +152,8 @@ func TestFlatLineTakesFlatLines(t *testing.T) {
 		`{"K":[1]}`, `{"EventID":"x"}`, `{"EventID":1} x`, `{"K\u0041":1}`, `{"A":"\u00e9"}`,
 		`{"EventID":1`, // the line is not whole yet
 	} {
-		_, _, ok := d.flatLine([]byte(s), 0, false)
+		var ev event.Event
+		_, ok := d.flatLine([]byte(s), 0, false, &ev)
 		assert.False(t, ok, s)
 	}
 }

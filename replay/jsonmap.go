@@ -163,34 +163,37 @@ const (
 )
 
 func (t *jtree) flat(root int32) (event.Event, error) {
+	var e event.Event
 	var f flatBuilder
 	n := 0
 	for c := t.nodes[root].first; c >= 0; c = t.nodes[c].next {
 		n++
 	}
-	f.e.Data = make([]event.Field, 0, n)
+	e.Data = make([]event.Field, 0, n)
 	for c := t.nodes[root].first; c >= 0; c = t.nodes[c].next {
 		k := t.text(t.nodes[c].key)
 		if isListKey(k) {
 			vs, err := t.strings(c)
 			if err != nil {
-				return f.e, fmt.Errorf("key %q: %w", k, err)
+				return e, fmt.Errorf("key %q: %w", k, err)
 			}
-			f.list(k, vs)
+			setList(&e, k, vs)
 			continue
 		}
-		if err := f.member(k, t.scalar(c)); err != nil {
-			return f.e, err
+		if err := f.member(&e, k, t.scalar(c)); err != nil {
+			return e, err
 		}
 	}
-	return f.finish()
+	err := f.finish(&e)
+	return e, err
 }
 
 // flatBuilder maps a flat object's members, in order, to an event: the
 // tree decoder and the flat-line scanner share it, so that they cannot
-// disagree on what a member means.
+// disagree on what a member means. The event is passed to each call, not
+// held: a struct holding it and the strings stored into it would move it
+// to the heap.
 type flatBuilder struct {
-	e                       event.Event
 	hostname, stamp, source string
 	haveTime                bool
 }
@@ -198,11 +201,12 @@ type flatBuilder struct {
 // isListKey says whether k holds an array of strings (the harness's lists).
 func isListKey(k string) bool { return k == keyObservations || k == keyModelled }
 
-func (f *flatBuilder) list(k string, vs []string) {
+// setList sets the list k of e.
+func setList(e *event.Event, k string, vs []string) {
 	if k == keyObservations {
-		f.e.Observations = vs
+		e.Observations = vs
 	} else {
-		f.e.ModelledFields = vs
+		e.ModelledFields = vs
 	}
 }
 
@@ -279,11 +283,12 @@ func roleOf(k string) flatRole {
 
 // member reads one scalar member: a string's content, a number's or a
 // boolean's JSON text, null as "".
-func (f *flatBuilder) member(k, v string) error { return f.memberAs(roleOf(k), k, v) }
+func (f *flatBuilder) member(e *event.Event, k, v string) error {
+	return f.memberAs(e, roleOf(k), k, v)
+}
 
 // memberAs is member with k's role known (the scanner's names carry it).
-func (f *flatBuilder) memberAs(role flatRole, k, v string) error {
-	e := &f.e
+func (f *flatBuilder) memberAs(e *event.Event, role flatRole, k, v string) error {
 	var err error
 	switch role {
 	case roleRunID:
@@ -350,8 +355,7 @@ func (f *flatBuilder) memberAs(role flatRole, k, v string) error {
 	return nil
 }
 
-func (f *flatBuilder) finish() (event.Event, error) {
-	e := &f.e
+func (f *flatBuilder) finish(e *event.Event) error {
 	if e.Computer == "" {
 		e.Computer = f.hostname
 	}
@@ -361,7 +365,7 @@ func (f *flatBuilder) finish() (event.Event, error) {
 	if !f.haveTime && f.stamp != "" {
 		tm, err := parseSystemTime(f.stamp)
 		if err != nil {
-			return *e, fmt.Errorf("key %q: %w", "@timestamp", err)
+			return fmt.Errorf("key %q: %w", "@timestamp", err)
 		}
 		e.TimeCreated = tm
 	}
@@ -371,10 +375,10 @@ func (f *flatBuilder) finish() (event.Event, error) {
 	if e.Channel == "" && e.EventID == 0 {
 		// A line of the harness's proxy log or of a Zeek log.
 		if err := event.RecognizeNetworkLog(e); err != nil {
-			return *e, err
+			return err
 		}
 	}
-	return *e, nil
+	return nil
 }
 
 // systemInt sets a numeric System value; false when v is not a number.

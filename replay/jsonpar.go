@@ -87,7 +87,7 @@ type jsonPipeline struct {
 func newFlatDecoder(file string, treeOnly bool) *jsonDecoder {
 	// objects 1: the first object (and with it the audit-log question) is
 	// behind; the flat-line path is open.
-	return &jsonDecoder{file: file, firstName: -1, objects: 1, head: true, treeOnly: treeOnly, w: &window{}}
+	return &jsonDecoder{file: file, objects: 1, head: true, treeOnly: treeOnly, w: &window{}}
 }
 
 // goParallel starts the pipeline after the first object if the file is
@@ -223,18 +223,25 @@ func (d *jsonDecoder) readBatch(b *jbatch) {
 	*d.w = window{b: b.buf, line: b.line, fill: b.end}
 	defer func() { d.w.b = nil }()
 	for {
-		ev, err := d.record()
-		if b.cut >= 0 {
+		// Each record is read straight into its item, zero as release
+		// left it.
+		n := len(b.items)
+		if n < cap(b.items) {
+			b.items = b.items[:n+1]
+		} else {
+			b.items = append(b.items, jitem{})
+		}
+		it := &b.items[n]
+		it.err = d.record(&it.ev)
+		if b.cut >= 0 || errors.Is(it.err, io.EOF) {
+			b.items[n] = jitem{}
+			b.items = b.items[:n]
 			if b.cut == len(b.buf) {
 				b.cut = -1 // the batch ended between records
 			}
 			return
 		}
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		b.items = append(b.items, jitem{ev, err})
-		if err != nil && !isRecordError(err) {
+		if it.err != nil && !isRecordError(it.err) {
 			return // the read error that ends the input
 		}
 	}
@@ -256,7 +263,8 @@ func (b *jbatch) end(w *window) bool {
 func (p *jsonPipeline) next() (event.Event, error) {
 	for {
 		if p.inSeq {
-			ev, err := p.seq.record()
+			var ev event.Event
+			err := p.seq.record(&ev)
 			if err == nil || isRecordError(err) {
 				p.resync()
 			}

@@ -1,10 +1,6 @@
 package replay
 
-import (
-	"unsafe"
-
-	"github.com/t1567001/harness/event"
-)
+import "github.com/t1567001/harness/event"
 
 // A slab hands out the flat lines' value strings and Data slices carved
 // from small shared chunks, so that a record costs a heap allocation per
@@ -14,9 +10,11 @@ import (
 // chunk (slabFields fields) and the text its neighbours' fields in that
 // chunk point to, which a fields chunk bounds (slabBytes, give or take a
 // record; text chunks are then held whole): some 40 KiB at most, whatever
-// the records' sizes. What a chunk has handed out is never written again:
-// a string is immutable, and a Data slice's capacity ends at its length,
-// so an append to it moves it, never into the next event's fields.
+// the records' sizes (a value repeated from an earlier record is a string
+// of its own, not chunk text: jsonflat.go). What a chunk has handed out
+// is never written again: a string is immutable, and a Data slice's
+// capacity ends at its length, so an append to it moves it, never into
+// the next event's fields.
 type slab struct {
 	text []byte
 	data []event.Field
@@ -32,28 +30,32 @@ const (
 	slabFields = 256
 )
 
-// str returns b's bytes as a string carved from the current chunk (its
-// own allocation when b is large).
-func (s *slab) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
+// room returns an empty slice with room for n bytes, the free part of
+// the current chunk (a slice of its own when n is large), to append a
+// record's text to without outgrowing it; commit hands it out.
+func (s *slab) room(n int) []byte {
+	if n > slabBytes/4 {
+		return make([]byte, 0, n)
 	}
-	if len(b) > slabBytes/4 {
-		return string(b)
-	}
-	if cap(s.text)-len(s.text) < len(b) {
+	if cap(s.text)-len(s.text) < n {
 		s.text = make([]byte, 0, slabBytes)
 	}
-	off := len(s.text)
-	s.text = append(s.text, b...)
-	// The bytes from off on are never written again: s.text only grows.
-	return unsafe.String(&s.text[off], len(b))
+	return s.text[len(s.text):len(s.text):cap(s.text)]
+}
+
+// commit hands out the text appended to a slice from room: its bytes are
+// never written again, as s.text only grows.
+func (s *slab) commit(b []byte) {
+	if len(b) > 0 && len(s.text) < cap(s.text) && &b[0] == &s.text[:len(s.text)+1][len(s.text)] {
+		s.text = s.text[:len(s.text)+len(b)]
+	}
 }
 
 // fields returns an empty slice with room for n fields whose values lie
-// in text bytes of text: the free part of the current chunk, whose use
-// keep settles. A chunk whose fields already point to slabBytes of text
-// takes no more, so that a kept event does not hold many others' text.
+// in at most text bytes of text: the free part of the current chunk, whose
+// use keep settles. A chunk whose fields could point to more than
+// slabBytes of text takes no more, so that a kept event does not hold many
+// others' text.
 func (s *slab) fields(n, text int) []event.Field {
 	if n > slabFields/4 {
 		return make([]event.Field, 0, n)
@@ -62,13 +64,13 @@ func (s *slab) fields(n, text int) []event.Field {
 		s.data = make([]event.Field, 0, slabFields)
 		s.dataText = 0
 	}
-	s.dataText += text
 	return s.data[len(s.data):len(s.data):cap(s.data)]
 }
 
-// keep settles a slice from fields once filled: the fields it holds in
-// the chunk are handed out, with its capacity ending at its length.
-func (s *slab) keep(data []event.Field) []event.Field {
+// keep settles a slice from fields once filled, its values in text bytes
+// of text: the fields it holds in the chunk are handed out, with its
+// capacity ending at its length.
+func (s *slab) keep(data []event.Field, text int) []event.Field {
 	n := len(data)
 	if n == 0 {
 		return data
@@ -76,6 +78,7 @@ func (s *slab) keep(data []event.Field) []event.Field {
 	free := s.data[len(s.data):cap(s.data)]
 	if len(free) > 0 && &data[0] == &free[0] {
 		s.data = s.data[:len(s.data)+n]
+		s.dataText += text
 	}
 	return data[:n:n]
 }

@@ -38,24 +38,20 @@ func parseUTCFast(s string) (time.Time, bool) {
 	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
-	num := func(a, b int) (int, bool) {
-		n := 0
-		for i := a; i < b; i++ {
-			c := s[i]
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, true
+	// Two digits at i, unrolled: a non-digit's value is above 9.
+	two := func(i int) (int, bool) {
+		a, b := uint(s[i])-'0', uint(s[i+1])-'0'
+		return int(a*10 + b), a <= 9 && b <= 9
 	}
-	y, ok1 := num(0, 4)
-	mo, ok2 := num(5, 7)
-	d, ok3 := num(8, 10)
-	h, ok4 := num(11, 13)
-	mi, ok5 := num(14, 16)
-	sec, ok6 := num(17, 19)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
+	yh, ok1 := two(0)
+	yl, ok2 := two(2)
+	mo, ok3 := two(5)
+	d, ok4 := two(8)
+	h, ok5 := two(11)
+	mi, ok6 := two(14)
+	sec, ok7 := two(17)
+	y := yh*100 + yl
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
 		return time.Time{}, false
 	}
 	rest := s[19:]

@@ -39,7 +39,8 @@ func TestParseUTCFastAgreesWithTimeDate(t *testing.T) {
 		require.True(t, ok, s)
 		assert.Equal(t, time.Date(2024, 5, 1, 12, 0, 0, ns, time.UTC), got, s)
 	}
-	for _, s := range []string{"2024-05-01T12:00:00.1234567891Z", "2024-05-01T12:00:00.Z", "2024-13-01T12:00:00Z", "2023-02-29T00:00:00Z"} {
+	for _, s := range []string{"2024-05-01T12:00:00.1234567891Z", "2024-05-01T12:00:00.Z", "2024-13-01T12:00:00Z", "2023-02-29T00:00:00Z",
+		"20a4-05-01T12:00:00Z", "2024-05-0:T12:00:00Z", "2024-05-01T1/:00:00Z", "2024-05-01T12:00:0 Z"} {
 		_, ok := parseUTCFast(s)
 		assert.False(t, ok, s)
 	}
