@@ -63,7 +63,7 @@ func TestWildcardSetAgreesWithPatterns(t *testing.T) {
 		for _, k := range []struct {
 			name string
 			n    int
-		}{{"exact", len(set.exact)}, {"prefix", len(set.prefix)}, {"suffix", len(set.suffix)}, {"contains", len(set.contains)}, {"contains in one pass", len(set.contains) * btoi(set.starts != nil)}, {"other", len(set.other)}} {
+		}{{"exact", len(set.exact)}, {"prefix", len(set.prefix)}, {"suffix", len(set.suffix)}, {"contains", len(set.contains)}, {"contains in one pass", len(set.contains) * btoi(set.starts != nil)}, {"suffixes by separator", btoi(set.sep != 0)}, {"other", len(set.other)}} {
 			shapes[k.name] = shapes[k.name] || k.n > 0
 		}
 		s := gen(7, false)
@@ -73,7 +73,7 @@ func TestWildcardSetAgreesWithPatterns(t *testing.T) {
 		}
 		require.Equal(t, want, set.Match(s), "patterns %v text %q", pats, s)
 	}
-	assert.Equal(t, map[string]bool{"exact": true, "prefix": true, "suffix": true, "contains": true, "contains in one pass": true, "other": true}, shapes, "every shape is tried")
+	assert.Equal(t, map[string]bool{"exact": true, "prefix": true, "suffix": true, "contains": true, "contains in one pass": true, "suffixes by separator": true, "other": true}, shapes, "every shape is tried")
 }
 
 // TestWildcardSetComparesAPatternOnce: a pattern given twice, in any
@@ -175,4 +175,26 @@ func TestGlobAgreesWithRegexp(t *testing.T) {
 		want := regexp.MustCompile(re.String()).MatchString(text)
 		require.Equal(t, want, Glob(text, pat, '*', '?', true), "pattern %q text %q", pat, text)
 	}
+}
+
+// TestWildcardSetSuffixesBySeparator: suffixes that each begin with one
+// separator are compared from the text's last separator on, and only
+// where that holds.
+func TestWildcardSetSuffixesBySeparator(t *testing.T) {
+	byPath := NewWildcardSet([]Wildcard{CompileWildcard(`*\git.exe`, false), CompileWildcard(`*\curl.exe`, false)})
+	require.Equal(t, byte('\\'), byPath.sep)
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{`C:\a\git.exe`, true}, {`C:\x\GIT.EXE`, true}, {`\git.exe`, true}, {`C:\x\\curl.exe`, true},
+		{`C:\git.exe\x`, false}, {`git.exe`, false}, {`C:\x\y.git.exe`, false}, {`C:\git.exe\git.ex`, false}, {``, false},
+	} {
+		assert.Equal(t, tc.want, byPath.Match(tc.text), "%q", tc.text)
+	}
+	// A suffix with the separator inside it keeps the plain comparison.
+	nested := NewWildcardSet([]Wildcard{CompileWildcard(`*\bin\git.exe`, false), CompileWildcard(`*\curl.exe`, false)})
+	assert.Zero(t, nested.sep)
+	assert.True(t, nested.Match(`C:\Git\bin\git.exe`))
+	assert.False(t, nested.Match(`C:\Git\cmd\git.exe`))
 }

@@ -176,6 +176,12 @@ type WildcardSet struct {
 	// pattern: the text is scanned once for all of them, trying patterns
 	// only where one may begin.
 	starts *[256]bool
+	// sep, when not 0, begins every suffix pattern and occurs nowhere
+	// else in them (a path's "\\git.exe"): text can end with one only
+	// from its last sep on, so that tail alone is compared, with the
+	// patterns of its length (suffixLens, as exactLens).
+	sep        byte
+	suffixLens uint64
 }
 
 // NewWildcardSet groups the patterns by shape; the order of a set's
@@ -205,6 +211,10 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 			s.contains = appendNew(s.contains, seg)
 		}
 	}
+	s.sep = commonSep(s.suffix)
+	for _, p := range s.suffix {
+		s.suffixLens |= lenBit(len(p))
+	}
 	if len(s.contains) > 1 {
 		s.starts = new([256]bool)
 		for _, p := range s.contains {
@@ -219,6 +229,24 @@ func NewWildcardSet(pats []Wildcard) WildcardSet {
 }
 
 func lenBit(n int) uint64 { return 1 << min(n, 63) }
+
+// commonSep returns the byte, not a letter, that begins each of several
+// suffixes and occurs nowhere else in them, or 0.
+func commonSep(suffixes []string) byte {
+	if len(suffixes) < 2 {
+		return 0
+	}
+	c := suffixes[0][0]
+	if c == 0 || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		return 0
+	}
+	for _, p := range suffixes {
+		if p[0] != c || strings.IndexByte(p[1:], c) >= 0 {
+			return 0
+		}
+	}
+	return c
+}
 
 func appendNew(list []string, s string) []string {
 	if slices.Contains(list, s) {
@@ -236,9 +264,20 @@ func (s *WildcardSet) Match(v string) bool {
 			}
 		}
 	}
-	for _, p := range s.suffix {
-		if len(p) <= len(v) && equalFoldLower(v[len(v)-len(p):], p) {
-			return true
+	if s.sep != 0 {
+		if i := strings.LastIndexByte(v, s.sep); i >= 0 && s.suffixLens&lenBit(len(v)-i) != 0 {
+			tail := v[i:]
+			for _, p := range s.suffix {
+				if len(p) == len(tail) && equalFoldLower(tail, p) {
+					return true
+				}
+			}
+		}
+	} else {
+		for _, p := range s.suffix {
+			if len(p) <= len(v) && equalFoldLower(v[len(v)-len(p):], p) {
+				return true
+			}
 		}
 	}
 	for _, p := range s.prefix {

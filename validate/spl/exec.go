@@ -325,6 +325,12 @@ type sval struct {
 	str   string
 }
 
+// sameStrings reports whether a and b are the same slice (not merely
+// equal).
+func sameStrings(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 func sortValue(v Value, field, as string) sval {
 	s, ok := v.Text()
 	if !ok {
@@ -393,9 +399,29 @@ func (c *sortCmd) order(recs []*record) []*record {
 	// One block holds every record's keys, record i's at i*nk.
 	nk := len(c.keys)
 	keys := make([]sval, len(recs)*nk)
+	// Rows kept after one table share its columns: each key's column is
+	// found once for them all.
+	var cols []string
+	at := make([]int, nk)
+	for j := range at {
+		at[j] = -1
+	}
 	for i, r := range recs {
+		if r.row != nil && !sameStrings(r.cols, cols) {
+			cols = r.cols
+			for j, k := range c.keys {
+				at[j] = slices.Index(cols, k.field)
+			}
+		}
 		for j, k := range c.keys {
-			keys[i*nk+j] = sortValue(r.get(k.field), k.field, k.as)
+			var v Value
+			switch {
+			case r.row == nil:
+				v = r.get(k.field)
+			case at[j] >= 0:
+				v = r.row[at[j]]
+			}
+			keys[i*nk+j] = sortValue(v, k.field, k.as)
 		}
 	}
 	idx := make([]int, len(recs))
