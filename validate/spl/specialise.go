@@ -4,10 +4,10 @@ import "slices"
 
 // Keyed is Fields some of whose fields have one value, or none, for every
 // event of a key: for Windows events the channel and the event code decide
-// index, sourcetype, source and EventCode. A search is specialised once per
-// key with those terms decided, so that an event is tested on the rest
-// only: most terms of a detection pick the log and the event code, and
-// most events fail there.
+// index, sourcetype, source and EventCode. A stream specialises its search,
+// where and eval commands once per key, with what depends on those fields
+// decided, so that an event is tested on the rest only: most terms of a
+// detection pick the log and the event code, and most events fail there.
 type Keyed interface {
 	Fields
 	// Key identifies the event's class.
