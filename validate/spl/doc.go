@@ -54,6 +54,16 @@
 // "(?i)(code\.exe|pycharm)", is matched by substring search instead of the
 // regex engine; the result is the same and much faster.
 //
+// # Events of one kind
+//
+// Events that implement [Keyed] say which of their fields one key (for
+// Windows events, the channel and the event code) decides. A stream then
+// specialises its search, and the where and eval commands that only
+// search, where and eval precede, once per key: the terms and conditions
+// on those fields are decided, so that a rule's EventCode and sourcetype
+// tests cost nothing per event. The rows are those of the unspecialised
+// query.
+//
 // # Explanations
 //
 // [Query.Explain] evaluates one event and reports, for each leaf term of the
