@@ -14,7 +14,6 @@
 package validate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/t1567001/harness/validate/core"
 	"github.com/t1567001/harness/validate/elastic"
 	"github.com/t1567001/harness/validate/sigma"
 )
@@ -77,30 +77,13 @@ func (r *Row) add(field, value string) {
 // MarshalJSON writes the row as an object keyed by its fields, in order,
 // as SPL result rows are written: a field without a value is null.
 func (r Row) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, f := range r.Fields {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, err := json.Marshal(f)
-		if err != nil {
-			return nil, fmt.Errorf("row field %q: %w", f, err)
-		}
-		b.Write(k)
-		b.WriteByte(':')
+	return core.MarshalObject(r.Fields, func(i int) ([]byte, error) {
 		v, ok := r.at(i)
 		if !ok {
-			b.WriteString("null")
-			continue
+			return []byte("null"), nil
 		}
-		if k, err = json.Marshal(v); err != nil {
-			return nil, fmt.Errorf("row field %q: %w", f, err)
-		}
-		b.Write(k)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+		return json.Marshal(v)
+	})
 }
 
 // Outcome is what a rule does, or should do, for an expectation: fire with

@@ -1,7 +1,9 @@
 package core
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -283,9 +285,16 @@ func (r Row) Get(field string) Value { return r.Values[field] }
 // MarshalJSON renders the row as one object whose keys follow Fields; a field
 // listed but without a value is null.
 func (r Row) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
+	return MarshalObject(r.Fields, func(i int) ([]byte, error) { return r.Values[r.Fields[i]].MarshalJSON() })
+}
+
+// MarshalObject writes a JSON object whose keys are fields, in their order
+// (which encoding/json does not keep for a map), the i-th key's value being
+// value(i), already JSON.
+func MarshalObject(fields []string, value func(i int) ([]byte, error)) ([]byte, error) {
+	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, f := range r.Fields {
+	for i, f := range fields {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -295,12 +304,12 @@ func (r Row) MarshalJSON() ([]byte, error) {
 		}
 		b.Write(k)
 		b.WriteByte(':')
-		v, err := r.Values[f].MarshalJSON()
+		v, err := value(i)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("field %q: %w", f, err)
 		}
 		b.Write(v)
 	}
 	b.WriteByte('}')
-	return []byte(b.String()), nil
+	return b.Bytes(), nil
 }
