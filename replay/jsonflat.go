@@ -277,6 +277,9 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 			}
 		} else if !validInt(b[s.i:j]) {
 			return false
+		} else if c != '-' && j-s.i <= 18 && intMember(e, n.role, b[s.i:j]) {
+			s.i = j
+			return true
 		}
 		off := len(s.text)
 		if w := j - s.i; w <= 8 && s.i+8 <= len(b) && cap(s.text)-off >= 8 {
@@ -447,6 +450,26 @@ func (s *flatScan) list(e *event.Event, n *flatName) bool {
 		}
 		s.i++
 	}
+}
+
+// intMember sets the System integer role names to num, a JSON number's 1
+// to 18 digits, read where it lies rather than as text copied out for
+// memberAs (which reads such digits the same); false for another member.
+func intMember(e *event.Event, role flatRole, num []byte) bool {
+	p := intField(e, role)
+	if p == nil && role != roleRecordID {
+		return false
+	}
+	var v uint64
+	for _, c := range num {
+		v = v*10 + uint64(c-'0')
+	}
+	if p == nil {
+		e.RecordID = v
+	} else {
+		*p = int(v)
+	}
+	return true
 }
 
 // repeated returns the last value, which the member repeats, as a string
