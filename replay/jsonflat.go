@@ -36,11 +36,17 @@ type flatName struct {
 	// of the slab's until it repeats, then a string of its own
 	// (lastOwned), so that the events sharing it hold no chunk. lastRaw
 	// says a line spelled it as it reads (no escape, valid UTF-8), so that
-	// it can be compared before it is decoded.
+	// it can be compared before it is decoded; spell is how a line spelled
+	// it otherwise (a Windows path's \\), when short, for the same.
 	last      string
 	lastOwned bool
 	lastRaw   bool
+	spell     []byte
 }
+
+// maxSpell bounds a remembered spelling, so that a file's names hold at
+// most maxNames of them.
+const maxSpell = 256
 
 // followers are the names seen following a name (or first in a line), as
 // indexes in d.flatNames plus one (0: none), the latest first. A file's
@@ -114,7 +120,7 @@ func (s *flatScan) rest() bool {
 func (s *flatScan) forget() {
 	for _, k := range s.d.lastSet {
 		n := &s.d.flatNames[k]
-		n.last, n.lastOwned, n.lastRaw = "", false, false
+		n.last, n.lastOwned, n.lastRaw, n.spell = "", false, false, n.spell[:0]
 	}
 }
 
@@ -228,13 +234,14 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 	switch c := b[s.i]; {
 	case c == '"':
 		// Bytes equal to the last value as spelled, then a quote, are
-		// that value (it holds no quote or backslash).
-		if n.lastRaw && quotedAt(b, s.i+1, n.last) {
-			s.i += len(n.last) + 2
+		// that value: a spelling ends with no escape begun, and what
+		// follows it was a quote then too.
+		if k := n.spelledAt(b, s.i+1); k >= 0 {
+			s.i += k + 2
 			v = n.repeated()
 			break
 		}
-		off := len(s.text)
+		off, start := len(s.text), s.i+1
 		raw, ok := s.string()
 		if !ok {
 			return false
@@ -247,7 +254,10 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 			break
 		}
 		v = s.str(off)
-		n.last, n.lastOwned, n.lastRaw = v, false, raw
+		n.last, n.lastOwned, n.lastRaw, n.spell = v, false, raw, n.spell[:0]
+		if spell := b[start : s.i-1]; !raw && len(spell) <= maxSpell {
+			n.spell = append(n.spell, spell...)
+		}
 		s.d.lastSet = append(s.d.lastSet, k)
 	case c == 't' || c == 'f' || c == 'n':
 		lit := "null"
@@ -470,6 +480,22 @@ func intMember(e *event.Event, role flatRole, num []byte) bool {
 		*p = int(v)
 	}
 	return true
+}
+
+// spelledAt returns the length of the last value's spelling when b holds
+// it and a quote from i on, else -1.
+func (n *flatName) spelledAt(b []byte, i int) int {
+	if n.lastRaw {
+		if quotedAt(b, i, n.last) {
+			return len(n.last)
+		}
+		return -1
+	}
+	j := i + len(n.spell)
+	if len(n.spell) > 0 && j < len(b) && b[j] == '"' && string(b[i:j]) == string(n.spell) {
+		return len(n.spell)
+	}
+	return -1
 }
 
 // repeated returns the last value, which the member repeats, as a string
