@@ -233,6 +233,9 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 	var v string
 	switch c := b[s.i]; {
 	case c == '"':
+		if n.role == roleTimeCreated && s.timeAt(e) {
+			return true
+		}
 		// Bytes equal to the last value as spelled, then a quote, are
 		// that value: a spelling ends with no escape begun, and what
 		// follows it was a quote then too.
@@ -310,6 +313,24 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 		return true
 	}
 	return s.f.memberAs(e, n.role, n.s, v) == nil
+}
+
+// timeAt reads at s.i ('"') a time stamp of the usual form, spelled as
+// it reads, where it lies rather than copied out for memberAs, which
+// reads it the same; false for any other.
+func (s *flatScan) timeAt(e *event.Event) bool {
+	b, i := s.b, s.i+1
+	j := plainEnd(b, i)
+	if j == i || j >= len(b) || b[j] != '"' {
+		return false
+	}
+	t, ok := parseUTCFast(unsafe.String(&b[i], j-i))
+	if !ok {
+		return false
+	}
+	e.TimeCreated, s.f.haveTime = t, true
+	s.i = j + 1
+	return true
 }
 
 // string copies the string value at s.i ('"') to the text: plain ASCII
