@@ -42,10 +42,22 @@ type flatName struct {
 	lastOwned bool
 	lastRaw   bool
 	spell     []byte
+	// owned is last with its spelling once last is a string of its own;
+	// seen are the values before it that were, latest first: a file's few
+	// images or command lines come back in turn, and one that does is
+	// shared again rather than copied and made a string of its own anew.
+	owned seenValue
+	seen  [3]seenValue
 }
 
-// maxSpell bounds a remembered spelling, so that a file's names hold at
-// most maxNames of them.
+// seenValue is a value that is a string of its own and how a line spelled
+// it (a string of its own too).
+type seenValue struct{ v, spell string }
+
+// maxSpell bounds the spellings a name remembers (its last value's, and
+// with those it has seen their values), so that a decoder's names hold at
+// most some 2 KiB each (8 MiB for maxNames that all change in turn, a few
+// KiB for a real file).
 const maxSpell = 256
 
 // followers are the names seen following a name (or first in a line), as
@@ -244,6 +256,11 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 			v = n.repeated()
 			break
 		}
+		if sv := n.seenAt(b, s.i+1); sv != nil {
+			s.i += len(sv.spell) + 2
+			v = sv.v
+			break
+		}
 		off, start := len(s.text), s.i+1
 		raw, ok := s.string()
 		if !ok {
@@ -257,6 +274,10 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 			break
 		}
 		v = s.str(off)
+		if n.lastOwned {
+			copy(n.seen[1:], n.seen[:])
+			n.seen[0] = n.owned
+		}
 		n.last, n.lastOwned, n.lastRaw, n.spell = v, false, raw, n.spell[:0]
 		if spell := b[start : s.i-1]; !raw && len(spell) <= maxSpell {
 			n.spell = append(n.spell, spell...)
@@ -522,10 +543,35 @@ func (n *flatName) spelledAt(b []byte, i int) int {
 // repeated returns the last value, which the member repeats, as a string
 // of its own.
 func (n *flatName) repeated() string {
-	if !n.lastOwned {
-		n.last, n.lastOwned = strings.Clone(n.last), true
+	if n.lastOwned {
+		return n.last
 	}
+	n.owned = seenValue{} // none to look for once displaced
+	switch {
+	case len(n.spell) > 0:
+		// One allocation for the value and its spelling.
+		both := n.last + string(n.spell)
+		n.last = both[:len(n.last)]
+		n.owned = seenValue{n.last, both[len(n.last):]}
+	case n.lastRaw && len(n.last) <= maxSpell:
+		n.last = strings.Clone(n.last)
+		n.owned = seenValue{n.last, n.last}
+	default:
+		n.last = strings.Clone(n.last)
+	}
+	n.lastOwned = true
 	return n.last
+}
+
+// seenAt returns the value seen before the last one that b spells from
+// i on, then a quote, or nil.
+func (n *flatName) seenAt(b []byte, i int) *seenValue {
+	for k := range n.seen {
+		if sv := &n.seen[k]; sv.v != "" && quotedAt(b, i, sv.spell) {
+			return sv
+		}
+	}
+	return nil
 }
 
 // plainEnd returns the index of the first '"', '\\' or non-ASCII byte of
