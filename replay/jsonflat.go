@@ -30,14 +30,19 @@ type flatName struct {
 	role       flatRole
 	list       bool // it holds a list (isListKey)
 	next       followers
-	// last is the string value the name had last: most values repeat
-	// (a file's user, image and host, its System values), and one that
-	// does is compared where it lies and shared, not copied. It is text
-	// of the slab's until it repeats, then a string of its own
-	// (lastOwned), so that the events sharing it hold no chunk. lastRaw
-	// says a line spelled it as it reads (no escape, valid UTF-8), so that
-	// it can be compared before it is decoded; spell is how a line spelled
-	// it otherwise (a Windows path's \\), when short, for the same.
+}
+
+// flatValues are the string values a name had (d.flatVals[k] for
+// d.flatNames[k], apart so that the names the scanner matches stay small).
+// last is the one it had last: most values repeat (a file's user, image
+// and host, its System values), and one that does is compared where it
+// lies and shared, not copied. It is text of the slab's until it repeats,
+// then a string of its own (lastOwned), so that the events sharing it
+// hold no chunk. lastRaw says a line spelled it as it reads (no escape,
+// valid UTF-8), so that it can be compared before it is decoded; spell is
+// how a line spelled it otherwise (a Windows path's \\), when short, for
+// the same.
+type flatValues struct {
 	last      string
 	lastOwned bool
 	lastRaw   bool
@@ -131,8 +136,8 @@ func (s *flatScan) rest() bool {
 // handed out and will be written over.
 func (s *flatScan) forget() {
 	for _, k := range s.d.lastSet {
-		n := &s.d.flatNames[k]
-		n.last, n.lastOwned, n.lastRaw, n.spell = "", false, false, n.spell[:0]
+		lv := &s.d.flatVals[k]
+		lv.last, lv.lastOwned, lv.lastRaw, lv.spell = "", false, false, lv.spell[:0]
 	}
 }
 
@@ -248,15 +253,16 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 		if n.role == roleTimeCreated && s.timeAt(e) {
 			return true
 		}
+		lv := &s.d.flatVals[k]
 		// Bytes equal to the last value as spelled, then a quote, are
 		// that value: a spelling ends with no escape begun, and what
 		// follows it was a quote then too.
-		if k := n.spelledAt(b, s.i+1); k >= 0 {
+		if k := lv.spelledAt(b, s.i+1); k >= 0 {
 			s.i += k + 2
-			v = n.repeated()
+			v = lv.repeated()
 			break
 		}
-		if sv := n.seenAt(b, s.i+1); sv != nil {
+		if sv := lv.seenAt(b, s.i+1); sv != nil {
 			s.i += len(sv.spell) + 2
 			v = sv.v
 			break
@@ -268,19 +274,19 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 		}
 		// A value and a last value both spelled as they read were
 		// compared above.
-		if !(raw && n.lastRaw) && string(s.text[off:]) == n.last {
+		if !(raw && lv.lastRaw) && string(s.text[off:]) == lv.last {
 			s.text = s.text[:off]
-			v = n.repeated()
+			v = lv.repeated()
 			break
 		}
 		v = s.str(off)
-		if n.lastOwned {
-			copy(n.seen[1:], n.seen[:])
-			n.seen[0] = n.owned
+		if lv.lastOwned {
+			copy(lv.seen[1:], lv.seen[:])
+			lv.seen[0] = lv.owned
 		}
-		n.last, n.lastOwned, n.lastRaw, n.spell = v, false, raw, n.spell[:0]
+		lv.last, lv.lastOwned, lv.lastRaw, lv.spell = v, false, raw, lv.spell[:0]
 		if spell := b[start : s.i-1]; !raw && len(spell) <= maxSpell {
-			n.spell = append(n.spell, spell...)
+			lv.spell = append(lv.spell, spell...)
 		}
 		s.d.lastSet = append(s.d.lastSet, k)
 	case c == 't' || c == 'f' || c == 'n':
@@ -526,48 +532,48 @@ func intMember(e *event.Event, role flatRole, num []byte) bool {
 
 // spelledAt returns the length of the last value's spelling when b holds
 // it and a quote from i on, else -1.
-func (n *flatName) spelledAt(b []byte, i int) int {
-	if n.lastRaw {
-		if quotedAt(b, i, n.last) {
-			return len(n.last)
+func (lv *flatValues) spelledAt(b []byte, i int) int {
+	if lv.lastRaw {
+		if quotedAt(b, i, lv.last) {
+			return len(lv.last)
 		}
 		return -1
 	}
-	j := i + len(n.spell)
-	if len(n.spell) > 0 && j < len(b) && b[j] == '"' && string(b[i:j]) == string(n.spell) {
-		return len(n.spell)
+	j := i + len(lv.spell)
+	if len(lv.spell) > 0 && j < len(b) && b[j] == '"' && string(b[i:j]) == string(lv.spell) {
+		return len(lv.spell)
 	}
 	return -1
 }
 
 // repeated returns the last value, which the member repeats, as a string
 // of its own.
-func (n *flatName) repeated() string {
-	if n.lastOwned {
-		return n.last
+func (lv *flatValues) repeated() string {
+	if lv.lastOwned {
+		return lv.last
 	}
-	n.owned = seenValue{} // none to look for once displaced
+	lv.owned = seenValue{} // none to look for once displaced
 	switch {
-	case len(n.spell) > 0:
+	case len(lv.spell) > 0:
 		// One allocation for the value and its spelling.
-		both := n.last + string(n.spell)
-		n.last = both[:len(n.last)]
-		n.owned = seenValue{n.last, both[len(n.last):]}
-	case n.lastRaw && len(n.last) <= maxSpell:
-		n.last = strings.Clone(n.last)
-		n.owned = seenValue{n.last, n.last}
+		both := lv.last + string(lv.spell)
+		lv.last = both[:len(lv.last)]
+		lv.owned = seenValue{lv.last, both[len(lv.last):]}
+	case lv.lastRaw && len(lv.last) <= maxSpell:
+		lv.last = strings.Clone(lv.last)
+		lv.owned = seenValue{lv.last, lv.last}
 	default:
-		n.last = strings.Clone(n.last)
+		lv.last = strings.Clone(lv.last)
 	}
-	n.lastOwned = true
-	return n.last
+	lv.lastOwned = true
+	return lv.last
 }
 
 // seenAt returns the value seen before the last one that b spells from
 // i on, then a quote, or nil.
-func (n *flatName) seenAt(b []byte, i int) *seenValue {
-	for k := range n.seen {
-		if sv := &n.seen[k]; sv.v != "" && quotedAt(b, i, sv.spell) {
+func (lv *flatValues) seenAt(b []byte, i int) *seenValue {
+	for k := range lv.seen {
+		if sv := &lv.seen[k]; sv.v != "" && quotedAt(b, i, sv.spell) {
 			return sv
 		}
 	}
@@ -655,6 +661,7 @@ func (d *jsonDecoder) intern(k []byte) int32 {
 		}
 	}
 	d.flatNames = append(d.flatNames, f)
+	d.flatVals = append(d.flatVals, flatValues{})
 	d.names[s] = n
 	return n
 }
