@@ -71,9 +71,9 @@ type jsonPipeline struct {
 	file     string
 	treeOnly bool
 	order    chan *jbatch // every batch, in file order
-	// free holds the batches not in flight, with their buffers: a fixed
-	// set, reused whatever the collector does (a sync.Pool dropped them,
-	// and the kernel's copy into fresh buffers cost page faults).
+	// free holds the batches not in flight with their buffers, a fixed
+	// set: unlike a sync.Pool's, which the collector empties, its buffers
+	// stay paged in, and the kernel's copy into them costs no page faults.
 	free chan *jbatch
 	cur  *jbatch
 	pos  int // the next item of cur
