@@ -56,11 +56,12 @@ type jsonDecoder struct {
 	// treeOnly turns it off, for the tests that hold it to the tree.
 	names      map[string]int32 // index in flatNames
 	flatNames  []flatName
-	firstNames followers // the names seen first in a line
-	fieldsHint int       // the most fields a line has had: the room to ask for
-	items      []string  // a list's items
-	lastSet    []int32   // the names whose last value the line being read set
-	slab       slab      // where the flat lines' strings and fields are carved from
+	flatVals   []flatValues // by the same index
+	firstNames followers    // the names seen first in a line
+	fieldsHint int          // the most fields a line has had: the room to ask for
+	items      []string     // a list's items
+	lastSet    []int32      // the names whose last value the line being read set
+	slab       slab         // where the flat lines' strings and fields are carved from
 	treeOnly   bool
 	// par, once running, reads the rest of the file on every core; until
 	// the first object is read, parOpts says whether it may (jsonpar.go).

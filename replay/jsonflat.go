@@ -30,17 +30,40 @@ type flatName struct {
 	role       flatRole
 	list       bool // it holds a list (isListKey)
 	next       followers
-	// last is the string value the name had last: most values repeat
-	// (a file's user, image and host, its System values), and one that
-	// does is compared where it lies and shared, not copied. It is text
-	// of the slab's until it repeats, then a string of its own
-	// (lastOwned), so that the events sharing it hold no chunk. lastRaw
-	// says a line spelled it as it reads (no escape, valid UTF-8), so that
-	// it can be compared before it is decoded.
+}
+
+// flatValues are the string values a name had (d.flatVals[k] for
+// d.flatNames[k], apart so that the names the scanner matches stay small).
+// last is the one it had last: most values repeat (a file's user, image
+// and host, its System values), and one that does is compared where it
+// lies and shared, not copied. It is text of the slab's until it repeats,
+// then a string of its own (lastOwned), so that the events sharing it
+// hold no chunk. lastRaw says a line spelled it as it reads (no escape,
+// valid UTF-8), so that it can be compared before it is decoded; spell is
+// how a line spelled it otherwise (a Windows path's \\), when short, for
+// the same.
+type flatValues struct {
 	last      string
 	lastOwned bool
 	lastRaw   bool
+	spell     []byte
+	// owned is last with its spelling once last is a string of its own;
+	// seen are the values before it that were, latest first: a file's few
+	// images or command lines come back in turn, and one that does is
+	// shared again rather than copied and made a string of its own anew.
+	owned seenValue
+	seen  [3]seenValue
 }
+
+// seenValue is a value that is a string of its own and how a line spelled
+// it (a string of its own too).
+type seenValue struct{ v, spell string }
+
+// maxSpell bounds the spellings a name remembers (its last value's, and
+// with those it has seen their values), so that a decoder's names hold at
+// most some 2 KiB each (8 MiB for maxNames that all change in turn, a few
+// KiB for a real file).
+const maxSpell = 256
 
 // followers are the names seen following a name (or first in a line), as
 // indexes in d.flatNames plus one (0: none), the latest first. A file's
@@ -113,8 +136,8 @@ func (s *flatScan) rest() bool {
 // handed out and will be written over.
 func (s *flatScan) forget() {
 	for _, k := range s.d.lastSet {
-		n := &s.d.flatNames[k]
-		n.last, n.lastOwned, n.lastRaw = "", false, false
+		lv := &s.d.flatVals[k]
+		lv.last, lv.lastOwned, lv.lastRaw, lv.spell = "", false, false, lv.spell[:0]
 	}
 }
 
@@ -227,27 +250,44 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 	var v string
 	switch c := b[s.i]; {
 	case c == '"':
+		if n.role == roleTimeCreated && s.timeAt(e) {
+			return true
+		}
+		lv := &s.d.flatVals[k]
 		// Bytes equal to the last value as spelled, then a quote, are
-		// that value (it holds no quote or backslash).
-		if n.lastRaw && quotedAt(b, s.i+1, n.last) {
-			s.i += len(n.last) + 2
-			v = n.repeated()
+		// that value: a spelling ends with no escape begun, and what
+		// follows it was a quote then too.
+		if k := lv.spelledAt(b, s.i+1); k >= 0 {
+			s.i += k + 2
+			v = lv.repeated()
 			break
 		}
-		off := len(s.text)
+		if sv := lv.seenAt(b, s.i+1); sv != nil {
+			s.i += len(sv.spell) + 2
+			v = sv.v
+			break
+		}
+		off, start := len(s.text), s.i+1
 		raw, ok := s.string()
 		if !ok {
 			return false
 		}
 		// A value and a last value both spelled as they read were
 		// compared above.
-		if !(raw && n.lastRaw) && string(s.text[off:]) == n.last {
+		if !(raw && lv.lastRaw) && string(s.text[off:]) == lv.last {
 			s.text = s.text[:off]
-			v = n.repeated()
+			v = lv.repeated()
 			break
 		}
 		v = s.str(off)
-		n.last, n.lastOwned, n.lastRaw = v, false, raw
+		if lv.lastOwned {
+			copy(lv.seen[1:], lv.seen[:])
+			lv.seen[0] = lv.owned
+		}
+		lv.last, lv.lastOwned, lv.lastRaw, lv.spell = v, false, raw, lv.spell[:0]
+		if spell := b[start : s.i-1]; !raw && len(spell) <= maxSpell {
+			lv.spell = append(lv.spell, spell...)
+		}
 		s.d.lastSet = append(s.d.lastSet, k)
 	case c == 't' || c == 'f' || c == 'n':
 		lit := "null"
@@ -277,6 +317,9 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 			}
 		} else if !validInt(b[s.i:j]) {
 			return false
+		} else if c != '-' && j-s.i <= 18 && intMember(e, n.role, b[s.i:j]) {
+			s.i = j
+			return true
 		}
 		off := len(s.text)
 		if w := j - s.i; w <= 8 && s.i+8 <= len(b) && cap(s.text)-off >= 8 {
@@ -297,6 +340,24 @@ func (s *flatScan) member(e *event.Event, n *flatName, k int32) bool {
 		return true
 	}
 	return s.f.memberAs(e, n.role, n.s, v) == nil
+}
+
+// timeAt reads at s.i ('"') a time stamp of the usual form, spelled as
+// it reads, where it lies rather than copied out for memberAs, which
+// reads it the same; false for any other.
+func (s *flatScan) timeAt(e *event.Event) bool {
+	b, i := s.b, s.i+1
+	j := plainEnd(b, i)
+	if j == i || j >= len(b) || b[j] != '"' {
+		return false
+	}
+	t, ok := parseUTCFast(unsafe.String(&b[i], j-i))
+	if !ok {
+		return false
+	}
+	e.TimeCreated, s.f.haveTime = t, true
+	s.i = j + 1
+	return true
 }
 
 // string copies the string value at s.i ('"') to the text: plain ASCII
@@ -449,13 +510,74 @@ func (s *flatScan) list(e *event.Event, n *flatName) bool {
 	}
 }
 
+// intMember sets the System integer role names to num, a JSON number's 1
+// to 18 digits, read where it lies rather than as text copied out for
+// memberAs (which reads such digits the same); false for another member.
+func intMember(e *event.Event, role flatRole, num []byte) bool {
+	p := intField(e, role)
+	if p == nil && role != roleRecordID {
+		return false
+	}
+	var v uint64
+	for _, c := range num {
+		v = v*10 + uint64(c-'0')
+	}
+	if p == nil {
+		e.RecordID = v
+	} else {
+		*p = int(v)
+	}
+	return true
+}
+
+// spelledAt returns the length of the last value's spelling when b holds
+// it and a quote from i on, else -1.
+func (lv *flatValues) spelledAt(b []byte, i int) int {
+	if lv.lastRaw {
+		if quotedAt(b, i, lv.last) {
+			return len(lv.last)
+		}
+		return -1
+	}
+	j := i + len(lv.spell)
+	if len(lv.spell) > 0 && j < len(b) && b[j] == '"' && string(b[i:j]) == string(lv.spell) {
+		return len(lv.spell)
+	}
+	return -1
+}
+
 // repeated returns the last value, which the member repeats, as a string
 // of its own.
-func (n *flatName) repeated() string {
-	if !n.lastOwned {
-		n.last, n.lastOwned = strings.Clone(n.last), true
+func (lv *flatValues) repeated() string {
+	if lv.lastOwned {
+		return lv.last
 	}
-	return n.last
+	lv.owned = seenValue{} // none to look for once displaced
+	switch {
+	case len(lv.spell) > 0:
+		// One allocation for the value and its spelling.
+		both := lv.last + string(lv.spell)
+		lv.last = both[:len(lv.last)]
+		lv.owned = seenValue{lv.last, both[len(lv.last):]}
+	case lv.lastRaw && len(lv.last) <= maxSpell:
+		lv.last = strings.Clone(lv.last)
+		lv.owned = seenValue{lv.last, lv.last}
+	default:
+		lv.last = strings.Clone(lv.last)
+	}
+	lv.lastOwned = true
+	return lv.last
+}
+
+// seenAt returns the value seen before the last one that b spells from
+// i on, then a quote, or nil.
+func (lv *flatValues) seenAt(b []byte, i int) *seenValue {
+	for k := range lv.seen {
+		if sv := &lv.seen[k]; sv.v != "" && quotedAt(b, i, sv.spell) {
+			return sv
+		}
+	}
+	return nil
 }
 
 // plainEnd returns the index of the first '"', '\\' or non-ASCII byte of
@@ -539,6 +661,7 @@ func (d *jsonDecoder) intern(k []byte) int32 {
 		}
 	}
 	d.flatNames = append(d.flatNames, f)
+	d.flatVals = append(d.flatVals, flatValues{})
 	d.names[s] = n
 	return n
 }

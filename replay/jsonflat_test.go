@@ -103,6 +103,17 @@ var flatSamples = []string{
 	// a value remembered from a line left to the tree, whose text the next
 	// line writes over, must not be taken for a later value
 	"{\"A\":\"abcd\",\"K\":[1]}\n{\"B\":\"a\\\"cd\"}\n{\"A\":\"a\"cd\"}",
+	// values that come back in turn, as spelled or otherwise, around a
+	// line left to the tree and a spelling too long to remember
+	"{\"Image\":\"C:\\\\a\"}\n{\"Image\":\"C:\\\\a\"}\n{\"Image\":\"C:\\\\b\"}\n{\"Image\":\"C:\\\\b\"}\n{\"Image\":\"C:\\\\a\"}\n{\"Image\":\"x\"}\n{\"Image\":\"x\"}\n{\"Image\":\"C:\\\\b\"}\n{\"Image\":\"C:\\u005cb\"}\n{\"Image\":\"x\"}",
+	"{\"A\":\"p\"}\n{\"A\":\"p\"}\n{\"A\":\"q\",\"K\":[1]}\n{\"A\":\"p\"}\n{\"A\":\"q\"}\n{\"A\":\"q\"}\n{\"A\":\"p\"}\n{\"A\":\"\\u0070\"}\n{\"A\":\"\"}\n{\"A\":\"\"}\n{\"A\":\"q\"}",
+	"{\"A\":\"" + strings.Repeat(`x\\`, 100) + "\"}\n{\"A\":\"" + strings.Repeat(`x\\`, 100) + "\"}\n{\"A\":\"y\"}\n{\"A\":\"" + strings.Repeat(`x\\`, 100) + "\"}",
+	// System integers as numbers and otherwise, time stamps in every form
+	`{"EventID":123456789012345678,"Version":5,"Level":0,"Task":7,"Opcode":"Info","EventRecordID":123456789012345678,"ExecutionProcessID":4,"ExecutionThreadID":9}`,
+	`{"EventID":1234567890123456789,"EventRecordID":12345678901234567890,"ExecutionThreadID":-3,"Task":1e2,"Level":1.0,"Version":"2"}`,
+	`{"EventRecordID":-1}`, `{"Opcode":null,"Task":true}`,
+	`{"TimeCreated":"2024-05-01T12:00:00Z"}`, `{"TimeCreated":" 2024-05-01T12:00:00Z"}`, `{"TimeCreated":"2024-05-01 12:00:00.1234567"}`,
+	`{"TimeCreated":"2024-05-01T12:00:00\u005a"}`, `{"TimeCreated":"2024-02-30T00:00:00Z"}`, `{"TimeCreated":"2024-05-01T12:00:00.0000000001Z"}`,
 	// network logs (no EventID, no Channel)
 	`{"ts":1700000000.5,"uid":"C1","id.orig_h":"10.0.0.7","id.orig_p":50123,"id.resp_h":"140.82.112.5","id.resp_p":443,"proto":"tcp"}`,
 	`{"time":"2024-05-01T12:00:00Z","client":"10.0.0.7:50123","host":"api.github.com","method":"CONNECT"}`,

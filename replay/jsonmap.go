@@ -223,7 +223,12 @@ const (
 	roleEventID
 	roleProvider
 	roleProviderGUID
-	roleSystemInt // Version, Level, Task, Opcode
+	// Version, Level, Task, Opcode: a name (OTRF's "Opcode":"Info") is
+	// a field.
+	roleVersion
+	roleLevel
+	roleTask
+	roleOpcode
 	roleKeywords
 	roleTimeCreated
 	roleRecordID
@@ -253,8 +258,14 @@ func roleOf(k string) flatRole {
 		return roleProvider
 	case keyProviderGUID:
 		return roleProviderGUID
-	case keyVersion, keyLevel, keyTask, keyOpcode:
-		return roleSystemInt
+	case keyVersion:
+		return roleVersion
+	case keyLevel:
+		return roleLevel
+	case keyTask:
+		return roleTask
+	case keyOpcode:
+		return roleOpcode
 	case keyKeywords:
 		return roleKeywords
 	case keyTimeCreated:
@@ -308,8 +319,8 @@ func (f *flatBuilder) memberAs(e *event.Event, role flatRole, k, v string) error
 		e.Provider.Name = v
 	case roleProviderGUID:
 		e.Provider.GUID = v
-	case roleSystemInt:
-		if !systemInt(e, k, v) {
+	case roleVersion, roleLevel, roleTask, roleOpcode:
+		if !systemInt(e, role, v) {
 			// OTRF writes names ("Opcode":"Info"): a field, as given.
 			e.Data = append(e.Data, event.Field{Name: k, Value: v})
 		}
@@ -382,22 +393,35 @@ func (f *flatBuilder) finish(e *event.Event) error {
 }
 
 // systemInt sets a numeric System value; false when v is not a number.
-func systemInt(e *event.Event, k, v string) bool {
+func systemInt(e *event.Event, role flatRole, v string) bool {
 	n, err := atoiField(v)
 	if err != nil {
 		return false
 	}
-	switch k {
-	case keyVersion:
-		e.Version = n
-	case keyLevel:
-		e.Level = n
-	case keyTask:
-		e.Task = n
-	case keyOpcode:
-		e.Opcode = n
-	}
+	*intField(e, role) = n
 	return true
+}
+
+// intField returns the System integer that role names (EventID, Version,
+// Level, Task, Opcode, the execution PID and TID), or nil.
+func intField(e *event.Event, role flatRole) *int {
+	switch role {
+	case roleEventID:
+		return &e.EventID
+	case roleVersion:
+		return &e.Version
+	case roleLevel:
+		return &e.Level
+	case roleTask:
+		return &e.Task
+	case roleOpcode:
+		return &e.Opcode
+	case roleExecPID:
+		return &e.ExecutionPID
+	case roleExecTID:
+		return &e.ExecutionTID
+	}
+	return nil
 }
 
 func atoiField(v string) (int, error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/t1567001/harness/event"
 )
@@ -71,11 +70,13 @@ type jsonPipeline struct {
 	cancel   context.CancelFunc
 	file     string
 	treeOnly bool
-	order    chan *jbatch  // every batch, in file order
-	slots    chan struct{} // a token per batch in flight
-	pool     sync.Pool     // of *jbatch, with their buffers
-	cur      *jbatch
-	pos      int // the next item of cur
+	order    chan *jbatch // every batch, in file order
+	// free holds the batches not in flight with their buffers, a fixed
+	// set: unlike a sync.Pool's, which the collector empties, its buffers
+	// stay paged in, and the kernel's copy into them costs no page faults.
+	free chan *jbatch
+	cur  *jbatch
+	pos  int // the next item of cur
 	// seq reads from a worker's cut on, while inSeq; seqBatch is the last
 	// batch fed to it, whose bytes begin at seqStart in its window.
 	seq      *jsonDecoder
@@ -106,10 +107,12 @@ func (d *jsonDecoder) goParallel() {
 	n := o.workers*batchesPerWorker + 2
 	p := &jsonPipeline{
 		ctx: ctx, cancel: cancel, file: d.file, treeOnly: d.treeOnly,
-		order: make(chan *jbatch, n), slots: make(chan struct{}, n),
+		order: make(chan *jbatch, n), free: make(chan *jbatch, n),
 		seq: newFlatDecoder(d.file, d.treeOnly),
 	}
-	p.pool.New = func() any { return &jbatch{done: make(chan struct{}, 1)} }
+	for range n {
+		p.free <- &jbatch{done: make(chan struct{}, 1)}
+	}
 	work := make(chan *jbatch, n)
 	closer := *o.closer
 	*o.closer = nil
@@ -131,7 +134,7 @@ func (d *jsonDecoder) stop() {
 	}
 }
 
-// read cuts the input into batches, waiting for a free slot before each.
+// read cuts the input into batches, waiting for a free one before each.
 // head is what the first decoder read but did not use.
 func (p *jsonPipeline) read(r io.Reader, head []byte, line, size int, closer io.Closer, work chan<- *jbatch) {
 	defer close(p.order)
@@ -142,12 +145,12 @@ func (p *jsonPipeline) read(r io.Reader, head []byte, line, size int, closer io.
 	r = io.MultiReader(bytes.NewReader(head), r)
 	var carry []byte // a line begun in the last batch
 	for {
+		var b *jbatch
 		select {
-		case p.slots <- struct{}{}:
+		case b = <-p.free:
 		case <-p.ctx.Done():
 			return
 		}
-		b := p.pool.Get().(*jbatch)
 		b.buf = append(b.buf[:0], carry...)
 		b.line, b.final, b.err = line, false, nil
 		end, err := fillBatch(r, b, size)
@@ -322,8 +325,7 @@ func (p *jsonPipeline) take() (*jbatch, error) {
 func (p *jsonPipeline) release(b *jbatch) {
 	clear(b.items)
 	b.items = b.items[:0]
-	p.pool.Put(b)
-	<-p.slots
+	p.free <- b
 }
 
 // fallBack reads on from b's cut with the sequential decoder.
