@@ -318,6 +318,8 @@ func TestConformancePipeline(t *testing.T) {
 		{"eval after a sort of a table reads the kept values", `| table id, score | sort id | eval s=score*2 | where s>5 | table id, s`, []string{`{"id":"1","s":6}`, `{"id":"2","s":20}`}},
 		{"a bare term after a sort of a table skips metadata", `| table id, host, user | sort id | search a`, nil},
 		{"a bare term after a sort of a table matches the other fields", `| table id, host, user | sort id | search x | table id`, []string{`{"id":"1"}`, `{"id":"3"}`}},
+		{"eval reads and replaces a field rename made", `| eval a=1 | rename a AS b | eval b=b+1, c=b*10 | table b, c | head 1`, []string{`{"b":2,"c":20}`}},
+		{"eval replaces what an earlier eval assigned", `| eval s="x", s=s."y" | eval s=s."z" | table s | head 1`, []string{`{"s":"xyz"}`}},
 		{"fields table left out stay out after sort", `| eval x=1 | table id | sort - id | eval y=x | table id, x, y, host | head 1`, []string{`{"id":"4","x":null,"y":null,"host":null}`}},
 		{"row fields without table: sorted event fields then new fields", `| eval z=1, a0=2 | head 1`, []string{`{"_time":"2024-01-02T00:00:00Z","host":"b","id":"1","score":"3","user":"x","z":1,"a0":2}`}},
 	}

@@ -98,6 +98,7 @@ func (c *whereCmd) stream(st *runState, i int, r *record) (bool, error) {
 
 type assignment struct {
 	field string
+	slot  int
 	e     expr
 	pos   int
 }
@@ -136,7 +137,7 @@ func (c *evalCmd) stream(st *runState, i int, r *record) (bool, error) {
 			return false, errBoolAssign{a.field}
 		}
 		// Splunk: assigning null removes the field.
-		r.set(a.field, v)
+		r.setSlot(a.slot, a.field, v)
 	}
 	return true, nil
 }

@@ -80,7 +80,8 @@ func (p *parser) enter(off int) error {
 
 func (p *parser) leave() { p.depth-- }
 
-// slot numbers a field name the query reads, for the record's lookup cache.
+// slot numbers a field name the query reads or assigns, for the record's
+// lookup cache and its bindings.
 func (p *parser) slot(name string) int {
 	if n, ok := p.slots[name]; ok {
 		return n
@@ -494,7 +495,7 @@ func (p *parser) parseEval(start int) (command, error) {
 			// Splunk refuses this too: "Fields cannot be assigned a boolean result."
 			return nil, p.errAt(exprStart, "fields cannot be assigned a Boolean result; use if(condition, value, value)")
 		}
-		c.assigns = append(c.assigns, assignment{field: t.val, e: e, pos: exprStart})
+		c.assigns = append(c.assigns, assignment{field: t.val, slot: p.slot(t.val), e: e, pos: exprStart})
 		sep, err := p.peek(modeExpr)
 		if err != nil {
 			return nil, err

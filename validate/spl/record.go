@@ -11,6 +11,17 @@ import (
 type binding struct {
 	name string
 	val  Value
+	// key is 1 + the query's slot for name, or 0 for a binding made by
+	// name alone: two keyed bindings are told apart by number.
+	key int
+}
+
+// is says whether b binds the field name, whose slot is slot (-1: none).
+func (b *binding) is(slot int, name string) bool {
+	if b.key != 0 && slot >= 0 {
+		return b.key == slot+1
+	}
+	return b.name == name
 }
 
 // record is an event in flight. The event map is never modified: the
@@ -164,7 +175,7 @@ func (r *record) visible(slot int, name string) Value {
 		return Value{}
 	}
 	for i := len(r.over) - 1; i >= 0; i-- {
-		if r.over[i].name == name {
+		if r.over[i].is(slot, name) {
 			return r.over[i].val
 		}
 	}
@@ -174,15 +185,18 @@ func (r *record) visible(slot int, name string) Value {
 	return Value{}
 }
 
-func (r *record) set(name string, v Value) {
+func (r *record) set(name string, v Value) { r.setSlot(-1, name, v) }
+
+// setSlot is set for a field whose slot is known (-1: none).
+func (r *record) setSlot(slot int, name string, v Value) {
 	r.unpack()
 	for i := range r.over {
-		if r.over[i].name == name {
+		if r.over[i].is(slot, name) {
 			r.over[i].val = v
 			return
 		}
 	}
-	r.over = append(r.over, binding{name: name, val: v})
+	r.over = append(r.over, binding{name: name, val: v, key: slot + 1})
 	if r.cols != nil && !v.IsNull() && !slices.Contains(r.cols, name) {
 		// eval after table/fields adds a column, as in Splunk.
 		r.cols = append(slices.Clip(r.cols), name)
