@@ -89,7 +89,7 @@ func (c *whereCmd) stream(st *runState, i int, r *record) (bool, error) {
 	cond := c.cond
 	if c.keyed && r.spec != nil {
 		if cond = r.spec.where[i]; cond == nil {
-			cond = specTest(c.cond, &specEnv{r: r, k: r.ev.(Keyed), assigned: c.assigned})
+			cond = specTest(c.cond, &specEnv{r: r, k: r.ev.(Keyed), assigned: c.assigned, ks: r.spec})
 			r.spec.where[i] = cond
 		}
 	}
@@ -123,10 +123,11 @@ func (c *evalCmd) stream(st *runState, i int, r *record) (bool, error) {
 	assigns := c.assigns
 	if c.keyed && r.spec != nil {
 		if assigns = r.spec.eval[i]; assigns == nil {
-			sp := &specEnv{r: r, k: r.ev.(Keyed), assigned: c.assigned}
+			sp := &specEnv{r: r, k: r.ev.(Keyed), assigned: c.assigned, ks: r.spec}
 			assigns = slices.Clone(c.assigns)
 			for j := range assigns {
 				assigns[j].e = specExpr(assigns[j].e, sp)
+				r.spec.assigned(assigns[j].field, assigns[j].e)
 			}
 			r.spec.eval[i] = assigns
 		}

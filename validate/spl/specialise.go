@@ -30,6 +30,27 @@ type keySpec struct {
 	search []*sNode
 	where  []tester
 	eval   [][]assignment
+	// consts are the fields the evals specialised so far assign a
+	// literal for the key (the seed's Signal for Sysmon 3): a later
+	// command reads them as literals. Commands are specialised in
+	// pipeline order, the first event of the key to reach one having
+	// passed the ones before, so consts are those before the command
+	// being specialised.
+	consts []binding
+}
+
+// assigned records what the specialised e assigns to field for the key.
+func (ks *keySpec) assigned(field string, e expr) {
+	i := slices.IndexFunc(ks.consts, func(b binding) bool { return b.name == field })
+	lit, ok := e.(*litExpr)
+	switch {
+	case ok && i >= 0:
+		ks.consts[i].val = lit.v
+	case ok:
+		ks.consts = append(ks.consts, binding{name: field, val: lit.v})
+	case i >= 0:
+		ks.consts = slices.Delete(ks.consts, i, i+1)
+	}
 }
 
 // specCache holds a stream's keySpecs: a direct-mapped table in front of
@@ -128,16 +149,30 @@ func (n *sNode) specialise(r *record, k Keyed) *sNode {
 }
 
 // specEnv is what an expression is specialised with: the first event of a
-// key as a record, and the fields an earlier eval may have assigned,
-// which are not the event's however constant the event's are.
+// key as a record, the fields an earlier eval may have assigned, which are
+// not the event's however constant the event's are, and the key's
+// specialisations so far (nil: none), whose literal assignments hold.
 type specEnv struct {
 	r        *record
 	k        Keyed
 	assigned []string
+	ks       *keySpec
 }
 
-func (sp *specEnv) constant(name string) bool {
-	return sp.k.Constant(name) && !slices.Contains(sp.assigned, name)
+// literal returns the value name has for every event of the key, if it
+// has one.
+func (sp *specEnv) literal(slot int, name string) (Value, bool) {
+	if sp.ks != nil {
+		for _, b := range sp.ks.consts {
+			if b.name == name {
+				return b.val, true
+			}
+		}
+	}
+	if sp.k.Constant(name) && !slices.Contains(sp.assigned, name) {
+		return sp.r.getSlot(slot, name), true
+	}
+	return Value{}, false
 }
 
 // specialiser is an expression that can be specialised for a key; the
@@ -186,8 +221,8 @@ func decided(t tester) (value, ok bool) {
 func (e *litExpr) specialise(*specEnv) expr { return e }
 
 func (e *fieldExpr) specialise(sp *specEnv) expr {
-	if sp.constant(e.name) {
-		return &litExpr{v: sp.r.getSlot(e.slot, e.name)}
+	if v, ok := sp.literal(e.slot, e.name); ok {
+		return &litExpr{v: v}
 	}
 	return e
 }

@@ -65,6 +65,7 @@ func TestSpecialisedSearchKeepsTheRows(t *testing.T) {
 		{"xor, not, if, a case with no true branch", `| eval a=if(EventCode=11 XOR match(Image, "git"), 1, 0), b=if(NOT EventCode=22 OR match(index, "^win"), "y", "n"), c=coalesce(case(EventCode=99, 1), "none") | stats count by a, b, c`},
 		{"where mixing constant and other terms", `| where EventCode=3 OR EventCode=1 AND match(sourcetype, "Sysmon") AND match(CommandLine, "git") | table _time, EventCode`},
 		{"expressions left as they are", `| eval t=EventCode . "-" . index, n=len(sourcetype) + EventCode | stats count by t, n`},
+		{"an eval's literal read by later commands", `| eval s=if(EventCode=3, "net", "other"), t=s."!" | eval s=if(match(Image, "git"), "g", s) | where s!="x" | eval u=if(s="g", "git", t) | stats count by u`},
 		{"after table", `| table EventCode, Image | eval x=EventCode | where x=3 | stats count by x`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,4 +147,30 @@ func TestSpecCacheKeepsClashingKeys(t *testing.T) {
 		}
 	}
 	assert.Len(t, c.all, 2)
+}
+
+// The seed's SuspicionScore, specialised for a network event after Signal
+// was decided, keeps only the branches a network connection can take.
+func TestSpecialiseCarriesAnEvalsLiteral(t *testing.T) {
+	q, err := Parse(seedQuery)
+	require.NoError(t, err)
+	ev := Event{"index": "wineventlog", "EventCode": "3"}
+	r := &record{}
+	r.reset(ev)
+	ks := &keySpec{}
+	for _, c := range q.cmds[1:5] {
+		e := c.(*evalCmd)
+		sp := &specEnv{r: r, k: keyedEvent{ev}, assigned: e.assigned, ks: ks}
+		for _, a := range e.assigns {
+			x := specExpr(a.e, sp)
+			ks.assigned(a.field, x)
+			if a.field == "SuspicionScore" {
+				c, ok := x.(*caseExpr)
+				require.True(t, ok)
+				assert.Len(t, c.conds, 2, "the two NetworkConnectionToCodeRepo branches")
+			}
+		}
+	}
+	require.Len(t, ks.consts, 1)
+	assert.Equal(t, "Signal", ks.consts[0].name)
 }
