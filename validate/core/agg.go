@@ -1,6 +1,9 @@
 package core
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Agg accumulates one aggregation (count, dc, values, list, first, last,
 // sum, avg, min, max) over the values of a group, as Splunk's stats does.
@@ -19,7 +22,10 @@ type Agg struct {
 	last     Value
 }
 
-// Add feeds v (every value of a multivalue) to the aggregation fn.
+// Add feeds v (every value of a multivalue) to the aggregation fn. The
+// text it keeps beyond the group's last value is copied: a value may be a
+// slice of a chunk shared with many events' (a reader's, a sort's), which
+// it would otherwise keep whole.
 func (a *Agg) Add(fn string, v Value) {
 	for _, s := range v.Values() {
 		a.count++
@@ -28,11 +34,13 @@ func (a *Agg) Add(fn string, v Value) {
 			if a.distinct == nil {
 				a.distinct = make(map[string]struct{})
 			}
-			a.distinct[s] = struct{}{}
+			if _, ok := a.distinct[s]; !ok {
+				a.distinct[strings.Clone(s)] = struct{}{}
+			}
 		case "list":
 			// Splunk's list() keeps at most 100 values.
 			if len(a.list) < 100 {
-				a.list = append(a.list, s)
+				a.list = append(a.list, strings.Clone(s))
 			}
 		}
 		f, isNum := ParseNumber(s)
@@ -47,13 +55,13 @@ func (a *Agg) Add(fn string, v Value) {
 			a.nums++
 		}
 		if !a.seen || s < a.minS {
-			a.minS = s
+			a.minS = strings.Clone(s)
 		}
 		if !a.seen || s > a.maxS {
-			a.maxS = s
+			a.maxS = strings.Clone(s)
 		}
 		if !a.seen {
-			a.first = StringValue(s)
+			a.first = StringValue(strings.Clone(s))
 			a.seen = true
 		}
 		a.last = StringValue(s)
