@@ -280,6 +280,16 @@ type matchExpr struct {
 	x   expr
 	re  *regexp.Regexp
 	lit *literalMatcher // equivalent fast path, when the regex allows one
+	// last, on a copy only one stream uses (a specialised one), is the
+	// last text matched and its result: a stream's events mostly repeat
+	// a host or a parent image.
+	last *lastMatch
+}
+
+type lastMatch struct {
+	s     string
+	match bool
+	set   bool
 }
 
 func (e *matchExpr) eval(r *record) Value { return BoolValue(e.test(r)) }
@@ -289,6 +299,16 @@ func (e *matchExpr) test(r *record) bool {
 	if !ok {
 		return false
 	}
+	if m := e.last; m != nil {
+		if !m.set || s != m.s {
+			m.s, m.match, m.set = s, e.matchText(s), true
+		}
+		return m.match
+	}
+	return e.matchText(s)
+}
+
+func (e *matchExpr) matchText(s string) bool {
 	if e.lit != nil {
 		return e.lit.Match(s)
 	}

@@ -294,6 +294,7 @@ func (e *matchExpr) specialise(sp *specEnv) expr {
 	if _, ok := x.(*litExpr); ok {
 		return constTest(c.test(nil))
 	}
+	c.last = new(lastMatch) // the copy is this stream's
 	return c
 }
 
