@@ -96,7 +96,8 @@ func (v *splView) Field(name string) (string, bool) {
 }
 
 // Key classes an event by channel and event code, which decide the
-// fields Constant names: the engine specialises a search per key.
+// fields Constant names: a stream specialises its search, where and eval
+// per key.
 func (v *splView) Key() spl.Key { return spl.Key{Class: v.ev.Channel, Code: v.ev.EventID} }
 
 // Constant says whether Field gives name the same value, or none, for

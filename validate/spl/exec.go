@@ -62,7 +62,7 @@ type searchCmd struct {
 	fast *sNode // optimised for matching
 }
 
-func (c *searchCmd) stream(st *runState, i int, r *record) (bool, error) {
+func (c *searchCmd) stream(_ *runState, i int, r *record) (bool, error) {
 	if len(r.over) == 0 && r.cols == nil {
 		if r.spec != nil {
 			n := r.spec.search[i]
@@ -85,7 +85,7 @@ type whereCmd struct {
 	assigned []string
 }
 
-func (c *whereCmd) stream(st *runState, i int, r *record) (bool, error) {
+func (c *whereCmd) stream(_ *runState, i int, r *record) (bool, error) {
 	cond := c.cond
 	if c.keyed && r.spec != nil {
 		if cond = r.spec.where[i]; cond == nil {
@@ -119,7 +119,7 @@ func (e errBoolAssign) Error() string {
 	return "field " + e.field + " cannot be assigned a Boolean result; use if(condition, value, value)"
 }
 
-func (c *evalCmd) stream(st *runState, i int, r *record) (bool, error) {
+func (c *evalCmd) stream(_ *runState, i int, r *record) (bool, error) {
 	assigns := c.assigns
 	if c.keyed && r.spec != nil {
 		if assigns = r.spec.eval[i]; assigns == nil {
@@ -676,7 +676,7 @@ func (s *Stream) Push(ev Fields) error {
 		return nil
 	}
 	s.scratch.reset(ev)
-	if k, ok := ev.(Keyed); ok {
+	if k, ok := ev.(Keyed); ok && s.q.keyed {
 		s.scratch.spec = s.st.specs.lookup(k)
 	}
 	keep, err := s.q.streamRange(s.st, &s.scratch, 0, s.seg)

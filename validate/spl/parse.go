@@ -19,6 +19,9 @@ type Query struct {
 	streamers []streamer
 	search    *searchCmd // the first search command, for Explain
 	slots     int        // number of field lookup-cache slots
+	// keyed: the query begins with search, where or eval, which a stream
+	// specialises per key of a Keyed event (specialise.go).
+	keyed bool
 }
 
 // String returns the query text.
@@ -184,16 +187,16 @@ func ParseContext(ctx context.Context, src string, lim Limits) (*Query, error) {
 		}
 	}
 	q.slots = len(p.slots)
-	markKeyed(q.cmds)
+	q.keyed = markKeyed(q.cmds)
 	return q, nil
 }
 
 // markKeyed marks the where and eval commands that only search, where and
 // eval precede, which may be specialised per event key, with the fields
-// the evals up to them assign.
-func markKeyed(cmds []command) {
+// the evals up to them assign, and says whether the query begins so.
+func markKeyed(cmds []command) bool {
 	var assigned []string
-	for _, c := range cmds {
+	for i, c := range cmds {
 		switch c := c.(type) {
 		case *searchCmd:
 		case *whereCmd:
@@ -204,9 +207,10 @@ func markKeyed(cmds []command) {
 			}
 			c.keyed, c.assigned = true, slices.Clip(assigned)
 		default:
-			return
+			return i > 0
 		}
 	}
+	return len(cmds) > 0
 }
 
 func (p *parser) parseCommand() (command, error) {

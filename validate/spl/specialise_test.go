@@ -174,3 +174,20 @@ func TestSpecialiseCarriesAnEvalsLiteral(t *testing.T) {
 	require.Len(t, ks.consts, 1)
 	assert.Equal(t, "Signal", ks.consts[0].name)
 }
+
+// Only a query that begins with search, where or eval looks its events'
+// keys up.
+func TestKeyedQueries(t *testing.T) {
+	for src, want := range map[string]bool{
+		seedQuery:                           true,
+		`| eval x=1 | stats count by x`:     true,
+		`| where x=1 | table x`:             true,
+		`| stats count by EventCode`:        false,
+		`| table EventCode | where x=1`:     false,
+		`| dedup host | search EventCode=1`: false,
+	} {
+		q, err := Parse(src)
+		require.NoError(t, err)
+		assert.Equal(t, want, q.keyed, src)
+	}
+}
